@@ -8,8 +8,8 @@
 # against every metric name the alert rules and dashboards use. Then starts Prometheus (Debian
 # package `prometheus`) on loopback, scraping the demo every 2s with alerts/*.yml loaded, and
 # asserts: every rule evaluates with health "ok"; each broken demo domain raises its expected
-# alert (pending or firing) within about 60s; nothing alerts for the healthy own domain
-# zahnfee.de; every dashboard query executes without error.
+# alert (pending or firing) within about 60s; nothing alerts for the healthy domains zahnfee.de
+# (own) and teams-kanzlei.de (Microsoft 365 peer); every dashboard query executes without error.
 # Needs curl, python3, promtool and prometheus. Prints "N passed, M failed" last; exits non-zero
 # on any failure.
 set -euo pipefail
@@ -260,19 +260,22 @@ EXPECTED = [
     ("kfo-sued.de: expired certificate", [
         {"alertname": "SipFedCertificateExpired", "tenant": "zahnfee", "domain": "kfo-sued.de",
          "severity": "critical"}]),
+    # sipfed_endpoint_up is 1 only when TCP and TLS both complete.
     ("stille-praxis.de: TCP accepted, TLS never answers", [
         {"alertname": "SipFedPeerUnreachable", "tenant": "zahnfee", "domain": "stille-praxis.de",
-         "severity": "critical"},
-        {"alertname": "SipFedCheckFailing", "tenant": "zahnfee", "domain": "stille-praxis.de",
-         "check": "tls_handshake", "severity": "critical"}]),
+         "vantage": "inside", "severity": "critical"}]),
     ("labor-ost.de: no SRV record", [
         {"alertname": "SipFedCheckFailing", "tenant": "msp-kunde", "domain": "labor-ost.de",
          "check": "srv_present", "severity": "critical"}]),
     ("implantat.at: self-signed certificate", [
         {"alertname": "SipFedCheckFailing", "tenant": "msp-kunde", "domain": "implantat.at",
          "check": "cert_trusted", "severity": "critical"}]),
+    ("dentalbuero.de: Microsoft 365 tenant without federation SRV", [
+        {"alertname": "SipFedTeamsFederationRecordMissing", "tenant": "msp-kunde",
+         "domain": "dentalbuero.de", "check": "teams_federation_srv", "severity": "critical"}]),
 ]
-HEALTHY_DOMAIN = "zahnfee.de"
+# The healthy own domain, and a healthy Microsoft 365 peer.
+HEALTHY_DOMAINS = ["zahnfee.de", "teams-kanzlei.de"]
 NEVER = ["SipFedExporterDown", "SipFedExporterAbsent", "SipFedConfigReloadFailed", "SipFedProbesStale"]
 
 
@@ -306,9 +309,10 @@ for desc, alts in EXPECTED:
               f"{deadline_s:.0f}s; alerts for {domain}: {got or 'none'}")
 print(f"note: waited {waited:.0f}s for the expected alerts")
 
-bad = [show(a["labels"]) for a in alerts if a["labels"].get("domain") == HEALTHY_DOMAIN]
-print(("ok   " if not bad else "FAIL ") + f"no alert for the healthy own domain {HEALTHY_DOMAIN}"
-      + ("" if not bad else ": " + "; ".join(bad)))
+for healthy in HEALTHY_DOMAINS:
+    bad = [show(a["labels"]) for a in alerts if a["labels"].get("domain") == healthy]
+    print(("ok   " if not bad else "FAIL ") + f"no alert for the healthy domain {healthy}"
+          + ("" if not bad else ": " + "; ".join(bad)))
 for name in NEVER:
     bad = [show(a["labels"]) for a in alerts if a["labels"].get("alertname") == name]
     print(("ok   " if not bad else "FAIL ") + f"no {name}" + ("" if not bad else ": " + "; ".join(bad)))
