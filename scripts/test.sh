@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need on a fresh machine, then runs formatting,
+# lints, unit and lab integration tests, the alert/dashboard checks and the end-to-end test
+# with a real Prometheus.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+if ((${#need_apt[@]})); then
+  echo "installing: ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+echo "== cargo test"
+cargo test --quiet 2>&1 | tee /tmp/sipfed-cargo-test.log
+if [ -x scripts/test-alerts.sh ]; then
+  echo "== alerts and dashboards"
+  scripts/test-alerts.sh
+fi
+if [ -x scripts/e2e-prometheus.sh ]; then
+  echo "== end-to-end with a real Prometheus"
+  cargo build --release --quiet
+  scripts/e2e-prometheus.sh target/release/sipfed_exporter
+fi
+echo "== all tests passed"

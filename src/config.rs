@@ -1,0 +1,755 @@
+//! Strict YAML configuration: decoding with defaults, validation, `domain_files`, and error
+//! messages that name the file, line and key.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+/// The validated configuration the exporter runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub global: Global,
+    /// Vantages in the order they were declared (the default config has one, `inside`).
+    pub vantages: Vec<Vantage>,
+    /// Every domain from the main file and from `domain_files`; `(tenant, domain)` is unique.
+    pub domains: Vec<Domain>,
+}
+
+/// `global:` settings, defaults applied.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Global {
+    #[serde(deserialize_with = "de_duration")]
+    pub interval: Duration,
+    #[serde(deserialize_with = "de_duration")]
+    pub timeout: Duration,
+    pub concurrency: usize,
+    pub cert_warning_days: u32,
+    pub ca_file: Option<PathBuf>,
+    pub sip_options: bool,
+    pub client_cert: Option<ClientCert>,
+    pub probe_any_domain: bool,
+}
+
+impl Default for Global {
+    fn default() -> Self {
+        Global {
+            interval: Duration::from_secs(300),
+            timeout: Duration::from_secs(15),
+            concurrency: 64,
+            cert_warning_days: 21,
+            ca_file: None,
+            sip_options: true,
+            client_cert: None,
+            probe_any_domain: false,
+        }
+    }
+}
+
+/// The client certificate offered to peers that request one (mutual TLS).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCert {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+/// One point of view: where DNS is asked and where connections start.
+#[derive(Debug, Clone)]
+pub struct Vantage {
+    pub name: String,
+    pub resolvers: Vec<ResolverAddr>,
+    /// Addresses seen from here must be globally routable.
+    pub public: bool,
+    pub proxy: Option<String>,
+}
+
+/// A resolver of a vantage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum ResolverAddr {
+    /// The resolvers of `/etc/resolv.conf`, without its search list.
+    System,
+    Addr(SocketAddr),
+}
+
+impl fmt::Display for ResolverAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResolverAddr::System => f.write_str("system"),
+            ResolverAddr::Addr(a) if a.port() == 53 => write!(f, "{}", a.ip()),
+            ResolverAddr::Addr(a) => write!(f, "{a}"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ResolverAddr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_resolver(&s).map_err(de::Error::custom)
+    }
+}
+
+/// Parses `system`, `IP`, `IP:PORT` or `[IPv6]:PORT`.
+pub fn parse_resolver(s: &str) -> Result<ResolverAddr, String> {
+    if s == "system" {
+        return Ok(ResolverAddr::System);
+    }
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(ResolverAddr::Addr(SocketAddr::new(ip, 53)));
+    }
+    s.parse::<SocketAddr>()
+        .map(ResolverAddr::Addr)
+        .map_err(|_| {
+            format!("invalid resolver {s:?}: expected \"system\", an IP address or IP:PORT")
+        })
+}
+
+/// `own`: the company's own federation domain; `peer`: a partner's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Own,
+    #[default]
+    Peer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Own => "own",
+            Role::Peer => "peer",
+        }
+    }
+}
+
+/// `open`: found through the SRV record; `direct`: a hand-configured route to `fqdn:port`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Federation {
+    #[default]
+    Open,
+    Direct,
+}
+
+impl Federation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Federation::Open => "open",
+            Federation::Direct => "direct",
+        }
+    }
+}
+
+/// One monitored domain, validated: names are lower-case ASCII (punycode) without trailing dot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Domain {
+    pub name: String,
+    pub tenant: String,
+    pub role: Role,
+    pub federation: Federation,
+    /// Own: the expected SRV target; direct: the route's host (always set for direct).
+    pub fqdn: Option<String>,
+    /// Port of a direct route (5061 unless configured).
+    pub port: u16,
+    /// Names of the vantages this domain is probed from (all when not configured).
+    pub vantages: Vec<String>,
+    pub cert_file: Option<PathBuf>,
+}
+
+impl Domain {
+    /// A peer domain with defaults, as `/probe` and `check` use for unconfigured domains.
+    pub fn peer(name: String, vantages: Vec<String>) -> Domain {
+        Domain {
+            name,
+            tenant: "default".into(),
+            role: Role::Peer,
+            federation: Federation::Open,
+            fqdn: None,
+            port: 5061,
+            vantages,
+            cert_file: None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    global: Global,
+    #[serde(default)]
+    vantages: Option<BTreeMap<String, RawVantage>>,
+    #[serde(default)]
+    domains: Vec<RawDomain>,
+    #[serde(default)]
+    domain_files: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVantage {
+    #[serde(default = "default_resolvers")]
+    resolvers: Vec<ResolverAddr>,
+    #[serde(default)]
+    public: bool,
+    #[serde(default)]
+    proxy: Option<String>,
+}
+
+fn default_resolvers() -> Vec<ResolverAddr> {
+    vec![ResolverAddr::System]
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDomain {
+    domain: DomainName,
+    #[serde(default)]
+    tenant: Option<Tenant>,
+    #[serde(default)]
+    role: Role,
+    #[serde(default)]
+    federation: Federation,
+    #[serde(default)]
+    fqdn: Option<DomainName>,
+    #[serde(default)]
+    port: Option<u16>,
+    #[serde(default)]
+    vantages: Option<Vec<String>>,
+    #[serde(default)]
+    cert_file: Option<PathBuf>,
+}
+
+/// A domain name validated while decoding, so errors carry the YAML position.
+struct DomainName(String);
+
+impl<'de> Deserialize<'de> for DomainName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        normalize_domain(&s)
+            .map(DomainName)
+            .map_err(de::Error::custom)
+    }
+}
+
+struct Tenant(String);
+
+impl<'de> Deserialize<'de> for Tenant {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.is_empty() || s.len() > 128 || s.chars().any(|c| c.is_control()) {
+            return Err(de::Error::custom(format!(
+                "invalid tenant {s:?}: expected 1 to 128 printable characters"
+            )));
+        }
+        Ok(Tenant(s))
+    }
+}
+
+/// Turns a user-written domain name into lower-case ASCII without trailing dot, converting
+/// internationalised names to punycode and rejecting anything that is not a valid host name.
+pub fn normalize_domain(input: &str) -> Result<String, String> {
+    let trimmed = input.trim().trim_end_matches('.');
+    if trimmed.is_empty() {
+        return Err(format!("invalid domain name {input:?}: empty"));
+    }
+    let ascii = idna::domain_to_ascii(trimmed)
+        .map_err(|_| format!("invalid domain name {input:?}: not a valid (IDN) host name"))?;
+    if ascii.len() > 253 {
+        return Err(format!(
+            "invalid domain name {input:?}: longer than 253 characters"
+        ));
+    }
+    let labels: Vec<&str> = ascii.split('.').collect();
+    if labels.len() < 2 {
+        return Err(format!(
+            "invalid domain name {input:?}: expected at least two labels (like example.com)"
+        ));
+    }
+    for label in &labels {
+        if label.is_empty() {
+            return Err(format!("invalid domain name {input:?}: empty label"));
+        }
+        if label.len() > 63 {
+            return Err(format!(
+                "invalid domain name {input:?}: label {label:?} is longer than 63 characters"
+            ));
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(format!(
+                "invalid domain name {input:?}: label {label:?} may only contain letters, digits and '-'"
+            ));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(format!(
+                "invalid domain name {input:?}: label {label:?} starts or ends with '-'"
+            ));
+        }
+    }
+    Ok(ascii)
+}
+
+/// Parses Prometheus-style durations: `500ms`, `15s`, `5m`, `1h`, `1d`, or combinations (`1m30s`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let err = || format!("invalid duration {s:?}: expected e.g. 500ms, 15s, 5m, 1h");
+    if s.is_empty() {
+        return Err(err());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 {
+            return Err(err());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| err())?;
+        rest = &rest[digits..];
+        let unit_len = rest.bytes().take_while(|b| b.is_ascii_alphabetic()).count();
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        total += match unit {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n * 60),
+            "h" => Duration::from_secs(n * 3600),
+            "d" => Duration::from_secs(n * 86400),
+            _ => return Err(err()),
+        };
+    }
+    Ok(total)
+}
+
+fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_duration(&s).map_err(de::Error::custom)
+}
+
+impl Config {
+    /// Reads and validates a configuration file and every file its `domain_files` name.
+    pub fn load(path: &Path) -> Result<Config, Error> {
+        let text = read(path)?;
+        Config::parse(path, &text)
+    }
+
+    /// Validates configuration text; `path` names it in errors and anchors `domain_files`.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
+        let raw: RawConfig = decode(path, text)?;
+        let global = raw.global;
+        let problem = |key: &str, msg: String| Error::Config {
+            location: locate(path, text, key),
+            message: msg,
+        };
+        if global.concurrency == 0 {
+            return Err(problem(
+                "concurrency",
+                "global.concurrency: expected a number of probes of at least 1".into(),
+            ));
+        }
+        if global.interval < Duration::from_secs(1) {
+            return Err(problem(
+                "interval",
+                "global.interval: expected at least 1s".into(),
+            ));
+        }
+        if global.timeout.is_zero() || global.timeout > global.interval {
+            return Err(problem(
+                "timeout",
+                "global.timeout: expected more than 0s and at most global.interval".into(),
+            ));
+        }
+        let vantages: Vec<Vantage> = match raw.vantages {
+            None => vec![Vantage {
+                name: "inside".into(),
+                resolvers: default_resolvers(),
+                public: false,
+                proxy: None,
+            }],
+            Some(map) => {
+                let mut out = Vec::new();
+                for (name, v) in map {
+                    if v.resolvers.is_empty() {
+                        return Err(problem(
+                            &name,
+                            format!("vantages.{name}.resolvers: expected at least one resolver"),
+                        ));
+                    }
+                    if let Some(p) = &v.proxy {
+                        return Err(problem(
+                            "proxy",
+                            format!(
+                                "vantages.{name}.proxy: {p:?}: proxies are not supported by this version; run a second exporter instance on a host outside instead (see docs/configuration.md)"
+                            ),
+                        ));
+                    }
+                    out.push(Vantage {
+                        name,
+                        resolvers: v.resolvers,
+                        public: v.public,
+                        proxy: v.proxy,
+                    });
+                }
+                if out.is_empty() {
+                    return Err(problem(
+                        "vantages",
+                        "vantages: expected at least one vantage".into(),
+                    ));
+                }
+                out
+            }
+        };
+        let vantage_names: Vec<String> = vantages.iter().map(|v| v.name.clone()).collect();
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut domains = Vec::new();
+        let mut seen = HashSet::new();
+        add_domains(
+            path,
+            text,
+            raw.domains,
+            &vantage_names,
+            &mut seen,
+            &mut domains,
+        )?;
+        for pattern in &raw.domain_files {
+            let full = base.join(pattern);
+            let full = full.to_string_lossy();
+            let paths = glob::glob(&full).map_err(|e| {
+                problem(
+                    "domain_files",
+                    format!("domain_files: invalid pattern {pattern:?}: {e}"),
+                )
+            })?;
+            let mut files: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
+            files.sort();
+            for file in files {
+                let sub_text = read(&file)?;
+                let entries: Vec<RawDomain> = decode(&file, &sub_text)?;
+                add_domains(
+                    &file,
+                    &sub_text,
+                    entries,
+                    &vantage_names,
+                    &mut seen,
+                    &mut domains,
+                )?;
+            }
+        }
+        Ok(Config {
+            global,
+            vantages,
+            domains,
+        })
+    }
+
+    /// The vantage with this name.
+    pub fn vantage(&self, name: &str) -> Option<&Vantage> {
+        self.vantages.iter().find(|v| v.name == name)
+    }
+
+    /// Keeps only shard `I/N` (0-based I) of the domains, split by a stable hash of tenant and
+    /// name, so N instances with the same file probe disjoint sets.
+    pub fn shard(&mut self, spec: &str) -> Result<(), Error> {
+        let bad = || Error::Config {
+            location: "--shard".into(),
+            message: format!("invalid shard {spec:?}: expected I/N with 0 <= I < N, e.g. 0/3"),
+        };
+        let (i, n) = spec.split_once('/').ok_or_else(bad)?;
+        let i: u64 = i.parse().map_err(|_| bad())?;
+        let n: u64 = n.parse().map_err(|_| bad())?;
+        if n == 0 || i >= n {
+            return Err(bad());
+        }
+        self.domains
+            .retain(|d| shard_of(&d.tenant, &d.name, n) == i);
+        Ok(())
+    }
+
+    /// Keeps only the named vantages (the `--vantage` flag); unknown names are an error.
+    pub fn restrict_vantages(&mut self, names: &[String]) -> Result<(), Error> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        for n in names {
+            if self.vantage(n).is_none() {
+                return Err(Error::Config {
+                    location: String::from("--vantage"),
+                    message: format!("unknown vantage {n:?}"),
+                });
+            }
+        }
+        self.vantages.retain(|v| names.contains(&v.name));
+        for d in &mut self.domains {
+            d.vantages.retain(|v| names.contains(v));
+        }
+        Ok(())
+    }
+}
+
+fn add_domains(
+    path: &Path,
+    text: &str,
+    entries: Vec<RawDomain>,
+    vantage_names: &[String],
+    seen: &mut HashSet<(String, String)>,
+    out: &mut Vec<Domain>,
+) -> Result<(), Error> {
+    for raw in entries {
+        let name = raw.domain.0;
+        let problem = |msg: String| Error::Config {
+            location: locate(path, text, &name),
+            message: msg,
+        };
+        let tenant = raw.tenant.map(|t| t.0).unwrap_or_else(|| "default".into());
+        let fqdn = raw.fqdn.map(|f| f.0);
+        if raw.federation == Federation::Direct && fqdn.is_none() {
+            return Err(problem(format!(
+                "domain {name}: federation: direct requires fqdn (the route's host)"
+            )));
+        }
+        if raw.port.is_some() && raw.federation != Federation::Direct {
+            return Err(problem(format!(
+                "domain {name}: port is only used with federation: direct (open federation takes the port from the SRV record)"
+            )));
+        }
+        if raw.port == Some(0) {
+            return Err(problem(format!("domain {name}: port: expected 1 to 65535")));
+        }
+        if raw.cert_file.is_some() && raw.role != Role::Own {
+            return Err(problem(format!(
+                "domain {name}: cert_file is only used with role: own"
+            )));
+        }
+        let vantages = match raw.vantages {
+            None => vantage_names.to_vec(),
+            Some(v) => {
+                for n in &v {
+                    if !vantage_names.contains(n) {
+                        return Err(Error::Config {
+                            location: locate(path, text, n),
+                            message: format!(
+                                "domain {name}: unknown vantage {n:?}, expected one of: {}",
+                                vantage_names.join(", ")
+                            ),
+                        });
+                    }
+                }
+                v
+            }
+        };
+        if !seen.insert((tenant.clone(), name.clone())) {
+            return Err(problem(format!(
+                "domain {name}: listed twice for tenant {tenant:?}"
+            )));
+        }
+        out.push(Domain {
+            name,
+            tenant,
+            role: raw.role,
+            federation: raw.federation,
+            fqdn,
+            port: raw.port.unwrap_or(5061),
+            vantages,
+            cert_file: raw.cert_file,
+        });
+    }
+    Ok(())
+}
+
+/// The shard (of `n`) a domain belongs to: FNV-1a of `tenant/name`.
+pub fn shard_of(tenant: &str, name: &str, n: u64) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in tenant.bytes().chain([b'/']).chain(name.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h % n
+}
+
+fn read(path: &Path) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|e| Error::Config {
+        location: path.display().to_string(),
+        message: format!("cannot read: {e}"),
+    })
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(path: &Path, text: &str) -> Result<T, Error> {
+    serde_yaml_ng::from_str(text).map_err(|e| {
+        let location = match e.location() {
+            Some(l) => format!("{}:{}:{}", path.display(), l.line(), l.column()),
+            None => path.display().to_string(),
+        };
+        let msg = e.to_string();
+        // The library appends " at line L column C"; the location already says it.
+        let message = match msg.rfind(" at line ") {
+            Some(i) => msg[..i].to_string(),
+            None => msg,
+        };
+        Error::Config { location, message }
+    })
+}
+
+/// `file:line` of the first line mentioning `needle`, for errors found after decoding.
+fn locate(path: &Path, text: &str, needle: &str) -> String {
+    match text.lines().position(|l| l.contains(needle)) {
+        Some(i) => format!("{}:{}", path.display(), i + 1),
+        None => path.display().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(Path::new("sipfed.yml"), text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = parse("domains:\n  - domain: zahnfee.de\n").unwrap();
+        assert_eq!(c.global.interval, Duration::from_secs(300));
+        assert_eq!(c.global.timeout, Duration::from_secs(15));
+        assert_eq!(c.global.concurrency, 64);
+        assert_eq!(c.vantages.len(), 1);
+        assert_eq!(c.vantages[0].name, "inside");
+        assert_eq!(c.vantages[0].resolvers, vec![ResolverAddr::System]);
+        let d = &c.domains[0];
+        assert_eq!(
+            (d.tenant.as_str(), d.role, d.federation, d.port),
+            ("default", Role::Peer, Federation::Open, 5061)
+        );
+        assert_eq!(d.vantages, vec!["inside".to_string()]);
+    }
+
+    #[test]
+    fn invalid_configs_name_file_line_and_key() {
+        let cases = [
+            (
+                "global:\n  intervall: 5m\n",
+                "sipfed.yml:2:3: global: unknown field `intervall`, expected one of",
+            ),
+            (
+                "domains:\n  - domain: zahnfee.de\n    fqdnn: x.zahnfee.de\n",
+                "sipfed.yml:3:5: domains[0]: unknown field `fqdnn`",
+            ),
+            (
+                "domains:\n  - domain: zahn..fee.de\n",
+                "sipfed.yml:2:5: domains[0]: invalid domain name \"zahn..fee.de\": empty label",
+            ),
+            (
+                "domains:\n  - domain: a_b.de\n",
+                "label \"a_b\" may only contain letters, digits and '-'",
+            ),
+            (
+                "global:\n  timeout: 5x\n",
+                "sipfed.yml:2:3: global: invalid duration \"5x\"",
+            ),
+            (
+                "vantages:\n  outside:\n    resolvers: [1.1.1.1:abc]\n",
+                "invalid resolver \"1.1.1.1:abc\"",
+            ),
+            (
+                "domains:\n  - domain: zahnfee.de\n    federation: direct\n",
+                "sipfed.yml:2: domain zahnfee.de: federation: direct requires fqdn",
+            ),
+            (
+                "domains:\n  - domain: zahnfee.de\n    vantages: [outside]\n",
+                "sipfed.yml:3: domain zahnfee.de: unknown vantage \"outside\", expected one of: inside",
+            ),
+            (
+                "domains:\n  - domain: zahnfee.de\n  - domain: ZAHNFEE.de.\n",
+                "domain zahnfee.de: listed twice for tenant \"default\"",
+            ),
+            (
+                "global:\n  interval: 10s\n  timeout: 20s\n",
+                "sipfed.yml:3: global.timeout: expected more than 0s and at most global.interval",
+            ),
+            (
+                "domains:\n  - domain: zahnfee.de\n    role: owner\n",
+                "sipfed.yml:3:11: domains[0].role: unknown variant `owner`, expected `own` or `peer`",
+            ),
+        ];
+        for (text, want) in cases {
+            let err = parse(text).unwrap_err();
+            assert!(
+                err.contains(want),
+                "config {text:?}\n got: {err}\nwant: {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn idn_becomes_punycode_and_names_are_normalised() {
+        assert_eq!(
+            normalize_domain("Zahnärzte.DE.").unwrap(),
+            "xn--zahnrzte-3za.de"
+        );
+        assert_eq!(
+            normalize_domain("xphone.zahnfee.de").unwrap(),
+            "xphone.zahnfee.de"
+        );
+        assert!(normalize_domain("localhost").is_err());
+        assert!(normalize_domain("-a.de").is_err());
+    }
+
+    #[test]
+    fn shards_partition_the_domains() {
+        let mut text = String::from("domains:\n");
+        for i in 0..30 {
+            text.push_str(&format!("  - domain: d{i}.example\n"));
+        }
+        let mut seen = 0;
+        for i in 0..3 {
+            let mut c = parse(&text).unwrap();
+            c.shard(&format!("{i}/3")).unwrap();
+            assert!(!c.domains.is_empty());
+            seen += c.domains.len();
+        }
+        assert_eq!(seen, 30);
+        assert!(parse(&text).unwrap().shard("3/3").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert!(parse_duration("5").is_err());
+    }
+
+    #[test]
+    fn domain_files_are_merged() {
+        let dir = std::env::temp_dir().join(format!("sipfed-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("tenants")).unwrap();
+        std::fs::write(
+            dir.join("tenants/a.yml"),
+            "- domain: a.example\n  tenant: a\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("tenants/b.yml"),
+            "- domain: b.example\n  bogus: 1\n",
+        )
+        .unwrap();
+        let main = dir.join("sipfed.yml");
+        std::fs::write(&main, "domain_files: [tenants/a.yml]\n").unwrap();
+        let c = Config::load(&main).unwrap();
+        assert_eq!(c.domains[0].name, "a.example");
+        assert_eq!(c.domains[0].tenant, "a");
+        std::fs::write(&main, "domain_files: [tenants/*.yml]\n").unwrap();
+        let err = Config::load(&main).unwrap_err().to_string();
+        assert!(
+            err.contains("tenants/b.yml:2:3: .[0]: unknown field `bogus`"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

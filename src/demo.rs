@@ -1,0 +1,38 @@
+//! `demo`: the lab's demo world and the exporter probing it, no network needed.
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::lab::{Lab, world};
+use crate::scheduler::{Exporter, Runtime};
+use crate::server;
+
+/// Starts the demo world and serves the exporter on `listen` until `shutdown`.
+pub async fn run(listen: &str, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let lab = Lab::start().await?;
+    let path = world::build(&lab).await?;
+    let config = Config::load(&path)?;
+    let exporter = Exporter::new(Runtime::new(config)?, Some(path.clone()), Vec::new());
+    let addr = server::parse_listen(listen).map_err(anyhow::Error::msg)?;
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    println!(
+        "sipfed_exporter demo: lab world with {} domains (DNS at {}, config {})",
+        world::DEMO_DOMAINS.len(),
+        lab.dns,
+        path.display()
+    );
+    for d in world::DEMO_DOMAINS {
+        println!(
+            "  {:<10} {:<18} {:<5} {}",
+            d.tenant, d.domain, d.role, d.problem
+        );
+    }
+    println!("Status page: http://{local}/   Metrics: http://{local}/metrics   (Ctrl-C stops)");
+    let result = server::run(Arc::clone(&exporter), listener, shutdown).await;
+    drop(lab);
+    result.map_err(Into::into)
+}

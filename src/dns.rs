@@ -1,0 +1,229 @@
+//! DNS gathering through hickory-resolver: one resolver per configured resolver address of a
+//! vantage, every query absolute (no search list), answers classified into `DnsFailure`s.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
+
+use crate::config::{ResolverAddr, Vantage};
+use crate::error::Error;
+use crate::facts::{DnsFailure, ResolverAnswer, SrvRecord};
+
+/// The resolvers of one vantage, built once and shared by every probe from it.
+pub struct Resolvers {
+    resolvers: Vec<(String, TokioResolver)>,
+}
+
+impl Resolvers {
+    /// Builds one resolver per configured address; `query_timeout` bounds each attempt.
+    pub fn new(vantage: &Vantage, query_timeout: Duration) -> Result<Resolvers, Error> {
+        let mut resolvers = Vec::new();
+        for addr in &vantage.resolvers {
+            let servers = match addr {
+                ResolverAddr::System => {
+                    let (conf, _) =
+                        hickory_resolver::system_conf::read_system_conf().map_err(|e| {
+                            Error::Config {
+                                location: "/etc/resolv.conf".into(),
+                                message: format!("vantage {}: system resolver: {e}", vantage.name),
+                            }
+                        })?;
+                    // Only the name servers: the search list is what makes nslookup lie.
+                    conf.name_servers().to_vec()
+                }
+                ResolverAddr::Addr(sa) => {
+                    let mut ns = NameServerConfig::udp_and_tcp(sa.ip());
+                    for c in &mut ns.connections {
+                        c.port = sa.port();
+                    }
+                    vec![ns]
+                }
+            };
+            let config = ResolverConfig::from_parts(None, vec![], servers);
+            let mut opts = ResolverOpts::default();
+            opts.timeout = query_timeout;
+            opts.attempts = 2;
+            opts.ndots = 0;
+            opts.cache_size = 0;
+            opts.use_hosts_file = ResolveHosts::Never;
+            opts.preserve_intermediates = true;
+            opts.try_tcp_on_error = true;
+            let resolver =
+                TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
+                    .with_options(opts)
+                    .build()
+                    .map_err(|e| Error::Config {
+                        location: format!("vantages.{}", vantage.name),
+                        message: format!("cannot build resolver {addr}: {e}"),
+                    })?;
+            resolvers.push((addr.to_string(), resolver));
+        }
+        Ok(Resolvers { resolvers })
+    }
+
+    /// The SRV records at `name` from every resolver, in configuration order.
+    pub async fn srv(&self, name: &str) -> Vec<ResolverAnswer<Vec<SrvRecord>>> {
+        self.each(name, RecordType::SRV, |data| match data {
+            RData::SRV(s) => Some(SrvRecord {
+                priority: s.priority,
+                weight: s.weight,
+                port: s.port,
+                target: host(&s.target),
+            }),
+            _ => None,
+        })
+        .await
+    }
+
+    /// A and AAAA of `name` from every resolver; an answer fails only when both lookups did.
+    pub async fn addresses(&self, name: &str) -> Vec<ResolverAnswer<Vec<IpAddr>>> {
+        let v4 = self.each(name, RecordType::A, |d| match d {
+            RData::A(a) => Some(IpAddr::V4(a.0)),
+            _ => None,
+        });
+        let v6 = self.each(name, RecordType::AAAA, |d| match d {
+            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+            _ => None,
+        });
+        let (v4, v6) = tokio::join!(v4, v6);
+        v4.into_iter()
+            .zip(v6)
+            .map(|(a, b)| {
+                let answer = match (a.answer, b.answer) {
+                    (Ok(mut x), Ok(y)) => {
+                        x.extend(y);
+                        Ok(x)
+                    }
+                    (Ok(x), Err(_)) | (Err(_), Ok(x)) if !x.is_empty() => Ok(x),
+                    (Ok(_), Err(e)) | (Err(e), Ok(_)) => Err(e),
+                    (Err(e), Err(f)) => Err(worse(e, f)),
+                };
+                ResolverAnswer {
+                    resolver: a.resolver,
+                    answer: answer.and_then(|v| {
+                        if v.is_empty() {
+                            Err(DnsFailure::Nodata)
+                        } else {
+                            Ok(v)
+                        }
+                    }),
+                }
+            })
+            .collect()
+    }
+
+    /// The CNAME at `name` according to the first resolver, if it is an alias.
+    pub async fn cname(&self, name: &str) -> Option<String> {
+        let (_, resolver) = self.resolvers.first()?;
+        let answer = lookup(resolver, name, RecordType::CNAME, |d| match d {
+            RData::CNAME(c) => Some(host(&c.0)),
+            _ => None,
+        })
+        .await;
+        answer.ok().and_then(|v| v.into_iter().next())
+    }
+
+    /// Records of any type from the first resolver (for the Microsoft 365 evidence lookups).
+    pub async fn first<T>(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        pick: impl Fn(&RData) -> Option<T>,
+    ) -> Result<Vec<T>, DnsFailure> {
+        match self.resolvers.first() {
+            Some((_, r)) => lookup(r, name, rtype, pick).await,
+            None => Err(DnsFailure::Error),
+        }
+    }
+
+    async fn each<T>(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        pick: impl Fn(&RData) -> Option<T> + Copy,
+    ) -> Vec<ResolverAnswer<Vec<T>>> {
+        let lookups = self.resolvers.iter().map(|(label, r)| async move {
+            ResolverAnswer {
+                resolver: label.clone(),
+                answer: lookup(r, name, rtype, pick).await,
+            }
+        });
+        futures::future::join_all(lookups).await
+    }
+}
+
+async fn lookup<T>(
+    resolver: &TokioResolver,
+    name: &str,
+    rtype: RecordType,
+    pick: impl Fn(&RData) -> Option<T>,
+) -> Result<Vec<T>, DnsFailure> {
+    let fqdn = match Name::from_ascii(absolute(name)) {
+        Ok(n) => n,
+        Err(_) => return Err(DnsFailure::Error),
+    };
+    match resolver.lookup(fqdn.clone(), rtype).await {
+        Ok(lookup) => {
+            // Only records owned by the name itself or its CNAME chain's end carry `rtype`;
+            // filter by type so a CNAME chain does not count as data.
+            let out: Vec<T> = lookup
+                .answers()
+                .iter()
+                .filter(|r| r.record_type() == rtype)
+                .filter_map(|r| pick(&r.data))
+                .collect();
+            if out.is_empty() {
+                Err(DnsFailure::Nodata)
+            } else {
+                Ok(out)
+            }
+        }
+        Err(e) => Err(classify(&e)),
+    }
+}
+
+/// Maps a resolver error to the bounded failure set.
+pub fn classify(e: &NetError) -> DnsFailure {
+    if e.is_nx_domain() {
+        return DnsFailure::Nxdomain;
+    }
+    match e {
+        NetError::Dns(DnsError::NoRecordsFound(nr)) => match nr.response_code {
+            ResponseCode::NXDomain => DnsFailure::Nxdomain,
+            ResponseCode::ServFail => DnsFailure::Servfail,
+            ResponseCode::Refused => DnsFailure::Refused,
+            ResponseCode::NoError => DnsFailure::Nodata,
+            _ => DnsFailure::Error,
+        },
+        NetError::Dns(DnsError::ResponseCode(code)) => match *code {
+            ResponseCode::NXDomain => DnsFailure::Nxdomain,
+            ResponseCode::ServFail => DnsFailure::Servfail,
+            ResponseCode::Refused => DnsFailure::Refused,
+            _ => DnsFailure::Error,
+        },
+        NetError::Timeout => DnsFailure::Timeout,
+        NetError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => DnsFailure::Timeout,
+        _ => DnsFailure::Error,
+    }
+}
+
+/// The more telling of two failures (a NXDOMAIN beats a NODATA from the other family).
+fn worse(a: DnsFailure, b: DnsFailure) -> DnsFailure {
+    if a == DnsFailure::Nodata { b } else { a }
+}
+
+/// `name` with exactly one trailing dot: queried as is, never with a search suffix.
+pub fn absolute(name: &str) -> String {
+    format!("{}.", name.trim_end_matches('.'))
+}
+
+/// A DNS name as this crate stores it: lower-case, no trailing dot.
+pub fn host(name: &Name) -> String {
+    name.to_ascii().trim_end_matches('.').to_ascii_lowercase()
+}

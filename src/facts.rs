@@ -1,0 +1,338 @@
+//! What a probe learned: plain, serialisable values with no sockets inside. Gathering produces
+//! them, checks judge them.
+
+use std::net::{IpAddr, SocketAddr};
+
+use serde::{Serialize, Serializer};
+
+pub use crate::m365::M365Facts;
+pub use crate::sip::SipFacts;
+
+/// Everything one probe of one domain from one vantage learned before its deadline.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Facts {
+    pub domain: String,
+    pub vantage: String,
+    /// Unix time the probe started, in seconds.
+    pub started_at: f64,
+    pub duration_seconds: f64,
+    /// The SRV lookup; `None` for direct federation, which has no SRV record.
+    pub srv: Option<SrvFacts>,
+    /// Every host to connect to: SRV targets in priority/weight order, or the direct route.
+    pub targets: Vec<TargetFacts>,
+    /// Certificates in the own domain's `cert_file` (renewal check); `None` without one.
+    pub stored_certs: Option<Vec<CertFacts>>,
+    /// Microsoft 365 evidence records; `None` when the deadline passed first.
+    pub m365: Option<M365Facts>,
+    /// The probe's deadline passed before every step finished.
+    pub deadline_exceeded: bool,
+}
+
+/// The federation SRV record as each resolver of the vantage answered it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SrvFacts {
+    /// The query name, absolute (`_sipfederationtls._tcp.example.com.`).
+    pub name: String,
+    /// One answer per resolver, in configuration order; the first decides the targets.
+    pub answers: Vec<ResolverAnswer<Vec<SrvRecord>>>,
+}
+
+impl SrvFacts {
+    /// The answer the probe went on with (the first resolver's).
+    pub fn primary(&self) -> Option<&Result<Vec<SrvRecord>, DnsFailure>> {
+        self.answers.first().map(|a| &a.answer)
+    }
+
+    /// The records of the primary answer; empty when it failed.
+    pub fn records(&self) -> &[SrvRecord] {
+        match self.primary() {
+            Some(Ok(r)) => r,
+            _ => &[],
+        }
+    }
+}
+
+/// What one resolver answered.
+#[derive(Debug, Clone, Serialize)]
+#[serde(bound = "T: Serialize")]
+pub struct ResolverAnswer<T> {
+    pub resolver: String,
+    #[serde(serialize_with = "ser_result")]
+    pub answer: Result<T, DnsFailure>,
+}
+
+/// One SRV record, target lower-case without trailing dot.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct SrvRecord {
+    pub priority: u16,
+    pub weight: u16,
+    pub port: u16,
+    pub target: String,
+}
+
+/// Why a DNS lookup gave no data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DnsFailure {
+    /// The name does not exist.
+    Nxdomain,
+    /// The name exists but has no record of this type.
+    Nodata,
+    Servfail,
+    Refused,
+    Timeout,
+    /// Any other failure (malformed answer, network error).
+    Error,
+}
+
+impl DnsFailure {
+    pub fn reason(self) -> Reason {
+        match self {
+            DnsFailure::Nxdomain => Reason::Nxdomain,
+            DnsFailure::Nodata => Reason::Nodata,
+            DnsFailure::Servfail => Reason::Servfail,
+            DnsFailure::Refused => Reason::Refused,
+            DnsFailure::Timeout => Reason::Timeout,
+            DnsFailure::Error => Reason::DnsError,
+        }
+    }
+}
+
+/// One host name to connect to, with what DNS said about it and every address's endpoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetFacts {
+    /// Lower-case, no trailing dot.
+    pub name: String,
+    pub port: u16,
+    /// The CNAME the name is an alias for, when it is one.
+    pub cname: Option<String>,
+    /// A and AAAA together; an error only when both lookups failed.
+    #[serde(serialize_with = "ser_result")]
+    pub addresses: Result<Vec<IpAddr>, DnsFailure>,
+    /// Per resolver: the address set it gave (for agreement checks).
+    pub address_answers: Vec<ResolverAnswer<Vec<IpAddr>>>,
+    pub endpoints: Vec<EndpointFacts>,
+}
+
+/// One address of a target: TCP connect, then TLS.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointFacts {
+    pub address: SocketAddr,
+    /// Seconds to connect, or why it failed.
+    #[serde(serialize_with = "ser_result")]
+    pub tcp: Result<f64, Reason>,
+    /// `None` when TCP never connected.
+    #[serde(serialize_with = "ser_opt_result")]
+    pub tls: Option<Result<TlsFacts, TlsFailure>>,
+    /// The chain the peer presented, leaf first, whatever its validity; kept even when the
+    /// handshake failed after the certificate message.
+    pub chain: Vec<CertFacts>,
+    /// The SIP OPTIONS exchange, when enabled and the handshake completed.
+    pub sip: Option<SipFacts>,
+}
+
+impl EndpointFacts {
+    /// The completed handshake, if any.
+    pub fn handshake(&self) -> Option<&TlsFacts> {
+        match &self.tls {
+            Some(Ok(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// TCP connected and the TLS handshake completed.
+    pub fn up(&self) -> bool {
+        self.handshake().is_some()
+    }
+
+    /// The presented leaf certificate, if any.
+    pub fn leaf(&self) -> Option<&CertFacts> {
+        self.chain.first()
+    }
+}
+
+/// A completed TLS handshake and what the peer presented.
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsFacts {
+    pub duration_seconds: f64,
+    /// `TLS 1.2` or `TLS 1.3`.
+    pub version: String,
+    pub cipher: String,
+    /// The server sent a CertificateRequest (it wants mutual TLS).
+    pub client_cert_requested: bool,
+}
+
+/// A failed TLS handshake.
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsFailure {
+    pub reason: Reason,
+    /// The library's words, for the status page and logs (never a label).
+    pub detail: String,
+}
+
+/// One certificate as presented, parsed once at gathering time.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertFacts {
+    #[serde(serialize_with = "ser_hex")]
+    pub der: Vec<u8>,
+    /// Hex SHA-256 of the DER.
+    pub sha256: String,
+    /// `None` when the certificate could not be parsed.
+    pub parsed: Option<CertDetails>,
+}
+
+/// The fields checks and metrics need.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertDetails {
+    pub subject_cn: String,
+    pub issuer_cn: String,
+    /// Also used to tell Let's Encrypt and other ACME CAs.
+    pub issuer_o: String,
+    /// Hex, lower-case.
+    pub serial: String,
+    pub not_before: i64,
+    pub not_after: i64,
+    /// SAN dNSNames, lower-case.
+    pub dns_names: Vec<String>,
+    /// `None` when the certificate has no EKU extension (any usage).
+    pub eku: Option<Eku>,
+    pub self_signed: bool,
+}
+
+/// The extended key usages relevant to federation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Eku {
+    pub server_auth: bool,
+    pub client_auth: bool,
+    pub any: bool,
+}
+
+/// Why a check failed: a fixed, bounded set (it is a label value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    Nxdomain,
+    Nodata,
+    Servfail,
+    Refused,
+    Timeout,
+    DnsError,
+    WrongPort,
+    OutsideDomain,
+    UnexpectedTarget,
+    Cname,
+    NoAddress,
+    ConnectionRefused,
+    Unreachable,
+    ConnectError,
+    HandshakeFailure,
+    ProtocolVersion,
+    Closed,
+    Untrusted,
+    SelfSigned,
+    IncompleteChain,
+    NameMismatch,
+    Wildcard,
+    Expired,
+    NotYetValid,
+    Expiring,
+    NoServerAuth,
+    NoClientAuth,
+    DifferentCertificates,
+    MalformedCertificate,
+    NotSip,
+    Mismatch,
+    MissingSrv,
+    SelfHostedTarget,
+    NotMicrosoft,
+    MicrosoftRecords,
+    NotActivated,
+    PrivateAddress,
+    Disagree,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Nxdomain => "nxdomain",
+            Reason::Nodata => "nodata",
+            Reason::Servfail => "servfail",
+            Reason::Refused => "refused",
+            Reason::Timeout => "timeout",
+            Reason::DnsError => "dns_error",
+            Reason::WrongPort => "wrong_port",
+            Reason::OutsideDomain => "outside_domain",
+            Reason::UnexpectedTarget => "unexpected_target",
+            Reason::Cname => "cname",
+            Reason::NoAddress => "no_address",
+            Reason::ConnectionRefused => "connection_refused",
+            Reason::Unreachable => "unreachable",
+            Reason::ConnectError => "connect_error",
+            Reason::HandshakeFailure => "handshake_failure",
+            Reason::ProtocolVersion => "protocol_version",
+            Reason::Closed => "closed",
+            Reason::Untrusted => "untrusted",
+            Reason::SelfSigned => "self_signed",
+            Reason::IncompleteChain => "incomplete_chain",
+            Reason::NameMismatch => "name_mismatch",
+            Reason::Wildcard => "wildcard",
+            Reason::Expired => "expired",
+            Reason::NotYetValid => "not_yet_valid",
+            Reason::Expiring => "expiring",
+            Reason::NoServerAuth => "no_server_auth",
+            Reason::NoClientAuth => "no_client_auth",
+            Reason::DifferentCertificates => "different_certificates",
+            Reason::MalformedCertificate => "malformed_certificate",
+            Reason::NotSip => "not_sip",
+            Reason::Mismatch => "mismatch",
+            Reason::MissingSrv => "missing_srv",
+            Reason::SelfHostedTarget => "self_hosted_target",
+            Reason::NotMicrosoft => "not_microsoft",
+            Reason::MicrosoftRecords => "microsoft_records",
+            Reason::NotActivated => "not_activated",
+            Reason::PrivateAddress => "private_address",
+            Reason::Disagree => "disagree",
+        }
+    }
+}
+
+fn ser_result<T: Serialize, E: Serialize, S: Serializer>(
+    r: &Result<T, E>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Tagged<'a, T, E> {
+        Ok(&'a T),
+        Error(&'a E),
+    }
+    match r {
+        Ok(v) => Tagged::<T, E>::Ok(v).serialize(s),
+        Err(e) => Tagged::<T, E>::Error(e).serialize(s),
+    }
+}
+
+fn ser_opt_result<T: Serialize, E: Serialize, S: Serializer>(
+    r: &Option<Result<T, E>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match r {
+        None => s.serialize_none(),
+        Some(r) => ser_result(r, s),
+    }
+}
+
+fn ser_hex<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex(bytes))
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 15) as usize] as char);
+    }
+    out
+}

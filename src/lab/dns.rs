@@ -1,0 +1,241 @@
+//! The lab's DNS: a hickory-server answering from zones built in code, with faults per name
+//! (SERVFAIL, REFUSED, silence) to play broken resolvers and stale secondaries.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, ResponseCode};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, SRV, TXT};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_server::Server;
+use hickory_server::net::runtime::Time;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponseBuilder;
+use tokio::net::{TcpListener, UdpSocket};
+
+/// A failure a name can be configured to produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Servfail,
+    Refused,
+    /// No answer at all (the client times out).
+    Silence,
+}
+
+/// Records by (lower-case name without trailing dot, type).
+#[derive(Default)]
+pub struct Zone {
+    records: RwLock<HashMap<(String, RecordType), Vec<RData>>>,
+    faults: RwLock<HashMap<String, Fault>>,
+}
+
+fn key(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+fn name(n: &str) -> Name {
+    // Lab names are written in code; a bad one is a bug in the test.
+    Name::from_ascii(format!("{}.", key(n))).expect("valid lab DNS name")
+}
+
+impl Zone {
+    fn add(&self, owner: &str, data: RData) {
+        let mut r = self.records.write().unwrap_or_else(|p| p.into_inner());
+        r.entry((key(owner), data.record_type()))
+            .or_default()
+            .push(data);
+    }
+
+    /// `_sipfederationtls._tcp.<domain>` SRV.
+    pub fn federation_srv(
+        &self,
+        domain: &str,
+        priority: u16,
+        weight: u16,
+        port: u16,
+        target: &str,
+    ) {
+        self.srv(
+            &format!("_sipfederationtls._tcp.{domain}"),
+            priority,
+            weight,
+            port,
+            target,
+        );
+    }
+
+    pub fn srv(&self, owner: &str, priority: u16, weight: u16, port: u16, target: &str) {
+        self.add(
+            owner,
+            RData::SRV(SRV::new(priority, weight, port, name(target))),
+        );
+    }
+
+    /// An A or AAAA record.
+    pub fn addr(&self, owner: &str, ip: IpAddr) {
+        match ip {
+            IpAddr::V4(v4) => self.add(owner, RData::A(A(v4))),
+            IpAddr::V6(v6) => self.add(owner, RData::AAAA(AAAA(v6))),
+        }
+    }
+
+    pub fn cname(&self, owner: &str, target: &str) {
+        self.add(owner, RData::CNAME(CNAME(name(target))));
+    }
+
+    pub fn mx(&self, owner: &str, preference: u16, exchange: &str) {
+        self.add(owner, RData::MX(MX::new(preference, name(exchange))));
+    }
+
+    pub fn txt(&self, owner: &str, text: &str) {
+        self.add(owner, RData::TXT(TXT::new(vec![text.to_string()])));
+    }
+
+    /// Makes every query for `owner` fail this way.
+    pub fn fault(&self, owner: &str, fault: Fault) {
+        self.faults
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key(owner), fault);
+    }
+
+    /// Removes every record of `owner`.
+    pub fn remove(&self, owner: &str) {
+        let k = key(owner);
+        self.records
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(n, _), _| *n != k);
+    }
+
+    /// The answer section for a query, following in-zone CNAMEs, and the response code.
+    fn answer(&self, qname: &str, qtype: RecordType) -> Result<Vec<Record>, ResponseCode> {
+        let records = self.records.read().unwrap_or_else(|p| p.into_inner());
+        let mut out = Vec::new();
+        let mut current = key(qname);
+        let mut seen = HashSet::new();
+        loop {
+            if !seen.insert(current.clone()) {
+                break;
+            }
+            if let Some(data) = records.get(&(current.clone(), qtype)) {
+                out.extend(
+                    data.iter()
+                        .map(|d| Record::from_rdata(name(&current), 300, d.clone())),
+                );
+                return Ok(out);
+            }
+            match records
+                .get(&(current.clone(), RecordType::CNAME))
+                .and_then(|c| c.first())
+            {
+                Some(RData::CNAME(c)) if qtype != RecordType::CNAME => {
+                    out.push(Record::from_rdata(
+                        name(&current),
+                        300,
+                        RData::CNAME(c.clone()),
+                    ));
+                    current = key(&c.0.to_ascii());
+                }
+                _ => break,
+            }
+        }
+        if !out.is_empty() {
+            return Ok(out);
+        }
+        // NODATA when the name (or something below it) exists, NXDOMAIN otherwise.
+        let exists = records
+            .keys()
+            .any(|(n, _)| *n == current || n.ends_with(&format!(".{current}")));
+        if exists {
+            Ok(out)
+        } else {
+            Err(ResponseCode::NXDomain)
+        }
+    }
+}
+
+/// The hickory-server request handler over a zone.
+struct Handler {
+    zone: Arc<Zone>,
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for Handler {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response: R,
+    ) -> ResponseInfo {
+        let failed = || {
+            let mut metadata = Metadata::new(
+                request.metadata.id,
+                MessageType::Response,
+                request.metadata.op_code,
+            );
+            metadata.response_code = ResponseCode::ServFail;
+            ResponseInfo::from(Header {
+                metadata,
+                counts: HeaderCounts::default(),
+            })
+        };
+        let Ok(info) = request.request_info() else {
+            return failed();
+        };
+        let qname = info.query.name().to_string();
+        let qtype = info.query.query_type();
+        let fault = self
+            .zone
+            .faults
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key(&qname))
+            .copied();
+        let mut metadata = Metadata::response_from_request(&request.metadata);
+        metadata.authoritative = true;
+        metadata.recursion_available = true;
+        let builder = MessageResponseBuilder::from_message_request(request);
+        let answers = match fault {
+            Some(Fault::Silence) => {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                return failed();
+            }
+            Some(Fault::Servfail) => Err(ResponseCode::ServFail),
+            Some(Fault::Refused) => Err(ResponseCode::Refused),
+            None => self.zone.answer(&qname, qtype),
+        };
+        let result = match answers {
+            Ok(records) => {
+                metadata.response_code = ResponseCode::NoError;
+                let msg = builder.build(metadata, records.iter(), [], [], []);
+                response.send_response(msg).await
+            }
+            Err(code) => {
+                metadata.response_code = code;
+                let msg = builder.build_no_records(metadata);
+                response.send_response(msg).await
+            }
+        };
+        result.unwrap_or_else(|_| failed())
+    }
+}
+
+/// Starts an authoritative/recursive-looking DNS server for `zone` on 127.0.0.1 (UDP and TCP
+/// on the same random port) and returns its address and the server (dropping it stops it).
+pub async fn serve(zone: Arc<Zone>) -> std::io::Result<(SocketAddr, Server<impl RequestHandler>)> {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").await?;
+        let addr = udp.local_addr()?;
+        let tcp = match TcpListener::bind(addr).await {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+            Err(e) => return Err(e),
+        };
+        let mut server = Server::new(Handler { zone: zone.clone() });
+        server.register_socket(udp);
+        server.register_listener(tcp, Duration::from_secs(5), 65535);
+        return Ok((addr, server));
+    }
+}

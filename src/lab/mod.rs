@@ -1,0 +1,127 @@
+//! The lab: an in-process simulated federation world on loopback — DNS (hickory-server) with
+//! zones built in code, TLS/SIP peers on their own `127.x.y.z:5061` addresses with rcgen
+//! certificates and fault modes. It serves the tests, the benchmark and `demo`.
+
+pub mod dns;
+pub mod peer;
+pub mod pki;
+pub mod world;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use dns::{Fault, Zone};
+pub use peer::{Behavior, Peer, SipMode};
+pub use pki::{Leaf, LeafSpec, Pki, Signer};
+
+/// A running lab world. Dropping it stops its servers.
+pub struct Lab {
+    /// The zone every lab DNS server answers from (unless given its own).
+    pub zone: Arc<Zone>,
+    /// Address of the main DNS server (UDP and TCP).
+    pub dns: SocketAddr,
+    pub pki: Pki,
+    /// A directory for files the lab writes (the root CA as `ca.pem`, configs).
+    pub dir: PathBuf,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+    servers: Vec<Box<dyn std::any::Any + Send>>,
+}
+
+impl Lab {
+    /// Starts an empty world: a DNS server and fresh CAs.
+    pub async fn start() -> std::io::Result<Lab> {
+        let zone = Arc::new(Zone::default());
+        let (dns, server) = dns::serve(zone.clone()).await?;
+        let pki = Pki::new().map_err(std::io::Error::other)?;
+        let dir =
+            std::env::temp_dir().join(format!("sipfed-lab-{}-{}", std::process::id(), dns.port()));
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("ca.pem"), &pki.root_pem)?;
+        Ok(Lab {
+            zone,
+            dns,
+            pki,
+            dir,
+            tracker: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+            servers: vec![Box::new(server)],
+        })
+    }
+
+    /// Starts another DNS server with its own zone (a second resolver that disagrees).
+    pub async fn extra_dns(&mut self, zone: Arc<Zone>) -> std::io::Result<SocketAddr> {
+        let (addr, server) = dns::serve(zone).await?;
+        self.servers.push(Box::new(server));
+        Ok(addr)
+    }
+
+    /// Path of the lab root CA (for `ca_file`).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    /// Starts a peer on a fresh loopback address at port `port`.
+    pub async fn peer_on(&self, behavior: Behavior, port: u16) -> std::io::Result<Peer> {
+        peer::spawn(
+            behavior,
+            port,
+            self.pki.root_der(),
+            &self.tracker,
+            self.shutdown.clone(),
+        )
+        .await
+    }
+
+    /// Starts a peer at port 5061.
+    pub async fn peer(&self, behavior: Behavior) -> std::io::Result<Peer> {
+        self.peer_on(behavior, 5061).await
+    }
+
+    /// A TLS peer presenting a certificate made from `spec`, answering OPTIONS with 200.
+    pub async fn tls_peer(&self, spec: &LeafSpec) -> std::io::Result<Peer> {
+        let leaf = self.pki.leaf(spec).map_err(std::io::Error::other)?;
+        self.peer(Behavior::Tls {
+            leaf,
+            request_client_cert: false,
+            sip: SipMode::Answer(200),
+        })
+        .await
+    }
+
+    /// Publishes an open-federation domain: SRV to `target:port`, `target` A to `addr`'s IP.
+    pub fn publish(&self, domain: &str, target: &str, addr: SocketAddr) {
+        self.zone.federation_srv(domain, 0, 0, addr.port(), target);
+        self.zone.addr(target, addr.ip());
+    }
+
+    /// Writes a configuration file using the lab's DNS and CA; `domains` is the YAML list
+    /// under `domains:` (indented by two spaces), `global_extra` more `global:` keys.
+    pub fn write_config(
+        &self,
+        file: &str,
+        global_extra: &str,
+        domains: &str,
+    ) -> std::io::Result<PathBuf> {
+        let path = self.dir.join(file);
+        let text = format!(
+            "global:\n  interval: 30s\n  timeout: 5s\n  ca_file: {}\n{global_extra}vantages:\n  inside:\n    resolvers: [\"{}\"]\ndomains:\n{domains}",
+            self.ca_file().display(),
+            self.dns
+        );
+        std::fs::write(&path, text)?;
+        Ok(path)
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        self.tracker.close();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

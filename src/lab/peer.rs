@@ -1,0 +1,286 @@
+//! Lab federation peers: TLS servers (tokio-rustls) with a minimal SIP responder, each on its
+//! own loopback address, and the broken kinds real edges come in.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use rustls::RootCertStore;
+use rustls::server::WebPkiClientVerifier;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::pki::Leaf;
+
+/// How a lab peer behaves.
+pub enum Behavior {
+    /// A TLS server presenting `leaf`, then answering SIP as `sip` says.
+    Tls {
+        leaf: Leaf,
+        /// Send a CertificateRequest (mutual TLS), trusting the lab root for client certificates.
+        request_client_cert: bool,
+        sip: SipMode,
+    },
+    /// Nothing listens: connections are refused.
+    Refuse,
+    /// Accepts TCP and never says anything.
+    Hang,
+    /// Reads the ClientHello and closes.
+    CloseMidHandshake,
+    /// Answers the ClientHello with bytes that are not TLS.
+    Garbage,
+}
+
+/// How the SIP layer answers an OPTIONS request after the handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SipMode {
+    /// A proper response with this status code (after a 100 Trying).
+    Answer(u16),
+    /// Reads the request and never answers.
+    Silent,
+    /// Answers with something that is not SIP.
+    Garbage,
+    /// Answers 200 with another Call-ID.
+    WrongCallId,
+    /// Streams bytes without end (memory must stay bounded at the prober).
+    Flood,
+    /// Closes the connection after the request.
+    Close,
+}
+
+/// A running peer.
+pub struct Peer {
+    pub address: SocketAddr,
+    /// Set when a client presented a certificate.
+    pub client_cert_seen: Arc<AtomicBool>,
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(1);
+
+/// A fresh loopback address of this process (127.B.C.D, B from the process id), so that
+/// parallel test processes do not collide.
+pub fn next_loopback() -> IpAddr {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let b = 100 + (std::process::id() % 150) as u8;
+    IpAddr::V4(Ipv4Addr::new(127, b, (n / 250) as u8, (n % 250) as u8 + 2))
+}
+
+/// Starts a peer on a fresh loopback address at `port`.
+pub async fn spawn(
+    behavior: Behavior,
+    port: u16,
+    root: &rustls::pki_types::CertificateDer<'static>,
+    tracker: &TaskTracker,
+    shutdown: CancellationToken,
+) -> std::io::Result<Peer> {
+    let client_cert_seen = Arc::new(AtomicBool::new(false));
+    let (listener, address) = loop {
+        let ip = next_loopback();
+        if let Behavior::Refuse = behavior {
+            break (None, SocketAddr::new(ip, port));
+        }
+        match TcpListener::bind(SocketAddr::new(ip, port)).await {
+            Ok(l) => {
+                let a = l.local_addr()?;
+                break (Some(l), a);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    let Some(listener) = listener else {
+        return Ok(Peer {
+            address,
+            client_cert_seen,
+        });
+    };
+    let acceptor = match &behavior {
+        Behavior::Tls {
+            leaf,
+            request_client_cert,
+            ..
+        } => {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+                .with_safe_default_protocol_versions()
+                .map_err(std::io::Error::other)?;
+            let builder = if *request_client_cert {
+                let mut roots = RootCertStore::empty();
+                roots.add(root.clone()).map_err(std::io::Error::other)?;
+                let verifier =
+                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                        .allow_unauthenticated()
+                        .build()
+                        .map_err(std::io::Error::other)?;
+                builder.with_client_cert_verifier(verifier)
+            } else {
+                builder.with_no_client_auth()
+            };
+            let config = builder
+                .with_single_cert(leaf.chain.clone(), leaf.key.clone_key())
+                .map_err(std::io::Error::other)?;
+            Some(TlsAcceptor::from(Arc::new(config)))
+        }
+        _ => None,
+    };
+    let sip = match &behavior {
+        Behavior::Tls { sip, .. } => *sip,
+        _ => SipMode::Close,
+    };
+    let kind = match behavior {
+        Behavior::Tls { .. } => 0,
+        Behavior::Hang => 1,
+        Behavior::CloseMidHandshake => 2,
+        _ => 3,
+    };
+    let seen = client_cert_seen.clone();
+    let inner = tracker.clone();
+    tracker.spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                a = listener.accept() => a,
+            };
+            let Ok((stream, _)) = accepted else { continue };
+            let acceptor = acceptor.clone();
+            let seen = seen.clone();
+            let shutdown = shutdown.clone();
+            inner.spawn(async move {
+                tokio::select! {
+                    _ = shutdown.cancelled() => {}
+                    _ = serve(stream, kind, acceptor, sip, seen) => {}
+                }
+            });
+        }
+    });
+    Ok(Peer {
+        address,
+        client_cert_seen,
+    })
+}
+
+async fn serve(
+    mut stream: TcpStream,
+    kind: u8,
+    acceptor: Option<TlsAcceptor>,
+    sip: SipMode,
+    seen: Arc<AtomicBool>,
+) {
+    match kind {
+        1 => {
+            // Hold the connection open, say nothing.
+            let mut sink = [0u8; 1024];
+            while let Ok(n) = stream.read(&mut sink).await {
+                if n == 0 {
+                    return;
+                }
+            }
+        }
+        2 => {
+            let mut buf = [0u8; 64];
+            let _ = stream.read(&mut buf).await;
+        }
+        3 => {
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf).await;
+            let _ = stream
+                .write_all(b"HTTP/1.1 400 Bad Request\r\n\r\nthis is not TLS at all\r\n")
+                .await;
+        }
+        _ => {
+            let Some(acceptor) = acceptor else { return };
+            let Ok(mut tls) = acceptor.accept(stream).await else {
+                return;
+            };
+            if tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .is_some_and(|c| !c.is_empty())
+            {
+                seen.store(true, Ordering::Relaxed);
+            }
+            answer_sip(&mut tls, sip).await;
+        }
+    }
+}
+
+async fn answer_sip<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    tls: &mut S,
+    mode: SipMode,
+) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        match tls.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+        if buf.len() > 65536 {
+            return;
+        }
+    }
+    let request = String::from_utf8_lossy(&buf).into_owned();
+    let header = |name: &str| {
+        request
+            .split("\r\n")
+            .filter_map(|l| l.split_once(':'))
+            .find(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let response = |code: u16, call_id: &str| {
+        let reason = match code {
+            100 => "Trying",
+            200 => "OK",
+            403 => "Forbidden",
+            _ => "Whatever",
+        };
+        format!(
+            "SIP/2.0 {code} {reason}\r\nVia: {}\r\nFrom: {}\r\nTo: {};tag=lab{code}\r\nCall-ID: {call_id}\r\nCSeq: {}\r\nAllow: INVITE, ACK, CANCEL, OPTIONS, BYE, MESSAGE\r\nContent-Length: 0\r\n\r\n",
+            header("via"),
+            header("from"),
+            header("to"),
+            header("cseq")
+        )
+    };
+    let call_id = header("call-id");
+    match mode {
+        SipMode::Answer(code) => {
+            let _ = tls.write_all(response(100, &call_id).as_bytes()).await;
+            let _ = tls.write_all(response(code, &call_id).as_bytes()).await;
+            let _ = tls.flush().await;
+            // Let the prober read before the connection goes away.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        SipMode::WrongCallId => {
+            let _ = tls
+                .write_all(response(200, "not-your-call@lab").as_bytes())
+                .await;
+            let _ = tls.flush().await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        SipMode::Garbage => {
+            let _ = tls.write_all(b"220 smtp.lab ESMTP ready\r\n\r\n").await;
+            let _ = tls.flush().await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        SipMode::Silent => {
+            let _ = tls.read(&mut chunk).await;
+        }
+        SipMode::Flood => {
+            let _ = tls.write_all(b"SIP/2.0 200 OK\r\nX-Junk: ").await;
+            let junk = [b'A'; 8192];
+            for _ in 0..1024 {
+                if tls.write_all(&junk).await.is_err() {
+                    return;
+                }
+            }
+        }
+        SipMode::Close => {}
+    }
+}

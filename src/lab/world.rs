@@ -1,0 +1,171 @@
+//! The demo world: a small federation modelled on a real one — a healthy own XPhone domain and
+//! partners with the problems that break federation in practice.
+
+use super::{Behavior, Lab, LeafSpec, Signer, SipMode};
+
+/// One domain of the demo world and what is wrong with it.
+pub struct DemoDomain {
+    pub tenant: &'static str,
+    pub domain: &'static str,
+    pub role: &'static str,
+    pub problem: &'static str,
+}
+
+/// The demo's domains, in configuration order.
+pub const DEMO_DOMAINS: &[DemoDomain] = &[
+    DemoDomain {
+        tenant: "zahnfee",
+        domain: "zahnfee.de",
+        role: "own",
+        problem: "healthy: SRV, certificate with clientAuth, SIP answers",
+    },
+    DemoDomain {
+        tenant: "zahnfee",
+        domain: "toothfairy.uk",
+        role: "peer",
+        problem: "certificate expires in 10 days (of 90)",
+    },
+    DemoDomain {
+        tenant: "zahnfee",
+        domain: "wurzel-gmbh.de",
+        role: "peer",
+        problem: "wildcard certificate",
+    },
+    DemoDomain {
+        tenant: "zahnfee",
+        domain: "praxis-nord.de",
+        role: "peer",
+        problem: "edge refuses TCP 5061",
+    },
+    DemoDomain {
+        tenant: "zahnfee",
+        domain: "kfo-sued.de",
+        role: "peer",
+        problem: "expired certificate",
+    },
+    DemoDomain {
+        tenant: "zahnfee",
+        domain: "stille-praxis.de",
+        role: "peer",
+        problem: "accepts TCP, never answers TLS",
+    },
+    DemoDomain {
+        tenant: "zahnfee",
+        domain: "teams-kanzlei.de",
+        role: "peer",
+        problem: "healthy Microsoft 365 tenant (SRV to sipfed.online.lync.com)",
+    },
+    DemoDomain {
+        tenant: "msp-kunde",
+        domain: "labor-ost.de",
+        role: "peer",
+        problem: "no federation SRV record",
+    },
+    DemoDomain {
+        tenant: "msp-kunde",
+        domain: "implantat.at",
+        role: "peer",
+        problem: "self-signed certificate",
+    },
+    DemoDomain {
+        tenant: "msp-kunde",
+        domain: "dentalbuero.de",
+        role: "peer",
+        problem: "Microsoft 365 tenant with DNS outside Microsoft, SRV missing",
+    },
+];
+
+/// Builds the demo world in `lab` and writes its configuration; returns the config path.
+pub async fn build(lab: &Lab) -> std::io::Result<std::path::PathBuf> {
+    let z = &lab.zone;
+    let ok = |name: &str| LeafSpec::good(name);
+
+    // Own domain: healthy XPhone Connect server.
+    let p = lab
+        .peer(Behavior::Tls {
+            leaf: lab
+                .pki
+                .leaf(&ok("xphone.zahnfee.de"))
+                .map_err(std::io::Error::other)?,
+            request_client_cert: true,
+            sip: SipMode::Answer(200),
+        })
+        .await?;
+    lab.publish("zahnfee.de", "xphone.zahnfee.de", p.address);
+    z.mx("zahnfee.de", 10, "mail.zahnfee.de");
+
+    let p = lab
+        .tls_peer(&LeafSpec {
+            not_before_days: -80,
+            not_after_days: 10,
+            ..ok("sip.toothfairy.uk")
+        })
+        .await?;
+    lab.publish("toothfairy.uk", "sip.toothfairy.uk", p.address);
+
+    let p = lab
+        .tls_peer(&LeafSpec {
+            names: vec!["*.wurzel-gmbh.de".into()],
+            ..ok("")
+        })
+        .await?;
+    lab.publish("wurzel-gmbh.de", "fed.wurzel-gmbh.de", p.address);
+
+    let p = lab.peer(Behavior::Refuse).await?;
+    lab.publish("praxis-nord.de", "edge.praxis-nord.de", p.address);
+
+    let p = lab
+        .tls_peer(&LeafSpec {
+            not_before_days: -93,
+            not_after_days: -3,
+            ..ok("sip.kfo-sued.de")
+        })
+        .await?;
+    lab.publish("kfo-sued.de", "sip.kfo-sued.de", p.address);
+
+    let p = lab.peer(Behavior::Hang).await?;
+    lab.publish("stille-praxis.de", "access.stille-praxis.de", p.address);
+
+    // Microsoft's federation edge, played by a lab peer.
+    let p = lab.tls_peer(&ok("sipfed.online.lync.com")).await?;
+    z.addr("sipfed.online.lync.com", p.address.ip());
+    z.federation_srv("teams-kanzlei.de", 100, 1, 5061, "sipfed.online.lync.com");
+    z.mx(
+        "teams-kanzlei.de",
+        0,
+        "teams-kanzlei-de.mail.protection.outlook.com",
+    );
+    z.txt("teams-kanzlei.de", "MS=ms41234567");
+    z.cname("lyncdiscover.teams-kanzlei.de", "webdir.online.lync.com");
+    z.cname("sip.teams-kanzlei.de", "sipdir.online.lync.com");
+
+    z.addr("labor-ost.de", "127.0.0.1".parse().expect("static address"));
+    z.mx("labor-ost.de", 10, "mx.labor-ost.de");
+
+    let p = lab
+        .tls_peer(&LeafSpec {
+            signer: Signer::SelfSigned,
+            ..ok("sip.implantat.at")
+        })
+        .await?;
+    lab.publish("implantat.at", "sip.implantat.at", p.address);
+
+    z.mx(
+        "dentalbuero.de",
+        0,
+        "dentalbuero-de.mail.protection.outlook.com",
+    );
+    z.txt("dentalbuero.de", "MS=ms98765432");
+
+    let mut domains = String::new();
+    for d in DEMO_DOMAINS {
+        domains.push_str(&format!(
+            "  - domain: {}\n    tenant: {}\n    role: {}\n",
+            d.domain, d.tenant, d.role
+        ));
+        if d.role == "own" {
+            domains.push_str("    fqdn: xphone.zahnfee.de\n");
+        }
+    }
+    lab.write_config("demo.yml", "", &domains)
+}

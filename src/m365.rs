@@ -1,0 +1,225 @@
+//! Microsoft 365 evidence: the records that tell a Teams tenant (MX to Exchange Online, the
+//! `MS=ms…` verification TXT, lyncdiscover/sip/_sip._tls to Microsoft), and the classification
+//! of federation SRV targets into Microsoft clouds.
+
+use hickory_resolver::proto::rr::{RData, RecordType};
+use serde::Serialize;
+
+use crate::dns::{self, Resolvers};
+
+/// What DNS says about a domain's Microsoft 365 footprint (from the vantage's first resolver).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct M365Facts {
+    /// MX exchanges, lower-case.
+    pub mx: Vec<String>,
+    /// TXT strings starting with `MS=`.
+    pub ms_txt: Vec<String>,
+    /// Where `lyncdiscover.<domain>` points: its CNAME target, or `Some("")` when it has
+    /// addresses of its own, `None` when absent.
+    pub lyncdiscover: Option<String>,
+    /// Same for `sip.<domain>`.
+    pub sip: Option<String>,
+    /// Targets of `_sip._tls.<domain>` SRV.
+    pub sip_tls: Vec<String>,
+}
+
+impl M365Facts {
+    /// MX, TXT or the Skype/Teams records show the domain is a Microsoft 365 tenant.
+    pub fn evidence(&self) -> bool {
+        self.mx
+            .iter()
+            .any(|m| m.ends_with(".mail.protection.outlook.com"))
+            || !self.ms_txt.is_empty()
+            || self.microsoft_sip_records()
+    }
+
+    /// lyncdiscover, sip or _sip._tls point to Microsoft: Teams answers SIP for this domain.
+    pub fn microsoft_sip_records(&self) -> bool {
+        self.lyncdiscover.as_deref().is_some_and(is_microsoft_host)
+            || self.sip.as_deref().is_some_and(is_microsoft_host)
+            || self.sip_tls.iter().any(|t| is_microsoft_host(t))
+    }
+}
+
+/// Looks up the evidence records concurrently.
+pub async fn gather(resolvers: &Resolvers, domain: &str) -> M365Facts {
+    let name = |prefix: &str| dns::absolute(&format!("{prefix}{domain}"));
+    let apex = name("");
+    let sip_tls_name = name("_sip._tls.");
+    let mx = resolvers.first(&apex, RecordType::MX, |d| match d {
+        RData::MX(m) => Some(dns::host(&m.exchange)),
+        _ => None,
+    });
+    let txt = resolvers.first(&apex, RecordType::TXT, |d| match d {
+        RData::TXT(t) => {
+            let s: String = t
+                .txt_data
+                .iter()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .collect();
+            s.starts_with("MS=").then_some(s)
+        }
+        _ => None,
+    });
+    let lyncdiscover = alias_or_address(resolvers, name("lyncdiscover."));
+    let sip = alias_or_address(resolvers, name("sip."));
+    let sip_tls = resolvers.first(&sip_tls_name, RecordType::SRV, |d| match d {
+        RData::SRV(s) => Some(dns::host(&s.target)),
+        _ => None,
+    });
+    let (mx, txt, lyncdiscover, sip, sip_tls) = tokio::join!(mx, txt, lyncdiscover, sip, sip_tls);
+    M365Facts {
+        mx: mx.unwrap_or_default(),
+        ms_txt: txt.unwrap_or_default(),
+        lyncdiscover,
+        sip,
+        sip_tls: sip_tls.unwrap_or_default(),
+    }
+}
+
+async fn alias_or_address(resolvers: &Resolvers, name: String) -> Option<String> {
+    if let Some(target) = resolvers.cname(&name).await {
+        return Some(target);
+    }
+    let addrs = resolvers.addresses(&name).await;
+    match addrs.first() {
+        Some(a) if a.answer.is_ok() => Some(String::new()),
+        _ => None,
+    }
+}
+
+/// A host of Microsoft's SIP/Teams infrastructure in any cloud.
+pub fn is_microsoft_host(host: &str) -> bool {
+    let h = host.trim_end_matches('.').to_ascii_lowercase();
+    [
+        "online.lync.com",
+        "online.gov.skypeforbusiness.us",
+        "online.dod.skypeforbusiness.us",
+        "online.partner.lync.cn",
+    ]
+    .iter()
+    .any(|d| h == *d || h.ends_with(&format!(".{d}")))
+}
+
+/// `sipfed_platform_info` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Platform {
+    Microsoft,
+    MicrosoftGcch,
+    MicrosoftDod,
+    Microsoft21vianet,
+    SelfHosted,
+    None,
+}
+
+impl Platform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Microsoft => "microsoft",
+            Platform::MicrosoftGcch => "microsoft_gcch",
+            Platform::MicrosoftDod => "microsoft_dod",
+            Platform::Microsoft21vianet => "microsoft_21vianet",
+            Platform::SelfHosted => "self_hosted",
+            Platform::None => "none",
+        }
+    }
+
+    /// The Microsoft federation edge of this cloud.
+    pub fn sipfed_target(self) -> Option<&'static str> {
+        match self {
+            Platform::Microsoft => Some("sipfed.online.lync.com"),
+            Platform::MicrosoftGcch => Some("sipfed.online.gov.skypeforbusiness.us"),
+            Platform::MicrosoftDod => Some("sipfed.online.dod.skypeforbusiness.us"),
+            Platform::Microsoft21vianet => Some("sipfed.online.partner.lync.cn"),
+            _ => None,
+        }
+    }
+}
+
+/// Which platform an SRV target belongs to.
+pub fn classify_target(target: &str) -> Platform {
+    let t = target.trim_end_matches('.').to_ascii_lowercase();
+    let under = |d: &str| t == d || t.ends_with(&format!(".{d}"));
+    if under("online.gov.skypeforbusiness.us") {
+        Platform::MicrosoftGcch
+    } else if under("online.dod.skypeforbusiness.us") {
+        Platform::MicrosoftDod
+    } else if under("online.partner.lync.cn") {
+        Platform::Microsoft21vianet
+    } else if under("online.lync.com") {
+        Platform::Microsoft
+    } else {
+        Platform::SelfHosted
+    }
+}
+
+/// The Microsoft cloud a tenant's own records point to (commercial when nothing says otherwise).
+pub fn tenant_cloud(m: &M365Facts) -> Platform {
+    let hosts = m
+        .lyncdiscover
+        .iter()
+        .chain(m.sip.iter())
+        .chain(m.sip_tls.iter());
+    for h in hosts {
+        match classify_target(h) {
+            Platform::SelfHosted => {}
+            p => return p,
+        }
+    }
+    Platform::Microsoft
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_classify_by_cloud() {
+        let cases = [
+            ("sipfed.online.lync.com", Platform::Microsoft),
+            ("SIPFED.online.lync.com.", Platform::Microsoft),
+            (
+                "sipfed.online.gov.skypeforbusiness.us",
+                Platform::MicrosoftGcch,
+            ),
+            (
+                "sipfed.online.dod.skypeforbusiness.us",
+                Platform::MicrosoftDod,
+            ),
+            ("sipfed.online.partner.lync.cn", Platform::Microsoft21vianet),
+            ("xphone.zahnfee.de", Platform::SelfHosted),
+            ("online.lync.com.evil.de", Platform::SelfHosted),
+        ];
+        for (t, want) in cases {
+            assert_eq!(classify_target(t), want, "{t}");
+        }
+    }
+
+    #[test]
+    fn evidence_from_each_record_kind() {
+        let none = M365Facts::default();
+        assert!(!none.evidence());
+        let mx = M365Facts {
+            mx: vec!["zahnfee-de.mail.protection.outlook.com".into()],
+            ..M365Facts::default()
+        };
+        assert!(mx.evidence() && !mx.microsoft_sip_records());
+        let txt = M365Facts {
+            ms_txt: vec!["MS=ms12345678".into()],
+            ..M365Facts::default()
+        };
+        assert!(txt.evidence());
+        let ld = M365Facts {
+            lyncdiscover: Some("webdir.online.lync.com".into()),
+            ..M365Facts::default()
+        };
+        assert!(ld.evidence() && ld.microsoft_sip_records());
+        let own = M365Facts {
+            lyncdiscover: Some(String::new()),
+            mx: vec!["mail.zahnfee.de".into()],
+            ..M365Facts::default()
+        };
+        assert!(!own.evidence());
+    }
+}

@@ -1,0 +1,200 @@
+//! The `sipfed_exporter` binary: parses the command line and hands over to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use sipfed_exporter::checklist;
+use sipfed_exporter::config::{self, Config, Role};
+use sipfed_exporter::scheduler::{Exporter, Runtime};
+use sipfed_exporter::{demo, server};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "sipfed_exporter",
+    version,
+    about = "Prometheus exporter for SIP federation health (DNS, reachability, certificates, Microsoft Teams pitfalls)"
+)]
+struct Cli {
+    #[arg(long = "config.file", default_value = "sipfed.yml", global = true)]
+    config_file: PathBuf,
+    #[arg(long = "web.listen-address", default_value = ":9861", global = true)]
+    listen: String,
+    /// Exporter-toolkit web configuration (TLS, basic auth).
+    #[arg(long = "web.config.file")]
+    web_config: Option<PathBuf>,
+    /// Probe only from these vantages (repeatable).
+    #[arg(long = "vantage")]
+    vantage: Vec<String>,
+    /// Probe only shard I of N (0-based), e.g. 0/3: domains are split by a hash of tenant and name.
+    #[arg(long = "shard")]
+    shard: Option<String>,
+    #[arg(long = "log.level", default_value = "info", global = true)]
+    log_level: String,
+    #[arg(
+        long = "log.format",
+        value_enum,
+        default_value = "logfmt",
+        global = true
+    )]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Logfmt,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// One-shot checklist; exit 0 ok, 1 warning, 2 critical.
+    Check {
+        domains: Vec<String>,
+        #[arg(long, value_parser = ["own", "peer"])]
+        role: Option<String>,
+        /// Resolver to ask (repeatable): IP or IP:PORT; replaces the configured ones.
+        #[arg(long)]
+        resolver: Vec<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
+    },
+    /// Start the built-in lab world and the exporter probing it (no network needed).
+    Demo,
+    /// Configuration tools.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration and print problems with file:line.
+    Check,
+}
+
+fn init_logging(level: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_new(format!("warn,sipfed_exporter={level}"))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Logfmt => builder.compact().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log_level, cli.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Some(Command::Demo) => {
+            let shutdown = CancellationToken::new();
+            demo::run(&cli.listen, shutdown).await?;
+            Ok(0)
+        }
+        Some(Command::Config {
+            command: ConfigCommand::Check,
+        }) => match Config::load(&cli.config_file) {
+            Ok(c) => {
+                println!(
+                    "{}: ok ({} domains, {} vantages)",
+                    cli.config_file.display(),
+                    c.domains.len(),
+                    c.vantages.len()
+                );
+                Ok(0)
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                Ok(1)
+            }
+        },
+        Some(Command::Check {
+            domains,
+            role,
+            resolver,
+            output,
+        }) => {
+            let config = if cli.config_file.exists() {
+                Config::load(&cli.config_file)?
+            } else if domains.is_empty() {
+                anyhow::bail!(
+                    "{}: not found; name domains to check or give --config.file",
+                    cli.config_file.display()
+                );
+            } else {
+                Config::parse(&cli.config_file, "{}")?
+            };
+            let resolvers = resolver
+                .iter()
+                .map(|r| config::parse_resolver(r))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(anyhow::Error::msg)?;
+            let role = role.map(|r| if r == "own" { Role::Own } else { Role::Peer });
+            let (reports, status) = checklist::run(checklist::Request {
+                config,
+                domains,
+                role,
+                resolvers,
+            })
+            .await?;
+            match output {
+                Output::Text => print!("{}", checklist::text(&reports)),
+                Output::Json => println!("{}", serde_json::to_string_pretty(&reports)?),
+            }
+            Ok(status as u8)
+        }
+        None => {
+            if cli.web_config.is_some() {
+                anyhow::bail!(
+                    "--web.config.file is not supported by this version; put a TLS-terminating proxy in front"
+                );
+            }
+            let mut config = Config::load(&cli.config_file)?;
+            config.restrict_vantages(&cli.vantage)?;
+            if let Some(shard) = &cli.shard {
+                config.shard(shard)?;
+            }
+            let exporter = Exporter::new(
+                Runtime::new(config)?,
+                Some(cli.config_file.clone()),
+                cli.vantage.clone(),
+            );
+            let addr = server::parse_listen(&cli.listen).map_err(anyhow::Error::msg)?;
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            tracing::info!(address = %listener.local_addr()?, "listening");
+            server::run(exporter, listener, CancellationToken::new()).await?;
+            Ok(0)
+        }
+    }
+}

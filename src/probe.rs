@@ -1,0 +1,314 @@
+//! Gathering: one probe of one domain from one vantage, all network I/O under one deadline,
+//! producing `Facts`. Everything learned before the deadline is kept.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use tokio::time::{Instant, timeout_at};
+
+use crate::config::{Config, Domain, Federation};
+use crate::dns::{self, Resolvers};
+use crate::error::Error;
+use crate::facts::{DnsFailure, EndpointFacts, Facts, Reason, SrvFacts, TargetFacts, TlsFailure};
+use crate::m365;
+use crate::sip;
+use crate::tls::TlsClient;
+
+/// Connections in flight to one address at most: many customer domains share one edge.
+const PER_ADDRESS_CONNECTIONS: usize = 4;
+
+/// Addresses probed per target at most (a name with hundreds of A records is hostile).
+const MAX_ADDRESSES_PER_TARGET: usize = 16;
+
+/// SRV targets probed at most.
+const MAX_TARGETS: usize = 8;
+
+/// The network side of one vantage: its resolvers and its TLS client, shared by all probes.
+pub struct VantageClient {
+    pub name: String,
+    pub public: bool,
+    pub resolvers: Resolvers,
+    pub tls: TlsClient,
+}
+
+/// Runs probes; built once per configuration.
+pub struct Prober {
+    vantages: HashMap<String, Arc<VantageClient>>,
+    timeout: Duration,
+    sip_options: bool,
+    limiter: AddressLimiter,
+}
+
+impl Prober {
+    /// Builds resolvers and TLS clients for every vantage of `config`.
+    pub fn new(config: &Config) -> Result<Prober, Error> {
+        let client_cert = config
+            .global
+            .client_cert
+            .as_ref()
+            .map(|c| (c.cert_file.as_path(), c.key_file.as_path()));
+        // A resolver attempt may use a third of the probe, so a retry still fits.
+        let query_timeout = (config.global.timeout / 3).max(Duration::from_millis(200));
+        let mut vantages = HashMap::new();
+        for v in &config.vantages {
+            let client = VantageClient {
+                name: v.name.clone(),
+                public: v.public,
+                resolvers: Resolvers::new(v, query_timeout)?,
+                tls: TlsClient::new(client_cert)?,
+            };
+            vantages.insert(v.name.clone(), Arc::new(client));
+        }
+        Ok(Prober {
+            vantages,
+            timeout: config.global.timeout,
+            sip_options: config.global.sip_options,
+            limiter: AddressLimiter::default(),
+        })
+    }
+
+    /// Whether this prober knows the vantage.
+    pub fn has_vantage(&self, name: &str) -> bool {
+        self.vantages.contains_key(name)
+    }
+
+    /// Probes `domain` from `vantage` within the configured timeout.
+    pub async fn gather(&self, domain: &Domain, vantage: &str) -> Facts {
+        let started = SystemTime::now();
+        let start = Instant::now();
+        let deadline = start + self.timeout;
+        let mut facts = Facts {
+            domain: domain.name.clone(),
+            vantage: vantage.to_string(),
+            started_at: unix(started),
+            ..Facts::default()
+        };
+        let Some(client) = self.vantages.get(vantage) else {
+            return facts;
+        };
+        if let Some(path) = &domain.cert_file {
+            facts.stored_certs = Some(read_cert_file(path));
+        }
+        // (name, port) to connect to, in SRV priority/weight order.
+        let mut hosts: Vec<(String, u16)> = Vec::new();
+        match domain.federation {
+            Federation::Direct => {
+                if let Some(fqdn) = &domain.fqdn {
+                    hosts.push((fqdn.clone(), domain.port));
+                }
+            }
+            Federation::Open => {
+                let name = dns::absolute(&format!("_sipfederationtls._tcp.{}", domain.name));
+                let answers = match timeout_at(deadline, client.resolvers.srv(&name)).await {
+                    Ok(a) => a,
+                    Err(_) => {
+                        facts.deadline_exceeded = true;
+                        Vec::new()
+                    }
+                };
+                let srv = SrvFacts { name, answers };
+                let mut records = srv.records().to_vec();
+                records.sort_by_key(|r| (r.priority, std::cmp::Reverse(r.weight)));
+                for r in records {
+                    let host = (r.target.clone(), r.port);
+                    // "." means "no service here" (RFC 2782).
+                    if !r.target.is_empty() && !hosts.contains(&host) {
+                        hosts.push(host);
+                    }
+                }
+                hosts.truncate(MAX_TARGETS);
+                facts.srv = Some(srv);
+            }
+        }
+        let m365 = m365::gather(&client.resolvers, &domain.name);
+        let targets = futures::future::join_all(
+            hosts
+                .iter()
+                .map(|(name, port)| self.target(client, name, *port, &domain.name, deadline)),
+        );
+        let (targets, m365) =
+            match timeout_at(deadline, async { tokio::join!(targets, m365) }).await {
+                Ok((t, m)) => (t, Some(m)),
+                Err(_) => {
+                    facts.deadline_exceeded = true;
+                    (Vec::new(), None)
+                }
+            };
+        facts.targets = targets;
+        facts.m365 = m365;
+        if facts.targets.iter().any(|t| {
+            t.endpoints.iter().any(|e| {
+                e.tcp == Err(Reason::Timeout)
+                    || matches!(&e.tls, Some(Err(f)) if f.reason == Reason::Timeout)
+            })
+        }) {
+            facts.deadline_exceeded = true;
+        }
+        facts.duration_seconds = start.elapsed().as_secs_f64();
+        facts
+    }
+
+    async fn target(
+        &self,
+        client: &VantageClient,
+        name: &str,
+        port: u16,
+        domain: &str,
+        deadline: Instant,
+    ) -> TargetFacts {
+        let (address_answers, cname) = tokio::join!(
+            client.resolvers.addresses(name),
+            client.resolvers.cname(name)
+        );
+        let addresses = match address_answers.first() {
+            Some(a) => a.answer.clone(),
+            None => Err(DnsFailure::Error),
+        };
+        let mut endpoints = Vec::new();
+        if let Ok(ips) = &addresses {
+            let probes = ips.iter().take(MAX_ADDRESSES_PER_TARGET).map(|ip| {
+                self.endpoint(client, name, SocketAddr::new(*ip, port), domain, deadline)
+            });
+            endpoints = futures::future::join_all(probes).await;
+        }
+        TargetFacts {
+            name: name.to_string(),
+            port,
+            cname,
+            addresses,
+            address_answers,
+            endpoints,
+        }
+    }
+
+    async fn endpoint(
+        &self,
+        client: &VantageClient,
+        target: &str,
+        address: SocketAddr,
+        domain: &str,
+        deadline: Instant,
+    ) -> EndpointFacts {
+        let mut facts = EndpointFacts {
+            address,
+            tcp: Err(Reason::Timeout),
+            tls: None,
+            chain: Vec::new(),
+            sip: None,
+        };
+        let Ok(_permit) = timeout_at(deadline, self.limiter.acquire(address)).await else {
+            return facts;
+        };
+        let start = Instant::now();
+        let tcp = match timeout_at(deadline, TcpStream::connect(address)).await {
+            Err(_) => return facts,
+            Ok(Err(e)) => {
+                facts.tcp = Err(connect_reason(&e));
+                return facts;
+            }
+            Ok(Ok(s)) => s,
+        };
+        facts.tcp = Ok(start.elapsed().as_secs_f64());
+        let _ = tcp.set_nodelay(true);
+        let Ok(hs) = timeout_at(deadline, client.tls.handshake(tcp, target)).await else {
+            facts.tls = Some(Err(TlsFailure {
+                reason: Reason::Timeout,
+                detail: "no TLS handshake before the probe's deadline".into(),
+            }));
+            return facts;
+        };
+        facts.tls = Some(hs.result);
+        facts.chain = hs.chain;
+        if self.sip_options
+            && let Some(stream) = hs.stream
+        {
+            facts.sip = Some(sip::options(stream, domain, target, deadline).await);
+        }
+        facts
+    }
+}
+
+/// Every certificate in a PEM file (unreadable or malformed files give none).
+fn read_cert_file(path: &std::path::Path) -> Vec<crate::facts::CertFacts> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    match CertificateDer::pem_file_iter(path) {
+        Ok(iter) => iter
+            .filter_map(Result::ok)
+            .take(64)
+            .map(|c| crate::cert::parse(&c))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot read cert_file");
+            Vec::new()
+        }
+    }
+}
+
+fn connect_reason(e: &std::io::Error) -> Reason {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::ConnectionRefused => Reason::ConnectionRefused,
+        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => Reason::Unreachable,
+        ErrorKind::TimedOut => Reason::Timeout,
+        _ => Reason::ConnectError,
+    }
+}
+
+/// Unix time in seconds.
+pub fn unix(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Bounds connections per address across all probes; entries vanish when unused.
+#[derive(Default)]
+struct AddressLimiter {
+    slots: Mutex<HashMap<SocketAddr, Arc<Semaphore>>>,
+}
+
+struct AddressPermit<'a> {
+    limiter: &'a AddressLimiter,
+    address: SocketAddr,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl AddressLimiter {
+    async fn acquire(&self, address: SocketAddr) -> AddressPermit<'_> {
+        let sem = {
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            slots
+                .entry(address)
+                .or_insert_with(|| Arc::new(Semaphore::new(PER_ADDRESS_CONNECTIONS)))
+                .clone()
+        };
+        // The semaphore is never closed, so acquiring cannot fail.
+        let permit = match sem.acquire_owned().await {
+            Ok(p) => p,
+            Err(_) => unreachable!("address semaphores are never closed"),
+        };
+        AddressPermit {
+            limiter: self,
+            address,
+            _permit: permit,
+        }
+    }
+}
+
+impl Drop for AddressPermit<'_> {
+    fn drop(&mut self) {
+        let mut slots = self.limiter.slots.lock().unwrap_or_else(|p| p.into_inner());
+        // The map holds one reference, this permit's semaphore another: drop idle entries.
+        if let Some(sem) = slots.get(&self.address)
+            && Arc::strong_count(sem) <= 2
+            && sem.available_permits() + 1 >= PER_ADDRESS_CONNECTIONS
+        {
+            slots.remove(&self.address);
+        }
+    }
+}

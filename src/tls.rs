@@ -1,0 +1,293 @@
+//! The TLS step: a rustls handshake that completes whatever the presented chain is worth and
+//! keeps that chain, so certificate problems are judged instead of being lost as handshake
+//! errors. Also notes whether the peer asked for a client certificate (mutual TLS).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{ResolvesClientCert, WebPkiServerVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::sign::CertifiedKey;
+use rustls::{
+    AlertDescription, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use crate::cert;
+use crate::error::Error;
+use crate::facts::{CertFacts, Reason, TlsFacts, TlsFailure};
+
+/// The TLS client of a vantage: one base configuration, cheaply specialised per connection.
+pub struct TlsClient {
+    base: Arc<ClientConfig>,
+    algs: WebPkiSupportedAlgorithms,
+    client_cert: Option<Arc<CertifiedKey>>,
+}
+
+/// What one handshake produced: its outcome, the presented chain and, on success, the stream.
+pub struct Handshake {
+    pub result: Result<TlsFacts, TlsFailure>,
+    pub chain: Vec<CertFacts>,
+    pub stream: Option<TlsStream<TcpStream>>,
+}
+
+impl TlsClient {
+    /// Builds the client; `client_cert` is offered to peers that request one.
+    pub fn new(
+        client_cert: Option<(&std::path::Path, &std::path::Path)>,
+    ) -> Result<TlsClient, Error> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let algs = provider.signature_verification_algorithms;
+        let capture = Arc::new(Capture::new(algs, None));
+        let base = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::Pem {
+                path: "tls".into(),
+                message: e.to_string(),
+            })?
+            .dangerous()
+            .with_custom_certificate_verifier(capture.clone())
+            .with_client_cert_resolver(capture);
+        let client_cert = match client_cert {
+            None => None,
+            Some((cert_file, key_file)) => Some(load_certified_key(cert_file, key_file)?),
+        };
+        Ok(TlsClient {
+            base: Arc::new(base),
+            algs,
+            client_cert,
+        })
+    }
+
+    /// Runs a handshake on a connected stream with SNI `server_name`.
+    pub async fn handshake(&self, tcp: TcpStream, server_name: &str) -> Handshake {
+        let capture = Arc::new(Capture::new(self.algs, self.client_cert.clone()));
+        let mut config = (*self.base).clone();
+        config.dangerous().set_certificate_verifier(capture.clone());
+        config.client_auth_cert_resolver = capture.clone();
+        let connector = TlsConnector::from(Arc::new(config));
+        let name = match ServerName::try_from(server_name.to_string()) {
+            Ok(n) => n,
+            Err(e) => {
+                return Handshake {
+                    result: Err(TlsFailure {
+                        reason: Reason::HandshakeFailure,
+                        detail: format!("invalid server name: {e}"),
+                    }),
+                    chain: Vec::new(),
+                    stream: None,
+                };
+            }
+        };
+        let start = Instant::now();
+        let outcome = connector.connect(name, tcp).await;
+        let elapsed = start.elapsed().as_secs_f64();
+        let chain = capture.chain();
+        match outcome {
+            Ok(stream) => {
+                let (_, conn) = stream.get_ref();
+                let version = match conn.protocol_version() {
+                    Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3",
+                    Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2",
+                    _ => "unknown",
+                };
+                let cipher = conn
+                    .negotiated_cipher_suite()
+                    .and_then(|c| c.suite().as_str())
+                    .unwrap_or("unknown")
+                    .to_string();
+                Handshake {
+                    result: Ok(TlsFacts {
+                        duration_seconds: elapsed,
+                        version: version.into(),
+                        cipher,
+                        client_cert_requested: capture.requested.load(Ordering::Relaxed),
+                    }),
+                    chain,
+                    stream: Some(stream),
+                }
+            }
+            Err(e) => Handshake {
+                result: Err(TlsFailure {
+                    reason: classify(&e),
+                    detail: e.to_string(),
+                }),
+                chain,
+                stream: None,
+            },
+        }
+    }
+}
+
+/// Maps a handshake error to the bounded reason set.
+fn classify(e: &std::io::Error) -> Reason {
+    use std::io::ErrorKind;
+    if let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        return match inner {
+            rustls::Error::AlertReceived(AlertDescription::ProtocolVersion)
+            | rustls::Error::PeerIncompatible(_) => Reason::ProtocolVersion,
+            _ => Reason::HandshakeFailure,
+        };
+    }
+    match e.kind() {
+        ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset | ErrorKind::BrokenPipe => {
+            Reason::Closed
+        }
+        ErrorKind::TimedOut => Reason::Timeout,
+        ErrorKind::InvalidData => Reason::HandshakeFailure,
+        _ => Reason::HandshakeFailure,
+    }
+}
+
+/// Per-connection state: accepts any chain (recording it) and records a certificate request.
+#[derive(Debug)]
+struct Capture {
+    algs: WebPkiSupportedAlgorithms,
+    client_cert: Option<Arc<CertifiedKey>>,
+    presented: Mutex<Vec<CertificateDer<'static>>>,
+    requested: AtomicBool,
+}
+
+impl Capture {
+    fn new(algs: WebPkiSupportedAlgorithms, client_cert: Option<Arc<CertifiedKey>>) -> Capture {
+        Capture {
+            algs,
+            client_cert,
+            presented: Mutex::new(Vec::new()),
+            requested: AtomicBool::new(false),
+        }
+    }
+
+    fn chain(&self) -> Vec<CertFacts> {
+        match self.presented.lock() {
+            Ok(p) => p.iter().map(|c| cert::parse(c)).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+impl ServerCertVerifier for Capture {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Ok(mut p) = self.presented.lock() {
+            p.push(end_entity.clone().into_owned());
+            // A hostile peer may send hundreds of certificates; judging needs a handful.
+            p.extend(
+                intermediates
+                    .iter()
+                    .take(15)
+                    .map(|c| c.clone().into_owned()),
+            );
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algs.supported_schemes()
+    }
+}
+
+impl ResolvesClientCert for Capture {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        self.requested.store(true, Ordering::Relaxed);
+        let key = self.client_cert.as_ref()?;
+        key.key.choose_scheme(sigschemes)?;
+        Some(key.clone())
+    }
+
+    // Always true, so rustls asks us and we learn that the peer requested a certificate.
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// Reads a PEM certificate chain and private key into a signing key for client auth.
+pub fn load_certified_key(
+    cert_file: &std::path::Path,
+    key_file: &std::path::Path,
+) -> Result<Arc<CertifiedKey>, Error> {
+    use rustls::pki_types::pem::PemObject;
+    let pem_err = |path: &std::path::Path, m: String| Error::Pem {
+        path: path.display().to_string(),
+        message: m,
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_file)
+        .map_err(|e| pem_err(cert_file, e.to_string()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| pem_err(cert_file, e.to_string()))?;
+    if certs.is_empty() {
+        return Err(pem_err(cert_file, "no certificate found".into()));
+    }
+    let key =
+        PrivateKeyDer::from_pem_file(key_file).map_err(|e| pem_err(key_file, e.to_string()))?;
+    let signing = rustls::crypto::ring::sign::any_supported_type(&key)
+        .map_err(|e| pem_err(key_file, e.to_string()))?;
+    Ok(Arc::new(CertifiedKey::new(certs, signing)))
+}
+
+/// The trust store checks verify against: the built-in web roots plus `ca_file`.
+pub fn trust_verifier(
+    ca_file: Option<&std::path::Path>,
+) -> Result<Arc<WebPkiServerVerifier>, Error> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(path) = ca_file {
+        let pem_err = |m: String| Error::Pem {
+            path: path.display().to_string(),
+            message: m,
+        };
+        let mut added = 0;
+        for c in CertificateDer::pem_file_iter(path).map_err(|e| pem_err(e.to_string()))? {
+            let c = c.map_err(|e| pem_err(e.to_string()))?;
+            roots.add(c).map_err(|e| pem_err(e.to_string()))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(pem_err("no certificate found".into()));
+        }
+    }
+    WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        Arc::new(rustls::crypto::ring::default_provider()),
+    )
+    .build()
+    .map_err(|e| Error::Pem {
+        path: "trust store".into(),
+        message: e.to_string(),
+    })
+}
