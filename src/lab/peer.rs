@@ -33,6 +33,9 @@ pub enum Behavior {
     CloseMidHandshake,
     /// Answers the ClientHello with bytes that are not TLS.
     Garbage,
+    /// Answers the ClientHello with a protocol_version alert, like a server that speaks only
+    /// TLS 1.0/1.1.
+    OldTls,
 }
 
 /// How the SIP layer answers an OPTIONS request after the handshake.
@@ -135,6 +138,7 @@ pub async fn spawn(
         Behavior::Tls { .. } => 0,
         Behavior::Hang => 1,
         Behavior::CloseMidHandshake => 2,
+        Behavior::OldTls => 4,
         _ => 3,
     };
     let seen = client_cert_seen.clone();
@@ -183,6 +187,14 @@ async fn serve(
         2 => {
             let mut buf = [0u8; 64];
             let _ = stream.read(&mut buf).await;
+        }
+        4 => {
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf).await;
+            // TLS record: alert, version 3.1, length 2, fatal (2), protocol_version (70).
+            let _ = stream
+                .write_all(&[0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46])
+                .await;
         }
         3 => {
             let mut buf = [0u8; 1024];

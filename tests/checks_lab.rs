@@ -1,0 +1,647 @@
+//! Every check of SPEC §5 (except the Teams, vantage and renewal ones, see their own files)
+//! passing and failing against the lab, asserted on the exposed metric values.
+
+mod common;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use common::{check, probe_lab, reason, value};
+use sipfed_exporter::lab::{Behavior, Lab, LeafSpec, Signer, SipMode};
+
+fn good(name: &str) -> LeafSpec {
+    LeafSpec::good(name)
+}
+
+/// Publishes `domain` with SRV to `sip.<domain>` served by a TLS peer presenting `spec`.
+async fn tls_domain(lab: &Lab, domain: &str, spec: LeafSpec, sip: SipMode) -> std::net::SocketAddr {
+    let target = format!("sip.{domain}");
+    let leaf = lab.pki.leaf(&spec).unwrap();
+    let p = lab
+        .peer(Behavior::Tls {
+            leaf,
+            request_client_cert: false,
+            sip,
+        })
+        .await
+        .unwrap();
+    lab.publish(domain, &target, p.address);
+    p.address
+}
+
+async fn behavior_domain(lab: &Lab, domain: &str, b: Behavior) {
+    let p = lab.peer(b).await.unwrap();
+    lab.publish(domain, &format!("sip.{domain}"), p.address);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_check_passes_and_fails_against_the_lab() {
+    let lab = Lab::start().await.unwrap();
+    let z = &lab.zone;
+    let mut domains = String::new();
+    let mut add = |d: &str| domains.push_str(&common::peer(d));
+
+    // A healthy own domain: mutual TLS requested, SIP answers.
+    let leaf = lab.pki.leaf(&good("sip.good.example")).unwrap();
+    let p = lab
+        .peer(Behavior::Tls {
+            leaf,
+            request_client_cert: true,
+            sip: SipMode::Answer(200),
+        })
+        .await
+        .unwrap();
+    lab.publish("good.example", "sip.good.example", p.address);
+
+    add("nosrv.example");
+    z.addr("nosrv.example", "127.0.0.1".parse().unwrap());
+    add("servfail.example");
+    z.fault(
+        "_sipfederationtls._tcp.servfail.example",
+        sipfed_exporter::lab::Fault::Servfail,
+    );
+
+    add("port.example");
+    let leaf = lab.pki.leaf(&good("sip.port.example")).unwrap();
+    let p = lab
+        .peer_on(
+            Behavior::Tls {
+                leaf,
+                request_client_cert: false,
+                sip: SipMode::Answer(200),
+            },
+            5062,
+        )
+        .await
+        .unwrap();
+    lab.publish("port.example", "sip.port.example", p.address);
+
+    add("outside.example");
+    let leaf = lab.pki.leaf(&good("sip.elsewhere.example")).unwrap();
+    let p = lab
+        .peer(Behavior::Tls {
+            leaf,
+            request_client_cert: false,
+            sip: SipMode::Answer(200),
+        })
+        .await
+        .unwrap();
+    lab.publish("outside.example", "sip.elsewhere.example", p.address);
+
+    add("alias.example");
+    let leaf = lab.pki.leaf(&good("sip.alias.example")).unwrap();
+    let p = lab
+        .peer(Behavior::Tls {
+            leaf,
+            request_client_cert: false,
+            sip: SipMode::Answer(200),
+        })
+        .await
+        .unwrap();
+    z.federation_srv("alias.example", 0, 0, 5061, "sip.alias.example");
+    z.cname("sip.alias.example", "host.alias.example");
+    z.addr("host.alias.example", p.address.ip());
+
+    add("noaddr.example");
+    z.federation_srv("noaddr.example", 0, 0, 5061, "sip.noaddr.example");
+
+    add("refuse.example");
+    behavior_domain(&lab, "refuse.example", Behavior::Refuse).await;
+    add("hang.example");
+    behavior_domain(&lab, "hang.example", Behavior::Hang).await;
+    add("close.example");
+    behavior_domain(&lab, "close.example", Behavior::CloseMidHandshake).await;
+    add("garbage.example");
+    behavior_domain(&lab, "garbage.example", Behavior::Garbage).await;
+    add("oldtls.example");
+    behavior_domain(&lab, "oldtls.example", Behavior::OldTls).await;
+
+    let certs: Vec<(&str, LeafSpec)> = vec![
+        (
+            "selfsigned.example",
+            LeafSpec {
+                signer: Signer::SelfSigned,
+                ..good("sip.selfsigned.example")
+            },
+        ),
+        (
+            "nointermediate.example",
+            LeafSpec {
+                with_intermediate: false,
+                ..good("sip.nointermediate.example")
+            },
+        ),
+        ("wrongname.example", good("sip.somebody-else.example")),
+        (
+            "wildcard.example",
+            LeafSpec {
+                names: vec!["*.wildcard.example".into()],
+                ..good("x")
+            },
+        ),
+        (
+            "expired.example",
+            LeafSpec {
+                not_before_days: -100,
+                not_after_days: -10,
+                ..good("sip.expired.example")
+            },
+        ),
+        (
+            "future.example",
+            LeafSpec {
+                not_before_days: 2,
+                not_after_days: 92,
+                ..good("sip.future.example")
+            },
+        ),
+        (
+            "expiring.example",
+            LeafSpec {
+                not_before_days: -80,
+                not_after_days: 10,
+                ..good("sip.expiring.example")
+            },
+        ),
+        // 45-day lifetime, 12 days left: a quarter is 11.25 days, so not yet expiring.
+        (
+            "short-ok.example",
+            LeafSpec {
+                not_before_days: -33,
+                not_after_days: 12,
+                ..good("sip.short-ok.example")
+            },
+        ),
+        // 45-day lifetime, 10 days left: below a quarter.
+        (
+            "short-bad.example",
+            LeafSpec {
+                not_before_days: -35,
+                not_after_days: 10,
+                ..good("sip.short-bad.example")
+            },
+        ),
+        // 365-day lifetime, 30 days left: above 21 days.
+        (
+            "long-ok.example",
+            LeafSpec {
+                not_before_days: -335,
+                not_after_days: 30,
+                ..good("sip.long-ok.example")
+            },
+        ),
+        (
+            "noserverauth.example",
+            LeafSpec {
+                server_auth: false,
+                ..good("sip.noserverauth.example")
+            },
+        ),
+        (
+            "noclientauth.example",
+            LeafSpec {
+                client_auth: false,
+                signer: Signer::LetsEncrypt,
+                ..good("sip.noclientauth.example")
+            },
+        ),
+    ];
+    for (d, spec) in certs {
+        add(d);
+        tls_domain(&lab, d, spec, SipMode::Answer(200)).await;
+    }
+
+    for (d, mode) in [
+        ("sip403.example", SipMode::Answer(403)),
+        ("sipgarbage.example", SipMode::Garbage),
+        ("sipsilent.example", SipMode::Silent),
+        ("sipwrongid.example", SipMode::WrongCallId),
+        ("sipflood.example", SipMode::Flood),
+        ("sipclose.example", SipMode::Close),
+    ] {
+        add(d);
+        tls_domain(&lab, d, good(&format!("sip.{d}")), mode).await;
+    }
+
+    // Two addresses behind one target: same certificate, then different ones.
+    add("same.example");
+    let leaf = lab.pki.leaf(&good("sip.same.example")).unwrap();
+    for _ in 0..2 {
+        let p = lab
+            .peer(Behavior::Tls {
+                leaf: leaf.clone_key(),
+                request_client_cert: false,
+                sip: SipMode::Answer(200),
+            })
+            .await
+            .unwrap();
+        lab.publish("same.example", "sip.same.example", p.address);
+    }
+    add("differ.example");
+    for _ in 0..2 {
+        tls_domain(
+            &lab,
+            "differ.example",
+            good("sip.differ.example"),
+            SipMode::Answer(200),
+        )
+        .await;
+    }
+
+    let own = "  - domain: good.example\n    role: own\n    fqdn: sip.good.example\n  - domain: unexpected.example\n    role: own\n    fqdn: xphone.unexpected.example\n  - domain: ownoutside.example\n    role: own\n    fqdn: sip.elsewhere.example\n  - domain: direct.example\n    federation: direct\n    fqdn: host.direct.example\n    port: 5070\n";
+    tls_domain(
+        &lab,
+        "unexpected.example",
+        good("sip.unexpected.example"),
+        SipMode::Answer(200),
+    )
+    .await;
+    let leaf = lab.pki.leaf(&good("sip.elsewhere.example")).unwrap();
+    let p = lab
+        .peer(Behavior::Tls {
+            leaf,
+            request_client_cert: false,
+            sip: SipMode::Answer(200),
+        })
+        .await
+        .unwrap();
+    lab.publish("ownoutside.example", "sip.elsewhere.example", p.address);
+    let leaf = lab.pki.leaf(&good("host.direct.example")).unwrap();
+    let p = lab
+        .peer_on(
+            Behavior::Tls {
+                leaf,
+                request_client_cert: false,
+                sip: SipMode::Answer(200),
+            },
+            5070,
+        )
+        .await
+        .unwrap();
+    z.addr("host.direct.example", p.address.ip());
+
+    let all = format!("{own}{domains}");
+    let (m, results) = probe_lab(&lab, "", &all).await;
+
+    // The healthy own domain passes everything that applies to it.
+    for c in [
+        "srv_present",
+        "srv_port_5061",
+        "srv_target_in_domain",
+        "srv_target_expected",
+        "srv_target_not_alias",
+        "target_resolves",
+        "tcp_connect",
+        "tls_handshake",
+        "tls_min_version",
+        "cert_trusted",
+        "cert_name_match",
+        "cert_not_wildcard",
+        "cert_valid_now",
+        "cert_expiry",
+        "cert_server_auth",
+        "cert_client_auth",
+        "sip_options",
+    ] {
+        assert_eq!(
+            check(&m, "good.example", c),
+            Some(1.0),
+            "good.example {c}\n{}",
+            common::message(&results, "good.example", c)
+        );
+    }
+    assert_eq!(
+        value(&m, "sipfed_probe_success", &[("domain", "good.example")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&m, "sipfed_srv_records", &[("domain", "good.example")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "sipfed_platform_info",
+            &[("domain", "good.example"), ("platform", "self_hosted")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "sipfed_domain_info",
+            &[
+                ("domain", "good.example"),
+                ("role", "own"),
+                ("federation", "open")
+            ]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "sipfed_endpoint_up",
+            &[("domain", "good.example"), ("target", "sip.good.example")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "sipfed_tls_version_info",
+            &[("domain", "good.example"), ("version", "TLS 1.3")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "sipfed_tls_client_cert_requested",
+            &[("domain", "good.example")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "sipfed_tls_client_cert_requested",
+            &[("domain", "same.example"), ("address", "")]
+        ),
+        None
+    );
+    assert_eq!(
+        value(
+            &m,
+            "sipfed_sip_options_status_code",
+            &[("domain", "good.example")]
+        ),
+        Some(200.0)
+    );
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let not_after = value(
+        &m,
+        "sipfed_cert_not_after_timestamp_seconds",
+        &[("domain", "good.example")],
+    )
+    .unwrap();
+    assert!(
+        (not_after - (now + 60.0 * 86400.0)).abs() < 3600.0,
+        "not_after {not_after}"
+    );
+    let chain_after = value(
+        &m,
+        "sipfed_cert_chain_not_after_timestamp_seconds",
+        &[("domain", "good.example")],
+    )
+    .unwrap();
+    assert_eq!(
+        chain_after, not_after,
+        "the leaf expires before the intermediate"
+    );
+    assert_eq!(
+        value(
+            &m,
+            "sipfed_cert_info",
+            &[
+                ("domain", "good.example"),
+                ("subject_cn", "sip.good.example"),
+                ("issuer_cn", "sipfed lab issuing CA")
+            ]
+        ),
+        Some(1.0)
+    );
+
+    // (domain, check, expected value, expected reason)
+    let cases: &[(&str, &str, f64, Option<&str>)] = &[
+        ("nosrv.example", "srv_present", 0.0, Some("nxdomain")),
+        ("servfail.example", "srv_present", 0.0, Some("servfail")),
+        ("port.example", "srv_port_5061", 0.0, Some("wrong_port")),
+        ("port.example", "tls_handshake", 1.0, None),
+        (
+            "outside.example",
+            "srv_target_in_domain",
+            0.0,
+            Some("outside_domain"),
+        ),
+        (
+            "ownoutside.example",
+            "srv_target_in_domain",
+            0.0,
+            Some("outside_domain"),
+        ),
+        (
+            "unexpected.example",
+            "srv_target_expected",
+            0.0,
+            Some("unexpected_target"),
+        ),
+        ("ownoutside.example", "srv_target_expected", 1.0, None),
+        ("alias.example", "srv_target_not_alias", 0.0, Some("cname")),
+        ("alias.example", "target_resolves", 1.0, None),
+        ("alias.example", "tls_handshake", 1.0, None),
+        ("noaddr.example", "target_resolves", 0.0, Some("nxdomain")),
+        (
+            "refuse.example",
+            "tcp_connect",
+            0.0,
+            Some("connection_refused"),
+        ),
+        ("hang.example", "tcp_connect", 1.0, None),
+        ("hang.example", "tls_handshake", 0.0, Some("timeout")),
+        ("close.example", "tls_handshake", 0.0, Some("closed")),
+        (
+            "garbage.example",
+            "tls_handshake",
+            0.0,
+            Some("handshake_failure"),
+        ),
+        (
+            "oldtls.example",
+            "tls_handshake",
+            0.0,
+            Some("protocol_version"),
+        ),
+        (
+            "oldtls.example",
+            "tls_min_version",
+            0.0,
+            Some("protocol_version"),
+        ),
+        (
+            "selfsigned.example",
+            "cert_trusted",
+            0.0,
+            Some("self_signed"),
+        ),
+        (
+            "nointermediate.example",
+            "cert_trusted",
+            0.0,
+            Some("incomplete_chain"),
+        ),
+        ("nointermediate.example", "cert_name_match", 1.0, None),
+        (
+            "wrongname.example",
+            "cert_name_match",
+            0.0,
+            Some("name_mismatch"),
+        ),
+        ("wrongname.example", "cert_trusted", 1.0, None),
+        ("wildcard.example", "cert_name_match", 1.0, None),
+        (
+            "wildcard.example",
+            "cert_not_wildcard",
+            0.0,
+            Some("wildcard"),
+        ),
+        ("expired.example", "cert_valid_now", 0.0, Some("expired")),
+        ("expired.example", "cert_trusted", 1.0, None),
+        ("expired.example", "cert_expiry", 0.0, Some("expired")),
+        (
+            "future.example",
+            "cert_valid_now",
+            0.0,
+            Some("not_yet_valid"),
+        ),
+        ("expiring.example", "cert_expiry", 0.0, Some("expiring")),
+        ("expiring.example", "cert_valid_now", 1.0, None),
+        ("short-ok.example", "cert_expiry", 1.0, None),
+        ("short-bad.example", "cert_expiry", 0.0, Some("expiring")),
+        ("long-ok.example", "cert_expiry", 1.0, None),
+        (
+            "noserverauth.example",
+            "cert_server_auth",
+            0.0,
+            Some("no_server_auth"),
+        ),
+        ("noserverauth.example", "cert_client_auth", 1.0, None),
+        (
+            "noclientauth.example",
+            "cert_client_auth",
+            0.0,
+            Some("no_client_auth"),
+        ),
+        ("noclientauth.example", "cert_trusted", 1.0, None),
+        ("sip403.example", "sip_options", 1.0, None),
+        ("sipgarbage.example", "sip_options", 0.0, Some("not_sip")),
+        ("sipsilent.example", "sip_options", 0.0, Some("timeout")),
+        ("sipwrongid.example", "sip_options", 0.0, Some("mismatch")),
+        ("sipflood.example", "sip_options", 0.0, Some("not_sip")),
+        ("sipclose.example", "sip_options", 0.0, Some("closed")),
+        ("same.example", "cert_same_everywhere", 1.0, None),
+        (
+            "differ.example",
+            "cert_same_everywhere",
+            0.0,
+            Some("different_certificates"),
+        ),
+        ("direct.example", "tcp_connect", 1.0, None),
+        ("direct.example", "cert_name_match", 1.0, None),
+    ];
+    let mut failures = Vec::new();
+    for (domain, c, want, want_reason) in cases {
+        let got = check(&m, domain, c);
+        let got_reason = reason(&m, domain, c);
+        if got != Some(*want) || got_reason.as_deref() != *want_reason {
+            failures.push(format!(
+                "{domain} {c}: got {got:?} ({got_reason:?}), want {want} ({want_reason:?}): {}",
+                common::message(&results, domain, c)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // Severities follow the role.
+    assert_eq!(
+        value(
+            &m,
+            "sipfed_check_success",
+            &[
+                ("domain", "outside.example"),
+                ("check", "srv_target_in_domain"),
+                ("severity", "warning")
+            ]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "sipfed_check_success",
+            &[
+                ("domain", "ownoutside.example"),
+                ("check", "srv_target_in_domain"),
+                ("severity", "critical")
+            ]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "sipfed_check_success",
+            &[
+                ("domain", "wildcard.example"),
+                ("check", "cert_not_wildcard"),
+                ("severity", "info")
+            ]
+        ),
+        Some(0.0)
+    );
+    // Info and warning failures leave the probe successful, critical ones do not.
+    assert_eq!(
+        value(
+            &m,
+            "sipfed_probe_success",
+            &[("domain", "wildcard.example")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&m, "sipfed_probe_success", &[("domain", "refuse.example")]),
+        Some(0.0)
+    );
+    // Checks that do not apply are absent, not failed.
+    assert_eq!(check(&m, "direct.example", "srv_present"), None);
+    assert_eq!(check(&m, "refuse.example", "tls_handshake"), None);
+    assert_eq!(check(&m, "refuse.example", "cert_trusted"), None);
+    assert_eq!(check(&m, "outside.example", "srv_target_expected"), None);
+    assert_eq!(
+        value(&m, "sipfed_endpoint_up", &[("domain", "refuse.example")]),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "sipfed_sip_options_status_code",
+            &[("domain", "sip403.example")]
+        ),
+        Some(403.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "sipfed_sip_options_status_code",
+            &[("domain", "sipgarbage.example")]
+        ),
+        Some(0.0)
+    );
+    // The chain of a failed handshake is judged too: the expired peer's certificate is exposed.
+    assert!(
+        value(
+            &m,
+            "sipfed_cert_not_after_timestamp_seconds",
+            &[("domain", "expired.example")]
+        )
+        .unwrap()
+            < now
+    );
+    // Let's Encrypt is named in the clientAuth finding.
+    assert!(
+        common::message(&results, "noclientauth.example", "cert_client_auth")
+            .contains("Let's Encrypt stopped issuing clientAuth")
+    );
+}

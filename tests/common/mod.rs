@@ -1,0 +1,129 @@
+//! Shared test support: probing lab worlds through the configuration format and asserting on
+//! the exposed metrics with one helper.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use sipfed_exporter::config::Config;
+use sipfed_exporter::lab::Lab;
+use sipfed_exporter::metrics;
+use sipfed_exporter::scheduler::{ProbeKey, ProbeResult, Runtime};
+
+/// Loads `config_path`, probes every configured (domain, vantage) once and renders the
+/// per-domain metric families exactly as `/metrics` does.
+pub async fn probe_all(
+    config_path: &std::path::Path,
+) -> (String, Vec<(ProbeKey, Arc<ProbeResult>)>) {
+    let config = Config::load(config_path).expect("lab config is valid");
+    let rt = Arc::new(Runtime::new(config).expect("runtime builds"));
+    let mut jobs = Vec::new();
+    for d in &rt.config.domains {
+        for v in &d.vantages {
+            let rt = rt.clone();
+            let d = d.clone();
+            let v = v.clone();
+            jobs.push(async move {
+                let r = rt.probe(&d, &v).await;
+                (
+                    ProbeKey {
+                        tenant: d.tenant.clone(),
+                        domain: d.name.clone(),
+                        vantage: v,
+                    },
+                    Arc::new(r),
+                )
+            });
+        }
+    }
+    let results = futures::future::join_all(jobs).await;
+    let mut text = String::new();
+    metrics::render_results(&mut text, &rt.config, &results, true);
+    (text, results)
+}
+
+/// Writes a config for `lab` with `domains` and probes it.
+pub async fn probe_lab(
+    lab: &Lab,
+    global_extra: &str,
+    domains: &str,
+) -> (String, Vec<(ProbeKey, Arc<ProbeResult>)>) {
+    let path = lab
+        .write_config("test.yml", global_extra, domains)
+        .expect("config written");
+    probe_all(&path).await
+}
+
+/// The value of the sample of `name` whose labels include all of `labels`; panics when more
+/// than one sample matches.
+pub fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let mut found = None;
+    for line in text.lines() {
+        if line.starts_with('#') {
+            continue;
+        }
+        let Some(rest) = line.strip_prefix(name) else {
+            continue;
+        };
+        if !rest.starts_with('{') && !rest.starts_with(' ') {
+            continue;
+        }
+        if labels
+            .iter()
+            .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
+        {
+            assert!(
+                found.is_none(),
+                "more than one sample of {name} matches {labels:?}:\n{text}"
+            );
+            let v: f64 = line
+                .rsplit(' ')
+                .next()
+                .and_then(|v| v.parse().ok())
+                .expect("sample value");
+            found = Some(v);
+        }
+    }
+    found
+}
+
+/// `sipfed_check_success` of one check of one domain.
+pub fn check(text: &str, domain: &str, check: &str) -> Option<f64> {
+    value(
+        text,
+        "sipfed_check_success",
+        &[("domain", domain), ("check", check)],
+    )
+}
+
+/// The failure reason of a check, if it failed.
+pub fn reason(text: &str, domain: &str, check: &str) -> Option<String> {
+    let needle = format!("domain=\"{domain}\"");
+    let check_label = format!("check=\"{check}\"");
+    text.lines()
+        .filter(|l| {
+            l.starts_with("sipfed_check_failure_info{")
+                && l.contains(&needle)
+                && l.contains(&check_label)
+        })
+        .find_map(|l| {
+            let i = l.find("reason=\"")? + 8;
+            let j = l[i..].find('"')? + i;
+            Some(l[i..j].to_string())
+        })
+}
+
+/// The finding's message of a check (for text assertions).
+pub fn message(results: &[(ProbeKey, Arc<ProbeResult>)], domain: &str, check: &str) -> String {
+    results
+        .iter()
+        .filter(|(k, _)| k.domain == domain)
+        .flat_map(|(_, r)| r.findings.iter())
+        .find(|f| f.check == check)
+        .map(|f| format!("{} | {}", f.message, f.hint))
+        .unwrap_or_default()
+}
+
+/// A `domains:` entry for a peer.
+pub fn peer(domain: &str) -> String {
+    format!("  - domain: {domain}\n")
+}
