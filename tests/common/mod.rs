@@ -127,3 +127,50 @@ pub fn message(results: &[(ProbeKey, Arc<ProbeResult>)], domain: &str, check: &s
 pub fn peer(domain: &str) -> String {
     format!("  - domain: {domain}\n")
 }
+
+/// A minimal HTTP/1.1 request (Connection: close); returns status and body.
+pub async fn http(addr: std::net::SocketAddr, method: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to exporter");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status: u16 = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = match text.find("\r\n\r\n") {
+        Some(i) => text[i + 4..].to_string(),
+        None => String::new(),
+    };
+    // Chunked bodies: good enough to search in, the chunk sizes are on their own lines.
+    (status, body)
+}
+
+/// Starts the exporter on `config` at 127.0.0.1:0; returns its address and the shutdown token.
+pub async fn start_exporter(
+    config: &std::path::Path,
+) -> (
+    std::net::SocketAddr,
+    tokio_util::sync::CancellationToken,
+    Arc<sipfed_exporter::scheduler::Exporter>,
+) {
+    let cfg = Config::load(config).expect("valid config");
+    let exporter = sipfed_exporter::scheduler::Exporter::new(
+        Runtime::new(cfg).unwrap(),
+        Some(config.to_path_buf()),
+        Vec::new(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(sipfed_exporter::server::run(
+        exporter.clone(),
+        listener,
+        shutdown.clone(),
+    ));
+    (addr, shutdown, exporter)
+}

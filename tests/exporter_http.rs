@@ -1,0 +1,244 @@
+//! The running exporter over HTTP: scheduling with a hostile peer, reload, `/probe`, pages.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{http, start_exporter, value};
+use sipfed_exporter::lab::{Behavior, Lab, LeafSpec, SipMode};
+
+async fn good_peer(lab: &Lab, domain: &str) {
+    let target = format!("sip.{domain}");
+    let leaf = lab.pki.leaf(&LeafSpec::good(&target)).unwrap();
+    let p = lab
+        .peer(Behavior::Tls {
+            leaf,
+            request_client_cert: false,
+            sip: SipMode::Answer(200),
+        })
+        .await
+        .unwrap();
+    lab.publish(domain, &target, p.address);
+}
+
+/// Polls `/metrics` until `pred` holds (bounded), returning the last body.
+async fn scrape_until(addr: std::net::SocketAddr, pred: impl Fn(&str) -> bool) -> String {
+    let mut last = String::new();
+    for _ in 0..200 {
+        let (status, body) = http(addr, "GET", "/metrics").await;
+        assert_eq!(status, 200);
+        if pred(&body) {
+            return body;
+        }
+        last = body;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("condition never held; last scrape:\n{last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_peer_delays_neither_other_domains_nor_scrapes() {
+    let lab = Lab::start().await.unwrap();
+    good_peer(&lab, "good.example").await;
+    let p = lab.peer(Behavior::Hang).await.unwrap();
+    lab.publish("hang.example", "sip.hang.example", p.address);
+    let path = lab
+        .write_config(
+            "c.yml",
+            "",
+            "  - domain: hang.example\n  - domain: good.example\n",
+        )
+        .unwrap();
+    let (addr, shutdown, _) = start_exporter(&path).await;
+    // The good domain's result is exposed while the hanging probe (5 s timeout) still runs.
+    let m = scrape_until(addr, |b| {
+        b.contains("sipfed_probe_success{tenant=\"default\",domain=\"good.example\"")
+    })
+    .await;
+    assert_eq!(
+        value(&m, "sipfed_probe_success", &[("domain", "good.example")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&m, "sipfed_probe_success", &[("domain", "hang.example")]),
+        None
+    );
+    assert_eq!(value(&m, "sipfed_probes_in_flight", &[]), Some(1.0));
+    let (ready, _) = http(addr, "GET", "/-/ready").await;
+    assert_eq!(ready, 503);
+    // Then the hanging one fails its handshake with a timeout.
+    let m = scrape_until(addr, |b| {
+        b.contains("sipfed_probe_success{tenant=\"default\",domain=\"hang.example\"")
+    })
+    .await;
+    assert_eq!(
+        common::check(&m, "hang.example", "tls_handshake"),
+        Some(0.0)
+    );
+    assert_eq!(
+        common::reason(&m, "hang.example", "tls_handshake").as_deref(),
+        Some("timeout")
+    );
+    assert_eq!(
+        value(
+            &m,
+            "sipfed_probes_total",
+            &[("vantage", "inside"), ("result", "success")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "sipfed_probes_total",
+            &[("vantage", "inside"), ("result", "failure")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(http(addr, "GET", "/-/ready").await.0, 200);
+    assert_eq!(http(addr, "GET", "/-/healthy").await.0, 200);
+    shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_keeps_the_old_config_on_error_and_drops_removed_domains() {
+    let lab = Lab::start().await.unwrap();
+    good_peer(&lab, "a.example").await;
+    good_peer(&lab, "b.example").await;
+    let path = lab
+        .write_config(
+            "c.yml",
+            "",
+            "  - domain: a.example\n  - domain: b.example\n    tenant: t2\n",
+        )
+        .unwrap();
+    let (addr, shutdown, _) = start_exporter(&path).await;
+    let has = |d: &'static str| {
+        move |b: &str| {
+            b.contains(&format!(
+                "sipfed_probe_success{{tenant=\"{}\",domain=\"{d}\"",
+                if d == "a.example" { "default" } else { "t2" }
+            ))
+        }
+    };
+    scrape_until(addr, has("a.example")).await;
+    scrape_until(addr, has("b.example")).await;
+
+    let good = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        good.replace("  - domain: b.example", "  - domian: b.example"),
+    )
+    .unwrap();
+    let (status, body) = http(addr, "POST", "/-/reload").await;
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("c.yml:") && body.contains("unknown field `domian`"),
+        "{body}"
+    );
+    let (_, m) = http(addr, "GET", "/metrics").await;
+    assert_eq!(
+        value(&m, "sipfed_config_last_reload_successful", &[]),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(&m, "sipfed_probe_success", &[("domain", "b.example")]),
+        Some(1.0)
+    );
+    assert_eq!(value(&m, "sipfed_domains", &[("tenant", "t2")]), Some(1.0));
+
+    std::fs::write(
+        &path,
+        good.replace("  - domain: b.example\n    tenant: t2\n", ""),
+    )
+    .unwrap();
+    let (status, _) = http(addr, "POST", "/-/reload").await;
+    assert_eq!(status, 200);
+    let (_, m) = http(addr, "GET", "/metrics").await;
+    assert_eq!(
+        value(&m, "sipfed_config_last_reload_successful", &[]),
+        Some(1.0)
+    );
+    assert!(
+        !m.contains("b.example"),
+        "removed domain still exposed:\n{m}"
+    );
+    assert_eq!(value(&m, "sipfed_domains", &[("tenant", "t2")]), None);
+    // The kept domain keeps its result (no re-probe storm on reload).
+    assert_eq!(
+        value(&m, "sipfed_probe_success", &[("domain", "a.example")]),
+        Some(1.0)
+    );
+    shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_endpoint_and_pages() {
+    let lab = Lab::start().await.unwrap();
+    good_peer(&lab, "a.example").await;
+    good_peer(&lab, "other.example").await;
+    let path = lab
+        .write_config("c.yml", "", "  - domain: a.example\n    tenant: acme\n")
+        .unwrap();
+    let (addr, shutdown, _) = start_exporter(&path).await;
+
+    let (status, m) = http(addr, "GET", "/probe?domain=a.example").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        value(
+            &m,
+            "sipfed_probe_success",
+            &[("tenant", "acme"), ("domain", "a.example")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(common::check(&m, "a.example", "cert_trusted"), Some(1.0));
+    assert!(
+        !m.contains("sipfed_probes_total"),
+        "probe output must hold only the probe's metrics"
+    );
+    assert_eq!(
+        http(addr, "GET", "/probe?domain=other.example").await.0,
+        404
+    );
+    assert_eq!(http(addr, "GET", "/probe?domain=bad..name").await.0, 400);
+    assert_eq!(
+        http(addr, "GET", "/probe?domain=a.example&vantage=nowhere")
+            .await
+            .0,
+        400
+    );
+
+    scrape_until(addr, |b| {
+        b.contains("sipfed_probe_success{tenant=\"acme\",domain=\"a.example\"")
+    })
+    .await;
+    let (status, page) = http(addr, "GET", "/").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("/domain/acme/a.example"), "{page}");
+    let (status, page) = http(addr, "GET", "/domain/acme/a.example").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("cert_trusted") && page.contains("pass"),
+        "{page}"
+    );
+    assert_eq!(http(addr, "GET", "/domain/acme/nope.example").await.0, 404);
+    shutdown.cancel();
+
+    // With probe_any_domain, unconfigured domains may be probed.
+    let path = lab
+        .write_config(
+            "d.yml",
+            "  probe_any_domain: true\n",
+            "  - domain: a.example\n",
+        )
+        .unwrap();
+    let (addr, shutdown, _) = start_exporter(&path).await;
+    let (status, m) = http(addr, "GET", "/probe?domain=other.example").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        value(&m, "sipfed_probe_success", &[("domain", "other.example")]),
+        Some(1.0)
+    );
+    shutdown.cancel();
+}
