@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::cert::{self, NameCoverage};
 use crate::config::{Domain, Federation, Role};
-use crate::facts::{CertFacts, EndpointFacts, Facts, Reason, TargetFacts};
+use crate::facts::{CertFacts, DnsFailure, EndpointFacts, Facts, Reason, TargetFacts};
 use crate::m365::{self, Platform};
 
 /// How bad a failing check is; decided by the check and the domain's role.
@@ -136,6 +136,12 @@ pub const CHECKS: &[Check] = &[
         own: Some(C),
         peer: Some(W),
         run: target_public_address,
+    },
+    Check {
+        name: "authoritative_agree",
+        own: Some(W),
+        peer: None,
+        run: crate::authoritative::check,
     },
     Check {
         name: "resolvers_agree",
@@ -838,50 +844,66 @@ fn cert_valid_now(ctx: &Context<'_>) -> Option<Verdict> {
     )
 }
 
+/// Said of an ACME certificate with less than a quarter of its lifetime left when no
+/// `cert_file` shows the store: ACME clients renew at about a third left, so a renewed
+/// certificate probably sits in the store unselected.
+const ACME_NOT_ACTIVATED: &str = "issued by an ACME CA, whose clients renew with a third of the lifetime left: renewal probably not activated (re-select the renewed certificate on the federation server)";
+
 fn cert_expiry(ctx: &Context<'_>) -> Option<Verdict> {
     let now = ctx.now;
     let warn_days = i64::from(ctx.cert_warning_days);
     let has_store = ctx.stored_certs.is_some();
-    each_leaf(
-        ctx,
-        |_, e, d| {
-            let lifetime = d.not_after - d.not_before;
-            let threshold = (warn_days * 86400).min(lifetime / 4);
-            let left = d.not_after - now;
-            if left <= 0 {
-                return fail(
-                    Reason::Expired,
-                    format!(
-                        "certificate at {} expired on {}",
-                        e.address,
-                        date(d.not_after)
-                    ),
-                    "renew the certificate and select the new one on the federation server",
-                );
-            }
-            if left < threshold {
-                let mut message = format!(
-                    "certificate at {} expires on {} ({} day(s) left of {})",
+    let mut any = false;
+    let mut notes = Vec::new();
+    for (_, e, leaf) in ctx.leaves() {
+        let Some(d) = &leaf.parsed else { continue };
+        any = true;
+        let lifetime = d.not_after - d.not_before;
+        let threshold = (warn_days * 86400).min(lifetime / 4);
+        let left = d.not_after - now;
+        if left <= 0 {
+            return fail(
+                Reason::Expired,
+                format!(
+                    "certificate at {} expired on {}",
                     e.address,
-                    date(d.not_after),
-                    left / 86400,
-                    lifetime / 86400
-                );
-                if cert::is_acme_issuer(d) && !has_store && left < lifetime / 4 {
-                    message.push_str(
-                        "; an ACME certificate this close to its end was probably renewed but the renewal not activated",
-                    );
-                }
-                return fail(
-                    Reason::Expiring,
-                    message,
-                    "renew now; on XPhone Connect re-select the renewed certificate, it is not picked up by itself",
-                );
-            }
-            None
-        },
-        "no certificate is close to its expiry",
-    )
+                    date(d.not_after)
+                ),
+                "renew the certificate and select the new one on the federation server",
+            );
+        }
+        let stale_acme = cert::is_acme_issuer(d) && !has_store && left < lifetime / 4;
+        let summary = format!(
+            "certificate at {} expires on {} ({} day(s) left of {})",
+            e.address,
+            date(d.not_after),
+            left / 86400,
+            lifetime / 86400
+        );
+        if left < threshold {
+            let message = if stale_acme {
+                format!("{summary}; {ACME_NOT_ACTIVATED}")
+            } else {
+                summary
+            };
+            return fail(
+                Reason::Expiring,
+                message,
+                "renew now; on XPhone Connect re-select the renewed certificate, it is not picked up by itself",
+            );
+        }
+        if stale_acme {
+            notes.push(format!("{summary}; {ACME_NOT_ACTIVATED}"));
+        }
+    }
+    if !any {
+        return None;
+    }
+    if notes.is_empty() {
+        pass("no certificate is close to its expiry")
+    } else {
+        pass(notes.join("; "))
+    }
 }
 
 fn cert_server_auth(ctx: &Context<'_>) -> Option<Verdict> {
@@ -913,7 +935,7 @@ fn cert_client_auth(ctx: &Context<'_>) -> Option<Verdict> {
                 );
                 if cert::is_lets_encrypt(d) {
                     message.push_str(
-                        "; Let's Encrypt stopped issuing clientAuth certificates in 2026",
+                        "; Let's Encrypt stopped issuing clientAuth certificates in 2026 (none issued since 2026-07-08 has it): get the federation certificate from a CA that still issues clientAuth",
                     );
                 }
                 fail(
@@ -1008,6 +1030,13 @@ fn srv_record_text(domain: &str, target: &str) -> String {
 fn teams_federation_srv(ctx: &Context<'_>) -> Option<Verdict> {
     let m = ctx.facts.m365.as_ref()?;
     if ctx.domain.federation != Federation::Open || !m.evidence() {
+        return None;
+    }
+    // A failed lookup (SERVFAIL, timeout) says nothing about the record; srv_present reports it.
+    let srv = ctx.facts.srv.as_ref()?;
+    if let Some(Err(e)) = srv.primary()
+        && !matches!(e, DnsFailure::Nxdomain | DnsFailure::Nodata)
+    {
         return None;
     }
     let cloud = m365::tenant_cloud(m);

@@ -68,6 +68,7 @@ pub struct Vantage {
     pub resolvers: Vec<ResolverAddr>,
     /// Addresses seen from here must be globally routable.
     pub public: bool,
+    /// `host:port` of a SOCKS5 proxy that TCP connections of this vantage go through.
     pub proxy: Option<String>,
 }
 
@@ -383,19 +384,17 @@ impl Config {
                             format!("vantages.{name}.resolvers: expected at least one resolver"),
                         ));
                     }
-                    if let Some(p) = &v.proxy {
-                        return Err(problem(
-                            "proxy",
-                            format!(
-                                "vantages.{name}.proxy: {p:?}: proxies are not supported by this version; run a second exporter instance on a host outside instead (see docs/configuration.md)"
-                            ),
-                        ));
-                    }
+                    let proxy = match &v.proxy {
+                        None => None,
+                        Some(p) => Some(crate::socks::parse_url(p).map_err(|m| {
+                            problem("proxy", format!("vantages.{name}.proxy: {m}"))
+                        })?),
+                    };
                     out.push(Vantage {
                         name,
                         resolvers: v.resolvers,
                         public: v.public,
-                        proxy: v.proxy,
+                        proxy,
                     });
                 }
                 if out.is_empty() {
@@ -716,6 +715,31 @@ mod tests {
         }
         assert_eq!(seen, 30);
         assert!(parse(&text).unwrap().shard("3/3").is_err());
+    }
+
+    #[test]
+    fn vantage_restriction_and_proxies() {
+        let text = "vantages:\n  inside:\n    resolvers: [system]\n  outside:\n    resolvers: [\"192.0.2.1:5353\"]\n    public: true\n    proxy: socks5://127.0.0.1:1080\ndomains:\n  - domain: a.example\n  - domain: b.example\n    vantages: [inside]\n";
+        let mut c = parse(text).unwrap();
+        assert_eq!(
+            c.vantage("outside").unwrap().proxy.as_deref(),
+            Some("127.0.0.1:1080")
+        );
+        c.restrict_vantages(&["outside".to_string()]).unwrap();
+        assert_eq!(c.vantages.len(), 1);
+        assert_eq!(c.domains[0].vantages, vec!["outside".to_string()]);
+        assert!(c.domains[1].vantages.is_empty());
+        assert!(
+            parse(text)
+                .unwrap()
+                .restrict_vantages(&["nowhere".to_string()])
+                .is_err()
+        );
+        let err = parse("vantages:\n  outside:\n    proxy: http://x:1\n").unwrap_err();
+        assert!(
+            err.contains("sipfed.yml:3: vantages.outside.proxy: invalid proxy"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -23,6 +23,22 @@ pub struct Resolvers {
 impl Resolvers {
     /// Builds one resolver per configured address; `query_timeout` bounds each attempt.
     pub fn new(vantage: &Vantage, query_timeout: Duration) -> Result<Resolvers, Error> {
+        Self::build(vantage, query_timeout, true)
+    }
+
+    /// Like `new`, but queries without recursion: for asking authoritative servers directly.
+    pub fn new_authoritative(
+        vantage: &Vantage,
+        query_timeout: Duration,
+    ) -> Result<Resolvers, Error> {
+        Self::build(vantage, query_timeout, false)
+    }
+
+    fn build(
+        vantage: &Vantage,
+        query_timeout: Duration,
+        recursion: bool,
+    ) -> Result<Resolvers, Error> {
         let mut resolvers = Vec::new();
         for addr in &vantage.resolvers {
             let servers = match addr {
@@ -54,6 +70,7 @@ impl Resolvers {
             opts.use_hosts_file = ResolveHosts::Never;
             opts.preserve_intermediates = true;
             opts.try_tcp_on_error = true;
+            opts.recursion_desired = recursion;
             let resolver =
                 TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
                     .with_options(opts)
@@ -226,4 +243,13 @@ pub fn absolute(name: &str) -> String {
 /// A DNS name as this crate stores it: lower-case, no trailing dot.
 pub fn host(name: &Name) -> String {
     name.to_ascii().trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// The first resolver's answer of a per-resolver list.
+pub fn first_answer<T>(answers: Vec<ResolverAnswer<Vec<T>>>) -> Result<Vec<T>, DnsFailure> {
+    answers
+        .into_iter()
+        .next()
+        .map(|a| a.answer)
+        .unwrap_or(Err(DnsFailure::Error))
 }

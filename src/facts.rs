@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::{Serialize, Serializer};
 
+pub use crate::authoritative::AuthoritativeFacts;
 pub use crate::m365::M365Facts;
 pub use crate::sip::SipFacts;
 
@@ -22,6 +23,8 @@ pub struct Facts {
     pub targets: Vec<TargetFacts>,
     /// Certificates in the own domain's `cert_file` (renewal check); `None` without one.
     pub stored_certs: Option<Vec<CertFacts>>,
+    /// Own domains: what each authoritative name server holds; `None` when not asked.
+    pub authoritative: Option<AuthoritativeFacts>,
     /// Microsoft 365 evidence records; `None` when the deadline passed first.
     pub m365: Option<M365Facts>,
     /// The probe's deadline passed before every step finished.

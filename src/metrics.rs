@@ -356,6 +356,23 @@ pub fn render_results(
             );
         }
     }
+    family(
+        out,
+        "sipfed_dns_authoritative_agree",
+        "gauge",
+        "Own domains: 1 when every authoritative name server holds the same SRV and address records.",
+    );
+    for (k, r) in results {
+        if let Some(agree) = r.facts.authoritative.as_ref().and_then(|a| a.agree()) {
+            sample(
+                out,
+                "sipfed_dns_authoritative_agree",
+                |o| domain_labels(o, k),
+                &[],
+                f64::from(u8::from(agree)),
+            );
+        }
+    }
     // Per endpoint.
     let endpoint_families: [(&str, &str, &str); 9] = [
         (

@@ -10,10 +10,13 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, timeout_at};
 
-use crate::config::{Config, Domain, Federation};
+use crate::authoritative;
+use crate::config::{Config, Domain, Federation, Role};
 use crate::dns::{self, Resolvers};
 use crate::error::Error;
-use crate::facts::{DnsFailure, EndpointFacts, Facts, Reason, SrvFacts, TargetFacts, TlsFailure};
+use crate::facts::{
+    DnsFailure, EndpointFacts, Facts, Reason, ResolverAnswer, SrvFacts, TargetFacts, TlsFailure,
+};
 use crate::m365;
 use crate::sip;
 use crate::tls::TlsClient;
@@ -31,6 +34,8 @@ const MAX_TARGETS: usize = 8;
 pub struct VantageClient {
     pub name: String,
     pub public: bool,
+    /// SOCKS5 proxy (`host:port`) connections go through.
+    pub proxy: Option<String>,
     pub resolvers: Resolvers,
     pub tls: TlsClient,
 }
@@ -38,6 +43,8 @@ pub struct VantageClient {
 /// Runs probes; built once per configuration.
 pub struct Prober {
     vantages: HashMap<String, Arc<VantageClient>>,
+    /// Port authoritative name servers are asked on (53; the lab may differ).
+    pub authoritative_port: u16,
     timeout: Duration,
     sip_options: bool,
     limiter: AddressLimiter,
@@ -58,6 +65,7 @@ impl Prober {
             let client = VantageClient {
                 name: v.name.clone(),
                 public: v.public,
+                proxy: v.proxy.clone(),
                 resolvers: Resolvers::new(v, query_timeout)?,
                 tls: TlsClient::new(client_cert)?,
             };
@@ -65,6 +73,7 @@ impl Prober {
         }
         Ok(Prober {
             vantages,
+            authoritative_port: 53,
             timeout: config.global.timeout,
             sip_options: config.global.sip_options,
             limiter: AddressLimiter::default(),
@@ -107,7 +116,10 @@ impl Prober {
                     Ok(a) => a,
                     Err(_) => {
                         facts.deadline_exceeded = true;
-                        Vec::new()
+                        vec![ResolverAnswer {
+                            resolver: String::new(),
+                            answer: Err(DnsFailure::Timeout),
+                        }]
                     }
                 };
                 let srv = SrvFacts { name, answers };
@@ -125,21 +137,35 @@ impl Prober {
             }
         }
         let m365 = m365::gather(&client.resolvers, &domain.name);
+        let authoritative = async {
+            if domain.role == Role::Own && domain.federation == Federation::Open {
+                let per_query = (self.timeout / 4).max(Duration::from_millis(200));
+                Some(
+                    authoritative::gather(
+                        &client.resolvers,
+                        &domain.name,
+                        self.authoritative_port,
+                        per_query,
+                    )
+                    .await,
+                )
+            } else {
+                None
+            }
+        };
         let targets = futures::future::join_all(
             hosts
                 .iter()
                 .map(|(name, port)| self.target(client, name, *port, &domain.name, deadline)),
         );
-        let (targets, m365) =
-            match timeout_at(deadline, async { tokio::join!(targets, m365) }).await {
-                Ok((t, m)) => (t, Some(m)),
-                Err(_) => {
-                    facts.deadline_exceeded = true;
-                    (Vec::new(), None)
-                }
-            };
+        // Every step is bounded by the deadline on its own, so what finished in time is kept.
+        let m365 = async { timeout_at(deadline, m365).await.ok() };
+        let authoritative = async { timeout_at(deadline, authoritative).await.ok().flatten() };
+        let (targets, m365, authoritative) = tokio::join!(targets, m365, authoritative);
         facts.targets = targets;
+        facts.deadline_exceeded |= m365.is_none();
         facts.m365 = m365;
+        facts.authoritative = authoritative;
         if facts.targets.iter().any(|t| {
             t.endpoints.iter().any(|e| {
                 e.tcp == Err(Reason::Timeout)
@@ -160,10 +186,22 @@ impl Prober {
         domain: &str,
         deadline: Instant,
     ) -> TargetFacts {
-        let (address_answers, cname) = tokio::join!(
-            client.resolvers.addresses(name),
-            client.resolvers.cname(name)
-        );
+        let lookups = async {
+            tokio::join!(
+                client.resolvers.addresses(name),
+                client.resolvers.cname(name)
+            )
+        };
+        let (address_answers, cname) = match timeout_at(deadline, lookups).await {
+            Ok(found) => found,
+            Err(_) => (
+                vec![ResolverAnswer {
+                    resolver: String::new(),
+                    answer: Err(DnsFailure::Timeout),
+                }],
+                None,
+            ),
+        };
         let addresses = match address_answers.first() {
             Some(a) => a.answer.clone(),
             None => Err(DnsFailure::Error),
@@ -204,7 +242,13 @@ impl Prober {
             return facts;
         };
         let start = Instant::now();
-        let tcp = match timeout_at(deadline, TcpStream::connect(address)).await {
+        let connect = async {
+            match &client.proxy {
+                Some(proxy) => crate::socks::connect(proxy, address).await,
+                None => TcpStream::connect(address).await,
+            }
+        };
+        let tcp = match timeout_at(deadline, connect).await {
             Err(_) => return facts,
             Ok(Err(e)) => {
                 facts.tcp = Err(connect_reason(&e));

@@ -280,13 +280,41 @@ async fn probe_loop(
             f = rt.prober.gather(&domain, &key.vantage) => f,
         };
         drop(permit);
-        let result = rt.judge(&domain, facts);
+        let mut result = rt.judge(&domain, facts);
+        explain_across_vantages(&exporter, &rt, &domain, &key, &mut result);
         exporter
             .metrics
             .probe_finished(&key.vantage, result.success);
         tracing::debug!(domain = %key.domain, vantage = %key.vantage, success = result.success, "probe finished");
         exporter.store(key.clone(), result);
     }
+}
+
+fn explain_across_vantages(
+    exporter: &Exporter,
+    rt: &Runtime,
+    domain: &Domain,
+    key: &ProbeKey,
+    result: &mut ProbeResult,
+) {
+    let public = |v: &str| rt.config.vantage(v).is_some_and(|v| v.public);
+    let others: Vec<(bool, Arc<ProbeResult>)> = domain
+        .vantages
+        .iter()
+        .filter(|v| **v != key.vantage)
+        .filter_map(|v| {
+            let k = ProbeKey {
+                vantage: v.clone(),
+                ..key.clone()
+            };
+            exporter.result(&k).map(|r| (public(v), r))
+        })
+        .collect();
+    let views: Vec<(bool, &[Finding])> = others
+        .iter()
+        .map(|(p, r)| (*p, r.findings.as_slice()))
+        .collect();
+    crate::compare::explain(domain, public(&key.vantage), &mut result.findings, &views);
 }
 
 /// A stable offset within the interval, from the key's name (FNV-1a), so rounds spread evenly

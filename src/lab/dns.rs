@@ -85,6 +85,10 @@ impl Zone {
         self.add(owner, RData::CNAME(CNAME(name(target))));
     }
 
+    pub fn ns(&self, owner: &str, host: &str) {
+        self.add(owner, RData::NS(hickory_proto::rr::rdata::NS(name(host))));
+    }
+
     pub fn mx(&self, owner: &str, preference: u16, exchange: &str) {
         self.add(owner, RData::MX(MX::new(preference, name(exchange))));
     }
@@ -225,12 +229,20 @@ impl RequestHandler for Handler {
 /// Starts an authoritative/recursive-looking DNS server for `zone` on 127.0.0.1 (UDP and TCP
 /// on the same random port) and returns its address and the server (dropping it stops it).
 pub async fn serve(zone: Arc<Zone>) -> std::io::Result<(SocketAddr, Server<impl RequestHandler>)> {
+    serve_on(zone, "127.0.0.1:0".parse().expect("static address")).await
+}
+
+/// Like `serve`, on a given address (port 0: any free port).
+pub async fn serve_on(
+    zone: Arc<Zone>,
+    at: SocketAddr,
+) -> std::io::Result<(SocketAddr, Server<impl RequestHandler>)> {
     loop {
-        let udp = UdpSocket::bind("127.0.0.1:0").await?;
+        let udp = UdpSocket::bind(at).await?;
         let addr = udp.local_addr()?;
         let tcp = match TcpListener::bind(addr).await {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && at.port() == 0 => continue,
             Err(e) => return Err(e),
         };
         let mut server = Server::new(Handler { zone: zone.clone() });

@@ -5,6 +5,7 @@
 pub mod dns;
 pub mod peer;
 pub mod pki;
+pub mod socks;
 pub mod world;
 
 use std::net::SocketAddr;
@@ -60,6 +61,18 @@ impl Lab {
         Ok(addr)
     }
 
+    /// Starts a DNS server with its own zone on `addr` (e.g. `127.x.y.z:53` to play an
+    /// authoritative name server, which needs the privilege to bind port 53).
+    pub async fn dns_on(
+        &mut self,
+        zone: Arc<Zone>,
+        addr: SocketAddr,
+    ) -> std::io::Result<SocketAddr> {
+        let (addr, server) = dns::serve_on(zone, addr).await?;
+        self.servers.push(Box::new(server));
+        Ok(addr)
+    }
+
     /// Path of the lab root CA (for `ca_file`).
     pub fn ca_file(&self) -> PathBuf {
         self.dir.join("ca.pem")
@@ -91,6 +104,11 @@ impl Lab {
             sip: SipMode::Answer(200),
         })
         .await
+    }
+
+    /// Starts a SOCKS5 proxy on loopback.
+    pub async fn socks(&self) -> std::io::Result<socks::Socks> {
+        socks::spawn(&self.tracker, self.shutdown.clone()).await
     }
 
     /// Publishes an open-federation domain: SRV to `target:port`, `target` A to `addr`'s IP.
