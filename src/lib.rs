@@ -27,6 +27,7 @@ pub mod error;
 pub mod facts;
 pub mod http;
 pub mod lab;
+pub mod logging;
 pub mod m365;
 pub mod metrics;
 pub mod probe;
