@@ -374,7 +374,7 @@ pub fn render_results(
         }
     }
     // Per endpoint.
-    let endpoint_families: [(&str, &str, &str); 9] = [
+    let endpoint_families: [(&str, &str, &str); 10] = [
         (
             "sipfed_endpoint_up",
             "gauge",
@@ -419,6 +419,11 @@ pub fn render_results(
             "sipfed_cert_info",
             "gauge",
             "The presented leaf certificate.",
+        ),
+        (
+            "sipfed_tls_cipher_info",
+            "gauge",
+            "Negotiated TLS cipher suite.",
         ),
     ];
     for (i, (name, kind, help)) in endpoint_families.iter().enumerate() {
@@ -483,6 +488,11 @@ pub fn render_results(
                                 .min();
                             if let Some(m) = min {
                                 sample(out, name, labels, &[], m as f64);
+                            }
+                        }
+                        9 => {
+                            if let Some(h) = e.handshake() {
+                                sample(out, name, labels, &[("cipher", &h.cipher)], 1.0);
                             }
                         }
                         _ => {
