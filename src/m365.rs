@@ -14,8 +14,9 @@ pub struct M365Facts {
     pub mx: Vec<String>,
     /// TXT strings starting with `MS=`.
     pub ms_txt: Vec<String>,
-    /// Where `lyncdiscover.<domain>` points: its CNAME target, or `Some("")` when it has
-    /// addresses of its own, `None` when absent.
+    /// Where `lyncdiscover.<domain>` points: its CNAME target (the first Microsoft host along
+    /// a CNAME chain, else the first hop), or `Some("")` when it has addresses of its own,
+    /// `None` when absent.
     pub lyncdiscover: Option<String>,
     /// Same for `sip.<domain>`.
     pub sip: Option<String>,
@@ -26,9 +27,7 @@ pub struct M365Facts {
 impl M365Facts {
     /// MX, TXT or the Skype/Teams records show the domain is a Microsoft 365 tenant.
     pub fn evidence(&self) -> bool {
-        self.mx
-            .iter()
-            .any(|m| m.ends_with(".mail.protection.outlook.com"))
+        self.mx.iter().any(|m| exchange_online_cloud(m).is_some())
             || !self.ms_txt.is_empty()
             || self.microsoft_sip_records()
     }
@@ -77,9 +76,22 @@ pub async fn gather(resolvers: &Resolvers, domain: &str) -> M365Facts {
     }
 }
 
+/// CNAME hops followed at most (a DNS provider's alias in front of Microsoft's name is common).
+const MAX_CNAME_HOPS: usize = 8;
+
 async fn alias_or_address(resolvers: &Resolvers, name: String) -> Option<String> {
-    if let Some(target) = resolvers.cname(&name).await {
-        return Some(target);
+    if let Some(first) = resolvers.cname(&name).await {
+        let mut current = first.clone();
+        for _ in 0..MAX_CNAME_HOPS {
+            if is_microsoft_host(&current) {
+                return Some(current);
+            }
+            match resolvers.cname(&dns::absolute(&current)).await {
+                Some(next) => current = next,
+                None => break,
+            }
+        }
+        return Some(first);
     }
     let addrs = resolvers.addresses(&name).await;
     match addrs.first() {
@@ -154,7 +166,23 @@ pub fn classify_target(target: &str) -> Platform {
     }
 }
 
-/// The Microsoft cloud a tenant's own records point to (commercial when nothing says otherwise).
+/// The Microsoft cloud whose Exchange Online an MX exchange belongs to. GCC High and DoD
+/// share `mail.protection.office365.us`; GCC High is the more common of the two.
+pub fn exchange_online_cloud(mx: &str) -> Option<Platform> {
+    let h = mx.trim_end_matches('.').to_ascii_lowercase();
+    if h.ends_with(".mail.protection.outlook.com") {
+        Some(Platform::Microsoft)
+    } else if h.ends_with(".mail.protection.office365.us") {
+        Some(Platform::MicrosoftGcch)
+    } else if h.ends_with(".mail.protection.partner.outlook.cn") {
+        Some(Platform::Microsoft21vianet)
+    } else {
+        None
+    }
+}
+
+/// The Microsoft cloud a tenant's own records point to: lyncdiscover/sip/_sip._tls first, then
+/// the MX (commercial when nothing says otherwise).
 pub fn tenant_cloud(m: &M365Facts) -> Platform {
     let hosts = m
         .lyncdiscover
@@ -167,7 +195,9 @@ pub fn tenant_cloud(m: &M365Facts) -> Platform {
             p => return p,
         }
     }
-    Platform::Microsoft
+    m.mx.iter()
+        .find_map(|mx| exchange_online_cloud(mx))
+        .unwrap_or(Platform::Microsoft)
 }
 
 #[cfg(test)]
@@ -221,5 +251,29 @@ mod tests {
             ..M365Facts::default()
         };
         assert!(!own.evidence());
+        let gcch = M365Facts {
+            mx: vec!["agency-gov.mail.protection.office365.us".into()],
+            ..M365Facts::default()
+        };
+        assert!(gcch.evidence());
+        assert_eq!(tenant_cloud(&gcch), Platform::MicrosoftGcch);
+        let dod = M365Facts {
+            lyncdiscover: Some("webdir.online.dod.skypeforbusiness.us".into()),
+            ..gcch
+        };
+        assert_eq!(tenant_cloud(&dod), Platform::MicrosoftDod);
+        assert_eq!(tenant_cloud(&mx), Platform::Microsoft);
+        let vianet = M365Facts {
+            mx: vec!["contoso-cn.mail.protection.partner.outlook.cn".into()],
+            ..M365Facts::default()
+        };
+        assert_eq!(tenant_cloud(&vianet), Platform::Microsoft21vianet);
+        assert!(
+            !M365Facts {
+                mx: vec!["mail.protection.outlook.com.evil.de".into()],
+                ..M365Facts::default()
+            }
+            .evidence()
+        );
     }
 }

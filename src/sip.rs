@@ -50,7 +50,13 @@ pub async fn options<S: AsyncRead + AsyncWrite + Unpin>(
     let _ = stream.flush().await;
     let mut buf = Vec::with_capacity(2048);
     let mut chunk = [0u8; 2048];
+    // Bytes read so far, provisional responses included: the bound is on the whole exchange.
+    let mut total = 0usize;
+    // Body bytes of a provisional response that have not arrived yet and must be discarded.
+    let mut skip = 0usize;
+    let mut provisional: Option<u16> = None;
     loop {
+        skip_keepalives(&mut buf);
         // Answer as soon as a complete header block (a final response) is in.
         while let Some(end) = find(&buf, b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&buf[..end]).into_owned();
@@ -63,8 +69,15 @@ pub async fn options<S: AsyncRead + AsyncWrite + Unpin>(
                     );
                 }
                 Some((code, _)) if code < 200 => {
-                    let consumed = (end + 4 + body_len).min(buf.len());
-                    buf.drain(..consumed);
+                    provisional = Some(code);
+                    let consumed = end + 4 + body_len;
+                    if consumed <= buf.len() {
+                        buf.drain(..consumed);
+                    } else {
+                        skip = consumed - buf.len();
+                        buf.clear();
+                    }
+                    skip_keepalives(&mut buf);
                 }
                 Some((code, headers)) => {
                     if headers.call_id.as_deref() != Some(ids.call_id.as_str())
@@ -88,17 +101,32 @@ pub async fn options<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             }
         }
-        if buf.len() >= MAX_RESPONSE_BYTES {
-            return fail(Reason::NotSip, "no SIP response in the first 16 KiB".into());
+        // A response never starts with anything but "SIP/2.0 ": give up on garbage early.
+        if !could_be_status_line(&buf) {
+            return fail(
+                Reason::NotSip,
+                "the peer answered something that is not SIP".into(),
+            );
         }
-        match timeout_at(deadline, stream.read(&mut chunk)).await {
+        if total >= MAX_RESPONSE_BYTES {
+            return fail(
+                Reason::NotSip,
+                "no final SIP response in the first 16 KiB".into(),
+            );
+        }
+        let room = (MAX_RESPONSE_BYTES - total).min(chunk.len());
+        match timeout_at(deadline, stream.read(&mut chunk[..room])).await {
             Err(_) => {
-                return fail(
-                    Reason::Timeout,
-                    "no SIP response before the deadline".into(),
-                );
+                let detail = match provisional {
+                    Some(code) => format!("only a provisional SIP {code} before the deadline"),
+                    None => "no SIP response before the deadline".into(),
+                };
+                return fail(Reason::Timeout, detail);
             }
-            Ok(Err(e)) => return fail(Reason::Closed, format!("reading response: {e}")),
+            Ok(Err(e)) => {
+                let (reason, detail) = read_failure(&e);
+                return fail(reason, detail);
+            }
             Ok(Ok(0)) => {
                 return fail(
                     Reason::Closed,
@@ -106,16 +134,54 @@ pub async fn options<S: AsyncRead + AsyncWrite + Unpin>(
                 );
             }
             Ok(Ok(n)) => {
-                // A response never starts with anything but "SIP/2.0": give up on garbage early.
-                if buf.is_empty() && !b"SIP/2.0 ".starts_with(&chunk[..n.min(8)]) {
-                    return fail(
-                        Reason::NotSip,
-                        "the peer answered something that is not SIP".into(),
-                    );
-                }
-                buf.extend_from_slice(&chunk[..n]);
+                total += n;
+                let discard = skip.min(n);
+                skip -= discard;
+                buf.extend_from_slice(&chunk[discard..n]);
             }
         }
+    }
+}
+
+/// RFC 3261 §7.5: CRLFs before a start line (keep-alives, RFC 5626) are ignored.
+fn skip_keepalives(buf: &mut Vec<u8>) {
+    let n = buf
+        .iter()
+        .take_while(|b| **b == b'\r' || **b == b'\n')
+        .count();
+    buf.drain(..n);
+}
+
+/// Whether `buf` is empty or a prefix of, or starts with, `SIP/2.0 ` (case-insensitive).
+fn could_be_status_line(buf: &[u8]) -> bool {
+    const START: &[u8] = b"SIP/2.0 ";
+    let n = buf.len().min(START.len());
+    buf[..n].eq_ignore_ascii_case(&START[..n])
+}
+
+/// Why reading the response failed. A TLS alert right after a TLS 1.3 handshake is how a
+/// peer that insists on mutual TLS rejects a missing or unfit client certificate.
+fn read_failure(e: &std::io::Error) -> (Reason, String) {
+    use rustls::AlertDescription as A;
+    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::AlertReceived(
+            alert @ (A::CertificateRequired
+            | A::BadCertificate
+            | A::UnsupportedCertificate
+            | A::CertificateUnknown
+            | A::CertificateRevoked
+            | A::CertificateExpired
+            | A::UnknownCA
+            | A::AccessDenied
+            | A::HandshakeFailure),
+        )) => (
+            Reason::HandshakeFailure,
+            format!(
+                "the peer ended the TLS session with alert {alert:?} before answering: it requires a client certificate it can trust, with the clientAuth extended key usage"
+            ),
+        ),
+        Some(tls) => (Reason::HandshakeFailure, format!("TLS error: {tls}")),
+        None => (Reason::Closed, format!("reading response: {e}")),
     }
 }
 
@@ -169,7 +235,10 @@ struct Headers {
 fn parse_response(head: &str) -> Option<(u16, Headers)> {
     let mut lines = head.split("\r\n");
     let status = lines.next()?;
-    let rest = status.strip_prefix("SIP/2.0 ")?;
+    let rest = status
+        .get(..8)
+        .filter(|v| v.eq_ignore_ascii_case("SIP/2.0 "))
+        .and_then(|_| status.get(8..))?;
     let code: u16 = rest.get(..3)?.parse().ok()?;
     if !(100..700).contains(&code) {
         return None;
@@ -218,6 +287,123 @@ mod tests {
         assert_eq!(h.cseq.as_deref(), Some("1 OPTIONS"));
         assert!(parse_response("HTTP/1.1 200 OK").is_none());
         assert!(parse_response("SIP/2.0 999 Nope").is_none());
+    }
+
+    /// Plays the peer on an in-memory pipe with a small buffer, so that what it manages to
+    /// write is what the prober read plus at most the pipe's capacity. `respond` gets the
+    /// request's Call-ID and returns the pieces to write, in order, until one fails.
+    async fn exchange(
+        respond: impl FnOnce(String) -> Box<dyn Iterator<Item = Vec<u8>> + Send> + Send + 'static,
+    ) -> (SipFacts, usize) {
+        const PIPE: usize = 1024;
+        let (client, mut server) = tokio::io::duplex(PIPE);
+        let peer = tokio::spawn(async move {
+            let mut request = Vec::new();
+            let mut chunk = [0u8; 512];
+            while find(&request, b"\r\n\r\n").is_none() {
+                match server.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return 0,
+                    Ok(n) => request.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&request).into_owned();
+            let call_id = text
+                .split("\r\n")
+                .find_map(|l| l.strip_prefix("Call-ID: "))
+                .unwrap_or_default()
+                .to_string();
+            let mut written = 0;
+            for piece in respond(call_id) {
+                if server.write_all(&piece).await.is_err() {
+                    break;
+                }
+                written += piece.len();
+            }
+            written
+        });
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        let facts = options(client, "zahnfee.de", "xphone.zahnfee.de", deadline).await;
+        (facts, peer.await.unwrap())
+    }
+
+    fn response(code: u16, call_id: &str, cseq: &str) -> Vec<u8> {
+        format!(
+            "SIP/2.0 {code} X\r\nCall-ID: {call_id}\r\nCSeq: {cseq}\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[tokio::test]
+    async fn a_flood_is_read_no_further_than_16_kib() {
+        let (facts, written) = exchange(|_| {
+            Box::new(
+                std::iter::once(b"SIP/2.0 200 OK\r\nX-Junk: ".to_vec())
+                    .chain(std::iter::repeat_n(vec![b'A'; 100], 100_000)),
+            )
+        })
+        .await;
+        assert_eq!(facts.status, Err(Reason::NotSip), "{}", facts.detail);
+        assert!(written <= MAX_RESPONSE_BYTES + 1024 + 100, "{written}");
+    }
+
+    #[tokio::test]
+    async fn endless_provisional_responses_are_bounded_too() {
+        let (facts, written) = exchange(|id| {
+            Box::new(std::iter::repeat_n(
+                response(100, &id, "1 OPTIONS"),
+                100_000,
+            ))
+        })
+        .await;
+        assert_eq!(facts.status, Err(Reason::NotSip), "{}", facts.detail);
+        assert!(written <= MAX_RESPONSE_BYTES + 1024 + 200, "{written}");
+    }
+
+    #[tokio::test]
+    async fn keepalives_fragments_and_provisional_bodies_are_understood() {
+        let (facts, _) = exchange(|id| {
+            let trying =
+                format!("SIP/2.0 100 Trying\r\ni: {id}\r\nCSeq: 1 OPTIONS\r\nl: 5\r\n\r\n");
+            let ok = format!("sip/2.0 486 Busy Here\r\ni: {id}\r\nCSeq: 1 OPTIONS\r\nl: 0\r\n\r\n");
+            let mut pieces = vec![b"\r\n\r\n".to_vec(), trying.into_bytes(), b"SDP".to_vec()];
+            // The rest of the provisional body arrives with the final response.
+            let mut last = b"!!\r\n".to_vec();
+            last.extend_from_slice(ok.as_bytes());
+            pieces.extend(last.chunks(3).map(<[u8]>::to_vec));
+            Box::new(pieces.into_iter())
+        })
+        .await;
+        assert_eq!(facts.status, Ok(486), "{}", facts.detail);
+    }
+
+    #[tokio::test]
+    async fn a_response_to_another_request_is_a_mismatch() {
+        let (facts, _) =
+            exchange(|id| Box::new(std::iter::once(response(200, &id, "1 INVITE")))).await;
+        assert_eq!(facts.status, Err(Reason::Mismatch), "{}", facts.detail);
+        let (facts, _) =
+            exchange(|_| Box::new(std::iter::once(response(200, "other@x", "1 OPTIONS")))).await;
+        assert_eq!(facts.status, Err(Reason::Mismatch), "{}", facts.detail);
+    }
+
+    #[tokio::test]
+    async fn silence_after_a_provisional_response_times_out_saying_so() {
+        let (client, mut server) = tokio::io::duplex(4096);
+        let peer = tokio::spawn(async move {
+            let mut chunk = [0u8; 4096];
+            let _ = server.read(&mut chunk).await;
+            let _ = server.write_all(b"SIP/2.0 100 Trying\r\n\r\n").await;
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        });
+        let deadline = Instant::now() + std::time::Duration::from_millis(300);
+        let facts = options(client, "zahnfee.de", "xphone.zahnfee.de", deadline).await;
+        assert_eq!(facts.status, Err(Reason::Timeout));
+        assert!(
+            facts.detail.contains("provisional SIP 100"),
+            "{}",
+            facts.detail
+        );
+        peer.abort();
     }
 
     #[test]

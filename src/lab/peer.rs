@@ -36,6 +36,10 @@ pub enum Behavior {
     /// Answers the ClientHello with a protocol_version alert, like a server that speaks only
     /// TLS 1.0/1.1.
     OldTls,
+    /// A federation edge that insists on mutual TLS: it requires a client certificate that
+    /// chains to the lab root and allows clientAuth, and drops the session otherwise (in
+    /// TLS 1.3 the client learns that only after its side of the handshake is done).
+    MutualTls { leaf: Leaf, sip: SipMode },
 }
 
 /// How the SIP layer answers an OPTIONS request after the handshake.
@@ -53,6 +57,15 @@ pub enum SipMode {
     Flood,
     /// Closes the connection after the request.
     Close,
+    /// 100 Trying, a pause, then the final response with compact header names (`v:`, `f:`,
+    /// `t:`, `i:`, `l:`) and a body, written in small fragments.
+    Compact(u16),
+    /// CRLF keep-alives (RFC 5626) before the response, which RFC 3261 §7.5 says to ignore.
+    Keepalive(u16),
+    /// A final response whose CSeq is not the request's.
+    WrongCSeq,
+    /// Provisional responses without end, never a final one.
+    ProvisionalFlood,
 }
 
 /// A running peer.
@@ -101,24 +114,32 @@ pub async fn spawn(
             client_cert_seen,
         });
     };
-    let acceptor = match &behavior {
+    let tls_server = match &behavior {
         Behavior::Tls {
             leaf,
             request_client_cert,
             ..
-        } => {
+        } => Some((leaf, *request_client_cert, false)),
+        Behavior::MutualTls { leaf, .. } => Some((leaf, true, true)),
+        _ => None,
+    };
+    let acceptor = match tls_server {
+        Some((leaf, request_client_cert, require)) => {
             let provider = Arc::new(rustls::crypto::ring::default_provider());
             let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
                 .with_safe_default_protocol_versions()
                 .map_err(std::io::Error::other)?;
-            let builder = if *request_client_cert {
+            let builder = if request_client_cert {
                 let mut roots = RootCertStore::empty();
                 roots.add(root.clone()).map_err(std::io::Error::other)?;
                 let verifier =
-                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                        .allow_unauthenticated()
-                        .build()
-                        .map_err(std::io::Error::other)?;
+                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+                let verifier = if require {
+                    verifier
+                } else {
+                    verifier.allow_unauthenticated()
+                };
+                let verifier = verifier.build().map_err(std::io::Error::other)?;
                 builder.with_client_cert_verifier(verifier)
             } else {
                 builder.with_no_client_auth()
@@ -128,14 +149,14 @@ pub async fn spawn(
                 .map_err(std::io::Error::other)?;
             Some(TlsAcceptor::from(Arc::new(config)))
         }
-        _ => None,
+        None => None,
     };
     let sip = match &behavior {
-        Behavior::Tls { sip, .. } => *sip,
+        Behavior::Tls { sip, .. } | Behavior::MutualTls { sip, .. } => *sip,
         _ => SipMode::Close,
     };
     let kind = match behavior {
-        Behavior::Tls { .. } => 0,
+        Behavior::Tls { .. } | Behavior::MutualTls { .. } => 0,
         Behavior::Hang => 1,
         Behavior::CloseMidHandshake => 2,
         Behavior::OldTls => 4,
@@ -261,6 +282,17 @@ async fn answer_sip<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
         )
     };
     let call_id = header("call-id");
+    let compact = |code: u16| {
+        let body = "v=0\r\n";
+        format!(
+            "SIP/2.0 {code} OK\r\nv: {}\r\nf: {}\r\nt: {};tag=labc\r\ni: {call_id}\r\nCSeq: {}\r\nc: application/sdp\r\nl: {}\r\n\r\n{body}",
+            header("via"),
+            header("from"),
+            header("to"),
+            header("cseq"),
+            body.len()
+        )
+    };
     match mode {
         SipMode::Answer(code) => {
             let _ = tls.write_all(response(100, &call_id).as_bytes()).await;
@@ -294,5 +326,38 @@ async fn answer_sip<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
             }
         }
         SipMode::Close => {}
+        SipMode::Compact(code) => {
+            let _ = tls.write_all(response(100, &call_id).as_bytes()).await;
+            let _ = tls.flush().await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            for piece in compact(code).as_bytes().chunks(7) {
+                let _ = tls.write_all(piece).await;
+                let _ = tls.flush().await;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        SipMode::Keepalive(code) => {
+            let _ = tls.write_all(b"\r\n\r\n").await;
+            let _ = tls.flush().await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let _ = tls.write_all(response(code, &call_id).as_bytes()).await;
+            let _ = tls.flush().await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        SipMode::WrongCSeq => {
+            let r = response(200, &call_id).replace(" OPTIONS\r\n", " INVITE\r\n");
+            let _ = tls.write_all(r.as_bytes()).await;
+            let _ = tls.flush().await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        SipMode::ProvisionalFlood => {
+            let trying = response(100, &call_id);
+            for _ in 0..100_000 {
+                if tls.write_all(trying.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+        }
     }
 }

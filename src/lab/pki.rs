@@ -13,6 +13,7 @@ struct Ca {
     params: CertificateParams,
     key: KeyPair,
     der: CertificateDer<'static>,
+    pem: String,
 }
 
 /// The lab's certificate authorities.
@@ -70,6 +71,9 @@ pub struct Leaf {
     pub key: PrivateKeyDer<'static>,
     /// The leaf alone as PEM.
     pub leaf_pem: String,
+    /// The leaf and its intermediate (when the spec sends one) as PEM: what a server's or a
+    /// mutual-TLS client's certificate file holds.
+    pub chain_pem: String,
     pub key_pem: String,
 }
 
@@ -80,6 +84,7 @@ impl Leaf {
             chain: self.chain.clone(),
             key: self.key.clone_key(),
             leaf_pem: self.leaf_pem.clone(),
+            chain_pem: self.chain_pem.clone(),
             key_pem: self.key_pem.clone(),
         }
     }
@@ -121,6 +126,7 @@ impl Pki {
             params: root_params,
             key: root_key,
             der: root_cert.der().clone(),
+            pem: root_pem.clone(),
         };
         let issuing = Self::intermediate(&root, "sipfed lab issuing CA", "sipfed lab")?;
         let lets_encrypt = Self::intermediate(&root, "R13", "Let's Encrypt")?;
@@ -141,6 +147,7 @@ impl Pki {
             params,
             key,
             der: cert.der().clone(),
+            pem: cert.pem(),
         })
     }
 
@@ -191,19 +198,22 @@ impl Pki {
                     &self.lets_encrypt
                 };
                 let issuer = Issuer::from_params(&ca.params, &ca.key);
-                (params.signed_by(&key, &issuer)?, Some(ca.der.clone()))
+                (params.signed_by(&key, &issuer)?, Some(ca))
             }
         };
         let mut chain = vec![cert.der().clone()];
+        let mut chain_pem = cert.pem();
         if spec.with_intermediate
-            && let Some(i) = intermediate
+            && let Some(ca) = intermediate
         {
-            chain.push(i);
+            chain.push(ca.der.clone());
+            chain_pem.push_str(&ca.pem);
         }
         Ok(Leaf {
             chain,
             key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
             leaf_pem: cert.pem(),
+            chain_pem,
             key_pem: key.serialize_pem(),
         })
     }

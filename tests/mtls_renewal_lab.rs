@@ -1,0 +1,613 @@
+//! SIP OPTIONS beyond the basics of checks_lab.rs (compact headers, keep-alives, 100 Trying
+//! before the final response, CSeq mismatch, endless provisional responses), mutual TLS (the
+//! request is exposed, the configured client certificate reaches the peer, a peer that insists
+//! on mutual TLS rejects a missing or clientAuth-less certificate), cert_client_auth, and
+//! renewal drift: cert_renewal_activated with `cert_file`, and the ACME hint in cert_expiry
+//! without one. Asserted on exposed metric values and, where the text matters, on findings.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+
+use common::{check, message, probe_lab, reason, value};
+use sipfed_exporter::lab::{Behavior, Lab, Leaf, LeafSpec, Peer, Signer, SipMode};
+
+fn good(name: &str) -> LeafSpec {
+    LeafSpec::good(name)
+}
+
+/// Publishes `domain` with SRV to `target`, served by a peer behaving as `b`.
+async fn serve(lab: &Lab, domain: &str, target: &str, b: Behavior) -> Peer {
+    let p = lab.peer(b).await.unwrap();
+    lab.publish(domain, target, p.address);
+    p
+}
+
+/// A TLS peer for `domain` at `sip.<domain>` presenting `leaf`.
+async fn tls(lab: &Lab, domain: &str, leaf: Leaf, request_client_cert: bool, sip: SipMode) -> Peer {
+    serve(
+        lab,
+        domain,
+        &format!("sip.{domain}"),
+        Behavior::Tls {
+            leaf,
+            request_client_cert,
+            sip,
+        },
+    )
+    .await
+}
+
+/// A peer insisting on mutual TLS for `domain`.
+async fn mutual(lab: &Lab, domain: &str) -> Peer {
+    let leaf = lab.pki.leaf(&good(&format!("sip.{domain}"))).unwrap();
+    serve(
+        lab,
+        domain,
+        &format!("sip.{domain}"),
+        Behavior::MutualTls {
+            leaf,
+            sip: SipMode::Answer(200),
+        },
+    )
+    .await
+}
+
+/// Writes `global.client_cert` files for `leaf` (full chain and key) and returns the YAML.
+fn client_cert(lab: &Lab, name: &str, leaf: &Leaf) -> String {
+    let cert = lab.dir.join(format!("{name}.pem"));
+    let key = lab.dir.join(format!("{name}.key"));
+    std::fs::write(&cert, &leaf.chain_pem).unwrap();
+    std::fs::write(&key, &leaf.key_pem).unwrap();
+    format!(
+        "  client_cert: {{cert_file: \"{}\", key_file: \"{}\"}}\n",
+        cert.display(),
+        key.display()
+    )
+}
+
+fn client_cert_seen(p: &Peer) -> bool {
+    p.client_cert_seen.load(Ordering::Relaxed)
+}
+
+/// (domain, check, expected value (None: absent), expected reason); collects mismatches.
+fn judge_cases(
+    m: &str,
+    results: &[(
+        sipfed_exporter::scheduler::ProbeKey,
+        std::sync::Arc<sipfed_exporter::scheduler::ProbeResult>,
+    )],
+    cases: &[(&str, &str, Option<f64>, Option<&str>)],
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    for (domain, c, want, want_reason) in cases {
+        let got = check(m, domain, c);
+        let got_reason = reason(m, domain, c);
+        if got != *want || got_reason.as_deref() != *want_reason {
+            failures.push(format!(
+                "{domain} {c}: got {got:?} ({got_reason:?}), want {want:?} ({want_reason:?}): {}",
+                message(results, domain, c)
+            ));
+        }
+    }
+    failures
+}
+
+fn requested(m: &str, domain: &str) -> Option<f64> {
+    value(m, "sipfed_tls_client_cert_requested", &[("domain", domain)])
+}
+
+fn sip_status(m: &str, domain: &str) -> Option<f64> {
+    value(m, "sipfed_sip_options_status_code", &[("domain", domain)])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_options_and_mutual_tls_against_the_lab() {
+    let lab = Lab::start().await.unwrap();
+    let mut domains = String::new();
+
+    // SIP responders beyond checks_lab.rs.
+    for (d, mode) in [
+        ("sipcompact.example", SipMode::Compact(200)),
+        ("sipkeepalive.example", SipMode::Keepalive(200)),
+        ("sip503.example", SipMode::Answer(503)),
+        ("sipwrongcseq.example", SipMode::WrongCSeq),
+        ("sipprovflood.example", SipMode::ProvisionalFlood),
+    ] {
+        let leaf = lab.pki.leaf(&good(&format!("sip.{d}"))).unwrap();
+        tls(&lab, d, leaf, false, mode).await;
+        domains.push_str(&common::peer(d));
+    }
+
+    // Mutual TLS without a configured client certificate.
+    let leaf = lab.pki.leaf(&good("sip.asks.example")).unwrap();
+    let asks = tls(&lab, "asks.example", leaf, true, SipMode::Answer(200)).await;
+    let leaf = lab.pki.leaf(&good("sip.quiet.example")).unwrap();
+    let quiet = tls(&lab, "quiet.example", leaf, false, SipMode::Answer(200)).await;
+    let requires = mutual(&lab, "requires.example").await;
+    for d in ["asks.example", "quiet.example", "requires.example"] {
+        domains.push_str(&common::peer(d));
+    }
+
+    let started = std::time::Instant::now();
+    let (m, results) = probe_lab(&lab, "", &domains).await;
+    // The provisional flood is cut off by the byte bound, not by the 5 s probe timeout.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let mut failures = judge_cases(
+        &m,
+        &results,
+        &[
+            ("sipcompact.example", "sip_options", Some(1.0), None),
+            ("sipkeepalive.example", "sip_options", Some(1.0), None),
+            ("sip503.example", "sip_options", Some(1.0), None),
+            (
+                "sipwrongcseq.example",
+                "sip_options",
+                Some(0.0),
+                Some("mismatch"),
+            ),
+            (
+                "sipprovflood.example",
+                "sip_options",
+                Some(0.0),
+                Some("not_sip"),
+            ),
+            ("asks.example", "tls_handshake", Some(1.0), None),
+            ("asks.example", "sip_options", Some(1.0), None),
+            ("quiet.example", "sip_options", Some(1.0), None),
+            // TLS 1.3: the client's side of the handshake completes before the server has seen
+            // (and refused) the empty certificate; the refusal arrives as an alert instead of
+            // the SIP response.
+            ("requires.example", "tls_handshake", Some(1.0), None),
+            (
+                "requires.example",
+                "sip_options",
+                Some(0.0),
+                Some("handshake_failure"),
+            ),
+        ],
+    );
+    for (d, want) in [
+        ("sipcompact.example", Some(200.0)),
+        ("sipkeepalive.example", Some(200.0)),
+        ("sip503.example", Some(503.0)),
+        ("sipwrongcseq.example", Some(0.0)),
+        ("sipprovflood.example", Some(0.0)),
+        ("requires.example", Some(0.0)),
+    ] {
+        if sip_status(&m, d) != want {
+            failures.push(format!(
+                "{d}: sipfed_sip_options_status_code {:?}, want {want:?}",
+                sip_status(&m, d)
+            ));
+        }
+    }
+    for (d, want) in [
+        ("asks.example", Some(1.0)),
+        ("requires.example", Some(1.0)),
+        ("quiet.example", Some(0.0)),
+        ("sipcompact.example", Some(0.0)),
+    ] {
+        if requested(&m, d) != want {
+            failures.push(format!(
+                "{d}: sipfed_tls_client_cert_requested {:?}, want {want:?}",
+                requested(&m, d)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(
+        message(&results, "requires.example", "sip_options").contains("client certificate"),
+        "{}",
+        message(&results, "requires.example", "sip_options")
+    );
+    // Without client_cert nothing is offered, even to a peer that asks.
+    assert!(!client_cert_seen(&asks));
+    assert!(!client_cert_seen(&quiet));
+    assert!(!client_cert_seen(&requires));
+
+    // With a client certificate that allows clientAuth: offered when asked, accepted by the
+    // peer that requires one, never sent unasked.
+    let leaf = lab.pki.leaf(&good("xphone.own.example")).unwrap();
+    let global = client_cert(&lab, "fed", &leaf);
+    let leaf = lab.pki.leaf(&good("sip.asks2.example")).unwrap();
+    let asks2 = tls(&lab, "asks2.example", leaf, true, SipMode::Answer(200)).await;
+    let leaf = lab.pki.leaf(&good("sip.quiet2.example")).unwrap();
+    let quiet2 = tls(&lab, "quiet2.example", leaf, false, SipMode::Answer(200)).await;
+    let requires2 = mutual(&lab, "requires2.example").await;
+    let domains: String = ["asks2.example", "quiet2.example", "requires2.example"]
+        .iter()
+        .map(|d| common::peer(d))
+        .collect();
+    let (m, results) = probe_lab(&lab, &global, &domains).await;
+    let failures = judge_cases(
+        &m,
+        &results,
+        &[
+            ("asks2.example", "sip_options", Some(1.0), None),
+            ("quiet2.example", "sip_options", Some(1.0), None),
+            ("requires2.example", "sip_options", Some(1.0), None),
+        ],
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(requested(&m, "asks2.example"), Some(1.0));
+    assert_eq!(requested(&m, "requires2.example"), Some(1.0));
+    assert_eq!(requested(&m, "quiet2.example"), Some(0.0));
+    assert_eq!(sip_status(&m, "requires2.example"), Some(200.0));
+    assert!(client_cert_seen(&asks2));
+    assert!(client_cert_seen(&requires2));
+    assert!(!client_cert_seen(&quiet2));
+
+    // A Let's Encrypt certificate issued after clientAuth ended, used as the client
+    // certificate: a peer that verifies client certificates refuses it.
+    let leaf = lab
+        .pki
+        .leaf(&LeafSpec {
+            client_auth: false,
+            signer: Signer::LetsEncrypt,
+            ..good("xphone.own.example")
+        })
+        .unwrap();
+    let global = client_cert(&lab, "fed-le", &leaf);
+    let requires3 = mutual(&lab, "requires3.example").await;
+    let (m, results) = probe_lab(&lab, &global, &common::peer("requires3.example")).await;
+    assert_eq!(check(&m, "requires3.example", "sip_options"), Some(0.0));
+    assert_eq!(
+        reason(&m, "requires3.example", "sip_options").as_deref(),
+        Some("handshake_failure"),
+        "{}",
+        message(&results, "requires3.example", "sip_options")
+    );
+    assert!(!client_cert_seen(&requires3));
+}
+
+/// Writes `pems` into one file (win-acme and other ACME clients export PEM bundles).
+fn store(lab: &Lab, name: &str, pems: &[&str]) -> String {
+    let path = lab.dir.join(format!("{name}.pem"));
+    std::fs::write(&path, pems.concat()).unwrap();
+    path.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_auth_and_renewal_drift_against_the_lab() {
+    let lab = Lab::start().await.unwrap();
+    let mut domains = String::new();
+    let mut own = |d: &str, cert_file: Option<&str>| {
+        domains.push_str(&format!(
+            "  - domain: {d}\n    role: own\n    fqdn: sip.{d}\n"
+        ));
+        if let Some(f) = cert_file {
+            domains.push_str(&format!("    cert_file: \"{f}\"\n"));
+        }
+    };
+    let leaf_of = |spec: &LeafSpec| lab.pki.leaf(spec).unwrap();
+    // An older certificate (60 of 90 days used) that the server still serves.
+    let old = |name: &str| LeafSpec {
+        not_before_days: -60,
+        not_after_days: 30,
+        ..good(name)
+    };
+    // Its renewal, issued yesterday.
+    let renewed = |name: &str| LeafSpec {
+        not_before_days: -1,
+        not_after_days: 89,
+        ..good(name)
+    };
+
+    // (a) The store holds exactly what is served.
+    let served = leaf_of(&old("sip.same.example"));
+    own(
+        "same.example",
+        Some(&store(&lab, "same", &[&served.chain_pem])),
+    );
+    tls(&lab, "same.example", served, false, SipMode::Answer(200)).await;
+
+    // (b) A newer valid certificate for the FQDN sits in the store: not activated.
+    let served = leaf_of(&old("sip.drift.example"));
+    let newer = leaf_of(&renewed("sip.drift.example"));
+    own(
+        "drift.example",
+        Some(&store(&lab, "drift", &[&served.leaf_pem, &newer.leaf_pem])),
+    );
+    tls(&lab, "drift.example", served, false, SipMode::Answer(200)).await;
+
+    // (c) The newer certificate is for another name.
+    let served = leaf_of(&old("sip.other.example"));
+    let newer = leaf_of(&renewed("mail.other.example"));
+    own(
+        "other.example",
+        Some(&store(&lab, "other", &[&served.leaf_pem, &newer.leaf_pem])),
+    );
+    tls(&lab, "other.example", served, false, SipMode::Answer(200)).await;
+
+    // (d) Several PEM blocks in one file: a key, chains with intermediates, an older expired
+    // certificate, one not valid yet and one for another name. Nothing newer and valid.
+    let served = leaf_of(&old("sip.bundle.example"));
+    let expired = leaf_of(&LeafSpec {
+        not_before_days: -200,
+        not_after_days: -110,
+        ..good("sip.bundle.example")
+    });
+    let future = leaf_of(&LeafSpec {
+        not_before_days: 3,
+        not_after_days: 93,
+        ..good("sip.bundle.example")
+    });
+    let other = leaf_of(&renewed("www.bundle.example"));
+    own(
+        "bundle.example",
+        Some(&store(
+            &lab,
+            "bundle",
+            &[
+                &served.key_pem,
+                &expired.chain_pem,
+                &served.chain_pem,
+                &future.leaf_pem,
+                &other.chain_pem,
+            ],
+        )),
+    );
+    tls(&lab, "bundle.example", served, false, SipMode::Answer(200)).await;
+
+    // (d') The same kind of bundle with the renewal in it, after its intermediate and key.
+    let served = leaf_of(&old("sip.bundle-drift.example"));
+    let newer = leaf_of(&renewed("sip.bundle-drift.example"));
+    own(
+        "bundle-drift.example",
+        Some(&store(
+            &lab,
+            "bundle-drift",
+            &[&newer.key_pem, &served.chain_pem, &newer.chain_pem],
+        )),
+    );
+    tls(
+        &lab,
+        "bundle-drift.example",
+        served,
+        false,
+        SipMode::Answer(200),
+    )
+    .await;
+
+    // (e) The server serves an expired certificate while the renewal waits in the store.
+    let served = leaf_of(&LeafSpec {
+        not_before_days: -95,
+        not_after_days: -5,
+        ..good("sip.lapsed.example")
+    });
+    let newer = leaf_of(&renewed("sip.lapsed.example"));
+    own(
+        "lapsed.example",
+        Some(&store(&lab, "lapsed", &[&served.leaf_pem, &newer.leaf_pem])),
+    );
+    tls(&lab, "lapsed.example", served, false, SipMode::Answer(200)).await;
+
+    // ACME without cert_file: a Let's Encrypt certificate with 10 days left of 90 (expiring),
+    // one with 22 days left (inside the last quarter but not yet below cert_warning_days), and
+    // a private CA's certificate with 10 days left (no ACME hint). With cert_file the hint is
+    // left to cert_renewal_activated.
+    let le = |name: &str, before: i64, after: i64| LeafSpec {
+        not_before_days: before,
+        not_after_days: after,
+        signer: Signer::LetsEncrypt,
+        ..good(name)
+    };
+    let peers = [
+        (
+            "acme-expiring.example",
+            le("sip.acme-expiring.example", -80, 10),
+        ),
+        (
+            "acme-quarter.example",
+            le("sip.acme-quarter.example", -68, 22),
+        ),
+        ("acme-fresh.example", le("sip.acme-fresh.example", -30, 60)),
+        (
+            "private-expiring.example",
+            LeafSpec {
+                not_before_days: -80,
+                not_after_days: 10,
+                ..good("sip.private-expiring.example")
+            },
+        ),
+        // Let's Encrypt before clientAuth ended, and a private CA without clientAuth.
+        (
+            "le-clientauth.example",
+            le("sip.le-clientauth.example", -30, 60),
+        ),
+        (
+            "private-noclient.example",
+            LeafSpec {
+                client_auth: false,
+                ..good("sip.private-noclient.example")
+            },
+        ),
+    ];
+    let mut peer_domains = String::new();
+    for (d, spec) in &peers {
+        tls(&lab, d, leaf_of(spec), false, SipMode::Answer(200)).await;
+        peer_domains.push_str(&common::peer(d));
+    }
+    let served = leaf_of(&le("sip.acme-store.example", -80, 10));
+    own(
+        "acme-store.example",
+        Some(&store(&lab, "acme-store", &[&served.chain_pem])),
+    );
+    tls(
+        &lab,
+        "acme-store.example",
+        served,
+        false,
+        SipMode::Answer(200),
+    )
+    .await;
+    // Our own Let's Encrypt certificate without clientAuth: a warning for an own domain.
+    let served = leaf_of(&LeafSpec {
+        client_auth: false,
+        ..le("sip.own-le.example", -10, 80)
+    });
+    own("own-le.example", None);
+    tls(&lab, "own-le.example", served, false, SipMode::Answer(200)).await;
+
+    let all = format!("{domains}{peer_domains}");
+    let (m, results) = probe_lab(&lab, "", &all).await;
+    let failures = judge_cases(
+        &m,
+        &results,
+        &[
+            ("same.example", "cert_renewal_activated", Some(1.0), None),
+            (
+                "drift.example",
+                "cert_renewal_activated",
+                Some(0.0),
+                Some("not_activated"),
+            ),
+            ("drift.example", "cert_valid_now", Some(1.0), None),
+            ("other.example", "cert_renewal_activated", Some(1.0), None),
+            ("bundle.example", "cert_renewal_activated", Some(1.0), None),
+            (
+                "bundle-drift.example",
+                "cert_renewal_activated",
+                Some(0.0),
+                Some("not_activated"),
+            ),
+            (
+                "lapsed.example",
+                "cert_renewal_activated",
+                Some(0.0),
+                Some("not_activated"),
+            ),
+            (
+                "lapsed.example",
+                "cert_valid_now",
+                Some(0.0),
+                Some("expired"),
+            ),
+            // No cert_file: the renewal check does not apply; peers never get it.
+            ("own-le.example", "cert_renewal_activated", None, None),
+            (
+                "acme-expiring.example",
+                "cert_renewal_activated",
+                None,
+                None,
+            ),
+            (
+                "acme-expiring.example",
+                "cert_expiry",
+                Some(0.0),
+                Some("expiring"),
+            ),
+            ("acme-quarter.example", "cert_expiry", Some(1.0), None),
+            ("acme-fresh.example", "cert_expiry", Some(1.0), None),
+            (
+                "private-expiring.example",
+                "cert_expiry",
+                Some(0.0),
+                Some("expiring"),
+            ),
+            (
+                "acme-store.example",
+                "cert_expiry",
+                Some(0.0),
+                Some("expiring"),
+            ),
+            (
+                "acme-store.example",
+                "cert_renewal_activated",
+                Some(1.0),
+                None,
+            ),
+            ("le-clientauth.example", "cert_client_auth", Some(1.0), None),
+            (
+                "private-noclient.example",
+                "cert_client_auth",
+                Some(0.0),
+                Some("no_client_auth"),
+            ),
+            (
+                "own-le.example",
+                "cert_client_auth",
+                Some(0.0),
+                Some("no_client_auth"),
+            ),
+            ("own-le.example", "cert_trusted", Some(1.0), None),
+        ],
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // Severities by role.
+    assert_eq!(
+        value(
+            &m,
+            "sipfed_check_success",
+            &[
+                ("domain", "drift.example"),
+                ("check", "cert_renewal_activated"),
+                ("severity", "warning")
+            ]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "sipfed_check_success",
+            &[
+                ("domain", "own-le.example"),
+                ("check", "cert_client_auth"),
+                ("severity", "warning")
+            ]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "sipfed_check_success",
+            &[
+                ("domain", "private-noclient.example"),
+                ("check", "cert_client_auth"),
+                ("severity", "info")
+            ]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "sipfed_cert_info",
+            &[("domain", "own-le.example"), ("issuer_cn", "R13")]
+        ),
+        Some(1.0)
+    );
+
+    // Texts.
+    let drift = message(&results, "drift.example", "cert_renewal_activated");
+    assert!(drift.contains("still serves"), "{drift}");
+    let not_activated = "renewal probably not activated";
+    for d in ["acme-expiring.example", "acme-quarter.example"] {
+        let text = message(&results, d, "cert_expiry");
+        assert!(text.contains(not_activated), "{d}: {text}");
+    }
+    for d in [
+        "acme-fresh.example",
+        "private-expiring.example",
+        "acme-store.example",
+    ] {
+        let text = message(&results, d, "cert_expiry");
+        assert!(!text.contains(not_activated), "{d}: {text}");
+    }
+    let own_le = message(&results, "own-le.example", "cert_client_auth");
+    assert!(
+        own_le.contains("Let's Encrypt stopped issuing clientAuth"),
+        "{own_le}"
+    );
+    let private = message(&results, "private-noclient.example", "cert_client_auth");
+    assert!(!private.contains("Let's Encrypt"), "{private}");
+}
