@@ -2,7 +2,7 @@
 //! directly, without recursion, for the federation SRV record and its targets' addresses, so a
 //! stale secondary is caught before half the internet sees the old record.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use hickory_resolver::proto::rr::{RData, RecordType};
@@ -34,18 +34,18 @@ pub struct AuthoritativeFacts {
 }
 
 impl AuthoritativeFacts {
-    /// All servers that answered agree, and none failed; `None` with fewer than two servers.
+    /// Whether all servers that answered hold the same records; `None` with fewer than two
+    /// answers (a server this vantage cannot reach is no evidence of a stale zone).
     pub fn agree(&self) -> Option<bool> {
-        if self.servers.len() < 2 {
+        let answered: Vec<&ZoneView> = self
+            .servers
+            .iter()
+            .filter_map(|s| s.answer.as_ref().ok())
+            .collect();
+        if answered.len() < 2 {
             return None;
         }
-        let first = &self.servers[0].answer;
-        Some(
-            first.is_ok()
-                && self.servers[1..]
-                    .iter()
-                    .all(|s| s.answer.as_ref().ok() == first.as_ref().ok()),
-        )
+        Some(answered[1..].iter().all(|v| *v == answered[0]))
     }
 }
 
@@ -77,34 +77,39 @@ pub async fn gather(
     }
     ns_names.sort();
     ns_names.dedup();
-    let mut servers: Vec<(String, IpAddr)> = Vec::new();
-    for ns in &ns_names {
-        if let Ok(ips) = dns::first_answer(resolvers.addresses(&dns::absolute(ns)).await) {
-            for ip in ips {
-                servers.push((ns.clone(), ip));
-            }
-        }
-    }
-    servers.truncate(MAX_SERVERS);
+    ns_names.truncate(MAX_SERVERS);
     let srv_name = dns::absolute(&format!("_sipfederationtls._tcp.{domain}"));
-    let views = servers.iter().map(|(ns, ip)| {
+    // One answer per name server: its first address that answers (IPv4 and IPv6 of one
+    // server are one server).
+    let views = ns_names.iter().map(|ns| {
         let srv_name = srv_name.clone();
         async move {
-            let label = format!("{ns} ({ip})");
-            let vantage = Vantage {
-                name: "authoritative".into(),
-                resolvers: vec![ResolverAddr::Addr(SocketAddr::new(*ip, port))],
-                public: false,
-                proxy: None,
+            let ips = dns::first_answer(resolvers.addresses(&dns::absolute(ns)).await);
+            let mut last = ResolverAnswer {
+                resolver: ns.clone(),
+                answer: Err(DnsFailure::Nxdomain),
             };
-            let answer = match Resolvers::new_authoritative(&vantage, timeout) {
-                Err(_) => Err(DnsFailure::Error),
-                Ok(r) => view(&r, &srv_name).await,
-            };
-            ResolverAnswer {
-                resolver: label,
-                answer,
+            for ip in ips.unwrap_or_default() {
+                let vantage = Vantage {
+                    name: "authoritative".into(),
+                    resolvers: vec![ResolverAddr::Addr(SocketAddr::new(ip, port))],
+                    public: false,
+                    proxy: None,
+                };
+                let answer = match Resolvers::new_authoritative(&vantage, timeout) {
+                    Err(_) => Err(DnsFailure::Error),
+                    Ok(r) => view(&r, &srv_name).await,
+                };
+                let ok = answer.is_ok();
+                last = ResolverAnswer {
+                    resolver: format!("{ns} ({ip})"),
+                    answer,
+                };
+                if ok {
+                    break;
+                }
             }
+            last
         }
     });
     AuthoritativeFacts {
@@ -156,11 +161,14 @@ pub fn check(ctx: &crate::checks::Context<'_>) -> Option<crate::checks::Verdict>
                 ),
                 Err(e) => format!("{} failed ({})", s.resolver, e.reason().as_str()),
             };
-            let first = &a.servers[0];
-            let other = a.servers[1..]
+            let answered: Vec<&ResolverAnswer<ZoneView>> =
+                a.servers.iter().filter(|s| s.answer.is_ok()).collect();
+            let first = answered[0];
+            let other = answered[1..]
                 .iter()
-                .find(|s| s.answer.as_ref().ok() != first.answer.as_ref().ok() || s.answer.is_err())
-                .unwrap_or(&a.servers[1]);
+                .find(|s| s.answer.as_ref().ok() != first.answer.as_ref().ok())
+                .copied()
+                .unwrap_or(answered[1]);
             Some(Verdict::Fail {
                 reason: Reason::Disagree,
                 message: format!("authoritative servers of {} disagree: {}; {}", a.zone, show(first), show(other)),

@@ -12,11 +12,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
+/// What one instance probes of a configuration (`--vantage`, `--shard`), re-applied on reload.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Vantage names to keep (all when empty).
+    pub vantages: Vec<String>,
+    /// `I/N`: keep shard I (0-based) of N.
+    pub shard: Option<String>,
+}
+
 /// The validated configuration the exporter runs with.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub global: Global,
-    /// Vantages in the order they were declared (the default config has one, `inside`).
+    /// Vantages sorted by name (the default config has one, `inside`).
     pub vantages: Vec<Vantage>,
     /// Every domain from the main file and from `domain_files`; `(tenant, domain)` is unique.
     pub domains: Vec<Domain>,
@@ -345,7 +354,13 @@ impl Config {
     /// Validates configuration text; `path` names it in errors and anchors `domain_files`.
     pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
         let raw: RawConfig = decode(path, text)?;
-        let global = raw.global;
+        let mut global = raw.global;
+        let base = path.parent().unwrap_or(Path::new("."));
+        global.ca_file = global.ca_file.map(|p| base.join(p));
+        if let Some(c) = &mut global.client_cert {
+            c.cert_file = base.join(&c.cert_file);
+            c.key_file = base.join(&c.key_file);
+        }
         let problem = |key: &str, msg: String| Error::Config {
             location: locate(path, text, key),
             message: msg,
@@ -407,7 +422,6 @@ impl Config {
             }
         };
         let vantage_names: Vec<String> = vantages.iter().map(|v| v.name.clone()).collect();
-        let base = path.parent().unwrap_or(Path::new("."));
         let mut domains = Vec::new();
         let mut seen = HashSet::new();
         add_domains(
@@ -452,6 +466,15 @@ impl Config {
     /// The vantage with this name.
     pub fn vantage(&self, name: &str) -> Option<&Vantage> {
         self.vantages.iter().find(|v| v.name == name)
+    }
+
+    /// Applies an instance's `--vantage` and `--shard` selection.
+    pub fn select(&mut self, selection: &Selection) -> Result<(), Error> {
+        self.restrict_vantages(&selection.vantages)?;
+        if let Some(shard) = &selection.shard {
+            self.shard(shard)?;
+        }
+        Ok(())
     }
 
     /// Keeps only shard `I/N` (0-based I) of the domains, split by a stable hash of tenant and
@@ -557,7 +580,9 @@ fn add_domains(
             fqdn,
             port: raw.port.unwrap_or(5061),
             vantages,
-            cert_file: raw.cert_file,
+            cert_file: raw
+                .cert_file
+                .map(|f| path.parent().unwrap_or(Path::new(".")).join(f)),
         });
     }
     Ok(())

@@ -15,7 +15,11 @@ pub async fn run(listen: &str, shutdown: CancellationToken) -> anyhow::Result<()
     let lab = Lab::start().await?;
     let path = world::build(&lab).await?;
     let config = Config::load(&path)?;
-    let exporter = Exporter::new(Runtime::new(config)?, Some(path.clone()), Vec::new());
+    let exporter = Exporter::new(
+        Runtime::new(config)?,
+        Some(path.clone()),
+        Default::default(),
+    );
     let addr = server::parse_listen(listen).map_err(anyhow::Error::msg)?;
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use sipfed_exporter::checklist;
-use sipfed_exporter::config::{self, Config, Role};
+use sipfed_exporter::config::{self, Config, Role, Selection};
 use sipfed_exporter::scheduler::{Exporter, Runtime};
 use sipfed_exporter::{demo, server};
 use tokio_util::sync::CancellationToken;
@@ -84,7 +84,18 @@ enum ConfigCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            // Exit codes 1 and 2 mean findings for `check`; usage errors get their own.
+            return if e.use_stderr() {
+                ExitCode::from(64)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     sipfed_exporter::logging::init(&cli.log_level, matches!(cli.log_format, LogFormat::Json));
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -111,7 +122,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Some(Command::Config {
             command: ConfigCommand::Check,
-        }) => match Config::load(&cli.config_file) {
+        }) => match Config::load(&cli.config_file).and_then(|c| Runtime::new(c.clone()).map(|_| c))
+        {
             Ok(c) => {
                 println!(
                     "{}: ok ({} domains, {} vantages)",
@@ -167,15 +179,16 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     "--web.config.file is not supported by this version; put a TLS-terminating proxy in front"
                 );
             }
+            let selection = Selection {
+                vantages: cli.vantage.clone(),
+                shard: cli.shard.clone(),
+            };
             let mut config = Config::load(&cli.config_file)?;
-            config.restrict_vantages(&cli.vantage)?;
-            if let Some(shard) = &cli.shard {
-                config.shard(shard)?;
-            }
+            config.select(&selection)?;
             let exporter = Exporter::new(
                 Runtime::new(config)?,
                 Some(cli.config_file.clone()),
-                cli.vantage.clone(),
+                selection,
             );
             let addr = server::parse_listen(&cli.listen).map_err(anyhow::Error::msg)?;
             let listener = tokio::net::TcpListener::bind(addr).await?;

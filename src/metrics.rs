@@ -326,9 +326,12 @@ pub fn render_results(
     );
     for (k, r) in results {
         let Some(srv) = &r.facts.srv else { continue };
+        // The platform of the most preferred record (lowest priority, then highest weight).
         let platform = srv
             .records()
-            .first()
+            .iter()
+            .filter(|rec| !rec.target.is_empty())
+            .min_by_key(|rec| (rec.priority, std::cmp::Reverse(rec.weight)))
             .map(|rec| m365::classify_target(&rec.target))
             .unwrap_or(Platform::None);
         sample(

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::checks::{self, Context, Finding};
-use crate::config::{Config, Domain};
+use crate::config::{Config, Domain, Selection};
 use crate::error::Error;
 use crate::facts::Facts;
 use crate::metrics::SelfMetrics;
@@ -100,8 +100,8 @@ pub struct Exporter {
     pub metrics: SelfMetrics,
     /// Where the configuration is reloaded from (`None`: built in code, e.g. the demo).
     pub config_file: Option<PathBuf>,
-    /// Vantages this instance is restricted to (`--vantage`).
-    pub only_vantages: Vec<String>,
+    /// What this instance probes of the configuration (`--vantage`, `--shard`).
+    pub selection: Selection,
     reloaded: Notify,
 }
 
@@ -109,7 +109,7 @@ impl Exporter {
     pub fn new(
         runtime: Runtime,
         config_file: Option<PathBuf>,
-        only_vantages: Vec<String>,
+        selection: Selection,
     ) -> Arc<Exporter> {
         let metrics = SelfMetrics::new();
         metrics.reload(true);
@@ -119,7 +119,7 @@ impl Exporter {
             results: RwLock::new(HashMap::new()),
             metrics,
             config_file,
-            only_vantages,
+            selection,
             reloaded: Notify::new(),
         })
     }
@@ -181,7 +181,7 @@ impl Exporter {
             return Ok(());
         };
         let mut config = Config::load(path)?;
-        config.restrict_vantages(&self.only_vantages)?;
+        config.select(&self.selection)?;
         let runtime = Runtime::new(config)?;
         self.metrics.set_interval(runtime.config.global.interval);
         let wanted: std::collections::HashSet<ProbeKey> = keys(&runtime.config).collect();

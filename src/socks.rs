@@ -62,7 +62,6 @@ pub async fn connect(proxy: &str, target: SocketAddr) -> std::io::Result<TcpStre
 pub fn parse_url(url: &str) -> Result<String, String> {
     let rest = url
         .strip_prefix("socks5://")
-        .or_else(|| url.strip_prefix("socks5h://"))
         .ok_or_else(|| format!("invalid proxy {url:?}: expected socks5://HOST:PORT"))?;
     let rest = rest.trim_end_matches('/');
     match rest.rsplit_once(':') {

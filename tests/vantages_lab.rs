@@ -230,6 +230,12 @@ async fn authoritative_servers_with_different_zone_contents() {
         lab.zone.addr(&format!("ns1.{d}"), ns1);
         lab.zone.addr(&format!("ns2.{d}"), ns2);
     }
+    // A third name server of the fresh domain that this vantage cannot reach is no evidence.
+    lab.zone.ns("fresh.example", "ns3.fresh.example");
+    lab.zone.addr(
+        "ns3.fresh.example",
+        sipfed_exporter::lab::peer::next_loopback(),
+    );
     lab.publish("stale.example", "sip.stale.example", good);
     lab.publish("fresh.example", "sip.fresh.example", good);
     let path = lab

@@ -162,7 +162,7 @@ pub async fn start_exporter(
     let exporter = sipfed_exporter::scheduler::Exporter::new(
         Runtime::new(cfg).unwrap(),
         Some(config.to_path_buf()),
-        Vec::new(),
+        Default::default(),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
