@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Domain, normalize_domain};
 use crate::metrics;
 use crate::scheduler::{Exporter, ProbeKey};
+use crate::webconfig::{self, BasicAuth, WebConfig};
 
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -32,15 +33,60 @@ pub fn router(exporter: Arc<Exporter>) -> Router {
         .with_state(exporter)
 }
 
-/// Serves until `shutdown` is cancelled.
+/// Serves until `shutdown` is cancelled, with TLS and basic auth when `web` says so.
 pub async fn serve(
     listener: TcpListener,
     exporter: Arc<Exporter>,
+    web: Option<&WebConfig>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(exporter))
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    let mut app = router(exporter);
+    if let Some(users) = web.map(|w| &w.basic_auth_users).filter(|u| !u.is_empty()) {
+        let auth = BasicAuth::new(users.clone());
+        app = app.layer(axum::middleware::from_fn_with_state(
+            auth,
+            webconfig::require_auth,
+        ));
+    }
+    let tls = match web.map(|w| w.server_config()).transpose() {
+        Ok(t) => t.flatten(),
+        Err(e) => return Err(std::io::Error::other(e.to_string())),
+    };
+    let Some(tls) = tls else {
+        return axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await;
+    };
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let connections = tokio_util::task::TaskTracker::new();
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            a = listener.accept() => a,
+        };
+        let Ok((tcp, _)) = accepted else { continue };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        let shutdown = shutdown.clone();
+        connections.spawn(async move {
+            let handshake =
+                tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp));
+            let Ok(Ok(stream)) = handshake.await else {
+                return;
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::select! {
+                _ = conn => {}
+                _ = shutdown.cancelled() => {}
+            }
+        });
+    }
+    connections.close();
+    connections.wait().await;
+    Ok(())
 }
 
 async fn metrics_page(State(ex): State<Arc<Exporter>>) -> Response {

@@ -11,7 +11,7 @@
 //! - [`checks`]: judging, pure functions from facts to findings (SPEC §5); [`compare`]
 //!   explains differences between vantages.
 //! - [`metrics`]: renders findings and facts at scrape time; [`http`] serves them, the status
-//!   page and `/probe`.
+//!   page and `/probe`, with TLS and basic auth from [`webconfig`].
 //! - [`checklist`]: the one-shot `check` command; [`demo`] runs the exporter on the [`lab`],
 //!   an in-process federation world on loopback used by tests and benchmarks too.
 
@@ -36,3 +36,4 @@ pub mod server;
 pub mod sip;
 pub mod socks;
 pub mod tls;
+pub mod webconfig;

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use sipfed_exporter::checklist;
 use sipfed_exporter::config::{self, Config, Role, Selection};
 use sipfed_exporter::scheduler::{Exporter, Runtime};
+use sipfed_exporter::webconfig::WebConfig;
 use sipfed_exporter::{demo, server};
 use tokio_util::sync::CancellationToken;
 
@@ -174,11 +175,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(status as u8)
         }
         None => {
-            if cli.web_config.is_some() {
-                anyhow::bail!(
-                    "--web.config.file is not supported by this version; put a TLS-terminating proxy in front"
-                );
-            }
+            let web = match &cli.web_config {
+                Some(path) => Some(WebConfig::load(path)?),
+                None => None,
+            };
             let selection = Selection {
                 vantages: cli.vantage.clone(),
                 shard: cli.shard.clone(),
@@ -193,7 +193,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let addr = server::parse_listen(&cli.listen).map_err(anyhow::Error::msg)?;
             let listener = tokio::net::TcpListener::bind(addr).await?;
             tracing::info!(address = %listener.local_addr()?, "listening");
-            server::run(exporter, listener, CancellationToken::new()).await?;
+            server::run_with(exporter, listener, web, CancellationToken::new()).await?;
             Ok(0)
         }
     }

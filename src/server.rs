@@ -10,6 +10,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::http;
 use crate::scheduler::{self, Exporter};
+use crate::webconfig::WebConfig;
 
 /// Parses `:9861`, `0.0.0.0:9861`, `[::1]:9861` or `localhost:9861`.
 pub fn parse_listen(addr: &str) -> Result<SocketAddr, String> {
@@ -28,10 +29,20 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    run_with(exporter, listener, None, shutdown).await
+}
+
+/// Like `run`, with the `--web.config.file` settings (TLS, basic auth).
+pub async fn run_with(
+    exporter: Arc<Exporter>,
+    listener: TcpListener,
+    web: Option<WebConfig>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     let tracker = TaskTracker::new();
     tracker.spawn(scheduler::run(exporter.clone(), shutdown.clone()));
     tracker.spawn(signals(exporter.clone(), shutdown.clone()));
-    let served = http::serve(listener, exporter, shutdown.clone()).await;
+    let served = http::serve(listener, exporter, web.as_ref(), shutdown.clone()).await;
     shutdown.cancel();
     tracker.close();
     tracker.wait().await;
