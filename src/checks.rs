@@ -1004,7 +1004,12 @@ fn cert_renewal_activated(ctx: &Context<'_>) -> Option<Verdict> {
             );
         }
     }
-    any.then(|| Verdict::Pass("the served certificate is the newest in the store".into()))
+    let message = if stored.iter().any(|c| c.parsed.is_some()) {
+        "the served certificate is the newest in the store"
+    } else {
+        "cert_file holds no readable certificate: nothing to compare the served one with"
+    };
+    any.then(|| Verdict::Pass(message.into()))
 }
 
 fn sip_options(ctx: &Context<'_>) -> Option<Verdict> {
@@ -1173,5 +1178,193 @@ pub fn is_global(ip: IpAddr) -> bool {
                     .to_ipv4_mapped()
                     .is_some_and(|v4| !is_global(IpAddr::V4(v4))))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{M365Facts, ResolverAnswer, SrvFacts, SrvRecord};
+
+    fn srv(answer: Result<Vec<&str>, DnsFailure>) -> SrvFacts {
+        SrvFacts {
+            name: "_sipfederationtls._tcp.kanzlei.de.".into(),
+            answers: vec![ResolverAnswer {
+                resolver: "lab".into(),
+                answer: answer.map(|targets| {
+                    targets
+                        .into_iter()
+                        .map(|t| SrvRecord {
+                            priority: 100,
+                            weight: 1,
+                            port: 5061,
+                            target: t.into(),
+                        })
+                        .collect()
+                }),
+            }],
+        }
+    }
+
+    /// Runs one check on hand-built facts for `domain` (a peer unless `own`).
+    fn run(
+        check: fn(&Context<'_>) -> Option<Verdict>,
+        own: bool,
+        srv_answer: Result<Vec<&str>, DnsFailure>,
+        m365: M365Facts,
+    ) -> Option<(bool, Option<Reason>, String)> {
+        let facts = Facts {
+            srv: Some(srv(srv_answer)),
+            m365: Some(m365),
+            ..Facts::default()
+        };
+        let mut domain = Domain::peer("kanzlei.de".into(), vec!["inside".into()]);
+        if own {
+            domain.role = Role::Own;
+        }
+        let trust = crate::tls::trust_verifier(None).expect("built-in roots");
+        let ctx = Context {
+            facts: &facts,
+            domain: &domain,
+            now: 0,
+            trust: &trust,
+            cert_warning_days: 21,
+            stored_certs: None,
+            vantage_public: false,
+        };
+        check(&ctx).map(|v| match v {
+            Verdict::Pass(m) => (true, None, m),
+            Verdict::Fail {
+                reason,
+                message,
+                hint,
+            } => (false, Some(reason), format!("{message} | {hint}")),
+        })
+    }
+
+    fn tenant() -> M365Facts {
+        M365Facts {
+            mx: vec!["kanzlei-de.mail.protection.outlook.com".into()],
+            lyncdiscover: Some("webdir.online.lync.com".into()),
+            sip: Some("sipdir.online.lync.com".into()),
+            ..M365Facts::default()
+        }
+    }
+
+    #[test]
+    fn teams_federation_srv_cases() {
+        let record =
+            "_sipfederationtls._tcp.kanzlei.de. 3600 IN SRV 100 1 5061 sipfed.online.lync.com.";
+        let (ok, reason, text) = run(
+            teams_federation_srv,
+            false,
+            Err(DnsFailure::Nxdomain),
+            tenant(),
+        )
+        .unwrap();
+        assert!(
+            !ok && reason == Some(Reason::MissingSrv) && text.contains(record),
+            "{text}"
+        );
+        let (ok, ..) = run(
+            teams_federation_srv,
+            false,
+            Ok(vec!["sipfed.online.lync.com"]),
+            tenant(),
+        )
+        .unwrap();
+        assert!(ok);
+        let (ok, reason, text) = run(
+            teams_federation_srv,
+            false,
+            Ok(vec!["xphone.kanzlei.de"]),
+            tenant(),
+        )
+        .unwrap();
+        assert!(!ok && reason == Some(Reason::SelfHostedTarget), "{text}");
+        // Mail only: the own edge is right.
+        let mail = M365Facts {
+            mx: tenant().mx,
+            ..M365Facts::default()
+        };
+        let (ok, ..) = run(
+            teams_federation_srv,
+            false,
+            Ok(vec!["xphone.kanzlei.de"]),
+            mail,
+        )
+        .unwrap();
+        assert!(ok);
+        // A broken lookup is srv_present's finding; no evidence, no check; own domains never.
+        assert!(
+            run(
+                teams_federation_srv,
+                false,
+                Err(DnsFailure::Servfail),
+                tenant()
+            )
+            .is_none()
+        );
+        assert!(
+            run(
+                teams_federation_srv,
+                false,
+                Err(DnsFailure::Nxdomain),
+                M365Facts::default()
+            )
+            .is_none()
+        );
+        let gcch = M365Facts {
+            lyncdiscover: Some("webdir.online.gov.skypeforbusiness.us".into()),
+            ..M365Facts::default()
+        };
+        let (_, _, text) = run(teams_federation_srv, false, Err(DnsFailure::Nodata), gcch).unwrap();
+        assert!(
+            text.contains("SRV 100 1 5061 sipfed.online.gov.skypeforbusiness.us."),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn teams_lyncdiscover_and_conflict_cases() {
+        let ok = |m: M365Facts| run(teams_lyncdiscover, false, Ok(vec![]), m).map(|v| v.0);
+        assert_eq!(ok(tenant()), Some(true));
+        assert_eq!(ok(M365Facts::default()), None);
+        let own_name = M365Facts {
+            lyncdiscover: Some("lync.kanzlei.de".into()),
+            ..tenant()
+        };
+        assert_eq!(ok(own_name), Some(false));
+        let address = M365Facts {
+            lyncdiscover: Some(String::new()),
+            ..tenant()
+        };
+        assert_eq!(ok(address), Some(false));
+
+        let (passed, reason, text) = run(
+            teams_conflict,
+            true,
+            Ok(vec!["xphone.kanzlei.de"]),
+            tenant(),
+        )
+        .unwrap();
+        assert!(!passed && reason == Some(Reason::MicrosoftRecords));
+        assert!(text.contains("lyncdiscover.kanzlei.de. CNAME webdir.online.lync.com."));
+        let clean = M365Facts {
+            mx: tenant().mx,
+            ..M365Facts::default()
+        };
+        let (passed, ..) = run(teams_conflict, true, Ok(vec!["xphone.kanzlei.de"]), clean).unwrap();
+        assert!(passed);
+        // SRV to Microsoft: the domain is a tenant, nothing conflicts.
+        assert!(
+            run(
+                teams_conflict,
+                true,
+                Ok(vec!["sipfed.online.lync.com"]),
+                tenant()
+            )
+            .is_none()
+        );
     }
 }

@@ -31,7 +31,10 @@ pub async fn options<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> SipFacts {
     let start = StdInstant::now();
     let ids = Ids::new();
-    let request = ids.request(domain, target);
+    // The target stays out of the request: a proxy that finds its own name in Via reports a
+    // loop (482), and a From in its own domain looks spoofed.
+    let _ = target;
+    let request = ids.request(domain);
     let fail = |reason: Reason, detail: String| SipFacts {
         status: Err(reason),
         duration_seconds: start.elapsed().as_secs_f64(),
@@ -205,12 +208,14 @@ impl Ids {
         }
     }
 
-    fn request(&self, domain: &str, target: &str) -> String {
+    /// The request; responses come back on the same connection (RFC 3261 §18.2.2), so the
+    /// Via sent-by and the From host are placeholders in the reserved `.invalid` domain.
+    fn request(&self, domain: &str) -> String {
         format!(
             "OPTIONS sip:{domain} SIP/2.0\r\n\
-             Via: SIP/2.0/TLS {target}:5061;branch={branch};rport\r\n\
+             Via: SIP/2.0/TLS sipfed-exporter.invalid;branch={branch};rport\r\n\
              Max-Forwards: 70\r\n\
-             From: <sip:sipfed-exporter@{target}>;tag={tag}\r\n\
+             From: <sip:sipfed-exporter@sipfed-exporter.invalid>;tag={tag}\r\n\
              To: <sip:{domain}>\r\n\
              Call-ID: {call_id}\r\n\
              CSeq: 1 OPTIONS\r\n\
@@ -409,9 +414,13 @@ mod tests {
     #[test]
     fn request_is_rfc3261_shaped() {
         let ids = Ids::new();
-        let r = ids.request("zahnfee.de", "xphone.zahnfee.de");
+        let r = ids.request("zahnfee.de");
         assert!(r.starts_with("OPTIONS sip:zahnfee.de SIP/2.0\r\n"));
         assert!(r.contains(";branch=z9hG4bK"));
+        assert!(r.contains(&format!(";tag={}\r\n", ids.tag)));
+        assert!(r.contains("To: <sip:zahnfee.de>\r\n"));
+        // Never the peer's own name in Via (a proxy would see a loop).
+        assert!(!r.contains("xphone"));
         assert!(r.contains(&format!("Call-ID: {}\r\n", ids.call_id)));
         assert!(r.contains("CSeq: 1 OPTIONS\r\n"));
         assert!(r.contains("Max-Forwards: 70\r\n"));

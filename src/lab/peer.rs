@@ -66,6 +66,9 @@ pub enum SipMode {
     WrongCSeq,
     /// Provisional responses without end, never a final one.
     ProvisionalFlood,
+    /// A proxy named like this: answers 482 Loop Detected when a Via header carries its own
+    /// name (RFC 3261 §16.3), 200 otherwise.
+    Proxy(&'static str),
 }
 
 /// A running peer.
@@ -271,6 +274,7 @@ async fn answer_sip<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
             100 => "Trying",
             200 => "OK",
             403 => "Forbidden",
+            482 => "Loop Detected",
             _ => "Whatever",
         };
         format!(
@@ -348,6 +352,17 @@ async fn answer_sip<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
         SipMode::WrongCSeq => {
             let r = response(200, &call_id).replace(" OPTIONS\r\n", " INVITE\r\n");
             let _ = tls.write_all(r.as_bytes()).await;
+            let _ = tls.flush().await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        SipMode::Proxy(own) => {
+            let looped = request
+                .split("\r\n")
+                .filter_map(|l| l.split_once(':'))
+                .filter(|(n, _)| n.trim().eq_ignore_ascii_case("via") || n.trim() == "v")
+                .any(|(_, v)| v.to_ascii_lowercase().contains(&own.to_ascii_lowercase()));
+            let code = if looped { 482 } else { 200 };
+            let _ = tls.write_all(response(code, &call_id).as_bytes()).await;
             let _ = tls.flush().await;
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
