@@ -297,8 +297,18 @@ impl Context<'_> {
         format!("_sipfederationtls._tcp.{}.", self.domain.name)
     }
 
-    fn srv_records(&self) -> &[crate::facts::SrvRecord] {
-        self.facts.srv.as_ref().map(|s| s.records()).unwrap_or(&[])
+    /// SRV records with a real target (a target of "." means "no service", RFC 2782).
+    fn srv_records(&self) -> Vec<&crate::facts::SrvRecord> {
+        self.facts
+            .srv
+            .as_ref()
+            .map(|s| {
+                s.records()
+                    .iter()
+                    .filter(|r| !r.target.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     fn endpoints(&self) -> impl Iterator<Item = (&TargetFacts, &EndpointFacts)> {
@@ -331,6 +341,11 @@ fn srv_present(ctx: &Context<'_>) -> Option<Verdict> {
         "without this record, open federation cannot find the partner's federation server; ask the partner to publish it, or configure a direct federation route".to_string()
     };
     match srv.primary()? {
+        Ok(r) if !r.is_empty() && r.iter().all(|x| x.target.is_empty()) => fail(
+            Reason::Nodata,
+            format!("{name} has target \".\": the service is declared not available (RFC 2782)"),
+            hint,
+        ),
         Ok(r) if !r.is_empty() => pass(format!("{name} has {} SRV record(s)", r.len())),
         Ok(_) => fail(Reason::Nodata, format!("{name} has no SRV record"), hint),
         Err(e) => {
@@ -508,8 +523,11 @@ fn resolvers_agree(ctx: &Context<'_>) -> Option<Verdict> {
             Err(e) => e.reason().as_str().to_string(),
         }
     }
-    fn normal<T: Ord + Clone>(r: &Result<Vec<T>, crate::facts::DnsFailure>) -> Option<Vec<T>> {
-        r.as_ref().ok().map(|v| {
+    // Failures compare by kind: NXDOMAIN from one resolver and SERVFAIL from another disagree.
+    fn normal<T: Ord + Clone>(
+        r: &Result<Vec<T>, crate::facts::DnsFailure>,
+    ) -> Result<Vec<T>, crate::facts::DnsFailure> {
+        r.as_ref().map_err(|e| *e).map(|v| {
             let mut v = v.clone();
             v.sort();
             v.dedup();
@@ -951,25 +969,36 @@ fn cert_client_auth(ctx: &Context<'_>) -> Option<Verdict> {
 }
 
 fn cert_same_everywhere(ctx: &Context<'_>) -> Option<Verdict> {
-    let leaves: Vec<(&EndpointFacts, &CertFacts)> = ctx.leaves().map(|(_, e, l)| (e, l)).collect();
-    if leaves.len() < 2 {
-        return None;
+    // Addresses behind one target name must serve one certificate; different targets may
+    // legitimately have their own.
+    let mut compared = 0;
+    for t in &ctx.facts.targets {
+        let leaves: Vec<(&EndpointFacts, &CertFacts)> = t
+            .endpoints
+            .iter()
+            .filter_map(|e| e.leaf().map(|l| (e, l)))
+            .collect();
+        if leaves.len() < 2 {
+            continue;
+        }
+        compared += leaves.len();
+        let (first_ep, first) = leaves[0];
+        if let Some((e, _)) = leaves.iter().find(|(_, l)| l.sha256 != first.sha256) {
+            return fail(
+                Reason::DifferentCertificates,
+                format!(
+                    "{} and {} ({}) serve different certificates",
+                    first_ep.address, e.address, t.name
+                ),
+                "install the renewed certificate on every server behind the name",
+            );
+        }
     }
-    let (first_ep, first) = leaves[0];
-    match leaves.iter().find(|(_, l)| l.sha256 != first.sha256) {
-        None => pass(format!(
-            "all {} addresses serve the same certificate",
-            leaves.len()
-        )),
-        Some((e, _)) => fail(
-            Reason::DifferentCertificates,
-            format!(
-                "{} and {} serve different certificates",
-                first_ep.address, e.address
-            ),
-            "install the renewed certificate on every server behind the name",
-        ),
-    }
+    (compared > 0).then(|| {
+        Verdict::Pass(format!(
+            "all {compared} addresses serve the same certificate per target"
+        ))
+    })
 }
 
 fn cert_renewal_activated(ctx: &Context<'_>) -> Option<Verdict> {
@@ -1089,6 +1118,10 @@ fn teams_federation_srv(ctx: &Context<'_>) -> Option<Verdict> {
 fn teams_lyncdiscover(ctx: &Context<'_>) -> Option<Verdict> {
     let m = ctx.facts.m365.as_ref()?;
     let target = m.lyncdiscover.as_deref()?;
+    // Without Microsoft 365 a lyncdiscover record to an on-premises Skype server is correct.
+    if !m.evidence() {
+        return None;
+    }
     let name = format!("lyncdiscover.{}", ctx.domain.name);
     if m365::is_microsoft_host(target) {
         return pass(format!("{name} points to Microsoft ({target})"));

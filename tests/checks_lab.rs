@@ -247,6 +247,34 @@ async fn every_check_passes_and_fails_against_the_lab() {
         .await;
     }
 
+    // Two targets with a certificate each: nothing to compare per target.
+    add("twotargets.example");
+    for t in ["sip1.twotargets.example", "sip2.twotargets.example"] {
+        let leaf = lab.pki.leaf(&good(t)).unwrap();
+        let p = lab
+            .peer(Behavior::Tls {
+                leaf,
+                request_client_cert: false,
+                sip: SipMode::Answer(200),
+            })
+            .await
+            .unwrap();
+        lab.publish("twotargets.example", t, p.address);
+    }
+    // "." as target: the service is declared not available.
+    add("dot.example");
+    z.federation_srv("dot.example", 0, 0, 0, ".");
+    // An on-premises Skype server's lyncdiscover without any Microsoft 365: nothing to judge.
+    add("onprem.example");
+    tls_domain(
+        &lab,
+        "onprem.example",
+        good("sip.onprem.example"),
+        SipMode::Answer(200),
+    )
+    .await;
+    z.addr("lyncdiscover.onprem.example", "127.0.0.1".parse().unwrap());
+
     let own = "  - domain: good.example\n    role: own\n    fqdn: sip.good.example\n  - domain: unexpected.example\n    role: own\n    fqdn: xphone.unexpected.example\n  - domain: ownoutside.example\n    role: own\n    fqdn: sip.elsewhere.example\n  - domain: direct.example\n    federation: direct\n    fqdn: host.direct.example\n    port: 5070\n";
     tls_domain(
         &lab,
@@ -539,6 +567,8 @@ async fn every_check_passes_and_fails_against_the_lab() {
             Some("different_certificates"),
         ),
         ("direct.example", "tcp_connect", 1.0, None),
+        ("dot.example", "srv_present", 0.0, Some("nodata")),
+        ("twotargets.example", "cert_name_match", 1.0, None),
         ("direct.example", "cert_name_match", 1.0, None),
     ];
     let mut failures = Vec::new();
@@ -609,6 +639,12 @@ async fn every_check_passes_and_fails_against_the_lab() {
     assert_eq!(check(&m, "refuse.example", "tls_handshake"), None);
     assert_eq!(check(&m, "refuse.example", "cert_trusted"), None);
     assert_eq!(check(&m, "outside.example", "srv_target_expected"), None);
+    assert_eq!(
+        check(&m, "twotargets.example", "cert_same_everywhere"),
+        None
+    );
+    assert_eq!(check(&m, "dot.example", "srv_target_in_domain"), None);
+    assert_eq!(check(&m, "onprem.example", "teams_lyncdiscover"), None);
     assert_eq!(
         value(&m, "sipfed_endpoint_up", &[("domain", "refuse.example")]),
         Some(0.0)

@@ -48,6 +48,11 @@ async fn resolvers_that_disagree_and_split_horizon() {
     // The two resolvers give different addresses for the split domain's target.
     lab.zone.addr("sip.split.example", b.ip());
     other.addr("sip.split.example", c.ip());
+    // One resolver says NXDOMAIN, the other SERVFAIL: that is a disagreement too.
+    other.fault(
+        "_sipfederationtls._tcp.failing.example",
+        sipfed_exporter::lab::Fault::Servfail,
+    );
     let dns2 = lab.extra_dns(other).await.unwrap();
 
     let both = format!("  inside:\n    resolvers: [\"{}\", \"{dns2}\"]\n", lab.dns);
