@@ -272,6 +272,11 @@ EXPECTED = [
     ("implantat.at: self-signed certificate", [
         {"alertname": "SipFedCheckFailing", "tenant": "msp-kunde", "domain": "implantat.at",
          "check": "cert_trusted", "severity": "critical"}]),
+    ("kanzlei-umzug.de: Teams tenant with a self-hosted SRV target", [
+        {"alertname": "SipFedTeamsFederationRecordMissing", "tenant": "msp-kunde",
+         "domain": "kanzlei-umzug.de", "check": "teams_federation_srv", "severity": "critical"},
+        {"alertname": "SipFedCheckFailing", "tenant": "msp-kunde",
+         "domain": "kanzlei-umzug.de", "check": "teams_federation_srv", "severity": "critical"}]),
     ("dentalbuero.de: Microsoft 365 tenant without federation SRV", [
         {"alertname": "SipFedTeamsFederationRecordMissing", "tenant": "msp-kunde",
          "domain": "dentalbuero.de", "check": "teams_federation_srv", "severity": "critical"}]),

@@ -57,6 +57,12 @@ pub const DEMO_DOMAINS: &[DemoDomain] = &[
     },
     DemoDomain {
         tenant: "msp-kunde",
+        domain: "kanzlei-umzug.de",
+        role: "peer",
+        problem: "Teams tenant whose SRV points to a self-hosted server (Teams answers anyway)",
+    },
+    DemoDomain {
+        tenant: "msp-kunde",
         domain: "labor-ost.de",
         role: "peer",
         problem: "no federation SRV record",
@@ -149,6 +155,16 @@ pub async fn build(lab: &Lab) -> std::io::Result<std::path::PathBuf> {
         })
         .await?;
     lab.publish("implantat.at", "sip.implantat.at", p.address);
+
+    let p = lab.tls_peer(&ok("sip-edge.kanzlei-umzug.de")).await?;
+    lab.publish("kanzlei-umzug.de", "sip-edge.kanzlei-umzug.de", p.address);
+    z.mx(
+        "kanzlei-umzug.de",
+        0,
+        "kanzlei-umzug-de.mail.protection.outlook.com",
+    );
+    z.cname("lyncdiscover.kanzlei-umzug.de", "webdir.online.lync.com");
+    z.cname("sip.kanzlei-umzug.de", "sipdir.online.lync.com");
 
     z.mx(
         "dentalbuero.de",
