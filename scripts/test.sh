@@ -24,14 +24,17 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 echo "== cargo test"
-cargo test --quiet 2>&1 | tee /tmp/sipfed-cargo-test.log
-if [ -x scripts/test-alerts.sh ]; then
-  echo "== alerts and dashboards"
-  scripts/test-alerts.sh
-fi
-if [ -x scripts/e2e-prometheus.sh ]; then
-  echo "== end-to-end with a real Prometheus"
-  cargo build --release --quiet
-  scripts/e2e-prometheus.sh target/release/sipfed_exporter
-fi
-echo "== all tests passed"
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+cargo test --quiet 2>&1 | tee "$logs/cargo"
+echo "== alerts and dashboards"
+scripts/test-alerts.sh 2>&1 | tee "$logs/alerts"
+echo "== end-to-end with a real Prometheus"
+cargo build --release --quiet
+scripts/e2e-prometheus.sh target/release/sipfed_exporter 2>&1 | tee "$logs/e2e"
+# One closing line for all three suites (each exited non-zero on any failure above).
+cargo_passed=$(grep -oE 'test result: ok\. [0-9]+ passed' "$logs/cargo" | awk '{s+=$4} END {print s+0}')
+alerts_passed=$(grep -oE '^[0-9]+ passed, 0 failed' "$logs/alerts" | tail -1 | awk '{print $1}')
+e2e_passed=$(grep -oE '^[0-9]+ passed, 0 failed' "$logs/e2e" | tail -1 | awk '{print $1}')
+echo "== cargo tests: $cargo_passed, alert/dashboard checks: $alerts_passed, end-to-end checks: $e2e_passed"
+echo "$((cargo_passed + alerts_passed + e2e_passed)) passed, 0 failed"

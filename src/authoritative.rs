@@ -148,7 +148,7 @@ pub fn check(ctx: &crate::checks::Context<'_>) -> Option<crate::checks::Verdict>
     match a.agree()? {
         true => Some(Verdict::Pass(format!(
             "all {} authoritative servers of {} hold the same federation records",
-            a.servers.len(),
+            a.servers.iter().filter(|s| s.answer.is_ok()).count(),
             a.zone
         ))),
         false => {
