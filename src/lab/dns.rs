@@ -28,6 +28,8 @@ pub enum Fault {
 #[derive(Default)]
 pub struct Zone {
     records: RwLock<HashMap<(String, RecordType), Vec<RData>>>,
+    /// Every owner name and every name above it (empty non-terminals exist: NODATA).
+    names: RwLock<HashSet<String>>,
     faults: RwLock<HashMap<String, Fault>>,
 }
 
@@ -42,10 +44,19 @@ fn name(n: &str) -> Name {
 
 impl Zone {
     fn add(&self, owner: &str, data: RData) {
+        let owner = key(owner);
+        let mut names = self.names.write().unwrap_or_else(|p| p.into_inner());
+        let mut n = owner.as_str();
+        loop {
+            names.insert(n.to_string());
+            match n.split_once('.') {
+                Some((_, parent)) => n = parent,
+                None => break,
+            }
+        }
+        drop(names);
         let mut r = self.records.write().unwrap_or_else(|p| p.into_inner());
-        r.entry((key(owner), data.record_type()))
-            .or_default()
-            .push(data);
+        r.entry((owner, data.record_type())).or_default().push(data);
     }
 
     /// `_sipfederationtls._tcp.<domain>` SRV.
@@ -150,9 +161,11 @@ impl Zone {
             return Ok(out);
         }
         // NODATA when the name (or something below it) exists, NXDOMAIN otherwise.
-        let exists = records
-            .keys()
-            .any(|(n, _)| *n == current || n.ends_with(&format!(".{current}")));
+        let exists = self
+            .names
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&current);
         if exists {
             Ok(out)
         } else {
