@@ -94,157 +94,33 @@ pub struct Check {
 use Severity::{Critical as C, Info as I, Warning as W};
 
 /// The checks table (SPEC §5). Order is the order of the checklist.
+#[rustfmt::skip]
 pub const CHECKS: &[Check] = &[
-    Check {
-        name: "srv_present",
-        own: Some(C),
-        peer: Some(C),
-        run: srv_present,
-    },
-    Check {
-        name: "srv_port_5061",
-        own: Some(W),
-        peer: Some(W),
-        run: srv_port_5061,
-    },
-    Check {
-        name: "srv_target_in_domain",
-        own: Some(C),
-        peer: Some(W),
-        run: srv_target_in_domain,
-    },
-    Check {
-        name: "srv_target_expected",
-        own: Some(C),
-        peer: None,
-        run: srv_target_expected,
-    },
-    Check {
-        name: "srv_target_not_alias",
-        own: Some(W),
-        peer: Some(W),
-        run: srv_target_not_alias,
-    },
-    Check {
-        name: "target_resolves",
-        own: Some(C),
-        peer: Some(C),
-        run: target_resolves,
-    },
-    Check {
-        name: "target_public_address",
-        own: Some(C),
-        peer: Some(W),
-        run: target_public_address,
-    },
-    Check {
-        name: "authoritative_agree",
-        own: Some(W),
-        peer: None,
-        run: crate::authoritative::check,
-    },
-    Check {
-        name: "resolvers_agree",
-        own: Some(W),
-        peer: Some(W),
-        run: resolvers_agree,
-    },
-    Check {
-        name: "tcp_connect",
-        own: Some(C),
-        peer: Some(C),
-        run: tcp_connect,
-    },
-    Check {
-        name: "tls_handshake",
-        own: Some(C),
-        peer: Some(C),
-        run: tls_handshake,
-    },
-    Check {
-        name: "tls_min_version",
-        own: Some(C),
-        peer: Some(W),
-        run: tls_min_version,
-    },
-    Check {
-        name: "cert_trusted",
-        own: Some(C),
-        peer: Some(C),
-        run: cert_trusted,
-    },
-    Check {
-        name: "cert_name_match",
-        own: Some(C),
-        peer: Some(C),
-        run: cert_name_match,
-    },
-    Check {
-        name: "cert_not_wildcard",
-        own: Some(C),
-        peer: Some(I),
-        run: cert_not_wildcard,
-    },
-    Check {
-        name: "cert_valid_now",
-        own: Some(C),
-        peer: Some(C),
-        run: cert_valid_now,
-    },
-    Check {
-        name: "cert_expiry",
-        own: Some(W),
-        peer: Some(W),
-        run: cert_expiry,
-    },
-    Check {
-        name: "cert_server_auth",
-        own: Some(C),
-        peer: Some(C),
-        run: cert_server_auth,
-    },
-    Check {
-        name: "cert_client_auth",
-        own: Some(W),
-        peer: Some(I),
-        run: cert_client_auth,
-    },
-    Check {
-        name: "cert_same_everywhere",
-        own: Some(W),
-        peer: Some(W),
-        run: cert_same_everywhere,
-    },
-    Check {
-        name: "cert_renewal_activated",
-        own: Some(W),
-        peer: None,
-        run: cert_renewal_activated,
-    },
-    Check {
-        name: "sip_options",
-        own: Some(W),
-        peer: Some(W),
-        run: sip_options,
-    },
-    Check {
-        name: "teams_federation_srv",
-        own: None,
-        peer: Some(C),
-        run: teams_federation_srv,
-    },
-    Check {
-        name: "teams_lyncdiscover",
-        own: Some(W),
-        peer: Some(W),
-        run: teams_lyncdiscover,
-    },
-    Check {
-        name: "teams_conflict",
-        own: Some(W),
-        peer: None,
-        run: teams_conflict,
-    },
+    Check { name: "srv_present",            own: Some(C),  peer: Some(C),  run: srv_present },
+    Check { name: "srv_port_5061",          own: Some(W),  peer: Some(W),  run: srv_port_5061 },
+    Check { name: "srv_target_in_domain",   own: Some(C),  peer: Some(W),  run: srv_target_in_domain },
+    Check { name: "srv_target_expected",    own: Some(C),  peer: None,     run: srv_target_expected },
+    Check { name: "srv_target_not_alias",   own: Some(W),  peer: Some(W),  run: srv_target_not_alias },
+    Check { name: "target_resolves",        own: Some(C),  peer: Some(C),  run: target_resolves },
+    Check { name: "target_public_address",  own: Some(C),  peer: Some(W),  run: target_public_address },
+    Check { name: "authoritative_agree",    own: Some(W),  peer: None,     run: crate::authoritative::check },
+    Check { name: "resolvers_agree",        own: Some(W),  peer: Some(W),  run: resolvers_agree },
+    Check { name: "tcp_connect",            own: Some(C),  peer: Some(C),  run: tcp_connect },
+    Check { name: "tls_handshake",          own: Some(C),  peer: Some(C),  run: tls_handshake },
+    Check { name: "tls_min_version",        own: Some(C),  peer: Some(W),  run: tls_min_version },
+    Check { name: "cert_trusted",           own: Some(C),  peer: Some(C),  run: cert_trusted },
+    Check { name: "cert_name_match",        own: Some(C),  peer: Some(C),  run: cert_name_match },
+    Check { name: "cert_not_wildcard",      own: Some(C),  peer: Some(I),  run: cert_not_wildcard },
+    Check { name: "cert_valid_now",         own: Some(C),  peer: Some(C),  run: cert_valid_now },
+    Check { name: "cert_expiry",            own: Some(W),  peer: Some(W),  run: cert_expiry },
+    Check { name: "cert_server_auth",       own: Some(C),  peer: Some(C),  run: cert_server_auth },
+    Check { name: "cert_client_auth",       own: Some(W),  peer: Some(I),  run: cert_client_auth },
+    Check { name: "cert_same_everywhere",   own: Some(W),  peer: Some(W),  run: cert_same_everywhere },
+    Check { name: "cert_renewal_activated", own: Some(W),  peer: None,     run: cert_renewal_activated },
+    Check { name: "sip_options",            own: Some(W),  peer: Some(W),  run: sip_options },
+    Check { name: "teams_federation_srv",   own: None,     peer: Some(C),  run: teams_federation_srv },
+    Check { name: "teams_lyncdiscover",     own: Some(W),  peer: Some(W),  run: teams_lyncdiscover },
+    Check { name: "teams_conflict",         own: Some(W),  peer: None,     run: teams_conflict },
 ];
 
 /// Runs every check that applies to the domain's role and to what the facts hold.
@@ -1216,6 +1092,44 @@ pub fn is_global(ip: IpAddr) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn routability_rule() {
+        let global = [
+            "8.8.8.8",
+            "193.99.144.80",
+            "2a00:1450:4001:82b::200e",
+            "100.63.255.255",
+            "100.128.0.1",
+        ];
+        let not_global = [
+            "10.1.2.3",           // RFC 1918
+            "172.16.0.1",         // RFC 1918
+            "192.168.178.20",     // RFC 1918 (the classic home router)
+            "127.0.0.1",          // loopback
+            "169.254.10.10",      // link-local
+            "100.64.0.1",         // CGNAT 100.64/10
+            "100.127.255.254",    // CGNAT upper end
+            "192.0.2.10",         // TEST-NET-1
+            "198.51.100.7",       // TEST-NET-2
+            "203.0.113.5",        // TEST-NET-3
+            "198.18.0.1",         // benchmarking 198.18/15
+            "0.1.2.3",            // "this network"
+            "240.0.0.1",          // reserved
+            "255.255.255.255",    // broadcast
+            "::1",                // loopback
+            "fd12:3456::1",       // ULA fc00::/7
+            "fe80::1",            // link-local
+            "2001:db8::5",        // documentation
+            "::ffff:192.168.1.1", // IPv4-mapped private
+        ];
+        for a in global {
+            assert!(is_global(a.parse().unwrap()), "{a} is global");
+        }
+        for a in not_global {
+            assert!(!is_global(a.parse().unwrap()), "{a} is not global");
+        }
+    }
     use super::*;
     use crate::facts::{M365Facts, ResolverAnswer, SrvFacts, SrvRecord};
 
