@@ -261,6 +261,20 @@ async fn every_check_passes_and_fails_against_the_lab() {
             .unwrap();
         lab.publish("twotargets.example", t, p.address);
     }
+    // A hostile peer sending a chain of 60 certificates: judged on what we keep, no hang.
+    add("hugechain.example");
+    let mut leaf = lab.pki.leaf(&good("sip.hugechain.example")).unwrap();
+    let intermediate = leaf.chain[1].clone();
+    leaf.chain.extend(std::iter::repeat_n(intermediate, 59));
+    let p = lab
+        .peer(Behavior::Tls {
+            leaf,
+            request_client_cert: false,
+            sip: SipMode::Answer(200),
+        })
+        .await
+        .unwrap();
+    lab.publish("hugechain.example", "sip.hugechain.example", p.address);
     // "." as target: the service is declared not available.
     add("dot.example");
     z.federation_srv("dot.example", 0, 0, 0, ".");
@@ -568,6 +582,8 @@ async fn every_check_passes_and_fails_against_the_lab() {
         ),
         ("direct.example", "tcp_connect", 1.0, None),
         ("dot.example", "srv_present", 0.0, Some("nodata")),
+        ("hugechain.example", "tls_handshake", 1.0, None),
+        ("hugechain.example", "cert_trusted", 1.0, None),
         ("twotargets.example", "cert_name_match", 1.0, None),
         ("direct.example", "cert_name_match", 1.0, None),
     ];
