@@ -177,60 +177,58 @@ pub fn render_results(
     results: &[(ProbeKey, std::sync::Arc<ProbeResult>)],
     domain_level: bool,
 ) {
-    let domain_labels = |out: &mut String, k: &ProbeKey| {
-        out.push_str("tenant=\"");
-        escape(out, &k.tenant);
-        out.push_str("\",domain=\"");
-        escape(out, &k.domain);
-        out.push_str("\",vantage=\"");
-        escape(out, &k.vantage);
-        out.push('"');
-    };
-    // Per (tenant, domain, vantage).
-    family(
-        out,
-        "sipfed_probe_success",
-        "gauge",
-        "1 when no critical check failed in the latest probe.",
-    );
-    for (k, r) in results {
-        sample(
-            out,
+    // Per (tenant, domain, vantage): one value per probe result.
+    type PerProbe = fn(&ProbeResult) -> Option<f64>;
+    let per_probe: [(&str, &str, PerProbe); 6] = [
+        (
             "sipfed_probe_success",
-            |o| domain_labels(o, k),
-            &[],
-            f64::from(u8::from(r.success)),
-        );
-    }
-    family(
-        out,
-        "sipfed_probe_duration_seconds",
-        "gauge",
-        "Duration of the latest probe.",
-    );
-    for (k, r) in results {
-        sample(
-            out,
+            "1 when no critical check failed in the latest probe.",
+            |r| Some(f64::from(u8::from(r.success))),
+        ),
+        (
             "sipfed_probe_duration_seconds",
-            |o| domain_labels(o, k),
-            &[],
-            r.facts.duration_seconds,
-        );
-    }
-    family(
-        out,
-        "sipfed_probe_timestamp_seconds",
-        "gauge",
-        "Unix time the latest probe ended.",
-    );
-    for (k, r) in results {
-        sample(
-            out,
+            "Duration of the latest probe.",
+            |r| Some(r.facts.duration_seconds),
+        ),
+        (
             "sipfed_probe_timestamp_seconds",
-            |o| domain_labels(o, k),
-            &[],
-            r.finished_at,
-        );
+            "Unix time the latest probe ended.",
+            |r| Some(r.finished_at),
+        ),
+        (
+            "sipfed_srv_records",
+            "Federation SRV records the vantage's first resolver returned.",
+            |r| r.facts.srv.as_ref().map(|s| s.records().len() as f64),
+        ),
+        (
+            "sipfed_m365_evidence",
+            "1 when MX, TXT or Skype/Teams records show a Microsoft 365 tenant.",
+            |r| {
+                r.facts
+                    .m365
+                    .as_ref()
+                    .map(|m| f64::from(u8::from(m.evidence())))
+            },
+        ),
+        (
+            "sipfed_dns_authoritative_agree",
+            "Own domains: 1 when every authoritative name server holds the same SRV and address records.",
+            |r| {
+                r.facts
+                    .authoritative
+                    .as_ref()
+                    .and_then(|a| a.agree())
+                    .map(|a| f64::from(u8::from(a)))
+            },
+        ),
+    ];
+    for (name, help, value) in per_probe {
+        family(out, name, "gauge", help);
+        for (k, r) in results {
+            if let Some(v) = value(r) {
+                sample(out, name, |o| domain_labels(o, k), &[], v);
+            }
+        }
     }
     family(
         out,
@@ -266,23 +264,6 @@ pub fn render_results(
                     1.0,
                 );
             }
-        }
-    }
-    family(
-        out,
-        "sipfed_srv_records",
-        "gauge",
-        "Federation SRV records the vantage's first resolver returned.",
-    );
-    for (k, r) in results {
-        if let Some(srv) = &r.facts.srv {
-            sample(
-                out,
-                "sipfed_srv_records",
-                |o| domain_labels(o, k),
-                &[],
-                srv.records().len() as f64,
-            );
         }
     }
     family(
@@ -341,40 +322,6 @@ pub fn render_results(
             &[("platform", platform.as_str())],
             1.0,
         );
-    }
-    family(
-        out,
-        "sipfed_m365_evidence",
-        "gauge",
-        "1 when MX, TXT or Skype/Teams records show a Microsoft 365 tenant.",
-    );
-    for (k, r) in results {
-        if let Some(m) = &r.facts.m365 {
-            sample(
-                out,
-                "sipfed_m365_evidence",
-                |o| domain_labels(o, k),
-                &[],
-                f64::from(u8::from(m.evidence())),
-            );
-        }
-    }
-    family(
-        out,
-        "sipfed_dns_authoritative_agree",
-        "gauge",
-        "Own domains: 1 when every authoritative name server holds the same SRV and address records.",
-    );
-    for (k, r) in results {
-        if let Some(agree) = r.facts.authoritative.as_ref().and_then(|a| a.agree()) {
-            sample(
-                out,
-                "sipfed_dns_authoritative_agree",
-                |o| domain_labels(o, k),
-                &[],
-                f64::from(u8::from(agree)),
-            );
-        }
     }
     // Per endpoint.
     let endpoint_families: [(&str, &str, &str); 10] = [
@@ -435,14 +382,7 @@ pub fn render_results(
             for t in &r.facts.targets {
                 for e in &t.endpoints {
                     let addr = e.address.to_string();
-                    let labels = |o: &mut String| {
-                        domain_labels(o, k);
-                        o.push_str(",target=\"");
-                        escape(o, &t.name);
-                        o.push_str("\",address=\"");
-                        escape(o, &addr);
-                        o.push('"');
-                    };
+                    let labels = |o: &mut String| endpoint_labels(o, k, &t.name, &addr);
                     let leaf = e.leaf().and_then(|l| l.parsed.as_ref().map(|d| (l, d)));
                     match i {
                         0 => sample(out, name, labels, &[], f64::from(u8::from(e.up()))),
@@ -535,14 +475,7 @@ pub fn render_results(
                 for e in &t.endpoints {
                     let Some(sip) = &e.sip else { continue };
                     let addr = e.address.to_string();
-                    let labels = |o: &mut String| {
-                        domain_labels(o, k);
-                        o.push_str(",target=\"");
-                        escape(o, &t.name);
-                        o.push_str("\",address=\"");
-                        escape(o, &addr);
-                        o.push('"');
-                    };
+                    let labels = |o: &mut String| endpoint_labels(o, k, &t.name, &addr);
                     let v = if name.ends_with("code") {
                         f64::from(*sip.status.as_ref().unwrap_or(&0))
                     } else {
@@ -564,13 +497,7 @@ pub fn render_results(
         "Configured role and federation type of a domain.",
     );
     for d in &config.domains {
-        let labels = |o: &mut String| {
-            o.push_str("tenant=\"");
-            escape(o, &d.tenant);
-            o.push_str("\",domain=\"");
-            escape(o, &d.name);
-            o.push('"');
-        };
+        let labels = |o: &mut String| tenant_domain_labels(o, &d.tenant, &d.name);
         sample(
             out,
             "sipfed_domain_info",
@@ -601,13 +528,7 @@ pub fn render_results(
         }
         let first = dns_view(rs[0]);
         let split = rs[1..].iter().any(|r| dns_view(r) != first);
-        let labels = |o: &mut String| {
-            o.push_str("tenant=\"");
-            escape(o, tenant);
-            o.push_str("\",domain=\"");
-            escape(o, domain);
-            o.push('"');
-        };
+        let labels = |o: &mut String| tenant_domain_labels(o, tenant, domain);
         sample(
             out,
             "sipfed_dns_split_horizon",
@@ -645,6 +566,30 @@ fn dns_view(r: &ProbeResult) -> (Vec<String>, Vec<String>) {
         .collect();
     addrs.sort();
     (srv, addrs)
+}
+
+fn tenant_domain_labels(out: &mut String, tenant: &str, domain: &str) {
+    out.push_str("tenant=\"");
+    escape(out, tenant);
+    out.push_str("\",domain=\"");
+    escape(out, domain);
+    out.push('"');
+}
+
+fn domain_labels(out: &mut String, k: &ProbeKey) {
+    tenant_domain_labels(out, &k.tenant, &k.domain);
+    out.push_str(",vantage=\"");
+    escape(out, &k.vantage);
+    out.push('"');
+}
+
+fn endpoint_labels(out: &mut String, k: &ProbeKey, target: &str, address: &str) {
+    domain_labels(out, k);
+    out.push_str(",target=\"");
+    escape(out, target);
+    out.push_str("\",address=\"");
+    escape(out, address);
+    out.push('"');
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
