@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Interoperability with third-party servers on loopback: dnsmasq answers DNS, Kamailio (TLS
+# module) is the SIP federation edge, certificates come from openssl. The exporter's `check`
+# must judge them as an admin would. Usage: scripts/test-interop.sh [BIN]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=$(realpath "${1:-target/release/sipfed_exporter}")
+for tool in dnsmasq kamailio openssl python3; do
+  command -v "$tool" >/dev/null || { echo "$tool not found (apt-get install dnsmasq-base kamailio kamailio-tls-modules openssl)" >&2; exit 2; }
+done
+
+dir=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
+trap cleanup EXIT
+cd "$dir"
+
+# Addresses of this run: 127.A.B.1 and .2, A/B from the process id, so runs do not collide.
+net="127.$((60 + $$ % 100)).$(($$ / 100 % 250))"
+good_ip="$net.1"; bad_ip="$net.2"
+dns_port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+# --- certificates (openssl) ---------------------------------------------------------------
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
+  -days 3650 -subj "/CN=interop root/O=interop" \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+leaf() { # name san eku
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$1" 2>/dev/null
+  printf "subjectAltName=%s\nextendedKeyUsage=%s\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n" "$2" "$3" > "$1.ext"
+  openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$1.pem" -days 90 -extfile "$1.ext" 2>/dev/null
+}
+leaf good "DNS:sip.good.test" "serverAuth,clientAuth"
+leaf wild "DNS:*.wild.test" "serverAuth"
+
+# --- Kamailio: two TLS listeners, one certificate each -----------------------------------
+cat > tls.cfg <<TLS
+[server:default]
+method = TLSv1.2+
+certificate = $dir/good.pem
+private_key = $dir/good.key
+verify_certificate = no
+require_certificate = no
+[server:$bad_ip:5061]
+method = TLSv1.2+
+certificate = $dir/wild.pem
+private_key = $dir/wild.key
+verify_certificate = no
+require_certificate = no
+TLS
+cat > kamailio.cfg <<KAM
+#!KAMAILIO
+debug=1
+log_stderror=yes
+children=1
+tcp_children=2
+enable_tls=yes
+listen=tls:$good_ip:5061
+listen=tls:$bad_ip:5061
+auto_aliases=no
+loadmodule "sl.so"
+loadmodule "tls.so"
+modparam("tls", "config", "$dir/tls.cfg")
+request_route {
+    if (method=="OPTIONS") {
+        sl_send_reply("200", "OK");
+        exit;
+    }
+    sl_send_reply("403", "Forbidden");
+}
+KAM
+kamailio -DD -E -f kamailio.cfg -w "$dir" >kamailio.log 2>&1 &
+pids+=($!)
+
+# --- dnsmasq: authoritative for .test -------------------------------------------------------
+dnsmasq --keep-in-foreground --no-resolv --no-hosts --local=/test/ --port="$dns_port" \
+  --listen-address=127.0.0.1 --bind-interfaces --pid-file= \
+  --srv-host=_sipfederationtls._tcp.good.test,sip.good.test,5061,0,0 \
+  --host-record=sip.good.test,"$good_ip" \
+  --srv-host=_sipfederationtls._tcp.wild.test,sip.wild.test,5061,0,0 \
+  --host-record=sip.wild.test,"$bad_ip" \
+  --srv-host=_sipfederationtls._tcp.moved.test,sip.elsewhere.test,5061,0,0 \
+  --host-record=sip.elsewhere.test,"$good_ip" \
+  --mx-host=teams.test,teams-test.mail.protection.outlook.com,0 \
+  --txt-record=teams.test,MS=ms12345678 \
+  --srv-host=_sipfederationtls._tcp.down.test,sip.down.test,5061,0,0 \
+  --host-record=sip.down.test,"$net.3" 2>dnsmasq.log &
+pids+=($!)
+
+for _ in $(seq 50); do
+  (exec 3<>"/dev/tcp/$good_ip/5061") 2>/dev/null && break
+  sleep 0.2
+done
+
+printf "global:\n  ca_file: ca.pem\n  timeout: 5s\n" > sipfed.yml
+set +e
+"$BIN" check --config.file=sipfed.yml --resolver "127.0.0.1:$dns_port" --output json \
+  good.test wild.test moved.test teams.test down.test > report.json
+status=$?
+set -e
+
+python3 - "$status" report.json <<'PY'
+import json, sys
+status = int(sys.argv[1])
+reports = {r["domain"]: {f["check"]: f for f in r["findings"]} for r in json.load(open(sys.argv[2]))}
+passed = failed = 0
+def expect(domain, check, ok, reason=None):
+    global passed, failed
+    f = reports.get(domain, {}).get(check)
+    good = f is not None and f["passed"] == ok and (reason is None or f["reason"] == reason)
+    print(("ok   " if good else "FAIL ") + f"{domain} {check}: want {'pass' if ok else 'fail ' + str(reason)}, got "
+          + (f"{'pass' if f['passed'] else 'fail ' + str(f['reason'])}: {f['message']}" if f else "absent"))
+    passed, failed = passed + good, failed + (not good)
+def absent(domain, check):
+    global passed, failed
+    good = check not in reports.get(domain, {})
+    print(("ok   " if good else "FAIL ") + f"{domain} {check}: want absent")
+    passed, failed = passed + good, failed + (not good)
+
+for c in ["srv_present", "srv_port_5061", "srv_target_in_domain", "target_resolves", "tcp_connect",
+          "tls_handshake", "tls_min_version", "cert_trusted", "cert_name_match", "cert_not_wildcard",
+          "cert_valid_now", "cert_expiry", "cert_server_auth", "cert_client_auth", "sip_options"]:
+    expect("good.test", c, True)
+expect("wild.test", "cert_name_match", True)
+expect("wild.test", "cert_not_wildcard", False, "wildcard")
+expect("wild.test", "cert_client_auth", False, "no_client_auth")
+expect("wild.test", "sip_options", True)
+expect("moved.test", "srv_target_in_domain", False, "outside_domain")
+expect("moved.test", "cert_name_match", False, "name_mismatch")
+expect("teams.test", "srv_present", False, "nxdomain")
+expect("teams.test", "teams_federation_srv", False, "missing_srv")
+expect("down.test", "tcp_connect", False, "connection_refused")
+absent("down.test", "tls_handshake")
+want_status = 2
+good = status == want_status
+print(("ok   " if good else "FAIL ") + f"exit status {status}, want {want_status} (a critical check failed)")
+passed, failed = passed + good, failed + (not good)
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
+PY
