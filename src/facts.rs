@@ -40,6 +40,21 @@ pub struct SrvFacts {
     pub answers: Vec<ResolverAnswer<Vec<SrvRecord>>>,
 }
 
+impl Facts {
+    /// Drops the raw certificate bytes once judged: the stored result keeps only what metrics
+    /// and pages show, so memory grows with domains by a few KiB each.
+    pub fn shed_der(&mut self) {
+        let chains = self
+            .targets
+            .iter_mut()
+            .flat_map(|t| t.endpoints.iter_mut())
+            .flat_map(|e| e.chain.iter_mut());
+        for c in chains.chain(self.stored_certs.iter_mut().flatten()) {
+            c.der = Vec::new();
+        }
+    }
+}
+
 impl SrvFacts {
     /// The answer the probe went on with (the first resolver's).
     pub fn primary(&self) -> Option<&Result<Vec<SrvRecord>, DnsFailure>> {

@@ -282,6 +282,7 @@ async fn probe_loop(
         drop(permit);
         let mut result = rt.judge(&domain, facts);
         explain_across_vantages(&exporter, &rt, &domain, &key, &mut result);
+        result.facts.shed_der();
         exporter
             .metrics
             .probe_finished(&key.vantage, result.success);

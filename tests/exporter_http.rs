@@ -49,7 +49,7 @@ async fn a_hanging_peer_delays_neither_other_domains_nor_scrapes() {
             "  - domain: hang.example\n  - domain: good.example\n",
         )
         .unwrap();
-    let (addr, shutdown, _) = start_exporter(&path).await;
+    let (addr, shutdown, exporter) = start_exporter(&path).await;
     // The good domain's result is exposed while the hanging probe (5 s timeout) still runs.
     let m = scrape_until(addr, |b| {
         b.contains("sipfed_probe_success{tenant=\"default\",domain=\"good.example\"")
@@ -64,6 +64,15 @@ async fn a_hanging_peer_delays_neither_other_domains_nor_scrapes() {
         None
     );
     assert_eq!(value(&m, "sipfed_probes_in_flight", &[]), Some(1.0));
+    // Stored results keep certificate details, not the raw certificates.
+    let key = sipfed_exporter::scheduler::ProbeKey {
+        tenant: "default".into(),
+        domain: "good.example".into(),
+        vantage: "inside".into(),
+    };
+    let stored = exporter.result(&key).unwrap();
+    let leaf = stored.facts.targets[0].endpoints[0].leaf().unwrap();
+    assert!(leaf.der.is_empty() && leaf.sha256.len() == 64 && leaf.parsed.is_some());
     let (ready, _) = http(addr, "GET", "/-/ready").await;
     assert_eq!(ready, 503);
     // Then the hanging one fails its handshake with a timeout.
