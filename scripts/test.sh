@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need on a fresh machine, then runs formatting,
 # lints, unit and lab integration tests, the alert/dashboard checks, the deployment artefact
-# checks, the interoperability test with third-party servers (dnsmasq, Kamailio) and the
-# end-to-end test with a real Prometheus.
+# checks, the interoperability test with third-party servers (dnsmasq, Kamailio), the status
+# pages in headless Chromium and the end-to-end test with a real Prometheus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,7 @@ command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v dnsmasq >/dev/null 2>&1 || need_apt+=(dnsmasq-base)
 command -v kamailio >/dev/null 2>&1 || need_apt+=(kamailio kamailio-tls-modules)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if ((${#need_apt[@]})); then
   echo "installing: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -38,6 +39,8 @@ cargo build --release --quiet   # test-deploy.sh runs the binary's `config check
 scripts/test-deploy.sh 2>&1 | tee "$logs/deploy"
 echo "== interoperability with third-party servers (dnsmasq, Kamailio TLS)"
 scripts/test-interop.sh target/release/sipfed_exporter 2>&1 | tee "$logs/interop"
+echo "== status pages in a real browser (headless Chromium)"
+scripts/test-browser.sh target/release/sipfed_exporter 2>&1 | tee "$logs/browser"
 echo "== end-to-end with a real Prometheus"
 scripts/e2e-prometheus.sh target/release/sipfed_exporter 2>&1 | tee "$logs/e2e"
 # One closing line for all four suites (each exited non-zero on any failure above).
@@ -45,6 +48,7 @@ cargo_passed=$(grep -oE 'test result: ok\. [0-9]+ passed' "$logs/cargo" | awk '{
 alerts_passed=$(grep -oE '^[0-9]+ passed, 0 failed' "$logs/alerts" | tail -1 | awk '{print $1}')
 deploy_passed=$(grep -oE '^[0-9]+ passed, 0 failed' "$logs/deploy" | tail -1 | awk '{print $1}')
 interop_passed=$(grep -oE '^[0-9]+ passed, 0 failed' "$logs/interop" | tail -1 | awk '{print $1}')
+browser_passed=$(grep -oE '^[0-9]+ passed, 0 failed' "$logs/browser" | tail -1 | awk '{print $1}')
 e2e_passed=$(grep -oE '^[0-9]+ passed, 0 failed' "$logs/e2e" | tail -1 | awk '{print $1}')
-echo "== cargo tests: $cargo_passed, alert/dashboard checks: $alerts_passed, deployment checks: $deploy_passed, interop checks: $interop_passed, end-to-end checks: $e2e_passed"
-echo "$((cargo_passed + alerts_passed + deploy_passed + interop_passed + e2e_passed)) passed, 0 failed"
+echo "== cargo tests: $cargo_passed, alert/dashboard checks: $alerts_passed, deployment checks: $deploy_passed, interop checks: $interop_passed, browser checks: $browser_passed, end-to-end checks: $e2e_passed"
+echo "$((cargo_passed + alerts_passed + deploy_passed + interop_passed + browser_passed + e2e_passed)) passed, 0 failed"
