@@ -966,11 +966,30 @@ fn teams_federation_srv(ctx: &Context<'_>) -> Option<Verdict> {
             ),
         );
     }
-    if records
+    if let Some(r) = records
         .iter()
-        .any(|r| m365::classify_target(&r.target) != Platform::SelfHosted)
+        .find(|r| m365::classify_target(&r.target) != Platform::SelfHosted)
     {
-        return pass(format!("{name} points to Microsoft"));
+        // A GCC High tenant federating through the commercial edge (or the reverse) is not found.
+        let srv_cloud = m365::classify_target(&r.target);
+        if let Some(c) = m365::sip_cloud(m)
+            && c != srv_cloud
+        {
+            return fail(
+                Reason::WrongCloud,
+                format!(
+                    "{name} points to {} ({}) but the tenant's Skype/Teams records are in {}",
+                    r.target,
+                    srv_cloud.as_str(),
+                    c.as_str()
+                ),
+                format!(
+                    "publish {} instead",
+                    srv_record_text(&ctx.domain.name, want)
+                ),
+            );
+        }
+        return pass(format!("{name} points to Microsoft ({})", r.target));
     }
     if m.microsoft_sip_records() {
         return fail(
@@ -1196,6 +1215,34 @@ mod tests {
             sip: Some("sipdir.online.lync.com".into()),
             ..M365Facts::default()
         }
+    }
+
+    #[test]
+    fn teams_federation_srv_wrong_cloud() {
+        let gcch = M365Facts {
+            lyncdiscover: Some("webdir.online.gov.skypeforbusiness.us".into()),
+            ..M365Facts::default()
+        };
+        let (ok, reason, text) = run(
+            teams_federation_srv,
+            false,
+            Ok(vec!["sipfed.online.lync.com"]),
+            gcch.clone(),
+        )
+        .unwrap();
+        assert!(!ok && reason == Some(Reason::WrongCloud), "{text}");
+        assert!(
+            text.contains("3600 IN SRV 100 1 5061 sipfed.online.gov.skypeforbusiness.us."),
+            "{text}"
+        );
+        let (ok, _, text) = run(
+            teams_federation_srv,
+            false,
+            Ok(vec!["sipfed.online.gov.skypeforbusiness.us"]),
+            gcch,
+        )
+        .unwrap();
+        assert!(ok, "{text}");
     }
 
     #[test]

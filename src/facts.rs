@@ -267,6 +267,7 @@ pub enum Reason {
     NotActivated,
     PrivateAddress,
     Disagree,
+    WrongCloud,
 }
 
 impl Reason {
@@ -310,6 +311,7 @@ impl Reason {
             Reason::NotActivated => "not_activated",
             Reason::PrivateAddress => "private_address",
             Reason::Disagree => "disagree",
+            Reason::WrongCloud => "wrong_cloud",
         }
     }
 }

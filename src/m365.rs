@@ -184,20 +184,20 @@ pub fn exchange_online_cloud(mx: &str) -> Option<Platform> {
 /// The Microsoft cloud a tenant's own records point to: lyncdiscover/sip/_sip._tls first, then
 /// the MX (commercial when nothing says otherwise).
 pub fn tenant_cloud(m: &M365Facts) -> Platform {
-    let hosts = m
-        .lyncdiscover
+    sip_cloud(m)
+        .or_else(|| m.mx.iter().find_map(|mx| exchange_online_cloud(mx)))
+        .unwrap_or(Platform::Microsoft)
+}
+
+/// The Microsoft cloud the tenant's Skype/Teams records (lyncdiscover, sip, _sip._tls) name,
+/// if any: the one its federation edge must be in.
+pub fn sip_cloud(m: &M365Facts) -> Option<Platform> {
+    m.lyncdiscover
         .iter()
         .chain(m.sip.iter())
-        .chain(m.sip_tls.iter());
-    for h in hosts {
-        match classify_target(h) {
-            Platform::SelfHosted => {}
-            p => return p,
-        }
-    }
-    m.mx.iter()
-        .find_map(|mx| exchange_online_cloud(mx))
-        .unwrap_or(Platform::Microsoft)
+        .chain(m.sip_tls.iter())
+        .map(|h| classify_target(h))
+        .find(|p| *p != Platform::SelfHosted)
 }
 
 #[cfg(test)]
