@@ -209,6 +209,10 @@ pub fn keys(config: &Config) -> impl Iterator<Item = ProbeKey> + '_ {
 /// Runs probes until `shutdown`; restarts the schedule (keeping results) on every reload.
 pub async fn run(exporter: Arc<Exporter>, shutdown: CancellationToken) {
     loop {
+        // Listen for reloads before reading the runtime, so none slips in between.
+        let reloaded = exporter.reloaded.notified();
+        tokio::pin!(reloaded);
+        reloaded.as_mut().enable();
         let round = shutdown.child_token();
         let tracker = TaskTracker::new();
         let rt = exporter.runtime();
@@ -231,7 +235,6 @@ pub async fn run(exporter: Arc<Exporter>, shutdown: CancellationToken) {
             }
         }
         tracker.close();
-        let reloaded = exporter.reloaded.notified();
         tokio::select! {
             _ = shutdown.cancelled() => {
                 tracker.wait().await;

@@ -126,7 +126,7 @@ async fn reload_keeps_the_old_config_on_error_and_drops_removed_domains() {
         move |b: &str| {
             b.contains(&format!(
                 "sipfed_probe_success{{tenant=\"{}\",domain=\"{d}\"",
-                if d == "a.example" { "default" } else { "t2" }
+                if d == "b.example" { "t2" } else { "default" }
             ))
         }
     };
@@ -156,9 +156,14 @@ async fn reload_keeps_the_old_config_on_error_and_drops_removed_domains() {
     );
     assert_eq!(value(&m, "sipfed_domains", &[("tenant", "t2")]), Some(1.0));
 
+    // b.example leaves, c.example arrives.
+    good_peer(&lab, "c.example").await;
     std::fs::write(
         &path,
-        good.replace("  - domain: b.example\n    tenant: t2\n", ""),
+        good.replace(
+            "  - domain: b.example\n    tenant: t2\n",
+            "  - domain: c.example\n",
+        ),
     )
     .unwrap();
     let (status, _) = http(addr, "POST", "/-/reload").await;
@@ -173,6 +178,12 @@ async fn reload_keeps_the_old_config_on_error_and_drops_removed_domains() {
         "removed domain still exposed:\n{m}"
     );
     assert_eq!(value(&m, "sipfed_domains", &[("tenant", "t2")]), None);
+    // The new domain is probed at once after the reload.
+    let m = scrape_until(addr, has("c.example")).await;
+    assert_eq!(
+        value(&m, "sipfed_probe_success", &[("domain", "c.example")]),
+        Some(1.0)
+    );
     // The kept domain keeps its result (no re-probe storm on reload).
     assert_eq!(
         value(&m, "sipfed_probe_success", &[("domain", "a.example")]),
