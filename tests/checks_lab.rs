@@ -275,6 +275,22 @@ async fn every_check_passes_and_fails_against_the_lab() {
         .await
         .unwrap();
     lab.publish("hugechain.example", "sip.hugechain.example", p.address);
+    // A peer presenting a certificate that is not valid DER.
+    add("malformed.example");
+    let mut leaf = lab.pki.leaf(&good("sip.malformed.example")).unwrap();
+    let mut der = leaf.chain[0].to_vec();
+    der.truncate(der.len() / 2);
+    der.extend_from_slice(b"\xff\xffnot a certificate");
+    leaf.chain[0] = der.into();
+    let p = lab
+        .peer(Behavior::Tls {
+            leaf,
+            request_client_cert: false,
+            sip: SipMode::Answer(200),
+        })
+        .await
+        .unwrap();
+    lab.publish("malformed.example", "sip.malformed.example", p.address);
     // "." as target: the service is declared not available.
     add("dot.example");
     z.federation_srv("dot.example", 0, 0, 0, ".");
@@ -583,6 +599,18 @@ async fn every_check_passes_and_fails_against_the_lab() {
         ("direct.example", "tcp_connect", 1.0, None),
         ("dot.example", "srv_present", 0.0, Some("nodata")),
         ("hugechain.example", "tls_handshake", 1.0, None),
+        (
+            "malformed.example",
+            "tls_handshake",
+            0.0,
+            Some("handshake_failure"),
+        ),
+        (
+            "malformed.example",
+            "cert_trusted",
+            0.0,
+            Some("malformed_certificate"),
+        ),
         ("hugechain.example", "cert_trusted", 1.0, None),
         ("twotargets.example", "cert_name_match", 1.0, None),
         ("direct.example", "cert_name_match", 1.0, None),
