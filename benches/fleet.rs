@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sipfed_exporter::config::Config;
-use sipfed_exporter::lab::{Behavior, Lab, LeafSpec, SipMode};
+use sipfed_exporter::lab::{Lab, LeafSpec};
 use sipfed_exporter::metrics;
-use sipfed_exporter::scheduler::{ProbeKey, Runtime};
+use sipfed_exporter::scheduler::{ProbeKey, ProbeResult, Runtime};
 
 fn rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -35,16 +35,8 @@ async fn main() {
     let lab = Lab::start().await.expect("lab starts");
     let mut addrs = Vec::new();
     for e in 0..edges {
-        let leaf = lab
-            .pki
-            .leaf(&LeafSpec::good(&format!("edge{e}.hoster.example")))
-            .expect("leaf");
         let p = lab
-            .peer(Behavior::Tls {
-                leaf,
-                request_client_cert: false,
-                sip: SipMode::Answer(200),
-            })
+            .tls_peer(&LeafSpec::good(&format!("edge{e}.hoster.example")))
             .await
             .expect("peer");
         addrs.push(p.address);
@@ -65,25 +57,14 @@ async fn main() {
         .expect("config");
     let rss_before = rss_mib();
     let config = Config::load(&path).expect("config loads");
-    let rt = Arc::new(Runtime::new(config).expect("runtime"));
+    let rt = Runtime::new(config).expect("runtime");
     let start = Instant::now();
-    let jobs = rt.config.domains.iter().map(|d| {
-        let rt = rt.clone();
-        let d = d.clone();
-        async move {
-            let _slot = rt.slots.acquire().await;
-            let r = rt.probe(&d, "inside").await;
-            (
-                ProbeKey {
-                    tenant: d.tenant.clone(),
-                    domain: d.name.clone(),
-                    vantage: "inside".into(),
-                },
-                Arc::new(r),
-            )
-        }
-    });
-    let results = futures::future::join_all(jobs).await;
+    let results: Vec<(ProbeKey, Arc<ProbeResult>)> = rt
+        .probe_each(&rt.config.domains)
+        .await
+        .into_iter()
+        .map(|(k, r)| (k, Arc::new(r)))
+        .collect();
     let round = start.elapsed();
     let up = results
         .iter()

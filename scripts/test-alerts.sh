@@ -24,25 +24,8 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-passed=0
-failed=0
-skipped=0
-
-pass() { passed=$((passed + 1)); echo "ok   $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL $*"; }
-skip() { skipped=$((skipped + 1)); echo "skip $*"; }
-
-# run DESCRIPTION COMMAND...: one test; the command's output is shown only when it fails.
-run() {
-  local desc=$1 out
-  shift
-  if out=$("$@" 2>&1); then
-    pass "$desc"
-  else
-    fail "$desc"
-    sed 's/^/     /' <<<"$out"
-  fi
-}
+# shellcheck source=lib/checks.sh
+. scripts/lib/checks.sh
 
 echo "== alert rules"
 for f in alerts/*.yml; do
@@ -269,9 +252,4 @@ else
 fi
 
 echo
-if [ "$skipped" -gt 0 ]; then
-  echo "$passed passed, $failed failed, $skipped skipped"
-else
-  echo "$passed passed, $failed failed"
-fi
-[ "$failed" -eq 0 ]
+summary

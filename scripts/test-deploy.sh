@@ -44,25 +44,8 @@ BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-passed=0
-failed=0
-skipped=0
-pass() { passed=$((passed + 1)); echo "ok   $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL $*"; }
-skip() { skipped=$((skipped + 1)); echo "skip $*"; }
-
-# run DESCRIPTION COMMAND...: one test that passes when the command exits 0; its output is shown
-# only when it fails.
-run() {
-  local desc=$1 out
-  shift
-  if out=$("$@" 2>&1); then
-    pass "$desc"
-  else
-    fail "$desc"
-    sed 's/^/     /' <<<"$out"
-  fi
-}
+# shellcheck source=lib/checks.sh
+. "$repo/scripts/lib/checks.sh"
 
 # reject DESCRIPTION COMMAND...: a negative control that passes when the command fails.
 reject() {
@@ -864,5 +847,4 @@ for ((i = 0; i < shards; i++)); do
 done
 if ((shard_ok)); then pass "StatefulSet pods 0..$((shards - 1)) compute --shard=I/$shards in /bin/sh"; else fail "StatefulSet pods compute their shard"; fi
 
-echo "$passed passed, $failed failed, $skipped skipped"
-[ "$failed" -eq 0 ]
+summary

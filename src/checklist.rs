@@ -2,7 +2,6 @@
 //! check passed (info findings aside), 1 with a failed warning, 2 with a failed critical check.
 
 use std::fmt::Write;
-use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -68,27 +67,22 @@ pub async fn run(mut req: Request) -> Result<(Vec<Report>, i32), Error> {
         }
         domains.push(d);
     }
-    let rt = Arc::new(Runtime::new(req.config)?);
-    let probes = domains.iter().flat_map(|d| {
-        let rt = rt.clone();
-        d.vantages.iter().map(move |v| {
-            let rt = rt.clone();
-            let d = d.clone();
-            let v = v.clone();
-            async move {
-                let _slot = rt.slots.acquire().await;
-                let r = rt.probe(&d, &v).await;
-                Report {
-                    tenant: d.tenant.clone(),
-                    domain: d.name.clone(),
-                    role: d.role.as_str(),
-                    vantage: v,
-                    findings: r.findings,
-                }
-            }
+    let rt = Runtime::new(req.config)?;
+    let reports: Vec<Report> = rt
+        .probe_each(&domains)
+        .await
+        .into_iter()
+        .map(|(key, r)| Report {
+            role: domains
+                .iter()
+                .find(|d| d.tenant == key.tenant && d.name == key.domain)
+                .map_or("peer", |d| d.role.as_str()),
+            tenant: key.tenant,
+            domain: key.domain,
+            vantage: key.vantage,
+            findings: r.findings,
         })
-    });
-    let reports = futures::future::join_all(probes).await;
+        .collect();
     let mut status = 0;
     for f in reports.iter().flat_map(|r| &r.findings) {
         if !f.passed {

@@ -339,7 +339,7 @@ fn target_resolves(ctx: &Context<'_>) -> Option<Verdict> {
         return None;
     }
     for t in &ctx.facts.targets {
-        if let Err(e) = &t.addresses {
+        if let Err(e) = t.addresses() {
             return fail(
                 e.reason(),
                 format!("{} has no A/AAAA record ({})", t.name, e.reason().as_str()),
@@ -354,7 +354,7 @@ fn target_resolves(ctx: &Context<'_>) -> Option<Verdict> {
         .facts
         .targets
         .iter()
-        .map(|t| t.addresses.as_ref().map(Vec::len).unwrap_or(0))
+        .map(|t| t.addresses().map(<[_]>::len).unwrap_or(0))
         .sum();
     pass(format!("every target resolves ({n} address(es))"))
 }
@@ -365,7 +365,7 @@ fn target_public_address(ctx: &Context<'_>) -> Option<Verdict> {
     }
     let mut any = false;
     for t in &ctx.facts.targets {
-        let Ok(ips) = &t.addresses else { continue };
+        let Ok(ips) = t.addresses() else { continue };
         for ip in ips {
             any = true;
             if !is_global(*ip) {

@@ -590,22 +590,33 @@ fn add_domains(
 
 /// The shard (of `n`) a domain belongs to: FNV-1a of `tenant/name`.
 pub fn shard_of(tenant: &str, name: &str, n: u64) -> u64 {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in tenant.bytes().chain([b'/']).chain(name.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    h % n
+    fnv1a(&[tenant, name], b'/') % n
 }
 
-fn read(path: &Path) -> Result<String, Error> {
+/// FNV-1a over `parts` joined by `separator`: a stable hash (unlike std's, it is fixed across
+/// Rust versions), for shards and schedule offsets.
+pub fn fnv1a(parts: &[&str], separator: u8) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for (i, part) in parts.iter().enumerate() {
+        let sep = (i > 0).then_some(separator);
+        for b in sep.into_iter().chain(part.bytes()) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x100000001b3);
+        }
+    }
+    h
+}
+
+/// Reads a configuration file; errors name it.
+pub(crate) fn read(path: &Path) -> Result<String, Error> {
     std::fs::read_to_string(path).map_err(|e| Error::Config {
         location: path.display().to_string(),
         message: format!("cannot read: {e}"),
     })
 }
 
-fn decode<T: for<'de> Deserialize<'de>>(path: &Path, text: &str) -> Result<T, Error> {
+/// Decodes YAML text; errors carry `file:line:column` and the key path.
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(path: &Path, text: &str) -> Result<T, Error> {
     serde_yaml_ng::from_str(text).map_err(|e| {
         let location = match e.location() {
             Some(l) => format!("{}:{}:{}", path.display(), l.line(), l.column()),

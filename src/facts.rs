@@ -124,12 +124,20 @@ pub struct TargetFacts {
     pub port: u16,
     /// The CNAME the name is an alias for, when it is one.
     pub cname: Option<String>,
-    /// A and AAAA together; an error only when both lookups failed.
-    #[serde(serialize_with = "ser_result")]
-    pub addresses: Result<Vec<IpAddr>, DnsFailure>,
-    /// Per resolver: the address set it gave (for agreement checks).
+    /// Per resolver: the A and AAAA set it gave, an error only when both lookups failed; the
+    /// first resolver's answer decides the endpoints.
     pub address_answers: Vec<ResolverAnswer<Vec<IpAddr>>>,
     pub endpoints: Vec<EndpointFacts>,
+}
+
+impl TargetFacts {
+    /// The addresses the probe went on with (the first resolver's answer).
+    pub fn addresses(&self) -> Result<&[IpAddr], DnsFailure> {
+        match self.address_answers.first() {
+            Some(a) => a.answer.as_deref().map_err(|e| *e),
+            None => Err(DnsFailure::Error),
+        }
+    }
 }
 
 /// One address of a target: TCP connect, then TLS.

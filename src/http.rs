@@ -48,10 +48,7 @@ pub async fn serve(
             webconfig::require_auth,
         ));
     }
-    let tls = match web.map(|w| w.server_config()).transpose() {
-        Ok(t) => t.flatten(),
-        Err(e) => return Err(std::io::Error::other(e.to_string())),
-    };
+    let tls = web.and_then(|w| w.tls.clone());
     let Some(tls) = tls else {
         return axum::serve(listener, app)
             .with_graceful_shutdown(async move { shutdown.cancelled().await })

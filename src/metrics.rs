@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use prometheus::{Encoder, Gauge, GaugeVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 
 use crate::config::Config;
+use crate::facts::EndpointFacts;
 use crate::m365::{self, Platform};
 use crate::scheduler::{Exporter, ProbeKey, ProbeResult};
 
@@ -156,12 +157,7 @@ impl SelfMetrics {
 pub fn render(exporter: &Exporter) -> Vec<u8> {
     let rt = exporter.runtime();
     exporter.metrics.set_domains(&rt.config);
-    let mut results: Vec<(ProbeKey, std::sync::Arc<ProbeResult>)> = Vec::new();
-    for key in crate::scheduler::keys(&rt.config) {
-        if let Some(r) = exporter.result(&key) {
-            results.push((key, r));
-        }
-    }
+    let results = exporter.results_of(&rt.config);
     let mut out = String::with_capacity(512 + results.len() * 2048);
     render_results(&mut out, &rt.config, &results, true);
     let mut bytes = out.into_bytes();
@@ -323,165 +319,143 @@ pub fn render_results(
             1.0,
         );
     }
-    // Per endpoint.
-    let endpoint_families: [(&str, &str, &str); 10] = [
+    // Per endpoint: each family emits at most one sample per endpoint (extra labels, value).
+    type PerEndpoint = fn(&EndpointFacts, &mut dyn FnMut(&[(&str, &str)], f64));
+    let per_endpoint: [(&str, &str, PerEndpoint); 12] = [
         (
             "sipfed_endpoint_up",
-            "gauge",
             "1 when TCP connected and the TLS handshake completed.",
+            |e, emit| emit(&[], f64::from(u8::from(e.up()))),
         ),
         (
             "sipfed_tcp_connect_duration_seconds",
-            "gauge",
             "Time to establish the TCP connection.",
+            |e, emit| {
+                if let Ok(s) = e.tcp {
+                    emit(&[], s)
+                }
+            },
         ),
         (
             "sipfed_tls_handshake_duration_seconds",
-            "gauge",
             "Time of the TLS handshake.",
+            |e, emit| {
+                if let Some(h) = e.handshake() {
+                    emit(&[], h.duration_seconds)
+                }
+            },
         ),
         (
             "sipfed_tls_version_info",
-            "gauge",
             "Negotiated TLS version.",
-        ),
-        (
-            "sipfed_tls_client_cert_requested",
-            "gauge",
-            "1 when the server requested a client certificate (mutual TLS).",
-        ),
-        (
-            "sipfed_cert_not_before_timestamp_seconds",
-            "gauge",
-            "notBefore of the presented leaf certificate.",
-        ),
-        (
-            "sipfed_cert_not_after_timestamp_seconds",
-            "gauge",
-            "notAfter of the presented leaf certificate.",
-        ),
-        (
-            "sipfed_cert_chain_not_after_timestamp_seconds",
-            "gauge",
-            "Earliest notAfter in the presented chain.",
-        ),
-        (
-            "sipfed_cert_info",
-            "gauge",
-            "The presented leaf certificate.",
+            |e, emit| {
+                if let Some(h) = e.handshake() {
+                    emit(&[("version", &h.version)], 1.0)
+                }
+            },
         ),
         (
             "sipfed_tls_cipher_info",
-            "gauge",
             "Negotiated TLS cipher suite.",
-        ),
-    ];
-    for (i, (name, kind, help)) in endpoint_families.iter().enumerate() {
-        family(out, name, kind, help);
-        for (k, r) in results {
-            for t in &r.facts.targets {
-                for e in &t.endpoints {
-                    let addr = e.address.to_string();
-                    let labels = |o: &mut String| endpoint_labels(o, k, &t.name, &addr);
-                    let leaf = e.leaf().and_then(|l| l.parsed.as_ref().map(|d| (l, d)));
-                    match i {
-                        0 => sample(out, name, labels, &[], f64::from(u8::from(e.up()))),
-                        1 => {
-                            if let Ok(s) = e.tcp {
-                                sample(out, name, labels, &[], s);
-                            }
-                        }
-                        2 => {
-                            if let Some(h) = e.handshake() {
-                                sample(out, name, labels, &[], h.duration_seconds);
-                            }
-                        }
-                        3 => {
-                            if let Some(h) = e.handshake() {
-                                sample(out, name, labels, &[("version", &h.version)], 1.0);
-                            }
-                        }
-                        4 => {
-                            if let Some(h) = e.handshake() {
-                                sample(
-                                    out,
-                                    name,
-                                    labels,
-                                    &[],
-                                    f64::from(u8::from(h.client_cert_requested)),
-                                );
-                            }
-                        }
-                        5 => {
-                            if let Some((_, d)) = leaf {
-                                sample(out, name, labels, &[], d.not_before as f64);
-                            }
-                        }
-                        6 => {
-                            if let Some((_, d)) = leaf {
-                                sample(out, name, labels, &[], d.not_after as f64);
-                            }
-                        }
-                        7 => {
-                            let min = e
-                                .chain
-                                .iter()
-                                .filter_map(|c| c.parsed.as_ref())
-                                .map(|d| d.not_after)
-                                .min();
-                            if let Some(m) = min {
-                                sample(out, name, labels, &[], m as f64);
-                            }
-                        }
-                        9 => {
-                            if let Some(h) = e.handshake() {
-                                sample(out, name, labels, &[("cipher", &h.cipher)], 1.0);
-                            }
-                        }
-                        _ => {
-                            if let Some((l, d)) = leaf {
-                                sample(
-                                    out,
-                                    name,
-                                    labels,
-                                    &[
-                                        ("subject_cn", &d.subject_cn),
-                                        ("issuer_cn", &d.issuer_cn),
-                                        ("serial", &d.serial),
-                                        ("sha256", &l.sha256),
-                                    ],
-                                    1.0,
-                                );
-                            }
-                        }
-                    }
+            |e, emit| {
+                if let Some(h) = e.handshake() {
+                    emit(&[("cipher", &h.cipher)], 1.0)
                 }
-            }
-        }
-    }
-    for (name, help) in [
+            },
+        ),
+        (
+            "sipfed_tls_client_cert_requested",
+            "1 when the server requested a client certificate (mutual TLS).",
+            |e, emit| {
+                if let Some(h) = e.handshake() {
+                    emit(&[], f64::from(u8::from(h.client_cert_requested)))
+                }
+            },
+        ),
+        (
+            "sipfed_cert_not_before_timestamp_seconds",
+            "notBefore of the presented leaf certificate.",
+            |e, emit| {
+                if let Some(d) = leaf_details(e) {
+                    emit(&[], d.not_before as f64)
+                }
+            },
+        ),
+        (
+            "sipfed_cert_not_after_timestamp_seconds",
+            "notAfter of the presented leaf certificate.",
+            |e, emit| {
+                if let Some(d) = leaf_details(e) {
+                    emit(&[], d.not_after as f64)
+                }
+            },
+        ),
+        (
+            "sipfed_cert_chain_not_after_timestamp_seconds",
+            "Earliest notAfter in the presented chain.",
+            |e, emit| {
+                if let Some(m) = e
+                    .chain
+                    .iter()
+                    .filter_map(|c| c.parsed.as_ref())
+                    .map(|d| d.not_after)
+                    .min()
+                {
+                    emit(&[], m as f64)
+                }
+            },
+        ),
+        (
+            "sipfed_cert_info",
+            "The presented leaf certificate.",
+            |e, emit| {
+                if let (Some(l), Some(d)) = (e.leaf(), leaf_details(e)) {
+                    emit(
+                        &[
+                            ("subject_cn", &d.subject_cn),
+                            ("issuer_cn", &d.issuer_cn),
+                            ("serial", &d.serial),
+                            ("sha256", &l.sha256),
+                        ],
+                        1.0,
+                    )
+                }
+            },
+        ),
         (
             "sipfed_sip_options_status_code",
             "Status code of the final response to SIP OPTIONS (0: no SIP response).",
+            |e, emit| {
+                if let Some(sip) = &e.sip {
+                    emit(&[], f64::from(*sip.status.as_ref().unwrap_or(&0)))
+                }
+            },
         ),
         (
             "sipfed_sip_options_duration_seconds",
             "Time from sending OPTIONS to its final response.",
+            |e, emit| {
+                if let Some(sip) = &e.sip {
+                    emit(&[], sip.duration_seconds)
+                }
+            },
         ),
-    ] {
+    ];
+    for (name, help, value) in per_endpoint {
         family(out, name, "gauge", help);
         for (k, r) in results {
             for t in &r.facts.targets {
                 for e in &t.endpoints {
-                    let Some(sip) = &e.sip else { continue };
                     let addr = e.address.to_string();
-                    let labels = |o: &mut String| endpoint_labels(o, k, &t.name, &addr);
-                    let v = if name.ends_with("code") {
-                        f64::from(*sip.status.as_ref().unwrap_or(&0))
-                    } else {
-                        sip.duration_seconds
-                    };
-                    sample(out, name, labels, &[], v);
+                    value(e, &mut |extra, v| {
+                        sample(
+                            out,
+                            name,
+                            |o| endpoint_labels(o, k, &t.name, &addr),
+                            extra,
+                            v,
+                        )
+                    });
                 }
             }
         }
@@ -558,14 +532,19 @@ fn dns_view(r: &ProbeResult) -> (Vec<String>, Vec<String>) {
         .targets
         .iter()
         .flat_map(|t| {
-            t.addresses
-                .iter()
+            t.addresses()
+                .into_iter()
                 .flatten()
                 .map(move |a| format!("{} {a}", t.name))
         })
         .collect();
     addrs.sort();
     (srv, addrs)
+}
+
+/// The parsed leaf certificate of an endpoint, if any.
+fn leaf_details(e: &EndpointFacts) -> Option<&crate::facts::CertDetails> {
+    e.leaf().and_then(|l| l.parsed.as_ref())
 }
 
 fn tenant_domain_labels(out: &mut String, tenant: &str, domain: &str) {

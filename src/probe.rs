@@ -202,25 +202,20 @@ impl Prober {
                 None,
             ),
         };
-        let addresses = match address_answers.first() {
-            Some(a) => a.answer.clone(),
-            None => Err(DnsFailure::Error),
-        };
-        let mut endpoints = Vec::new();
-        if let Ok(ips) = &addresses {
-            let probes = ips.iter().take(MAX_ADDRESSES_PER_TARGET).map(|ip| {
-                self.endpoint(client, name, SocketAddr::new(*ip, port), domain, deadline)
-            });
-            endpoints = futures::future::join_all(probes).await;
-        }
-        TargetFacts {
+        let mut target = TargetFacts {
             name: name.to_string(),
             port,
             cname,
-            addresses,
             address_answers,
-            endpoints,
+            endpoints: Vec::new(),
+        };
+        if let Ok(ips) = target.addresses() {
+            let probes = ips.iter().take(MAX_ADDRESSES_PER_TARGET).map(|ip| {
+                self.endpoint(client, name, SocketAddr::new(*ip, port), domain, deadline)
+            });
+            target.endpoints = futures::future::join_all(probes).await;
         }
+        target
     }
 
     async fn endpoint(

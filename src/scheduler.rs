@@ -67,6 +67,23 @@ impl Runtime {
         self.judge(domain, facts)
     }
 
+    /// Probes every (domain, vantage) of `domains` once, at most `concurrency` at a time, for
+    /// one-shot uses (`check`, tests, benchmarks); results in domain then vantage order.
+    pub async fn probe_each(&self, domains: &[Domain]) -> Vec<(ProbeKey, ProbeResult)> {
+        let probes = domains.iter().flat_map(|d| {
+            d.vantages.iter().map(move |v| async move {
+                let _slot = self.slots.acquire().await;
+                let key = ProbeKey {
+                    tenant: d.tenant.clone(),
+                    domain: d.name.clone(),
+                    vantage: v.clone(),
+                };
+                (key, self.probe(d, v).await)
+            })
+        });
+        futures::future::join_all(probes).await
+    }
+
     /// Judges facts now.
     pub fn judge(&self, domain: &Domain, facts: Facts) -> ProbeResult {
         let now = SystemTime::now();
@@ -141,19 +158,19 @@ impl Exporter {
             .cloned()
     }
 
+    /// The latest result of every configured (tenant, domain, vantage) that has one, in
+    /// configuration order, under one read lock.
+    pub fn results_of(&self, config: &Config) -> Vec<(ProbeKey, Arc<ProbeResult>)> {
+        let results = self.results.read().unwrap_or_else(|p| p.into_inner());
+        keys(config)
+            .filter_map(|k| results.get(&k).cloned().map(|r| (k, r)))
+            .collect()
+    }
+
     /// How many configured (domain, vantage) pairs have a result, of how many.
     pub fn coverage(&self) -> (usize, usize) {
         let rt = self.runtime();
-        let results = self.results.read().unwrap_or_else(|p| p.into_inner());
-        let mut have = 0;
-        let mut total = 0;
-        for key in keys(&rt.config) {
-            total += 1;
-            if results.contains_key(&key) {
-                have += 1;
-            }
-        }
-        (have, total)
+        (self.results_of(&rt.config).len(), keys(&rt.config).count())
     }
 
     fn store(&self, key: ProbeKey, result: ProbeResult) {
@@ -324,18 +341,7 @@ fn explain_across_vantages(
 /// A stable offset within the interval, from the key's name (FNV-1a), so rounds spread evenly
 /// and the same domain probes at the same phase across restarts.
 pub fn offset(key: &ProbeKey, interval: Duration) -> Duration {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in key
-        .tenant
-        .bytes()
-        .chain([0])
-        .chain(key.domain.bytes())
-        .chain([0])
-        .chain(key.vantage.bytes())
-    {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x100000001b3);
-    }
+    let h = crate::config::fnv1a(&[&key.tenant, &key.domain, &key.vantage], 0);
     let ms = interval.as_millis().max(1) as u64;
     Duration::from_millis(h % ms)
 }

@@ -2,6 +2,7 @@
 //! keeps that chain, so certificate problems are judged instead of being lost as handshake
 //! errors. Also notes whether the peer asked for a client certificate (mutual TLS).
 
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -38,9 +39,7 @@ pub struct Handshake {
 
 impl TlsClient {
     /// Builds the client; `client_cert` is offered to peers that request one.
-    pub fn new(
-        client_cert: Option<(&std::path::Path, &std::path::Path)>,
-    ) -> Result<TlsClient, Error> {
+    pub fn new(client_cert: Option<(&Path, &Path)>) -> Result<TlsClient, Error> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let algs = provider.signature_verification_algorithms;
         let capture = Arc::new(Capture::new(algs, None));
@@ -234,51 +233,48 @@ impl ResolvesClientCert for Capture {
     }
 }
 
-/// Reads a PEM certificate chain and private key into a signing key for client auth.
-pub fn load_certified_key(
-    cert_file: &std::path::Path,
-    key_file: &std::path::Path,
-) -> Result<Arc<CertifiedKey>, Error> {
-    use rustls::pki_types::pem::PemObject;
-    let pem_err = |path: &std::path::Path, m: String| Error::Pem {
+fn pem_error(path: &Path, message: impl ToString) -> Error {
+    Error::Pem {
         path: path.display().to_string(),
-        message: m,
-    };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_file)
-        .map_err(|e| pem_err(cert_file, e.to_string()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| pem_err(cert_file, e.to_string()))?;
-    if certs.is_empty() {
-        return Err(pem_err(cert_file, "no certificate found".into()));
+        message: message.to_string(),
     }
-    let key =
-        PrivateKeyDer::from_pem_file(key_file).map_err(|e| pem_err(key_file, e.to_string()))?;
-    let signing = rustls::crypto::ring::sign::any_supported_type(&key)
-        .map_err(|e| pem_err(key_file, e.to_string()))?;
+}
+
+/// Every certificate of a PEM file; none, or a malformed block, is an error naming the file.
+pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
+    use rustls::pki_types::pem::PemObject;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| pem_error(path, e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| pem_error(path, e))?;
+    if certs.is_empty() {
+        return Err(pem_error(path, "no certificate found"));
+    }
+    Ok(certs)
+}
+
+/// The private key of a PEM file.
+pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, Error> {
+    use rustls::pki_types::pem::PemObject;
+    PrivateKeyDer::from_pem_file(path).map_err(|e| pem_error(path, e))
+}
+
+/// Reads a PEM certificate chain and private key into a signing key for client auth.
+pub fn load_certified_key(cert_file: &Path, key_file: &Path) -> Result<Arc<CertifiedKey>, Error> {
+    let certs = read_certs(cert_file)?;
+    let signing = rustls::crypto::ring::sign::any_supported_type(&read_key(key_file)?)
+        .map_err(|e| pem_error(key_file, e))?;
     Ok(Arc::new(CertifiedKey::new(certs, signing)))
 }
 
 /// The trust store checks verify against: the built-in web roots plus `ca_file`.
-pub fn trust_verifier(
-    ca_file: Option<&std::path::Path>,
-) -> Result<Arc<WebPkiServerVerifier>, Error> {
-    use rustls::pki_types::pem::PemObject;
+pub fn trust_verifier(ca_file: Option<&Path>) -> Result<Arc<WebPkiServerVerifier>, Error> {
     let mut roots = RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
     if let Some(path) = ca_file {
-        let pem_err = |m: String| Error::Pem {
-            path: path.display().to_string(),
-            message: m,
-        };
-        let mut added = 0;
-        for c in CertificateDer::pem_file_iter(path).map_err(|e| pem_err(e.to_string()))? {
-            let c = c.map_err(|e| pem_err(e.to_string()))?;
-            roots.add(c).map_err(|e| pem_err(e.to_string()))?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(pem_err("no certificate found".into()));
+        for c in read_certs(path)? {
+            roots.add(c).map_err(|e| pem_error(path, e))?;
         }
     }
     WebPkiServerVerifier::builder_with_provider(

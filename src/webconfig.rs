@@ -10,12 +10,12 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rustls::RootCertStore;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use serde::Deserialize;
 
+use crate::config;
 use crate::error::Error;
+use crate::tls;
 
 /// The web configuration file.
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -29,6 +29,9 @@ pub struct WebConfig {
     /// Accepted for compatibility (HTTP/2 and headers settings); not used.
     #[serde(default)]
     pub http_server_config: Option<serde_yaml_ng::Value>,
+    /// The rustls server configuration, built once by `load` when TLS is configured.
+    #[serde(skip)]
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// `tls_server_config:` of the exporter toolkit.
@@ -57,23 +60,8 @@ pub struct TlsServerConfig {
 impl WebConfig {
     /// Reads and validates the file (certificates and hashes included).
     pub fn load(path: &Path) -> Result<WebConfig, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
-            location: path.display().to_string(),
-            message: format!("cannot read: {e}"),
-        })?;
-        let mut wc: WebConfig = serde_yaml_ng::from_str(&text).map_err(|e| Error::Config {
-            location: match e.location() {
-                Some(l) => format!("{}:{}:{}", path.display(), l.line(), l.column()),
-                None => path.display().to_string(),
-            },
-            message: {
-                let m = e.to_string();
-                match m.rfind(" at line ") {
-                    Some(i) => m[..i].to_string(),
-                    None => m,
-                }
-            },
-        })?;
+        let text = config::read(path)?;
+        let mut wc: WebConfig = config::decode(path, &text)?;
         let base = path.parent().unwrap_or(Path::new("."));
         if let Some(t) = &mut wc.tls_server_config {
             t.cert_file = base.join(&t.cert_file);
@@ -88,12 +76,11 @@ impl WebConfig {
                 });
             }
         }
-        wc.server_config()?;
+        wc.tls = wc.server_config()?;
         Ok(wc)
     }
 
-    /// The rustls server configuration, when TLS is configured.
-    pub fn server_config(&self) -> Result<Option<Arc<rustls::ServerConfig>>, Error> {
+    fn server_config(&self) -> Result<Option<Arc<rustls::ServerConfig>>, Error> {
         let Some(t) = &self.tls_server_config else {
             return Ok(None);
         };
@@ -101,12 +88,8 @@ impl WebConfig {
             path: path.display().to_string(),
             message: m,
         };
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&t.cert_file)
-            .map_err(|e| pem(&t.cert_file, e.to_string()))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| pem(&t.cert_file, e.to_string()))?;
-        let key = PrivateKeyDer::from_pem_file(&t.key_file)
-            .map_err(|e| pem(&t.key_file, e.to_string()))?;
+        let certs = tls::read_certs(&t.cert_file)?;
+        let key = tls::read_key(&t.key_file)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let versions: &[&rustls::SupportedProtocolVersion] = match t.min_version.as_deref() {
             Some("TLS13") => &[&rustls::version::TLS13],
@@ -132,10 +115,8 @@ impl WebConfig {
                     });
                 };
                 let mut roots = RootCertStore::empty();
-                for c in CertificateDer::pem_file_iter(ca).map_err(|e| pem(ca, e.to_string()))? {
-                    roots
-                        .add(c.map_err(|e| pem(ca, e.to_string()))?)
-                        .map_err(|e| pem(ca, e.to_string()))?;
+                for c in tls::read_certs(ca)? {
+                    roots.add(c).map_err(|e| pem(ca, e.to_string()))?;
                 }
                 let v = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
                 let v = if auth == "VerifyClientCertIfGiven" {

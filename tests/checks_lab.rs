@@ -76,27 +76,11 @@ async fn every_check_passes_and_fails_against_the_lab() {
     lab.publish("port.example", "sip.port.example", p.address);
 
     add("outside.example");
-    let leaf = lab.pki.leaf(&good("sip.elsewhere.example")).unwrap();
-    let p = lab
-        .peer(Behavior::Tls {
-            leaf,
-            request_client_cert: false,
-            sip: SipMode::Answer(200),
-        })
-        .await
-        .unwrap();
+    let p = lab.tls_peer(&good("sip.elsewhere.example")).await.unwrap();
     lab.publish("outside.example", "sip.elsewhere.example", p.address);
 
     add("alias.example");
-    let leaf = lab.pki.leaf(&good("sip.alias.example")).unwrap();
-    let p = lab
-        .peer(Behavior::Tls {
-            leaf,
-            request_client_cert: false,
-            sip: SipMode::Answer(200),
-        })
-        .await
-        .unwrap();
+    let p = lab.tls_peer(&good("sip.alias.example")).await.unwrap();
     z.federation_srv("alias.example", 0, 0, 5061, "sip.alias.example");
     z.cname("sip.alias.example", "host.alias.example");
     z.addr("host.alias.example", p.address.ip());
@@ -250,15 +234,7 @@ async fn every_check_passes_and_fails_against_the_lab() {
     // Two targets with a certificate each: nothing to compare per target.
     add("twotargets.example");
     for t in ["sip1.twotargets.example", "sip2.twotargets.example"] {
-        let leaf = lab.pki.leaf(&good(t)).unwrap();
-        let p = lab
-            .peer(Behavior::Tls {
-                leaf,
-                request_client_cert: false,
-                sip: SipMode::Answer(200),
-            })
-            .await
-            .unwrap();
+        let p = lab.tls_peer(&good(t)).await.unwrap();
         lab.publish("twotargets.example", t, p.address);
     }
     // A hostile peer sending a chain of 60 certificates: judged on what we keep, no hang.
@@ -313,15 +289,7 @@ async fn every_check_passes_and_fails_against_the_lab() {
         SipMode::Answer(200),
     )
     .await;
-    let leaf = lab.pki.leaf(&good("sip.elsewhere.example")).unwrap();
-    let p = lab
-        .peer(Behavior::Tls {
-            leaf,
-            request_client_cert: false,
-            sip: SipMode::Answer(200),
-        })
-        .await
-        .unwrap();
+    let p = lab.tls_peer(&good("sip.elsewhere.example")).await.unwrap();
     lab.publish("ownoutside.example", "sip.elsewhere.example", p.address);
     let leaf = lab.pki.leaf(&good("host.direct.example")).unwrap();
     let p = lab

@@ -2,7 +2,7 @@
 
 mod common;
 
-use sipfed_exporter::lab::{Behavior, Lab, LeafSpec, SipMode};
+use sipfed_exporter::lab::{Lab, LeafSpec};
 use tokio::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sipfed_exporter");
@@ -10,29 +10,16 @@ const BIN: &str = env!("CARGO_BIN_EXE_sipfed_exporter");
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_prints_a_checklist_and_exits_by_severity() {
     let lab = Lab::start().await.unwrap();
-    let leaf = lab.pki.leaf(&LeafSpec::good("sip.good.example")).unwrap();
     let p = lab
-        .peer(Behavior::Tls {
-            leaf,
-            request_client_cert: false,
-            sip: SipMode::Answer(200),
-        })
+        .tls_peer(&LeafSpec::good("sip.good.example"))
         .await
         .unwrap();
     lab.publish("good.example", "sip.good.example", p.address);
-    let leaf = lab
-        .pki
-        .leaf(&LeafSpec {
+    let p = lab
+        .tls_peer(&LeafSpec {
             not_before_days: -80,
             not_after_days: 10,
             ..LeafSpec::good("sip.soon.example")
-        })
-        .unwrap();
-    let p = lab
-        .peer(Behavior::Tls {
-            leaf,
-            request_client_cert: false,
-            sip: SipMode::Answer(200),
         })
         .await
         .unwrap();

@@ -5,19 +5,11 @@ mod common;
 use std::time::Duration;
 
 use common::{http, start_exporter, value};
-use sipfed_exporter::lab::{Behavior, Lab, LeafSpec, SipMode};
+use sipfed_exporter::lab::{Behavior, Lab, LeafSpec};
 
 async fn good_peer(lab: &Lab, domain: &str) {
     let target = format!("sip.{domain}");
-    let leaf = lab.pki.leaf(&LeafSpec::good(&target)).unwrap();
-    let p = lab
-        .peer(Behavior::Tls {
-            leaf,
-            request_client_cert: false,
-            sip: SipMode::Answer(200),
-        })
-        .await
-        .unwrap();
+    let p = lab.tls_peer(&LeafSpec::good(&target)).await.unwrap();
     lab.publish(domain, &target, p.address);
 }
 

@@ -9,18 +9,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::{check, probe_all, reason, value};
-use sipfed_exporter::lab::{Behavior, Lab, LeafSpec, SipMode, Zone};
+use sipfed_exporter::lab::{Behavior, Lab, LeafSpec, Zone};
 
 async fn tls_peer(lab: &Lab, name: &str) -> std::net::SocketAddr {
-    let leaf = lab.pki.leaf(&LeafSpec::good(name)).unwrap();
-    lab.peer(Behavior::Tls {
-        leaf,
-        request_client_cert: false,
-        sip: SipMode::Answer(200),
-    })
-    .await
-    .unwrap()
-    .address
+    lab.tls_peer(&LeafSpec::good(name)).await.unwrap().address
 }
 
 fn write(lab: &Lab, file: &str, vantages: &str, domains: &str) -> std::path::PathBuf {

@@ -49,11 +49,7 @@ async fn get(
 async fn tls_and_basic_auth_guard_the_endpoints() {
     let lab = Lab::start().await.unwrap();
     let leaf = lab.pki.leaf(&LeafSpec::good("localhost")).unwrap();
-    std::fs::write(
-        lab.dir.join("web.pem"),
-        leaf.leaf_pem.clone() + &pem_of(&leaf.chain[1]),
-    )
-    .unwrap();
+    std::fs::write(lab.dir.join("web.pem"), &leaf.chain_pem).unwrap();
     std::fs::write(lab.dir.join("web.key"), &leaf.key_pem).unwrap();
     let hash = bcrypt::hash("s3cret", 4).unwrap();
     let web_path = lab.dir.join("web.yml");
@@ -116,33 +112,4 @@ async fn tls_and_basic_auth_guard_the_endpoints() {
             && err.contains("unknown field `bogus`"),
         "{err}"
     );
-}
-
-fn pem_of(der: &[u8]) -> String {
-    // The intermediate as PEM, so the server sends the full chain.
-    let b64 = base64(der);
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).unwrap());
-        out.push('\n');
-    }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
-}
-
-fn base64(data: &[u8]) -> String {
-    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in data.chunks(3) {
-        let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }

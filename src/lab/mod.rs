@@ -12,12 +12,44 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use dns::{Fault, Zone};
 pub use peer::{Behavior, Peer, SipMode};
 pub use pki::{Leaf, LeafSpec, Pki, Signer};
+
+/// Accepts connections on `listener` until `shutdown`, serving each on `tracker` with `handle`
+/// (also cut off at shutdown).
+fn accept_loop<F, Fut>(
+    listener: TcpListener,
+    tracker: &TaskTracker,
+    shutdown: CancellationToken,
+    handle: F,
+) where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let inner = tracker.clone();
+    tracker.spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                a = listener.accept() => a,
+            };
+            let Ok((stream, _)) = accepted else { continue };
+            let served = handle(stream);
+            let shutdown = shutdown.clone();
+            inner.spawn(async move {
+                tokio::select! {
+                    _ = shutdown.cancelled() => {}
+                    _ = served => {}
+                }
+            });
+        }
+    });
+}
 
 /// A running lab world. Dropping it stops its servers.
 pub struct Lab {

@@ -157,36 +157,22 @@ pub async fn spawn(
         }
         None => None,
     };
-    let sip = match &behavior {
-        Behavior::Tls { sip, .. } | Behavior::MutualTls { sip, .. } => *sip,
-        _ => SipMode::Close,
-    };
-    let kind = match behavior {
-        Behavior::Tls { .. } | Behavior::MutualTls { .. } => 0,
-        Behavior::Hang => 1,
-        Behavior::CloseMidHandshake => 2,
-        Behavior::OldTls => 4,
-        _ => 3,
-    };
-    let seen = client_cert_seen.clone();
-    let inner = tracker.clone();
-    tracker.spawn(async move {
-        loop {
-            let accepted = tokio::select! {
-                _ = shutdown.cancelled() => return,
-                a = listener.accept() => a,
-            };
-            let Ok((stream, _)) = accepted else { continue };
-            let acceptor = acceptor.clone();
-            let seen = seen.clone();
-            let shutdown = shutdown.clone();
-            inner.spawn(async move {
-                tokio::select! {
-                    _ = shutdown.cancelled() => {}
-                    _ = serve(stream, kind, acceptor, sip, seen) => {}
-                }
-            });
+    let conn = Arc::new(match (behavior, acceptor) {
+        (Behavior::Tls { sip, .. } | Behavior::MutualTls { sip, .. }, Some(acceptor)) => {
+            Conn::Tls {
+                acceptor,
+                sip,
+                seen: client_cert_seen.clone(),
+            }
         }
+        (Behavior::Hang, _) => Conn::Hang,
+        (Behavior::CloseMidHandshake, _) => Conn::CloseMidHandshake,
+        (Behavior::OldTls, _) => Conn::OldTls,
+        _ => Conn::Garbage,
+    });
+    super::accept_loop(listener, tracker, shutdown, move |stream| {
+        let conn = conn.clone();
+        async move { serve(stream, &conn).await }
     });
     Ok(Peer {
         address,
@@ -194,15 +180,22 @@ pub async fn spawn(
     })
 }
 
-async fn serve(
-    mut stream: TcpStream,
-    kind: u8,
-    acceptor: Option<TlsAcceptor>,
-    sip: SipMode,
-    seen: Arc<AtomicBool>,
-) {
-    match kind {
-        1 => {
+/// How an accepted connection is served (built once per peer from its `Behavior`).
+enum Conn {
+    Tls {
+        acceptor: TlsAcceptor,
+        sip: SipMode,
+        seen: Arc<AtomicBool>,
+    },
+    Hang,
+    CloseMidHandshake,
+    OldTls,
+    Garbage,
+}
+
+async fn serve(mut stream: TcpStream, conn: &Conn) {
+    match conn {
+        Conn::Hang => {
             // Hold the connection open, say nothing.
             let mut sink = [0u8; 1024];
             while let Ok(n) = stream.read(&mut sink).await {
@@ -211,11 +204,11 @@ async fn serve(
                 }
             }
         }
-        2 => {
+        Conn::CloseMidHandshake => {
             let mut buf = [0u8; 64];
             let _ = stream.read(&mut buf).await;
         }
-        4 => {
+        Conn::OldTls => {
             let mut buf = [0u8; 1024];
             let _ = stream.read(&mut buf).await;
             // TLS record: alert, version 3.1, length 2, fatal (2), protocol_version (70).
@@ -223,15 +216,18 @@ async fn serve(
                 .write_all(&[0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46])
                 .await;
         }
-        3 => {
+        Conn::Garbage => {
             let mut buf = [0u8; 1024];
             let _ = stream.read(&mut buf).await;
             let _ = stream
                 .write_all(b"HTTP/1.1 400 Bad Request\r\n\r\nthis is not TLS at all\r\n")
                 .await;
         }
-        _ => {
-            let Some(acceptor) = acceptor else { return };
+        Conn::Tls {
+            acceptor,
+            sip,
+            seen,
+        } => {
             let Ok(mut tls) = acceptor.accept(stream).await else {
                 return;
             };
@@ -243,7 +239,7 @@ async fn serve(
             {
                 seen.store(true, Ordering::Relaxed);
             }
-            answer_sip(&mut tls, sip).await;
+            answer_sip(&mut tls, *sip).await;
         }
     }
 }

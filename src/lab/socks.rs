@@ -23,22 +23,10 @@ pub async fn spawn(tracker: &TaskTracker, shutdown: CancellationToken) -> std::i
     let address = listener.local_addr()?;
     let relayed = Arc::new(AtomicUsize::new(0));
     let count = relayed.clone();
-    let inner = tracker.clone();
-    tracker.spawn(async move {
-        loop {
-            let accepted = tokio::select! {
-                _ = shutdown.cancelled() => return,
-                a = listener.accept() => a,
-            };
-            let Ok((client, _)) = accepted else { continue };
-            let count = count.clone();
-            let shutdown = shutdown.clone();
-            inner.spawn(async move {
-                tokio::select! {
-                    _ = shutdown.cancelled() => {}
-                    _ = relay(client, count) => {}
-                }
-            });
+    super::accept_loop(listener, tracker, shutdown, move |client| {
+        let count = count.clone();
+        async move {
+            let _ = relay(client, count).await;
         }
     });
     Ok(Socks { address, relayed })

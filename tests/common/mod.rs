@@ -15,27 +15,13 @@ pub async fn probe_all(
     config_path: &std::path::Path,
 ) -> (String, Vec<(ProbeKey, Arc<ProbeResult>)>) {
     let config = Config::load(config_path).expect("lab config is valid");
-    let rt = Arc::new(Runtime::new(config).expect("runtime builds"));
-    let mut jobs = Vec::new();
-    for d in &rt.config.domains {
-        for v in &d.vantages {
-            let rt = rt.clone();
-            let d = d.clone();
-            let v = v.clone();
-            jobs.push(async move {
-                let r = rt.probe(&d, &v).await;
-                (
-                    ProbeKey {
-                        tenant: d.tenant.clone(),
-                        domain: d.name.clone(),
-                        vantage: v,
-                    },
-                    Arc::new(r),
-                )
-            });
-        }
-    }
-    let results = futures::future::join_all(jobs).await;
+    let rt = Runtime::new(config).expect("runtime builds");
+    let results: Vec<(ProbeKey, Arc<ProbeResult>)> = rt
+        .probe_each(&rt.config.domains)
+        .await
+        .into_iter()
+        .map(|(k, r)| (k, Arc::new(r)))
+        .collect();
     let mut text = String::new();
     metrics::render_results(&mut text, &rt.config, &results, true);
     (text, results)
