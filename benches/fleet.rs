@@ -2,13 +2,13 @@
 //! shared edges in the lab, then rendering `/metrics`. Prints its figures; asserts nothing
 //! about time. Run: `cargo bench --bench fleet -- [DOMAINS] [EDGES] [CONCURRENCY]`.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use sipfed_exporter::config::Config;
+use sipfed_exporter::expose::metrics;
+use sipfed_exporter::judge::DomainReport;
 use sipfed_exporter::lab::{Lab, LeafSpec};
-use sipfed_exporter::metrics;
-use sipfed_exporter::scheduler::{ProbeKey, ProbeResult, Runtime};
+use sipfed_exporter::store::Setup;
 
 fn rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -57,22 +57,19 @@ async fn main() {
         .expect("config");
     let rss_before = rss_mib();
     let config = Config::load(&path).expect("config loads");
-    let rt = Runtime::new(config).expect("runtime");
+    let setup = Setup::new(config).expect("setup");
     let start = Instant::now();
-    let results: Vec<(ProbeKey, Arc<ProbeResult>)> = rt
-        .probe_each(&rt.config.domains)
-        .await
-        .into_iter()
-        .map(|(k, r)| (k, Arc::new(r)))
-        .collect();
+    let results: Vec<DomainReport> = setup.probe_each(&setup.config.domains).await;
     let round = start.elapsed();
     let up = results
         .iter()
-        .filter(|(_, r)| {
-            r.facts
-                .targets
-                .iter()
-                .any(|t| t.endpoints.iter().any(|e| e.up()))
+        .filter(|r| {
+            r.vantages.iter().any(|v| {
+                v.facts
+                    .targets
+                    .iter()
+                    .any(|t| t.endpoints.iter().any(|e| e.up()))
+            })
         })
         .count();
     let rss_after = rss_mib();
@@ -81,7 +78,8 @@ async fn main() {
     for _ in 0..5 {
         let t = Instant::now();
         let mut out = String::with_capacity(size);
-        metrics::render_results(&mut out, &rt.config, &results, true);
+        let refs: Vec<&DomainReport> = results.iter().collect();
+        metrics::render_reports(&mut out, &refs);
         renders.push(t.elapsed().as_secs_f64() * 1000.0);
         size = out.len();
     }

@@ -17,8 +17,30 @@ use crate::error::Error;
 pub struct Selection {
     /// Vantage names to keep (all when empty).
     pub vantages: Vec<String>,
-    /// `I/N`: keep shard I (0-based) of N.
-    pub shard: Option<String>,
+    /// Keep one shard of the domains.
+    pub shard: Option<Shard>,
+}
+
+/// `--shard=I/N`: shard I (0-based) of N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(spec: &str) -> Result<Shard, String> {
+        let bad = || format!("invalid shard {spec:?}: expected I/N with 0 <= I < N, e.g. 0/3");
+        let (i, n) = spec.split_once('/').ok_or_else(bad)?;
+        let index: u64 = i.parse().map_err(|_| bad())?;
+        let count: u64 = n.parse().map_err(|_| bad())?;
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
 }
 
 /// The validated configuration the exporter runs with.
@@ -122,7 +144,9 @@ pub fn parse_resolver(s: &str) -> Result<ResolverAddr, String> {
 }
 
 /// `own`: the company's own federation domain; `peer`: a partner's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, Default, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Own,
@@ -401,7 +425,7 @@ impl Config {
                     }
                     let proxy = match &v.proxy {
                         None => None,
-                        Some(p) => Some(crate::socks::parse_url(p).map_err(|m| {
+                        Some(p) => Some(crate::gather::proxy::parse_url(p).map_err(|m| {
                             problem("proxy", format!("vantages.{name}.proxy: {m}"))
                         })?),
                     };
@@ -471,28 +495,17 @@ impl Config {
     /// Applies an instance's `--vantage` and `--shard` selection.
     pub fn select(&mut self, selection: &Selection) -> Result<(), Error> {
         self.restrict_vantages(&selection.vantages)?;
-        if let Some(shard) = &selection.shard {
-            self.shard(shard)?;
+        if let Some(shard) = selection.shard {
+            self.shard(shard);
         }
         Ok(())
     }
 
     /// Keeps only shard `I/N` (0-based I) of the domains, split by a stable hash of tenant and
     /// name, so N instances with the same file probe disjoint sets.
-    pub fn shard(&mut self, spec: &str) -> Result<(), Error> {
-        let bad = || Error::Config {
-            location: "--shard".into(),
-            message: format!("invalid shard {spec:?}: expected I/N with 0 <= I < N, e.g. 0/3"),
-        };
-        let (i, n) = spec.split_once('/').ok_or_else(bad)?;
-        let i: u64 = i.parse().map_err(|_| bad())?;
-        let n: u64 = n.parse().map_err(|_| bad())?;
-        if n == 0 || i >= n {
-            return Err(bad());
-        }
+    pub fn shard(&mut self, shard: Shard) {
         self.domains
-            .retain(|d| shard_of(&d.tenant, &d.name, n) == i);
-        Ok(())
+            .retain(|d| shard_of(&d.tenant, &d.name, shard.count) == shard.index);
     }
 
     /// Keeps only the named vantages (the `--vantage` flag); unknown names are an error.
@@ -745,12 +758,15 @@ mod tests {
         let mut seen = 0;
         for i in 0..3 {
             let mut c = parse(&text).unwrap();
-            c.shard(&format!("{i}/3")).unwrap();
+            c.shard(format!("{i}/3").parse().unwrap());
             assert!(!c.domains.is_empty());
             seen += c.domains.len();
         }
         assert_eq!(seen, 30);
-        assert!(parse(&text).unwrap().shard("3/3").is_err());
+        assert!("3/3".parse::<Shard>().is_err());
+        assert!("1/0".parse::<Shard>().is_err());
+        assert!("x/2".parse::<Shard>().is_err());
+        assert_eq!("1/2".parse::<Shard>(), Ok(Shard { index: 1, count: 2 }));
     }
 
     #[test]

@@ -3,37 +3,24 @@
 //! What happens to a domain, from configuration to `/metrics`:
 //!
 //! - [`config`]: strict YAML decoding and validation of domains, vantages and settings.
-//! - [`scheduler`]: probes every (domain, vantage) once per interval, keeps the latest results.
-//! - [`probe`]: gathering, all network I/O of one probe under one deadline, producing [`facts`]:
-//!   [`dns`] (SRV, A/AAAA, CNAME per resolver), [`authoritative`] (every name server's copy), [`m365`] (Microsoft 365 evidence),
-//!   [`tls`] (handshake that keeps any presented chain), [`cert`] (parsing, name rules),
-//!   [`sip`] (OPTIONS over the TLS connection), [`socks`] (a vantage's proxy).
-//! - [`checks`]: judging, pure functions from facts to findings (SPEC §5); [`compare`]
-//!   explains differences between vantages.
-//! - [`metrics`]: renders findings and facts at scrape time; [`http`] serves them, the status
-//!   page and `/probe`, with TLS and basic auth from [`webconfig`].
-//! - [`checklist`]: the one-shot `check` command; [`demo`] runs the exporter on the [`lab`],
-//!   an in-process federation world on loopback used by tests and benchmarks too.
+//! - [`gather`]: all network I/O of one probe under one deadline, producing [`facts`].
+//! - [`judge`]: pure functions from facts to findings (SPEC §5), and the one function that
+//!   judges a domain from the facts of all its vantages into a report.
+//! - [`store`]: the latest facts and report of every domain; its [`store::scheduler`] runs
+//!   the probes.
+//! - [`expose`]: `/metrics`, the pages, `/probe`, the JSON API and the `check` command, all
+//!   rendering reports.
+//! - [`lab`] (cargo feature `lab`): an in-process federation world on loopback for the demo,
+//!   tests and benchmarks; not part of a production build.
 
-pub mod authoritative;
-pub mod cert;
-pub mod checklist;
-pub mod checks;
-pub mod compare;
 pub mod config;
-pub mod demo;
-pub mod dns;
 pub mod error;
+pub mod expose;
 pub mod facts;
-pub mod http;
+pub mod gather;
+pub mod judge;
+#[cfg(feature = "lab")]
 pub mod lab;
 pub mod logging;
-pub mod m365;
-pub mod metrics;
-pub mod probe;
-pub mod scheduler;
-pub mod server;
-pub mod sip;
-pub mod socks;
-pub mod tls;
-pub mod webconfig;
+pub mod pem;
+pub mod store;

@@ -4,11 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use sipfed_exporter::checklist;
-use sipfed_exporter::config::{self, Config, Role, Selection};
-use sipfed_exporter::scheduler::{Exporter, Runtime};
-use sipfed_exporter::webconfig::WebConfig;
-use sipfed_exporter::{demo, server};
+use sipfed_exporter::config::{self, Config, Role, Selection, Shard};
+use sipfed_exporter::expose::webconfig::WebConfig;
+use sipfed_exporter::expose::{checklist, server};
+use sipfed_exporter::store::{Setup, Store};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -30,7 +29,7 @@ struct Cli {
     vantage: Vec<String>,
     /// Probe only shard I of N (0-based), e.g. 0/3: domains are split by a hash of tenant and name.
     #[arg(long = "shard")]
-    shard: Option<String>,
+    shard: Option<Shard>,
     #[arg(long = "log.level", default_value = "info", global = true)]
     log_level: String,
     #[arg(
@@ -61,8 +60,8 @@ enum Command {
     /// One-shot checklist; exit 0 ok, 1 warning, 2 critical.
     Check {
         domains: Vec<String>,
-        #[arg(long, value_parser = ["own", "peer"])]
-        role: Option<String>,
+        #[arg(long, value_enum)]
+        role: Option<Role>,
         /// Resolver to ask (repeatable): IP or IP:PORT; replaces the configured ones.
         #[arg(long)]
         resolver: Vec<String>,
@@ -70,6 +69,7 @@ enum Command {
         output: Output,
     },
     /// Start the built-in lab world and the exporter probing it (no network needed).
+    #[cfg(feature = "lab")]
     Demo,
     /// Configuration tools.
     Config {
@@ -116,15 +116,15 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
+        #[cfg(feature = "lab")]
         Some(Command::Demo) => {
             let shutdown = CancellationToken::new();
-            demo::run(&cli.listen, shutdown).await?;
+            sipfed_exporter::lab::demo::run(&cli.listen, shutdown).await?;
             Ok(0)
         }
         Some(Command::Config {
             command: ConfigCommand::Check,
-        }) => match Config::load(&cli.config_file).and_then(|c| Runtime::new(c.clone()).map(|_| c))
-        {
+        }) => match Config::load(&cli.config_file).and_then(|c| Setup::new(c.clone()).map(|_| c)) {
             Ok(c) => {
                 println!(
                     "{}: ok ({} domains, {} vantages)",
@@ -160,7 +160,6 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 .map(|r| config::parse_resolver(r))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(anyhow::Error::msg)?;
-            let role = role.map(|r| if r == "own" { Role::Own } else { Role::Peer });
             let (reports, status) = checklist::run(checklist::Request {
                 config,
                 domains,
@@ -181,19 +180,19 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             };
             let selection = Selection {
                 vantages: cli.vantage.clone(),
-                shard: cli.shard.clone(),
+                shard: cli.shard,
             };
             let mut config = Config::load(&cli.config_file)?;
             config.select(&selection)?;
-            let exporter = Exporter::new(
-                Runtime::new(config)?,
+            let store = Store::new(
+                Setup::new(config)?,
                 Some(cli.config_file.clone()),
                 selection,
             );
             let addr = server::parse_listen(&cli.listen).map_err(anyhow::Error::msg)?;
             let listener = tokio::net::TcpListener::bind(addr).await?;
             tracing::info!(address = %listener.local_addr()?, "listening");
-            server::run_with(exporter, listener, web, CancellationToken::new()).await?;
+            server::run_with(store, listener, web, CancellationToken::new()).await?;
             Ok(0)
         }
     }

@@ -62,9 +62,16 @@ async fn check_prints_a_checklist_and_exits_by_severity() {
     assert_eq!(out.status.code(), Some(2));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json[0]["domain"], "nothing-here.example");
-    assert_eq!(json[0]["findings"][0]["check"], "srv_present");
-    assert_eq!(json[0]["findings"][0]["passed"], false);
-    assert_eq!(json[0]["findings"][0]["reason"], "nxdomain");
+    assert_eq!(json[0]["state"], "failing");
+    let findings = &json[0]["vantages"][0]["findings"];
+    assert_eq!(findings[0]["check"], "srv_present");
+    assert_eq!(findings[0]["passed"], false);
+    assert_eq!(findings[0]["reason"], "nxdomain");
+    // The facts behind the verdict come with it.
+    assert_eq!(
+        json[0]["vantages"][0]["facts"]["srv"]["answers"][0]["answer"]["error"],
+        "nxdomain"
+    );
 
     // --role=own turns on own-domain checks (and their severities).
     let out = run(vec![
@@ -80,7 +87,7 @@ async fn check_prints_a_checklist_and_exits_by_severity() {
     .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json[0]["role"], "own");
-    let wildcard = json[0]["findings"]
+    let wildcard = json[0]["vantages"][0]["findings"]
         .as_array()
         .unwrap()
         .iter()

@@ -56,15 +56,16 @@ async fn a_hanging_peer_delays_neither_other_domains_nor_scrapes() {
         None
     );
     assert_eq!(value(&m, "sipfed_probes_in_flight", &[]), Some(1.0));
-    // Stored results keep certificate details, not the raw certificates.
-    let key = sipfed_exporter::scheduler::ProbeKey {
+    // The stored report carries the facts behind it.
+    let key = sipfed_exporter::store::DomainKey {
         tenant: "default".into(),
         domain: "good.example".into(),
-        vantage: "inside".into(),
     };
-    let stored = exporter.result(&key).unwrap();
-    let leaf = stored.facts.targets[0].endpoints[0].leaf().unwrap();
-    assert!(leaf.der.is_empty() && leaf.sha256.len() == 64 && leaf.parsed.is_some());
+    let stored = exporter.report(&key).unwrap();
+    let leaf = stored.vantages[0].facts.targets[0].endpoints[0]
+        .leaf()
+        .unwrap();
+    assert_eq!(leaf.parsed.as_ref().unwrap().subject_cn, "sip.good.example");
     let (ready, _) = http(addr, "GET", "/-/ready").await;
     assert_eq!(ready, 503);
     // Then the hanging one fails its handshake with a timeout.

@@ -73,10 +73,7 @@ fn client_cert_seen(p: &Peer) -> bool {
 /// (domain, check, expected value (None: absent), expected reason); collects mismatches.
 fn judge_cases(
     m: &str,
-    results: &[(
-        sipfed_exporter::scheduler::ProbeKey,
-        std::sync::Arc<sipfed_exporter::scheduler::ProbeResult>,
-    )],
+    results: &[sipfed_exporter::judge::DomainReport],
     cases: &[(&str, &str, Option<f64>, Option<&str>)],
 ) -> Vec<String> {
     let mut failures = Vec::new();

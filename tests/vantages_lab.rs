@@ -291,20 +291,25 @@ async fn own_domain_reachable_inside_but_not_outside_says_so() {
         "  - domain: own.example\n    role: own\n    fqdn: xphone.own.example\n",
     );
     let (_, _shutdown, exporter) = common::start_exporter(&path).await;
-    let key = sipfed_exporter::scheduler::ProbeKey {
+    let key = sipfed_exporter::store::DomainKey {
         tenant: "default".into(),
         domain: "own.example".into(),
-        vantage: "outside".into(),
     };
-    // The explanation needs the inside result; it is there from the second round at the latest.
+    let finding = |r: &sipfed_exporter::judge::DomainReport, vantage: &str| {
+        r.vantages
+            .iter()
+            .find(|v| v.vantage == vantage)?
+            .findings
+            .iter()
+            .find(|f| f.check.as_str() == "tcp_connect")
+            .cloned()
+    };
+    // The explanation needs both vantages' facts: once both are in, every report has it.
     let mut message = String::new();
     for _ in 0..100 {
-        if let Some(r) = exporter.result(&key) {
-            message = r
-                .findings
-                .iter()
-                .find(|f| f.check == "tcp_connect")
-                .map(|f| f.message.clone())
+        if let Some(r) = exporter.report(&key) {
+            message = finding(&r, "outside")
+                .map(|f| f.message)
                 .unwrap_or_default();
             if message.contains("reachable inside") {
                 break;
@@ -318,16 +323,6 @@ async fn own_domain_reachable_inside_but_not_outside_says_so() {
         ),
         "{message}"
     );
-    let inside = exporter
-        .result(&sipfed_exporter::scheduler::ProbeKey {
-            vantage: "inside".into(),
-            ..key.clone()
-        })
-        .unwrap();
-    assert!(
-        inside
-            .findings
-            .iter()
-            .any(|f| f.check == "tcp_connect" && f.passed)
-    );
+    let report = exporter.report(&key).unwrap();
+    assert!(finding(&report, "inside").unwrap().passed);
 }

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use rustls::pki_types::ServerName;
 use sipfed_exporter::config::Config;
+use sipfed_exporter::expose::webconfig::WebConfig;
 use sipfed_exporter::lab::{Lab, LeafSpec};
-use sipfed_exporter::scheduler::{Exporter, Runtime};
-use sipfed_exporter::webconfig::WebConfig;
+use sipfed_exporter::store::{Setup, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn get(
@@ -62,15 +62,15 @@ async fn tls_and_basic_auth_guard_the_endpoints() {
     let path = lab
         .write_config("c.yml", "", "  - domain: a.example\n")
         .unwrap();
-    let exporter = Exporter::new(
-        Runtime::new(Config::load(&path).unwrap()).unwrap(),
+    let exporter = Store::new(
+        Setup::new(Config::load(&path).unwrap()).unwrap(),
         None,
         Default::default(),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    tokio::spawn(sipfed_exporter::server::run_with(
+    tokio::spawn(sipfed_exporter::expose::server::run_with(
         exporter,
         listener,
         Some(web),

@@ -2,6 +2,7 @@
 //! zones built in code, TLS/SIP peers on their own `127.x.y.z:5061` addresses with rcgen
 //! certificates and fault modes. It serves the tests, the benchmark and `demo`.
 
+pub mod demo;
 pub mod dns;
 pub mod peer;
 pub mod pki;

@@ -5,26 +5,21 @@
 use std::sync::Arc;
 
 use sipfed_exporter::config::Config;
+use sipfed_exporter::expose::metrics;
+use sipfed_exporter::judge::DomainReport;
 use sipfed_exporter::lab::Lab;
-use sipfed_exporter::metrics;
-use sipfed_exporter::scheduler::{ProbeKey, ProbeResult, Runtime};
+use sipfed_exporter::store::{Setup, Store};
 
 /// Loads `config_path`, probes every configured (domain, vantage) once and renders the
 /// per-domain metric families exactly as `/metrics` does.
-pub async fn probe_all(
-    config_path: &std::path::Path,
-) -> (String, Vec<(ProbeKey, Arc<ProbeResult>)>) {
+pub async fn probe_all(config_path: &std::path::Path) -> (String, Vec<DomainReport>) {
     let config = Config::load(config_path).expect("lab config is valid");
-    let rt = Runtime::new(config).expect("runtime builds");
-    let results: Vec<(ProbeKey, Arc<ProbeResult>)> = rt
-        .probe_each(&rt.config.domains)
-        .await
-        .into_iter()
-        .map(|(k, r)| (k, Arc::new(r)))
-        .collect();
+    let setup = Setup::new(config).expect("setup builds");
+    let reports = setup.probe_each(&setup.config.domains).await;
     let mut text = String::new();
-    metrics::render_results(&mut text, &rt.config, &results, true);
-    (text, results)
+    let refs: Vec<&DomainReport> = reports.iter().collect();
+    metrics::render_reports(&mut text, &refs);
+    (text, reports)
 }
 
 /// Writes a config for `lab` with `domains` and probes it.
@@ -32,7 +27,7 @@ pub async fn probe_lab(
     lab: &Lab,
     global_extra: &str,
     domains: &str,
-) -> (String, Vec<(ProbeKey, Arc<ProbeResult>)>) {
+) -> (String, Vec<DomainReport>) {
     let path = lab
         .write_config("test.yml", global_extra, domains)
         .expect("config written");
@@ -99,12 +94,13 @@ pub fn reason(text: &str, domain: &str, check: &str) -> Option<String> {
 }
 
 /// The finding's message of a check (for text assertions).
-pub fn message(results: &[(ProbeKey, Arc<ProbeResult>)], domain: &str, check: &str) -> String {
-    results
+pub fn message(reports: &[DomainReport], domain: &str, check: &str) -> String {
+    reports
         .iter()
-        .filter(|(k, _)| k.domain == domain)
-        .flat_map(|(_, r)| r.findings.iter())
-        .find(|f| f.check == check)
+        .filter(|r| r.domain == domain)
+        .flat_map(|r| r.vantages.iter())
+        .flat_map(|v| v.findings.iter())
+        .find(|f| f.check.as_str() == check)
         .map(|f| format!("{} | {}", f.message, f.hint))
         .unwrap_or_default()
 }
@@ -142,18 +138,18 @@ pub async fn start_exporter(
 ) -> (
     std::net::SocketAddr,
     tokio_util::sync::CancellationToken,
-    Arc<sipfed_exporter::scheduler::Exporter>,
+    Arc<Store>,
 ) {
     let cfg = Config::load(config).expect("valid config");
-    let exporter = sipfed_exporter::scheduler::Exporter::new(
-        Runtime::new(cfg).unwrap(),
+    let exporter = Store::new(
+        Setup::new(cfg).unwrap(),
         Some(config.to_path_buf()),
         Default::default(),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    tokio::spawn(sipfed_exporter::server::run(
+    tokio::spawn(sipfed_exporter::expose::server::run(
         exporter.clone(),
         listener,
         shutdown.clone(),

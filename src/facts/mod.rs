@@ -5,9 +5,16 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::{Serialize, Serializer};
 
-pub use crate::authoritative::AuthoritativeFacts;
-pub use crate::m365::M365Facts;
-pub use crate::sip::SipFacts;
+mod cert;
+mod m365;
+
+pub use cert::{
+    CertDetails, CertFacts, Eku, NameCoverage, coverage, is_acme_issuer, is_lets_encrypt,
+};
+pub use m365::{
+    M365Facts, Platform, classify_target, exchange_online_cloud, is_microsoft_host, sip_cloud,
+    tenant_cloud,
+};
 
 /// Everything one probe of one domain from one vantage learned before its deadline.
 #[derive(Debug, Clone, Serialize, Default)]
@@ -21,14 +28,14 @@ pub struct Facts {
     pub srv: Option<SrvFacts>,
     /// Every host to connect to: SRV targets in priority/weight order, or the direct route.
     pub targets: Vec<TargetFacts>,
-    /// Certificates in the own domain's `cert_file` (renewal check); `None` without one.
-    pub stored_certs: Option<Vec<CertFacts>>,
+    /// Certificates in the own domain's `cert_file` (renewal check), or why none could be
+    /// read (unreadable, empty, nothing parsable); `None` without a `cert_file`.
+    #[serde(serialize_with = "ser_opt_result")]
+    pub stored_certs: Option<Result<Vec<CertFacts>, String>>,
     /// Own domains: what each authoritative name server holds; `None` when not asked.
     pub authoritative: Option<AuthoritativeFacts>,
     /// Microsoft 365 evidence records; `None` when the deadline passed first.
     pub m365: Option<M365Facts>,
-    /// The probe's deadline passed before every step finished.
-    pub deadline_exceeded: bool,
 }
 
 /// The federation SRV record as each resolver of the vantage answered it.
@@ -38,21 +45,6 @@ pub struct SrvFacts {
     pub name: String,
     /// One answer per resolver, in configuration order; the first decides the targets.
     pub answers: Vec<ResolverAnswer<Vec<SrvRecord>>>,
-}
-
-impl Facts {
-    /// Drops the raw certificate bytes once judged: the stored result keeps only what metrics
-    /// and pages show, so memory grows with domains by a few KiB each.
-    pub fn shed_der(&mut self) {
-        let chains = self
-            .targets
-            .iter_mut()
-            .flat_map(|t| t.endpoints.iter_mut())
-            .flat_map(|e| e.chain.iter_mut());
-        for c in chains.chain(self.stored_certs.iter_mut().flatten()) {
-            c.der = Vec::new();
-        }
-    }
 }
 
 impl SrvFacts {
@@ -196,41 +188,48 @@ pub struct TlsFailure {
     pub detail: String,
 }
 
-/// One certificate as presented, parsed once at gathering time.
+/// What the OPTIONS exchange showed.
 #[derive(Debug, Clone, Serialize)]
-pub struct CertFacts {
-    #[serde(serialize_with = "ser_hex")]
-    pub der: Vec<u8>,
-    /// Hex SHA-256 of the DER.
-    pub sha256: String,
-    /// `None` when the certificate could not be parsed.
-    pub parsed: Option<CertDetails>,
+pub struct SipFacts {
+    /// The final response's status code, or why there was none.
+    pub status: Result<u16, Reason>,
+    pub duration_seconds: f64,
+    /// A short description for people (never a label).
+    pub detail: String,
 }
 
-/// The fields checks and metrics need.
-#[derive(Debug, Clone, Serialize)]
-pub struct CertDetails {
-    pub subject_cn: String,
-    pub issuer_cn: String,
-    /// Also used to tell Let's Encrypt and other ACME CAs.
-    pub issuer_o: String,
-    /// Hex, lower-case.
-    pub serial: String,
-    pub not_before: i64,
-    pub not_after: i64,
-    /// SAN dNSNames, lower-case.
-    pub dns_names: Vec<String>,
-    /// `None` when the certificate has no EKU extension (any usage).
-    pub eku: Option<Eku>,
-    pub self_signed: bool,
+/// What one authoritative server holds for the federation records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ZoneView {
+    /// `priority weight port target`, sorted.
+    pub srv: Vec<String>,
+    /// `target address`, sorted.
+    pub addresses: Vec<String>,
 }
 
-/// The extended key usages relevant to federation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Eku {
-    pub server_auth: bool,
-    pub client_auth: bool,
-    pub any: bool,
+/// Every authoritative server's view; `servers` empty when no NS record was found.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct AuthoritativeFacts {
+    /// The zone whose NS records were used.
+    pub zone: String,
+    /// `ns-name (address)` and what it answered.
+    pub servers: Vec<ResolverAnswer<ZoneView>>,
+}
+
+impl AuthoritativeFacts {
+    /// Whether all servers that answered hold the same records; `None` with fewer than two
+    /// answers (a server this vantage cannot reach is no evidence of a stale zone).
+    pub fn agree(&self) -> Option<bool> {
+        let answered: Vec<&ZoneView> = self
+            .servers
+            .iter()
+            .filter_map(|s| s.answer.as_ref().ok())
+            .collect();
+        if answered.len() < 2 {
+            return None;
+        }
+        Some(answered[1..].iter().all(|v| *v == answered[0]))
+    }
 }
 
 /// Why a check failed: a fixed, bounded set (it is a label value).
@@ -273,6 +272,7 @@ pub enum Reason {
     NotMicrosoft,
     MicrosoftRecords,
     NotActivated,
+    CertFileUnreadable,
     PrivateAddress,
     Disagree,
     WrongCloud,
@@ -317,6 +317,7 @@ impl Reason {
             Reason::NotMicrosoft => "not_microsoft",
             Reason::MicrosoftRecords => "microsoft_records",
             Reason::NotActivated => "not_activated",
+            Reason::CertFileUnreadable => "cert_file_unreadable",
             Reason::PrivateAddress => "private_address",
             Reason::Disagree => "disagree",
             Reason::WrongCloud => "wrong_cloud",
@@ -350,7 +351,7 @@ fn ser_opt_result<T: Serialize, E: Serialize, S: Serializer>(
     }
 }
 
-fn ser_hex<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn ser_hex<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&hex(bytes))
 }
 
@@ -363,4 +364,11 @@ pub fn hex(bytes: &[u8]) -> String {
         out.push(DIGITS[(b & 15) as usize] as char);
     }
     out
+}
+
+/// Unix time in seconds.
+pub fn unix(t: std::time::SystemTime) -> f64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::config;
 use crate::error::Error;
-use crate::tls;
+use crate::pem;
 
 /// The web configuration file.
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -88,8 +88,8 @@ impl WebConfig {
             path: path.display().to_string(),
             message: m,
         };
-        let certs = tls::read_certs(&t.cert_file)?;
-        let key = tls::read_key(&t.key_file)?;
+        let certs = pem::read_certs(&t.cert_file)?;
+        let key = pem::read_key(&t.key_file)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let versions: &[&rustls::SupportedProtocolVersion] = match t.min_version.as_deref() {
             Some("TLS13") => &[&rustls::version::TLS13],
@@ -115,7 +115,7 @@ impl WebConfig {
                     });
                 };
                 let mut roots = RootCertStore::empty();
-                for c in tls::read_certs(ca)? {
+                for c in pem::read_certs(ca)? {
                     roots.add(c).map_err(|e| pem(ca, e.to_string()))?;
                 }
                 let v = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);

@@ -7,21 +7,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use rustls::client::ResolvesClientCert;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::{ResolvesClientCert, WebPkiServerVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::sign::CertifiedKey;
-use rustls::{
-    AlertDescription, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use rustls::{AlertDescription, ClientConfig, DigitallySignedStruct, SignatureScheme};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::cert;
+use super::cert;
 use crate::error::Error;
 use crate::facts::{CertFacts, Reason, TlsFacts, TlsFailure};
+use crate::pem::{pem_error, read_certs, read_key};
 
 /// The TLS client of a vantage: one base configuration, cheaply specialised per connection.
 pub struct TlsClient {
@@ -233,57 +232,10 @@ impl ResolvesClientCert for Capture {
     }
 }
 
-fn pem_error(path: &Path, message: impl ToString) -> Error {
-    Error::Pem {
-        path: path.display().to_string(),
-        message: message.to_string(),
-    }
-}
-
-/// Every certificate of a PEM file; none, or a malformed block, is an error naming the file.
-pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
-    use rustls::pki_types::pem::PemObject;
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-        .map_err(|e| pem_error(path, e))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| pem_error(path, e))?;
-    if certs.is_empty() {
-        return Err(pem_error(path, "no certificate found"));
-    }
-    Ok(certs)
-}
-
-/// The private key of a PEM file.
-pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, Error> {
-    use rustls::pki_types::pem::PemObject;
-    PrivateKeyDer::from_pem_file(path).map_err(|e| pem_error(path, e))
-}
-
 /// Reads a PEM certificate chain and private key into a signing key for client auth.
 pub fn load_certified_key(cert_file: &Path, key_file: &Path) -> Result<Arc<CertifiedKey>, Error> {
     let certs = read_certs(cert_file)?;
     let signing = rustls::crypto::ring::sign::any_supported_type(&read_key(key_file)?)
         .map_err(|e| pem_error(key_file, e))?;
     Ok(Arc::new(CertifiedKey::new(certs, signing)))
-}
-
-/// The trust store checks verify against: the built-in web roots plus `ca_file`.
-pub fn trust_verifier(ca_file: Option<&Path>) -> Result<Arc<WebPkiServerVerifier>, Error> {
-    let mut roots = RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    if let Some(path) = ca_file {
-        for c in read_certs(path)? {
-            roots.add(c).map_err(|e| pem_error(path, e))?;
-        }
-    }
-    WebPkiServerVerifier::builder_with_provider(
-        Arc::new(roots),
-        Arc::new(rustls::crypto::ring::default_provider()),
-    )
-    .build()
-    .map_err(|e| Error::Pem {
-        path: "trust store".into(),
-        message: e.to_string(),
-    })
 }

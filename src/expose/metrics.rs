@@ -1,180 +1,50 @@
-//! Exposition: the exporter's own metrics (prometheus crate, process collector included) and
-//! the per-domain families, rendered at scrape time from the latest results straight into the
-//! response buffer. Domains removed from the configuration are simply not rendered.
+//! Exposition: the per-domain families rendered from the store's reports at scrape time,
+//! straight into the response buffer, and the exporter's own metrics (the prometheus crate
+//! only for the standard `process_*` collector). Domains removed from the configuration have no
+//! report, so they are simply not rendered.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use prometheus::{Encoder, Gauge, GaugeVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, TextEncoder};
 
 use crate::config::Config;
-use crate::facts::EndpointFacts;
-use crate::m365::{self, Platform};
-use crate::scheduler::{Exporter, ProbeKey, ProbeResult};
-
-/// Counters and gauges about the exporter itself.
-pub struct SelfMetrics {
-    registry: Registry,
-    probes_total: IntCounterVec,
-    in_flight: IntGauge,
-    reload_ok: IntGauge,
-    reload_ts: Gauge,
-    interval: Gauge,
-    domains: GaugeVec,
-}
-
-impl Default for SelfMetrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl SelfMetrics {
-    pub fn new() -> SelfMetrics {
-        let registry = Registry::new();
-        let build = GaugeVec::new(
-            Opts::new(
-                "sipfed_exporter_build_info",
-                "Build of the running exporter (always 1).",
-            ),
-            &["version", "revision"],
-        )
-        .expect("static metric definition");
-        build
-            .with_label_values(&[
-                env!("CARGO_PKG_VERSION"),
-                option_env!("SIPFED_REVISION").unwrap_or("unknown"),
-            ])
-            .set(1.0);
-        let probes_total = IntCounterVec::new(
-            Opts::new(
-                "sipfed_probes_total",
-                "Probes finished, by vantage and result (success: no critical check failed).",
-            ),
-            &["vantage", "result"],
-        )
-        .expect("static metric definition");
-        let in_flight = IntGauge::new("sipfed_probes_in_flight", "Probes running now.")
-            .expect("static metric definition");
-        let reload_ok = IntGauge::new(
-            "sipfed_config_last_reload_successful",
-            "Whether the last configuration (re)load succeeded.",
-        )
-        .expect("static metric definition");
-        let reload_ts = Gauge::new(
-            "sipfed_config_last_reload_success_timestamp_seconds",
-            "Unix time of the last successful configuration (re)load.",
-        )
-        .expect("static metric definition");
-        let interval = Gauge::new(
-            "sipfed_probe_interval_seconds",
-            "Configured probe interval per (domain, vantage).",
-        )
-        .expect("static metric definition");
-        let domains = GaugeVec::new(
-            Opts::new("sipfed_domains", "Configured domains per tenant."),
-            &["tenant"],
-        )
-        .expect("static metric definition");
-        for c in [
-            Box::new(build) as Box<dyn prometheus::core::Collector>,
-            Box::new(probes_total.clone()),
-            Box::new(in_flight.clone()),
-            Box::new(reload_ok.clone()),
-            Box::new(reload_ts.clone()),
-            Box::new(interval.clone()),
-            Box::new(domains.clone()),
-        ] {
-            registry.register(c).expect("metric names are unique");
-        }
-        #[cfg(target_os = "linux")]
-        {
-            let pc = prometheus::process_collector::ProcessCollector::for_self();
-            let _ = registry.register(Box::new(pc));
-        }
-        SelfMetrics {
-            registry,
-            probes_total,
-            in_flight,
-            reload_ok,
-            reload_ts,
-            interval,
-            domains,
-        }
-    }
-
-    pub fn probe_started(&self) {
-        self.in_flight.inc();
-    }
-
-    pub fn probe_cancelled(&self) {
-        self.in_flight.dec();
-    }
-
-    pub fn probe_finished(&self, vantage: &str, success: bool) {
-        self.in_flight.dec();
-        let result = if success { "success" } else { "failure" };
-        self.probes_total
-            .with_label_values(&[vantage, result])
-            .inc();
-    }
-
-    pub fn reload(&self, ok: bool) {
-        self.reload_ok.set(i64::from(ok));
-        if ok {
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs_f64())
-                .unwrap_or(0.0);
-            self.reload_ts.set(now);
-        }
-    }
-
-    pub fn set_interval(&self, interval: Duration) {
-        self.interval.set(interval.as_secs_f64());
-    }
-
-    fn set_domains(&self, config: &Config) {
-        let mut per_tenant: BTreeMap<&str, f64> = BTreeMap::new();
-        for d in &config.domains {
-            *per_tenant.entry(d.tenant.as_str()).or_default() += 1.0;
-        }
-        self.domains.reset();
-        for (t, n) in per_tenant {
-            self.domains.with_label_values(&[t]).set(n);
-        }
-    }
-
-    fn encode(&self, out: &mut Vec<u8>) {
-        let families = self.registry.gather();
-        // Encoding into a Vec cannot fail for well-formed families.
-        let _ = TextEncoder::new().encode(&families, out);
-    }
-}
+use crate::facts::{self, CertDetails, EndpointFacts, Platform};
+use crate::judge::{DomainReport, VantageReport};
+use crate::store::Store;
+use crate::store::stats::Stats;
 
 /// Renders the whole `/metrics` page.
-pub fn render(exporter: &Exporter) -> Vec<u8> {
-    let rt = exporter.runtime();
-    exporter.metrics.set_domains(&rt.config);
-    let results = exporter.results_of(&rt.config);
-    let mut out = String::with_capacity(512 + results.len() * 2048);
-    render_results(&mut out, &rt.config, &results, true);
+pub fn render(store: &Store) -> Vec<u8> {
+    let setup = store.setup();
+    let reports = store.reports(&setup.config);
+    let mut out = String::with_capacity(4096 + reports.len() * 4096);
+    let refs: Vec<&DomainReport> = reports.iter().map(|r| r.as_ref()).collect();
+    render_reports(&mut out, &refs);
+    render_self(&mut out, &store.stats, &setup.config);
     let mut bytes = out.into_bytes();
-    exporter.metrics.encode(&mut bytes);
+    render_process(&mut bytes);
     bytes
 }
 
-/// Renders the per-domain families for `results`; `domain_level` adds the per-(tenant,
-/// domain) families (`sipfed_domain_info`, `sipfed_dns_split_horizon`).
-pub fn render_results(
-    out: &mut String,
-    config: &Config,
-    results: &[(ProbeKey, std::sync::Arc<ProbeResult>)],
-    domain_level: bool,
-) {
+/// Renders one report (what `/probe` answers).
+pub fn render_report(out: &mut String, report: &DomainReport) {
+    render_reports(out, &[report]);
+}
+
+/// Every (report, vantage report) pair.
+fn probes<'a>(
+    reports: &'a [&'a DomainReport],
+) -> impl Iterator<Item = (&'a DomainReport, &'a VantageReport)> + 'a {
+    reports
+        .iter()
+        .flat_map(|d| d.vantages.iter().map(move |v| (*d, v)))
+}
+
+/// Renders the per-domain, per-probe and per-endpoint families of `reports`.
+pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
     // Per (tenant, domain, vantage): one value per probe result.
-    type PerProbe = fn(&ProbeResult) -> Option<f64>;
+    type PerProbe = fn(&VantageReport) -> Option<f64>;
     let per_probe: [(&str, &str, PerProbe); 6] = [
         (
             "sipfed_probe_success",
@@ -189,7 +59,7 @@ pub fn render_results(
         (
             "sipfed_probe_timestamp_seconds",
             "Unix time the latest probe ended.",
-            |r| Some(r.finished_at),
+            |r| Some(r.facts.started_at + r.facts.duration_seconds),
         ),
         (
             "sipfed_srv_records",
@@ -220,9 +90,9 @@ pub fn render_results(
     ];
     for (name, help, value) in per_probe {
         family(out, name, "gauge", help);
-        for (k, r) in results {
+        for (d, r) in probes(reports) {
             if let Some(v) = value(r) {
-                sample(out, name, |o| domain_labels(o, k), &[], v);
+                sample(out, name, |o| domain_labels(o, d, r), &[], v);
             }
         }
     }
@@ -232,13 +102,16 @@ pub fn render_results(
         "gauge",
         "1 when the check passed, 0 when it failed; one series per applicable check.",
     );
-    for (k, r) in results {
+    for (d, r) in probes(reports) {
         for f in &r.findings {
             sample(
                 out,
                 "sipfed_check_success",
-                |o| domain_labels(o, k),
-                &[("check", f.check), ("severity", f.severity.as_str())],
+                |o| domain_labels(o, d, r),
+                &[
+                    ("check", f.check.as_str()),
+                    ("severity", f.severity.as_str()),
+                ],
                 f64::from(u8::from(f.passed)),
             );
         }
@@ -249,14 +122,14 @@ pub fn render_results(
         "gauge",
         "Why a check failed (bounded reason set); present only for failing checks.",
     );
-    for (k, r) in results {
+    for (d, r) in probes(reports) {
         for f in &r.findings {
             if let Some(reason) = f.reason {
                 sample(
                     out,
                     "sipfed_check_failure_info",
-                    |o| domain_labels(o, k),
-                    &[("check", f.check), ("reason", reason.as_str())],
+                    |o| domain_labels(o, d, r),
+                    &[("check", f.check.as_str()), ("reason", reason.as_str())],
                     1.0,
                 );
             }
@@ -268,7 +141,7 @@ pub fn render_results(
         "gauge",
         "One series per federation SRV record.",
     );
-    for (k, r) in results {
+    for (d, r) in probes(reports) {
         if let Some(srv) = &r.facts.srv {
             let mut seen = HashSet::new();
             for rec in srv.records() {
@@ -283,7 +156,7 @@ pub fn render_results(
                 sample(
                     out,
                     "sipfed_srv_target_info",
-                    |o| domain_labels(o, k),
+                    |o| domain_labels(o, d, r),
                     &[
                         ("target", &rec.target),
                         ("port", &port),
@@ -301,7 +174,7 @@ pub fn render_results(
         "gauge",
         "Who hosts the federation edge the SRV record points to.",
     );
-    for (k, r) in results {
+    for (d, r) in probes(reports) {
         let Some(srv) = &r.facts.srv else { continue };
         // The platform of the most preferred record (lowest priority, then highest weight).
         let platform = srv
@@ -309,12 +182,12 @@ pub fn render_results(
             .iter()
             .filter(|rec| !rec.target.is_empty())
             .min_by_key(|rec| (rec.priority, std::cmp::Reverse(rec.weight)))
-            .map(|rec| m365::classify_target(&rec.target))
+            .map(|rec| facts::classify_target(&rec.target))
             .unwrap_or(Platform::None);
         sample(
             out,
             "sipfed_platform_info",
-            |o| domain_labels(o, k),
+            |o| domain_labels(o, d, r),
             &[("platform", platform.as_str())],
             1.0,
         );
@@ -443,7 +316,7 @@ pub fn render_results(
     ];
     for (name, help, value) in per_endpoint {
         family(out, name, "gauge", help);
-        for (k, r) in results {
+        for (d, r) in probes(reports) {
             for t in &r.facts.targets {
                 for e in &t.endpoints {
                     let addr = e.address.to_string();
@@ -451,7 +324,7 @@ pub fn render_results(
                         sample(
                             out,
                             name,
-                            |o| endpoint_labels(o, k, &t.name, &addr),
+                            |o| endpoint_labels(o, d, r, &t.name, &addr),
                             extra,
                             v,
                         )
@@ -460,9 +333,6 @@ pub fn render_results(
             }
         }
     }
-    if !domain_level {
-        return;
-    }
     // Per (tenant, domain).
     family(
         out,
@@ -470,12 +340,11 @@ pub fn render_results(
         "gauge",
         "Configured role and federation type of a domain.",
     );
-    for d in &config.domains {
-        let labels = |o: &mut String| tenant_domain_labels(o, &d.tenant, &d.name);
+    for d in reports {
         sample(
             out,
             "sipfed_domain_info",
-            labels,
+            |o| tenant_domain_labels(o, &d.tenant, &d.domain),
             &[
                 ("role", d.role.as_str()),
                 ("federation", d.federation.as_str()),
@@ -489,61 +358,128 @@ pub fn render_results(
         "gauge",
         "1 when the domain's vantages see different SRV or address sets.",
     );
-    let mut by_domain: BTreeMap<(&str, &str), Vec<&ProbeResult>> = BTreeMap::new();
-    for (k, r) in results {
-        by_domain
-            .entry((k.tenant.as_str(), k.domain.as_str()))
-            .or_default()
-            .push(r);
-    }
-    for ((tenant, domain), rs) in by_domain {
-        if rs.len() < 2 {
-            continue;
+    for d in reports {
+        if let Some(split) = d.split_horizon {
+            sample(
+                out,
+                "sipfed_dns_split_horizon",
+                |o| tenant_domain_labels(o, &d.tenant, &d.domain),
+                &[],
+                f64::from(u8::from(split)),
+            );
         }
-        let first = dns_view(rs[0]);
-        let split = rs[1..].iter().any(|r| dns_view(r) != first);
-        let labels = |o: &mut String| tenant_domain_labels(o, tenant, domain);
-        sample(
-            out,
-            "sipfed_dns_split_horizon",
-            labels,
-            &[],
-            f64::from(u8::from(split)),
-        );
     }
 }
 
-/// What a vantage saw of a domain in DNS: SRV records and every target's addresses.
-fn dns_view(r: &ProbeResult) -> (Vec<String>, Vec<String>) {
-    let mut srv: Vec<String> = r
-        .facts
-        .srv
-        .as_ref()
-        .map(|s| {
-            s.records()
-                .iter()
-                .map(|x| format!("{} {} {} {}", x.priority, x.weight, x.port, x.target))
-                .collect()
-        })
-        .unwrap_or_default();
-    srv.sort();
-    let mut addrs: Vec<String> = r
-        .facts
-        .targets
-        .iter()
-        .flat_map(|t| {
-            t.addresses()
-                .into_iter()
-                .flatten()
-                .map(move |a| format!("{} {a}", t.name))
-        })
-        .collect();
-    addrs.sort();
-    (srv, addrs)
+/// The exporter's own families.
+fn render_self(out: &mut String, stats: &Stats, config: &Config) {
+    family(
+        out,
+        "sipfed_exporter_build_info",
+        "gauge",
+        "Build of the running exporter (always 1).",
+    );
+    let _ = writeln!(
+        out,
+        "sipfed_exporter_build_info{{version=\"{}\",revision=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION"),
+        option_env!("SIPFED_REVISION").unwrap_or("unknown")
+    );
+    family(
+        out,
+        "sipfed_domains",
+        "gauge",
+        "Configured domains per tenant.",
+    );
+    let mut per_tenant: BTreeMap<&str, u64> = BTreeMap::new();
+    for d in &config.domains {
+        *per_tenant.entry(d.tenant.as_str()).or_default() += 1;
+    }
+    for (t, n) in per_tenant {
+        sample(
+            out,
+            "sipfed_domains",
+            |o| label(o, "tenant", t),
+            &[],
+            n as f64,
+        );
+    }
+    family(
+        out,
+        "sipfed_probes_total",
+        "counter",
+        "Probes finished, by vantage and result (success: no critical check failed).",
+    );
+    for ((vantage, success), n) in stats.finished() {
+        let result = if success { "success" } else { "failure" };
+        sample(
+            out,
+            "sipfed_probes_total",
+            |o| label(o, "vantage", &vantage),
+            &[("result", result)],
+            n as f64,
+        );
+    }
+    family(
+        out,
+        "sipfed_probes_in_flight",
+        "gauge",
+        "Probes running now.",
+    );
+    let _ = writeln!(out, "sipfed_probes_in_flight {}", stats.in_flight());
+    let (ok, at) = stats.last_reload();
+    family(
+        out,
+        "sipfed_config_last_reload_successful",
+        "gauge",
+        "Whether the last configuration (re)load succeeded.",
+    );
+    let _ = writeln!(out, "sipfed_config_last_reload_successful {}", u8::from(ok));
+    family(
+        out,
+        "sipfed_config_last_reload_success_timestamp_seconds",
+        "gauge",
+        "Unix time of the last successful configuration (re)load.",
+    );
+    let _ = writeln!(
+        out,
+        "sipfed_config_last_reload_success_timestamp_seconds {at}"
+    );
+    family(
+        out,
+        "sipfed_probe_interval_seconds",
+        "gauge",
+        "Configured probe interval per (domain, vantage).",
+    );
+    let _ = writeln!(
+        out,
+        "sipfed_probe_interval_seconds {}",
+        config.global.interval.as_secs_f64()
+    );
+}
+
+/// The standard `process_*` metrics (Linux).
+fn render_process(out: &mut Vec<u8>) {
+    #[cfg(target_os = "linux")]
+    {
+        use prometheus::core::Collector;
+        let pc = prometheus::process_collector::ProcessCollector::for_self();
+        // Encoding into a Vec cannot fail for well-formed families.
+        let _ = TextEncoder::new().encode(&pc.collect(), out);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (out, TextEncoder::new());
+}
+
+fn label(out: &mut String, name: &str, value: &str) {
+    out.push_str(name);
+    out.push_str("=\"");
+    escape(out, value);
+    out.push('"');
 }
 
 /// The parsed leaf certificate of an endpoint, if any.
-fn leaf_details(e: &EndpointFacts) -> Option<&crate::facts::CertDetails> {
+fn leaf_details(e: &EndpointFacts) -> Option<&CertDetails> {
     e.leaf().and_then(|l| l.parsed.as_ref())
 }
 
@@ -555,15 +491,21 @@ fn tenant_domain_labels(out: &mut String, tenant: &str, domain: &str) {
     out.push('"');
 }
 
-fn domain_labels(out: &mut String, k: &ProbeKey) {
-    tenant_domain_labels(out, &k.tenant, &k.domain);
+fn domain_labels(out: &mut String, d: &DomainReport, v: &VantageReport) {
+    tenant_domain_labels(out, &d.tenant, &d.domain);
     out.push_str(",vantage=\"");
-    escape(out, &k.vantage);
+    escape(out, &v.vantage);
     out.push('"');
 }
 
-fn endpoint_labels(out: &mut String, k: &ProbeKey, target: &str, address: &str) {
-    domain_labels(out, k);
+fn endpoint_labels(
+    out: &mut String,
+    d: &DomainReport,
+    v: &VantageReport,
+    target: &str,
+    address: &str,
+) {
+    domain_labels(out, d, v);
     out.push_str(",target=\"");
     escape(out, target);
     out.push_str("\",address=\"");

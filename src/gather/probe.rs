@@ -4,22 +4,21 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, timeout_at};
 
-use crate::authoritative;
+use super::dns::{self, Resolvers};
+use super::tls::TlsClient;
+use super::{authoritative, cert, m365, proxy, sip};
 use crate::config::{Config, Domain, Federation, Role};
-use crate::dns::{self, Resolvers};
 use crate::error::Error;
 use crate::facts::{
     DnsFailure, EndpointFacts, Facts, Reason, ResolverAnswer, SrvFacts, TargetFacts, TlsFailure,
+    unix,
 };
-use crate::m365;
-use crate::sip;
-use crate::tls::TlsClient;
 
 /// Connections in flight to one address at most: many customer domains share one edge.
 const PER_ADDRESS_CONNECTIONS: usize = 4;
@@ -43,8 +42,6 @@ pub struct VantageClient {
 /// Runs probes; built once per configuration.
 pub struct Prober {
     vantages: HashMap<String, Arc<VantageClient>>,
-    /// Port authoritative name servers are asked on (53; the lab may differ).
-    pub authoritative_port: u16,
     timeout: Duration,
     sip_options: bool,
     limiter: AddressLimiter,
@@ -73,16 +70,10 @@ impl Prober {
         }
         Ok(Prober {
             vantages,
-            authoritative_port: 53,
             timeout: config.global.timeout,
             sip_options: config.global.sip_options,
             limiter: AddressLimiter::default(),
         })
-    }
-
-    /// Whether this prober knows the vantage.
-    pub fn has_vantage(&self, name: &str) -> bool {
-        self.vantages.contains_key(name)
     }
 
     /// Probes `domain` from `vantage` within the configured timeout.
@@ -115,7 +106,6 @@ impl Prober {
                 let answers = match timeout_at(deadline, client.resolvers.srv(&name)).await {
                     Ok(a) => a,
                     Err(_) => {
-                        facts.deadline_exceeded = true;
                         vec![ResolverAnswer {
                             resolver: String::new(),
                             answer: Err(DnsFailure::Timeout),
@@ -140,15 +130,7 @@ impl Prober {
         let authoritative = async {
             if domain.role == Role::Own && domain.federation == Federation::Open {
                 let per_query = (self.timeout / 4).max(Duration::from_millis(200));
-                Some(
-                    authoritative::gather(
-                        &client.resolvers,
-                        &domain.name,
-                        self.authoritative_port,
-                        per_query,
-                    )
-                    .await,
-                )
+                Some(authoritative::gather(&client.resolvers, &domain.name, per_query).await)
             } else {
                 None
             }
@@ -163,17 +145,8 @@ impl Prober {
         let authoritative = async { timeout_at(deadline, authoritative).await.ok().flatten() };
         let (targets, m365, authoritative) = tokio::join!(targets, m365, authoritative);
         facts.targets = targets;
-        facts.deadline_exceeded |= m365.is_none();
         facts.m365 = m365;
         facts.authoritative = authoritative;
-        if facts.targets.iter().any(|t| {
-            t.endpoints.iter().any(|e| {
-                e.tcp == Err(Reason::Timeout)
-                    || matches!(&e.tls, Some(Err(f)) if f.reason == Reason::Timeout)
-            })
-        }) {
-            facts.deadline_exceeded = true;
-        }
         facts.duration_seconds = start.elapsed().as_secs_f64();
         facts
     }
@@ -239,7 +212,7 @@ impl Prober {
         let start = Instant::now();
         let connect = async {
             match &client.proxy {
-                Some(proxy) => crate::socks::connect(proxy, address).await,
+                Some(proxy) => proxy::connect(proxy, address).await,
                 None => TcpStream::connect(address).await,
             }
         };
@@ -271,21 +244,23 @@ impl Prober {
     }
 }
 
-/// Every certificate in a PEM file (unreadable or malformed files give none).
-fn read_cert_file(path: &std::path::Path) -> Vec<crate::facts::CertFacts> {
+/// Every parsable certificate in a PEM file, or why there is none (unreadable file, no
+/// certificate, nothing parsable): a wrong path must show, not hide the renewal check.
+fn read_cert_file(path: &std::path::Path) -> Result<Vec<crate::facts::CertFacts>, String> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
-    match CertificateDer::pem_file_iter(path) {
-        Ok(iter) => iter
-            .filter_map(Result::ok)
-            .take(64)
-            .map(|c| crate::cert::parse(&c))
-            .collect(),
-        Err(e) => {
-            tracing::warn!(path = %path.display(), error = %e, "cannot read cert_file");
-            Vec::new()
-        }
+    let iter =
+        CertificateDer::pem_file_iter(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let certs: Vec<crate::facts::CertFacts> = iter
+        .filter_map(Result::ok)
+        .take(64)
+        .map(|c| cert::parse(&c))
+        .filter(|c| c.parsed.is_some())
+        .collect();
+    if certs.is_empty() {
+        return Err(format!("{}: no parsable certificate", path.display()));
     }
+    Ok(certs)
 }
 
 fn connect_reason(e: &std::io::Error) -> Reason {
@@ -296,13 +271,6 @@ fn connect_reason(e: &std::io::Error) -> Reason {
         ErrorKind::TimedOut => Reason::Timeout,
         _ => Reason::ConnectError,
     }
-}
-
-/// Unix time in seconds.
-pub fn unix(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 /// Bounds connections per address across all probes; entries vanish when unused.

@@ -3,24 +3,13 @@
 
 use std::time::Instant as StdInstant;
 
-use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{Instant, timeout_at};
 
-use crate::facts::{Reason, hex};
+use crate::facts::{Reason, SipFacts, hex};
 
 /// At most this much is read from a peer, however much it sends.
 const MAX_RESPONSE_BYTES: usize = 16 * 1024;
-
-/// What the OPTIONS exchange showed.
-#[derive(Debug, Clone, Serialize)]
-pub struct SipFacts {
-    /// The final response's status code, or why there was none.
-    pub status: Result<u16, Reason>,
-    pub duration_seconds: f64,
-    /// A short description for people (never a label).
-    pub detail: String,
-}
 
 /// Sends OPTIONS for `domain` on `stream` and waits for a final response until `deadline`.
 pub async fn options<S: AsyncRead + AsyncWrite + Unpin>(

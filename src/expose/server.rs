@@ -1,4 +1,4 @@
-//! Running the exporter: bind, start the scheduler and the HTTP server, reload on SIGHUP,
+//! Running the store: bind, start the scheduler and the HTTP server, reload on SIGHUP,
 //! stop on SIGTERM/SIGINT and wait for every task.
 
 use std::net::SocketAddr;
@@ -8,9 +8,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::http;
-use crate::scheduler::{self, Exporter};
-use crate::webconfig::WebConfig;
+use super::http;
+use super::webconfig::WebConfig;
+use crate::store::{Store, scheduler};
 
 /// Parses `:9861`, `0.0.0.0:9861`, `[::1]:9861` or `localhost:9861`.
 pub fn parse_listen(addr: &str) -> Result<SocketAddr, String> {
@@ -23,26 +23,26 @@ pub fn parse_listen(addr: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("invalid --web.listen-address {addr:?}: expected [HOST]:PORT"))
 }
 
-/// Serves `exporter` on `listener` until `shutdown`, then waits for probes and requests.
+/// Serves `store` on `listener` until `shutdown`, then waits for probes and requests.
 pub async fn run(
-    exporter: Arc<Exporter>,
+    store: Arc<Store>,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    run_with(exporter, listener, None, shutdown).await
+    run_with(store, listener, None, shutdown).await
 }
 
 /// Like `run`, with the `--web.config.file` settings (TLS, basic auth).
 pub async fn run_with(
-    exporter: Arc<Exporter>,
+    store: Arc<Store>,
     listener: TcpListener,
     web: Option<WebConfig>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let tracker = TaskTracker::new();
-    tracker.spawn(scheduler::run(exporter.clone(), shutdown.clone()));
-    tracker.spawn(signals(exporter.clone(), shutdown.clone()));
-    let served = http::serve(listener, exporter, web.as_ref(), shutdown.clone()).await;
+    tracker.spawn(scheduler::run(store.clone(), shutdown.clone()));
+    tracker.spawn(signals(store.clone(), shutdown.clone()));
+    let served = http::serve(listener, store, web.as_ref(), shutdown.clone()).await;
     shutdown.cancel();
     tracker.close();
     tracker.wait().await;
@@ -50,7 +50,7 @@ pub async fn run_with(
 }
 
 #[cfg(unix)]
-async fn signals(exporter: Arc<Exporter>, shutdown: CancellationToken) {
+async fn signals(store: Arc<Store>, shutdown: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::hangup()),
@@ -63,7 +63,7 @@ async fn signals(exporter: Arc<Exporter>, shutdown: CancellationToken) {
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = hup.recv() => { let _ = exporter.reload(); }
+            _ = hup.recv() => { let _ = store.reload(); }
             _ = term.recv() => { tracing::info!("SIGTERM, shutting down"); shutdown.cancel(); return; }
             _ = int.recv() => { tracing::info!("SIGINT, shutting down"); shutdown.cancel(); return; }
         }
@@ -71,7 +71,7 @@ async fn signals(exporter: Arc<Exporter>, shutdown: CancellationToken) {
 }
 
 #[cfg(not(unix))]
-async fn signals(_exporter: Arc<Exporter>, shutdown: CancellationToken) {
+async fn signals(_store: Arc<Store>, shutdown: CancellationToken) {
     let _ = tokio::signal::ctrl_c().await;
     shutdown.cancel();
 }

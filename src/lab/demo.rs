@@ -6,20 +6,16 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::expose::server;
 use crate::lab::{Lab, world};
-use crate::scheduler::{Exporter, Runtime};
-use crate::server;
+use crate::store::{Setup, Store};
 
 /// Starts the demo world and serves the exporter on `listen` until `shutdown`.
 pub async fn run(listen: &str, shutdown: CancellationToken) -> anyhow::Result<()> {
     let lab = Lab::start().await?;
     let path = world::build(&lab).await?;
     let config = Config::load(&path)?;
-    let exporter = Exporter::new(
-        Runtime::new(config)?,
-        Some(path.clone()),
-        Default::default(),
-    );
+    let store = Store::new(Setup::new(config)?, Some(path.clone()), Default::default());
     let addr = server::parse_listen(listen).map_err(anyhow::Error::msg)?;
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
@@ -36,7 +32,7 @@ pub async fn run(listen: &str, shutdown: CancellationToken) -> anyhow::Result<()
         );
     }
     println!("Status page: http://{local}/   Metrics: http://{local}/metrics   (Ctrl-C stops)");
-    let result = server::run(Arc::clone(&exporter), listener, shutdown).await;
+    let result = server::run(Arc::clone(&store), listener, shutdown).await;
     drop(lab);
     result.map_err(Into::into)
 }

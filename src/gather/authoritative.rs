@@ -6,56 +6,16 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use hickory_resolver::proto::rr::{RData, RecordType};
-use serde::Serialize;
 
+use super::dns::{self, Resolvers};
 use crate::config::{ResolverAddr, Vantage};
-use crate::dns::{self, Resolvers};
-use crate::facts::{DnsFailure, ResolverAnswer};
+use crate::facts::{AuthoritativeFacts, DnsFailure, ResolverAnswer, ZoneView};
 
 /// Name servers asked at most.
 const MAX_SERVERS: usize = 6;
 
-/// What one authoritative server holds for the federation records.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ZoneView {
-    /// `priority weight port target`, sorted.
-    pub srv: Vec<String>,
-    /// `target address`, sorted.
-    pub addresses: Vec<String>,
-}
-
-/// Every authoritative server's view; `servers` empty when no NS record was found.
-#[derive(Debug, Clone, Serialize, Default)]
-pub struct AuthoritativeFacts {
-    /// The zone whose NS records were used.
-    pub zone: String,
-    /// `ns-name (address)` and what it answered.
-    pub servers: Vec<ResolverAnswer<ZoneView>>,
-}
-
-impl AuthoritativeFacts {
-    /// Whether all servers that answered hold the same records; `None` with fewer than two
-    /// answers (a server this vantage cannot reach is no evidence of a stale zone).
-    pub fn agree(&self) -> Option<bool> {
-        let answered: Vec<&ZoneView> = self
-            .servers
-            .iter()
-            .filter_map(|s| s.answer.as_ref().ok())
-            .collect();
-        if answered.len() < 2 {
-            return None;
-        }
-        Some(answered[1..].iter().all(|v| *v == answered[0]))
-    }
-}
-
 /// Finds the zone's name servers through the vantage's resolvers and asks each directly.
-pub async fn gather(
-    resolvers: &Resolvers,
-    domain: &str,
-    port: u16,
-    timeout: Duration,
-) -> AuthoritativeFacts {
+pub async fn gather(resolvers: &Resolvers, domain: &str, timeout: Duration) -> AuthoritativeFacts {
     let mut zone = domain.to_string();
     let mut ns_names = Vec::new();
     // The zone is the domain itself or, for a delegated subdomain, one of its parents.
@@ -92,7 +52,7 @@ pub async fn gather(
             for ip in ips.unwrap_or_default() {
                 let vantage = Vantage {
                     name: "authoritative".into(),
-                    resolvers: vec![ResolverAddr::Addr(SocketAddr::new(ip, port))],
+                    resolvers: vec![ResolverAddr::Addr(SocketAddr::new(ip, 53))],
                     public: false,
                     proxy: None,
                 };
@@ -138,42 +98,4 @@ async fn view(r: &Resolvers, srv_name: &str) -> Result<ZoneView, DnsFailure> {
     addresses.sort();
     addresses.dedup();
     Ok(ZoneView { srv, addresses })
-}
-
-/// The `authoritative_agree` check: every authoritative server holds the same records.
-pub fn check(ctx: &crate::checks::Context<'_>) -> Option<crate::checks::Verdict> {
-    use crate::checks::Verdict;
-    use crate::facts::Reason;
-    let a = ctx.facts.authoritative.as_ref()?;
-    match a.agree()? {
-        true => Some(Verdict::Pass(format!(
-            "all {} authoritative servers of {} hold the same federation records",
-            a.servers.iter().filter(|s| s.answer.is_ok()).count(),
-            a.zone
-        ))),
-        false => {
-            let show = |s: &ResolverAnswer<ZoneView>| match &s.answer {
-                Ok(v) => format!(
-                    "{} says SRV [{}] A/AAAA [{}]",
-                    s.resolver,
-                    v.srv.join(", "),
-                    v.addresses.join(", ")
-                ),
-                Err(e) => format!("{} failed ({})", s.resolver, e.reason().as_str()),
-            };
-            let answered: Vec<&ResolverAnswer<ZoneView>> =
-                a.servers.iter().filter(|s| s.answer.is_ok()).collect();
-            let first = answered[0];
-            let other = answered[1..]
-                .iter()
-                .find(|s| s.answer.as_ref().ok() != first.answer.as_ref().ok())
-                .copied()
-                .unwrap_or(answered[1]);
-            Some(Verdict::Fail {
-                reason: Reason::Disagree,
-                message: format!("authoritative servers of {} disagree: {}; {}", a.zone, show(first), show(other)),
-                hint: "a secondary did not transfer the zone: compare SOA serials, bump the serial on the primary and check zone transfers (AXFR/IXFR, NOTIFY)".into(),
-            })
-        }
-    }
 }

@@ -1,67 +1,45 @@
-//! Certificate parsing (x509-parser) and the pure name rules of RFC 6125 that checks use.
+//! Certificates as presented, parsed once at gathering time, and the pure name rules of RFC
+//! 6125 that checks use.
 
-use x509_parser::extensions::GeneralName;
-use x509_parser::prelude::{FromDer, X509Certificate};
+use serde::Serialize;
 
-use crate::facts::{CertDetails, CertFacts, Eku, hex};
+use super::ser_hex;
 
-/// Parses one DER certificate; a malformed one keeps its bytes and hash, `parsed` is `None`.
-pub fn parse(der: &[u8]) -> CertFacts {
-    let sha256 = hex(ring::digest::digest(&ring::digest::SHA256, der).as_ref());
-    let parsed = X509Certificate::from_der(der)
-        .ok()
-        .map(|(_, cert)| details(&cert));
-    CertFacts {
-        der: der.to_vec(),
-        sha256,
-        parsed,
-    }
+/// One certificate as presented, parsed once at gathering time.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertFacts {
+    #[serde(serialize_with = "ser_hex")]
+    pub der: Vec<u8>,
+    /// Hex SHA-256 of the DER.
+    pub sha256: String,
+    /// `None` when the certificate could not be parsed.
+    pub parsed: Option<CertDetails>,
 }
 
-fn details(cert: &X509Certificate<'_>) -> CertDetails {
-    let first = |it: &mut dyn Iterator<Item = &x509_parser::x509::AttributeTypeAndValue<'_>>| {
-        it.next()
-            .and_then(|a| a.as_str().ok())
-            .unwrap_or_default()
-            .to_string()
-    };
-    let dns_names = match cert.subject_alternative_name() {
-        Ok(Some(san)) => san
-            .value
-            .general_names
-            .iter()
-            .filter_map(|g| match g {
-                GeneralName::DNSName(n) => Some(n.to_ascii_lowercase()),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    let eku = match cert.extended_key_usage() {
-        Ok(Some(e)) => Some(Eku {
-            server_auth: e.value.server_auth,
-            client_auth: e.value.client_auth,
-            any: e.value.any,
-        }),
-        Ok(None) => None,
-        // A broken EKU extension grants nothing.
-        Err(_) => Some(Eku {
-            server_auth: false,
-            client_auth: false,
-            any: false,
-        }),
-    };
-    CertDetails {
-        subject_cn: first(&mut cert.subject().iter_common_name()),
-        issuer_cn: first(&mut cert.issuer().iter_common_name()),
-        issuer_o: first(&mut cert.issuer().iter_organization()),
-        serial: hex(cert.raw_serial()),
-        not_before: cert.validity().not_before.timestamp(),
-        not_after: cert.validity().not_after.timestamp(),
-        dns_names,
-        eku,
-        self_signed: cert.subject().as_raw() == cert.issuer().as_raw(),
-    }
+/// The fields checks and metrics need.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertDetails {
+    pub subject_cn: String,
+    pub issuer_cn: String,
+    /// Also used to tell Let's Encrypt and other ACME CAs.
+    pub issuer_o: String,
+    /// Hex, lower-case.
+    pub serial: String,
+    pub not_before: i64,
+    pub not_after: i64,
+    /// SAN dNSNames, lower-case.
+    pub dns_names: Vec<String>,
+    /// `None` when the certificate has no EKU extension (any usage).
+    pub eku: Option<Eku>,
+    pub self_signed: bool,
+}
+
+/// The extended key usages relevant to federation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Eku {
+    pub server_auth: bool,
+    pub client_auth: bool,
+    pub any: bool,
 }
 
 /// How a certificate's SAN dNSNames cover a host name.
@@ -164,12 +142,5 @@ mod tests {
         for (sans, host, want) in cases {
             assert_eq!(coverage(&names(sans), host), want, "{sans:?} vs {host}");
         }
-    }
-
-    #[test]
-    fn garbage_der_is_kept_unparsed() {
-        let c = parse(b"\x30\x03\x02\x01\x05garbage");
-        assert!(c.parsed.is_none());
-        assert_eq!(c.sha256.len(), 64);
     }
 }

@@ -1,0 +1,67 @@
+//! Microsoft 365 evidence: looks up the records that tell a Teams tenant (MX to Exchange
+//! Online, the `MS=ms…` verification TXT, lyncdiscover/sip/_sip._tls to Microsoft).
+
+use hickory_resolver::proto::rr::{RData, RecordType};
+
+use crate::facts::{M365Facts, is_microsoft_host};
+use crate::gather::dns::{self, Resolvers};
+
+/// Looks up the evidence records concurrently.
+pub async fn gather(resolvers: &Resolvers, domain: &str) -> M365Facts {
+    let name = |prefix: &str| dns::absolute(&format!("{prefix}{domain}"));
+    let apex = name("");
+    let sip_tls_name = name("_sip._tls.");
+    let mx = resolvers.first(&apex, RecordType::MX, |d| match d {
+        RData::MX(m) => Some(dns::host(&m.exchange)),
+        _ => None,
+    });
+    let txt = resolvers.first(&apex, RecordType::TXT, |d| match d {
+        RData::TXT(t) => {
+            let s: String = t
+                .txt_data
+                .iter()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .collect();
+            s.starts_with("MS=").then_some(s)
+        }
+        _ => None,
+    });
+    let lyncdiscover = alias_or_address(resolvers, name("lyncdiscover."));
+    let sip = alias_or_address(resolvers, name("sip."));
+    let sip_tls = resolvers.first(&sip_tls_name, RecordType::SRV, |d| match d {
+        RData::SRV(s) => Some(dns::host(&s.target)),
+        _ => None,
+    });
+    let (mx, txt, lyncdiscover, sip, sip_tls) = tokio::join!(mx, txt, lyncdiscover, sip, sip_tls);
+    M365Facts {
+        mx: mx.unwrap_or_default(),
+        ms_txt: txt.unwrap_or_default(),
+        lyncdiscover,
+        sip,
+        sip_tls: sip_tls.unwrap_or_default(),
+    }
+}
+
+/// CNAME hops followed at most (a DNS provider's alias in front of Microsoft's name is common).
+const MAX_CNAME_HOPS: usize = 8;
+
+async fn alias_or_address(resolvers: &Resolvers, name: String) -> Option<String> {
+    if let Some(first) = resolvers.cname(&name).await {
+        let mut current = first.clone();
+        for _ in 0..MAX_CNAME_HOPS {
+            if is_microsoft_host(&current) {
+                return Some(current);
+            }
+            match resolvers.cname(&dns::absolute(&current)).await {
+                Some(next) => current = next,
+                None => break,
+            }
+        }
+        return Some(first);
+    }
+    let addrs = resolvers.addresses(&name).await;
+    match addrs.first() {
+        Some(a) if a.answer.is_ok() => Some(String::new()),
+        _ => None,
+    }
+}

@@ -1,0 +1,423 @@
+//! Judging, pure and in one place: every check of SPEC §5 as a function of a probe's `Facts`,
+//! the domain's configuration, the trust store and the current time; [`domain`] turns the
+//! facts of every vantage into the one [`DomainReport`] that every view renders.
+//!
+//! Checks live by family: [`dns`], [`reachability`], [`certificate`], [`teams`]; what only the
+//! comparison of vantages shows lives in [`vantages`]. A new check is one function in its
+//! family's file, one row in [`CHECKS`] and one table of unit cases.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::config::{Domain, Federation, Role};
+use crate::facts::{CertFacts, EndpointFacts, Facts, Reason, SrvRecord, TargetFacts};
+
+pub mod certificate;
+pub mod dns;
+pub mod reachability;
+pub mod teams;
+#[cfg(test)]
+pub mod test_facts;
+pub mod trust;
+pub mod vantages;
+
+pub use trust::TrustStore;
+
+/// How bad a failing check is; decided by the check and the domain's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// The checks of SPEC §5 (and the documented additions); `as_str` is the `check` label value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckName {
+    SrvPresent,
+    SrvPort5061,
+    SrvTargetInDomain,
+    SrvTargetExpected,
+    SrvTargetNotAlias,
+    TargetResolves,
+    TargetPublicAddress,
+    AuthoritativeAgree,
+    ResolversAgree,
+    TcpConnect,
+    TlsHandshake,
+    TlsMinVersion,
+    CertTrusted,
+    CertNameMatch,
+    CertNotWildcard,
+    CertValidNow,
+    CertExpiry,
+    CertServerAuth,
+    CertClientAuth,
+    CertSameEverywhere,
+    CertRenewalActivated,
+    SipOptions,
+    TeamsFederationSrv,
+    TeamsLyncdiscover,
+    TeamsConflict,
+}
+
+impl CheckName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckName::SrvPresent => "srv_present",
+            CheckName::SrvPort5061 => "srv_port_5061",
+            CheckName::SrvTargetInDomain => "srv_target_in_domain",
+            CheckName::SrvTargetExpected => "srv_target_expected",
+            CheckName::SrvTargetNotAlias => "srv_target_not_alias",
+            CheckName::TargetResolves => "target_resolves",
+            CheckName::TargetPublicAddress => "target_public_address",
+            CheckName::AuthoritativeAgree => "authoritative_agree",
+            CheckName::ResolversAgree => "resolvers_agree",
+            CheckName::TcpConnect => "tcp_connect",
+            CheckName::TlsHandshake => "tls_handshake",
+            CheckName::TlsMinVersion => "tls_min_version",
+            CheckName::CertTrusted => "cert_trusted",
+            CheckName::CertNameMatch => "cert_name_match",
+            CheckName::CertNotWildcard => "cert_not_wildcard",
+            CheckName::CertValidNow => "cert_valid_now",
+            CheckName::CertExpiry => "cert_expiry",
+            CheckName::CertServerAuth => "cert_server_auth",
+            CheckName::CertClientAuth => "cert_client_auth",
+            CheckName::CertSameEverywhere => "cert_same_everywhere",
+            CheckName::CertRenewalActivated => "cert_renewal_activated",
+            CheckName::SipOptions => "sip_options",
+            CheckName::TeamsFederationSrv => "teams_federation_srv",
+            CheckName::TeamsLyncdiscover => "teams_lyncdiscover",
+            CheckName::TeamsConflict => "teams_conflict",
+        }
+    }
+}
+
+impl std::fmt::Display for CheckName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The verdict of one check for one (domain, vantage).
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub check: CheckName,
+    pub severity: Severity,
+    pub passed: bool,
+    /// Set exactly when the check failed.
+    pub reason: Option<Reason>,
+    /// One line saying what was found.
+    pub message: String,
+    /// What to do about it (empty when passed).
+    pub hint: String,
+}
+
+/// What a check function says before role and severity are attached.
+pub enum Verdict {
+    Pass(String),
+    Fail {
+        reason: Reason,
+        message: String,
+        hint: String,
+    },
+}
+
+fn pass(message: impl Into<String>) -> Option<Verdict> {
+    Some(Verdict::Pass(message.into()))
+}
+
+fn fail(reason: Reason, message: impl Into<String>, hint: impl Into<String>) -> Option<Verdict> {
+    Some(Verdict::Fail {
+        reason,
+        message: message.into(),
+        hint: hint.into(),
+    })
+}
+
+/// What judging needs besides the facts: the same for every domain of a configuration.
+pub struct Env<'a> {
+    /// Unix seconds; a parameter so tests can travel in time.
+    pub now: i64,
+    pub trust: &'a TrustStore,
+    pub cert_warning_days: u32,
+}
+
+/// Everything a check may look at.
+pub struct Context<'a> {
+    pub facts: &'a Facts,
+    pub domain: &'a Domain,
+    /// Unix seconds; a parameter so tests can travel in time.
+    pub now: i64,
+    pub trust: &'a TrustStore,
+    pub cert_warning_days: u32,
+    /// The vantage is on the internet side: addresses seen there must be globally routable.
+    pub vantage_public: bool,
+}
+
+/// One row of the checks table.
+pub struct Check {
+    pub name: CheckName,
+    pub own: Option<Severity>,
+    pub peer: Option<Severity>,
+    pub run: fn(&Context<'_>) -> Option<Verdict>,
+}
+
+use CheckName as N;
+use Severity::{Critical as C, Info as I, Warning as W};
+
+/// The checks table (SPEC §5). Order is the order of the checklist.
+#[rustfmt::skip]
+pub const CHECKS: &[Check] = &[
+    Check { name: N::SrvPresent,           own: Some(C),  peer: Some(C),  run: dns::srv_present },
+    Check { name: N::SrvPort5061,          own: Some(W),  peer: Some(W),  run: dns::srv_port_5061 },
+    Check { name: N::SrvTargetInDomain,    own: Some(C),  peer: Some(W),  run: dns::srv_target_in_domain },
+    Check { name: N::SrvTargetExpected,    own: Some(C),  peer: None,     run: dns::srv_target_expected },
+    Check { name: N::SrvTargetNotAlias,    own: Some(W),  peer: Some(W),  run: dns::srv_target_not_alias },
+    Check { name: N::TargetResolves,       own: Some(C),  peer: Some(C),  run: dns::target_resolves },
+    Check { name: N::TargetPublicAddress,  own: Some(C),  peer: Some(W),  run: dns::target_public_address },
+    Check { name: N::AuthoritativeAgree,   own: Some(W),  peer: None,     run: dns::authoritative_agree },
+    Check { name: N::ResolversAgree,       own: Some(W),  peer: Some(W),  run: dns::resolvers_agree },
+    Check { name: N::TcpConnect,           own: Some(C),  peer: Some(C),  run: reachability::tcp_connect },
+    Check { name: N::TlsHandshake,         own: Some(C),  peer: Some(C),  run: reachability::tls_handshake },
+    Check { name: N::TlsMinVersion,        own: Some(C),  peer: Some(W),  run: reachability::tls_min_version },
+    Check { name: N::CertTrusted,          own: Some(C),  peer: Some(C),  run: certificate::cert_trusted },
+    Check { name: N::CertNameMatch,        own: Some(C),  peer: Some(C),  run: certificate::cert_name_match },
+    Check { name: N::CertNotWildcard,      own: Some(C),  peer: Some(I),  run: certificate::cert_not_wildcard },
+    Check { name: N::CertValidNow,         own: Some(C),  peer: Some(C),  run: certificate::cert_valid_now },
+    Check { name: N::CertExpiry,           own: Some(W),  peer: Some(W),  run: certificate::cert_expiry },
+    Check { name: N::CertServerAuth,       own: Some(C),  peer: Some(C),  run: certificate::cert_server_auth },
+    Check { name: N::CertClientAuth,       own: Some(W),  peer: Some(I),  run: certificate::cert_client_auth },
+    Check { name: N::CertSameEverywhere,   own: Some(W),  peer: Some(W),  run: certificate::cert_same_everywhere },
+    Check { name: N::CertRenewalActivated, own: Some(W),  peer: None,     run: certificate::cert_renewal_activated },
+    Check { name: N::SipOptions,           own: Some(W),  peer: Some(W),  run: reachability::sip_options },
+    Check { name: N::TeamsFederationSrv,   own: None,     peer: Some(C),  run: teams::teams_federation_srv },
+    Check { name: N::TeamsLyncdiscover,    own: Some(W),  peer: Some(W),  run: teams::teams_lyncdiscover },
+    Check { name: N::TeamsConflict,        own: Some(W),  peer: None,     run: teams::teams_conflict },
+];
+
+/// The state of a probe or a domain, worst first: what the pages and `check` show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Failing,
+    Warning,
+    Ok,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Failing => "failing",
+            State::Warning => "warning",
+            State::Ok => "ok",
+        }
+    }
+
+    /// Failing with a failed critical check, warning with a failed warning, else ok (a
+    /// failed info finding is advice, not a problem).
+    pub fn of(findings: &[Finding]) -> State {
+        let failed = |s| findings.iter().any(|f| !f.passed && f.severity == s);
+        if failed(Severity::Critical) {
+            State::Failing
+        } else if failed(Severity::Warning) {
+            State::Warning
+        } else {
+            State::Ok
+        }
+    }
+}
+
+/// The facts of one vantage's latest probe, with what judging needs to know of the vantage.
+#[derive(Debug, Clone)]
+pub struct VantageFacts {
+    pub vantage: String,
+    /// The vantage is on the internet side (`public: true`).
+    pub public: bool,
+    pub facts: Arc<Facts>,
+}
+
+/// One vantage's part of a domain's report.
+#[derive(Debug, Clone, Serialize)]
+pub struct VantageReport {
+    pub vantage: String,
+    pub public: bool,
+    /// Every applicable check, in checks-table order, cross-vantage explanations included.
+    pub findings: Vec<Finding>,
+    /// No critical check failed (`sipfed_probe_success`).
+    pub success: bool,
+    pub state: State,
+    pub facts: Arc<Facts>,
+}
+
+/// The one verdict on a domain, from the facts of all its vantages: what `/metrics`, `/probe`,
+/// the pages, the JSON API and `check` render.
+#[derive(Debug, Clone, Serialize)]
+pub struct DomainReport {
+    pub tenant: String,
+    pub domain: String,
+    pub role: Role,
+    pub federation: Federation,
+    /// In the order the facts came in (configuration order of the vantages).
+    pub vantages: Vec<VantageReport>,
+    /// `Some` when two or more vantages looked up the SRV record: whether they saw different
+    /// SRV or address sets (`sipfed_dns_split_horizon`).
+    pub split_horizon: Option<bool>,
+    /// The worst state of any vantage.
+    pub state: State,
+}
+
+impl DomainReport {
+    /// The earliest leaf notAfter presented at any address from any vantage.
+    pub fn soonest_expiry(&self) -> Option<i64> {
+        self.vantages
+            .iter()
+            .flat_map(|v| v.facts.targets.iter())
+            .flat_map(|t| t.endpoints.iter())
+            .filter_map(|e| e.leaf()?.parsed.as_ref().map(|d| d.not_after))
+            .min()
+    }
+
+    /// The failing findings of every vantage, worst first.
+    pub fn failing(&self) -> impl Iterator<Item = (&str, &Finding)> {
+        let mut out: Vec<(&str, &Finding)> = self
+            .vantages
+            .iter()
+            .flat_map(|v| {
+                v.findings
+                    .iter()
+                    .filter(|f| !f.passed)
+                    .map(move |f| (v.vantage.as_str(), f))
+            })
+            .collect();
+        out.sort_by_key(|(_, f)| f.severity);
+        out.into_iter()
+    }
+}
+
+/// Judges a domain: the latest facts of each of its vantages in, one report out. Pure: the
+/// same facts, configuration and time always give the same report.
+pub fn domain(domain: &Domain, env: &Env<'_>, facts: &[VantageFacts]) -> DomainReport {
+    let mut vantages: Vec<VantageReport> = facts
+        .iter()
+        .map(|v| {
+            let ctx = Context {
+                facts: &v.facts,
+                domain,
+                now: env.now,
+                trust: env.trust,
+                cert_warning_days: env.cert_warning_days,
+                vantage_public: v.public,
+            };
+            let findings = probe(&ctx);
+            VantageReport {
+                vantage: v.vantage.clone(),
+                public: v.public,
+                success: State::of(&findings) != State::Failing,
+                state: State::of(&findings),
+                findings,
+                facts: v.facts.clone(),
+            }
+        })
+        .collect();
+    vantages::explain(domain, &mut vantages);
+    let split_horizon = vantages::split_horizon(&vantages);
+    let state = vantages.iter().map(|v| v.state).min().unwrap_or(State::Ok);
+    DomainReport {
+        tenant: domain.tenant.clone(),
+        domain: domain.name.clone(),
+        role: domain.role,
+        federation: domain.federation,
+        vantages,
+        split_horizon,
+        state,
+    }
+}
+
+/// Runs every check that applies to the domain's role and to what one probe's facts hold.
+pub fn probe(ctx: &Context<'_>) -> Vec<Finding> {
+    let mut out = Vec::with_capacity(CHECKS.len());
+    for check in CHECKS {
+        let severity = match ctx.domain.role {
+            Role::Own => check.own,
+            Role::Peer => check.peer,
+        };
+        let Some(severity) = severity else { continue };
+        let Some(verdict) = (check.run)(ctx) else {
+            continue;
+        };
+        out.push(match verdict {
+            Verdict::Pass(message) => Finding {
+                check: check.name,
+                severity,
+                passed: true,
+                reason: None,
+                message,
+                hint: String::new(),
+            },
+            Verdict::Fail {
+                reason,
+                message,
+                hint,
+            } => Finding {
+                check: check.name,
+                severity,
+                passed: false,
+                reason: Some(reason),
+                message,
+                hint,
+            },
+        });
+    }
+    out
+}
+
+impl Context<'_> {
+    fn srv_name(&self) -> String {
+        format!("_sipfederationtls._tcp.{}.", self.domain.name)
+    }
+
+    /// SRV records with a real target (a target of "." means "no service", RFC 2782).
+    fn srv_records(&self) -> Vec<&SrvRecord> {
+        self.facts
+            .srv
+            .as_ref()
+            .map(|s| {
+                s.records()
+                    .iter()
+                    .filter(|r| !r.target.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn endpoints(&self) -> impl Iterator<Item = (&TargetFacts, &EndpointFacts)> {
+        self.facts
+            .targets
+            .iter()
+            .flat_map(|t| t.endpoints.iter().map(move |e| (t, e)))
+    }
+
+    /// Endpoints that presented a parsable leaf certificate.
+    fn leaves(&self) -> impl Iterator<Item = (&TargetFacts, &EndpointFacts, &CertFacts)> {
+        self.endpoints()
+            .filter_map(|(t, e)| e.leaf().map(|l| (t, e, l)))
+    }
+
+    fn is_own(&self) -> bool {
+        self.domain.role == Role::Own
+    }
+}

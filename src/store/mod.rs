@@ -1,0 +1,285 @@
+//! The store: the configuration in force with everything built from it ([`Setup`]), the facts
+//! of every (domain, vantage)'s latest probe and the one [`DomainReport`] judged from them, and
+//! the exporter's own counters ([`stats`]). The [`scheduler`] fills it; every view reads it.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+use tokio::sync::{Notify, Semaphore};
+
+use crate::config::{Config, Domain, Selection};
+use crate::error::Error;
+use crate::facts::{Facts, unix};
+use crate::gather::probe::Prober;
+use crate::judge::{self, DomainReport, Env, TrustStore, VantageFacts};
+
+pub mod scheduler;
+pub mod stats;
+
+use stats::Stats;
+
+/// Identifies one (tenant, domain, vantage) probe.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProbeKey {
+    pub tenant: String,
+    pub domain: String,
+    pub vantage: String,
+}
+
+/// Identifies a domain's report.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DomainKey {
+    pub tenant: String,
+    pub domain: String,
+}
+
+impl DomainKey {
+    pub fn of(d: &Domain) -> DomainKey {
+        DomainKey {
+            tenant: d.tenant.clone(),
+            domain: d.name.clone(),
+        }
+    }
+}
+
+/// A configuration with everything built from it: resolvers and TLS clients per vantage, the
+/// trust store, the bound on probes in flight.
+pub struct Setup {
+    pub config: Config,
+    pub prober: Prober,
+    pub trust: TrustStore,
+    /// Bounds probes in flight (`global.concurrency`).
+    pub slots: Arc<Semaphore>,
+}
+
+impl Setup {
+    /// Builds resolvers, TLS clients and the trust store for `config`.
+    pub fn new(config: Config) -> Result<Setup, Error> {
+        let prober = Prober::new(&config)?;
+        let trust = TrustStore::load(config.global.ca_file.as_deref())?;
+        let slots = Arc::new(Semaphore::new(config.global.concurrency));
+        Ok(Setup {
+            config,
+            prober,
+            trust,
+            slots,
+        })
+    }
+
+    /// What judging needs, at the current time.
+    pub fn env(&self) -> Env<'_> {
+        Env {
+            now: unix(SystemTime::now()) as i64,
+            trust: &self.trust,
+            cert_warning_days: self.config.global.cert_warning_days,
+        }
+    }
+
+    /// Labels facts with their vantage's properties for judging.
+    pub fn vantage_facts(&self, vantage: &str, facts: Arc<Facts>) -> VantageFacts {
+        VantageFacts {
+            vantage: vantage.to_string(),
+            public: self.config.vantage(vantage).is_some_and(|v| v.public),
+            facts,
+        }
+    }
+
+    /// Probes `domain` from each of `vantages` at once and judges the result (no store
+    /// involved): `/probe` and `check`.
+    pub async fn probe(&self, domain: &Domain, vantages: &[String]) -> DomainReport {
+        let gathered = futures::future::join_all(vantages.iter().map(|v| async move {
+            let _slot = self.slots.acquire().await;
+            let facts = self.prober.gather(domain, v).await;
+            self.vantage_facts(v, Arc::new(facts))
+        }))
+        .await;
+        judge::domain(domain, &self.env(), &gathered)
+    }
+
+    /// Probes every domain of `domains` from its vantages, at most `concurrency` probes at a
+    /// time; reports in domain order.
+    pub async fn probe_each(&self, domains: &[Domain]) -> Vec<DomainReport> {
+        futures::future::join_all(domains.iter().map(|d| self.probe(d, &d.vantages))).await
+    }
+}
+
+/// The latest facts of one domain's vantages and the report judged from them.
+struct Entry {
+    facts: HashMap<String, Arc<Facts>>,
+    /// Bumped on every new fact, so a report judged from an older set never replaces a newer.
+    generation: u64,
+    report: Option<Arc<DomainReport>>,
+}
+
+/// The running exporter's state: the setup in force, latest facts and reports, own counters.
+pub struct Store {
+    setup: RwLock<Arc<Setup>>,
+    entries: RwLock<HashMap<DomainKey, Entry>>,
+    pub stats: Stats,
+    /// Where the configuration is reloaded from (`None`: built in code, e.g. the demo).
+    pub config_file: Option<PathBuf>,
+    /// What this instance probes of the configuration (`--vantage`, `--shard`).
+    pub selection: Selection,
+    reloaded: Notify,
+}
+
+impl Store {
+    pub fn new(setup: Setup, config_file: Option<PathBuf>, selection: Selection) -> Arc<Store> {
+        let stats = Stats::default();
+        stats.reloaded(true);
+        Arc::new(Store {
+            setup: RwLock::new(Arc::new(setup)),
+            entries: RwLock::new(HashMap::new()),
+            stats,
+            config_file,
+            selection,
+            reloaded: Notify::new(),
+        })
+    }
+
+    /// The setup in force.
+    pub fn setup(&self) -> Arc<Setup> {
+        self.setup.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The latest report of a domain.
+    pub fn report(&self, key: &DomainKey) -> Option<Arc<DomainReport>> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        entries.get(key).and_then(|e| e.report.clone())
+    }
+
+    /// The latest report of every configured domain that has one, in configuration order,
+    /// under one read lock.
+    pub fn reports(&self, config: &Config) -> Vec<Arc<DomainReport>> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        config
+            .domains
+            .iter()
+            .filter_map(|d| entries.get(&DomainKey::of(d))?.report.clone())
+            .collect()
+    }
+
+    /// Whether the (domain, vantage) has facts yet.
+    pub fn has_facts(&self, key: &ProbeKey) -> bool {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        let dk = DomainKey {
+            tenant: key.tenant.clone(),
+            domain: key.domain.clone(),
+        };
+        entries
+            .get(&dk)
+            .is_some_and(|e| e.facts.contains_key(&key.vantage))
+    }
+
+    /// How many configured (domain, vantage) pairs have facts, of how many.
+    pub fn coverage(&self) -> (usize, usize) {
+        let setup = self.setup();
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        let (mut have, mut all) = (0, 0);
+        for d in &setup.config.domains {
+            let e = entries.get(&DomainKey::of(d));
+            for v in &d.vantages {
+                all += 1;
+                have += usize::from(e.is_some_and(|e| e.facts.contains_key(v)));
+            }
+        }
+        (have, all)
+    }
+
+    /// Stores a probe's facts and judges the domain again from the latest facts of all its
+    /// vantages; returns whether that vantage's probe succeeded (no critical check failed).
+    pub fn record(&self, setup: &Setup, domain: &Domain, vantage: &str, facts: Arc<Facts>) -> bool {
+        let key = DomainKey::of(domain);
+        let (generation, snapshot) = {
+            let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+            let entry = entries.entry(key.clone()).or_insert_with(|| Entry {
+                facts: HashMap::new(),
+                generation: 0,
+                report: None,
+            });
+            entry.facts.insert(vantage.to_string(), facts);
+            entry.generation += 1;
+            (entry.generation, latest(setup, domain, entry))
+        };
+        let report = Arc::new(judge::domain(domain, &setup.env(), &snapshot));
+        let success = report
+            .vantages
+            .iter()
+            .find(|v| v.vantage == vantage)
+            .is_some_and(|v| v.success);
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(entry) = entries.get_mut(&key)
+            && entry.generation == generation
+        {
+            entry.report = Some(report);
+        }
+        success
+    }
+
+    /// Re-reads the configuration file; on any error the running configuration stays.
+    pub fn reload(&self) -> Result<(), Error> {
+        let outcome = self.try_reload();
+        self.stats.reloaded(outcome.is_ok());
+        match &outcome {
+            Ok(()) => tracing::info!("configuration reloaded"),
+            Err(e) => {
+                tracing::error!(error = %e, "reload failed, keeping the running configuration")
+            }
+        }
+        outcome
+    }
+
+    fn try_reload(&self) -> Result<(), Error> {
+        let Some(path) = &self.config_file else {
+            return Ok(());
+        };
+        let mut config = Config::load(path)?;
+        config.select(&self.selection)?;
+        let setup = Arc::new(Setup::new(config)?);
+        *self.setup.write().unwrap_or_else(|p| p.into_inner()) = setup.clone();
+        self.rejudge(&setup);
+        self.reloaded.notify_waiters();
+        Ok(())
+    }
+
+    /// Drops what the configuration no longer asks for and judges every domain again under
+    /// it (a changed role changes severities at once).
+    fn rejudge(&self, setup: &Setup) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        let wanted: HashSet<DomainKey> = setup.config.domains.iter().map(DomainKey::of).collect();
+        entries.retain(|k, _| wanted.contains(k));
+        let env = setup.env();
+        for d in &setup.config.domains {
+            let Some(entry) = entries.get_mut(&DomainKey::of(d)) else {
+                continue;
+            };
+            entry.facts.retain(|v, _| d.vantages.contains(v));
+            entry.generation += 1;
+            let snapshot = latest(setup, d, entry);
+            entry.report =
+                (!snapshot.is_empty()).then(|| Arc::new(judge::domain(d, &env, &snapshot)));
+        }
+    }
+}
+
+/// The latest facts of the domain's vantages, in configuration order.
+fn latest(setup: &Setup, domain: &Domain, entry: &Entry) -> Vec<VantageFacts> {
+    domain
+        .vantages
+        .iter()
+        .filter_map(|v| Some(setup.vantage_facts(v, entry.facts.get(v)?.clone())))
+        .collect()
+}
+
+/// Every (tenant, domain, vantage) the configuration asks for.
+pub fn keys(config: &Config) -> impl Iterator<Item = ProbeKey> + '_ {
+    config.domains.iter().flat_map(|d| {
+        d.vantages.iter().map(move |v| ProbeKey {
+            tenant: d.tenant.clone(),
+            domain: d.name.clone(),
+            vantage: v.clone(),
+        })
+    })
+}
