@@ -153,6 +153,7 @@ impl EndpointFacts {
             })),
             chain,
             sip: None,
+            blind: None,
         }
     }
 
@@ -164,6 +165,7 @@ impl EndpointFacts {
             tls: None,
             chain: Vec::new(),
             sip: None,
+            blind: None,
         }
     }
 }
