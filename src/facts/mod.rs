@@ -199,11 +199,33 @@ impl EndpointFacts {
 #[derive(Debug, Clone, Serialize)]
 pub struct TlsFacts {
     pub duration_seconds: f64,
-    /// `TLS 1.2` or `TLS 1.3`.
-    pub version: String,
+    pub version: TlsVersion,
     pub cipher: String,
     /// The server sent a CertificateRequest (it wants mutual TLS).
     pub client_cert_requested: bool,
+}
+
+/// A negotiated TLS version (the prober offers only 1.2 and 1.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum TlsVersion {
+    #[serde(rename = "TLS 1.2")]
+    Tls12,
+    #[serde(rename = "TLS 1.3")]
+    Tls13,
+    /// Anything else a library might report.
+    #[serde(rename = "unknown")]
+    Unknown,
+}
+
+impl TlsVersion {
+    /// The `version` label value: `TLS 1.2`, `TLS 1.3`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsVersion::Tls12 => "TLS 1.2",
+            TlsVersion::Tls13 => "TLS 1.3",
+            TlsVersion::Unknown => "unknown",
+        }
+    }
 }
 
 /// A failed TLS handshake.

@@ -2,7 +2,7 @@
 //! OPTIONS answered over the TLS connection.
 
 use super::{Context, Verdict, fail};
-use crate::facts::Reason;
+use crate::facts::{Reason, TlsVersion};
 
 pub(super) fn tcp_connect(ctx: &Context<'_>) -> Option<Verdict> {
     let mut any = false;
@@ -56,10 +56,10 @@ pub(super) fn tls_min_version(ctx: &Context<'_>) -> Option<Verdict> {
         match &e.tls {
             Some(Ok(t)) => {
                 any = true;
-                if t.version != "TLS 1.2" && t.version != "TLS 1.3" {
+                if !matches!(t.version, TlsVersion::Tls12 | TlsVersion::Tls13) {
                     return fail(
                         Reason::ProtocolVersion,
-                        format!("{} negotiated {}", e.address, t.version),
+                        format!("{} negotiated {}", e.address, t.version.as_str()),
                         "enable TLS 1.2 or 1.3 on the federation server",
                     );
                 }

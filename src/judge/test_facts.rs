@@ -7,7 +7,7 @@ use super::{CheckName, Context, Finding, TrustStore, probe};
 use crate::config::{Domain, Federation, Role};
 use crate::facts::{
     CertFacts, DnsFailure, EndpointFacts, Facts, M365Facts, Reason, ResolverAnswer, SrvFacts,
-    SrvRecord, TargetFacts, TlsFacts,
+    SrvRecord, TargetFacts, TlsFacts, TlsVersion,
 };
 
 /// The domain every builder uses.
@@ -147,7 +147,7 @@ impl EndpointFacts {
             tcp: Ok(0.01),
             tls: Some(Ok(TlsFacts {
                 duration_seconds: 0.02,
-                version: "TLS 1.3".into(),
+                version: TlsVersion::Tls13,
                 cipher: "TLS13_AES_128_GCM_SHA256".into(),
                 client_cert_requested: false,
             })),
