@@ -10,12 +10,15 @@
 # Needs jsonnet (Debian package jsonnet), and python3 with PyYAML for the PrometheusRule.
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
 JSONNET=${JSONNET:-jsonnet}
 command -v "$JSONNET" >/dev/null || { echo "jsonnet not found (apt-get install jsonnet, or set JSONNET=)" >&2; exit 2; }
-
-out=${1:-.}
-mkdir -p "$out/alerts" "$out/dashboards"
+if [ $# -gt 0 ]; then
+  mkdir -p "$1/alerts" "$1/dashboards"
+  out=$(cd "$1" && pwd)
+fi
+cd "$(dirname "$0")/.."
+out=${out:-.}
+rm -f "$out"/dashboards/*.json   # a dashboard removed from the mixin must not linger
 
 "$JSONNET" -J mixin -S -e \
   "(import 'lib/rules-yaml.libsonnet').manifest((import 'mixin.libsonnet').prometheusAlerts)" \
