@@ -16,6 +16,7 @@ command -v kamailio >/dev/null 2>&1 || need_apt+=(kamailio kamailio-tls-modules)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v jsonnet >/dev/null 2>&1 || need_apt+=(jsonnet)
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
+dpkg -s golang-github-prometheus-exporter-toolkit-dev >/dev/null 2>&1 || need_apt+=(golang-github-prometheus-exporter-toolkit-dev)
 if ((${#need_apt[@]})); then
   echo "installing: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -50,6 +51,8 @@ cargo build --release --quiet   # test-deploy.sh runs the binary's `config check
 scripts/test-deploy.sh 2>&1 | tee "$logs/deploy"
 echo "== interoperability with third-party servers (dnsmasq, Kamailio TLS)"
 scripts/test-interop.sh target/release/sipfed_exporter 2>&1 | tee "$logs/interop"
+echo "== web config: the exporter-toolkit's fixtures against the binary, cross-checked with promtool"
+scripts/test-webconfig.sh target/release/sipfed_exporter 2>&1 | tee "$logs/webconfig"
 echo "== status pages in a real browser (headless Chromium)"
 scripts/test-browser.sh target/release/sipfed_exporter 2>&1 | tee "$logs/browser"
 echo "== end-to-end with a real Prometheus"
@@ -59,7 +62,8 @@ cargo_passed=$(grep -oE 'test result: ok\. [0-9]+ passed' "$logs/cargo" | awk '{
 alerts_passed=$(grep -oE '^[0-9]+ passed, 0 failed' "$logs/alerts" | tail -1 | awk '{print $1}')
 deploy_passed=$(grep -oE '^[0-9]+ passed, 0 failed' "$logs/deploy" | tail -1 | awk '{print $1}')
 interop_passed=$(grep -oE '^[0-9]+ passed, 0 failed' "$logs/interop" | tail -1 | awk '{print $1}')
+webconfig_passed=$(grep -oE '^[0-9]+ passed, 0 failed' "$logs/webconfig" | tail -1 | awk '{print $1}')
 browser_passed=$(grep -oE '^[0-9]+ passed, 0 failed' "$logs/browser" | tail -1 | awk '{print $1}')
 e2e_passed=$(grep -oE '^[0-9]+ passed, 0 failed' "$logs/e2e" | tail -1 | awk '{print $1}')
-echo "== cargo tests: $cargo_passed, alert/dashboard checks: $alerts_passed, deployment checks: $deploy_passed, interop checks: $interop_passed, browser checks: $browser_passed, end-to-end checks: $e2e_passed"
-echo "$((cargo_passed + alerts_passed + deploy_passed + interop_passed + browser_passed + e2e_passed)) passed, 0 failed"
+echo "== cargo tests: $cargo_passed, alert/dashboard checks: $alerts_passed, deployment checks: $deploy_passed, interop checks: $interop_passed, web config checks: $webconfig_passed, browser checks: $browser_passed, end-to-end checks: $e2e_passed"
+echo "$((cargo_passed + alerts_passed + deploy_passed + interop_passed + webconfig_passed + browser_passed + e2e_passed)) passed, 0 failed"
