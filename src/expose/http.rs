@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::webconfig::{self, BasicAuth, WebConfig};
-use super::{metrics, pages};
+use super::{api, metrics, pages};
 use crate::config::{Domain, normalize_domain};
 use crate::store::Store;
 
@@ -25,6 +25,8 @@ pub fn router(store: Arc<Store>) -> Router {
         .route("/metrics", get(metrics_page))
         .route("/probe", get(probe))
         .route("/domain/{tenant}/{domain}", get(pages::domain_page))
+        .route("/api/v1/domains", get(api::domains))
+        .route("/api/v1/domains/{tenant}/{domain}", get(api::domain))
         .route("/-/healthy", get(|| async { "Healthy.\n" }))
         .route("/-/ready", get(ready))
         .route("/-/reload", post(reload))
