@@ -366,6 +366,10 @@ fn endpoint_lines(out: &mut Vec<Line>, e: &EndpointFacts, now: i64) {
     }
     if let Some(sip) = &e.sip {
         let text = match sip.status {
+            // The detail is the status line when gathering kept one.
+            Ok(code) if sip.detail.contains(&code.to_string()) => {
+                format!("{} in {}", sip.detail, millis(sip.duration_seconds))
+            }
             Ok(code) => format!("{code} {} in {}", sip.detail, millis(sip.duration_seconds)),
             Err(r) => format!("{}: {}", r.as_str(), sip.detail),
         };
@@ -513,7 +517,7 @@ mod tests {
                     sip: Some(SipFacts {
                         status: Ok(200),
                         duration_seconds: 0.004,
-                        detail: "OK (Server: Lab)".into(),
+                        detail: "SIP/2.0 200 OK".into(),
                     }),
                 }],
             }],
@@ -571,7 +575,7 @@ mod tests {
         assert_eq!(text("not_before"), ["2025-12-22"]);
         assert_eq!(text("not_after"), ["2026-01-31 (30 days left)"]);
         assert_eq!(text("eku"), ["serverAuth, clientAuth"]);
-        assert_eq!(text("sip"), ["200 OK (Server: Lab) in 4 ms"]);
+        assert_eq!(text("sip"), ["SIP/2.0 200 OK in 4 ms"]);
         assert_eq!(text("m365"), ["not looked up (deadline passed)"]);
         let failed: Vec<&str> = lines.iter().filter(|l| l.failed).map(|l| l.key).collect();
         assert_eq!(failed, ["srv_error", "m365"]);
