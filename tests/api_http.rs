@@ -159,7 +159,7 @@ async fn api_lists_every_domain_and_serves_each_report() {
     for fact in [
         "data-fact=srv_record><b>Record</b> 0 0 5061 sip.a.example</li>".to_string(),
         format!("data-fact=address><b>Endpoint</b> {}</li>", good.address),
-        "data-fact=sip><b>SIP OPTIONS</b> 200".to_string(),
+        "data-fact=sip><b>SIP OPTIONS</b> SIP/2.0 200 in ".to_string(),
     ] {
         assert!(page.contains(&fact), "{fact} missing from\n{page}");
     }
