@@ -75,10 +75,17 @@ enum Command {
         resolver: Vec<String>,
         #[arg(long, value_enum, default_value = "text")]
         output: Output,
+        /// Print the facts behind the verdicts under each domain (text output).
+        #[arg(long, short)]
+        verbose: bool,
     },
     /// Start the built-in lab world and the exporter probing it (no network needed).
     #[cfg(feature = "lab")]
-    Demo,
+    Demo {
+        /// Add N healthy domains on a few shared edges (a fleet, for the pages at scale).
+        #[arg(long, default_value_t = 0)]
+        fleet: usize,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -133,10 +140,10 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         #[cfg(feature = "lab")]
-        Some(Command::Demo) => {
+        Some(Command::Demo { fleet }) => {
             let shutdown = CancellationToken::new();
             let listen = cli.listen.first().map_or(":9861", String::as_str);
-            sipfed_exporter::lab::demo::run(listen, shutdown).await?;
+            sipfed_exporter::lab::demo::run(listen, fleet, shutdown).await?;
             Ok(0)
         }
         Some(Command::Config {
@@ -161,6 +168,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             role,
             resolver,
             output,
+            verbose,
         }) => {
             let config = if cli.config_file.exists() {
                 Config::load(&cli.config_file)?
@@ -185,7 +193,16 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             })
             .await?;
             match output {
-                Output::Text => print!("{}", checklist::text(&reports)),
+                Output::Text => {
+                    use std::io::IsTerminal;
+                    let style = checklist::TextStyle::detect(
+                        verbose,
+                        std::io::stdout().is_terminal(),
+                        std::env::var_os("NO_COLOR").as_deref(),
+                    );
+                    let now = sipfed_exporter::facts::unix(std::time::SystemTime::now()) as i64;
+                    print!("{}", checklist::styled(&reports, style, now))
+                }
                 Output::Json => println!("{}", serde_json::to_string_pretty(&reports)?),
             }
             Ok(status as u8)

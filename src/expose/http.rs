@@ -11,7 +11,7 @@ use axum::{Extension, Router};
 use tokio::sync::Semaphore;
 use tower_http::compression::CompressionLayer;
 
-use super::{metrics, pages};
+use super::{api, metrics, pages};
 use crate::config::{Domain, normalize_domain};
 use crate::store::Store;
 
@@ -79,6 +79,8 @@ pub fn router_with(store: Arc<Store>, routes: &Routes) -> Router {
         )
         .route("/probe", get(probe).layer(Extension(slots)))
         .route("/domain/{tenant}/{domain}", get(pages::domain_page))
+        .route("/api/v1/domains", get(api::domains))
+        .route("/api/v1/domains/{tenant}/{domain}", get(api::domain))
         .route("/-/healthy", get(|| async { "Healthy.\n" }))
         .route("/-/ready", get(ready))
         .route(

@@ -71,6 +71,22 @@ impl SrvFacts {
         self.answers.first().map(|a| &a.answer)
     }
 
+    /// Who hosts the edge the most preferred record (lowest priority, then highest weight)
+    /// points to; [`Platform::None`] without a usable record.
+    pub fn platform(&self) -> Platform {
+        self.records()
+            .iter()
+            .filter(|r| !r.target.is_empty())
+            .min_by_key(|r| (r.priority, std::cmp::Reverse(r.weight)))
+            .map(|r| classify_target(&r.target))
+            .unwrap_or(Platform::None)
+    }
+
+    /// Whether every resolver gave the same answer (records compared as sets).
+    pub fn resolvers_agree(&self) -> bool {
+        agree(&self.answers)
+    }
+
     /// The records of the primary answer; empty when it failed.
     pub fn records(&self) -> &[SrvRecord] {
         match self.primary() {
@@ -87,6 +103,20 @@ pub struct ResolverAnswer<T> {
     pub resolver: String,
     #[serde(serialize_with = "ser_result")]
     pub answer: Result<T, DnsFailure>,
+}
+
+/// Whether every resolver gave the same answer, lists compared as sets.
+pub fn agree<T: Ord + Clone>(answers: &[ResolverAnswer<Vec<T>>]) -> bool {
+    fn sorted<T: Ord + Clone>(a: &ResolverAnswer<Vec<T>>) -> Result<Vec<T>, DnsFailure> {
+        a.answer.clone().map(|mut v| {
+            v.sort();
+            v
+        })
+    }
+    let Some(first) = answers.first().map(sorted) else {
+        return true;
+    };
+    answers[1..].iter().all(|a| sorted(a) == first)
 }
 
 /// One SRV record, target lower-case without trailing dot.
@@ -141,6 +171,11 @@ pub struct TargetFacts {
 }
 
 impl TargetFacts {
+    /// Whether every resolver gave the same address set.
+    pub fn resolvers_agree(&self) -> bool {
+        agree(&self.address_answers)
+    }
+
     /// The addresses the probe went on with (the first resolver's answer).
     pub fn addresses(&self) -> Result<&[IpAddr], DnsFailure> {
         match self.address_answers.first() {

@@ -297,6 +297,15 @@ impl DomainReport {
             .min()
     }
 
+    /// When the stalest of the vantages' latest probes started (Unix seconds): how old the
+    /// oldest evidence behind the report is.
+    pub fn oldest_probe(&self) -> Option<f64> {
+        self.vantages
+            .iter()
+            .map(|v| v.facts.started_at)
+            .min_by(f64::total_cmp)
+    }
+
     /// The failing findings of every vantage, worst first.
     pub fn failing(&self) -> impl Iterator<Item = (&str, &Finding)> {
         let mut out: Vec<(&str, &Finding)> = self
