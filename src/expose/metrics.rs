@@ -223,7 +223,7 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
             "Negotiated TLS version.",
             |e, emit| {
                 if let Some(h) = e.handshake() {
-                    emit(&[("version", &h.version)], 1.0)
+                    emit(&[("version", h.version.as_str())], 1.0)
                 }
             },
         ),

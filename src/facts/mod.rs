@@ -36,6 +36,24 @@ pub struct Facts {
     pub authoritative: Option<AuthoritativeFacts>,
     /// Microsoft 365 evidence records; `None` when the deadline passed first.
     pub m365: Option<M365Facts>,
+    /// The exporter could not look at all from this vantage (its resolvers do not answer):
+    /// every check is absent for this probe.
+    pub blind: Option<Blind>,
+}
+
+/// Why the exporter could not look: its own trouble, never evidence against the partner
+/// (SPEC §5 "what is the partner's fault"). The checks that needed the look are absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Blind {
+    /// The probe waited for its turn at a busy shared edge until its deadline.
+    NoTurn,
+    /// The exporter ran out of file descriptors or another local resource.
+    LocalResources,
+    /// The vantage's SOCKS5 proxy does not accept connections.
+    ProxyDown,
+    /// None of the vantage's resolvers answers.
+    ResolversDown,
 }
 
 /// The federation SRV record as each resolver of the vantage answered it.
@@ -147,6 +165,9 @@ pub struct EndpointFacts {
     pub chain: Vec<CertFacts>,
     /// The SIP OPTIONS exchange, when enabled and the handshake completed.
     pub sip: Option<SipFacts>,
+    /// The exporter could not look at this address (its own trouble): whatever else this
+    /// endpoint holds is no evidence, and checks skip it.
+    pub blind: Option<Blind>,
 }
 
 impl EndpointFacts {
@@ -163,6 +184,11 @@ impl EndpointFacts {
         self.handshake().is_some()
     }
 
+    /// The exporter looked at this address (it is evidence about the partner).
+    pub fn looked(&self) -> bool {
+        self.blind.is_none()
+    }
+
     /// The presented leaf certificate, if any.
     pub fn leaf(&self) -> Option<&CertFacts> {
         self.chain.first()
@@ -173,11 +199,33 @@ impl EndpointFacts {
 #[derive(Debug, Clone, Serialize)]
 pub struct TlsFacts {
     pub duration_seconds: f64,
-    /// `TLS 1.2` or `TLS 1.3`.
-    pub version: String,
+    pub version: TlsVersion,
     pub cipher: String,
     /// The server sent a CertificateRequest (it wants mutual TLS).
     pub client_cert_requested: bool,
+}
+
+/// A negotiated TLS version (the prober offers only 1.2 and 1.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum TlsVersion {
+    #[serde(rename = "TLS 1.2")]
+    Tls12,
+    #[serde(rename = "TLS 1.3")]
+    Tls13,
+    /// Anything else a library might report.
+    #[serde(rename = "unknown")]
+    Unknown,
+}
+
+impl TlsVersion {
+    /// The `version` label value: `TLS 1.2`, `TLS 1.3`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsVersion::Tls12 => "TLS 1.2",
+            TlsVersion::Tls13 => "TLS 1.3",
+            TlsVersion::Unknown => "unknown",
+        }
+    }
 }
 
 /// A failed TLS handshake.

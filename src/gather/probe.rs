@@ -16,8 +16,8 @@ use super::{authoritative, cert, m365, proxy, sip};
 use crate::config::{Config, Domain, Federation, Role};
 use crate::error::Error;
 use crate::facts::{
-    DnsFailure, EndpointFacts, Facts, Reason, ResolverAnswer, SrvFacts, TargetFacts, TlsFailure,
-    unix,
+    Blind, DnsFailure, EndpointFacts, Facts, Reason, ResolverAnswer, SrvFacts, TargetFacts,
+    TlsFailure, unix,
 };
 
 /// Connections in flight to one address at most: many customer domains share one edge.
@@ -205,8 +205,11 @@ impl Prober {
             tls: None,
             chain: Vec::new(),
             sip: None,
+            blind: None,
         };
         let Ok(_permit) = timeout_at(deadline, self.limiter.acquire(address)).await else {
+            // Waiting for a turn at a busy shared edge is our trouble, not the partner's.
+            facts.blind = Some(Blind::NoTurn);
             return facts;
         };
         let start = Instant::now();
@@ -220,6 +223,9 @@ impl Prober {
             Err(_) => return facts,
             Ok(Err(e)) => {
                 facts.tcp = Err(connect_reason(&e));
+                if local_exhaustion(&e) {
+                    facts.blind = Some(Blind::LocalResources);
+                }
                 return facts;
             }
             Ok(Ok(s)) => s,
@@ -266,6 +272,12 @@ pub(crate) fn read_cert_file(
         return Err(format!("{}: {why}", path.display()));
     }
     Ok(certs)
+}
+
+/// The connect failed for want of local resources (file descriptors, buffers): our trouble.
+fn local_exhaustion(e: &std::io::Error) -> bool {
+    // EMFILE, ENFILE, ENOBUFS, ENOMEM on Linux.
+    matches!(e.raw_os_error(), Some(24 | 23 | 105 | 12))
 }
 
 fn connect_reason(e: &std::io::Error) -> Reason {

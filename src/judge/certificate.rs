@@ -261,6 +261,7 @@ pub(super) fn cert_same_everywhere(ctx: &Context<'_>) -> Option<Verdict> {
         let leaves: Vec<(&EndpointFacts, &CertFacts)> = t
             .endpoints
             .iter()
+            .filter(|e| e.looked())
             .filter_map(|e| e.leaf().map(|l| (e, l)))
             .collect();
         if leaves.len() < 2 {

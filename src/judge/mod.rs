@@ -348,8 +348,12 @@ pub fn domain(domain: &Domain, env: &Env<'_>, facts: &[VantageFacts]) -> DomainR
 }
 
 /// Runs every check that applies to the domain's role and to what one probe's facts hold.
+/// A probe that could not look at all (`Facts::blind`) has no findings.
 pub fn probe(ctx: &Context<'_>) -> Vec<Finding> {
     let mut out = Vec::with_capacity(CHECKS.len());
+    if ctx.facts.blind.is_some() {
+        return out;
+    }
     for check in CHECKS {
         let severity = match ctx.domain.role {
             Role::Own => check.own,
@@ -409,6 +413,7 @@ impl Context<'_> {
             .targets
             .iter()
             .flat_map(|t| t.endpoints.iter().map(move |e| (t, e)))
+            .filter(|(_, e)| e.looked())
     }
 
     /// Endpoints that presented a parsable leaf certificate.
@@ -425,7 +430,7 @@ impl Context<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::EndpointFacts as E;
+    use crate::facts::{Blind, EndpointFacts as E, EndpointFacts};
     use crate::judge::test_facts::{DAY, Judge, NOW, TestPki};
 
     fn finding(severity: Severity, passed: bool) -> Finding {
@@ -497,5 +502,26 @@ mod tests {
         let report = judge.report(vec![("inside", false, wildcard())]);
         let failed: Vec<(CheckName, Severity)> = report.failing().map(|(_, f)| (f.check, f.severity)).collect();
         assert_eq!(failed, vec![(CheckName::CertNotWildcard, I)]);
+    }
+
+    #[test]
+    fn what_the_exporter_could_not_look_at_is_absent_not_failed() {
+        let judge = Judge::peer();
+        let refused = Facts::test()
+            .srv(&[("sip.kanzlei.de", 5061)])
+            .target("sip.kanzlei.de", 5061, &["192.0.2.10"])
+            .endpoint(EndpointFacts::refused("192.0.2.10:5061", Reason::Timeout));
+        let tcp = judge.check(&refused, CheckName::TcpConnect).unwrap();
+        assert!(!tcp.passed);
+        assert_eq!(tcp.reason, Some(Reason::Timeout));
+        // The same timeout while waiting for a turn at a busy edge: no evidence.
+        let mut no_turn = refused.clone();
+        no_turn.targets[0].endpoints[0].blind = Some(Blind::NoTurn);
+        assert!(judge.check(&no_turn, CheckName::TcpConnect).is_none());
+        assert!(judge.check(&no_turn, CheckName::SrvPresent).unwrap().passed);
+        // Resolvers down: nothing at all is judged.
+        let mut blind = refused;
+        blind.blind = Some(Blind::ResolversDown);
+        assert!(judge.all(&blind).is_empty());
     }
 }

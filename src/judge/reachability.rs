@@ -2,7 +2,7 @@
 //! OPTIONS answered over the TLS connection.
 
 use super::{Context, Verdict, fail};
-use crate::facts::Reason;
+use crate::facts::{Reason, TlsVersion};
 
 pub(super) fn tcp_connect(ctx: &Context<'_>) -> Option<Verdict> {
     let mut any = false;
@@ -56,10 +56,10 @@ pub(super) fn tls_min_version(ctx: &Context<'_>) -> Option<Verdict> {
         match &e.tls {
             Some(Ok(t)) => {
                 any = true;
-                if t.version != "TLS 1.2" && t.version != "TLS 1.3" {
+                if !matches!(t.version, TlsVersion::Tls12 | TlsVersion::Tls13) {
                     return fail(
                         Reason::ProtocolVersion,
-                        format!("{} negotiated {}", e.address, t.version),
+                        format!("{} negotiated {}", e.address, t.version.as_str()),
                         "enable TLS 1.2 or 1.3 on the federation server",
                     );
                 }
@@ -163,9 +163,9 @@ mod tests {
             N::TlsMinVersion,
             vec![
                 ("TLS 1.3", peer(), at(up(), E::serving(B, Vec::new())), passes(W)),
-                ("TLS 1.2, own", own(), at(up().version("TLS 1.2"), E::serving(B, Vec::new())), passes(C)),
-                ("TLS 1.1 negotiated", peer(), at(up(), E::serving(B, Vec::new()).version("TLS 1.1")), fails(W, Reason::ProtocolVersion)),
-                ("TLS 1.0 negotiated, own", own(), at(up().version("TLS 1.0"), E::serving(B, Vec::new())), fails(C, Reason::ProtocolVersion)),
+                ("TLS 1.2, own", own(), at(up().version(TlsVersion::Tls12), E::serving(B, Vec::new())), passes(C)),
+                ("an unknown version negotiated", peer(), at(up(), E::serving(B, Vec::new()).version(TlsVersion::Unknown)), fails(W, Reason::ProtocolVersion)),
+                ("an unknown version negotiated, own", own(), at(up().version(TlsVersion::Unknown), E::serving(B, Vec::new())), fails(C, Reason::ProtocolVersion)),
                 ("only old versions offered", own(), at(E::tls_failed(A, Reason::ProtocolVersion), E::refused(B, Reason::Timeout)), fails(C, Reason::ProtocolVersion)),
                 ("handshake failed otherwise", peer(), at(E::tls_failed(A, Reason::HandshakeFailure), E::refused(B, Reason::Timeout)), None),
             ],

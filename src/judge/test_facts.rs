@@ -16,7 +16,7 @@ use crate::config::{Domain, Federation, Role};
 use crate::facts::{
     AuthoritativeFacts, CertDetails, CertFacts, DnsFailure, Eku, EndpointFacts, Facts, M365Facts,
     Reason, ResolverAnswer, SipFacts, SrvFacts, SrvRecord, TargetFacts, TlsFacts, TlsFailure,
-    ZoneView,
+    TlsVersion, ZoneView,
 };
 
 /// The domain every builder uses.
@@ -253,12 +253,13 @@ impl EndpointFacts {
             tcp: Ok(0.01),
             tls: Some(Ok(TlsFacts {
                 duration_seconds: 0.02,
-                version: "TLS 1.3".into(),
+                version: TlsVersion::Tls13,
                 cipher: "TLS13_AES_128_GCM_SHA256".into(),
                 client_cert_requested: false,
             })),
             chain,
             sip: None,
+            blind: None,
         }
     }
 
@@ -273,10 +274,10 @@ impl EndpointFacts {
         }
     }
 
-    /// The negotiated TLS version (`TLS 1.1`, ...).
-    pub fn version(mut self, version: &str) -> EndpointFacts {
+    /// The negotiated TLS version.
+    pub fn version(mut self, version: TlsVersion) -> EndpointFacts {
         if let Some(Ok(t)) = &mut self.tls {
-            t.version = version.into();
+            t.version = version;
         }
         self
     }
@@ -302,6 +303,7 @@ impl EndpointFacts {
             tls: None,
             chain: Vec::new(),
             sip: None,
+            blind: None,
         }
     }
 }
