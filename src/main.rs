@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use sipfed_exporter::config::{self, Config, Role, Selection, Shard};
-use sipfed_exporter::expose::webconfig::WebConfig;
+use sipfed_exporter::expose::http::Routes;
+use sipfed_exporter::expose::webconfig::LiveWebConfig;
 use sipfed_exporter::expose::{checklist, server};
 use sipfed_exporter::store::{Setup, Store};
 use tokio_util::sync::CancellationToken;
@@ -19,11 +20,18 @@ use tokio_util::sync::CancellationToken;
 struct Cli {
     #[arg(long = "config.file", default_value = "sipfed.yml", global = true)]
     config_file: PathBuf,
+    /// Address to listen on (repeatable: serve on all).
     #[arg(long = "web.listen-address", default_value = ":9861", global = true)]
-    listen: String,
-    /// Exporter-toolkit web configuration (TLS, basic auth).
+    listen: Vec<String>,
+    /// Exporter-toolkit web configuration (TLS, basic auth, headers); re-read when it changes.
     #[arg(long = "web.config.file")]
     web_config: Option<PathBuf>,
+    /// Path under which to expose metrics.
+    #[arg(long = "web.telemetry-path", default_value = "/metrics")]
+    telemetry_path: String,
+    /// Allow POST /-/reload (SIGHUP always reloads).
+    #[arg(long = "web.enable-lifecycle")]
+    enable_lifecycle: bool,
     /// Probe only from these vantages (repeatable).
     #[arg(long = "vantage")]
     vantage: Vec<String>,
@@ -98,6 +106,14 @@ fn main() -> ExitCode {
         }
     };
     sipfed_exporter::logging::init(&cli.log_level, matches!(cli.log_format, LogFormat::Json));
+    #[cfg(unix)]
+    match server::raise_fd_limit() {
+        Ok((old, new)) if old != new => {
+            tracing::debug!(old, new, "raised the soft limit on open files")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot raise the limit on open files"),
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -119,7 +135,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         #[cfg(feature = "lab")]
         Some(Command::Demo) => {
             let shutdown = CancellationToken::new();
-            sipfed_exporter::lab::demo::run(&cli.listen, shutdown).await?;
+            let listen = cli.listen.first().map_or(":9861", String::as_str);
+            sipfed_exporter::lab::demo::run(listen, shutdown).await?;
             Ok(0)
         }
         Some(Command::Config {
@@ -175,9 +192,15 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         None => {
             let web = match &cli.web_config {
-                Some(path) => Some(WebConfig::load(path)?),
+                Some(path) => Some(LiveWebConfig::watch(path)?),
                 None => None,
             };
+            let routes = Routes {
+                telemetry_path: cli.telemetry_path.clone(),
+                enable_lifecycle: cli.enable_lifecycle,
+                ..Routes::default()
+            };
+            routes.check().map_err(anyhow::Error::msg)?;
             let selection = Selection {
                 vantages: cli.vantage.clone(),
                 shard: cli.shard,
@@ -189,10 +212,20 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 Some(cli.config_file.clone()),
                 selection,
             );
-            let addr = server::parse_listen(&cli.listen).map_err(anyhow::Error::msg)?;
-            let listener = tokio::net::TcpListener::bind(addr).await?;
-            tracing::info!(address = %listener.local_addr()?, "listening");
-            server::run_with(store, listener, web, CancellationToken::new()).await?;
+            let mut listeners = Vec::new();
+            for listen in &cli.listen {
+                let addr = server::parse_listen(listen).map_err(anyhow::Error::msg)?;
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+                listeners.push(listener);
+            }
+            let options = server::Options {
+                web,
+                routes,
+                limits: server::Limits::default(),
+            };
+            server::run_with(store, listeners, options, CancellationToken::new()).await?;
             Ok(0)
         }
     }

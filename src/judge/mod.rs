@@ -43,9 +43,9 @@ impl Severity {
     }
 }
 
-/// The checks of SPEC §5 (and the documented additions); `as_str` is the `check` label value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// The checks of SPEC §5 (and the documented additions); `as_str` is the `check` label value
+/// and the JSON value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CheckName {
     SrvPresent,
     SrvPort5061,
@@ -103,6 +103,12 @@ impl CheckName {
             CheckName::TeamsLyncdiscover => "teams_lyncdiscover",
             CheckName::TeamsConflict => "teams_conflict",
         }
+    }
+}
+
+impl Serialize for CheckName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -523,5 +529,14 @@ mod tests {
         let mut blind = refused;
         blind.blind = Some(Blind::ResolversDown);
         assert!(judge.all(&blind).is_empty());
+    }
+
+    #[test]
+    fn check_names_serialise_as_their_label_values() {
+        for c in CHECKS {
+            let json = serde_json::to_string(&c.name).unwrap();
+            assert_eq!(json, format!("\"{}\"", c.name.as_str()));
+        }
+        assert_eq!(CheckName::SrvPort5061.as_str(), "srv_port_5061");
     }
 }

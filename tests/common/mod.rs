@@ -165,9 +165,18 @@ pub async fn start_exporter(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    tokio::spawn(sipfed_exporter::expose::server::run(
+    // The tests reload over HTTP, as an operator with --web.enable-lifecycle does.
+    let options = sipfed_exporter::expose::server::Options {
+        routes: sipfed_exporter::expose::http::Routes {
+            enable_lifecycle: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    tokio::spawn(sipfed_exporter::expose::server::run_with(
         exporter.clone(),
-        listener,
+        vec![listener],
+        options,
         shutdown.clone(),
     ));
     (addr, shutdown, exporter)
