@@ -128,6 +128,17 @@ pub struct SrvRecord {
     pub target: String,
 }
 
+impl std::fmt::Display for SrvRecord {
+    /// `priority weight port target`, as in a zone file.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} {} {}",
+            self.priority, self.weight, self.port, self.target
+        )
+    }
+}
+
 /// Why a DNS lookup gave no data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]

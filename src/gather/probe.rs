@@ -252,19 +252,24 @@ impl Prober {
 
 /// Every parsable certificate in a PEM file, or why there is none (unreadable file, no
 /// certificate, nothing parsable): a wrong path must show, not hide the renewal check.
-fn read_cert_file(path: &std::path::Path) -> Result<Vec<crate::facts::CertFacts>, String> {
+pub(crate) fn read_cert_file(
+    path: &std::path::Path,
+) -> Result<Vec<crate::facts::CertFacts>, String> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let iter =
         CertificateDer::pem_file_iter(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // A read error (a directory, an I/O error) ends the iteration; it is the reason to give.
+    let mut error = None;
     let certs: Vec<crate::facts::CertFacts> = iter
-        .filter_map(Result::ok)
+        .filter_map(|c| c.map_err(|e| error.get_or_insert(e.to_string())).ok())
         .take(64)
         .map(|c| cert::parse(&c))
         .filter(|c| c.parsed.is_some())
         .collect();
     if certs.is_empty() {
-        return Err(format!("{}: no parsable certificate", path.display()));
+        let why = error.unwrap_or_else(|| "no parsable certificate".into());
+        return Err(format!("{}: {why}", path.display()));
     }
     Ok(certs)
 }

@@ -67,6 +67,22 @@ pub fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     found
 }
 
+/// Reports a test that could not run here: a recognisable `SKIPPED: test: reason` line (shown
+/// with `--nocapture`), and a line in the file `$SIPFED_SKIP_LOG` names, which
+/// scripts/test.sh counts as skipped instead of passed.
+pub fn skip(test: &str, reason: &str) {
+    use std::io::Write;
+    eprintln!("SKIPPED: {test}: {reason}");
+    if let Some(path) = std::env::var_os("SIPFED_SKIP_LOG")
+        && let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+    {
+        let _ = writeln!(f, "{test}: {reason}");
+    }
+}
+
 /// `sipfed_check_success` of one check of one domain.
 pub fn check(text: &str, domain: &str, check: &str) -> Option<f64> {
     value(
