@@ -66,9 +66,11 @@ async fn world(domains: usize, shared: bool) {
             })
             .await
             .expect("peer");
+        lab.zone.addr("edge.hoster.example", edge.address.ip());
         for d in 0..domains {
             let name = format!("customer{d}.example");
-            lab.publish(&name, "edge.hoster.example", edge.address);
+            lab.zone
+                .federation_srv(&name, 0, 0, edge.address.port(), "edge.hoster.example");
             list.push_str(&format!("  - domain: {name}\n    tenant: t{}\n", d % 100));
         }
     } else {
@@ -296,6 +298,18 @@ async fn shared(domains: usize) {
         wall.as_secs_f64(),
         setup.prober.edges.looks()
     );
+    if let Some(r) = reports
+        .iter()
+        .find(|r| !r.vantages.iter().all(|v| v.success))
+    {
+        let failed: Vec<String> = r
+            .vantages
+            .iter()
+            .flat_map(|v| v.findings.iter().filter(|f| !f.passed))
+            .map(|f| format!("{}: {}", f.check.as_str(), f.message))
+            .collect();
+        println!("  first unhealthy: {}: {failed:?}", r.domain);
+    }
     assert_eq!(
         healthy, domains,
         "every domain on the shared edge is healthy"

@@ -32,10 +32,12 @@ async fn fleet(lab: &Lab) -> (Peer, String) {
         })
         .await
         .unwrap();
+    lab.zone.addr("edge.hoster.example", edge.address.ip());
     let mut domains = String::new();
     for n in 0..DOMAINS {
         let name = format!("customer{n}.example");
-        lab.publish(&name, "edge.hoster.example", edge.address);
+        lab.zone
+            .federation_srv(&name, 0, 0, edge.address.port(), "edge.hoster.example");
         domains.push_str(&format!("  - domain: {name}\n"));
     }
     (edge, domains)
