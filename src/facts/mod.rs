@@ -207,8 +207,9 @@ pub struct EndpointFacts {
     #[serde(serialize_with = "ser_opt_result")]
     pub tls: Option<Result<TlsFacts, TlsFailure>>,
     /// The chain the peer presented, leaf first, whatever its validity; kept even when the
-    /// handshake failed after the certificate message.
-    pub chain: Vec<CertFacts>,
+    /// handshake failed after the certificate message. Shared by every domain whose probe
+    /// used the same edge in the same round.
+    pub chain: std::sync::Arc<[CertFacts]>,
     /// The SIP OPTIONS exchange, when enabled and the handshake completed.
     pub sip: Option<SipFacts>,
     /// The exporter could not look at this address (its own trouble): whatever else this

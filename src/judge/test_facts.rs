@@ -257,7 +257,7 @@ impl EndpointFacts {
                 cipher: "TLS13_AES_128_GCM_SHA256".into(),
                 client_cert_requested: false,
             })),
-            chain,
+            chain: chain.into(),
             sip: None,
             blind: None,
         }
@@ -301,7 +301,7 @@ impl EndpointFacts {
             address: address.parse::<SocketAddr>().expect("test socket address"),
             tcp: Err(reason),
             tls: None,
-            chain: Vec::new(),
+            chain: Vec::new().into(),
             sip: None,
             blind: None,
         }
