@@ -513,7 +513,7 @@ mod tests {
                         cipher: "TLS13_AES_256_GCM_SHA384".into(),
                         client_cert_requested: false,
                     })),
-                    chain: vec![leaf],
+                    chain: vec![leaf].into(),
                     sip: Some(SipFacts {
                         status: Ok(200),
                         duration_seconds: 0.004,
@@ -593,7 +593,7 @@ mod tests {
         let e = &mut f.targets[0].endpoints[0];
         e.tcp = Err(Reason::ConnectionRefused);
         e.tls = None;
-        e.chain.clear();
+        e.chain = Vec::new().into();
         e.sip = None;
         f.srv.as_mut().unwrap().answers.truncate(1);
         let lines = facts_lines(&f, NOW);
