@@ -54,7 +54,7 @@ pub struct Config {
 }
 
 /// `global:` settings, defaults applied.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Global {
     #[serde(deserialize_with = "de_duration")]
@@ -85,7 +85,7 @@ impl Default for Global {
 }
 
 /// The client certificate offered to peers that request one (mutual TLS).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientCert {
     pub cert_file: PathBuf,
@@ -93,7 +93,7 @@ pub struct ClientCert {
 }
 
 /// One point of view: where DNS is asked and where connections start.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Vantage {
     pub name: String,
     pub resolvers: Vec<ResolverAddr>,
