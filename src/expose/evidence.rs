@@ -378,6 +378,9 @@ fn endpoint_lines(out: &mut Vec<Line>, e: &EndpointFacts, now: i64) {
             failed: !ok,
             ..line(2, "sip", "SIP OPTIONS", text)
         });
+        if let Some(server) = &sip.server {
+            out.push(line(3, "sip_server", "Responding server", server.clone()));
+        }
     }
 }
 
@@ -518,6 +521,7 @@ mod tests {
                         status: Ok(200),
                         duration_seconds: 0.004,
                         detail: "SIP/2.0 200 OK".into(),
+                        server: Some("XPhone Connect Server".into()),
                     }),
                     blind: None,
                 }],
@@ -577,6 +581,7 @@ mod tests {
         assert_eq!(text("not_after"), ["2026-01-31 (30 days left)"]);
         assert_eq!(text("eku"), ["serverAuth, clientAuth"]);
         assert_eq!(text("sip"), ["SIP/2.0 200 OK in 4 ms"]);
+        assert_eq!(text("sip_server"), ["XPhone Connect Server"]);
         assert_eq!(text("m365"), ["not looked up (deadline passed)"]);
         let failed: Vec<&str> = lines.iter().filter(|l| l.failed).map(|l| l.key).collect();
         assert_eq!(failed, ["srv_error", "m365"]);

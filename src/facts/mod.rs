@@ -287,10 +287,14 @@ pub struct TlsFailure {
 #[derive(Debug, Clone, Serialize)]
 pub struct SipFacts {
     /// The final response's status code, or why there was none.
+    #[serde(serialize_with = "ser_result")]
     pub status: Result<u16, Reason>,
     pub duration_seconds: f64,
-    /// A short description for people (never a label).
+    /// A short description for people (never a label): the status line when there was one.
     pub detail: String,
+    /// The responding software (`Server`, else `User-Agent` header), at most 128 characters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
 }
 
 /// What one authoritative server holds for the federation records.

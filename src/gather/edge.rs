@@ -284,6 +284,7 @@ impl Edge {
             status: Err(reason),
             duration_seconds: start.elapsed().as_secs_f64(),
             detail,
+            server: None,
         };
         // A connection the peer closed after answering others is reopened once.
         for _ in 0..2 {
@@ -347,10 +348,11 @@ impl Edge {
                     self.forget(&sender).await;
                     continue;
                 }
-                Ok(Ok(Answer::Final(code))) => SipFacts {
+                Ok(Ok(Answer::Final(code, status_line, server))) => SipFacts {
                     status: Ok(code),
                     duration_seconds: sent.elapsed().as_secs_f64(),
-                    detail: format!("SIP/2.0 {code}"),
+                    detail: status_line,
+                    server,
                 },
                 Ok(Ok(Answer::Fail(reason, detail))) => fail(reason, detail),
             });
@@ -383,7 +385,8 @@ struct Txn {
 }
 
 enum Answer {
-    Final(u16),
+    /// The final status code, status line and responding server.
+    Final(u16, String, Option<String>),
     Fail(Reason, String),
     /// The connection ended after answering other transactions: try another.
     Gone,
@@ -533,7 +536,7 @@ fn dispatch(
                 .as_deref()
                 .is_some_and(|c| c.split_whitespace().eq(["1", "OPTIONS"]));
         let answer = if matches {
-            Answer::Final(code)
+            Answer::Final(code, headers.status_line, headers.server)
         } else {
             Answer::Fail(
                 Reason::Mismatch,

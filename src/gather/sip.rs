@@ -28,6 +28,7 @@ pub async fn options<S: AsyncRead + AsyncWrite + Unpin>(
         status: Err(reason),
         duration_seconds: start.elapsed().as_secs_f64(),
         detail,
+        server: None,
     };
     match timeout_at(deadline, stream.write_all(request.as_bytes())).await {
         Err(_) => {
@@ -89,6 +90,7 @@ pub async fn options<S: AsyncRead + AsyncWrite + Unpin>(
                         status: Ok(code),
                         duration_seconds: start.elapsed().as_secs_f64(),
                         detail: format!("SIP/2.0 {code}"),
+                        server: None,
                     };
                 }
             }
@@ -226,6 +228,10 @@ pub(super) struct Headers {
     /// The `branch` parameter of the topmost Via: which client transaction this answers
     /// (RFC 3261 §17.1.3).
     pub(super) branch: Option<String>,
+    /// The status line, e.g. `SIP/2.0 200 OK`.
+    pub(super) status_line: String,
+    /// `Server` (or, failing that, `User-Agent`), cut to 128 characters.
+    pub(super) server: Option<String>,
 }
 
 /// Parses `SIP/2.0 CODE reason` and the headers checks need (compact forms included).
@@ -240,7 +246,10 @@ pub(super) fn parse_response(head: &str) -> Option<(u16, Headers)> {
     if !(100..700).contains(&code) {
         return None;
     }
-    let mut h = Headers::default();
+    let mut h = Headers {
+        status_line: status.chars().take(128).collect(),
+        ..Headers::default()
+    };
     for line in lines {
         let Some((name, value)) = line.split_once(':') else {
             continue;
@@ -248,6 +257,10 @@ pub(super) fn parse_response(head: &str) -> Option<(u16, Headers)> {
         let value = value.trim().to_string();
         match name.trim().to_ascii_lowercase().as_str() {
             "call-id" | "i" => h.call_id = Some(value),
+            "server" => h.server = Some(value.chars().take(128).collect()),
+            "user-agent" if h.server.is_none() => {
+                h.server = Some(value.chars().take(128).collect())
+            }
             "cseq" => h.cseq = Some(value),
             "via" | "v" if h.branch.is_none() => {
                 // The first value of a comma-separated Via header is the topmost.
