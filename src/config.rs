@@ -333,9 +333,17 @@ pub fn normalize_domain(input: &str) -> Result<String, String> {
     Ok(ascii)
 }
 
+/// The longest duration a configuration may write: far beyond any sensible interval, and far
+/// from where `Instant + Duration` overflows.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 86400);
+
+/// The longest `global.interval`: a day.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(86400);
+
 /// Parses Prometheus-style durations: `500ms`, `15s`, `5m`, `1h`, `1d`, or combinations (`1m30s`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let err = || format!("invalid duration {s:?}: expected e.g. 500ms, 15s, 5m, 1h");
+    let too_long = || format!("invalid duration {s:?}: longer than 100 years");
     if s.is_empty() {
         return Err(err());
     }
@@ -351,14 +359,22 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         let unit_len = rest.bytes().take_while(|b| b.is_ascii_alphabetic()).count();
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
-        total += match unit {
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n * 60),
-            "h" => Duration::from_secs(n * 3600),
-            "d" => Duration::from_secs(n * 86400),
+        let unit_secs = match unit {
+            "ms" => None,
+            "s" => Some(1),
+            "m" => Some(60),
+            "h" => Some(3600),
+            "d" => Some(86400),
             _ => return Err(err()),
         };
+        let part = match unit_secs {
+            None => Some(Duration::from_millis(n)),
+            Some(k) => n.checked_mul(k).map(Duration::from_secs),
+        };
+        total = part
+            .and_then(|p| total.checked_add(p))
+            .filter(|t| *t <= MAX_DURATION)
+            .ok_or_else(too_long)?;
     }
     Ok(total)
 }
@@ -401,10 +417,16 @@ impl Config {
                 "global.interval: expected at least 1s".into(),
             ));
         }
-        if global.timeout.is_zero() || global.timeout > global.interval {
+        if global.interval > MAX_INTERVAL {
+            return Err(problem(
+                "interval",
+                "global.interval: expected at most 24h".into(),
+            ));
+        }
+        if global.timeout.is_zero() || global.timeout >= global.interval {
             return Err(problem(
                 "timeout",
-                "global.timeout: expected more than 0s and at most global.interval".into(),
+                "global.timeout: expected more than 0s and less than global.interval".into(),
             ));
         }
         let vantages: Vec<Vantage> = match raw.vantages {
@@ -719,7 +741,27 @@ mod tests {
             ),
             (
                 "global:\n  interval: 10s\n  timeout: 20s\n",
-                "sipfed.yml:3: global.timeout: expected more than 0s and at most global.interval",
+                "sipfed.yml:3: global.timeout: expected more than 0s and less than global.interval",
+            ),
+            (
+                "global:\n  interval: 10s\n  timeout: 10s\n",
+                "sipfed.yml:3: global.timeout: expected more than 0s and less than global.interval",
+            ),
+            (
+                "global:\n  interval: 25h\n",
+                "sipfed.yml:2: global.interval: expected at most 24h",
+            ),
+            (
+                "global:\n  interval: 1s18446744073709551615s\n",
+                "sipfed.yml:2:3: global: invalid duration \"1s18446744073709551615s\": longer than 100 years",
+            ),
+            (
+                "global:\n  interval: 213503982334602d\n",
+                "sipfed.yml:2:3: global: invalid duration \"213503982334602d\": longer than 100 years",
+            ),
+            (
+                "global:\n  timeout: 99999999999999999999s\n",
+                "sipfed.yml:2:3: global: invalid duration \"99999999999999999999s\": expected e.g.",
             ),
             (
                 "domains:\n  - domain: zahnfee.de\n    role: owner\n",

@@ -80,7 +80,10 @@ impl Prober {
     pub async fn gather(&self, domain: &Domain, vantage: &str) -> Facts {
         let started = SystemTime::now();
         let start = Instant::now();
-        let deadline = start + self.timeout;
+        // Clamped, never a panic: the configuration bounds the timeout, `Prober` users may not.
+        let deadline = start
+            .checked_add(self.timeout)
+            .unwrap_or(start + crate::config::MAX_INTERVAL);
         let mut facts = Facts {
             domain: domain.name.clone(),
             vantage: vantage.to_string(),
