@@ -14,6 +14,22 @@ use crate::judge::{DomainReport, VantageReport};
 use crate::store::Store;
 use crate::store::stats::Stats;
 
+/// `sipfed_srv_target_info` series per (domain, vantage) at most: a partner publishing
+/// hundreds of SRV records must not add hundreds of series (`sipfed_srv_records` has the count).
+pub const MAX_SRV_SERIES: usize = 16;
+
+/// Characters of a certificate label value (`subject_cn`, `issuer_cn`, `serial`) at most; longer
+/// values are cut (the full value is on the status page).
+pub const MAX_CERT_LABEL_CHARS: usize = 64;
+
+/// `value` cut to `MAX_CERT_LABEL_CHARS` characters.
+fn cut(value: &str) -> &str {
+    match value.char_indices().nth(MAX_CERT_LABEL_CHARS) {
+        Some((i, _)) => &value[..i],
+        None => value,
+    }
+}
+
 /// Renders the whole `/metrics` page.
 pub fn render(store: &Store) -> Vec<u8> {
     let setup = store.setup();
@@ -145,6 +161,9 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
         if let Some(srv) = &r.facts.srv {
             let mut seen = HashSet::new();
             for rec in srv.records() {
+                if seen.len() >= MAX_SRV_SERIES {
+                    break;
+                }
                 if !seen.insert(rec) {
                     continue;
                 }
@@ -285,9 +304,9 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
                 if let (Some(l), Some(d)) = (e.leaf(), leaf_details(e)) {
                     emit(
                         &[
-                            ("subject_cn", &d.subject_cn),
-                            ("issuer_cn", &d.issuer_cn),
-                            ("serial", &d.serial),
+                            ("subject_cn", cut(&d.subject_cn)),
+                            ("issuer_cn", cut(&d.issuer_cn)),
+                            ("serial", cut(&d.serial)),
                             ("sha256", &l.sha256),
                         ],
                         1.0,

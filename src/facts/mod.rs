@@ -5,9 +5,11 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::{Serialize, Serializer};
 
+mod address;
 mod cert;
 mod m365;
 
+pub use address::{is_forbidden, is_global, may_connect};
 pub use cert::{
     CertDetails, CertFacts, Eku, NameCoverage, coverage, is_acme_issuer, is_lets_encrypt,
 };
@@ -302,6 +304,7 @@ pub enum Reason {
     PrivateAddress,
     Disagree,
     WrongCloud,
+    ForbiddenAddress,
 }
 
 impl Reason {
@@ -347,6 +350,7 @@ impl Reason {
             Reason::PrivateAddress => "private_address",
             Reason::Disagree => "disagree",
             Reason::WrongCloud => "wrong_cloud",
+            Reason::ForbiddenAddress => "forbidden_address",
         }
     }
 }

@@ -210,6 +210,10 @@ impl Prober {
             sip: None,
             blind: None,
         };
+        if !crate::facts::may_connect(address.ip(), client.public) {
+            facts.tcp = Err(Reason::ForbiddenAddress);
+            return facts;
+        }
         let Ok(_permit) = timeout_at(deadline, self.limiter.acquire(address)).await else {
             // Waiting for a turn at a busy shared edge is our trouble, not the partner's.
             facts.blind = Some(Blind::NoTurn);

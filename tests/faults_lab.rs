@@ -1,0 +1,68 @@
+//! The fault matrix: one hostile or broken behaviour per test — of a partner's DNS, TCP, TLS
+//! and SIP, and of the exporter's own means — each asserting the check it fails and the
+//! reason, or that the check is absent when the trouble is ours (SPEC §5).
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::{check, probe_lab, reason};
+use sipfed_exporter::lab::{Behavior, Lab, LeafSpec, SipMode};
+
+/// Publishes `domain` with its SRV to `sip.<domain>` at a peer behaving as `b`.
+async fn behaving(lab: &Lab, domain: &str, b: Behavior) -> SocketAddr {
+    let p = lab.peer(b).await.unwrap();
+    lab.publish(domain, &format!("sip.{domain}"), p.address);
+    p.address
+}
+
+/// A TLS peer with a good certificate whose SIP side behaves as `sip`.
+async fn sip_peer(lab: &Lab, domain: &str, sip: SipMode) {
+    let target = format!("sip.{domain}");
+    let leaf = lab.pki.leaf(&LeafSpec::good(&target)).unwrap();
+    let b = Behavior::Tls {
+        leaf,
+        request_client_cert: false,
+        sip,
+    };
+    behaving(lab, domain, b).await;
+}
+
+/// Probes one peer domain of the lab with the given extra `global:` keys.
+async fn probe_one(lab: &Lab, global: &str, domain: &str) -> String {
+    probe_lab(lab, global, &common::peer(domain)).await.0
+}
+
+#[tokio::test]
+async fn a_target_at_the_unspecified_address_is_never_connected_to() {
+    let lab = Lab::start().await.unwrap();
+    // Something listens locally: connecting to 0.0.0.0 would reach it.
+    let local = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = local.local_addr().unwrap().port();
+    lab.zone
+        .federation_srv("zero.example", 0, 0, port, "sip.zero.example");
+    lab.zone
+        .addr("sip.zero.example", "0.0.0.0".parse().unwrap());
+    lab.zone
+        .federation_srv("linklocal.example", 0, 0, port, "sip.linklocal.example");
+    lab.zone
+        .addr("sip.linklocal.example", "169.254.169.254".parse().unwrap());
+    let domains = format!(
+        "{}{}",
+        common::peer("zero.example"),
+        common::peer("linklocal.example")
+    );
+    let (m, _) = probe_lab(&lab, "", &domains).await;
+    for d in ["zero.example", "linklocal.example"] {
+        assert_eq!(check(&m, d, "tcp_connect"), Some(0.0), "{d}");
+        assert_eq!(
+            reason(&m, d, "tcp_connect").as_deref(),
+            Some("forbidden_address"),
+            "{d}"
+        );
+        assert_eq!(check(&m, d, "tls_handshake"), None, "{d}");
+    }
+    let accepted = tokio::time::timeout(Duration::from_millis(200), local.accept()).await;
+    assert!(accepted.is_err(), "the exporter connected to its own host");
+}
