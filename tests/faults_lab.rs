@@ -66,3 +66,51 @@ async fn a_target_at_the_unspecified_address_is_never_connected_to() {
     let accepted = tokio::time::timeout(Duration::from_millis(200), local.accept()).await;
     assert!(accepted.is_err(), "the exporter connected to its own host");
 }
+
+/// Asserts that `check` of `domain` failed with `want`.
+fn assert_fails(m: &str, domain: &str, c: &str, want: &str) {
+    assert_eq!(check(m, domain, c), Some(0.0), "{domain} {c}:\n{m}");
+    assert_eq!(reason(m, domain, c).as_deref(), Some(want), "{domain} {c}");
+}
+
+#[tokio::test]
+async fn tls_garbage_instead_of_server_hello() {
+    let lab = Lab::start().await.unwrap();
+    behaving(&lab, "garbage.example", Behavior::Garbage).await;
+    let m = probe_one(&lab, "", "garbage.example").await;
+    assert_eq!(check(&m, "garbage.example", "tcp_connect"), Some(1.0));
+    assert_fails(&m, "garbage.example", "tls_handshake", "handshake_failure");
+}
+
+#[tokio::test]
+async fn sip_silence() {
+    let lab = Lab::start().await.unwrap();
+    sip_peer(&lab, "silent.example", SipMode::Silent).await;
+    let m = probe_one(&lab, "", "silent.example").await;
+    assert_eq!(check(&m, "silent.example", "tls_handshake"), Some(1.0));
+    assert_fails(&m, "silent.example", "sip_options", "timeout");
+}
+
+#[tokio::test]
+async fn sip_garbage() {
+    let lab = Lab::start().await.unwrap();
+    sip_peer(&lab, "garbage.example", SipMode::Garbage).await;
+    let m = probe_one(&lab, "", "garbage.example").await;
+    assert_fails(&m, "garbage.example", "sip_options", "not_sip");
+}
+
+#[tokio::test]
+async fn sip_endless_stream() {
+    let lab = Lab::start().await.unwrap();
+    sip_peer(&lab, "flood.example", SipMode::Flood).await;
+    let m = probe_one(&lab, "", "flood.example").await;
+    assert_fails(&m, "flood.example", "sip_options", "not_sip");
+}
+
+#[tokio::test]
+async fn sip_wrong_call_id() {
+    let lab = Lab::start().await.unwrap();
+    sip_peer(&lab, "wrongid.example", SipMode::WrongCallId).await;
+    let m = probe_one(&lab, "", "wrongid.example").await;
+    assert_fails(&m, "wrongid.example", "sip_options", "mismatch");
+}
