@@ -99,8 +99,38 @@ pub struct Vantage {
     pub resolvers: Vec<ResolverAddr>,
     /// Addresses seen from here must be globally routable.
     pub public: bool,
-    /// `host:port` of a SOCKS5 proxy that TCP connections of this vantage go through.
-    pub proxy: Option<String>,
+    /// The SOCKS5 proxy that TCP connections of this vantage go through.
+    pub proxy: Option<Proxy>,
+    /// The name whose NS records every resolver must answer for the vantage to be up
+    /// (`.` by default: the root, which every resolver can always ask).
+    pub health_query: String,
+}
+
+/// A SOCKS5 proxy: where it listens and, when it wants them, the credentials. The password is
+/// never logged nor exposed: `Display` and `Debug` show the address only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Proxy {
+    /// `host:port`.
+    pub address: String,
+    /// `(username, password)` for RFC 1929 authentication.
+    pub credentials: Option<(String, String)>,
+}
+
+impl fmt::Display for Proxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.address)
+    }
+}
+
+impl fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let auth = if self.credentials.is_some() {
+            " (with credentials)"
+        } else {
+            ""
+        };
+        write!(f, "Proxy({}{auth})", self.address)
+    }
 }
 
 /// A resolver of a vantage.
@@ -235,6 +265,8 @@ struct RawVantage {
     public: bool,
     #[serde(default)]
     proxy: Option<String>,
+    #[serde(default)]
+    health_query: Option<String>,
 }
 
 fn default_resolvers() -> Vec<ResolverAddr> {
@@ -435,6 +467,7 @@ impl Config {
                 resolvers: default_resolvers(),
                 public: false,
                 proxy: None,
+                health_query: ".".into(),
             }],
             Some(map) => {
                 let mut out = Vec::new();
@@ -451,11 +484,18 @@ impl Config {
                             problem("proxy", format!("vantages.{name}.proxy: {m}"))
                         })?),
                     };
+                    let health_query = match v.health_query.as_deref() {
+                        None | Some(".") => ".".to_string(),
+                        Some(q) => normalize_domain(q).map_err(|m| {
+                            problem("health_query", format!("vantages.{name}.health_query: {m}"))
+                        })?,
+                    };
                     out.push(Vantage {
                         name,
                         resolvers: v.resolvers,
                         public: v.public,
                         proxy,
+                        health_query,
                     });
                 }
                 if out.is_empty() {
@@ -815,10 +855,10 @@ mod tests {
     fn vantage_restriction_and_proxies() {
         let text = "vantages:\n  inside:\n    resolvers: [system]\n  outside:\n    resolvers: [\"192.0.2.1:5353\"]\n    public: true\n    proxy: socks5://127.0.0.1:1080\ndomains:\n  - domain: a.example\n  - domain: b.example\n    vantages: [inside]\n";
         let mut c = parse(text).unwrap();
-        assert_eq!(
-            c.vantage("outside").unwrap().proxy.as_deref(),
-            Some("127.0.0.1:1080")
-        );
+        let outside = c.vantage("outside").unwrap();
+        assert_eq!(outside.proxy.as_ref().unwrap().address, "127.0.0.1:1080");
+        assert_eq!(outside.proxy.as_ref().unwrap().credentials, None);
+        assert_eq!(outside.health_query, ".");
         c.restrict_vantages(&["outside".to_string()]).unwrap();
         assert_eq!(c.vantages.len(), 1);
         assert_eq!(c.domains[0].vantages, vec!["outside".to_string()]);

@@ -114,3 +114,174 @@ async fn sip_wrong_call_id() {
     let m = probe_one(&lab, "", "wrongid.example").await;
     assert_fails(&m, "wrongid.example", "sip_options", "mismatch");
 }
+
+/// A lab config with two vantages: `inside` on the lab DNS, `outside` as given.
+fn two_vantages(lab: &Lab, file: &str, outside: &str, domains: &str) -> std::path::PathBuf {
+    let text = format!(
+        "global:\n  interval: 30s\n  timeout: 3s\n  ca_file: {}\nvantages:\n  inside:\n    resolvers: [\"{}\"]\n  outside:\n{outside}domains:\n{domains}",
+        lab.ca_file().display(),
+        lab.dns
+    );
+    let path = lab.dir.join(file);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A UDP and TCP port on loopback where no resolver answers (bound, silent).
+async fn dead_resolver() -> (std::net::UdpSocket, SocketAddr) {
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = udp.local_addr().unwrap();
+    (udp, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vantage_whose_resolver_is_down_judges_nothing_and_says_so() {
+    let lab = Lab::start().await.unwrap();
+    sip_peer(&lab, "partner.example", SipMode::Answer(200)).await;
+    let (_silent, dead) = dead_resolver().await;
+    let outside = format!("    resolvers: [\"{dead}\"]\n");
+    let path = two_vantages(&lab, "down.yml", &outside, &common::peer("partner.example"));
+    let (m, reports) = common::probe_all(&path).await;
+    let at = |vantage: &str, c: &str| {
+        common::value(
+            &m,
+            "sipfed_check_success",
+            &[("vantage", vantage), ("check", c)],
+        )
+    };
+    assert_eq!(at("inside", "srv_present"), Some(1.0));
+    assert_eq!(at("inside", "sip_options"), Some(1.0));
+    // Not one failed check at the broken vantage: it could not look.
+    assert_eq!(at("outside", "srv_present"), None, "{m}");
+    assert!(
+        !m.lines()
+            .any(|l| l.starts_with("sipfed_check_failure_info{")),
+        "{m}"
+    );
+    let outside = reports[0]
+        .vantages
+        .iter()
+        .find(|v| v.vantage == "outside")
+        .unwrap();
+    assert_eq!(
+        outside.facts.blind,
+        Some(sipfed_exporter::facts::Blind::ResolversDown)
+    );
+
+    // The exporter says so about itself.
+    let config = sipfed_exporter::config::Config::load(&path).unwrap();
+    let store = sipfed_exporter::store::Store::new(
+        sipfed_exporter::store::Setup::new(config).unwrap(),
+        None,
+        Default::default(),
+    );
+    store.setup().prober.check_vantages().await;
+    let page = String::from_utf8(sipfed_exporter::expose::metrics::render(&store)).unwrap();
+    assert!(
+        page.contains("sipfed_vantage_up{vantage=\"inside\"} 1\n"),
+        "{page}"
+    );
+    assert!(
+        page.contains("sipfed_vantage_up{vantage=\"outside\"} 0\n"),
+        "{page}"
+    );
+    assert!(
+        page.contains("sipfed_vantage_info{vantage=\"outside\",public=\"false\",proxy=\"\"} 1\n"),
+        "{page}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vantage_whose_proxy_is_down_judges_no_connection() {
+    let lab = Lab::start().await.unwrap();
+    sip_peer(&lab, "partner.example", SipMode::Answer(200)).await;
+    // A port that refuses: the proxy is not there.
+    let gone = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let gone_addr = gone.local_addr().unwrap();
+    drop(gone);
+    let outside = format!(
+        "    resolvers: [\"{}\"]\n    proxy: socks5://fed:s3cret@{gone_addr}\n",
+        lab.dns
+    );
+    let path = two_vantages(
+        &lab,
+        "noproxy.yml",
+        &outside,
+        &common::peer("partner.example"),
+    );
+    let (m, _) = common::probe_all(&path).await;
+    let at = |vantage: &str, c: &str| {
+        common::value(
+            &m,
+            "sipfed_check_success",
+            &[("vantage", vantage), ("check", c)],
+        )
+    };
+    assert_eq!(at("inside", "tcp_connect"), Some(1.0));
+    assert_eq!(at("outside", "srv_present"), Some(1.0));
+    assert_eq!(at("outside", "tcp_connect"), None, "{m}");
+    assert_eq!(at("outside", "tls_handshake"), None, "{m}");
+
+    let config = sipfed_exporter::config::Config::load(&path).unwrap();
+    let store = sipfed_exporter::store::Store::new(
+        sipfed_exporter::store::Setup::new(config).unwrap(),
+        None,
+        Default::default(),
+    );
+    store.setup().prober.check_vantages().await;
+    let page = String::from_utf8(sipfed_exporter::expose::metrics::render(&store)).unwrap();
+    assert!(
+        page.contains("sipfed_vantage_up{vantage=\"outside\"} 0\n"),
+        "{page}"
+    );
+    let info = format!(
+        "sipfed_vantage_info{{vantage=\"outside\",public=\"false\",proxy=\"{gone_addr}\"}} 1\n"
+    );
+    assert!(page.contains(&info), "{page}");
+    assert!(!page.contains("s3cret"), "the proxy password leaked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socks5_proxy_with_username_and_password() {
+    let lab = Lab::start().await.unwrap();
+    sip_peer(&lab, "partner.example", SipMode::Answer(200)).await;
+    let socks = lab.socks_with_password("fed", "s3cret").await.unwrap();
+    let outside = format!(
+        "    resolvers: [\"{}\"]\n    proxy: socks5://fed:s3cret@{}\n",
+        lab.dns, socks.address
+    );
+    let path = two_vantages(&lab, "auth.yml", &outside, &common::peer("partner.example"));
+    let (m, _) = common::probe_all(&path).await;
+    let at = |c: &str| {
+        common::value(
+            &m,
+            "sipfed_check_success",
+            &[("vantage", "outside"), ("check", c)],
+        )
+    };
+    assert_eq!(at("tcp_connect"), Some(1.0), "{m}");
+    assert_eq!(at("sip_options"), Some(1.0), "{m}");
+    assert_eq!(socks.relayed.load(std::sync::atomic::Ordering::Relaxed), 1);
+
+    // Wrong credentials: the proxy refuses us, which is our trouble, not the partner's.
+    let outside = format!(
+        "    resolvers: [\"{}\"]\n    proxy: socks5://fed:wrong@{}\n",
+        lab.dns, socks.address
+    );
+    let path = two_vantages(
+        &lab,
+        "badauth.yml",
+        &outside,
+        &common::peer("partner.example"),
+    );
+    let (m, _) = common::probe_all(&path).await;
+    let at = |c: &str| {
+        common::value(
+            &m,
+            "sipfed_check_success",
+            &[("vantage", "outside"), ("check", c)],
+        )
+    };
+    assert_eq!(at("tcp_connect"), None, "{m}");
+    assert_eq!(socks.relayed.load(std::sync::atomic::Ordering::Relaxed), 1);
+}

@@ -37,6 +37,7 @@ pub fn render(store: &Store) -> Vec<u8> {
     let mut out = String::with_capacity(4096 + reports.len() * 4096);
     let refs: Vec<&DomainReport> = reports.iter().map(|r| r.as_ref()).collect();
     render_reports(&mut out, &refs);
+    render_vantages(&mut out, store, &setup.config);
     render_self(&mut out, &store.stats, &setup.config);
     let mut bytes = out.into_bytes();
     render_process(&mut bytes);
@@ -391,6 +392,42 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
 }
 
 /// The exporter's own families.
+/// Per vantage: whether its own means work, and what it is.
+fn render_vantages(out: &mut String, store: &Store, config: &Config) {
+    family(
+        out,
+        "sipfed_vantage_up",
+        "gauge",
+        "1 when the vantage's resolvers answer and its proxy, if any, accepts connections.",
+    );
+    for (name, health) in store.vantage_health() {
+        sample(
+            out,
+            "sipfed_vantage_up",
+            |o| label(o, "vantage", &name),
+            &[],
+            f64::from(u8::from(health.up())),
+        );
+    }
+    family(
+        out,
+        "sipfed_vantage_info",
+        "gauge",
+        "A configured vantage: whether it is public, and its proxy (host:port, no credentials).",
+    );
+    for v in &config.vantages {
+        let proxy = v.proxy.as_ref().map(|p| p.address.as_str()).unwrap_or("");
+        let public = if v.public { "true" } else { "false" };
+        sample(
+            out,
+            "sipfed_vantage_info",
+            |o| label(o, "vantage", &v.name),
+            &[("public", public), ("proxy", proxy)],
+            1.0,
+        );
+    }
+}
+
 fn render_self(out: &mut String, stats: &Stats, config: &Config) {
     family(
         out,

@@ -113,6 +113,20 @@ pub enum DnsFailure {
     Timeout,
     /// Any other failure (malformed answer, network error).
     Error,
+    /// The exporter could not ask (no socket: file descriptors exhausted): its own trouble.
+    Local,
+}
+
+impl DnsFailure {
+    /// Whether the failure may be the exporter's own trouble rather than the partner's: the
+    /// resolver did not answer, refused us, or we could not ask. Judged together with the
+    /// vantage's health.
+    pub fn maybe_ours(self) -> bool {
+        matches!(
+            self,
+            DnsFailure::Timeout | DnsFailure::Error | DnsFailure::Refused | DnsFailure::Local
+        )
+    }
 }
 
 impl DnsFailure {
@@ -123,7 +137,7 @@ impl DnsFailure {
             DnsFailure::Servfail => Reason::Servfail,
             DnsFailure::Refused => Reason::Refused,
             DnsFailure::Timeout => Reason::Timeout,
-            DnsFailure::Error => Reason::DnsError,
+            DnsFailure::Error | DnsFailure::Local => Reason::DnsError,
         }
     }
 }

@@ -11,9 +11,11 @@ use tokio::sync::Semaphore;
 use tokio::time::{Instant, timeout_at};
 
 use super::dns::{self, Resolvers};
+use super::proxy::ProxyError;
 use super::tls::TlsClient;
-use super::{authoritative, cert, m365, proxy, sip};
-use crate::config::{Config, Domain, Federation, Role};
+use super::vantage::{self, Board, Health};
+use super::{authoritative, cert, local_exhaustion, m365, proxy, sip};
+use crate::config::{Config, Domain, Federation, Proxy, Role};
 use crate::error::Error;
 use crate::facts::{
     Blind, DnsFailure, EndpointFacts, Facts, Reason, ResolverAnswer, SrvFacts, TargetFacts,
@@ -33,8 +35,10 @@ const MAX_TARGETS: usize = 8;
 pub struct VantageClient {
     pub name: String,
     pub public: bool,
-    /// SOCKS5 proxy (`host:port`) connections go through.
-    pub proxy: Option<String>,
+    /// SOCKS5 proxy connections go through.
+    pub proxy: Option<Proxy>,
+    /// The name every resolver must answer NS for (vantage health).
+    pub health_query: String,
     pub resolvers: Resolvers,
     pub tls: TlsClient,
 }
@@ -45,6 +49,8 @@ pub struct Prober {
     timeout: Duration,
     sip_options: bool,
     limiter: AddressLimiter,
+    /// The latest health of every vantage.
+    health: Board,
 }
 
 impl Prober {
@@ -63,6 +69,7 @@ impl Prober {
                 name: v.name.clone(),
                 public: v.public,
                 proxy: v.proxy.clone(),
+                health_query: v.health_query.clone(),
                 resolvers: Resolvers::new(v, query_timeout)?,
                 tls: TlsClient::new(client_cert)?,
             };
@@ -73,7 +80,61 @@ impl Prober {
             timeout: config.global.timeout,
             sip_options: config.global.sip_options,
             limiter: AddressLimiter::default(),
+            health: Board::default(),
         })
+    }
+
+    /// The latest health of every vantage.
+    pub fn health(&self) -> &Board {
+        &self.health
+    }
+
+    /// Checks every vantage's own means at once and records the results.
+    pub async fn check_vantages(&self) {
+        let checks = self.vantages.values().map(|c| async move {
+            let h = vantage::check(c, vantage::CHECK_BOUND).await;
+            self.health.set(&c.name, h);
+        });
+        futures::future::join_all(checks).await;
+    }
+
+    /// The vantage's health for a probe whose look failed in a way that may be ours: the
+    /// latest result when fresh, else checked now (within what is left of the probe's
+    /// deadline, and a moment at least).
+    async fn health_of(&self, client: &VantageClient, deadline: Instant) -> Health {
+        if let Some(h) = self.health.fresh(&client.name) {
+            return h;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let bound = left.clamp(Duration::from_millis(500), vantage::CHECK_BOUND);
+        let h = vantage::check(client, bound).await;
+        self.health.set(&client.name, h.clone());
+        h
+    }
+
+    /// Why the probe's DNS look is no evidence, if it is none: every answer it got failed in
+    /// a way that may be ours (`answers`), and we could not ask or the vantage's resolvers
+    /// do not answer even the health query.
+    async fn dns_blind<'a>(
+        &self,
+        client: &VantageClient,
+        mut answers: impl Iterator<Item = &'a Result<(), DnsFailure>>,
+        deadline: Instant,
+    ) -> Option<Blind> {
+        let mut any = false;
+        let mut local = false;
+        let all_ours = answers.all(|a| {
+            any = true;
+            local |= *a == Err(DnsFailure::Local);
+            a.as_ref().is_err_and(|e| e.maybe_ours())
+        });
+        if !any || !all_ours {
+            return None;
+        }
+        if local {
+            return Some(Blind::LocalResources);
+        }
+        (!self.health_of(client, deadline).await.resolvers_up).then_some(Blind::ResolversDown)
     }
 
     /// Probes `domain` from `vantage` within the configured timeout.
@@ -116,6 +177,17 @@ impl Prober {
                     }
                 };
                 let srv = SrvFacts { name, answers };
+                let outcomes: Vec<Result<(), DnsFailure>> = srv
+                    .answers
+                    .iter()
+                    .map(|a| a.answer.as_ref().map(drop).map_err(|e| *e))
+                    .collect();
+                if let Some(blind) = self.dns_blind(client, outcomes.iter(), deadline).await {
+                    facts.blind = Some(blind);
+                    facts.srv = Some(srv);
+                    facts.duration_seconds = start.elapsed().as_secs_f64();
+                    return facts;
+                }
                 let mut records = srv.records().to_vec();
                 records.sort_by_key(|r| (r.priority, std::cmp::Reverse(r.weight)));
                 for r in records {
@@ -147,6 +219,14 @@ impl Prober {
         let m365 = async { timeout_at(deadline, m365).await.ok() };
         let authoritative = async { timeout_at(deadline, authoritative).await.ok().flatten() };
         let (targets, m365, authoritative) = tokio::join!(targets, m365, authoritative);
+        if domain.federation == Federation::Direct {
+            let outcomes: Vec<Result<(), DnsFailure>> = targets
+                .iter()
+                .flat_map(|t| &t.address_answers)
+                .map(|a| a.answer.as_ref().map(drop).map_err(|e| *e))
+                .collect();
+            facts.blind = self.dns_blind(client, outcomes.iter(), deadline).await;
+        }
         facts.targets = targets;
         facts.m365 = m365;
         facts.authoritative = authoritative;
@@ -223,12 +303,21 @@ impl Prober {
         let connect = async {
             match &client.proxy {
                 Some(proxy) => proxy::connect(proxy, address).await,
-                None => TcpStream::connect(address).await,
+                None => TcpStream::connect(address)
+                    .await
+                    .map_err(ProxyError::Target),
             }
         };
         let tcp = match timeout_at(deadline, connect).await {
             Err(_) => return facts,
-            Ok(Err(e)) => {
+            Ok(Err(ProxyError::Proxy(detail))) => {
+                // The proxy, not the partner, failed: nothing was learned about the address.
+                tracing::debug!(vantage = %client.name, %detail, "proxy failed");
+                facts.tcp = Err(Reason::ConnectError);
+                facts.blind = Some(Blind::ProxyDown);
+                return facts;
+            }
+            Ok(Err(ProxyError::Target(e))) => {
                 facts.tcp = Err(connect_reason(&e));
                 if local_exhaustion(&e) {
                     facts.blind = Some(Blind::LocalResources);
@@ -274,12 +363,6 @@ fn read_cert_file(path: &std::path::Path) -> Result<Vec<crate::facts::CertFacts>
         return Err(format!("{}: no parsable certificate", path.display()));
     }
     Ok(certs)
-}
-
-/// The connect failed for want of local resources (file descriptors, buffers): our trouble.
-fn local_exhaustion(e: &std::io::Error) -> bool {
-    // EMFILE, ENFILE, ENOBUFS, ENOMEM on Linux.
-    matches!(e.raw_os_error(), Some(24 | 23 | 105 | 12))
 }
 
 fn connect_reason(e: &std::io::Error) -> Reason {

@@ -161,11 +161,13 @@ impl Zone {
             return Ok(out);
         }
         // NODATA when the name (or something below it) exists, NXDOMAIN otherwise.
-        let exists = self
-            .names
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(&current);
+        // The root always exists: a resolver's health query (`. NS`) gets NODATA.
+        let exists = current.is_empty()
+            || self
+                .names
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(&current);
         if exists {
             Ok(out)
         } else {

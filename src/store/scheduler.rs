@@ -1,6 +1,7 @@
 //! Scheduling: every (domain, vantage) probed once per interval, the first round at once, then
 //! at a stable per-domain offset; at most `concurrency` probes in flight; each probe's facts
-//! recorded in the store, which judges the domain; the schedule restarted on reload.
+//! recorded in the store, which judges the domain; every vantage's own means checked beside
+//! (vantage health); the schedule restarted on reload.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -40,6 +41,7 @@ pub async fn run(store: Arc<Store>, shutdown: CancellationToken) {
                 ));
             }
         }
+        tracker.spawn(vantage_health(setup.clone(), round.clone()));
         tracker.close();
         tokio::select! {
             _ = shutdown.cancelled() => {
@@ -92,6 +94,25 @@ async fn probe_loop(
         let success = store.record(&setup, &domain, &key.vantage, Arc::new(facts));
         store.stats.probe_finished(&key.vantage, success);
         tracing::debug!(domain = %key.domain, vantage = %key.vantage, success, "probe finished");
+    }
+}
+
+/// Checks every vantage's own means at once, then every interval but at least every 30 s.
+async fn vantage_health(setup: Arc<Setup>, cancel: CancellationToken) {
+    let every = setup
+        .config
+        .global
+        .interval
+        .min(crate::gather::vantage::FRESH);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = setup.prober.check_vantages() => {}
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
     }
 }
 
