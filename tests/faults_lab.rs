@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::{check, probe_lab, reason};
-use sipfed_exporter::lab::{Behavior, Lab, LeafSpec, SipMode};
+use sipfed_exporter::lab::{Behavior, Fault, Lab, LeafSpec, SipMode};
 
 /// Publishes `domain` with its SRV to `sip.<domain>` at a peer behaving as `b`.
 async fn behaving(lab: &Lab, domain: &str, b: Behavior) -> SocketAddr {
@@ -284,4 +284,140 @@ async fn a_socks5_proxy_with_username_and_password() {
     };
     assert_eq!(at("tcp_connect"), None, "{m}");
     assert_eq!(socks.relayed.load(std::sync::atomic::Ordering::Relaxed), 1);
+}
+
+/// Publishes `domain` with a healthy TLS peer and applies `fault` to its SRV name.
+async fn dns_fault(lab: &Lab, domain: &str, fault: Fault) {
+    sip_peer(lab, domain, SipMode::Answer(200)).await;
+    lab.zone
+        .fault(&format!("_sipfederationtls._tcp.{domain}"), fault);
+}
+
+#[tokio::test]
+async fn dns_timeout() {
+    let lab = Lab::start().await.unwrap();
+    dns_fault(&lab, "silent.example", Fault::Silence).await;
+    let m = probe_one(&lab, "", "silent.example").await;
+    // The resolver answers its health query: the silence is about the partner's name.
+    assert_fails(&m, "silent.example", "srv_present", "timeout");
+    assert_eq!(check(&m, "silent.example", "tcp_connect"), None);
+}
+
+#[tokio::test]
+async fn dns_servfail() {
+    let lab = Lab::start().await.unwrap();
+    dns_fault(&lab, "servfail.example", Fault::Servfail).await;
+    let m = probe_one(&lab, "", "servfail.example").await;
+    assert_fails(&m, "servfail.example", "srv_present", "servfail");
+}
+
+#[tokio::test]
+async fn dns_refused() {
+    let lab = Lab::start().await.unwrap();
+    dns_fault(&lab, "refused.example", Fault::Refused).await;
+    let m = probe_one(&lab, "", "refused.example").await;
+    assert_fails(&m, "refused.example", "srv_present", "refused");
+}
+
+#[tokio::test]
+async fn dns_truncated_udp_answer_falls_back_to_tcp() {
+    let lab = Lab::start().await.unwrap();
+    dns_fault(&lab, "truncated.example", Fault::Truncate).await;
+    let m = probe_one(&lab, "", "truncated.example").await;
+    assert_eq!(
+        check(&m, "truncated.example", "srv_present"),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(
+        check(&m, "truncated.example", "sip_options"),
+        Some(1.0),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn dns_cname_loop() {
+    let lab = Lab::start().await.unwrap();
+    let z = &lab.zone;
+    z.federation_srv("loop.example", 0, 0, 5061, "sip.loop.example");
+    z.cname("sip.loop.example", "edge.loop.example");
+    z.cname("edge.loop.example", "sip.loop.example");
+    let m = probe_one(&lab, "", "loop.example").await;
+    assert_fails(&m, "loop.example", "srv_target_not_alias", "cname");
+    assert_eq!(
+        check(&m, "loop.example", "target_resolves"),
+        Some(0.0),
+        "{m}"
+    );
+    assert_eq!(check(&m, "loop.example", "tcp_connect"), None);
+}
+
+#[tokio::test]
+async fn dns_500_srv_records() {
+    let lab = Lab::start().await.unwrap();
+    for i in 0..500 {
+        lab.zone.federation_srv(
+            "many.example",
+            (i % 7) as u16,
+            i as u16,
+            5061,
+            &format!("sip{i}.many.example"),
+        );
+    }
+    let m = probe_one(&lab, "", "many.example").await;
+    assert_eq!(check(&m, "many.example", "srv_present"), Some(1.0), "{m}");
+    assert_eq!(
+        common::value(&m, "sipfed_srv_records", &[("domain", "many.example")]),
+        Some(500.0)
+    );
+    let series = m
+        .lines()
+        .filter(|l| l.starts_with("sipfed_srv_target_info{"))
+        .count();
+    assert_eq!(series, 16, "at most 16 SRV series");
+    // The targets have no address: the probe tried the few most preferred, not 500.
+    assert_fails(&m, "many.example", "target_resolves", "nxdomain");
+}
+
+#[tokio::test]
+async fn tcp_blackhole() {
+    let lab = Lab::start().await.unwrap();
+    behaving(&lab, "blackhole.example", Behavior::Blackhole).await;
+    let m = probe_one(&lab, "", "blackhole.example").await;
+    assert_fails(&m, "blackhole.example", "tcp_connect", "timeout");
+    assert_eq!(check(&m, "blackhole.example", "tls_handshake"), None);
+}
+
+#[tokio::test]
+async fn tcp_reset_after_accept() {
+    let lab = Lab::start().await.unwrap();
+    behaving(&lab, "reset.example", Behavior::ResetAfterAccept).await;
+    let m = probe_one(&lab, "", "reset.example").await;
+    assert_eq!(check(&m, "reset.example", "tcp_connect"), Some(1.0));
+    assert_fails(&m, "reset.example", "tls_handshake", "closed");
+}
+
+#[tokio::test]
+async fn tls_trickling_one_byte_per_second() {
+    let lab = Lab::start().await.unwrap();
+    behaving(&lab, "trickle.example", Behavior::Trickle).await;
+    let m = probe_one(&lab, "", "trickle.example").await;
+    assert_eq!(check(&m, "trickle.example", "tcp_connect"), Some(1.0));
+    assert_fails(&m, "trickle.example", "tls_handshake", "timeout");
+}
+
+#[tokio::test]
+async fn tls_close_after_server_hello() {
+    let lab = Lab::start().await.unwrap();
+    let leaf = lab.pki.leaf(&LeafSpec::good("sip.hello.example")).unwrap();
+    behaving(
+        &lab,
+        "hello.example",
+        Behavior::CloseAfterServerHello { leaf },
+    )
+    .await;
+    let m = probe_one(&lab, "", "hello.example").await;
+    assert_eq!(check(&m, "hello.example", "tcp_connect"), Some(1.0));
+    assert_fails(&m, "hello.example", "tls_handshake", "closed");
 }
