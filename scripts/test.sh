@@ -2,7 +2,8 @@
 # The test command: installs what the tests need on a fresh machine, then runs formatting,
 # lints, unit and lab integration tests, the alert/dashboard checks, the deployment artefact
 # checks, the interoperability test with third-party servers (dnsmasq, Kamailio), the status
-# pages in headless Chromium and the end-to-end test with a real Prometheus.
+# pages in headless Chromium, the end-to-end test with a real Prometheus and a fuzzing smoke
+# (10 s per cargo-fuzz target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,6 +44,10 @@ echo "== status pages in a real browser (headless Chromium)"
 scripts/test-browser.sh target/release/sipfed_exporter 2>&1 | tee "$logs/browser"
 echo "== end-to-end with a real Prometheus"
 scripts/e2e-prometheus.sh target/release/sipfed_exporter 2>&1 | tee "$logs/e2e"
+echo "== fuzzing smoke (cargo-fuzz, 10s per target)"
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install --quiet --locked cargo-fuzz
+scripts/fuzz.sh 10 2>&1 | tee "$logs/fuzz"
 # One closing line for all four suites (each exited non-zero on any failure above).
 cargo_passed=$(grep -oE 'test result: ok\. [0-9]+ passed' "$logs/cargo" | awk '{s+=$4} END {print s+0}')
 alerts_passed=$(grep -oE '^[0-9]+ passed, 0 failed' "$logs/alerts" | tail -1 | awk '{print $1}')
@@ -50,5 +55,6 @@ deploy_passed=$(grep -oE '^[0-9]+ passed, 0 failed' "$logs/deploy" | tail -1 | a
 interop_passed=$(grep -oE '^[0-9]+ passed, 0 failed' "$logs/interop" | tail -1 | awk '{print $1}')
 browser_passed=$(grep -oE '^[0-9]+ passed, 0 failed' "$logs/browser" | tail -1 | awk '{print $1}')
 e2e_passed=$(grep -oE '^[0-9]+ passed, 0 failed' "$logs/e2e" | tail -1 | awk '{print $1}')
-echo "== cargo tests: $cargo_passed, alert/dashboard checks: $alerts_passed, deployment checks: $deploy_passed, interop checks: $interop_passed, browser checks: $browser_passed, end-to-end checks: $e2e_passed"
-echo "$((cargo_passed + alerts_passed + deploy_passed + interop_passed + browser_passed + e2e_passed)) passed, 0 failed"
+fuzz_passed=$(grep -oE '^[0-9]+ passed, 0 failed' "$logs/fuzz" | tail -1 | awk '{print $1}')
+echo "== cargo tests: $cargo_passed, alert/dashboard checks: $alerts_passed, deployment checks: $deploy_passed, interop checks: $interop_passed, browser checks: $browser_passed, end-to-end checks: $e2e_passed, fuzz targets: $fuzz_passed"
+echo "$((cargo_passed + alerts_passed + deploy_passed + interop_passed + browser_passed + e2e_passed + fuzz_passed)) passed, 0 failed"
