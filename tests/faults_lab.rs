@@ -153,6 +153,15 @@ async fn a_vantage_whose_resolver_is_down_judges_nothing_and_says_so() {
     assert_eq!(at("inside", "sip_options"), Some(1.0));
     // Not one failed check at the broken vantage: it could not look.
     assert_eq!(at("outside", "srv_present"), None, "{m}");
+    // Nor partner-looking data: no "0 SRV records", no "platform none".
+    let outside_series = |family: &str| {
+        m.lines()
+            .filter(|l| l.starts_with(family) && l.contains("vantage=\"outside\""))
+            .count()
+    };
+    assert_eq!(outside_series("sipfed_srv_records{"), 0, "{m}");
+    assert_eq!(outside_series("sipfed_platform_info{"), 0, "{m}");
+    assert_eq!(outside_series("sipfed_probe_timestamp_seconds{"), 1, "{m}");
     assert!(
         !m.lines()
             .any(|l| l.starts_with("sipfed_check_failure_info{")),

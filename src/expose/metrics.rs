@@ -81,7 +81,11 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
         (
             "sipfed_srv_records",
             "Federation SRV records the vantage's first resolver returned.",
-            |r| r.facts.srv.as_ref().map(|s| s.records().len() as f64),
+            // A probe that could not look (its vantage's resolvers down) counted nothing.
+            |r| match (&r.facts.srv, r.facts.blind) {
+                (Some(s), None) => Some(s.records().len() as f64),
+                _ => None,
+            },
         ),
         (
             "sipfed_m365_evidence",
@@ -196,6 +200,9 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
     );
     for (d, r) in probes(reports) {
         let Some(srv) = &r.facts.srv else { continue };
+        if r.facts.blind.is_some() {
+            continue;
+        }
         // The platform of the most preferred record (lowest priority, then highest weight).
         let platform = srv
             .records()

@@ -99,10 +99,13 @@ impl Prober {
     }
 
     /// The vantage's health for a probe whose look failed in a way that may be ours: the
-    /// latest result when fresh, else checked now (within what is left of the probe's
-    /// deadline, and a moment at least).
+    /// latest result when it is fresh and says the resolvers are down, else checked now
+    /// (resolvers that died since the last check must not fail partners), within what is left
+    /// of the probe's deadline and a moment at least.
     async fn health_of(&self, client: &VantageClient, deadline: Instant) -> Health {
-        if let Some(h) = self.health.fresh(&client.name) {
+        if let Some(h) = self.health.fresh(&client.name)
+            && !h.resolvers_up
+        {
             return h;
         }
         let left = deadline.saturating_duration_since(Instant::now());

@@ -12,9 +12,12 @@ use tokio::time::{Instant, timeout};
 use super::probe::VantageClient;
 use super::proxy;
 
-/// How long a health result stands: the checker runs at least this often, and a probe that
-/// finds an older one checks again itself.
-pub const FRESH: Duration = Duration::from_secs(30);
+/// The scheduled checker runs at least this often.
+pub const EVERY: Duration = Duration::from_secs(30);
+
+/// How long a health result stands for a probe: two rounds of the checker, so that a probe
+/// checks again itself only when the checker is not running (`check`, `/probe`) or stuck.
+pub const FRESH: Duration = Duration::from_secs(60);
 
 /// Bound on one health check (each resolver query, the proxy connect).
 pub const CHECK_BOUND: Duration = Duration::from_secs(3);

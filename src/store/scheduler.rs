@@ -103,7 +103,7 @@ async fn vantage_health(setup: Arc<Setup>, cancel: CancellationToken) {
         .config
         .global
         .interval
-        .min(crate::gather::vantage::FRESH);
+        .min(crate::gather::vantage::EVERY);
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
