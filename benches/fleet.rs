@@ -1,110 +1,358 @@
-//! Fleet benchmark: one round of probes over N domains (default 10,000) spread over a few
-//! shared edges in the lab, then rendering `/metrics`. Prints its figures; asserts nothing
-//! about time. Run: `cargo bench --bench fleet -- [DOMAINS] [EDGES] [CONCURRENCY]`.
+//! Fleet benchmark: one round of probes (SRV, A/AAAA, CNAME, Microsoft 365 evidence, TCP, TLS,
+//! SIP OPTIONS) over N domains, each with its own SRV target and TLS server name, spread over
+//! 50 lab peers; then `/metrics` scrapes; then a shared-edge round (N domains on one edge whose
+//! SIP answers after 300 ms). The lab world runs in a separate process (this binary in world
+//! mode), so the CPU figures are the exporter's alone.
+//!
+//! Run: `cargo bench --bench fleet -- [DOMAINS...]` (default 2000 10000). Asserts that every
+//! domain was probed and every endpoint came up.
 
-use std::time::Instant;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
-use sipfed_exporter::config::Config;
+use sipfed_exporter::config::{Config, Selection};
 use sipfed_exporter::expose::metrics;
-use sipfed_exporter::judge::DomainReport;
-use sipfed_exporter::lab::{Lab, LeafSpec};
-use sipfed_exporter::store::Setup;
+use sipfed_exporter::lab::{Behavior, Lab, LeafSpec, SipMode};
+use sipfed_exporter::store::{Setup, Store};
 
-fn rss_mib() -> f64 {
+const EDGES: usize = 50;
+const SHARED_SIP_DELAY_MS: u64 = 300;
+
+/// `field` of /proc/self/status in KiB.
+fn status_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
+        .unwrap_or(0)
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
+/// CPU time (user + system) of this process, in seconds.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime is the 12th, stime the 13th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
         .collect();
-    let domains = args.first().copied().unwrap_or(10_000);
-    let edges = args.get(1).copied().unwrap_or(50);
-    let concurrency = args.get(2).copied().unwrap_or(64);
+    (f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)) as f64 / 100.0
+}
 
+/// World mode: builds the lab world, prints the config path, then answers `queries` with the
+/// DNS query count until stdin closes.
+async fn world(domains: usize, shared: bool) {
     let lab = Lab::start().await.expect("lab starts");
-    let mut addrs = Vec::new();
-    for e in 0..edges {
-        let p = lab
-            .tls_peer(&LeafSpec::good(&format!("edge{e}.hoster.example")))
+    let mut list = String::new();
+    if shared {
+        let leaf = lab
+            .pki
+            .leaf(&LeafSpec::good("edge.hoster.example"))
+            .expect("leaf");
+        let edge = lab
+            .peer(Behavior::Tls {
+                leaf,
+                request_client_cert: false,
+                sip: SipMode::Delayed {
+                    code: 200,
+                    after_ms: SHARED_SIP_DELAY_MS,
+                },
+            })
             .await
             .expect("peer");
-        addrs.push(p.address);
-    }
-    let mut list = String::new();
-    for d in 0..domains {
-        let name = format!("customer{d}.example");
-        let target = format!("sip.{name}");
-        lab.publish(&name, &target, addrs[d % edges]);
-        list.push_str(&format!("  - domain: {name}\n    tenant: t{}\n", d % 100));
+        lab.zone.addr("edge.hoster.example", edge.address.ip());
+        for d in 0..domains {
+            let name = format!("customer{d}.example");
+            lab.zone
+                .federation_srv(&name, 0, 0, edge.address.port(), "edge.hoster.example");
+            list.push_str(&format!("  - domain: {name}\n    tenant: t{}\n", d % 100));
+        }
+    } else {
+        let mut addrs = Vec::new();
+        for e in 0..EDGES {
+            let p = lab
+                .tls_peer(&LeafSpec::good(&format!("edge{e}.hoster.example")))
+                .await
+                .expect("peer");
+            addrs.push(p.address);
+        }
+        for d in 0..domains {
+            let name = format!("customer{d}.example");
+            let target = format!("sip.{name}");
+            lab.publish(&name, &target, addrs[d % EDGES]);
+            list.push_str(&format!("  - domain: {name}\n    tenant: t{}\n", d % 100));
+        }
     }
     let path = lab
         .write_config(
             "fleet.yml",
-            &format!("  concurrency: {concurrency}\n"),
+            "  concurrency: 64\n  sip_options: true\n",
             &list,
         )
         .expect("config");
-    let rss_before = rss_mib();
-    let config = Config::load(&path).expect("config loads");
-    let setup = Setup::new(config).expect("setup");
+    println!("{}", path.display());
+    let _ = std::io::stdout().flush();
+    let mut lines =
+        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(tokio::io::stdin()));
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.trim() == "queries" {
+            println!("{}", lab.zone.queries.load(Ordering::Relaxed));
+            let _ = std::io::stdout().flush();
+        }
+    }
+}
+
+/// A world process and a line channel to it.
+struct World {
+    child: std::process::Child,
+    out: BufReader<std::process::ChildStdout>,
+    config: std::path::PathBuf,
+}
+
+impl World {
+    fn start(domains: usize, shared: bool) -> World {
+        let exe = std::env::current_exe().expect("own path");
+        let mut child = Command::new(exe)
+            .env(
+                "SIPFED_FLEET_WORLD",
+                if shared { "shared" } else { "fleet" },
+            )
+            .arg(domains.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("world starts");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        out.read_line(&mut line).expect("config path");
+        World {
+            child,
+            out,
+            config: line.trim().into(),
+        }
+    }
+
+    fn queries(&mut self) -> u64 {
+        let stdin = self.child.stdin.as_mut().expect("stdin");
+        writeln!(stdin, "queries").expect("ask");
+        stdin.flush().expect("flush");
+        let mut line = String::new();
+        self.out.read_line(&mut line).expect("answer");
+        line.trim().parse().expect("count")
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// One round over every configured domain, as the scheduler runs it (at most `concurrency`
+/// probes in flight, each recorded in the store, which judges the domain).
+async fn round(store: &Arc<Store>) -> Duration {
+    let setup = store.setup();
     let start = Instant::now();
-    let results: Vec<DomainReport> = setup.probe_each(&setup.config.domains).await;
-    let round = start.elapsed();
-    let up = results
+    let probes = setup.config.domains.iter().flat_map(|d| {
+        let setup = setup.clone();
+        let store = store.clone();
+        d.vantages.iter().map(move |v| {
+            let setup = setup.clone();
+            let store = store.clone();
+            let d = d.clone();
+            let v = v.clone();
+            async move {
+                let _slot = setup.slots.acquire().await;
+                let facts = setup.prober.gather(&d, &v).await;
+                store.record(&d, &v, Arc::new(facts));
+            }
+        })
+    });
+    futures::future::join_all(probes).await;
+    start.elapsed()
+}
+
+fn store(world: &World) -> Arc<Store> {
+    let config = Config::load(&world.config).expect("config loads");
+    Store::new(
+        Setup::new(config).expect("setup"),
+        None,
+        Selection::default(),
+    )
+}
+
+async fn fleet(domains: usize) {
+    let mut world = World::start(domains, false);
+    let store = store(&world);
+    let queries_before = world.queries();
+    let cpu_before = cpu_seconds();
+    let wall = round(&store).await;
+    let cpu = cpu_seconds() - cpu_before;
+    let queries = world.queries() - queries_before;
+    let setup = store.setup();
+    let reports = store.reports(&setup.config);
+    assert_eq!(reports.len(), domains, "every domain probed");
+    let down = reports
         .iter()
         .filter(|r| {
-            r.vantages.iter().any(|v| {
+            !r.vantages.iter().all(|v| {
                 v.facts
                     .targets
                     .iter()
-                    .any(|t| t.endpoints.iter().any(|e| e.up()))
+                    .all(|t| !t.endpoints.is_empty() && t.endpoints.iter().all(|e| e.up()))
+                    && !v.facts.targets.is_empty()
             })
         })
         .count();
-    let rss_after = rss_mib();
-    let mut renders = Vec::new();
+    assert_eq!(down, 0, "every endpoint came up");
+    let sip_ok = reports
+        .iter()
+        .filter(|r| {
+            r.vantages.iter().all(|v| {
+                v.facts.targets.iter().all(|t| {
+                    t.endpoints
+                        .iter()
+                        .all(|e| e.sip.as_ref().is_some_and(|s| s.status == Ok(200)))
+                })
+            })
+        })
+        .count();
+    drop(reports);
+    // Second round: what every later round costs (the Microsoft 365 evidence is reused).
+    let queries_before2 = world.queries();
+    let cpu_before2 = cpu_seconds();
+    let wall2 = round(&store).await;
+    let cpu2 = cpu_seconds() - cpu_before2;
+    let queries2 = world.queries() - queries_before2;
+    let mut scrapes = Vec::new();
     let mut size = 0;
     for _ in 0..5 {
         let t = Instant::now();
-        let mut out = String::with_capacity(size);
-        let refs: Vec<&DomainReport> = results.iter().collect();
-        metrics::render_reports(&mut out, &refs);
-        renders.push(t.elapsed().as_secs_f64() * 1000.0);
-        size = out.len();
+        let body = metrics::render(&store);
+        scrapes.push(t.elapsed().as_secs_f64() * 1000.0);
+        size = body.len();
     }
-    renders.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    scrapes.sort_by(|a, b| a.total_cmp(b));
+    let n = domains as f64;
     println!(
-        "fleet benchmark on {} cores: {domains} domains, {edges} shared edges, concurrency {concurrency}",
+        "fleet: {domains} domains, each its own SRV target and server name, {EDGES} lab peers, concurrency 64, SIP OPTIONS on"
+    );
+    println!(
+        "  round 1: {:.2} s wall, {:.3} ms exporter CPU per domain, {:.1} DNS queries per domain, SIP 200 for {sip_ok}/{domains}",
+        wall.as_secs_f64(),
+        cpu * 1000.0 / n,
+        queries as f64 / n
+    );
+    println!(
+        "  round 2: {:.2} s wall, {:.3} ms exporter CPU per domain, {:.1} DNS queries per domain",
+        wall2.as_secs_f64(),
+        cpu2 * 1000.0 / n,
+        queries2 as f64 / n
+    );
+    println!(
+        "  /metrics scrape: median {:.1} ms (min {:.1}, max {:.1}), {:.1} MiB plain (gzip: not measured, no flate2 in the tree)",
+        scrapes[2],
+        scrapes[0],
+        scrapes[4],
+        size as f64 / 1048576.0
+    );
+    println!(
+        "  RSS now {:.0} MiB, peak {:.0} MiB",
+        status_kib("VmRSS:") as f64 / 1024.0,
+        status_kib("VmHWM:") as f64 / 1024.0
+    );
+}
+
+async fn shared(domains: usize) {
+    let world = World::start(domains, true);
+    let store = store(&world);
+    let wall = round(&store).await;
+    let setup = store.setup();
+    let reports = store.reports(&setup.config);
+    assert_eq!(reports.len(), domains, "every domain probed");
+    let healthy = reports
+        .iter()
+        .filter(|r| r.vantages.iter().all(|v| v.success))
+        .count();
+    let sip_ok = reports
+        .iter()
+        .filter(|r| {
+            r.vantages.iter().all(|v| {
+                v.facts.targets.iter().all(|t| {
+                    t.endpoints
+                        .iter()
+                        .all(|e| e.sip.as_ref().is_some_and(|s| s.status == Ok(200)))
+                })
+            })
+        })
+        .count();
+    println!(
+        "shared edge: {domains} domains on one edge whose SIP answers after {SHARED_SIP_DELAY_MS} ms (timeout 5 s): round {:.2} s, {healthy}/{domains} healthy, SIP 200 for {sip_ok}/{domains}, {} look(s) of the edge",
+        wall.as_secs_f64(),
+        setup.prober.edges.looks()
+    );
+    if let Some(r) = reports
+        .iter()
+        .find(|r| !r.vantages.iter().all(|v| v.success))
+    {
+        let failed: Vec<String> = r
+            .vantages
+            .iter()
+            .flat_map(|v| v.findings.iter().filter(|f| !f.passed))
+            .map(|f| format!("{}: {}", f.check.as_str(), f.message))
+            .collect();
+        println!("  first unhealthy: {}: {failed:?}", r.domain);
+    }
+    assert_eq!(
+        healthy, domains,
+        "every domain on the shared edge is healthy"
+    );
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    if let Ok(mode) = std::env::var("SIPFED_FLEET_WORLD") {
+        world(sizes.first().copied().unwrap_or(1), mode == "shared").await;
+        return;
+    }
+    if std::env::var("SIPFED_FLEET_ONE").is_ok() {
+        for &n in &sizes {
+            fleet(n).await;
+            shared(n).await;
+        }
+        return;
+    }
+    let sizes = if sizes.is_empty() {
+        vec![2000, 10_000]
+    } else {
+        sizes
+    };
+    println!(
+        "fleet benchmark on {} cores (lab world in a separate process)",
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(0)
     );
-    println!(
-        "  round (DNS + TCP + TLS + SIP OPTIONS, lab peers in-process): {:.2} s, {:.0} probes/s, {up} endpoints up",
-        round.as_secs_f64(),
-        domains as f64 / round.as_secs_f64()
-    );
-    println!(
-        "  /metrics render: median {:.1} ms (min {:.1}, max {:.1}), {:.1} MiB, {} bytes",
-        renders[2],
-        renders[0],
-        renders[4],
-        size as f64 / 1048576.0,
-        size
-    );
-    println!(
-        "  RSS: {rss_before:.0} MiB before, {rss_after:.0} MiB after the round ({:.1} KiB per domain held)",
-        (rss_after - rss_before) * 1024.0 / domains as f64
-    );
+    for &n in &sizes {
+        // Each size in its own process, so peak RSS is that size's.
+        let status = Command::new(std::env::current_exe().expect("own path"))
+            .env("SIPFED_FLEET_ONE", "1")
+            .arg(n.to_string())
+            .status();
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "run for {n} domains failed"
+        );
+    }
 }

@@ -4,10 +4,17 @@
 #   - alerts/tests/*.yml pass `promtool test rules`;
 #   - every alert has severity, summary, description and a runbook_url whose anchor exists in
 #     docs/runbooks.md, and has unit tests where it fires and where it does not;
+#   - alerts/sipfed.rules.yml and dashboards/*.json are what scripts/gen-mixin.sh renders from
+#     mixin/ (byte for byte; skipped when jsonnet is not installed: Debian package jsonnet);
 #   - every PromQL expression in dashboards/*.json parses (Grafana variables replaced by
-#     concrete values), and every dashboard uses the ${datasource} variable and sets units;
-#   - deploy/alertmanager/alertmanager.yml passes `amtool check-config` and routes as documented
-#     (skipped when amtool is not installed: Debian package prometheus-alertmanager).
+#     concrete values), and every dashboard follows Grafana's dashboard-linter rules: the
+#     ${datasource} variable on every panel, query and query variable, multi-value `job` and
+#     `instance` variables, `job=~"$job", instance=~"$instance"` in every selector,
+#     $__rate_interval in every rate()/increase(), units set;
+#   - deploy/alertmanager/alertmanager.yml passes `amtool check-config`, routes as documented
+#     and, in a real Alertmanager on loopback, SipFedVantageDown inhibits the partner alerts of
+#     its vantage and no others (skipped when amtool/prometheus-alertmanager are not installed:
+#     Debian package prometheus-alertmanager).
 # Needs promtool (Debian package prometheus) and python3 with PyYAML.
 # Prints "N passed, M failed[, K skipped]" last; exits non-zero on any failure.
 set -euo pipefail
@@ -26,6 +33,50 @@ trap 'rm -rf "$tmp"' EXIT
 
 # shellcheck source=lib/checks.sh
 . scripts/lib/checks.sh
+
+# reject DESCRIPTION COMMAND...: a negative control that passes when the command fails.
+reject() {
+  local desc=$1 out
+  shift
+  if out=$("$@" 2>&1); then
+    fail "$desc (accepted)"
+    sed 's/^/     /' <<<"$out"
+  else
+    pass "$desc"
+  fi
+}
+
+echo "== mixin (scripts/gen-mixin.sh renders the committed files)"
+JSONNET=${JSONNET:-jsonnet}
+# mixin_fresh DIR: the files under DIR/alerts and DIR/dashboards are exactly what the mixin
+# renders (no file missing, none extra, every byte equal).
+mixin_fresh() {
+  local gen="$tmp/mixin-gen"
+  rm -rf "$gen"
+  JSONNET=$JSONNET scripts/gen-mixin.sh "$gen" || return 1
+  local ok=1 f
+  for f in alerts/sipfed.rules.yml dashboards/*.json; do
+    [ -f "$gen/$f" ] || { echo "$f is not rendered by the mixin"; ok=0; }
+  done
+  for f in "$gen"/alerts/* "$gen"/dashboards/*; do
+    f=${f#"$gen"/}
+    if ! cmp -s "$1/$f" "$gen/$f"; then
+      diff -u "$1/$f" "$gen/$f" | head -40 || true
+      ok=0
+    fi
+  done
+  ((ok)) || { echo "alerts/ or dashboards/ stale: run scripts/gen-mixin.sh"; return 1; }
+}
+if command -v "$JSONNET" >/dev/null; then
+  run "alerts/ and dashboards/ are what scripts/gen-mixin.sh renders from mixin/" mixin_fresh .
+  mkdir -p "$tmp/stale/alerts" "$tmp/stale/dashboards"
+  cp alerts/sipfed.rules.yml "$tmp/stale/alerts/"
+  cp dashboards/*.json "$tmp/stale/dashboards/"
+  sed -i '0,/for: 10m/s//for: 11m/' "$tmp/stale/alerts/sipfed.rules.yml"
+  reject "negative control: a hand-edited rule file is reported stale" mixin_fresh "$tmp/stale"
+else
+  skip "alerts/ and dashboards/ rendered from mixin/ (jsonnet not installed: apt-get install jsonnet)"
+fi
 
 echo "== alert rules"
 for f in alerts/*.yml; do
@@ -111,13 +162,64 @@ for name in sorted((firing | quiet) - set(alerts)):
 # --- dashboards ------------------------------------------------------------------------------
 
 VALUES = {
-    "job": "sipfed", "tenant": "zahnfee", "domain": "zahnfee.de", "vantage": "inside",
+    "job": "sipfed", "instance": "exporter:9861", "tenant": "zahnfee", "domain": "zahnfee.de", "vantage": "inside",
     "__rate_interval": "1m", "__interval": "30s", "__interval_ms": "30000",
     "__range": "1h", "__range_s": "3600", "__range_ms": "3600000",
 }
 VAR = re.compile(r"\$\{(\w+)(?::[\w]+)?\}|\$(\w+)|\[\[(\w+)\]\]")
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
-REQUIRED_VARS = ("datasource", "job", "tenant", "domain", "vantage")
+REQUIRED_VARS = ("datasource", "job", "instance", "tenant", "domain", "vantage")
+# Grafana dashboard-linter's target-job-rule and target-instance-rule: every selector filters on
+# both variables. Functions and keywords are not selectors.
+JOB_INSTANCE = ('job=~"$job"', 'instance=~"$instance"')
+NOT_SELECTORS = {
+    "sum", "min", "max", "avg", "count", "count_values", "stddev", "stdvar", "topk", "bottomk",
+    "quantile", "group", "by", "without", "on", "ignoring", "group_left", "group_right", "and",
+    "or", "unless", "bool", "offset", "time", "vector", "scalar", "rate", "irate", "increase",
+    "delta", "idelta", "clamp_max", "clamp_min", "clamp", "abs", "absent", "label_replace",
+    "label_join", "histogram_quantile", "sort", "sort_desc", "round", "ceil", "floor",
+    "timestamp", "changes", "resets", "deriv", "predict_linear", "min_over_time",
+    "max_over_time", "avg_over_time", "last_over_time", "sum_over_time", "count_over_time",
+}
+
+
+def selector_problems(expr):
+    """Selectors without the job/instance matchers, and rate()/increase() windows other than
+    $__rate_interval (dashboard-linter's target-rate-interval-rule)."""
+    problems = []
+    # Strings (label values, e.g. "$job") and label lists in by/on/without (...) are no selectors.
+    bare = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    bare = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", bare)
+    bare = re.sub(r"\{[^}]*\}", "{}", bare)   # matchers
+    bare = re.sub(r"\[[^\]]*\]", "", bare)    # range windows
+    for m in re.finditer(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{|\(|\[|)", bare):
+        name, after = m.group(1), m.group(2)
+        if name in NOT_SELECTORS or after == "(" or re.fullmatch(r"\d.*|e|inf|nan", name, re.I):
+            continue
+        if after != "{":
+            problems.append(f"selector {name} without label matchers")
+    for m in re.finditer(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}", expr):
+        missing = [x for x in JOB_INSTANCE if x not in m.group(2)]
+        if missing:
+            problems.append(f"selector {m.group(1)}{{{m.group(2)}}} lacks " + ", ".join(missing))
+    for m in re.finditer(r"\b(rate|irate|increase)\s*\((.*?)\[([^\]]*)\]", expr, re.S):
+        if m.group(3) != "$__rate_interval":
+            problems.append(f"{m.group(1)}() over [{m.group(3)}], not [$__rate_interval]")
+    return problems
+
+
+# Negative controls: the selector check must be able to fail.
+for bad, why in (
+    ('sum(sipfed_domains{job=~"$job"})', "lacks instance"),
+    ('sum(sipfed_domains)', "without label matchers"),
+    ('sum by (vantage) (rate(sipfed_probes_total{job=~"$job", instance=~"$instance"}[5m]))', "rate_interval"),
+):
+    got = selector_problems(bad)
+    result(any(why.split()[-1] in g for g in got), f"negative control: dashboard query {bad!r} is rejected",
+           f"expected a problem about {why}, got {got}")
+result(not selector_problems('count(ALERTS{job=~"$job", instance=~"$instance", alertstate="firing"}) or vector(0)'),
+       "control: a query with job and instance matchers is accepted",
+       "; ".join(selector_problems('count(ALERTS{job=~"$job", instance=~"$instance", alertstate="firing"}) or vector(0)')))
 
 
 def substitute(expr):
@@ -162,6 +264,13 @@ for path in sorted(glob.glob("dashboards/*.json")):
     ds_var = variables.get("datasource", {})
     if ds_var and (ds_var.get("type") != "datasource" or ds_var.get("query") != "prometheus"):
         problems.append("variable datasource is not a Prometheus data source variable")
+    for name in ("job", "instance"):
+        v = variables.get(name, {})
+        if v and not (v.get("multi") and v.get("includeAll")):
+            problems.append(f"variable {name} is not multi-value with All")
+    for v in variables.values():
+        if v.get("type") == "query" and v.get("datasource") != DATASOURCE:
+            problems.append(f"variable {v['name']} does not query ${{datasource}}")
     result(not problems, f"{path}: template variables", "; ".join(problems))
 
     hard = sorted({u for u in uids(dash) if u != "${datasource}"})
@@ -180,6 +289,10 @@ for path in sorted(glob.glob("dashboards/*.json")):
             re.fullmatch(r"\s*query_result\((.*)\)\s*", q, re.S)
         if m:
             exprs.append((f"variable {v['name']}", m.group(1)))
+            # job lists the jobs to choose from; instance those of the chosen jobs.
+            if v["name"] not in ("job", "instance"):
+                sel = selector_problems(m.group(1))
+                result(not sel, f"{path}: variable {v['name']}: job and instance matchers", "; ".join(sel))
     for p in walk_panels(dash["panels"]):
         where = f"panel {p.get('id')} {p.get('title')!r}"
         if p.get("type") == "row":
@@ -194,9 +307,11 @@ for path in sorted(glob.glob("dashboards/*.json")):
                 problems.append(f"target {t.get('refId')} datasource is {t.get('datasource')}")
             if t.get("expr"):
                 exprs.append((f"{where} {t.get('refId')}", t["expr"]))
+                problems += [f"target {t.get('refId')}: {p}" for p in selector_problems(t["expr"])]
         if not p.get("targets"):
             problems.append("no queries")
-        result(not problems, f"{path}: {where}: datasource and unit", "; ".join(problems))
+        result(not problems, f"{path}: {where}: datasource, unit, job/instance matchers, rate interval",
+               "; ".join(problems))
 
     for where, expr in exprs:
         concrete, unknown = substitute(expr)
@@ -246,9 +361,112 @@ if command -v "$AMTOOL" >/dev/null; then
   route_test msp-noc-critical,msp-kunde-tickets tenant=msp-kunde severity=critical domain=labor-ost.de alertname=SipFedCheckFailing
   route_test msp-kunde-tickets tenant=msp-kunde severity=warning domain=implantat.at alertname=SipFedCheckFailing
   route_test msp-noc severity=critical alertname=SipFedExporterDown job=sipfed instance=exporter:9861
+  route_test msp-noc severity=critical alertname=SipFedVantageDown job=sipfed instance=exporter:9861 vantage=outside
   route_test msp-noc tenant=unknown-customer severity=warning domain=example.org alertname=SipFedCheckFailing
 else
   skip "amtool check-config $am (amtool not installed: apt-get install prometheus-alertmanager)"
+fi
+
+# The inhibit rules, in a real Alertmanager on loopback: SipFedVantageDown holds back the partner
+# alerts of the same job, instance and vantage, and nothing else.
+ALERTMANAGER=${ALERTMANAGER:-$(command -v prometheus-alertmanager || command -v alertmanager || true)}
+inhibit_test() {  # inhibit_test CONFIG with|without -> one "ok/FAIL" line per expectation
+  rm -rf "$tmp/am-data"
+  python3 - "$ALERTMANAGER" "$1" "$tmp/am-data" "$2" <<'PY'
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+binary, config, data, mode = sys.argv[1:5]
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+url = f"http://127.0.0.1:{port}/api/v2"
+proc = subprocess.Popen([binary, f"--config.file={config}", f"--storage.path={data}",
+                         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+try:
+    deadline = time.monotonic() + 30  # generous: the machine may be busy
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/status", timeout=1)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    base = {"job": "sipfed", "instance": "exporter-0:9861"}
+    alerts = {
+        "vantage down": {**base, "alertname": "SipFedVantageDown", "vantage": "outside", "severity": "critical"},
+        "partner at that vantage": {**base, "alertname": "SipFedPeerUnreachable", "vantage": "outside",
+                                    "severity": "critical", "tenant": "zahnfee", "domain": "praxis-nord.de"},
+        "partner check at that vantage": {**base, "alertname": "SipFedCheckFailing", "vantage": "outside",
+                                          "severity": "warning", "tenant": "zahnfee", "domain": "toothfairy.uk",
+                                          "check": "cert_client_auth"},
+        "partner at another vantage": {**base, "alertname": "SipFedPeerUnreachable", "vantage": "inside",
+                                       "severity": "critical", "tenant": "zahnfee", "domain": "praxis-nord.de"},
+        "partner at the same vantage of another exporter": {
+            "job": "sipfed", "instance": "exporter-1:9861", "alertname": "SipFedPeerUnreachable",
+            "vantage": "outside", "severity": "critical", "tenant": "zahnfee", "domain": "praxis-nord.de"},
+        "exporter alert without a domain": {**base, "alertname": "SipFedConfigReloadFailed", "severity": "warning"},
+    }
+    body = json.dumps([{"labels": l} for l in alerts.values()]).encode()
+    urllib.request.urlopen(urllib.request.Request(f"{url}/alerts", body, {"Content-Type": "application/json"}), timeout=5)
+    expected = {"vantage down": False, "partner at that vantage": True, "partner check at that vantage": True,
+                "partner at another vantage": False, "partner at the same vantage of another exporter": False,
+                "exporter alert without a domain": False}
+    if mode == "without":  # no SipFedVantageDown inhibit rule: everything is delivered
+        expected = {name: False for name in expected}
+    got = {}
+    deadline = time.monotonic() + 30  # the inhibitor learns of source alerts asynchronously
+    while time.monotonic() < deadline:
+        listed = json.load(urllib.request.urlopen(f"{url}/alerts", timeout=5))
+        got = {}
+        for a in listed:
+            for name, labels in alerts.items():
+                if a["labels"] == labels:
+                    got[name] = bool(a["status"]["inhibitedBy"])
+        if got == expected:
+            break
+        time.sleep(0.2)
+    for name, want in expected.items():
+        ok = got.get(name) == want
+        print(("ok   " if ok else "FAIL ") + f"inhibit: {name} is {'held back' if want else 'delivered'}"
+              + ("" if ok else f" (got {'missing' if name not in got else ('held back' if got[name] else 'delivered')})"))
+finally:
+    proc.terminate()
+    proc.wait()
+PY
+}
+if [ -n "$ALERTMANAGER" ]; then
+  inhibit_test "$am" with >"$tmp/inhibit" 2>&1 || echo "FAIL inhibit test ended early: $(tail -1 "$tmp/inhibit")" >>"$tmp/inhibit"
+  while IFS= read -r line; do
+    case $line in
+      "ok   "*) pass "${line#ok   }" ;;
+      "FAIL "*) fail "${line#FAIL }" ;;
+      *) echo "$line" ;;
+    esac
+  done <"$tmp/inhibit"
+  # Negative control: without the SipFedVantageDown inhibit rule, the partner alert is delivered.
+  python3 - "$am" "$tmp/am-no-inhibit.yml" <<'PY'
+import sys
+import yaml
+c = yaml.safe_load(open(sys.argv[1]))
+c["inhibit_rules"] = [r for r in c["inhibit_rules"] if 'alertname="SipFedVantageDown"' not in r.get("source_matchers", [])]
+yaml.safe_dump(c, open(sys.argv[2], "w"))
+PY
+  inhibit_test "$tmp/am-no-inhibit.yml" without >"$tmp/no-inhibit" 2>&1 || true
+  if grep -q '^ok   inhibit: partner at that vantage is delivered' "$tmp/no-inhibit"; then
+    pass "negative control: without the inhibit rule the partner alert at that vantage is delivered"
+  else
+    fail "negative control: without the inhibit rule the partner alert at that vantage is delivered"
+    sed 's/^/     /' "$tmp/no-inhibit"
+  fi
+else
+  skip "inhibit rules in a real Alertmanager (prometheus-alertmanager not installed)"
 fi
 
 echo

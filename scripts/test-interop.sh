@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Interoperability with third-party servers on loopback: dnsmasq answers DNS, Kamailio (TLS
 # module) is the SIP federation edge, certificates come from openssl. The exporter's `check`
-# must judge them as an admin would. Usage: scripts/test-interop.sh [BIN]
+# must judge them as an admin would, and the running exporter's /metrics and /probe must give
+# the same verdict as `check --output=json`, check by check, for every domain (one report,
+# every view). Usage: scripts/test-interop.sh [BIN]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$(realpath "${1:-target/release/sipfed_exporter}")
@@ -98,10 +100,39 @@ set +e
 status=$?
 set -e
 
+# The same world served: /metrics after the first round, and a fresh /probe?target= per domain.
+http_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > served.yml <<YML
+global:
+  ca_file: ca.pem
+  timeout: 5s
+  interval: 10m
+vantages:
+  inside:
+    resolvers: ["127.0.0.1:$dns_port"]
+domains:
+  - domain: good.test
+  - domain: wild.test
+  - domain: moved.test
+  - domain: teams.test
+  - domain: down.test
+YML
+"$BIN" --config.file=served.yml --web.listen-address="127.0.0.1:$http_port" >exporter.log 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http_port/-/ready")" = 200 ] && break
+  sleep 0.2
+done
+curl -sf "http://127.0.0.1:$http_port/metrics" > metrics.txt
+for d in good.test wild.test moved.test teams.test down.test; do
+  curl -sf "http://127.0.0.1:$http_port/probe?target=$d" > "probe-$d.txt"
+done
+
 python3 - "$status" report.json <<'PY'
-import json, sys
+import json, re, sys
 status = int(sys.argv[1])
-reports = {r["domain"]: {f["check"]: f for f in r["findings"]} for r in json.load(open(sys.argv[2]))}
+check_json = json.load(open(sys.argv[2]))
+reports = {r["domain"]: {f["check"]: f for v in r["vantages"] for f in v["findings"]} for r in check_json}
 passed = failed = 0
 def expect(domain, check, ok, reason=None):
     global passed, failed
@@ -130,6 +161,32 @@ expect("teams.test", "srv_present", False, "nxdomain")
 expect("teams.test", "teams_federation_srv", False, "missing_srv")
 expect("down.test", "tcp_connect", False, "connection_refused")
 absent("down.test", "tls_handshake")
+# One verdict, every view: check_success per (domain, check) in /metrics and in /probe equals
+# the `check` JSON's pass/fail, and no view has a check the others lack.
+sample = re.compile(r'^sipfed_check_success\{(.*)\} (\S+)$')
+def verdicts(text):
+    out = {}
+    for line in text.splitlines():
+        m = sample.match(line)
+        if m:
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+            out[(labels["domain"], labels["check"])] = float(m.group(2)) == 1.0
+    return out
+from_check = {(d, c): f["passed"] for d, fs in reports.items() for c, f in fs.items()}
+from_metrics = verdicts(open("metrics.txt").read())
+from_probe = {}
+for d in reports:
+    from_probe.update(verdicts(open(f"probe-{d}.txt").read()))
+for name, view in [("/metrics", from_metrics), ("/probe", from_probe)]:
+    good = view == from_check and len(view) > 40
+    diff = sorted(set(view.items()) ^ set(from_check.items()))
+    print(("ok   " if good else "FAIL ") + f"{name} gives the same verdict as check for {len(view)} (domain, check) pairs" + ("" if good else f": differs in {diff}"))
+    passed, failed = passed + good, failed + (not good)
+for d in reports:
+    info = [l for l in open(f"probe-{d}.txt").read().splitlines() if l.startswith("sipfed_domain_info{")]
+    good = len(info) == 1 and f'domain="{d}"' in info[0]
+    print(("ok   " if good else "FAIL ") + f"/probe?target={d} renders sipfed_domain_info")
+    passed, failed = passed + good, failed + (not good)
 want_status = 2
 good = status == want_status
 print(("ok   " if good else "FAIL ") + f"exit status {status}, want {want_status} (a critical check failed)")

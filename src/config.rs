@@ -54,7 +54,7 @@ pub struct Config {
 }
 
 /// `global:` settings, defaults applied.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Global {
     #[serde(deserialize_with = "de_duration")]
@@ -85,7 +85,7 @@ impl Default for Global {
 }
 
 /// The client certificate offered to peers that request one (mutual TLS).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientCert {
     pub cert_file: PathBuf,
@@ -93,7 +93,7 @@ pub struct ClientCert {
 }
 
 /// One point of view: where DNS is asked and where connections start.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Vantage {
     pub name: String,
     pub resolvers: Vec<ResolverAddr>,
@@ -433,31 +433,31 @@ impl Config {
             c.cert_file = base.join(&c.cert_file);
             c.key_file = base.join(&c.key_file);
         }
-        let problem = |key: &str, msg: String| Error::Config {
-            location: locate(path, text, key),
+        let problem = |at: &[Seg<'_>], msg: String| Error::Config {
+            location: locate(path, text, at),
             message: msg,
         };
         if global.concurrency == 0 {
             return Err(problem(
-                "concurrency",
+                &[Seg::Key("global"), Seg::Key("concurrency")],
                 "global.concurrency: expected a number of probes of at least 1".into(),
             ));
         }
         if global.interval < Duration::from_secs(1) {
             return Err(problem(
-                "interval",
+                &[Seg::Key("global"), Seg::Key("interval")],
                 "global.interval: expected at least 1s".into(),
             ));
         }
         if global.interval > MAX_INTERVAL {
             return Err(problem(
-                "interval",
+                &[Seg::Key("global"), Seg::Key("interval")],
                 "global.interval: expected at most 24h".into(),
             ));
         }
         if global.timeout.is_zero() || global.timeout >= global.interval {
             return Err(problem(
-                "timeout",
+                &[Seg::Key("global"), Seg::Key("timeout")],
                 "global.timeout: expected more than 0s and less than global.interval".into(),
             ));
         }
@@ -474,20 +474,30 @@ impl Config {
                 for (name, v) in map {
                     if v.resolvers.is_empty() {
                         return Err(problem(
-                            &name,
+                            &[Seg::Key("vantages"), Seg::Key(&name), Seg::Key("resolvers")],
                             format!("vantages.{name}.resolvers: expected at least one resolver"),
                         ));
                     }
                     let proxy = match &v.proxy {
                         None => None,
                         Some(p) => Some(crate::gather::proxy::parse_url(p).map_err(|m| {
-                            problem("proxy", format!("vantages.{name}.proxy: {m}"))
+                            problem(
+                                &[Seg::Key("vantages"), Seg::Key(&name), Seg::Key("proxy")],
+                                format!("vantages.{name}.proxy: {m}"),
+                            )
                         })?),
                     };
                     let health_query = match v.health_query.as_deref() {
                         None | Some(".") => ".".to_string(),
                         Some(q) => normalize_domain(q).map_err(|m| {
-                            problem("health_query", format!("vantages.{name}.health_query: {m}"))
+                            problem(
+                                &[
+                                    Seg::Key("vantages"),
+                                    Seg::Key(&name),
+                                    Seg::Key("health_query"),
+                                ],
+                                format!("vantages.{name}.health_query: {m}"),
+                            )
                         })?,
                     };
                     out.push(Vantage {
@@ -500,7 +510,7 @@ impl Config {
                 }
                 if out.is_empty() {
                     return Err(problem(
-                        "vantages",
+                        &[Seg::Key("vantages")],
                         "vantages: expected at least one vantage".into(),
                     ));
                 }
@@ -513,28 +523,38 @@ impl Config {
         add_domains(
             path,
             text,
+            &[Seg::Key("domains")],
             raw.domains,
             &vantage_names,
             &mut seen,
             &mut domains,
         )?;
-        for pattern in &raw.domain_files {
+        for (i, pattern) in raw.domain_files.iter().enumerate() {
+            let at = [Seg::Key("domain_files"), Seg::Index(i)];
             let full = base.join(pattern);
             let full = full.to_string_lossy();
             let paths = glob::glob(&full).map_err(|e| {
                 problem(
-                    "domain_files",
+                    &at,
                     format!("domain_files: invalid pattern {pattern:?}: {e}"),
                 )
             })?;
             let mut files: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
             files.sort();
+            // A pattern that names nothing is a typo or a missing mount, not an empty tenant.
+            if files.is_empty() {
+                return Err(problem(
+                    &at,
+                    format!("domain_files: pattern {pattern:?} matches no file"),
+                ));
+            }
             for file in files {
                 let sub_text = read(&file)?;
                 let entries: Vec<RawDomain> = decode(&file, &sub_text)?;
                 add_domains(
                     &file,
                     &sub_text,
+                    &[],
                     entries,
                     &vantage_names,
                     &mut seen,
@@ -591,47 +611,65 @@ impl Config {
     }
 }
 
+/// Validates domain entries; `list` is where they sit in `text` (`domains`, or the top level
+/// of a `domain_files` file), for error positions.
 fn add_domains(
     path: &Path,
     text: &str,
+    list: &[Seg<'_>],
     entries: Vec<RawDomain>,
     vantage_names: &[String],
     seen: &mut HashSet<(String, String)>,
     out: &mut Vec<Domain>,
 ) -> Result<(), Error> {
-    for raw in entries {
+    for (i, raw) in entries.into_iter().enumerate() {
         let name = raw.domain.0;
-        let problem = |msg: String| Error::Config {
-            location: locate(path, text, &name),
+        let at = |key: &str| {
+            let mut at = list.to_vec();
+            at.extend([Seg::Index(i), Seg::Key(key)]);
+            locate(path, text, &at)
+        };
+        let problem = |key: &str, msg: String| Error::Config {
+            location: at(key),
             message: msg,
         };
         let tenant = raw.tenant.map(|t| t.0).unwrap_or_else(|| "default".into());
         let fqdn = raw.fqdn.map(|f| f.0);
         if raw.federation == Federation::Direct && fqdn.is_none() {
-            return Err(problem(format!(
-                "domain {name}: federation: direct requires fqdn (the route's host)"
-            )));
+            return Err(problem(
+                "federation",
+                format!("domain {name}: federation: direct requires fqdn (the route's host)"),
+            ));
         }
         if raw.port.is_some() && raw.federation != Federation::Direct {
-            return Err(problem(format!(
-                "domain {name}: port is only used with federation: direct (open federation takes the port from the SRV record)"
-            )));
+            return Err(problem(
+                "port",
+                format!(
+                    "domain {name}: port is only used with federation: direct (open federation takes the port from the SRV record)"
+                ),
+            ));
         }
         if raw.port == Some(0) {
-            return Err(problem(format!("domain {name}: port: expected 1 to 65535")));
+            return Err(problem(
+                "port",
+                format!("domain {name}: port: expected 1 to 65535"),
+            ));
         }
         if raw.cert_file.is_some() && raw.role != Role::Own {
-            return Err(problem(format!(
-                "domain {name}: cert_file is only used with role: own"
-            )));
+            return Err(problem(
+                "cert_file",
+                format!("domain {name}: cert_file is only used with role: own"),
+            ));
         }
         let vantages = match raw.vantages {
             None => vantage_names.to_vec(),
             Some(v) => {
-                for n in &v {
+                for (j, n) in v.iter().enumerate() {
                     if !vantage_names.contains(n) {
+                        let mut entry = list.to_vec();
+                        entry.extend([Seg::Index(i), Seg::Key("vantages"), Seg::Index(j)]);
                         return Err(Error::Config {
-                            location: locate(path, text, n),
+                            location: locate(path, text, &entry),
                             message: format!(
                                 "domain {name}: unknown vantage {n:?}, expected one of: {}",
                                 vantage_names.join(", ")
@@ -643,9 +681,10 @@ fn add_domains(
             }
         };
         if !seen.insert((tenant.clone(), name.clone())) {
-            return Err(problem(format!(
-                "domain {name}: listed twice for tenant {tenant:?}"
-            )));
+            return Err(problem(
+                "domain",
+                format!("domain {name}: listed twice for tenant {tenant:?}"),
+            ));
         }
         out.push(Domain {
             name,
@@ -707,11 +746,91 @@ pub(crate) fn decode<T: for<'de> Deserialize<'de>>(path: &Path, text: &str) -> R
     })
 }
 
-/// `file:line` of the first line mentioning `needle`, for errors found after decoding.
-fn locate(path: &Path, text: &str, needle: &str) -> String {
-    match text.lines().position(|l| l.contains(needle)) {
+/// One step of a key path into YAML text: a mapping key or a sequence index.
+#[derive(Debug, Clone, Copy)]
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// `file:line` of the value at `at` (like `domains[3].fqdn`), for errors found after
+/// decoding; the deepest part of the path that exists when not all of it does.
+fn locate(path: &Path, text: &str, at: &[Seg<'_>]) -> String {
+    match line_of(text, at) {
         Some(i) => format!("{}:{}", path.display(), i + 1),
         None => path.display().to_string(),
+    }
+}
+
+/// One meaningful line of YAML: its number, the column it starts at (a dash counts), the
+/// column of its key after any `- `, and its content from there.
+type Line<'t> = (usize, usize, usize, &'t str);
+
+/// The 0-based line of the node at `at` in block-style YAML (the style configurations are
+/// written in), walking the indentation; a flow collection (`[a, b]`) is located as a whole.
+fn line_of(text: &str, at: &[Seg<'_>]) -> Option<usize> {
+    let lines: Vec<Line<'_>> = text
+        .lines()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let start = l.len() - l.trim_start().len();
+            let mut content = l.trim_start();
+            if content.is_empty() || content.starts_with('#') || content.starts_with("---") {
+                return None;
+            }
+            let mut key = start;
+            while let Some(rest) = content.strip_prefix('-').filter(|r| r.starts_with(' ')) {
+                let trimmed = rest.trim_start();
+                key += content.len() - trimmed.len();
+                content = trimmed;
+            }
+            Some((i, start, key, content))
+        })
+        .collect();
+    find(&lines, at, None)
+}
+
+/// [`line_of`] within `region`, the lines of one node's children.
+fn find(region: &[Line<'_>], at: &[Seg<'_>], found: Option<usize>) -> Option<usize> {
+    let (Some((seg, rest)), Some(first)) = (at.split_first(), region.first()) else {
+        return found;
+    };
+    let is_dash = |l: &Line<'_>| l.2 > l.1;
+    match *seg {
+        Seg::Key(key) => {
+            let col = first.2;
+            let is_key = |c: &str| {
+                let c = c.strip_prefix(['"', '\'']).unwrap_or(c);
+                c.strip_prefix(key).is_some_and(|r| {
+                    let r = r.strip_prefix(['"', '\'']).unwrap_or(r);
+                    r.starts_with(':')
+                })
+            };
+            let Some(p) = region.iter().position(|l| l.2 == col && is_key(l.3)) else {
+                return found;
+            };
+            // Its children are indented deeper, or a list at its own column (YAML allows it).
+            let after = &region[p + 1..];
+            let end = after
+                .iter()
+                .position(|l| !(l.1 > col || (l.1 == col && is_dash(l))))
+                .unwrap_or(after.len());
+            find(&after[..end], rest, Some(region[p].0))
+        }
+        Seg::Index(n) => {
+            let dash = first.1;
+            let items: Vec<usize> = (0..region.len())
+                .filter(|&p| region[p].1 == dash && is_dash(&region[p]))
+                .collect();
+            let Some(&p) = items.get(n) else {
+                return found;
+            };
+            let end = items.get(n + 1).copied().unwrap_or(region.len());
+            let mut item = region[p..end].to_vec();
+            // The item's first key sits after its dash, level with the keys below it.
+            item[0].1 = item[0].2;
+            find(&item, rest, Some(region[p].0))
+        }
     }
 }
 
@@ -769,7 +888,7 @@ mod tests {
             ),
             (
                 "domains:\n  - domain: zahnfee.de\n    federation: direct\n",
-                "sipfed.yml:2: domain zahnfee.de: federation: direct requires fqdn",
+                "sipfed.yml:3: domain zahnfee.de: federation: direct requires fqdn",
             ),
             (
                 "domains:\n  - domain: zahnfee.de\n    vantages: [outside]\n",
@@ -815,6 +934,93 @@ mod tests {
                 "config {text:?}\n got: {err}\nwant: {want}"
             );
         }
+    }
+
+    /// Rules checked after decoding: one invalid configuration each, the exact error, whose
+    /// line is the offending key's (not the first line that mentions the value).
+    #[test]
+    #[rustfmt::skip]
+    fn errors_point_at_the_offending_key() {
+        let cases = [
+            (
+                "domains:\n  - domain: a.example\n    fqdn: sip.zahnfee.de\n  - domain: b.example\n  - domain: c.example\n  - domain: zahnfee.de\n    role: own\n    federation: direct\n",
+                "sipfed.yml:8: domain zahnfee.de: federation: direct requires fqdn (the route's host)",
+            ),
+            (
+                "domains:\n  - domain: zahnfee.de\n    port: 5062\n",
+                "sipfed.yml:3: domain zahnfee.de: port is only used with federation: direct (open federation takes the port from the SRV record)",
+            ),
+            (
+                "domains:\n  - domain: zahnfee.de\n    federation: direct\n    fqdn: sip.zahnfee.de\n    port: 0\n",
+                "sipfed.yml:5: domain zahnfee.de: port: expected 1 to 65535",
+            ),
+            (
+                "domains:\n  - domain: zahnfee.de\n    # cert_file: only for own domains\n    cert_file: sip.pem\n",
+                "sipfed.yml:4: domain zahnfee.de: cert_file is only used with role: own",
+            ),
+            (
+                "vantages:\n  inside: {}\n  outside:\n    public: true\ndomains:\n  - domain: outside.example\n  - domain: zahnfee.de\n    vantages:\n      - inside\n      - outsid\n",
+                "sipfed.yml:10: domain zahnfee.de: unknown vantage \"outsid\", expected one of: inside, outside",
+            ),
+            (
+                "domains:\n  - domain: zahnfee.de\n  - domain: ZAHNFEE.de.\n",
+                "sipfed.yml:3: domain zahnfee.de: listed twice for tenant \"default\"",
+            ),
+            (
+                "global:\n  interval: 1m\n  concurrency: 0\n",
+                "sipfed.yml:3: global.concurrency: expected a number of probes of at least 1",
+            ),
+            (
+                "global:\n  timeout: 1s\n  interval: 500ms\n",
+                "sipfed.yml:3: global.interval: expected at least 1s",
+            ),
+            (
+                "vantages:\n  outside:\n    public: true\n    resolvers: []\n",
+                "sipfed.yml:4: vantages.outside.resolvers: expected at least one resolver",
+            ),
+            (
+                "vantages: {}\n",
+                "sipfed.yml:1: vantages: expected at least one vantage",
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse(text).unwrap_err(), want, "config {text:?}");
+        }
+    }
+
+    #[test]
+    fn yaml_positions() {
+        let text = "global:\n  interval: 1m\ndomains:\n- domain: a.example\n  fqdn: x.example\n-   domain: b.example\n    port: 1\n  # comment\n- domain: c.example\n  vantages: [inside]\n";
+        let at = |p: &[Seg<'_>]| line_of(text, p).map(|l| l + 1);
+        assert_eq!(at(&[Seg::Key("global"), Seg::Key("interval")]), Some(2));
+        assert_eq!(
+            at(&[Seg::Key("domains"), Seg::Index(0), Seg::Key("fqdn")]),
+            Some(5)
+        );
+        assert_eq!(
+            at(&[Seg::Key("domains"), Seg::Index(1), Seg::Key("domain")]),
+            Some(6)
+        );
+        assert_eq!(
+            at(&[Seg::Key("domains"), Seg::Index(1), Seg::Key("port")]),
+            Some(7)
+        );
+        assert_eq!(
+            at(&[
+                Seg::Key("domains"),
+                Seg::Index(2),
+                Seg::Key("vantages"),
+                Seg::Index(0)
+            ]),
+            Some(10)
+        );
+        // What does not exist is located at its deepest existing parent.
+        assert_eq!(
+            at(&[Seg::Key("domains"), Seg::Index(2), Seg::Key("port")]),
+            Some(9)
+        );
+        assert_eq!(at(&[Seg::Key("domains"), Seg::Index(7)]), Some(3));
+        assert_eq!(at(&[Seg::Key("vantages")]), None);
     }
 
     #[test]
@@ -907,6 +1113,35 @@ mod tests {
         assert!(
             err.contains("tenants/b.yml:2:3: .[0]: unknown field `bogus`"),
             "{err}"
+        );
+        // A pattern that matches nothing is an error at its line.
+        std::fs::write(
+            &main,
+            "domain_files:\n  - tenants/a.yml\n  - tenant/*.yml\n",
+        )
+        .unwrap();
+        let err = Config::load(&main).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{}:3: domain_files: pattern \"tenant/*.yml\" matches no file",
+                main.display()
+            )
+        );
+        // Errors in a domain file point into that file.
+        std::fs::write(
+            dir.join("tenants/c.yml"),
+            "- domain: c.example\n- domain: d.example\n  role: peer\n  cert_file: d.pem\n",
+        )
+        .unwrap();
+        std::fs::write(&main, "domain_files: [tenants/c.yml]\n").unwrap();
+        let err = Config::load(&main).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{}:4: domain d.example: cert_file is only used with role: own",
+                dir.join("tenants/c.yml").display()
+            )
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

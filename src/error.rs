@@ -12,14 +12,3 @@ pub enum Error {
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
-
-impl Error {
-    /// A bounded label value for metrics and logs.
-    pub fn metric_label(&self) -> &'static str {
-        match self {
-            Error::Config { .. } => "config",
-            Error::Pem { .. } => "pem",
-            Error::Io(_) => "io",
-        }
-    }
-}

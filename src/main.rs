@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use sipfed_exporter::config::{self, Config, Role, Selection, Shard};
-use sipfed_exporter::expose::webconfig::WebConfig;
+use sipfed_exporter::expose::http::Routes;
+use sipfed_exporter::expose::webconfig::LiveWebConfig;
 use sipfed_exporter::expose::{checklist, server};
 use sipfed_exporter::store::{Setup, Store};
 use tokio_util::sync::CancellationToken;
@@ -19,11 +20,18 @@ use tokio_util::sync::CancellationToken;
 struct Cli {
     #[arg(long = "config.file", default_value = "sipfed.yml", global = true)]
     config_file: PathBuf,
+    /// Address to listen on (repeatable: serve on all).
     #[arg(long = "web.listen-address", default_value = ":9861", global = true)]
-    listen: String,
-    /// Exporter-toolkit web configuration (TLS, basic auth).
+    listen: Vec<String>,
+    /// Exporter-toolkit web configuration (TLS, basic auth, headers); re-read when it changes.
     #[arg(long = "web.config.file")]
     web_config: Option<PathBuf>,
+    /// Path under which to expose metrics.
+    #[arg(long = "web.telemetry-path", default_value = "/metrics")]
+    telemetry_path: String,
+    /// Allow POST /-/reload (SIGHUP always reloads).
+    #[arg(long = "web.enable-lifecycle")]
+    enable_lifecycle: bool,
     /// Probe only from these vantages (repeatable).
     #[arg(long = "vantage")]
     vantage: Vec<String>,
@@ -67,10 +75,17 @@ enum Command {
         resolver: Vec<String>,
         #[arg(long, value_enum, default_value = "text")]
         output: Output,
+        /// Print the facts behind the verdicts under each domain (text output).
+        #[arg(long, short)]
+        verbose: bool,
     },
     /// Start the built-in lab world and the exporter probing it (no network needed).
     #[cfg(feature = "lab")]
-    Demo,
+    Demo {
+        /// Add N healthy domains on a few shared edges (a fleet, for the pages at scale).
+        #[arg(long, default_value_t = 0)]
+        fleet: usize,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -98,6 +113,14 @@ fn main() -> ExitCode {
         }
     };
     sipfed_exporter::logging::init(&cli.log_level, matches!(cli.log_format, LogFormat::Json));
+    #[cfg(unix)]
+    match server::raise_fd_limit() {
+        Ok((old, new)) if old != new => {
+            tracing::debug!(old, new, "raised the soft limit on open files")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot raise the limit on open files"),
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -117,9 +140,10 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         #[cfg(feature = "lab")]
-        Some(Command::Demo) => {
+        Some(Command::Demo { fleet }) => {
             let shutdown = CancellationToken::new();
-            sipfed_exporter::lab::demo::run(&cli.listen, shutdown).await?;
+            let listen = cli.listen.first().map_or(":9861", String::as_str);
+            sipfed_exporter::lab::demo::run(listen, fleet, shutdown).await?;
             Ok(0)
         }
         Some(Command::Config {
@@ -144,6 +168,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             role,
             resolver,
             output,
+            verbose,
         }) => {
             let config = if cli.config_file.exists() {
                 Config::load(&cli.config_file)?
@@ -168,16 +193,31 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             })
             .await?;
             match output {
-                Output::Text => print!("{}", checklist::text(&reports)),
+                Output::Text => {
+                    use std::io::IsTerminal;
+                    let style = checklist::TextStyle::detect(
+                        verbose,
+                        std::io::stdout().is_terminal(),
+                        std::env::var_os("NO_COLOR").as_deref(),
+                    );
+                    let now = sipfed_exporter::facts::unix(std::time::SystemTime::now()) as i64;
+                    print!("{}", checklist::styled(&reports, style, now))
+                }
                 Output::Json => println!("{}", serde_json::to_string_pretty(&reports)?),
             }
             Ok(status as u8)
         }
         None => {
             let web = match &cli.web_config {
-                Some(path) => Some(WebConfig::load(path)?),
+                Some(path) => Some(LiveWebConfig::watch(path)?),
                 None => None,
             };
+            let routes = Routes {
+                telemetry_path: cli.telemetry_path.clone(),
+                enable_lifecycle: cli.enable_lifecycle,
+                ..Routes::default()
+            };
+            routes.check().map_err(anyhow::Error::msg)?;
             let selection = Selection {
                 vantages: cli.vantage.clone(),
                 shard: cli.shard,
@@ -189,10 +229,20 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 Some(cli.config_file.clone()),
                 selection,
             );
-            let addr = server::parse_listen(&cli.listen).map_err(anyhow::Error::msg)?;
-            let listener = tokio::net::TcpListener::bind(addr).await?;
-            tracing::info!(address = %listener.local_addr()?, "listening");
-            server::run_with(store, listener, web, CancellationToken::new()).await?;
+            let mut listeners = Vec::new();
+            for listen in &cli.listen {
+                let addr = server::parse_listen(listen).map_err(anyhow::Error::msg)?;
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+                listeners.push(listener);
+            }
+            let options = server::Options {
+                web,
+                routes,
+                limits: server::Limits::default(),
+            };
+            server::run_with(store, listeners, options, CancellationToken::new()).await?;
             Ok(0)
         }
     }

@@ -210,6 +210,21 @@ async fn probe_endpoint_and_pages() {
         !m.contains("sipfed_probes_total"),
         "probe output must hold only the probe's metrics"
     );
+    // target= is domain= (Prometheus' multi-target pattern, the Operator's Probe resource).
+    let (status, m) = http(addr, "GET", "/probe?target=a.example").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        value(
+            &m,
+            "sipfed_probe_success",
+            &[("tenant", "acme"), ("domain", "a.example")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        http(addr, "GET", "/probe?target=other.example").await.0,
+        404
+    );
     assert_eq!(
         http(addr, "GET", "/probe?domain=other.example").await.0,
         404

@@ -52,7 +52,7 @@ async fn resolvers_that_disagree_and_split_horizon() {
         &lab,
         "agree.yml",
         &both,
-        "  - domain: same.example\n  - domain: split.example\n",
+        "  - domain: same.example\n  - domain: split.example\n  - domain: failing.example\n",
     );
     let (m, results) = probe_all(&path).await;
     assert_eq!(check(&m, "same.example", "resolvers_agree"), Some(1.0));
@@ -67,6 +67,17 @@ async fn resolvers_that_disagree_and_split_horizon() {
             && msg.contains(&dns2.to_string())
             && msg.contains(&b.ip().to_string())
             && msg.contains(&c.ip().to_string()),
+        "{msg}"
+    );
+    assert_eq!(check(&m, "failing.example", "resolvers_agree"), Some(0.0));
+    assert_eq!(
+        reason(&m, "failing.example", "resolvers_agree").as_deref(),
+        Some("disagree")
+    );
+    let msg = common::message(&results, "failing.example", "resolvers_agree");
+    assert!(
+        msg.contains(&format!("{} says nxdomain", lab.dns))
+            && msg.contains(&format!("{dns2} says servfail")),
         "{msg}"
     );
 
@@ -218,7 +229,10 @@ async fn authoritative_servers_with_different_zone_contents() {
     {
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            eprintln!("skipped: binding port 53 needs root ({e})");
+            common::skip(
+                "authoritative_servers_with_different_zone_contents",
+                &format!("binding port 53 needs root ({e})"),
+            );
             return;
         }
         Err(e) => panic!("{e}"),

@@ -3,85 +3,91 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use axum::{Extension, Router};
+use tokio::sync::Semaphore;
+use tower_http::compression::CompressionLayer;
 
-use super::webconfig::{self, BasicAuth, WebConfig};
-use super::{metrics, pages};
+use super::{api, metrics, pages};
 use crate::config::{Domain, normalize_domain};
 use crate::store::Store;
 
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// The router over an store.
-pub fn router(store: Arc<Store>) -> Router {
-    Router::new()
-        .route("/", get(pages::status_page))
-        .route("/metrics", get(metrics_page))
-        .route("/probe", get(probe))
-        .route("/domain/{tenant}/{domain}", get(pages::domain_page))
-        .route("/-/healthy", get(|| async { "Healthy.\n" }))
-        .route("/-/ready", get(ready))
-        .route("/-/reload", post(reload))
-        .with_state(store)
+/// What the command line decides about the routes.
+#[derive(Debug, Clone)]
+pub struct Routes {
+    /// Where the metrics are served (`--web.telemetry-path`).
+    pub telemetry_path: String,
+    /// `POST /-/reload` allowed (`--web.enable-lifecycle`); else 403 as in Prometheus.
+    pub enable_lifecycle: bool,
+    /// At most this many `/probe` requests at once; more get 503 at once.
+    pub probe_concurrency: usize,
 }
 
-/// Serves until `shutdown` is cancelled, with TLS and basic auth when `web` says so.
-pub async fn serve(
-    listener: TcpListener,
-    store: Arc<Store>,
-    web: Option<&WebConfig>,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
-    let mut app = router(store);
-    if let Some(users) = web.map(|w| &w.basic_auth_users).filter(|u| !u.is_empty()) {
-        let auth = BasicAuth::new(users.clone());
-        app = app.layer(axum::middleware::from_fn_with_state(
-            auth,
-            webconfig::require_auth,
-        ));
+impl Default for Routes {
+    fn default() -> Self {
+        Routes {
+            telemetry_path: "/metrics".into(),
+            enable_lifecycle: false,
+            probe_concurrency: 4,
+        }
     }
-    let tls = web.and_then(|w| w.tls.clone());
-    let Some(tls) = tls else {
-        return axum::serve(listener, app)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await;
-    };
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let connections = tokio_util::task::TaskTracker::new();
-    loop {
-        let accepted = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            a = listener.accept() => a,
-        };
-        let Ok((tcp, _)) = accepted else { continue };
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        let shutdown = shutdown.clone();
-        connections.spawn(async move {
-            let handshake =
-                tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp));
-            let Ok(Ok(stream)) = handshake.await else {
-                return;
-            };
-            let service = hyper_util::service::TowerToHyperService::new(app);
-            let builder =
-                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-            tokio::select! {
-                _ = conn => {}
-                _ = shutdown.cancelled() => {}
-            }
-        });
+}
+
+impl Routes {
+    /// Checks `--web.telemetry-path`: an absolute path that no other endpoint uses.
+    pub fn check(&self) -> Result<(), String> {
+        let p = &self.telemetry_path;
+        let taken = ["/", "/probe", "/-/healthy", "/-/ready", "/-/reload"];
+        if !p.starts_with('/')
+            || p.contains(['{', '}', '*', '?', '#'])
+            || taken.contains(&p.as_str())
+            || p.starts_with("/domain/")
+            || p.starts_with("/api/")
+        {
+            return Err(format!(
+                "invalid --web.telemetry-path {p:?}: expected an absolute path that no other endpoint uses"
+            ));
+        }
+        Ok(())
     }
-    connections.close();
-    connections.wait().await;
-    Ok(())
+}
+
+#[derive(Clone)]
+struct Lifecycle(bool);
+
+#[derive(Clone)]
+struct ProbeSlots(Arc<Semaphore>);
+
+/// The router over a store, with the default routes.
+pub fn router(store: Arc<Store>) -> Router {
+    router_with(store, &Routes::default())
+}
+
+/// The router over a store; `/metrics` (or the telemetry path) gzipped when accepted.
+pub fn router_with(store: Arc<Store>, routes: &Routes) -> Router {
+    let slots = ProbeSlots(Arc::new(Semaphore::new(routes.probe_concurrency)));
+    Router::new()
+        .route("/", get(pages::status_page))
+        .route(
+            &routes.telemetry_path,
+            get(metrics_page).layer(CompressionLayer::new().gzip(true)),
+        )
+        .route("/probe", get(probe).layer(Extension(slots)))
+        .route("/domain/{tenant}/{domain}", get(pages::domain_page))
+        .route("/api/v1/domains", get(api::domains))
+        .route("/api/v1/domains/{tenant}/{domain}", get(api::domain))
+        .route("/-/healthy", get(|| async { "Healthy.\n" }))
+        .route("/-/ready", get(ready))
+        .route(
+            "/-/reload",
+            post(reload).layer(Extension(Lifecycle(routes.enable_lifecycle))),
+        )
+        .with_state(store)
 }
 
 async fn metrics_page(State(ex): State<Arc<Store>>) -> Response {
@@ -106,7 +112,17 @@ async fn ready(State(ex): State<Arc<Store>>) -> Response {
     }
 }
 
-async fn reload(State(ex): State<Arc<Store>>) -> Response {
+async fn reload(
+    State(ex): State<Arc<Store>>,
+    Extension(Lifecycle(enabled)): Extension<Lifecycle>,
+) -> Response {
+    if !enabled {
+        return (
+            StatusCode::FORBIDDEN,
+            "Lifecycle API is not enabled (start with --web.enable-lifecycle; SIGHUP reloads too).\n",
+        )
+            .into_response();
+    }
     match ex.reload() {
         Ok(()) => (StatusCode::OK, "Reloaded.\n").into_response(),
         Err(e) => (
@@ -117,7 +133,21 @@ async fn reload(State(ex): State<Arc<Store>>) -> Response {
     }
 }
 
-async fn probe(State(ex): State<Arc<Store>>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn probe(
+    State(ex): State<Arc<Store>>,
+    Extension(ProbeSlots(slots)): Extension<ProbeSlots>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    // Own small limit, answered at once when full: /probe never queues behind (or delays)
+    // the scheduled probes.
+    let Ok(_slot) = slots.try_acquire_owned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            "too many /probe requests in flight, try again\n",
+        )
+            .into_response();
+    };
     let setup = ex.setup();
     // `target=` as in Prometheus' multi-target pattern (blackbox_exporter, the Probe resource).
     let Some(name) = q.get("domain").or_else(|| q.get("target")) else {

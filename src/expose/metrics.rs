@@ -34,15 +34,22 @@ fn cut(value: &str) -> &str {
 pub fn render(store: &Store) -> Vec<u8> {
     let setup = store.setup();
     let reports = store.reports(&setup.config);
-    let mut out = String::with_capacity(4096 + reports.len() * 4096);
+    // Sized like the last page, so the body is never copied into a bigger buffer (which
+    // would hold it twice) while it grows.
+    let last = LAST_SIZE.load(std::sync::atomic::Ordering::Relaxed);
+    let mut out = String::with_capacity(last.max(reports.len() * 6144) + 65536);
     let refs: Vec<&DomainReport> = reports.iter().map(|r| r.as_ref()).collect();
     render_reports(&mut out, &refs);
     render_vantages(&mut out, store, &setup.config);
     render_self(&mut out, &store.stats, &setup.config);
     let mut bytes = out.into_bytes();
     render_process(&mut bytes);
+    LAST_SIZE.store(bytes.len(), std::sync::atomic::Ordering::Relaxed);
     bytes
 }
+
+/// Size of the last `/metrics` page.
+static LAST_SIZE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Renders one report (what `/probe` answers).
 pub fn render_report(out: &mut String, report: &DomainReport) {
@@ -250,7 +257,7 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
             "Negotiated TLS version.",
             |e, emit| {
                 if let Some(h) = e.handshake() {
-                    emit(&[("version", &h.version)], 1.0)
+                    emit(&[("version", h.version.as_str())], 1.0)
                 }
             },
         ),
@@ -598,7 +605,11 @@ fn sample(
         out.push('"');
     }
     out.push_str("} ");
-    if value.is_finite() {
+    if value == 0.0 {
+        out.push('0');
+    } else if value == 1.0 {
+        out.push('1');
+    } else if value.is_finite() {
         let _ = write!(out, "{value}");
     } else {
         out.push_str("NaN");
@@ -608,6 +619,11 @@ fn sample(
 
 /// Label value escaping of the text exposition format.
 fn escape(out: &mut String, v: &str) {
+    // Most values need no escaping: copy them whole.
+    if !v.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        out.push_str(v);
+        return;
+    }
     for c in v.chars() {
         match c {
             '\\' => out.push_str("\\\\"),

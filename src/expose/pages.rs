@@ -1,25 +1,64 @@
 //! The status page and a domain's page: HTML rendered from the store's reports only (no
 //! judging here), everything escaped, no JavaScript.
 
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::Arc;
+use std::time::SystemTime;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::judge::State as Verdict;
+use super::evidence::{self, Line};
+use super::overview::{self, Filter, Page, Row, Standing, Summary};
+use crate::config::Domain;
+use crate::facts::unix;
+use crate::judge::{CheckName, DomainReport, Finding, State as Verdict};
 use crate::store::{DomainKey, Store};
+
+/// Where the runbooks live; a check's section is `RUNBOOK_URL#<anchor>` (see
+/// [`runbook_anchor`]). The same base as the alerts' `runbook_url`.
+pub const RUNBOOK_URL: &str =
+    "https://github.com/sipfed/sipfed_exporter/blob/main/docs/runbooks.md";
+
+/// The heading of docs/runbooks.md that explains a failing check: its own `### check`
+/// section, or the alert that covers it.
+pub fn runbook_anchor(check: CheckName) -> &'static str {
+    match check {
+        CheckName::CertExpiry => "sipfedcertificateexpiringsoon",
+        CheckName::CertValidNow => "sipfedcertificateexpired",
+        CheckName::CertRenewalActivated => "sipfedcertificaterenewalnotactivated",
+        CheckName::TeamsFederationSrv => "sipfedteamsfederationrecordmissing",
+        CheckName::AuthoritativeAgree => "sipfedcheckfailing",
+        other => other.as_str(),
+    }
+}
 
 /// HTML escaping for text and attribute values.
 pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
-const STYLE: &str = "<style>body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse}td,th{padding:.3em .7em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}.ok{color:#1a7f37}.critical,.failing{color:#c62828;font-weight:600}.warning{color:#b26a00}.info{color:#555}.pending{color:#888}small{color:#666}</style>";
+const STYLE: &str = "<style>body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse}td,th{padding:.3em .7em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}.ok{color:#1a7f37}.critical,.failing,.bad{color:#c62828;font-weight:600}.warning{color:#b26a00}.info{color:#555}.pending{color:#888}small{color:#666}ul.facts{list-style:none;padding-left:0;font-family:ui-monospace,monospace;font-size:90%}ul.facts li{margin:.1em 0}ul.facts b{font-weight:600;color:#444}nav a{margin-right:.6em}.d1{padding-left:1.5em}.d2{padding-left:3em}.d3{padding-left:4.5em}.d4{padding-left:6em}</style>";
+
+fn head(title: &str) -> String {
+    format!(
+        "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width\"><title>{}</title>{STYLE}</head><body>",
+        esc(title)
+    )
+}
 
 fn state_class(s: Verdict) -> &'static str {
     match s {
@@ -29,58 +68,269 @@ fn state_class(s: Verdict) -> &'static str {
     }
 }
 
-/// `/`: every configured (domain, vantage) with its state and failing checks.
-pub async fn status_page(State(store): State<Arc<Store>>) -> Html<String> {
-    let setup = store.setup();
-    let mut html = format!(
-        "<!doctype html><html><head><meta charset=utf-8><title>sipfed_exporter</title>{STYLE}</head><body><h1>SIP federation status</h1><p><a href=\"/metrics\">Metrics</a> · {} domain(s)</p><table><tr><th>Tenant</th><th>Domain</th><th>Role</th><th>Vantage</th><th>State</th><th>Failing checks</th></tr>",
-        setup.config.domains.len()
-    );
-    for d in &setup.config.domains {
-        let report = store.report(&DomainKey::of(d));
-        for v in &d.vantages {
-            let vr = report
-                .as_ref()
-                .and_then(|r| r.vantages.iter().find(|x| &x.vantage == v));
-            let (state, failing) = match vr {
-                None => (
-                    "<span class=pending>pending</span>".to_string(),
-                    String::new(),
-                ),
-                Some(vr) => {
-                    let failing: Vec<String> = vr
-                        .findings
-                        .iter()
-                        .filter(|f| !f.passed)
-                        .map(|f| format!("<span class={}>{}</span>", f.severity.as_str(), f.check))
-                        .collect();
-                    (
-                        format!(
-                            "<span class={}>{}</span>",
-                            state_class(vr.state),
-                            vr.state.as_str()
-                        ),
-                        failing.join(" "),
-                    )
-                }
-            };
-            let _ = write!(
-                html,
-                "<tr><td>{}</td><td><a href=\"/domain/{}/{}\">{}</a></td><td>{}</td><td>{}</td><td>{state}</td><td>{failing}</td></tr>",
-                esc(&d.tenant),
-                esc(&d.tenant),
-                esc(&d.name),
-                esc(&d.name),
-                d.role.as_str(),
-                esc(v)
-            );
-        }
+fn standing_class(s: Standing) -> &'static str {
+    match s {
+        Standing::Failing => "critical",
+        Standing::Warning => "warning",
+        Standing::Pending => "pending",
+        Standing::Ok => "ok",
     }
-    html.push_str("</table></body></html>");
-    Html(html)
 }
 
-/// `/domain/{tenant}/{domain}`: the checklist of every vantage.
+fn now() -> i64 {
+    unix(SystemTime::now()) as i64
+}
+
+/// `/`: every configured domain, worst first, filtered by `state`, `tenant` and `q`, a page of
+/// [`overview::PAGE_SIZE`] rows at a time (`page=N`, `page=all`).
+pub async fn status_page(
+    State(store): State<Arc<Store>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let filter = match Filter::from_query(&q) {
+        Ok(f) => f,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
+    };
+    let page = Page::from_query(&q);
+    // Ten thousand domains take milliseconds: keep them off the I/O threads all the same.
+    let body = tokio::task::spawn_blocking(move || {
+        let setup = store.setup();
+        let rows = overview::rows(&setup.config, &store);
+        render_status(&rows, &filter, page, now())
+    })
+    .await;
+    match body {
+        Ok(b) => Html(b).into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "rendering failed\n").into_response(),
+    }
+}
+
+fn count_link(filter: &Filter, tenant: Option<&str>, s: Standing, n: usize) -> String {
+    let f = Filter {
+        state: Some(s),
+        tenant: tenant.map(str::to_string).or_else(|| filter.tenant.clone()),
+        q: filter.q.clone(),
+    };
+    if n == 0 {
+        format!("<span class=pending>0 {}</span>", s.as_str())
+    } else {
+        format!(
+            "<a class={} href=\"/?{}\">{n} {}</a>",
+            standing_class(s),
+            esc(&f.query(&[])),
+            s.as_str()
+        )
+    }
+}
+
+fn summary_html(out: &mut String, summary: &Summary, filter: &Filter) {
+    let _ = write!(
+        out,
+        "<p id=summary><a href=\"/\">{} domains</a>: ",
+        summary.all.total()
+    );
+    let links: Vec<String> = Standing::ALL
+        .iter()
+        .map(|s| count_link(filter, None, *s, summary.all.get(*s)))
+        .collect();
+    out.push_str(&links.join(" · "));
+    out.push_str("</p>");
+    if summary.tenants.len() > 1 {
+        out.push_str("<table id=tenants><tr><th>Tenant</th>");
+        for s in Standing::ALL {
+            let _ = write!(out, "<th>{}</th>", s.as_str());
+        }
+        out.push_str("</tr>");
+        for (t, c) in &summary.tenants {
+            let only = Filter {
+                tenant: Some(t.clone()),
+                ..Filter::default()
+            };
+            let _ = write!(
+                out,
+                "<tr><td><a href=\"/?{}\">{}</a></td>",
+                esc(&only.query(&[])),
+                esc(t)
+            );
+            for s in Standing::ALL {
+                let _ = write!(out, "<td>{}</td>", count_link(&only, Some(t), s, c.get(s)));
+            }
+            out.push_str("</tr>");
+        }
+        out.push_str("</table>");
+    }
+}
+
+fn search_form(out: &mut String, filter: &Filter) {
+    out.push_str("<form method=get action=\"/\" role=search><label>Domain contains <input type=search name=q value=\"");
+    out.push_str(&esc(filter.q.as_deref().unwrap_or("")));
+    out.push_str("\"></label> ");
+    if let Some(s) = filter.state {
+        let _ = write!(out, "<input type=hidden name=state value={}>", s.as_str());
+    }
+    if let Some(t) = &filter.tenant {
+        let _ = write!(out, "<input type=hidden name=tenant value=\"{}\">", esc(t));
+    }
+    out.push_str("<button type=submit>Search</button></form>");
+}
+
+fn expiry_cell(report: Option<&DomainReport>, now: i64) -> String {
+    match report.and_then(|r| r.soonest_expiry()) {
+        None => String::new(),
+        Some(t) => {
+            let days = evidence::days_left(t, now);
+            let class = if t <= now {
+                "critical"
+            } else if days < 21 {
+                "warning"
+            } else {
+                "ok"
+            };
+            format!(
+                "{} <small class={class}>({})</small>",
+                evidence::date(t),
+                if t <= now {
+                    "expired".to_string()
+                } else {
+                    format!("{days} d")
+                }
+            )
+        }
+    }
+}
+
+fn row_html(out: &mut String, row: &Row<'_>, now: i64) {
+    let d = row.domain;
+    let standing = row.standing();
+    let report = row.report.as_deref();
+    let multi = d.vantages.len() > 1;
+    let mut state = format!(
+        "<span class={}>{}</span>",
+        standing_class(standing),
+        standing.as_str()
+    );
+    if multi && let Some(r) = report {
+        let per: Vec<String> = d
+            .vantages
+            .iter()
+            .map(|v| match r.vantages.iter().find(|x| &x.vantage == v) {
+                Some(x) => format!(
+                    "{} <span class={}>{}</span>",
+                    esc(v),
+                    state_class(x.state),
+                    x.state.as_str()
+                ),
+                None => format!("{} <span class=pending>pending</span>", esc(v)),
+            })
+            .collect();
+        let _ = write!(state, "<br><small>{}</small>", per.join(", "));
+    }
+    let failing: Vec<String> = report
+        .map(|r| {
+            r.failing()
+                .map(|(v, f)| {
+                    format!(
+                        "<span class={}>{}{}</span>",
+                        f.severity.as_str(),
+                        if multi {
+                            format!("{}:", esc(v))
+                        } else {
+                            String::new()
+                        },
+                        f.check
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let probed = report
+        .and_then(|r| r.oldest_probe())
+        .map(|t| format!("{} ago", evidence::age(now as f64 - t)))
+        .unwrap_or_default();
+    let _ = write!(
+        out,
+        "<tr data-domain=\"{name}\" data-state={st}><td>{tenant}</td><td><a href=\"/domain/{tenant_url}/{name_url}\">{name}</a></td><td>{role}</td><td>{state}</td><td>{failing}</td><td>{expiry}</td><td>{probed}</td></tr>",
+        name = esc(&d.name),
+        st = standing.as_str(),
+        tenant = esc(&d.tenant),
+        tenant_url = esc(&overview::percent_encode(&d.tenant)),
+        name_url = esc(&overview::percent_encode(&d.name)),
+        role = d.role.as_str(),
+        failing = failing.join(" "),
+        expiry = expiry_cell(report, now),
+    );
+}
+
+/// The status page for `rows` (every configured domain), pure.
+pub fn render_status(rows: &[Row<'_>], filter: &Filter, page: Page, now: i64) -> String {
+    let summary = overview::summary(rows);
+    let selected = overview::select(rows, filter);
+    let mut out = head("SIP federation status – sipfed_exporter");
+    out.push_str("<h1>SIP federation status</h1><nav><a href=\"/metrics\">Metrics</a><a href=\"/api/v1/domains\">JSON</a></nav>");
+    summary_html(&mut out, &summary, filter);
+    search_form(&mut out, filter);
+    let mut shown: Vec<String> = Vec::new();
+    if let Some(s) = filter.state {
+        shown.push(format!("state {}", s.as_str()));
+    }
+    if let Some(t) = &filter.tenant {
+        shown.push(format!("tenant {}", esc(t)));
+    }
+    if let Some(q) = &filter.q {
+        shown.push(format!("domain contains “{}”", esc(q)));
+    }
+    let _ = write!(
+        out,
+        "<p id=showing>{} of {} domains{}",
+        selected.len(),
+        rows.len(),
+        if shown.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " with {} · <a href=\"/\">clear filters</a>",
+                shown.join(", ")
+            )
+        }
+    );
+    out.push_str("</p>");
+    out.push_str("<table id=domains><thead><tr><th>Tenant</th><th>Domain</th><th>Role</th><th>State</th><th>Failing checks</th><th>Soonest expiry</th><th>Last probe</th></tr></thead><tbody>");
+    for row in page.slice(&selected) {
+        row_html(&mut out, row, now);
+    }
+    out.push_str("</tbody></table>");
+    let pages = Page::count(selected.len());
+    if pages > 1 {
+        out.push_str("<nav id=pages>Page ");
+        for n in 1..=pages {
+            if page == Page::Number(n) {
+                let _ = write!(out, "<b>{n}</b> ");
+            } else {
+                let _ = write!(
+                    out,
+                    "<a href=\"/?{}\">{n}</a> ",
+                    esc(&filter.query(&[("page", &n.to_string())]))
+                );
+            }
+        }
+        if page == Page::All {
+            out.push_str("· <b>all</b>");
+        } else {
+            let _ = write!(
+                out,
+                "· <a href=\"/?{}\">all {}</a>",
+                esc(&filter.query(&[("page", "all")])),
+                selected.len()
+            );
+        }
+        out.push_str("</nav>");
+    }
+    out.push_str("</body></html>");
+    out
+}
+
+/// `/domain/{tenant}/{domain}`: the failing checks first, then every vantage's checklist and
+/// the facts behind it.
 pub async fn domain_page(
     State(store): State<Arc<Store>>,
     Path((tenant, domain)): Path<(String, String)>,
@@ -95,47 +345,227 @@ pub async fn domain_page(
         return (StatusCode::NOT_FOUND, "no such domain\n").into_response();
     };
     let report = store.report(&DomainKey::of(d));
-    let mut html = format!(
-        "<!doctype html><html><head><meta charset=utf-8><title>{} – sipfed_exporter</title>{STYLE}</head><body><p><a href=\"/\">All domains</a></p><h1>{}</h1><p>tenant {} · role {} · federation {}</p>",
-        esc(&d.name),
+    Html(render_domain(d, report.as_deref(), now())).into_response()
+}
+
+fn finding_row(out: &mut String, f: &Finding, vantage: Option<&str>) {
+    let result = if f.passed {
+        "<span class=ok>pass</span>".to_string()
+    } else {
+        format!(
+            "<span class={}>{} ({})</span>",
+            f.severity.as_str(),
+            f.severity.as_str(),
+            f.reason.map(|r| r.as_str()).unwrap_or("")
+        )
+    };
+    let what = if f.passed {
+        String::new()
+    } else {
+        format!(
+            "<small>{}</small> <a class=runbook href=\"{RUNBOOK_URL}#{}\">runbook</a>",
+            esc(&f.hint),
+            runbook_anchor(f.check)
+        )
+    };
+    let _ = write!(out, "<tr data-check={}>", f.check);
+    if let Some(v) = vantage {
+        let _ = write!(out, "<td>{}</td>", esc(v));
+    }
+    let _ = write!(
+        out,
+        "<td>{}</td><td>{result}</td><td>{}</td><td>{what}</td></tr>",
+        f.check,
+        esc(&f.message)
+    );
+}
+
+/// The facts as a list; `data-fact` names each line for tests and scrapers.
+fn facts_html(out: &mut String, lines: &[Line]) {
+    out.push_str("<ul class=facts>");
+    for l in lines {
+        let _ = write!(
+            out,
+            "<li class=\"d{}{}\" data-fact={}><b>{}</b> {}</li>",
+            l.depth.min(4),
+            if l.failed { " bad" } else { "" },
+            l.key,
+            esc(l.label),
+            esc(&l.text)
+        );
+    }
+    out.push_str("</ul>");
+}
+
+/// A domain's page, pure.
+pub fn render_domain(d: &Domain, report: Option<&DomainReport>, now: i64) -> String {
+    let mut out = head(&format!("{} – sipfed_exporter", d.name));
+    let standing = Standing::of(report);
+    let _ = write!(
+        out,
+        "<nav><a href=\"/\">All domains</a><a href=\"/api/v1/domains/{}/{}\">JSON</a></nav><h1>{}</h1><p>tenant {} · role {} · federation {} · <span id=state class={}>{}</span>",
+        esc(&overview::percent_encode(&d.tenant)),
+        esc(&overview::percent_encode(&d.name)),
         esc(&d.name),
         esc(&d.tenant),
         d.role.as_str(),
-        d.federation.as_str()
+        d.federation.as_str(),
+        standing_class(standing),
+        standing.as_str()
     );
+    if let Some(t) = report.and_then(|r| r.soonest_expiry()) {
+        let _ = write!(
+            out,
+            " · soonest certificate expiry {}",
+            evidence::expiry(t, now)
+        );
+    }
+    if let Some(split) = report.and_then(|r| r.split_horizon) {
+        let _ = write!(
+            out,
+            " · vantages {}",
+            if split {
+                "see different DNS (split horizon)"
+            } else {
+                "see the same DNS"
+            }
+        );
+    }
+    out.push_str("</p>");
+    if let Some(r) = report {
+        let failing: Vec<(&str, &Finding)> = r.failing().collect();
+        if !failing.is_empty() {
+            out.push_str("<h2>Failing checks</h2><table id=failing><tr><th>Vantage</th><th>Check</th><th>Result</th><th>Finding</th><th>What to do</th></tr>");
+            for (v, f) in failing {
+                finding_row(&mut out, f, Some(v));
+            }
+            out.push_str("</table>");
+        }
+    }
     for v in &d.vantages {
-        let _ = write!(html, "<h2>Vantage {}</h2>", esc(v));
-        let Some(vr) = report
-            .as_ref()
-            .and_then(|r| r.vantages.iter().find(|x| &x.vantage == v))
-        else {
-            html.push_str("<p class=pending>Not probed yet.</p>");
+        let _ = write!(out, "<section data-vantage=\"{}\">", esc(v));
+        let Some(vr) = report.and_then(|r| r.vantages.iter().find(|x| &x.vantage == v)) else {
+            let _ = write!(
+                out,
+                "<h2>Vantage {}</h2><p class=pending>Not probed yet.</p></section>",
+                esc(v)
+            );
             continue;
         };
-        html.push_str(
-            "<table><tr><th>Check</th><th>Result</th><th>Finding</th><th>What to do</th></tr>",
+        let _ = write!(
+            out,
+            "<h2>Vantage {} – <span class={}>{}</span></h2><p><small>probe started {} ({} ago), took {:.2} s{}</small></p>",
+            esc(v),
+            state_class(vr.state),
+            vr.state.as_str(),
+            evidence::datetime(vr.facts.started_at),
+            evidence::age(now as f64 - vr.facts.started_at),
+            vr.facts.duration_seconds,
+            if vr.public { " · public vantage" } else { "" }
         );
-        for f in &vr.findings {
-            let result = if f.passed {
-                "<span class=ok>pass</span>".to_string()
-            } else {
-                format!(
-                    "<span class={}>{} ({})</span>",
-                    f.severity.as_str(),
-                    f.severity.as_str(),
-                    f.reason.map(|r| r.as_str()).unwrap_or("")
-                )
-            };
-            let _ = write!(
-                html,
-                "<tr><td>{}</td><td>{result}</td><td>{}</td><td><small>{}</small></td></tr>",
-                f.check,
-                esc(&f.message),
-                esc(&f.hint)
+        out.push_str("<h3>Checks</h3><table class=checks><tr><th>Check</th><th>Result</th><th>Finding</th><th>What to do</th></tr>");
+        // Failing first (worst first), then the passed ones in checklist order.
+        let mut findings: Vec<&Finding> = vr.findings.iter().collect();
+        findings.sort_by_key(|f| (f.passed, f.severity));
+        for f in findings {
+            finding_row(&mut out, f, None);
+        }
+        if vr.findings.is_empty() {
+            out.push_str(
+                "<tr><td colspan=4>no check applies (nothing could be gathered)</td></tr>",
             );
         }
-        html.push_str("</table>");
+        out.push_str("</table><h3>Facts</h3>");
+        facts_html(&mut out, &evidence::vantage_lines(vr, now));
+        out.push_str("</section>");
     }
-    html.push_str("</body></html>");
-    Html(html).into_response()
+    out.push_str("</body></html>");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::judge::State;
+    use overview::tests::{domain, report};
+
+    #[test]
+    fn escapes_everything_people_or_peers_control() {
+        assert_eq!(
+            esc("<script>alert('x')</script>&\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;"
+        );
+        let d = domain("<b>acme</b>", "x.example");
+        let rows = vec![Row {
+            domain: &d,
+            report: None,
+        }];
+        let filter = Filter {
+            q: Some("\"><script>".into()),
+            tenant: Some("<b>acme</b>".into()),
+            state: None,
+        };
+        let html = render_status(&rows, &filter, Page::Number(1), 0);
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(!html.contains("<b>acme"), "{html}");
+        assert!(
+            html.contains("value=\"&quot;&gt;&lt;script&gt;\""),
+            "{html}"
+        );
+        // A hostile SAN or SIP detail reaches the domain page escaped.
+        let r = report(&d, State::Failing);
+        let page = render_domain(&d, Some(&r), 0);
+        assert!(!page.contains("<b>acme"), "{page}");
+        assert!(page.contains("&lt;b&gt;acme&lt;/b&gt;"), "{page}");
+    }
+
+    #[test]
+    fn status_rows_are_worst_first_and_paginated() {
+        let ds: Vec<_> = (0..overview::PAGE_SIZE + 5)
+            .map(|i| domain("t", &format!("d{i}.example")))
+            .collect();
+        let rows: Vec<Row<'_>> = ds
+            .iter()
+            .enumerate()
+            .map(|(i, d)| Row {
+                domain: d,
+                report: Some(report(
+                    d,
+                    if i == 700 % ds.len() {
+                        State::Failing
+                    } else {
+                        State::Ok
+                    },
+                )),
+            })
+            .collect();
+        let html = render_status(&rows, &Filter::default(), Page::Number(1), 0);
+        let first = html.find("<tr data-domain").unwrap();
+        assert!(html[first..].starts_with("<tr data-domain=\"d195.example\" data-state=failing>"));
+        assert_eq!(html.matches("<tr data-domain").count(), overview::PAGE_SIZE);
+        assert!(html.contains("href=\"/?page=2\">2</a>"), "{html}");
+        assert!(html.contains("href=\"/?page=all\">all 505</a>"));
+        assert!(html.contains("href=\"/?state=failing\">1 failing</a>"));
+        let all = render_status(&rows, &Filter::default(), Page::All, 0);
+        assert_eq!(all.matches("<tr data-domain").count(), 505);
+    }
+
+    #[test]
+    fn failing_checks_link_their_runbook_section() {
+        let runbooks = include_str!("../../docs/runbooks.md").to_ascii_lowercase();
+        for c in crate::judge::CHECKS {
+            let anchor = runbook_anchor(c.name);
+            assert!(
+                runbooks.contains(&format!("## {anchor}\n"))
+                    || runbooks.contains(&format!("### {anchor}\n")),
+                "{} links to #{anchor}, which docs/runbooks.md lacks",
+                c.name
+            );
+        }
+        let d = domain("t", "x.example");
+        let page = render_domain(&d, Some(&report(&d, State::Failing)), 0);
+        assert!(page.contains(&format!("href=\"{RUNBOOK_URL}#tcp_connect\">runbook</a>")));
+        // The failing checks come first, in their own table.
+        assert!(page.find("id=failing").unwrap() < page.find("class=checks").unwrap());
+    }
 }

@@ -73,6 +73,22 @@ impl SrvFacts {
         self.answers.first().map(|a| &a.answer)
     }
 
+    /// Who hosts the edge the most preferred record (lowest priority, then highest weight)
+    /// points to; [`Platform::None`] without a usable record.
+    pub fn platform(&self) -> Platform {
+        self.records()
+            .iter()
+            .filter(|r| !r.target.is_empty())
+            .min_by_key(|r| (r.priority, std::cmp::Reverse(r.weight)))
+            .map(|r| classify_target(&r.target))
+            .unwrap_or(Platform::None)
+    }
+
+    /// Whether every resolver gave the same answer (records compared as sets).
+    pub fn resolvers_agree(&self) -> bool {
+        agree(&self.answers)
+    }
+
     /// The records of the primary answer; empty when it failed.
     pub fn records(&self) -> &[SrvRecord] {
         match self.primary() {
@@ -91,6 +107,20 @@ pub struct ResolverAnswer<T> {
     pub answer: Result<T, DnsFailure>,
 }
 
+/// Whether every resolver gave the same answer, lists compared as sets.
+pub fn agree<T: Ord + Clone>(answers: &[ResolverAnswer<Vec<T>>]) -> bool {
+    fn sorted<T: Ord + Clone>(a: &ResolverAnswer<Vec<T>>) -> Result<Vec<T>, DnsFailure> {
+        a.answer.clone().map(|mut v| {
+            v.sort();
+            v
+        })
+    }
+    let Some(first) = answers.first().map(sorted) else {
+        return true;
+    };
+    answers[1..].iter().all(|a| sorted(a) == first)
+}
+
 /// One SRV record, target lower-case without trailing dot.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct SrvRecord {
@@ -98,6 +128,17 @@ pub struct SrvRecord {
     pub weight: u16,
     pub port: u16,
     pub target: String,
+}
+
+impl std::fmt::Display for SrvRecord {
+    /// `priority weight port target`, as in a zone file.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} {} {}",
+            self.priority, self.weight, self.port, self.target
+        )
+    }
 }
 
 /// Why a DNS lookup gave no data.
@@ -157,6 +198,11 @@ pub struct TargetFacts {
 }
 
 impl TargetFacts {
+    /// Whether every resolver gave the same address set.
+    pub fn resolvers_agree(&self) -> bool {
+        agree(&self.address_answers)
+    }
+
     /// The addresses the probe went on with (the first resolver's answer).
     pub fn addresses(&self) -> Result<&[IpAddr], DnsFailure> {
         match self.address_answers.first() {
@@ -177,8 +223,9 @@ pub struct EndpointFacts {
     #[serde(serialize_with = "ser_opt_result")]
     pub tls: Option<Result<TlsFacts, TlsFailure>>,
     /// The chain the peer presented, leaf first, whatever its validity; kept even when the
-    /// handshake failed after the certificate message.
-    pub chain: Vec<CertFacts>,
+    /// handshake failed after the certificate message. Shared by every domain whose probe
+    /// used the same edge in the same round.
+    pub chain: std::sync::Arc<[CertFacts]>,
     /// The SIP OPTIONS exchange, when enabled and the handshake completed.
     pub sip: Option<SipFacts>,
     /// The exporter could not look at this address (its own trouble): whatever else this
@@ -215,11 +262,33 @@ impl EndpointFacts {
 #[derive(Debug, Clone, Serialize)]
 pub struct TlsFacts {
     pub duration_seconds: f64,
-    /// `TLS 1.2` or `TLS 1.3`.
-    pub version: String,
+    pub version: TlsVersion,
     pub cipher: String,
     /// The server sent a CertificateRequest (it wants mutual TLS).
     pub client_cert_requested: bool,
+}
+
+/// A negotiated TLS version (the prober offers only 1.2 and 1.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum TlsVersion {
+    #[serde(rename = "TLS 1.2")]
+    Tls12,
+    #[serde(rename = "TLS 1.3")]
+    Tls13,
+    /// Anything else a library might report.
+    #[serde(rename = "unknown")]
+    Unknown,
+}
+
+impl TlsVersion {
+    /// The `version` label value: `TLS 1.2`, `TLS 1.3`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsVersion::Tls12 => "TLS 1.2",
+            TlsVersion::Tls13 => "TLS 1.3",
+            TlsVersion::Unknown => "unknown",
+        }
+    }
 }
 
 /// A failed TLS handshake.

@@ -6,24 +6,23 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use tokio::net::TcpStream;
-use tokio::sync::Semaphore;
 use tokio::time::{Instant, timeout_at};
 
 use super::dns::{self, Resolvers};
-use super::proxy::ProxyError;
+use super::edge::Edges;
 use super::tls::TlsClient;
 use super::vantage::{self, Board, Health};
-use super::{authoritative, cert, local_exhaustion, m365, proxy, sip};
+use super::{authoritative, cert, m365};
 use crate::config::{Config, Domain, Federation, Proxy, Role};
 use crate::error::Error;
 use crate::facts::{
-    Blind, DnsFailure, EndpointFacts, Facts, Reason, ResolverAnswer, SrvFacts, TargetFacts,
-    TlsFailure, unix,
+    Blind, DnsFailure, EndpointFacts, Facts, M365Facts, Reason, ResolverAnswer, SrvFacts,
+    TargetFacts, unix,
 };
 
-/// Connections in flight to one address at most: many customer domains share one edge.
-const PER_ADDRESS_CONNECTIONS: usize = 4;
+/// How long Microsoft 365 evidence (MX, TXT, lyncdiscover, sip, _sip._tls) is reused: it
+/// changes when a tenant moves, rarely, and is most of a probe's DNS queries.
+pub const M365_FRESH: Duration = Duration::from_secs(3600);
 
 /// Addresses probed per target at most (a name with hundreds of A records is hostile).
 const MAX_ADDRESSES_PER_TARGET: usize = 16;
@@ -48,7 +47,10 @@ pub struct Prober {
     vantages: HashMap<String, Arc<VantageClient>>,
     timeout: Duration,
     sip_options: bool,
-    limiter: AddressLimiter,
+    /// The looks of shared edges (one connect + handshake per edge and round).
+    pub edges: Arc<Edges>,
+    /// Microsoft 365 evidence by (vantage, domain), with when it was gathered.
+    m365: Mutex<HashMap<(String, String), (Instant, M365Facts)>>,
     /// The latest health of every vantage.
     health: Board,
 }
@@ -79,7 +81,10 @@ impl Prober {
             vantages,
             timeout: config.global.timeout,
             sip_options: config.global.sip_options,
-            limiter: AddressLimiter::default(),
+            // Shorter than the half interval between two probes of one domain: no domain is
+            // judged twice on the same look.
+            edges: Arc::new(Edges::new(config.global.interval / 3)),
+            m365: Mutex::new(HashMap::new()),
             health: Board::default(),
         })
     }
@@ -204,7 +209,7 @@ impl Prober {
                 facts.srv = Some(srv);
             }
         }
-        let m365 = m365::gather(&client.resolvers, &domain.name);
+        let m365 = self.m365(client, &domain.name);
         let authoritative = async {
             if domain.role == Role::Own && domain.federation == Federation::Open {
                 let per_query = (self.timeout / 4).max(Duration::from_millis(200));
@@ -239,7 +244,7 @@ impl Prober {
 
     async fn target(
         &self,
-        client: &VantageClient,
+        client: &Arc<VantageClient>,
         name: &str,
         port: u16,
         domain: &str,
@@ -277,150 +282,88 @@ impl Prober {
         target
     }
 
+    /// One address: the edge's shared look, then SIP OPTIONS for this domain on the edge's
+    /// connection. Waiting for the look (a turn at the address, another probe's handshake)
+    /// is not this probe's time: its deadline moves by the wait.
     async fn endpoint(
         &self,
-        client: &VantageClient,
+        client: &Arc<VantageClient>,
         target: &str,
         address: SocketAddr,
         domain: &str,
         deadline: Instant,
     ) -> EndpointFacts {
+        if !crate::facts::may_connect(address.ip(), client.public) {
+            return EndpointFacts {
+                address,
+                tcp: Err(Reason::ForbiddenAddress),
+                tls: None,
+                chain: Default::default(),
+                sip: None,
+                blind: None,
+            };
+        }
+        let waiting = Instant::now();
+        let (_use, edge) = self
+            .edges
+            .get(client, address, target, self.timeout, self.sip_options)
+            .await;
+        let deadline = deadline + waiting.elapsed();
         let mut facts = EndpointFacts {
             address,
-            tcp: Err(Reason::Timeout),
-            tls: None,
-            chain: Vec::new(),
+            tcp: edge.tcp,
+            tls: edge.tls.clone(),
+            chain: edge.chain.clone(),
             sip: None,
-            blind: None,
+            blind: edge.blind,
         };
-        if !crate::facts::may_connect(address.ip(), client.public) {
-            facts.tcp = Err(Reason::ForbiddenAddress);
-            return facts;
+        if self.sip_options && facts.up() {
+            facts.sip = edge.options(domain, deadline).await;
         }
-        let Ok(_permit) = timeout_at(deadline, self.limiter.acquire(address)).await else {
-            // Waiting for a turn at a busy shared edge is our trouble, not the partner's.
-            facts.blind = Some(Blind::NoTurn);
-            return facts;
-        };
-        let start = Instant::now();
-        let connect = async {
-            match &client.proxy {
-                Some(proxy) => proxy::connect(proxy, address).await,
-                None => TcpStream::connect(address)
-                    .await
-                    .map_err(ProxyError::Target),
-            }
-        };
-        let tcp = match timeout_at(deadline, connect).await {
-            Err(_) => return facts,
-            Ok(Err(ProxyError::Proxy(detail))) => {
-                // The proxy, not the partner, failed: nothing was learned about the address.
-                tracing::debug!(vantage = %client.name, %detail, "proxy failed");
-                facts.tcp = Err(Reason::ConnectError);
-                facts.blind = Some(Blind::ProxyDown);
-                return facts;
-            }
-            Ok(Err(ProxyError::Target(e))) => {
-                facts.tcp = Err(connect_reason(&e));
-                if local_exhaustion(&e) {
-                    facts.blind = Some(Blind::LocalResources);
-                }
-                return facts;
-            }
-            Ok(Ok(s)) => s,
-        };
-        facts.tcp = Ok(start.elapsed().as_secs_f64());
-        let _ = tcp.set_nodelay(true);
-        let Ok(hs) = timeout_at(deadline, client.tls.handshake(tcp, target)).await else {
-            facts.tls = Some(Err(TlsFailure {
-                reason: Reason::Timeout,
-                detail: "no TLS handshake before the probe's deadline".into(),
-            }));
-            return facts;
-        };
-        facts.tls = Some(hs.result);
-        facts.chain = hs.chain;
-        if self.sip_options
-            && let Some(stream) = hs.stream
+        facts
+    }
+
+    /// Microsoft 365 evidence, reused for [`M365_FRESH`].
+    async fn m365(&self, client: &VantageClient, domain: &str) -> M365Facts {
+        let key = (client.name.clone(), domain.to_string());
         {
-            facts.sip = Some(sip::options(stream, domain, target, deadline).await);
+            let cache = self.m365.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((at, facts)) = cache.get(&key)
+                && at.elapsed() < M365_FRESH
+            {
+                return facts.clone();
+            }
         }
+        let facts = m365::gather(&client.resolvers, domain).await;
+        let mut cache = self.m365.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= 4096 && cache.len().is_power_of_two() {
+            cache.retain(|_, (at, _)| at.elapsed() < M365_FRESH);
+        }
+        cache.insert(key, (Instant::now(), facts.clone()));
         facts
     }
 }
 
 /// Every parsable certificate in a PEM file, or why there is none (unreadable file, no
 /// certificate, nothing parsable): a wrong path must show, not hide the renewal check.
-fn read_cert_file(path: &std::path::Path) -> Result<Vec<crate::facts::CertFacts>, String> {
+pub(crate) fn read_cert_file(
+    path: &std::path::Path,
+) -> Result<Vec<crate::facts::CertFacts>, String> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let iter =
         CertificateDer::pem_file_iter(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // A read error (a directory, an I/O error) ends the iteration; it is the reason to give.
+    let mut error = None;
     let certs: Vec<crate::facts::CertFacts> = iter
-        .filter_map(Result::ok)
+        .filter_map(|c| c.map_err(|e| error.get_or_insert(e.to_string())).ok())
         .take(64)
         .map(|c| cert::parse(&c))
         .filter(|c| c.parsed.is_some())
         .collect();
     if certs.is_empty() {
-        return Err(format!("{}: no parsable certificate", path.display()));
+        let why = error.unwrap_or_else(|| "no parsable certificate".into());
+        return Err(format!("{}: {why}", path.display()));
     }
     Ok(certs)
-}
-
-fn connect_reason(e: &std::io::Error) -> Reason {
-    use std::io::ErrorKind;
-    match e.kind() {
-        ErrorKind::ConnectionRefused => Reason::ConnectionRefused,
-        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => Reason::Unreachable,
-        ErrorKind::TimedOut => Reason::Timeout,
-        _ => Reason::ConnectError,
-    }
-}
-
-/// Bounds connections per address across all probes; entries vanish when unused.
-#[derive(Default)]
-struct AddressLimiter {
-    slots: Mutex<HashMap<SocketAddr, Arc<Semaphore>>>,
-}
-
-struct AddressPermit<'a> {
-    limiter: &'a AddressLimiter,
-    address: SocketAddr,
-    _permit: tokio::sync::OwnedSemaphorePermit,
-}
-
-impl AddressLimiter {
-    async fn acquire(&self, address: SocketAddr) -> AddressPermit<'_> {
-        let sem = {
-            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            slots
-                .entry(address)
-                .or_insert_with(|| Arc::new(Semaphore::new(PER_ADDRESS_CONNECTIONS)))
-                .clone()
-        };
-        // The semaphore is never closed, so acquiring cannot fail.
-        let permit = match sem.acquire_owned().await {
-            Ok(p) => p,
-            Err(_) => unreachable!("address semaphores are never closed"),
-        };
-        AddressPermit {
-            limiter: self,
-            address,
-            _permit: permit,
-        }
-    }
-}
-
-impl Drop for AddressPermit<'_> {
-    fn drop(&mut self) {
-        let mut slots = self.limiter.slots.lock().unwrap_or_else(|p| p.into_inner());
-        // The map holds one reference, this permit's semaphore another: drop idle entries.
-        if let Some(sem) = slots.get(&self.address)
-            && Arc::strong_count(sem) <= 2
-            && sem.available_permits() + 1 >= PER_ADDRESS_CONNECTIONS
-        {
-            slots.remove(&self.address);
-        }
-    }
 }

@@ -9,7 +9,7 @@ use tokio::time::{Instant, timeout_at};
 use crate::facts::{Reason, SipFacts, hex};
 
 /// At most this much is read from a peer, however much it sends.
-const MAX_RESPONSE_BYTES: usize = 16 * 1024;
+pub(super) const MAX_RESPONSE_BYTES: usize = 16 * 1024;
 
 /// Sends OPTIONS for `domain` on `stream` and waits for a final response until `deadline`.
 pub async fn options<S: AsyncRead + AsyncWrite + Unpin>(
@@ -140,7 +140,7 @@ pub async fn options<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// RFC 3261 §7.5: CRLFs before a start line (keep-alives, RFC 5626) are ignored.
-fn skip_keepalives(buf: &mut Vec<u8>) {
+pub(super) fn skip_keepalives(buf: &mut Vec<u8>) {
     let n = buf
         .iter()
         .take_while(|b| **b == b'\r' || **b == b'\n')
@@ -149,7 +149,7 @@ fn skip_keepalives(buf: &mut Vec<u8>) {
 }
 
 /// Whether `buf` is empty or a prefix of, or starts with, `SIP/2.0 ` (case-insensitive).
-fn could_be_status_line(buf: &[u8]) -> bool {
+pub(super) fn could_be_status_line(buf: &[u8]) -> bool {
     const START: &[u8] = b"SIP/2.0 ";
     let n = buf.len().min(START.len());
     buf[..n].eq_ignore_ascii_case(&START[..n])
@@ -157,7 +157,7 @@ fn could_be_status_line(buf: &[u8]) -> bool {
 
 /// Why reading the response failed. A TLS alert right after a TLS 1.3 handshake is how a
 /// peer that insists on mutual TLS rejects a missing or unfit client certificate.
-fn read_failure(e: &std::io::Error) -> (Reason, String) {
+pub(super) fn read_failure(e: &std::io::Error) -> (Reason, String) {
     use rustls::AlertDescription as A;
     match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
         Some(rustls::Error::AlertReceived(
@@ -182,14 +182,14 @@ fn read_failure(e: &std::io::Error) -> (Reason, String) {
 }
 
 /// Identifiers of one request.
-struct Ids {
-    branch: String,
+pub(super) struct Ids {
+    pub(super) branch: String,
     tag: String,
-    call_id: String,
+    pub(super) call_id: String,
 }
 
 impl Ids {
-    fn new() -> Ids {
+    pub(super) fn new() -> Ids {
         use ring::rand::SecureRandom;
         let mut bytes = [0u8; 24];
         // An all-zero fallback only weakens uniqueness; the exchange still works.
@@ -203,7 +203,7 @@ impl Ids {
 
     /// The request; responses come back on the same connection (RFC 3261 §18.2.2), so the
     /// Via sent-by and the From host are placeholders in the reserved `.invalid` domain.
-    fn request(&self, domain: &str) -> String {
+    pub(super) fn request(&self, domain: &str) -> String {
         format!(
             "OPTIONS sip:{domain} SIP/2.0\r\n\
              Via: SIP/2.0/TLS sipfed-exporter.invalid;branch={branch};rport\r\n\
@@ -224,13 +224,16 @@ impl Ids {
 }
 
 #[derive(Default)]
-struct Headers {
-    call_id: Option<String>,
-    cseq: Option<String>,
+pub(super) struct Headers {
+    pub(super) call_id: Option<String>,
+    pub(super) cseq: Option<String>,
+    /// The `branch` parameter of the topmost Via: which client transaction this answers
+    /// (RFC 3261 §17.1.3).
+    pub(super) branch: Option<String>,
 }
 
 /// Parses `SIP/2.0 CODE reason` and the headers checks need (compact forms included).
-fn parse_response(head: &str) -> Option<(u16, Headers)> {
+pub(super) fn parse_response(head: &str) -> Option<(u16, Headers)> {
     let mut lines = head.split("\r\n");
     let status = lines.next()?;
     let rest = status
@@ -250,13 +253,25 @@ fn parse_response(head: &str) -> Option<(u16, Headers)> {
         match name.trim().to_ascii_lowercase().as_str() {
             "call-id" | "i" => h.call_id = Some(value),
             "cseq" => h.cseq = Some(value),
+            "via" | "v" if h.branch.is_none() => {
+                // The first value of a comma-separated Via header is the topmost.
+                h.branch = value
+                    .split(',')
+                    .next()
+                    .unwrap_or_default()
+                    .split(';')
+                    .skip(1)
+                    .filter_map(|p| p.split_once('='))
+                    .find(|(k, _)| k.trim().eq_ignore_ascii_case("branch"))
+                    .map(|(_, b)| b.trim().to_string());
+            }
             _ => {}
         }
     }
     Some((code, h))
 }
 
-fn content_length(head: &str) -> usize {
+pub(super) fn content_length(head: &str) -> usize {
     head.split("\r\n")
         .filter_map(|l| l.split_once(':'))
         .find(|(n, _)| {
@@ -268,7 +283,7 @@ fn content_length(head: &str) -> usize {
         .min(MAX_RESPONSE_BYTES)
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+pub(super) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 

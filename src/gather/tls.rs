@@ -19,7 +19,7 @@ use tokio_rustls::client::TlsStream;
 
 use super::cert;
 use crate::error::Error;
-use crate::facts::{CertFacts, Reason, TlsFacts, TlsFailure};
+use crate::facts::{CertFacts, Reason, TlsFacts, TlsFailure, TlsVersion};
 use crate::pem::{pem_error, read_certs, read_key};
 
 /// The TLS client of a vantage: one base configuration, cheaply specialised per connection.
@@ -92,9 +92,9 @@ impl TlsClient {
             Ok(stream) => {
                 let (_, conn) = stream.get_ref();
                 let version = match conn.protocol_version() {
-                    Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3",
-                    Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2",
-                    _ => "unknown",
+                    Some(rustls::ProtocolVersion::TLSv1_3) => TlsVersion::Tls13,
+                    Some(rustls::ProtocolVersion::TLSv1_2) => TlsVersion::Tls12,
+                    _ => TlsVersion::Unknown,
                 };
                 let cipher = conn
                     .negotiated_cipher_suite()
@@ -104,7 +104,7 @@ impl TlsClient {
                 Handshake {
                     result: Ok(TlsFacts {
                         duration_seconds: elapsed,
-                        version: version.into(),
+                        version,
                         cipher,
                         client_cert_requested: capture.requested.load(Ordering::Relaxed),
                     }),

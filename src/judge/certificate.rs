@@ -182,7 +182,8 @@ pub(super) fn cert_expiry(ctx: &Context<'_>) -> Option<Verdict> {
             left / 86400,
             lifetime / 86400
         );
-        if left < threshold {
+        // SPEC §5: passes with *more* than the threshold left; exactly at it is a warning.
+        if left <= threshold {
             let message = if stale_acme {
                 format!("{summary}; {ACME_NOT_ACTIVATED}")
             } else {
@@ -328,4 +329,313 @@ pub(super) fn cert_renewal_activated(ctx: &Context<'_>) -> Option<Verdict> {
         }
     }
     any.then(|| Verdict::Pass("the served certificate is the newest in the store".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{CertFacts as Cert, EndpointFacts as E, Facts};
+    use crate::judge::CheckName as N;
+    use crate::judge::Severity::{Critical as C, Info as I, Warning as W};
+    use crate::judge::test_facts::{DAY, Judge, NOW, TestPki, fails, passes, table};
+
+    const SIP: &str = "sip.kanzlei.de";
+    const A: &str = "193.99.144.80:5061";
+    const B: &str = "193.99.144.81:5061";
+    /// 90 days, 30 of them used.
+    const VALID: (i64, i64) = (NOW - 30 * DAY, NOW + 60 * DAY);
+
+    fn own() -> Judge {
+        Judge::own(SIP)
+    }
+
+    fn peer() -> Judge {
+        Judge::peer()
+    }
+
+    /// `sip.kanzlei.de` presenting `chain` at one address.
+    fn serving(chain: Vec<Cert>) -> Facts {
+        Facts::test()
+            .srv(&[(SIP, 5061)])
+            .target(SIP, 5061, &["193.99.144.80"])
+            .endpoint(E::serving(A, chain))
+    }
+
+    fn leaf(cert: Cert) -> Facts {
+        serving(vec![cert])
+    }
+
+    /// Nothing presented: TCP was refused.
+    fn down() -> Facts {
+        Facts::test()
+            .srv(&[(SIP, 5061)])
+            .target(SIP, 5061, &["193.99.144.80"])
+            .endpoint(E::refused(A, Reason::ConnectionRefused))
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn cert_trusted() {
+        let pki = TestPki::generate();
+        let other = TestPki::generate();
+        let peer = || Judge::peer().trusting(pki.trust());
+        let own = || Judge::own(SIP).trusting(pki.trust());
+        let both = (true, true);
+        table(
+            N::CertTrusted,
+            vec![
+                ("chain to the trusted root", peer(), serving(pki.chain(SIP, VALID, both, false)), passes(C)),
+                ("chain to the trusted root, own", own(), serving(pki.chain(SIP, VALID, both, false)), passes(C)),
+                ("leaf only for clientAuth verifies", peer(), serving(pki.chain(SIP, VALID, (false, true), false)), passes(C)),
+                ("leaf for neither purpose verifies", own(), serving(pki.chain(SIP, VALID, (false, false), false)), passes(C)),
+                ("expired leaf: cert_valid_now's verdict", peer(), serving(pki.chain(SIP, (NOW - 100 * DAY, NOW - 10 * DAY), both, false)), passes(C)),
+                ("leaf not yet valid: cert_valid_now's verdict", peer(), serving(pki.chain(SIP, (NOW + DAY, NOW + 90 * DAY), both, false)), passes(C)),
+                ("self-signed", peer(), serving(TestPki::self_signed(SIP, VALID, both)), fails(C, Reason::SelfSigned)),
+                ("self-signed without serverAuth", peer(), serving(TestPki::self_signed(SIP, VALID, (false, true))), fails(C, Reason::SelfSigned)),
+                ("self-signed without serverAuth, own", own(), serving(TestPki::self_signed(SIP, VALID, (false, true))), fails(C, Reason::SelfSigned)),
+                ("intermediate not sent", peer(), serving(pki.chain(SIP, VALID, both, true)), fails(C, Reason::IncompleteChain)),
+                ("another CA's chain", peer(), serving(other.chain(SIP, VALID, both, false)), fails(C, Reason::Untrusted)),
+                ("garbage DER", peer(), serving(vec![crate::gather::cert::parse(b"\x30\x03\x02\x01\x05garbage")]), fails(C, Reason::MalformedCertificate)),
+                ("nothing presented", peer(), down(), None),
+            ],
+        );
+        // Trusting no root, the same chain is untrusted.
+        let f = Judge::peer().check(&serving(pki.chain(SIP, VALID, both, false)), N::CertTrusted);
+        assert_eq!(f.map(|f| f.reason), Some(Some(Reason::Untrusted)));
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn cert_name_match() {
+        table(
+            N::CertNameMatch,
+            vec![
+                ("exact", peer(), leaf(Cert::valid(&[SIP])), passes(C)),
+                ("wildcard covers", own(), leaf(Cert::valid(&["*.kanzlei.de"])), passes(C)),
+                ("one of several SANs", peer(), leaf(Cert::valid(&["kanzlei.de", SIP])), passes(C)),
+                ("another name", peer(), leaf(Cert::valid(&["edge.kanzlei.de"])), fails(C, Reason::NameMismatch)),
+                ("wildcard one label too high", own(), leaf(Cert::valid(&["*.de"])), fails(C, Reason::NameMismatch)),
+                ("no SAN", peer(), leaf(Cert::valid(&[])), fails(C, Reason::NameMismatch)),
+                ("nothing presented", peer(), down(), None),
+            ],
+        );
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn cert_not_wildcard() {
+        table(
+            N::CertNotWildcard,
+            vec![
+                ("exact", own(), leaf(Cert::valid(&[SIP])), passes(C)),
+                ("exact beside a wildcard", peer(), leaf(Cert::valid(&["*.kanzlei.de", SIP])), passes(I)),
+                ("wildcard, own", own(), leaf(Cert::valid(&["*.kanzlei.de"])), fails(C, Reason::Wildcard)),
+                ("wildcard, peer: advice", peer(), leaf(Cert::valid(&["*.kanzlei.de"])), fails(I, Reason::Wildcard)),
+                ("nothing presented", own(), down(), None),
+            ],
+        );
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn cert_valid_now() {
+        table(
+            N::CertValidNow,
+            vec![
+                ("within", peer(), leaf(Cert::valid(&[SIP])), passes(C)),
+                ("last second", own(), leaf(Cert::test(&[SIP], NOW - 90 * DAY, NOW)), passes(C)),
+                ("first second", peer(), leaf(Cert::test(&[SIP], NOW, NOW + 90 * DAY)), passes(C)),
+                ("expired a second ago", peer(), leaf(Cert::test(&[SIP], NOW - 90 * DAY, NOW - 1)), fails(C, Reason::Expired)),
+                ("expired, own", own(), leaf(Cert::test(&[SIP], NOW - 90 * DAY, NOW - DAY)), fails(C, Reason::Expired)),
+                ("valid from tomorrow", peer(), leaf(Cert::test(&[SIP], NOW + DAY, NOW + 90 * DAY)), fails(C, Reason::NotYetValid)),
+                ("nothing presented", peer(), down(), None),
+            ],
+        );
+    }
+
+    /// SPEC §5: passes with more than min(cert_warning_days, lifetime/4) left, so exactly the
+    /// threshold left fails.
+    #[test]
+    #[rustfmt::skip]
+    fn cert_expiry_threshold() {
+        let expiring = fails(W, Reason::Expiring);
+        // (lifetime in days, min(21 days, lifetime/4) in seconds, seconds left over it, want)
+        let rows = [
+            (45, 45 * DAY / 4, -1, expiring), (45, 45 * DAY / 4, 0, expiring), (45, 45 * DAY / 4, 1, passes(W)),
+            (90, 21 * DAY, -1, expiring), (90, 21 * DAY, 0, expiring), (90, 21 * DAY, 1, passes(W)),
+            (398, 21 * DAY, -1, expiring), (398, 21 * DAY, 0, expiring), (398, 21 * DAY, 1, passes(W)),
+        ];
+        let cases = rows.into_iter().map(|(days, threshold, over, want)| {
+            let not_after = NOW + threshold + over;
+            let cert = Cert::test(&[SIP], not_after - days * DAY, not_after);
+            (format!("{days}-day certificate, threshold {over:+}s"), peer(), leaf(cert), want)
+        });
+        table(N::CertExpiry, cases.collect());
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn cert_expiry() {
+        let lets_encrypt = |left_days: i64| Cert::test(&[SIP], NOW - (90 - left_days) * DAY, NOW + left_days * DAY).issuer("Let's Encrypt");
+        table(
+            N::CertExpiry,
+            vec![
+                ("60 of 90 days left", peer(), leaf(Cert::valid(&[SIP])), passes(W)),
+                ("60 of 90 days left, own", own(), leaf(Cert::valid(&[SIP])), passes(W)),
+                ("10 days left, own", own(), leaf(Cert::test(&[SIP], NOW - 80 * DAY, NOW + 10 * DAY)), fails(W, Reason::Expiring)),
+                ("expired", peer(), leaf(Cert::test(&[SIP], NOW - 90 * DAY, NOW - DAY)), fails(W, Reason::Expired)),
+                ("ACME, a quarter left: passes with a note", own(), leaf(lets_encrypt(22)), passes(W)),
+                ("ACME, 20 days left", own(), leaf(lets_encrypt(20)), fails(W, Reason::Expiring)),
+                ("nothing presented", peer(), down(), None),
+            ],
+        );
+        let message = |facts: Facts| own().check(&facts, N::CertExpiry).map(|f| f.message).unwrap_or_default();
+        assert!(message(leaf(lets_encrypt(22))).ends_with(ACME_NOT_ACTIVATED));
+        assert!(message(leaf(lets_encrypt(20))).ends_with(ACME_NOT_ACTIVATED));
+        // With a cert_file the store is judged by cert_renewal_activated, not guessed at.
+        let stored = leaf(lets_encrypt(22)).stored(Ok(vec![lets_encrypt(22)]));
+        assert_eq!(message(stored), "no certificate is close to its expiry");
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn cert_server_auth() {
+        let eku = |e| leaf(Cert::valid(&[SIP]).eku(e));
+        table(
+            N::CertServerAuth,
+            vec![
+                ("serverAuth and clientAuth", peer(), eku(Some((true, true))), passes(C)),
+                ("serverAuth only, own", own(), eku(Some((true, false))), passes(C)),
+                ("no EKU extension: any purpose", peer(), eku(None), passes(C)),
+                ("clientAuth only", peer(), eku(Some((false, true))), fails(C, Reason::NoServerAuth)),
+                ("neither, own", own(), eku(Some((false, false))), fails(C, Reason::NoServerAuth)),
+                ("nothing presented", peer(), down(), None),
+            ],
+        );
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn cert_client_auth() {
+        let eku = |e| leaf(Cert::valid(&[SIP]).eku(e));
+        table(
+            N::CertClientAuth,
+            vec![
+                ("serverAuth and clientAuth, own", own(), eku(Some((true, true))), passes(W)),
+                ("serverAuth and clientAuth, peer", peer(), eku(Some((true, true))), passes(I)),
+                ("no EKU extension: any purpose", own(), eku(None), passes(W)),
+                ("serverAuth only, own", own(), eku(Some((true, false))), fails(W, Reason::NoClientAuth)),
+                ("serverAuth only, peer: advice", peer(), eku(Some((true, false))), fails(I, Reason::NoClientAuth)),
+                ("nothing presented", own(), down(), None),
+            ],
+        );
+        let le = leaf(Cert::valid(&[SIP]).eku(Some((true, false))).issuer("Let's Encrypt"));
+        let f = own().check(&le, N::CertClientAuth).unwrap();
+        assert!(f.message.contains("Let's Encrypt stopped issuing clientAuth certificates"), "{}", f.message);
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn cert_same_everywhere() {
+        let two = |a: Cert, b: Cert| Facts::test().srv(&[(SIP, 5061)]).target(SIP, 5061, &["193.99.144.80", "193.99.144.81"]).endpoint(E::serving(A, vec![a])).endpoint(E::serving(B, vec![b]));
+        let renewed = || Cert::test(&[SIP], NOW - DAY, NOW + 89 * DAY);
+        let two_targets = Facts::test().srv(&[(SIP, 5061), ("sip2.kanzlei.de", 5061)])
+            .target(SIP, 5061, &["193.99.144.80"]).endpoint(E::serving(A, vec![Cert::valid(&[SIP])]))
+            .target("sip2.kanzlei.de", 5061, &["193.99.144.81"]).endpoint(E::serving(B, vec![renewed()]));
+        table(
+            N::CertSameEverywhere,
+            vec![
+                ("same leaf", peer(), two(Cert::valid(&[SIP]), Cert::valid(&[SIP])), passes(W)),
+                ("same leaf, own", own(), two(Cert::valid(&[SIP]), Cert::valid(&[SIP])), passes(W)),
+                ("renewed on one server only", peer(), two(Cert::valid(&[SIP]), renewed()), fails(W, Reason::DifferentCertificates)),
+                ("renewed on one server only, own", own(), two(Cert::valid(&[SIP]), renewed()), fails(W, Reason::DifferentCertificates)),
+                ("different targets may differ", peer(), two_targets, None),
+                ("one address", peer(), leaf(Cert::valid(&[SIP])), None),
+            ],
+        );
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn cert_renewal_activated() {
+        let served = || Cert::valid(&[SIP]);
+        let renewed = || Cert::test(&[SIP], NOW - 5 * DAY, NOW + 85 * DAY);
+        let with = |stored: Vec<Cert>| leaf(served()).stored(Ok(stored));
+        let unreadable = |why: &str| leaf(served()).stored(Err(why.into()));
+        table(
+            N::CertRenewalActivated,
+            vec![
+                ("the served certificate is the stored one", own(), with(vec![served()]), passes(W)),
+                ("only an older one stored", own(), with(vec![Cert::test(&[SIP], NOW - 120 * DAY, NOW - 30 * DAY)]), passes(W)),
+                ("a newer one stored", own(), with(vec![served(), renewed()]), fails(W, Reason::NotActivated)),
+                ("newer but not yet valid", own(), with(vec![Cert::test(&[SIP], NOW + DAY, NOW + 91 * DAY)]), passes(W)),
+                ("newer but for another name", own(), with(vec![Cert::test(&["edge.kanzlei.de"], NOW - 5 * DAY, NOW + 85 * DAY)]), passes(W)),
+                ("missing file", own(), unreadable("/etc/sipfed/missing.pem: No such file or directory (os error 2)"), fails(W, Reason::CertFileUnreadable)),
+                ("empty file", own(), unreadable("/etc/sipfed/empty.pem: no parsable certificate"), fails(W, Reason::CertFileUnreadable)),
+                ("unreadable file, nothing served", own(), down().stored(Err("x: Is a directory".into())), fails(W, Reason::CertFileUnreadable)),
+                ("no cert_file", own(), leaf(served()), None),
+                ("nothing served", own(), down().stored(Ok(vec![renewed()])), None),
+                ("peers have no store", peer(), with(vec![renewed()]), None),
+            ],
+        );
+    }
+
+    /// From a real file to the finding: whatever makes `cert_file` useless fails the check.
+    #[test]
+    fn cert_file_cases_from_disk() {
+        let dir = std::env::temp_dir().join(format!("sipfed-certfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "").unwrap();
+        let no_cert = dir.join("key-only.pem");
+        std::fs::write(
+            &no_cert,
+            "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let good = dir.join("good.pem");
+        let pki = TestPki::generate();
+        let (chain, pem) = pki.chain_pem(SIP, VALID, (true, true));
+        std::fs::write(&good, pem).unwrap();
+        // Root reads mode-000 files, so "unreadable" is a directory: open succeeds, read fails.
+        let cases = [
+            (dir.join("missing.pem"), "No such file or directory"),
+            (empty.clone(), "no parsable certificate"),
+            (no_cert, "no parsable certificate"),
+            (dir.clone(), "Is a directory"),
+        ];
+        for (path, why) in cases {
+            let stored = crate::gather::probe::read_cert_file(&path);
+            let message = stored.as_ref().err().cloned().unwrap_or_default();
+            assert!(
+                message.starts_with(&path.display().to_string()) && message.contains(why),
+                "{}: {stored:?}",
+                path.display()
+            );
+            let f = own()
+                .check(
+                    &serving(chain.clone()).stored(stored),
+                    N::CertRenewalActivated,
+                )
+                .unwrap();
+            assert_eq!(
+                (f.severity, f.reason),
+                (W, Some(Reason::CertFileUnreadable)),
+                "{}",
+                path.display()
+            );
+            assert_eq!(f.message, format!("cert_file cannot be used: {message}"));
+        }
+        let stored = crate::gather::probe::read_cert_file(&good).unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].sha256, chain[0].sha256);
+        let f = own()
+            .check(
+                &serving(chain.clone()).stored(Ok(stored)),
+                N::CertRenewalActivated,
+            )
+            .unwrap();
+        assert!(f.passed, "{f:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

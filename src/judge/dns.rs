@@ -187,14 +187,14 @@ pub(super) fn target_public_address(ctx: &Context<'_>) -> Option<Verdict> {
 }
 
 pub(super) fn resolvers_agree(ctx: &Context<'_>) -> Option<Verdict> {
-    fn show<T: std::fmt::Debug + Ord + Clone>(
-        r: &Result<Vec<T>, crate::facts::DnsFailure>,
-    ) -> String {
+    /// An answer as people read it: `[10 1 5061 sip.example.com]`, `[192.0.2.1, ...]`.
+    fn show<T: ToString + Ord + Clone>(r: &Result<Vec<T>, crate::facts::DnsFailure>) -> String {
         match r {
             Ok(v) => {
                 let mut v = v.clone();
                 v.sort();
-                format!("{v:?}")
+                let items: Vec<String> = v.iter().map(ToString::to_string).collect();
+                format!("[{}]", items.join(", "))
             }
             Err(e) => e.reason().as_str().to_string(),
         }
@@ -231,9 +231,9 @@ pub(super) fn resolvers_agree(ctx: &Context<'_>) -> Option<Verdict> {
                         "resolvers disagree on {}: {} says {}, {} says {}",
                         srv.name,
                         first.resolver,
-                        show(&first.answer).replace('"', ""),
+                        show(&first.answer),
                         other.resolver,
-                        show(&other.answer).replace('"', "")
+                        show(&other.answer)
                     ),
                     "a stale secondary or split DNS: compare the zone on every authoritative server and wait for TTLs to expire",
                 );
@@ -306,6 +306,220 @@ pub use crate::facts::is_global;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::facts::{DnsFailure as D, Facts};
+    use crate::judge::CheckName as N;
+    use crate::judge::Severity::{Critical as C, Warning as W};
+    use crate::judge::test_facts::{Judge, fails, passes, table};
+
+    const SIP: &str = "sip.kanzlei.de";
+
+    fn own() -> Judge {
+        Judge::own(SIP)
+    }
+
+    fn peer() -> Judge {
+        Judge::peer()
+    }
+
+    fn own_without_fqdn() -> Judge {
+        let mut j = own();
+        j.domain.fqdn = None;
+        j
+    }
+
+    fn srv(target: &str) -> Facts {
+        Facts::test().srv(&[(target, 5061)])
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn srv_present() {
+        table(
+            N::SrvPresent,
+            vec![
+                ("peer with a record", peer(), srv(SIP), passes(C)),
+                ("own with a record", own(), srv(SIP), passes(C)),
+                ("nxdomain", peer(), Facts::test().srv_failure(D::Nxdomain), fails(C, Reason::Nxdomain)),
+                ("servfail, own", own(), Facts::test().srv_failure(D::Servfail), fails(C, Reason::Servfail)),
+                ("timeout", peer(), Facts::test().srv_failure(D::Timeout), fails(C, Reason::Timeout)),
+                ("empty answer", peer(), Facts::test().srv(&[]), fails(C, Reason::Nodata)),
+                ("target \".\" (RFC 2782: no service)", peer(), srv(""), fails(C, Reason::Nodata)),
+                ("no SRV lookup (direct federation)", peer(), Facts::test(), None),
+            ],
+        );
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn srv_port_5061() {
+        table(
+            N::SrvPort5061,
+            vec![
+                ("5061", peer(), srv(SIP), passes(W)),
+                ("own on 5061", own(), srv(SIP), passes(W)),
+                ("5060", own(), Facts::test().srv(&[(SIP, 5060)]), fails(W, Reason::WrongPort)),
+                ("one of two on 443", peer(), Facts::test().srv(&[(SIP, 5061), ("edge.kanzlei.de", 443)]), fails(W, Reason::WrongPort)),
+                ("no record", peer(), Facts::test().srv(&[]), None),
+            ],
+        );
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn srv_target_in_domain() {
+        let outside = Some(Reason::OutsideDomain);
+        table(
+            N::SrvTargetInDomain,
+            vec![
+                ("direct subdomain", peer(), srv(SIP), passes(W)),
+                ("direct subdomain, own", own(), srv(SIP), passes(C)),
+                ("the domain itself", peer(), srv("kanzlei.de"), passes(W)),
+                ("the domain itself, own", own(), srv("kanzlei.de"), passes(C)),
+                ("two labels below", peer(), srv("a.b.kanzlei.de"), Some((W, outside))),
+                ("two labels below, own", own(), srv("a.b.kanzlei.de"), Some((C, outside))),
+                ("another domain", peer(), srv("sip.provider.net"), Some((W, outside))),
+                ("a name that only ends like it", peer(), srv("xkanzlei.de"), Some((W, outside))),
+                ("the domain under another", peer(), srv("sip.kanzlei.de.evil.com"), Some((W, outside))),
+                ("Microsoft is exempt", peer(), srv("sipfed.online.lync.com"), passes(W)),
+                ("Microsoft GCC High is exempt", own(), srv("sipfed.online.gov.skypeforbusiness.us"), passes(C)),
+                ("no record", peer(), Facts::test().srv(&[]), None),
+            ],
+        );
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn srv_target_expected() {
+        table(
+            N::SrvTargetExpected,
+            vec![
+                ("the configured fqdn", own(), srv(SIP), passes(C)),
+                ("another target", own(), srv("edge.kanzlei.de"), fails(C, Reason::UnexpectedTarget)),
+                ("an extra target", own(), Facts::test().srv(&[(SIP, 5061), ("old.kanzlei.de", 5061)]), fails(C, Reason::UnexpectedTarget)),
+                ("peers have no expectation", peer(), srv("edge.kanzlei.de"), None),
+                ("own without fqdn", own_without_fqdn(), srv(SIP), None),
+                ("direct federation", own().direct("edge.kanzlei.de"), srv(SIP), None),
+                ("no record", own(), Facts::test().srv(&[]), None),
+            ],
+        );
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn srv_target_not_alias() {
+        let alias = || srv(SIP).target(SIP, 5061, &["193.99.144.80"]).cname("edge.provider.net");
+        let microsoft_alias = || {
+            let edge = "sipfed.online.lync.com";
+            srv(edge).target(edge, 5061, &["52.112.0.1"]).cname("sipfed.a.online.lync.com")
+        };
+        table(
+            N::SrvTargetNotAlias,
+            vec![
+                ("A record", peer(), srv(SIP).target(SIP, 5061, &["193.99.144.80"]), passes(W)),
+                ("CNAME", peer(), alias(), fails(W, Reason::Cname)),
+                ("CNAME, own", own(), alias(), fails(W, Reason::Cname)),
+                ("Microsoft target may be an alias", peer(), microsoft_alias(), passes(W)),
+                ("direct federation", peer(), Facts::test().target(SIP, 5061, &["193.99.144.80"]).cname("x.kanzlei.de"), None),
+                ("no target", peer(), Facts::test().srv(&[]), None),
+            ],
+        );
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn target_resolves() {
+        table(
+            N::TargetResolves,
+            vec![
+                ("an address", peer(), srv(SIP).target(SIP, 5061, &["193.99.144.80"]), passes(C)),
+                ("own, two addresses", own(), srv(SIP).target(SIP, 5061, &["193.99.144.80", "2a00:1450::1"]), passes(C)),
+                ("nxdomain", peer(), srv(SIP).target_failure(SIP, D::Nxdomain), fails(C, Reason::Nxdomain)),
+                ("nodata, own", own(), srv(SIP).target_failure(SIP, D::Nodata), fails(C, Reason::Nodata)),
+                (
+                    "second target fails",
+                    peer(),
+                    srv(SIP)
+                        .target(SIP, 5061, &["193.99.144.80"])
+                        .target_failure("b.kanzlei.de", D::Servfail),
+                    fails(C, Reason::Servfail),
+                ),
+                ("no target", peer(), srv(SIP), None),
+            ],
+        );
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn target_public_address() {
+        let at = |a: &str| srv(SIP).target(SIP, 5061, &[a]);
+        let private = Some(Reason::PrivateAddress);
+        table(
+            N::TargetPublicAddress,
+            vec![
+                ("global, public vantage", peer().public(), at("193.99.144.80"), passes(W)),
+                ("global, own", own().public(), at("2a00:1450:4001:82b::200e"), passes(C)),
+                ("RFC 1918, public vantage", peer().public(), at("192.168.1.10"), Some((W, private))),
+                ("RFC 1918, own", own().public(), at("10.0.0.5"), Some((C, private))),
+                ("CGNAT, own", own().public(), at("100.64.1.1"), Some((C, private))),
+                ("inside vantage: private is fine", own(), at("10.0.0.5"), None),
+                ("no address to judge", own().public(), srv(SIP).target_failure(SIP, D::Nxdomain), None),
+            ],
+        );
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn authoritative_agree() {
+        let same: &[&str] = &[SIP];
+        let stale: &[&str] = &["old.kanzlei.de"];
+        let agree = || Facts::test().authoritative(&[("ns1", Some(same)), ("ns2", Some(same))]);
+        let disagree = || Facts::test().authoritative(&[("ns1", Some(same)), ("ns2", Some(stale))]);
+        table(
+            N::AuthoritativeAgree,
+            vec![
+                ("same records", own(), agree(), passes(W)),
+                ("a stale secondary", own(), disagree(), fails(W, Reason::Disagree)),
+                ("an unreachable server is no evidence", own(), Facts::test().authoritative(&[("ns1", Some(same)), ("ns2", None)]), None),
+                ("not asked", own(), Facts::test(), None),
+                ("peers are not judged", peer(), disagree(), None),
+            ],
+        );
+        let f = own().check(&disagree(), N::AuthoritativeAgree).unwrap();
+        assert_eq!(
+            f.message,
+            "authoritative servers of kanzlei.de disagree: ns1 says SRV [100 1 5061 sip.kanzlei.de] A/AAAA []; ns2 says SRV [100 1 5061 old.kanzlei.de] A/AAAA []"
+        );
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn resolvers_agree() {
+        let two = |other: &[(&str, u16)]| srv(SIP).srv_also("192.0.2.54:53", other);
+        let addrs = |other: &[&str]| {
+            srv(SIP)
+                .target(SIP, 5061, &["193.99.144.80", "193.99.144.81"])
+                .addresses_also("192.0.2.54:53", other)
+        };
+        table(
+            N::ResolversAgree,
+            vec![
+                ("same SRV", peer(), two(&[(SIP, 5061)]), passes(W)),
+                ("same addresses in another order", own(), addrs(&["193.99.144.81", "193.99.144.80"]), passes(W)),
+                ("different SRV", peer(), two(&[("old.kanzlei.de", 5061)]), fails(W, Reason::Disagree)),
+                ("different SRV, own", own(), two(&[(SIP, 5060)]), fails(W, Reason::Disagree)),
+                ("different addresses", peer(), addrs(&["193.99.144.80"]), fails(W, Reason::Disagree)),
+                ("one resolver", peer(), srv(SIP).target(SIP, 5061, &["193.99.144.80"]), None),
+            ],
+        );
+        let nx = Facts::test()
+            .srv_failure(D::Nxdomain)
+            .srv_also("192.0.2.54:53", &[(SIP, 5061)]);
+        let f = peer().check(&nx, N::ResolversAgree).unwrap();
+        assert_eq!(
+            f.message,
+            "resolvers disagree on _sipfederationtls._tcp.kanzlei.de.: 192.0.2.53:53 says nxdomain, 192.0.2.54:53 says [10 1 5061 sip.kanzlei.de]"
+        );
+    }
 
     #[test]
     fn routability_rule() {

@@ -43,9 +43,9 @@ impl Severity {
     }
 }
 
-/// The checks of SPEC §5 (and the documented additions); `as_str` is the `check` label value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// The checks of SPEC §5 (and the documented additions); `as_str` is the `check` label value
+/// and the JSON value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CheckName {
     SrvPresent,
     SrvPort5061,
@@ -103,6 +103,12 @@ impl CheckName {
             CheckName::TeamsLyncdiscover => "teams_lyncdiscover",
             CheckName::TeamsConflict => "teams_conflict",
         }
+    }
+}
+
+impl Serialize for CheckName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -291,6 +297,15 @@ impl DomainReport {
             .min()
     }
 
+    /// When the stalest of the vantages' latest probes started (Unix seconds): how old the
+    /// oldest evidence behind the report is.
+    pub fn oldest_probe(&self) -> Option<f64> {
+        self.vantages
+            .iter()
+            .map(|v| v.facts.started_at)
+            .min_by(f64::total_cmp)
+    }
+
     /// The failing findings of every vantage, worst first.
     pub fn failing(&self) -> impl Iterator<Item = (&str, &Finding)> {
         let mut out: Vec<(&str, &Finding)> = self
@@ -429,9 +444,80 @@ impl Context<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::test_facts::Judge;
     use super::*;
-    use crate::facts::{Blind, EndpointFacts, Facts};
+    use crate::facts::{Blind, EndpointFacts as E, EndpointFacts};
+    use crate::judge::test_facts::{DAY, Judge, NOW, TestPki};
+
+    fn finding(severity: Severity, passed: bool) -> Finding {
+        Finding {
+            check: CheckName::SrvPresent,
+            severity,
+            passed,
+            reason: (!passed).then_some(Reason::Nxdomain),
+            message: String::new(),
+            hint: String::new(),
+        }
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn state_is_the_worst_failed_severity() {
+        let cases = [
+            ("nothing", vec![], State::Ok),
+            ("all passed", vec![finding(C, true), finding(W, true)], State::Ok),
+            ("an info failure is advice", vec![finding(C, true), finding(I, false)], State::Ok),
+            ("a warning failure", vec![finding(I, false), finding(W, false)], State::Warning),
+            ("a critical failure", vec![finding(W, false), finding(C, false), finding(I, false)], State::Failing),
+        ];
+        for (case, findings, want) in cases {
+            assert_eq!(State::of(&findings), want, "{case}");
+        }
+    }
+
+    const SIP: &str = "sip.kanzlei.de";
+
+    /// A peer's federation server that passes every check, presenting a chain for `name` from
+    /// the trusted test PKI, behind an SRV record on `port`.
+    fn federation(pki: &TestPki, name: &str, port: u16) -> Facts {
+        let chain = pki.chain(name, (NOW - 30 * DAY, NOW + 60 * DAY), (true, true), false);
+        Facts::test()
+            .srv(&[(SIP, port)])
+            .target(SIP, port, &["193.99.144.80"])
+            .endpoint(E::serving("193.99.144.80:5061", chain).sip(Ok(200)))
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn a_domain_is_as_bad_as_its_worst_vantage() {
+        let pki = TestPki::generate();
+        let judge = Judge::peer().trusting(pki.trust());
+        let healthy = || federation(&pki, SIP, 5061);
+        let wildcard = || federation(&pki, "*.kanzlei.de", 5061);
+        let port_5060 = || federation(&pki, SIP, 5060);
+        let down = || Facts::test().srv(&[(SIP, 5061)]).target(SIP, 5061, &["193.99.144.80"]).endpoint(E::refused("193.99.144.80:5061", Reason::ConnectionRefused));
+        // (case, facts of each vantage, each vantage's state, the domain's state)
+        let cases: Vec<(&str, Vec<Facts>, Vec<State>, State)> = vec![
+            ("healthy", vec![healthy()], vec![State::Ok], State::Ok),
+            ("info failure only (wildcard at a peer)", vec![wildcard()], vec![State::Ok], State::Ok),
+            ("warning failure (port 5060)", vec![port_5060()], vec![State::Warning], State::Warning),
+            ("critical failure (TCP refused)", vec![down()], vec![State::Failing], State::Failing),
+            ("one vantage warns", vec![healthy(), port_5060()], vec![State::Ok, State::Warning], State::Warning),
+            ("one vantage fails", vec![port_5060(), down()], vec![State::Warning, State::Failing], State::Failing),
+        ];
+        for (case, facts, vantage_states, want) in cases {
+            let names = ["inside", "outside"];
+            let report = judge.report(facts.into_iter().zip(names).map(|(f, n)| (n, false, f)).collect());
+            let states: Vec<State> = report.vantages.iter().map(|v| v.state).collect();
+            assert_eq!((states, report.state), (vantage_states, want), "{case}: {:#?}", report.failing().collect::<Vec<_>>());
+            for v in &report.vantages {
+                assert_eq!(v.success, v.state != State::Failing, "{case}");
+            }
+        }
+        // The info failure is there, just not a problem.
+        let report = judge.report(vec![("inside", false, wildcard())]);
+        let failed: Vec<(CheckName, Severity)> = report.failing().map(|(_, f)| (f.check, f.severity)).collect();
+        assert_eq!(failed, vec![(CheckName::CertNotWildcard, I)]);
+    }
 
     #[test]
     fn what_the_exporter_could_not_look_at_is_absent_not_failed() {
@@ -452,5 +538,14 @@ mod tests {
         let mut blind = refused;
         blind.blind = Some(Blind::ResolversDown);
         assert!(judge.all(&blind).is_empty());
+    }
+
+    #[test]
+    fn check_names_serialise_as_their_label_values() {
+        for c in CHECKS {
+            let json = serde_json::to_string(&c.name).unwrap();
+            assert_eq!(json, format!("\"{}\"", c.name.as_str()));
+        }
+        assert_eq!(CheckName::SrvPort5061.as_str(), "srv_port_5061");
     }
 }

@@ -2,7 +2,7 @@
 //! OPTIONS answered over the TLS connection.
 
 use super::{Context, Verdict, fail};
-use crate::facts::Reason;
+use crate::facts::{Reason, TlsVersion};
 
 pub(super) fn tcp_connect(ctx: &Context<'_>) -> Option<Verdict> {
     let mut any = false;
@@ -66,10 +66,10 @@ pub(super) fn tls_min_version(ctx: &Context<'_>) -> Option<Verdict> {
         match &e.tls {
             Some(Ok(t)) => {
                 any = true;
-                if t.version != "TLS 1.2" && t.version != "TLS 1.3" {
+                if !matches!(t.version, TlsVersion::Tls12 | TlsVersion::Tls13) {
                     return fail(
                         Reason::ProtocolVersion,
-                        format!("{} negotiated {}", e.address, t.version),
+                        format!("{} negotiated {}", e.address, t.version.as_str()),
                         "enable TLS 1.2 or 1.3 on the federation server",
                     );
                 }
@@ -101,4 +101,99 @@ pub(super) fn sip_options(ctx: &Context<'_>) -> Option<Verdict> {
         }
     }
     any.then(|| Verdict::Pass("every address answers SIP OPTIONS".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{EndpointFacts as E, Facts};
+    use crate::judge::CheckName as N;
+    use crate::judge::Severity::{Critical as C, Warning as W};
+    use crate::judge::test_facts::{Judge, fails, passes, table};
+
+    const SIP: &str = "sip.kanzlei.de";
+    const A: &str = "193.99.144.80:5061";
+    const B: &str = "193.99.144.81:5061";
+
+    fn own() -> Judge {
+        Judge::own(SIP)
+    }
+
+    fn peer() -> Judge {
+        Judge::peer()
+    }
+
+    /// The federation server at two addresses.
+    fn at(a: E, b: E) -> Facts {
+        Facts::test()
+            .srv(&[(SIP, 5061)])
+            .target(SIP, 5061, &["193.99.144.80", "193.99.144.81"])
+            .endpoint(a)
+            .endpoint(b)
+    }
+
+    fn up() -> E {
+        E::serving(A, Vec::new())
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn tcp_connect() {
+        table(
+            N::TcpConnect,
+            vec![
+                ("both accept", peer(), at(up(), E::serving(B, Vec::new())), passes(C)),
+                ("both accept, own", own(), at(up(), E::serving(B, Vec::new())), passes(C)),
+                ("one refuses", peer(), at(up(), E::refused(B, Reason::ConnectionRefused)), fails(C, Reason::ConnectionRefused)),
+                ("one times out, own", own(), at(up(), E::refused(B, Reason::Timeout)), fails(C, Reason::Timeout)),
+                ("no endpoint", peer(), Facts::test().srv(&[(SIP, 5061)]).target(SIP, 5061, &[]), None),
+            ],
+        );
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn tls_handshake() {
+        table(
+            N::TlsHandshake,
+            vec![
+                ("completes", peer(), at(up(), E::serving(B, Vec::new())), passes(C)),
+                ("completes, own", own(), at(up(), E::serving(B, Vec::new())), passes(C)),
+                ("fails at one address", peer(), at(up(), E::tls_failed(B, Reason::HandshakeFailure)), fails(C, Reason::HandshakeFailure)),
+                ("closed, own", own(), at(up(), E::tls_failed(B, Reason::Closed)), fails(C, Reason::Closed)),
+                ("TCP never connected", peer(), at(E::refused(A, Reason::ConnectionRefused), E::refused(B, Reason::Timeout)), None),
+            ],
+        );
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn tls_min_version() {
+        table(
+            N::TlsMinVersion,
+            vec![
+                ("TLS 1.3", peer(), at(up(), E::serving(B, Vec::new())), passes(W)),
+                ("TLS 1.2, own", own(), at(up().version(TlsVersion::Tls12), E::serving(B, Vec::new())), passes(C)),
+                ("an unknown version negotiated", peer(), at(up(), E::serving(B, Vec::new()).version(TlsVersion::Unknown)), fails(W, Reason::ProtocolVersion)),
+                ("an unknown version negotiated, own", own(), at(up().version(TlsVersion::Unknown), E::serving(B, Vec::new())), fails(C, Reason::ProtocolVersion)),
+                ("only old versions offered", own(), at(E::tls_failed(A, Reason::ProtocolVersion), E::refused(B, Reason::Timeout)), fails(C, Reason::ProtocolVersion)),
+                ("handshake failed otherwise", peer(), at(E::tls_failed(A, Reason::HandshakeFailure), E::refused(B, Reason::Timeout)), None),
+            ],
+        );
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn sip_options() {
+        table(
+            N::SipOptions,
+            vec![
+                ("200 OK", peer(), at(up().sip(Ok(200)), E::serving(B, Vec::new()).sip(Ok(200))), passes(W)),
+                ("any SIP response counts, own", own(), at(up().sip(Ok(405)), E::serving(B, Vec::new())), passes(W)),
+                ("not SIP at one address", peer(), at(up().sip(Ok(200)), E::serving(B, Vec::new()).sip(Err(Reason::NotSip))), fails(W, Reason::NotSip)),
+                ("no answer, own", own(), at(up().sip(Err(Reason::Timeout)), E::serving(B, Vec::new())), fails(W, Reason::Timeout)),
+                ("OPTIONS not sent", peer(), at(up(), E::serving(B, Vec::new())), None),
+            ],
+        );
+    }
 }

@@ -217,6 +217,109 @@ mod tests {
         }
     }
 
+    mod table {
+        use crate::facts::{DnsFailure as D, Facts, M365Facts, Reason};
+        use crate::judge::CheckName as N;
+        use crate::judge::Severity::{Critical as C, Warning as W};
+        use crate::judge::test_facts::{Judge, fails, passes, table};
+
+        const EDGE: &str = "xphone.kanzlei.de";
+        const SIPFED: &str = "sipfed.online.lync.com";
+
+        fn own() -> Judge {
+            Judge::own(EDGE)
+        }
+
+        fn peer() -> Judge {
+            Judge::peer()
+        }
+
+        fn srv(target: &str, m: M365Facts) -> Facts {
+            Facts::test().srv(&[(target, 5061)]).m365(m)
+        }
+
+        fn no_srv(failure: D, m: M365Facts) -> Facts {
+            Facts::test().srv_failure(failure).m365(m)
+        }
+
+        fn tenant() -> M365Facts {
+            super::tenant()
+        }
+
+        fn mail_only() -> M365Facts {
+            M365Facts {
+                mx: tenant().mx,
+                ..M365Facts::default()
+            }
+        }
+
+        fn gcch() -> M365Facts {
+            M365Facts {
+                lyncdiscover: Some("webdir.online.gov.skypeforbusiness.us".into()),
+                ..M365Facts::default()
+            }
+        }
+
+        fn lyncdiscover(target: &str) -> M365Facts {
+            M365Facts {
+                lyncdiscover: Some(target.into()),
+                ..tenant()
+            }
+        }
+
+        #[test]
+        #[rustfmt::skip]
+        fn teams_federation_srv() {
+            table(
+                N::TeamsFederationSrv,
+                vec![
+                    ("tenant with the Microsoft SRV", peer(), srv(SIPFED, tenant()), passes(C)),
+                    ("mail-only tenant on its own edge", peer(), srv(EDGE, mail_only()), passes(C)),
+                    ("tenant without SRV", peer(), no_srv(D::Nxdomain, tenant()), fails(C, Reason::MissingSrv)),
+                    ("tenant with an empty SRV answer", peer(), no_srv(D::Nodata, tenant()), fails(C, Reason::MissingSrv)),
+                    ("Teams tenant, SRV to an own edge", peer(), srv(EDGE, tenant()), fails(C, Reason::SelfHostedTarget)),
+                    ("GCC High tenant on the commercial edge", peer(), srv(SIPFED, gcch()), fails(C, Reason::WrongCloud)),
+                    ("own domains are not judged", own(), no_srv(D::Nxdomain, tenant()), None),
+                    ("no Microsoft 365 evidence", peer(), no_srv(D::Nxdomain, M365Facts::default()), None),
+                    ("SRV lookup failed: srv_present's finding", peer(), no_srv(D::Servfail, tenant()), None),
+                    ("direct federation", peer().direct(EDGE), no_srv(D::Nxdomain, tenant()), None),
+                ],
+            );
+        }
+
+        #[test]
+        #[rustfmt::skip]
+        fn teams_lyncdiscover() {
+            table(
+                N::TeamsLyncdiscover,
+                vec![
+                    ("to Microsoft", peer(), srv(SIPFED, tenant()), passes(W)),
+                    ("to Microsoft, own", own(), srv(EDGE, tenant()), passes(W)),
+                    ("to an own name (Islands mode)", peer(), srv(SIPFED, lyncdiscover("lync.kanzlei.de")), fails(W, Reason::NotMicrosoft)),
+                    ("to an own address, own", own(), srv(EDGE, lyncdiscover("")), fails(W, Reason::NotMicrosoft)),
+                    ("on-premises Skype without Microsoft 365", peer(), srv(EDGE, M365Facts { lyncdiscover: Some("lync.kanzlei.de".into()), ..M365Facts::default() }), None),
+                    ("no lyncdiscover record", peer(), srv(EDGE, mail_only()), None),
+                ],
+            );
+        }
+
+        #[test]
+        #[rustfmt::skip]
+        fn teams_conflict() {
+            table(
+                N::TeamsConflict,
+                vec![
+                    ("own edge, no Microsoft records", own(), srv(EDGE, mail_only()), passes(W)),
+                    ("own edge, Microsoft records left", own(), srv(EDGE, tenant()), fails(W, Reason::MicrosoftRecords)),
+                    ("own edge, _sip._tls left", own(), srv(EDGE, M365Facts { sip_tls: vec!["sipfed.online.lync.com".into()], ..mail_only() }), fails(W, Reason::MicrosoftRecords)),
+                    ("SRV to Microsoft: a tenant, nothing conflicts", own(), srv(SIPFED, tenant()), None),
+                    ("peers are not judged", peer(), srv(EDGE, tenant()), None),
+                    ("no Microsoft 365 lookup", own(), Facts::test().srv(&[(EDGE, 5061)]), None),
+                ],
+            );
+        }
+    }
+
     #[test]
     fn teams_federation_srv_wrong_cloud() {
         let gcch = M365Facts {

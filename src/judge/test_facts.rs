@@ -3,11 +3,20 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use super::{CheckName, Context, Finding, TrustStore, probe};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
+};
+
+use super::{
+    CheckName, Context, DomainReport, Env, Finding, Severity, TrustStore, VantageFacts, domain,
+    probe,
+};
 use crate::config::{Domain, Federation, Role};
 use crate::facts::{
-    CertFacts, DnsFailure, EndpointFacts, Facts, M365Facts, Reason, ResolverAnswer, SrvFacts,
-    SrvRecord, TargetFacts, TlsFacts,
+    AuthoritativeFacts, CertDetails, CertFacts, DnsFailure, Eku, EndpointFacts, Facts, M365Facts,
+    Reason, ResolverAnswer, SipFacts, SrvFacts, SrvRecord, TargetFacts, TlsFacts, TlsFailure,
+    TlsVersion, ZoneView,
 };
 
 /// The domain every builder uses.
@@ -131,6 +140,103 @@ impl Facts {
         self.stored_certs = Some(certs);
         self
     }
+
+    /// Another resolver's address answer for the last target (for `resolvers_agree`).
+    pub fn addresses_also(mut self, resolver: &str, addresses: &[&str]) -> Facts {
+        if let Some(t) = self.targets.last_mut() {
+            t.address_answers.push(ResolverAnswer {
+                resolver: resolver.into(),
+                answer: Ok(addresses.iter().map(|a| ip(a)).collect()),
+            });
+        }
+        self
+    }
+
+    /// What the authoritative servers of [`DOMAIN`] hold: `(server, SRV targets)`, or `None`
+    /// for a server that did not answer.
+    pub fn authoritative(mut self, servers: &[(&str, Option<&[&str]>)]) -> Facts {
+        self.authoritative = Some(AuthoritativeFacts {
+            zone: DOMAIN.into(),
+            servers: servers
+                .iter()
+                .map(|(name, srv)| ResolverAnswer {
+                    resolver: name.to_string(),
+                    answer: srv.ok_or(DnsFailure::Timeout).map(|targets| ZoneView {
+                        srv: targets.iter().map(|t| format!("100 1 5061 {t}")).collect(),
+                        addresses: Vec::new(),
+                    }),
+                })
+                .collect(),
+        });
+        self
+    }
+}
+
+/// Unix seconds of a day.
+pub const DAY: i64 = 86_400;
+
+/// The time every [`Judge`] judges at unless told otherwise (2027-01-15).
+pub const NOW: i64 = 1_800_000_000;
+
+impl CertFacts {
+    /// A hand-built leaf (no DER) for `names`, valid `not_before..not_after`, with serverAuth
+    /// and clientAuth, issued by a CA that is not an ACME CA. Its hash differs whenever its
+    /// names, dates or purposes do.
+    pub fn test(names: &[&str], not_before: i64, not_after: i64) -> CertFacts {
+        CertFacts {
+            der: Vec::new(),
+            sha256: String::new(),
+            parsed: Some(CertDetails {
+                subject_cn: names.first().unwrap_or(&"").to_string(),
+                issuer_cn: "Test Issuing CA".into(),
+                issuer_o: "Test CA".into(),
+                serial: "01".into(),
+                not_before,
+                not_after,
+                dns_names: names.iter().map(|n| n.to_string()).collect(),
+                eku: Some(Eku {
+                    server_auth: true,
+                    client_auth: true,
+                    any: false,
+                }),
+                self_signed: false,
+            }),
+        }
+        .rehash()
+    }
+
+    /// A certificate valid 90 days, 30 of them used at [`NOW`].
+    pub fn valid(names: &[&str]) -> CertFacts {
+        CertFacts::test(names, NOW - 30 * DAY, NOW + 60 * DAY)
+    }
+
+    /// The extended key usage: `None` for no EKU extension (any purpose).
+    pub fn eku(mut self, eku: Option<(bool, bool)>) -> CertFacts {
+        if let Some(d) = &mut self.parsed {
+            d.eku = eku.map(|(server_auth, client_auth)| Eku {
+                server_auth,
+                client_auth,
+                any: false,
+            });
+        }
+        self.rehash()
+    }
+
+    /// Issued by a CA with this organisation name (e.g. `Let's Encrypt`).
+    pub fn issuer(mut self, organisation: &str) -> CertFacts {
+        if let Some(d) = &mut self.parsed {
+            d.issuer_o = organisation.into();
+        }
+        self.rehash()
+    }
+
+    fn rehash(mut self) -> CertFacts {
+        let seed = format!("{:?}{:?}", self.der, self.parsed);
+        self.sha256 = crate::facts::hex(
+            ring::digest::digest(&ring::digest::SHA256, seed.as_bytes()).as_ref(),
+        );
+        self
+    }
 }
 
 /// An IP address literal.
@@ -147,14 +253,46 @@ impl EndpointFacts {
             tcp: Ok(0.01),
             tls: Some(Ok(TlsFacts {
                 duration_seconds: 0.02,
-                version: "TLS 1.3".into(),
+                version: TlsVersion::Tls13,
                 cipher: "TLS13_AES_128_GCM_SHA256".into(),
                 client_cert_requested: false,
             })),
-            chain,
+            chain: chain.into(),
             sip: None,
             blind: None,
         }
+    }
+
+    /// An endpoint at `address` that accepted TCP and then failed the TLS handshake.
+    pub fn tls_failed(address: &str, reason: Reason) -> EndpointFacts {
+        EndpointFacts {
+            tls: Some(Err(TlsFailure {
+                reason,
+                detail: format!("test: {}", reason.as_str()),
+            })),
+            ..EndpointFacts::serving(address, Vec::new())
+        }
+    }
+
+    /// The negotiated TLS version.
+    pub fn version(mut self, version: TlsVersion) -> EndpointFacts {
+        if let Some(Ok(t)) = &mut self.tls {
+            t.version = version;
+        }
+        self
+    }
+
+    /// The SIP OPTIONS exchange answered with `status`, or failed with a reason.
+    pub fn sip(mut self, status: Result<u16, Reason>) -> EndpointFacts {
+        self.sip = Some(SipFacts {
+            status,
+            duration_seconds: 0.01,
+            detail: match status {
+                Ok(code) => format!("SIP/2.0 {code}"),
+                Err(r) => format!("no SIP response ({})", r.as_str()),
+            },
+        });
+        self
     }
 
     /// An endpoint whose TCP connect failed.
@@ -163,7 +301,7 @@ impl EndpointFacts {
             address: address.parse::<SocketAddr>().expect("test socket address"),
             tcp: Err(reason),
             tls: None,
-            chain: Vec::new(),
+            chain: Vec::new().into(),
             sip: None,
             blind: None,
         }
@@ -184,7 +322,7 @@ impl Judge {
     pub fn peer() -> Judge {
         Judge {
             domain: Domain::peer(DOMAIN.into(), vec!["inside".into()]),
-            now: 1_800_000_000,
+            now: NOW,
             trust: TrustStore::with_anchors(Vec::new()),
             cert_warning_days: 21,
             public: false,
@@ -232,8 +370,185 @@ impl Judge {
         })
     }
 
+    /// The domain's report from `(vantage, public, facts)` of each vantage.
+    pub fn report(&self, vantages: Vec<(&str, bool, Facts)>) -> DomainReport {
+        let env = Env {
+            now: self.now,
+            trust: &self.trust,
+            cert_warning_days: self.cert_warning_days,
+        };
+        let facts: Vec<VantageFacts> = vantages
+            .into_iter()
+            .map(|(vantage, public, facts)| VantageFacts {
+                vantage: vantage.into(),
+                public,
+                facts: std::sync::Arc::new(facts),
+            })
+            .collect();
+        domain(&self.domain, &env, &facts)
+    }
+
     /// The finding of one check, `None` when it does not apply.
     pub fn check(&self, facts: &Facts, check: CheckName) -> Option<Finding> {
         self.all(facts).into_iter().find(|f| f.check == check)
+    }
+}
+
+/// What a case expects of one check: absent (`None`), or its severity and, when it fails,
+/// its reason.
+pub type Want = Option<(Severity, Option<Reason>)>;
+
+/// The check applies and passes, with this severity.
+pub fn passes(severity: Severity) -> Want {
+    Some((severity, None))
+}
+
+/// The check applies and fails with `reason`, with this severity.
+pub fn fails(severity: Severity, reason: Reason) -> Want {
+    Some((severity, Some(reason)))
+}
+
+/// Runs a table of `(case, judge, facts, want)` for one check; a mismatch names the case and
+/// shows the whole finding.
+pub fn table<S: std::fmt::Display>(check: CheckName, cases: Vec<(S, Judge, Facts, Want)>) {
+    for (case, judge, facts, want) in cases {
+        let finding = judge.check(&facts, check);
+        let got = finding.as_ref().map(|f| (f.severity, f.reason));
+        assert_eq!(got, want, "{check} / {case}: {finding:#?}");
+        if let Some(f) = &finding {
+            assert_eq!(f.passed, f.reason.is_none(), "{check} / {case}");
+            assert_eq!(f.passed, f.hint.is_empty(), "{check} / {case}: {f:#?}");
+        }
+    }
+}
+
+/// A test PKI (rcgen): a root, an intermediate it signs, and leaves with fixed dates, so
+/// chains verify the same way at [`NOW`] whenever the test runs.
+pub struct TestPki {
+    root_der: Vec<u8>,
+    intermediate: (CertificateParams, KeyPair),
+    intermediate_der: Vec<u8>,
+}
+
+fn at(ts: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp(ts).expect("test timestamp")
+}
+
+fn ca(cn: &str, path_len: Option<u8>) -> CertificateParams {
+    let mut p = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, cn);
+    dn.push(DnType::OrganizationName, "Test CA");
+    p.distinguished_name = dn;
+    p.is_ca = IsCa::Ca(match path_len {
+        Some(n) => BasicConstraints::Constrained(n),
+        None => BasicConstraints::Unconstrained,
+    });
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    p.not_before = at(NOW - 3650 * DAY);
+    p.not_after = at(NOW + 3650 * DAY);
+    p
+}
+
+/// EKU purposes: serverAuth, clientAuth (neither: code signing only).
+fn leaf_params(
+    name: &str,
+    not_before: i64,
+    not_after: i64,
+    eku: (bool, bool),
+) -> CertificateParams {
+    let mut p = CertificateParams::new(vec![name.to_string()]).expect("test leaf name");
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, name);
+    p.distinguished_name = dn;
+    p.not_before = at(not_before);
+    p.not_after = at(not_after);
+    p.extended_key_usages = Vec::new();
+    if eku.0 {
+        p.extended_key_usages
+            .push(ExtendedKeyUsagePurpose::ServerAuth);
+    }
+    if eku.1 {
+        p.extended_key_usages
+            .push(ExtendedKeyUsagePurpose::ClientAuth);
+    }
+    if p.extended_key_usages.is_empty() {
+        p.extended_key_usages
+            .push(ExtendedKeyUsagePurpose::CodeSigning);
+    }
+    p.use_authority_key_identifier_extension = true;
+    p
+}
+
+impl TestPki {
+    pub fn generate() -> TestPki {
+        let root_key = KeyPair::generate().expect("test key");
+        let root_params = ca("Test Root", None);
+        let root = root_params.self_signed(&root_key).expect("test root");
+        let key = KeyPair::generate().expect("test key");
+        let params = ca("Test Issuing CA", Some(0));
+        let cert = params
+            .signed_by(&key, &Issuer::from_params(&root_params, &root_key))
+            .expect("test intermediate");
+        TestPki {
+            root_der: root.der().to_vec(),
+            intermediate_der: cert.der().to_vec(),
+            intermediate: (params, key),
+        }
+    }
+
+    /// A trust store with only this PKI's root.
+    pub fn trust(&self) -> TrustStore {
+        let der = rustls::pki_types::CertificateDer::from(self.root_der.as_slice());
+        let anchor = webpki::anchor_from_trusted_cert(&der).expect("test root anchor");
+        TrustStore::with_anchors(vec![anchor.to_owned()])
+    }
+
+    /// The chain a server presents: a leaf for `name` signed by the intermediate, then the
+    /// intermediate unless `without_intermediate`.
+    pub fn chain(
+        &self,
+        name: &str,
+        dates: (i64, i64),
+        eku: (bool, bool),
+        without_intermediate: bool,
+    ) -> Vec<CertFacts> {
+        let (mut chain, _) = self.chain_pem(name, dates, eku);
+        if without_intermediate {
+            chain.truncate(1);
+        }
+        chain
+    }
+
+    /// A full chain as [`TestPki::chain`] gives it, and the leaf as PEM.
+    pub fn chain_pem(
+        &self,
+        name: &str,
+        (not_before, not_after): (i64, i64),
+        eku: (bool, bool),
+    ) -> (Vec<CertFacts>, String) {
+        let key = KeyPair::generate().expect("test key");
+        let issuer = Issuer::from_params(&self.intermediate.0, &self.intermediate.1);
+        let leaf = leaf_params(name, not_before, not_after, eku)
+            .signed_by(&key, &issuer)
+            .expect("test leaf");
+        let chain = vec![
+            crate::gather::cert::parse(leaf.der()),
+            crate::gather::cert::parse(&self.intermediate_der),
+        ];
+        (chain, leaf.pem())
+    }
+
+    /// A leaf for `name` that signs itself.
+    pub fn self_signed(
+        name: &str,
+        (not_before, not_after): (i64, i64),
+        eku: (bool, bool),
+    ) -> Vec<CertFacts> {
+        let key = KeyPair::generate().expect("test key");
+        let leaf = leaf_params(name, not_before, not_after, eku)
+            .self_signed(&key)
+            .expect("test leaf");
+        vec![crate::gather::cert::parse(leaf.der())]
     }
 }

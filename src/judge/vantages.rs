@@ -91,3 +91,83 @@ fn dns_view(facts: &Facts) -> DnsView {
     addrs.sort();
     (srv, addrs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{EndpointFacts as E, Reason};
+    use crate::judge::test_facts::Judge;
+
+    const SIP: &str = "sip.kanzlei.de";
+    const A: &str = "193.99.144.80:5061";
+
+    /// What a vantage saw: the SRV to `sip.kanzlei.de` at `address`, and its endpoint.
+    fn seen(address: &str, endpoint: E) -> Facts {
+        Facts::test()
+            .srv(&[(SIP, 5061)])
+            .target(SIP, 5061, &[address])
+            .endpoint(endpoint)
+    }
+
+    fn up() -> E {
+        E::serving(A, Vec::new())
+    }
+
+    fn refused() -> E {
+        E::refused(A, Reason::ConnectionRefused)
+    }
+
+    /// The tcp_connect message of each vantage.
+    fn tcp_messages(judge: &Judge, inside: E, outside: E) -> (String, String) {
+        let report = judge.report(vec![
+            ("inside", false, seen("193.99.144.80", inside)),
+            ("outside", true, seen("193.99.144.80", outside)),
+        ]);
+        let message = |v: &VantageReport| {
+            let f = v.findings.iter().find(|f| f.check == CheckName::TcpConnect);
+            f.map(|f| f.message.clone()).unwrap_or_default()
+        };
+        (message(&report.vantages[0]), message(&report.vantages[1]))
+    }
+
+    const REFUSED: &str =
+        "193.99.144.80:5061 (sip.kanzlei.de) does not accept TCP: connection_refused";
+    const FORWARDING: &str =
+        " — reachable inside, not from outside: check port forwarding of TCP 5061 and the firewall";
+    const HAIRPIN: &str = " — reachable from outside, not inside: the inside network cannot reach the public address (hairpin NAT); use split DNS with the internal address or enable NAT loopback";
+
+    #[test]
+    #[rustfmt::skip]
+    fn explain_adds_the_other_sides_story_for_own_domains() {
+        let own = Judge::own(SIP);
+        let cases = [
+            ("public side fails: port forwarding", &own, up(), refused(), ("every address accepts TCP".to_string(), format!("{REFUSED}{FORWARDING}"))),
+            ("inside fails: hairpin NAT", &own, refused(), up(), (format!("{REFUSED}{HAIRPIN}"), "every address accepts TCP".to_string())),
+            ("both fail: no story", &own, refused(), refused(), (REFUSED.to_string(), REFUSED.to_string())),
+        ];
+        for (case, judge, inside, outside, want) in cases {
+            assert_eq!(tcp_messages(judge, inside, outside), want, "{case}");
+        }
+        // A peer's network is not ours to explain.
+        let peer = Judge::peer();
+        assert_eq!(tcp_messages(&peer, up(), refused()).1, REFUSED);
+        assert_eq!(tcp_messages(&peer, refused(), up()).0, REFUSED);
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn split_horizon_compares_what_vantages_saw() {
+        let judge = Judge::peer();
+        let split = |vantages: Vec<(&str, bool, Facts)>| judge.report(vantages).split_horizon;
+        let inside = || seen("10.0.0.5", up());
+        let outside = || seen("193.99.144.80", up());
+        assert_eq!(split(vec![("inside", false, inside()), ("outside", true, outside())]), Some(true));
+        assert_eq!(split(vec![("inside", false, outside()), ("outside", true, outside())]), Some(false));
+        let other_srv = Facts::test().srv(&[("edge.kanzlei.de", 5061)]).target("edge.kanzlei.de", 5061, &["193.99.144.80"]);
+        assert_eq!(split(vec![("inside", false, other_srv), ("outside", true, outside())]), Some(true));
+        assert_eq!(split(vec![("outside", true, outside())]), None);
+        // Direct federation looks up no SRV: nothing to compare.
+        let direct = || Facts::test().target(SIP, 5061, &["193.99.144.80"]);
+        assert_eq!(split(vec![("inside", false, direct()), ("outside", true, direct())]), None);
+    }
+}

@@ -10,10 +10,19 @@ use crate::expose::server;
 use crate::lab::{Lab, world};
 use crate::store::{Setup, Store};
 
-/// Starts the demo world and serves the exporter on `listen` until `shutdown`.
-pub async fn run(listen: &str, shutdown: CancellationToken) -> anyhow::Result<()> {
+/// Starts the demo world, with `fleet` more healthy domains on shared edges, and serves the
+/// exporter on `listen` until `shutdown`.
+pub async fn run(listen: &str, fleet: usize, shutdown: CancellationToken) -> anyhow::Result<()> {
     let lab = Lab::start().await?;
     let path = world::build(&lab).await?;
+    if fleet > 0 {
+        use std::io::Write;
+        let more = world::fleet(&lab, fleet).await?;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)?
+            .write_all(more.as_bytes())?;
+    }
     let config = Config::load(&path)?;
     let store = Store::new(Setup::new(config)?, Some(path.clone()), Default::default());
     let addr = server::parse_listen(listen).map_err(anyhow::Error::msg)?;
@@ -30,6 +39,9 @@ pub async fn run(listen: &str, shutdown: CancellationToken) -> anyhow::Result<()
             "  {:<10} {:<18} {:<5} {}",
             d.tenant, d.domain, d.role, d.problem
         );
+    }
+    if fleet > 0 {
+        println!("  and {fleet} healthy fleet domains (customerN.example) on shared edges");
     }
     println!("Status page: http://{local}/   Metrics: http://{local}/metrics   (Ctrl-C stops)");
     let result = server::run(Arc::clone(&store), listener, shutdown).await;

@@ -35,6 +35,8 @@ pub struct Zone {
     /// Every owner name and every name above it (empty non-terminals exist: NODATA).
     names: RwLock<HashSet<String>>,
     faults: RwLock<HashMap<String, Fault>>,
+    /// Queries answered (or refused) so far: what a probe costs the DNS.
+    pub queries: std::sync::atomic::AtomicU64,
 }
 
 fn key(name: &str) -> String {
@@ -204,6 +206,9 @@ impl RequestHandler for Handler {
                 counts: HeaderCounts::default(),
             })
         };
+        self.zone
+            .queries
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let Ok(info) = request.request_info() else {
             return failed();
         };

@@ -54,8 +54,13 @@ pub enum Behavior {
 /// How the SIP layer answers an OPTIONS request after the handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SipMode {
-    /// A proper response with this status code (after a 100 Trying).
+    /// A proper response with this status code (after a 100 Trying), to every request on
+    /// the connection.
     Answer(u16),
+    /// A slow but healthy SIP service: 100 Trying at once, the final response with this
+    /// status code after `after_ms` milliseconds, to every request on the connection (in
+    /// parallel, as a real SIP stack answers pipelined transactions).
+    Delayed { code: u16, after_ms: u64 },
     /// Reads the request and never answers.
     Silent,
     /// Answers with something that is not SIP.
@@ -85,6 +90,8 @@ pub struct Peer {
     pub address: SocketAddr,
     /// Set when a client presented a certificate.
     pub client_cert_seen: Arc<AtomicBool>,
+    /// TLS handshakes completed (TLS behaviours only).
+    pub handshakes: Arc<AtomicU32>,
 }
 
 static NEXT: AtomicU32 = AtomicU32::new(1);
@@ -106,6 +113,7 @@ pub async fn spawn(
     shutdown: CancellationToken,
 ) -> std::io::Result<Peer> {
     let client_cert_seen = Arc::new(AtomicBool::new(false));
+    let handshakes = Arc::new(AtomicU32::new(0));
     let (listener, address) = loop {
         let ip = next_loopback();
         if let Behavior::Refuse = behavior {
@@ -132,6 +140,7 @@ pub async fn spawn(
         return Ok(Peer {
             address,
             client_cert_seen,
+            handshakes,
         });
     };
     let tls_server = match &behavior {
@@ -181,6 +190,7 @@ pub async fn spawn(
                 acceptor,
                 sip,
                 seen: client_cert_seen.clone(),
+                handshakes: handshakes.clone(),
             }
         }
         (Behavior::CloseAfterServerHello { .. }, Some(acceptor)) => {
@@ -200,6 +210,7 @@ pub async fn spawn(
     Ok(Peer {
         address,
         client_cert_seen,
+        handshakes,
     })
 }
 
@@ -209,6 +220,7 @@ enum Conn {
         acceptor: TlsAcceptor,
         sip: SipMode,
         seen: Arc<AtomicBool>,
+        handshakes: Arc<AtomicU32>,
     },
     Hang,
     CloseMidHandshake,
@@ -323,10 +335,12 @@ async fn serve(mut stream: TcpStream, conn: &Conn) {
             acceptor,
             sip,
             seen,
+            handshakes,
         } => {
             let Ok(mut tls) = acceptor.accept(stream).await else {
                 return;
             };
+            handshakes.fetch_add(1, Ordering::Relaxed);
             if tls
                 .get_ref()
                 .1
@@ -335,9 +349,83 @@ async fn serve(mut stream: TcpStream, conn: &Conn) {
             {
                 seen.store(true, Ordering::Relaxed);
             }
-            answer_sip(&mut tls, *sip).await;
+            match *sip {
+                SipMode::Answer(code) => answer_each(tls, code, Duration::ZERO).await,
+                SipMode::Delayed { code, after_ms } => {
+                    answer_each(tls, code, Duration::from_millis(after_ms)).await
+                }
+                mode => answer_sip(&mut tls, mode).await,
+            }
         }
     }
+}
+
+/// Answers every OPTIONS request on the connection until the client closes it: 100 Trying at
+/// once, the final `code` after `delay`, each request on its own.
+async fn answer_each<S>(tls: S, code: u16, delay: Duration)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut rd, wr) = tokio::io::split(tls);
+    let wr = Arc::new(tokio::sync::Mutex::new(wr));
+    let mut answers = tokio::task::JoinSet::new();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let request = String::from_utf8_lossy(&buf[..end]).into_owned();
+            buf.drain(..end + 4);
+            let trying = response(&request, 100);
+            let last = response(&request, code);
+            let wr = wr.clone();
+            answers.spawn(async move {
+                {
+                    let mut w = wr.lock().await;
+                    let _ = w.write_all(trying.as_bytes()).await;
+                    let _ = w.flush().await;
+                }
+                tokio::time::sleep(delay).await;
+                let mut w = wr.lock().await;
+                let _ = w.write_all(last.as_bytes()).await;
+                let _ = w.flush().await;
+            });
+        }
+        match rd.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+        if buf.len() > 65536 {
+            break;
+        }
+    }
+    while answers.join_next().await.is_some() {}
+}
+
+/// A response with `code` to `request` (its head), echoing Via, From, To, Call-ID and CSeq.
+fn response(request: &str, code: u16) -> String {
+    let header = |name: &str| {
+        request
+            .split("\r\n")
+            .filter_map(|l| l.split_once(':'))
+            .find(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let reason = match code {
+        100 => "Trying",
+        200 => "OK",
+        403 => "Forbidden",
+        482 => "Loop Detected",
+        _ => "Whatever",
+    };
+    format!(
+        "SIP/2.0 {code} {reason}\r\nVia: {}\r\nFrom: {}\r\nTo: {};tag=lab{code}\r\nCall-ID: {}\r\nCSeq: {}\r\nAllow: INVITE, ACK, CANCEL, OPTIONS, BYE, MESSAGE\r\nContent-Length: 0\r\n\r\n",
+        header("via"),
+        header("from"),
+        header("to"),
+        header("call-id"),
+        header("cseq")
+    )
 }
 
 async fn answer_sip<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
@@ -393,7 +481,8 @@ async fn answer_sip<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
         )
     };
     match mode {
-        SipMode::Answer(code) => {
+        // Served by `answer_each`; kept here for a single exchange.
+        SipMode::Answer(code) | SipMode::Delayed { code, .. } => {
             let _ = tls.write_all(response(100, &call_id).as_bytes()).await;
             let _ = tls.write_all(response(code, &call_id).as_bytes()).await;
             let _ = tls.flush().await;

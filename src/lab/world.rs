@@ -185,3 +185,36 @@ pub async fn build(lab: &Lab) -> std::io::Result<std::path::PathBuf> {
     }
     lab.write_config("demo.yml", "", &domains)
 }
+
+/// Edges the demo's fleet shares.
+const FLEET_EDGES: usize = 8;
+
+/// Adds `n` healthy domains (`customerN.example`, tenants `fleet-0`..`fleet-9`) to the world,
+/// served by a few shared edges whose certificates name every domain's target; returns their
+/// YAML entries for the `domains:` list.
+pub async fn fleet(lab: &Lab, n: usize) -> std::io::Result<String> {
+    let mut yaml = String::new();
+    let edges = FLEET_EDGES.min(n);
+    for e in 0..edges {
+        let targets: Vec<String> = (e..n)
+            .step_by(edges)
+            .map(|i| format!("sip.customer{i}.example"))
+            .collect();
+        let p = lab
+            .tls_peer(&LeafSpec {
+                names: targets.clone(),
+                ..LeafSpec::good("")
+            })
+            .await?;
+        for (target, i) in targets.iter().zip((e..n).step_by(edges)) {
+            lab.publish(&format!("customer{i}.example"), target, p.address);
+        }
+    }
+    for i in 0..n {
+        yaml.push_str(&format!(
+            "  - domain: customer{i}.example\n    tenant: fleet-{}\n",
+            i % 10
+        ));
+    }
+    Ok(yaml)
+}

@@ -67,6 +67,22 @@ pub fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     found
 }
 
+/// Reports a test that could not run here: a recognisable `SKIPPED: test: reason` line (shown
+/// with `--nocapture`), and a line in the file `$SIPFED_SKIP_LOG` names, which
+/// scripts/test.sh counts as skipped instead of passed.
+pub fn skip(test: &str, reason: &str) {
+    use std::io::Write;
+    eprintln!("SKIPPED: {test}: {reason}");
+    if let Some(path) = std::env::var_os("SIPFED_SKIP_LOG")
+        && let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+    {
+        let _ = writeln!(f, "{test}: {reason}");
+    }
+}
+
 /// `sipfed_check_success` of one check of one domain.
 pub fn check(text: &str, domain: &str, check: &str) -> Option<f64> {
     value(
@@ -149,9 +165,18 @@ pub async fn start_exporter(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    tokio::spawn(sipfed_exporter::expose::server::run(
+    // The tests reload over HTTP, as an operator with --web.enable-lifecycle does.
+    let options = sipfed_exporter::expose::server::Options {
+        routes: sipfed_exporter::expose::http::Routes {
+            enable_lifecycle: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    tokio::spawn(sipfed_exporter::expose::server::run_with(
         exporter.clone(),
-        listener,
+        vec![listener],
+        options,
         shutdown.clone(),
     ));
     (addr, shutdown, exporter)

@@ -1,0 +1,610 @@
+//! The facts behind the verdicts, as lines for people: what the domain page and
+//! `check --verbose` show under each vantage. Pure: a report and the time in, lines out; the
+//! views only lay the lines out (HTML list, indented terminal text).
+
+use std::net::IpAddr;
+
+use crate::facts::{
+    CertFacts, DnsFailure, EndpointFacts, Facts, ResolverAnswer, SrvRecord, TargetFacts,
+};
+use crate::judge::VantageReport;
+
+/// One fact, nested under the line before it with a smaller depth.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    /// 0 for a probe step (SRV, a target, Microsoft 365), one more per level below.
+    pub depth: usize,
+    /// Stable name of the fact (`srv_record`, `address`, `issuer`, `not_after`, `tls`, `sip`,
+    /// ...): the domain page's `data-fact` attribute.
+    pub key: &'static str,
+    /// What people read before the text ("Issuer", "Not after").
+    pub label: &'static str,
+    pub text: String,
+    /// The gathering step failed here (a DNS error, a refused connection, a failed handshake).
+    pub failed: bool,
+}
+
+fn line(depth: usize, key: &'static str, label: &'static str, text: impl Into<String>) -> Line {
+    Line {
+        depth,
+        key,
+        label,
+        text: text.into(),
+        failed: false,
+    }
+}
+
+fn failed(depth: usize, key: &'static str, label: &'static str, text: impl Into<String>) -> Line {
+    Line {
+        failed: true,
+        ..line(depth, key, label, text)
+    }
+}
+
+/// `2026-05-01` (UTC).
+pub fn date(unix: i64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(unix) {
+        Ok(t) => format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day()),
+        Err(_) => format!("@{unix}"),
+    }
+}
+
+/// `2026-05-01 12:34:56 UTC`.
+pub fn datetime(unix: f64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(unix as i64) {
+        Ok(t) => format!(
+            "{} {:02}:{:02}:{:02} UTC",
+            date(unix as i64),
+            t.hour(),
+            t.minute(),
+            t.second()
+        ),
+        Err(_) => format!("@{unix}"),
+    }
+}
+
+/// A duration for people: `42 s`, `5 min`, `3 h`, `2 d`.
+pub fn age(seconds: f64) -> String {
+    let s = seconds.max(0.0) as u64;
+    match s {
+        0..120 => format!("{s} s"),
+        120..7200 => format!("{} min", s / 60),
+        7200..172_800 => format!("{} h", s / 3600),
+        _ => format!("{} d", s / 86_400),
+    }
+}
+
+/// Whole days from `now` until `not_after`, rounded down (negative once expired).
+pub fn days_left(not_after: i64, now: i64) -> i64 {
+    (not_after - now).div_euclid(86_400)
+}
+
+/// `2026-05-01 (12 days left)` or `2026-04-01 (expired 3 days ago)`.
+pub fn expiry(not_after: i64, now: i64) -> String {
+    let days = days_left(not_after, now);
+    if not_after <= now {
+        let ago = (now - not_after).div_euclid(86_400);
+        format!("{} (expired {ago} days ago)", date(not_after))
+    } else {
+        format!("{} ({days} days left)", date(not_after))
+    }
+}
+
+fn millis(seconds: f64) -> String {
+    format!("{:.0} ms", seconds * 1000.0)
+}
+
+fn dns_failure(f: &DnsFailure) -> String {
+    f.reason().as_str().to_string()
+}
+
+fn srv_record(r: &SrvRecord) -> String {
+    if r.target.is_empty() {
+        format!("{} {} {} . (no service)", r.priority, r.weight, r.port)
+    } else {
+        format!("{} {} {} {}", r.priority, r.weight, r.port, r.target)
+    }
+}
+
+fn addresses(a: &[IpAddr]) -> String {
+    if a.is_empty() {
+        return "none".into();
+    }
+    a.iter()
+        .map(|ip| ip.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Per-resolver answers: one line when all agree (naming every resolver), else one per resolver.
+fn answers<T>(
+    out: &mut Vec<Line>,
+    depth: usize,
+    agree: bool,
+    answers: &[ResolverAnswer<T>],
+    mut ok: impl FnMut(&mut Vec<Line>, usize, &T),
+    key: &'static str,
+    label: &'static str,
+) {
+    let groups: Vec<(String, &ResolverAnswer<T>)> = if agree {
+        let names: Vec<&str> = answers.iter().map(|a| a.resolver.as_str()).collect();
+        answers
+            .first()
+            .map(|a| (names.join(", "), a))
+            .into_iter()
+            .collect()
+    } else {
+        answers.iter().map(|a| (a.resolver.clone(), a)).collect()
+    };
+    for (resolvers, a) in groups {
+        match &a.answer {
+            Ok(v) => {
+                out.push(line(depth, "resolver", "Answer from", resolvers));
+                ok(out, depth + 1, v);
+            }
+            Err(e) => out.push(failed(
+                depth,
+                key,
+                label,
+                format!("{} (from {resolvers})", dns_failure(e)),
+            )),
+        }
+    }
+}
+
+/// Every fact of one vantage's latest probe, in the order the probe gathered them.
+pub fn vantage_lines(v: &VantageReport, now: i64) -> Vec<Line> {
+    facts_lines(&v.facts, now)
+}
+
+/// Every fact of one probe, in the order the probe gathered them.
+pub fn facts_lines(f: &Facts, now: i64) -> Vec<Line> {
+    let mut out = Vec::new();
+    out.push(line(
+        0,
+        "probe",
+        "Probe",
+        format!(
+            "started {} ({} ago), took {:.2} s",
+            datetime(f.started_at),
+            age(now as f64 - f.started_at),
+            f.duration_seconds
+        ),
+    ));
+    match &f.srv {
+        None => out.push(line(
+            0,
+            "srv",
+            "SRV",
+            "none looked up (direct federation: a configured route)",
+        )),
+        Some(srv) => {
+            out.push(line(0, "srv", "SRV", srv.name.clone()));
+            answers(
+                &mut out,
+                1,
+                srv.resolvers_agree(),
+                &srv.answers,
+                |out, depth, records: &Vec<SrvRecord>| {
+                    if records.is_empty() {
+                        out.push(failed(depth, "srv_record", "Record", "no records"));
+                    }
+                    for r in records {
+                        out.push(line(depth, "srv_record", "Record", srv_record(r)));
+                    }
+                },
+                "srv_error",
+                "No answer",
+            );
+            out.push(line(1, "platform", "Platform", srv.platform().as_str()));
+        }
+    }
+    for t in &f.targets {
+        target_lines(&mut out, t, now);
+    }
+    if let Some(stored) = &f.stored_certs {
+        out.push(line(0, "stored", "Certificate file", ""));
+        match stored {
+            Ok(certs) => {
+                for c in certs {
+                    cert_lines(&mut out, 1, c, now);
+                }
+            }
+            Err(e) => out.push(failed(1, "stored_error", "Unreadable", e.clone())),
+        }
+    }
+    if let Some(auth) = &f.authoritative {
+        out.push(line(0, "authoritative", "Authoritative servers", {
+            if auth.zone.is_empty() {
+                "no NS records found".to_string()
+            } else {
+                format!("zone {}", auth.zone)
+            }
+        }));
+        for s in &auth.servers {
+            match &s.answer {
+                Ok(view) => {
+                    out.push(line(1, "ns", "Server", s.resolver.clone()));
+                    for r in &view.srv {
+                        out.push(line(2, "ns_srv", "SRV", r.clone()));
+                    }
+                    for a in &view.addresses {
+                        out.push(line(2, "ns_address", "Address", a.clone()));
+                    }
+                }
+                Err(e) => out.push(failed(
+                    1,
+                    "ns",
+                    "Server",
+                    format!("{}: {}", s.resolver, dns_failure(e)),
+                )),
+            }
+        }
+    }
+    match &f.m365 {
+        None => out.push(failed(
+            0,
+            "m365",
+            "Microsoft 365",
+            "not looked up (deadline passed)",
+        )),
+        Some(m) => {
+            out.push(line(
+                0,
+                "m365",
+                "Microsoft 365",
+                if m.evidence() {
+                    "evidence of a Microsoft 365 tenant"
+                } else {
+                    "no evidence of a Microsoft 365 tenant"
+                },
+            ));
+            let list = |v: &[String]| {
+                if v.is_empty() {
+                    "none".to_string()
+                } else {
+                    v.join(", ")
+                }
+            };
+            let pointer = |p: &Option<String>| match p.as_deref() {
+                None => "absent".to_string(),
+                Some("") => "own addresses".to_string(),
+                Some(h) => h.to_string(),
+            };
+            out.push(line(1, "mx", "MX", list(&m.mx)));
+            out.push(line(1, "ms_txt", "MS= TXT", list(&m.ms_txt)));
+            out.push(line(
+                1,
+                "lyncdiscover",
+                "lyncdiscover",
+                pointer(&m.lyncdiscover),
+            ));
+            out.push(line(1, "sip_host", "sip", pointer(&m.sip)));
+            out.push(line(1, "sip_tls", "_sip._tls SRV", list(&m.sip_tls)));
+        }
+    }
+    out
+}
+
+fn target_lines(out: &mut Vec<Line>, t: &TargetFacts, now: i64) {
+    out.push(line(
+        0,
+        "target",
+        "Target",
+        format!("{}:{}", t.name, t.port),
+    ));
+    if let Some(c) = &t.cname {
+        out.push(line(1, "cname", "CNAME", c.clone()));
+    }
+    answers(
+        out,
+        1,
+        t.resolvers_agree(),
+        &t.address_answers,
+        |out, depth, a: &Vec<IpAddr>| {
+            out.push(line(depth, "addresses", "Addresses", addresses(a)));
+        },
+        "address_error",
+        "No address",
+    );
+    for e in &t.endpoints {
+        endpoint_lines(out, e, now);
+    }
+}
+
+fn endpoint_lines(out: &mut Vec<Line>, e: &EndpointFacts, now: i64) {
+    out.push(line(1, "address", "Endpoint", e.address.to_string()));
+    match &e.tcp {
+        Ok(s) => out.push(line(
+            2,
+            "tcp",
+            "TCP",
+            format!("connected in {}", millis(*s)),
+        )),
+        Err(r) => out.push(failed(2, "tcp", "TCP", r.as_str())),
+    }
+    match &e.tls {
+        None => {}
+        Some(Ok(t)) => {
+            out.push(line(
+                2,
+                "tls",
+                "TLS",
+                format!(
+                    "{}, {}, handshake {}",
+                    t.version.as_str(),
+                    t.cipher,
+                    millis(t.duration_seconds)
+                ),
+            ));
+            out.push(line(
+                2,
+                "client_cert",
+                "Client certificate",
+                if t.client_cert_requested {
+                    "requested (mutual TLS)"
+                } else {
+                    "not requested"
+                },
+            ));
+        }
+        Some(Err(f)) => out.push(failed(
+            2,
+            "tls",
+            "TLS",
+            format!("{}: {}", f.reason.as_str(), f.detail),
+        )),
+    }
+    if let Some(leaf) = e.leaf() {
+        out.push(line(
+            2,
+            "certificate",
+            "Certificate",
+            format!("leaf of a chain of {}", e.chain.len()),
+        ));
+        cert_lines(out, 3, leaf, now);
+    }
+    if let Some(sip) = &e.sip {
+        let text = match sip.status {
+            // The detail is the status line when gathering kept one.
+            Ok(code) if sip.detail.contains(&code.to_string()) => {
+                format!("{} in {}", sip.detail, millis(sip.duration_seconds))
+            }
+            Ok(code) => format!("{code} {} in {}", sip.detail, millis(sip.duration_seconds)),
+            Err(r) => format!("{}: {}", r.as_str(), sip.detail),
+        };
+        let ok = matches!(sip.status, Ok(c) if (200..300).contains(&c));
+        out.push(Line {
+            failed: !ok,
+            ..line(2, "sip", "SIP OPTIONS", text)
+        });
+    }
+}
+
+fn cert_lines(out: &mut Vec<Line>, depth: usize, c: &CertFacts, now: i64) {
+    let Some(d) = &c.parsed else {
+        out.push(failed(
+            depth,
+            "unparsable",
+            "Certificate",
+            "could not be parsed",
+        ));
+        out.push(line(depth, "sha256", "SHA-256", c.sha256.clone()));
+        return;
+    };
+    out.push(line(depth, "subject", "Subject CN", d.subject_cn.clone()));
+    out.push(line(depth, "sans", "SANs", {
+        if d.dns_names.is_empty() {
+            "none".to_string()
+        } else {
+            d.dns_names.join(", ")
+        }
+    }));
+    let issuer = match (d.issuer_cn.is_empty(), d.issuer_o.is_empty()) {
+        (_, true) => d.issuer_cn.clone(),
+        (true, false) => d.issuer_o.clone(),
+        (false, false) => format!("{} ({})", d.issuer_cn, d.issuer_o),
+    };
+    out.push(line(
+        depth,
+        "issuer",
+        "Issuer",
+        if d.self_signed {
+            format!("{issuer} (self-signed)")
+        } else {
+            issuer
+        },
+    ));
+    out.push(line(depth, "serial", "Serial", d.serial.clone()));
+    out.push(line(depth, "not_before", "Not before", date(d.not_before)));
+    out.push(Line {
+        failed: d.not_after <= now,
+        ..line(depth, "not_after", "Not after", expiry(d.not_after, now))
+    });
+    out.push(line(depth, "sha256", "SHA-256", c.sha256.clone()));
+    let eku = match d.eku {
+        None => "no EKU extension (any use)".to_string(),
+        Some(e) => {
+            let mut uses = Vec::new();
+            if e.server_auth {
+                uses.push("serverAuth");
+            }
+            if e.client_auth {
+                uses.push("clientAuth");
+            }
+            if e.any {
+                uses.push("anyExtendedKeyUsage");
+            }
+            if uses.is_empty() {
+                "neither serverAuth nor clientAuth".to_string()
+            } else {
+                uses.join(", ")
+            }
+        }
+    };
+    out.push(line(depth, "eku", "EKU", eku));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{CertDetails, Eku, Reason, SipFacts, SrvFacts, TlsFacts};
+
+    const NOW: i64 = 1_767_225_600; // 2026-01-01 00:00:00 UTC
+
+    fn healthy() -> Facts {
+        let leaf = CertFacts {
+            der: vec![1, 2],
+            sha256: "ab".repeat(32),
+            parsed: Some(CertDetails {
+                subject_cn: "sip.a.example".into(),
+                issuer_cn: "Lab CA".into(),
+                issuer_o: "Lab".into(),
+                serial: "0a1b".into(),
+                not_before: NOW - 10 * 86_400,
+                not_after: NOW + 30 * 86_400 + 3600,
+                dns_names: vec!["sip.a.example".into()],
+                eku: Some(Eku {
+                    server_auth: true,
+                    client_auth: true,
+                    any: false,
+                }),
+                self_signed: false,
+            }),
+        };
+        let record = SrvRecord {
+            priority: 0,
+            weight: 0,
+            port: 5061,
+            target: "sip.a.example".into(),
+        };
+        Facts {
+            domain: "a.example".into(),
+            vantage: "inside".into(),
+            started_at: (NOW - 90) as f64,
+            duration_seconds: 0.25,
+            srv: Some(SrvFacts {
+                name: "_sipfederationtls._tcp.a.example.".into(),
+                answers: vec![
+                    ResolverAnswer {
+                        resolver: "10.0.0.1:53".into(),
+                        answer: Ok(vec![record.clone()]),
+                    },
+                    ResolverAnswer {
+                        resolver: "10.0.0.2:53".into(),
+                        answer: Err(DnsFailure::Servfail),
+                    },
+                ],
+            }),
+            targets: vec![TargetFacts {
+                name: "sip.a.example".into(),
+                port: 5061,
+                cname: None,
+                address_answers: vec![ResolverAnswer {
+                    resolver: "10.0.0.1:53".into(),
+                    answer: Ok(vec!["192.0.2.7".parse().unwrap()]),
+                }],
+                endpoints: vec![EndpointFacts {
+                    address: "192.0.2.7:5061".parse().unwrap(),
+                    tcp: Ok(0.003),
+                    tls: Some(Ok(TlsFacts {
+                        duration_seconds: 0.012,
+                        version: crate::facts::TlsVersion::Tls13,
+                        cipher: "TLS13_AES_256_GCM_SHA384".into(),
+                        client_cert_requested: false,
+                    })),
+                    chain: vec![leaf].into(),
+                    sip: Some(SipFacts {
+                        status: Ok(200),
+                        duration_seconds: 0.004,
+                        detail: "SIP/2.0 200 OK".into(),
+                    }),
+                    blind: None,
+                }],
+            }],
+            ..Facts::default()
+        }
+    }
+
+    fn find<'a>(lines: &'a [Line], key: &str) -> Vec<&'a Line> {
+        lines.iter().filter(|l| l.key == key).collect()
+    }
+
+    #[test]
+    fn dates_and_ages() {
+        assert_eq!(date(NOW), "2026-01-01");
+        assert_eq!(datetime(NOW as f64 + 3723.0), "2026-01-01 01:02:03 UTC");
+        assert_eq!(age(59.0), "59 s");
+        assert_eq!(age(600.0), "10 min");
+        assert_eq!(age(3.0 * 86_400.0), "3 d");
+        assert_eq!(days_left(NOW + 86_399, NOW), 0);
+        assert_eq!(expiry(NOW + 2 * 86_400, NOW), "2026-01-03 (2 days left)");
+        assert_eq!(expiry(NOW - 1, NOW), "2025-12-31 (expired 0 days ago)");
+        assert_eq!(
+            expiry(NOW - 3 * 86_400, NOW),
+            "2025-12-29 (expired 3 days ago)"
+        );
+    }
+
+    #[test]
+    fn a_healthy_probe_reads_as_facts() {
+        let lines = facts_lines(&healthy(), NOW);
+        let text = |k| {
+            find(&lines, k)
+                .iter()
+                .map(|l| l.text.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            text("probe"),
+            ["started 2025-12-31 23:58:30 UTC (90 s ago), took 0.25 s"]
+        );
+        // The resolvers disagree: each answer is shown with who gave it.
+        assert_eq!(text("resolver"), ["10.0.0.1:53", "10.0.0.1:53"]);
+        assert_eq!(text("srv_error"), ["servfail (from 10.0.0.2:53)"]);
+        assert_eq!(text("srv_record"), ["0 0 5061 sip.a.example"]);
+        assert_eq!(text("platform"), ["self_hosted"]);
+        assert_eq!(text("addresses"), ["192.0.2.7"]);
+        assert_eq!(text("address"), ["192.0.2.7:5061"]);
+        assert_eq!(text("tcp"), ["connected in 3 ms"]);
+        assert_eq!(
+            text("tls"),
+            ["TLS 1.3, TLS13_AES_256_GCM_SHA384, handshake 12 ms"]
+        );
+        assert_eq!(text("client_cert"), ["not requested"]);
+        assert_eq!(text("issuer"), ["Lab CA (Lab)"]);
+        assert_eq!(text("not_before"), ["2025-12-22"]);
+        assert_eq!(text("not_after"), ["2026-01-31 (30 days left)"]);
+        assert_eq!(text("eku"), ["serverAuth, clientAuth"]);
+        assert_eq!(text("sip"), ["SIP/2.0 200 OK in 4 ms"]);
+        assert_eq!(text("m365"), ["not looked up (deadline passed)"]);
+        let failed: Vec<&str> = lines.iter().filter(|l| l.failed).map(|l| l.key).collect();
+        assert_eq!(failed, ["srv_error", "m365"]);
+        // Nesting: the certificate's fields sit under the endpoint, under the target.
+        assert_eq!(find(&lines, "target")[0].depth, 0);
+        assert_eq!(find(&lines, "address")[0].depth, 1);
+        assert_eq!(find(&lines, "tls")[0].depth, 2);
+        assert_eq!(find(&lines, "issuer")[0].depth, 3);
+    }
+
+    #[test]
+    fn failures_are_marked() {
+        let mut f = healthy();
+        let e = &mut f.targets[0].endpoints[0];
+        e.tcp = Err(Reason::ConnectionRefused);
+        e.tls = None;
+        e.chain = Vec::new().into();
+        e.sip = None;
+        f.srv.as_mut().unwrap().answers.truncate(1);
+        let lines = facts_lines(&f, NOW);
+        let tcp = find(&lines, "tcp");
+        assert_eq!(tcp.len(), 1);
+        assert!(tcp[0].failed);
+        assert_eq!(tcp[0].text, "connection_refused");
+        assert!(find(&lines, "tls").is_empty());
+        assert!(find(&lines, "issuer").is_empty());
+        // One resolver that agrees with itself: one answer line naming it.
+        assert_eq!(find(&lines, "resolver")[0].text, "10.0.0.1:53");
+        assert!(find(&lines, "srv_error").is_empty());
+    }
+}

@@ -1,0 +1,620 @@
+//! Shared edges: an MSP's customer domains mostly point at a few federation edges (their own
+//! hosted servers, every Teams tenant at `sipfed.online.lync.com`). An edge — one (vantage,
+//! address, port, TLS server name) — gets one TCP connect and one TLS handshake per round,
+//! whose facts every domain using it shares; the first probe to need it performs the look,
+//! concurrent ones await the same shared future. SIP OPTIONS stays per domain (its request
+//! URI is the domain) and runs as its own transaction on the edge's connection, matched to
+//! its response by the Via branch (RFC 3261 §17.1.3), so a slow SIP service answers all
+//! domains at once instead of one after another.
+//!
+//! Time spent waiting for a turn at a busy address, or for another probe's look of the edge,
+//! is never charged to a domain's deadline: each step's own deadline starts when it runs, and
+//! a step that gets no turn leaves its checks absent (SPEC §5).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant as StdInstant};
+
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::time::{Instant, timeout, timeout_at};
+use tokio_rustls::client::TlsStream;
+
+use super::probe::VantageClient;
+use super::proxy::{self, ProxyError};
+use super::{local_exhaustion, sip};
+use crate::facts::{Blind, CertFacts, Reason, SipFacts, TlsFacts, TlsFailure};
+
+/// Connections in flight to one address at most: many customer domains share one edge.
+pub const PER_ADDRESS_CONNECTIONS: usize = 4;
+
+/// An edge's connection is closed once no probe that may still send OPTIONS on it has been
+/// in flight for three checks this far apart, and at the latest after `IDLE` without a
+/// transaction.
+const LINGER: Duration = Duration::from_millis(100);
+const IDLE: Duration = Duration::from_secs(5);
+
+/// Looks kept at most between sweeps of expired ones (memory stays bounded by the edges
+/// looked at within one freshness window).
+const SWEEP_EVERY: usize = 1024;
+
+/// Identifies an edge.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct EdgeKey {
+    vantage: String,
+    address: SocketAddr,
+    server_name: String,
+}
+
+type Look = Shared<BoxFuture<'static, Arc<Edge>>>;
+
+struct Slot {
+    started: Instant,
+    look: Look,
+    users: Arc<AtomicUsize>,
+}
+
+/// A probe using an edge: while any is in flight, the edge's connection stays open.
+pub struct EdgeUse {
+    users: Arc<AtomicUsize>,
+}
+
+impl Drop for EdgeUse {
+    fn drop(&mut self) {
+        self.users.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The looks of the current round, by edge.
+pub struct Edges {
+    /// How long a look is shared: a fraction of the interval, shorter than the half interval
+    /// between two probes of one domain, so no domain is judged twice on the same look.
+    fresh: Duration,
+    slots: Mutex<(HashMap<EdgeKey, Slot>, usize)>,
+    limiter: Arc<AddressLimiter>,
+    /// Looks performed (each one TCP connect and at most one TLS handshake).
+    looks: std::sync::atomic::AtomicU64,
+}
+
+/// How to reach an edge: everything a look (or a reconnect for SIP) needs.
+struct Dial {
+    client: Arc<VantageClient>,
+    limiter: Arc<AddressLimiter>,
+    address: SocketAddr,
+    server_name: String,
+    timeout: Duration,
+    sip: bool,
+    /// Probes in flight that use the edge.
+    users: Arc<AtomicUsize>,
+}
+
+/// What one look of an edge showed, and its connection for SIP transactions.
+pub struct Edge {
+    pub tcp: Result<f64, Reason>,
+    pub tls: Option<Result<TlsFacts, TlsFailure>>,
+    pub chain: Arc<[CertFacts]>,
+    pub blind: Option<Blind>,
+    dial: Arc<Dial>,
+    /// The open connection's transaction queue (`None` without SIP or once it is gone).
+    conn: tokio::sync::Mutex<Option<mpsc::UnboundedSender<Txn>>>,
+}
+
+impl Edges {
+    pub fn new(fresh: Duration) -> Edges {
+        Edges {
+            fresh,
+            slots: Mutex::new((HashMap::new(), SWEEP_EVERY)),
+            limiter: Arc::new(AddressLimiter::default()),
+            looks: Default::default(),
+        }
+    }
+
+    /// How many looks (TCP connects) were performed so far.
+    pub fn looks(&self) -> u64 {
+        self.looks.load(Ordering::Relaxed)
+    }
+
+    /// The current look of the edge (`address`, `server_name`) from `client`'s vantage,
+    /// performing it when there is none fresh. Waiting here is not the caller's time. Keep
+    /// the `EdgeUse` until done with the edge.
+    pub async fn get(
+        self: &Arc<Self>,
+        client: &Arc<VantageClient>,
+        address: SocketAddr,
+        server_name: &str,
+        timeout: Duration,
+        sip: bool,
+    ) -> (EdgeUse, Arc<Edge>) {
+        let key = EdgeKey {
+            vantage: client.name.clone(),
+            address,
+            server_name: server_name.to_string(),
+        };
+        let look = {
+            let mut guard = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            let (slots, sweep_at) = &mut *guard;
+            let now = Instant::now();
+            let reusable = slots.get(&key).filter(|s| {
+                now < s.started + self.fresh
+                    // A look that got no turn is not shared: the next probe tries again.
+                    && s.look.peek().is_none_or(|e| e.blind.is_none())
+            });
+            match reusable {
+                Some(s) => {
+                    s.users.fetch_add(1, Ordering::Relaxed);
+                    (
+                        EdgeUse {
+                            users: s.users.clone(),
+                        },
+                        s.look.clone(),
+                    )
+                }
+                None => {
+                    if slots.len() >= *sweep_at {
+                        slots.retain(|_, s| now < s.started + self.fresh);
+                        *sweep_at = (slots.len() * 2).max(SWEEP_EVERY);
+                    }
+                    let dial = Arc::new(Dial {
+                        client: client.clone(),
+                        limiter: self.limiter.clone(),
+                        address,
+                        server_name: server_name.to_string(),
+                        timeout,
+                        sip,
+                        users: Arc::new(AtomicUsize::new(1)),
+                    });
+                    let user = EdgeUse {
+                        users: dial.users.clone(),
+                    };
+                    let users = dial.users.clone();
+                    let edges = self.clone();
+                    let look = async move {
+                        edges.looks.fetch_add(1, Ordering::Relaxed);
+                        Arc::new(Edge::look(dial).await)
+                    }
+                    .boxed()
+                    .shared();
+                    slots.insert(
+                        key,
+                        Slot {
+                            started: now,
+                            look: look.clone(),
+                            users,
+                        },
+                    );
+                    (user, look)
+                }
+            }
+        };
+        let (user, look) = look;
+        (user, look.await)
+    }
+}
+
+/// The facts of one connect + handshake and, when SIP is wanted, the connection.
+struct Opened {
+    tcp: Result<f64, Reason>,
+    tls: Option<Result<TlsFacts, TlsFailure>>,
+    chain: Vec<CertFacts>,
+    blind: Option<Blind>,
+    conn: Option<mpsc::UnboundedSender<Txn>>,
+}
+
+impl Dial {
+    /// Waits for a turn at the address (at most one timeout), then connects and shakes hands
+    /// under a deadline that starts with the turn.
+    async fn open(&self) -> Opened {
+        let mut out = Opened {
+            tcp: Err(Reason::Timeout),
+            tls: None,
+            chain: Vec::new(),
+            blind: None,
+            conn: None,
+        };
+        let Ok(permit) = timeout(self.timeout, self.limiter.acquire(self.address)).await else {
+            // Waiting for a turn at a busy address is our trouble, not the partner's.
+            out.blind = Some(Blind::NoTurn);
+            return out;
+        };
+        let deadline = Instant::now() + self.timeout;
+        let start = Instant::now();
+        let connect = async {
+            match &self.client.proxy {
+                Some(proxy) => proxy::connect(proxy, self.address).await,
+                None => TcpStream::connect(self.address)
+                    .await
+                    .map_err(ProxyError::Target),
+            }
+        };
+        let tcp = match timeout_at(deadline, connect).await {
+            Err(_) => return out,
+            Ok(Err(ProxyError::Proxy(detail))) => {
+                // The proxy, not the partner, failed: nothing was learned about the address.
+                tracing::debug!(vantage = %self.client.name, %detail, "proxy failed");
+                out.tcp = Err(Reason::ConnectError);
+                out.blind = Some(Blind::ProxyDown);
+                return out;
+            }
+            Ok(Err(ProxyError::Target(e))) => {
+                out.tcp = Err(connect_reason(&e));
+                if local_exhaustion(&e) {
+                    out.blind = Some(Blind::LocalResources);
+                }
+                return out;
+            }
+            Ok(Ok(s)) => s,
+        };
+        out.tcp = Ok(start.elapsed().as_secs_f64());
+        let _ = tcp.set_nodelay(true);
+        let Ok(hs) = timeout_at(deadline, self.client.tls.handshake(tcp, &self.server_name)).await
+        else {
+            out.tls = Some(Err(TlsFailure {
+                reason: Reason::Timeout,
+                detail: "no TLS handshake before the probe's deadline".into(),
+            }));
+            return out;
+        };
+        out.tls = Some(hs.result);
+        out.chain = hs.chain;
+        if self.sip
+            && let Some(stream) = hs.stream
+        {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(serve(stream, rx, permit, self.users.clone()));
+            out.conn = Some(tx);
+        }
+        out
+    }
+}
+
+impl Edge {
+    async fn look(dial: Arc<Dial>) -> Edge {
+        let opened = dial.open().await;
+        Edge {
+            tcp: opened.tcp,
+            tls: opened.tls,
+            chain: opened.chain.into(),
+            blind: opened.blind,
+            dial,
+            conn: tokio::sync::Mutex::new(opened.conn),
+        }
+    }
+
+    /// SIP OPTIONS for `domain` as its own transaction on the edge's connection, reopened
+    /// when it is gone; `None` when no connection could be had for want of a turn (absent).
+    /// Waiting for a turn or another probe's reconnect extends `deadline`.
+    pub async fn options(&self, domain: &str, mut deadline: Instant) -> Option<SipFacts> {
+        let start = StdInstant::now();
+        let fail = |reason: Reason, detail: String| SipFacts {
+            status: Err(reason),
+            duration_seconds: start.elapsed().as_secs_f64(),
+            detail,
+        };
+        // A connection the peer closed after answering others is reopened once.
+        for _ in 0..2 {
+            let waiting = Instant::now();
+            let sender = {
+                let mut conn = self.conn.lock().await;
+                match conn.as_ref().filter(|c| !c.is_closed()) {
+                    Some(c) => c.clone(),
+                    None => {
+                        let opened = self.dial.open().await;
+                        if opened.blind.is_some() {
+                            return None;
+                        }
+                        match opened.conn {
+                            Some(c) => {
+                                *conn = Some(c.clone());
+                                c
+                            }
+                            None => {
+                                let detail = match (&opened.tcp, &opened.tls) {
+                                    (Err(r), _) => {
+                                        format!("reconnecting for OPTIONS: {}", r.as_str())
+                                    }
+                                    (_, Some(Err(f))) => {
+                                        format!("reconnecting for OPTIONS: {}", f.detail)
+                                    }
+                                    _ => "reconnecting for OPTIONS failed".into(),
+                                };
+                                return Some(fail(Reason::Closed, detail));
+                            }
+                        }
+                    }
+                }
+            };
+            deadline += waiting.elapsed();
+            let ids = sip::Ids::new();
+            let provisional = Arc::new(AtomicU16::new(0));
+            let (reply, answer) = oneshot::channel();
+            let txn = Txn {
+                request: ids.request(domain),
+                branch: ids.branch.clone(),
+                call_id: ids.call_id.clone(),
+                provisional: provisional.clone(),
+                reply,
+            };
+            if sender.send(txn).is_err() {
+                self.forget(&sender).await;
+                continue;
+            }
+            let sent = StdInstant::now();
+            return Some(match timeout_at(deadline, answer).await {
+                Err(_) => {
+                    let detail = match provisional.load(Ordering::Relaxed) {
+                        0 => "no SIP response before the deadline".into(),
+                        code => format!("only a provisional SIP {code} before the deadline"),
+                    };
+                    fail(Reason::Timeout, detail)
+                }
+                // The connection went away with the transaction unanswered: reopen once.
+                Ok(Err(_)) | Ok(Ok(Answer::Gone)) => {
+                    self.forget(&sender).await;
+                    continue;
+                }
+                Ok(Ok(Answer::Final(code))) => SipFacts {
+                    status: Ok(code),
+                    duration_seconds: sent.elapsed().as_secs_f64(),
+                    detail: format!("SIP/2.0 {code}"),
+                },
+                Ok(Ok(Answer::Fail(reason, detail))) => fail(reason, detail),
+            });
+        }
+        Some(fail(
+            Reason::Closed,
+            "the peer closed the connection without answering".into(),
+        ))
+    }
+}
+
+impl Edge {
+    /// Drops `sender`'s connection from the edge, unless another probe replaced it already.
+    async fn forget(&self, sender: &mpsc::UnboundedSender<Txn>) {
+        let mut conn = self.conn.lock().await;
+        if conn.as_ref().is_some_and(|c| c.same_channel(sender)) {
+            *conn = None;
+        }
+    }
+}
+
+/// One OPTIONS transaction handed to a connection.
+/// How long writing one OPTIONS request (and flushing it) may take.
+const SEND_BOUND: Duration = Duration::from_secs(10);
+
+struct Txn {
+    request: String,
+    branch: String,
+    call_id: String,
+    /// The last provisional status code seen (0: none).
+    provisional: Arc<AtomicU16>,
+    reply: oneshot::Sender<Answer>,
+}
+
+enum Answer {
+    Final(u16),
+    Fail(Reason, String),
+    /// The connection ended after answering other transactions: try another.
+    Gone,
+}
+
+/// Runs the transactions of one connection: writes requests as they come, reads responses
+/// only while some are pending and hands each final one to its transaction. Ends when idle,
+/// when its edge is dropped, or at the first sign the peer is not a SIP stack.
+async fn serve(
+    stream: TlsStream<TcpStream>,
+    mut rx: mpsc::UnboundedReceiver<Txn>,
+    _permit: AddressPermit,
+    users: Arc<AtomicUsize>,
+) {
+    let mut idle_since = Instant::now();
+    // Consecutive checks that found no probe using the edge.
+    let mut unused = 0u32;
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let mut pending: Vec<Txn> = Vec::new();
+    let mut buf: Vec<u8> = Vec::with_capacity(2048);
+    let mut chunk = [0u8; 4096];
+    // Bytes read since the last final response.
+    let mut since_final = 0usize;
+    let mut answered = false;
+    let mut open = true;
+    let fail_all = |pending: &mut Vec<Txn>, answer: &dyn Fn() -> Answer| {
+        for t in pending.drain(..) {
+            let _ = t.reply.send(answer());
+        }
+    };
+    loop {
+        pending.retain(|t| !t.reply.is_closed());
+        if !open && pending.is_empty() {
+            return;
+        }
+        tokio::select! {
+            t = rx.recv(), if open => match t {
+                None => open = false,
+                Some(t) => {
+                    let written = async {
+                        wr.write_all(t.request.as_bytes()).await?;
+                        wr.flush().await
+                    };
+                    // Bounded, flush included: a peer that stops reading must not hold the
+                    // connection and its turn at the address.
+                    let written = match tokio::time::timeout(SEND_BOUND, written).await {
+                        Ok(w) => w.map_err(|e| (Reason::Closed, format!("sending OPTIONS: {e}"))),
+                        Err(_) => Err((Reason::Timeout, "sending OPTIONS: the peer does not read".into())),
+                    };
+                    if let Err((reason, detail)) = written {
+                        pending.push(t);
+                        fail_all(&mut pending, &|| {
+                            if answered { Answer::Gone } else { Answer::Fail(reason, detail.clone()) }
+                        });
+                        return;
+                    }
+                    pending.push(t);
+                    idle_since = Instant::now();
+                }
+            },
+            r = rd.read(&mut chunk), if !pending.is_empty() => match r {
+                Ok(0) => {
+                    fail_all(&mut pending, &|| {
+                        if answered {
+                            Answer::Gone
+                        } else {
+                            Answer::Fail(Reason::Closed, "the peer closed the connection without answering".into())
+                        }
+                    });
+                    return;
+                }
+                Err(e) => {
+                    let (reason, detail) = sip::read_failure(&e);
+                    fail_all(&mut pending, &|| {
+                        if answered && reason == Reason::Closed {
+                            Answer::Gone
+                        } else {
+                            Answer::Fail(reason, detail.clone())
+                        }
+                    });
+                    return;
+                }
+                Ok(n) => {
+                    since_final += n;
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Err(detail) = dispatch(&mut buf, &mut pending, &mut since_final, &mut answered) {
+                        fail_all(&mut pending, &|| Answer::Fail(Reason::NotSip, detail.clone()));
+                        return;
+                    }
+                    // 16 KiB per pending transaction: a flood is cut off, pipelined answers are not.
+                    if !pending.is_empty() && since_final >= sip::MAX_RESPONSE_BYTES * pending.len() {
+                        fail_all(&mut pending, &|| {
+                            Answer::Fail(Reason::NotSip, "no final SIP response in the first 16 KiB".into())
+                        });
+                        return;
+                    }
+                }
+            },
+            _ = tokio::time::sleep(LINGER), if pending.is_empty() => {
+                // Between two batches of probes the count may touch zero for a moment.
+                unused = if users.load(Ordering::Relaxed) == 0 { unused + 1 } else { 0 };
+                if unused >= 3 || idle_since.elapsed() >= IDLE {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Hands every complete response in `buf` to its transaction; an error when the peer sent
+/// something that is not SIP.
+fn dispatch(
+    buf: &mut Vec<u8>,
+    pending: &mut Vec<Txn>,
+    since_final: &mut usize,
+    answered: &mut bool,
+) -> Result<(), String> {
+    loop {
+        sip::skip_keepalives(buf);
+        if !sip::could_be_status_line(buf) {
+            return Err("the peer answered something that is not SIP".into());
+        }
+        let Some(end) = sip::find(buf, b"\r\n\r\n") else {
+            return Ok(());
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+        let consumed = end + 4 + sip::content_length(&head);
+        if consumed > buf.len() {
+            return Ok(());
+        }
+        buf.drain(..consumed);
+        let Some((code, headers)) = sip::parse_response(&head) else {
+            return Err("the peer answered something that is not SIP".into());
+        };
+        // By Via branch; a peer that mangles Via still answers the only pending transaction.
+        let index = headers
+            .branch
+            .as_deref()
+            .and_then(|b| pending.iter().position(|t| t.branch == b))
+            .or((pending.len() == 1).then_some(0));
+        let Some(index) = index else { continue };
+        if code < 200 {
+            pending[index].provisional.store(code, Ordering::Relaxed);
+            continue;
+        }
+        let t = pending.swap_remove(index);
+        *since_final = buf.len();
+        *answered = true;
+        let matches = headers.call_id.as_deref() == Some(t.call_id.as_str())
+            && headers
+                .cseq
+                .as_deref()
+                .is_some_and(|c| c.split_whitespace().eq(["1", "OPTIONS"]));
+        let answer = if matches {
+            Answer::Final(code)
+        } else {
+            Answer::Fail(
+                Reason::Mismatch,
+                format!("SIP {code} response does not match the request's Call-ID/CSeq"),
+            )
+        };
+        let _ = t.reply.send(answer);
+    }
+}
+
+fn connect_reason(e: &std::io::Error) -> Reason {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::ConnectionRefused => Reason::ConnectionRefused,
+        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => Reason::Unreachable,
+        ErrorKind::TimedOut => Reason::Timeout,
+        _ => Reason::ConnectError,
+    }
+}
+
+/// Bounds connections per address across all probes; entries vanish when unused.
+#[derive(Default)]
+pub struct AddressLimiter {
+    slots: Mutex<HashMap<SocketAddr, Arc<Semaphore>>>,
+}
+
+struct AddressPermit {
+    limiter: Arc<AddressLimiter>,
+    address: SocketAddr,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl AddressLimiter {
+    async fn acquire(self: &Arc<Self>, address: SocketAddr) -> AddressPermit {
+        let sem = {
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            slots
+                .entry(address)
+                .or_insert_with(|| Arc::new(Semaphore::new(PER_ADDRESS_CONNECTIONS)))
+                .clone()
+        };
+        // The semaphore is never closed, so acquiring cannot fail.
+        let permit = match sem.acquire_owned().await {
+            Ok(p) => p,
+            Err(_) => unreachable!("address semaphores are never closed"),
+        };
+        AddressPermit {
+            limiter: self.clone(),
+            address,
+            _permit: permit,
+        }
+    }
+}
+
+impl Drop for AddressPermit {
+    fn drop(&mut self) {
+        let mut slots = self.limiter.slots.lock().unwrap_or_else(|p| p.into_inner());
+        // The map holds one reference, this permit's semaphore another: drop idle entries.
+        if let Some(sem) = slots.get(&self.address)
+            && Arc::strong_count(sem) <= 2
+            && sem.available_permits() + 1 >= PER_ADDRESS_CONNECTIONS
+        {
+            slots.remove(&self.address);
+        }
+    }
+}
