@@ -982,6 +982,14 @@ mod tests {
                 "vantages: {}\n",
                 "sipfed.yml:1: vantages: expected at least one vantage",
             ),
+            (
+                "vantages:\n  outside:\n    health_query: \"a..b\"\n",
+                "sipfed.yml:3: vantages.outside.health_query: invalid domain name \"a..b\": empty label",
+            ),
+            (
+                "vantages:\n  outside:\n    proxy: socks5://fed:hunter2@bastion\n",
+                "sipfed.yml:3: vantages.outside.proxy: invalid proxy \"socks5://…@bastion\": expected socks5://[USER:PASSWORD@]HOST:PORT",
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(parse(text).unwrap_err(), want, "config {text:?}");

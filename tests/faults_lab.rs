@@ -430,3 +430,25 @@ async fn tls_close_after_server_hello() {
     assert_eq!(check(&m, "hello.example", "tcp_connect"), Some(1.0));
     assert_fails(&m, "hello.example", "tls_handshake", "closed");
 }
+
+#[tokio::test]
+async fn a_health_query_answered_with_nxdomain_counts_as_an_answer() {
+    let lab = Lab::start().await.unwrap();
+    let outside = format!(
+        "    resolvers: [\"{}\"]\n    health_query: nowhere.example\n",
+        lab.dns
+    );
+    let path = two_vantages(&lab, "nx.yml", &outside, "");
+    let config = sipfed_exporter::config::Config::load(&path).unwrap();
+    let store = sipfed_exporter::store::Store::new(
+        sipfed_exporter::store::Setup::new(config).unwrap(),
+        None,
+        Default::default(),
+    );
+    store.setup().prober.check_vantages().await;
+    let page = String::from_utf8(sipfed_exporter::expose::metrics::render(&store)).unwrap();
+    assert!(
+        page.contains("sipfed_vantage_up{vantage=\"outside\"} 1\n"),
+        "{page}"
+    );
+}
