@@ -5,9 +5,11 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::{Serialize, Serializer};
 
+mod address;
 mod cert;
 mod m365;
 
+pub use address::{is_forbidden, is_global, may_connect};
 pub use cert::{
     CertDetails, CertFacts, Eku, NameCoverage, coverage, is_acme_issuer, is_lets_encrypt,
 };
@@ -152,6 +154,20 @@ pub enum DnsFailure {
     Timeout,
     /// Any other failure (malformed answer, network error).
     Error,
+    /// The exporter could not ask (no socket: file descriptors exhausted): its own trouble.
+    Local,
+}
+
+impl DnsFailure {
+    /// Whether the failure may be the exporter's own trouble rather than the partner's: the
+    /// resolver did not answer, refused us, or we could not ask. Judged together with the
+    /// vantage's health.
+    pub fn maybe_ours(self) -> bool {
+        matches!(
+            self,
+            DnsFailure::Timeout | DnsFailure::Error | DnsFailure::Refused | DnsFailure::Local
+        )
+    }
 }
 
 impl DnsFailure {
@@ -162,7 +178,7 @@ impl DnsFailure {
             DnsFailure::Servfail => Reason::Servfail,
             DnsFailure::Refused => Reason::Refused,
             DnsFailure::Timeout => Reason::Timeout,
-            DnsFailure::Error => Reason::DnsError,
+            DnsFailure::Error | DnsFailure::Local => Reason::DnsError,
         }
     }
 }
@@ -375,6 +391,7 @@ pub enum Reason {
     PrivateAddress,
     Disagree,
     WrongCloud,
+    ForbiddenAddress,
 }
 
 impl Reason {
@@ -420,6 +437,7 @@ impl Reason {
             Reason::PrivateAddress => "private_address",
             Reason::Disagree => "disagree",
             Reason::WrongCloud => "wrong_cloud",
+            Reason::ForbiddenAddress => "forbidden_address",
         }
     }
 }

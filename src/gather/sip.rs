@@ -30,7 +30,12 @@ pub async fn options<S: AsyncRead + AsyncWrite + Unpin>(
         detail,
         server: None,
     };
-    match timeout_at(deadline, stream.write_all(request.as_bytes())).await {
+    let send = async {
+        stream.write_all(request.as_bytes()).await?;
+        stream.flush().await
+    };
+    // The flush is inside the deadline: a peer that stops reading must not hold the probe.
+    match timeout_at(deadline, send).await {
         Err(_) => {
             return fail(
                 Reason::Timeout,
@@ -40,7 +45,6 @@ pub async fn options<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(Err(e)) => return fail(Reason::Closed, format!("sending OPTIONS: {e}")),
         Ok(Ok(())) => {}
     }
-    let _ = stream.flush().await;
     let mut buf = Vec::with_capacity(2048);
     let mut chunk = [0u8; 2048];
     // Bytes read so far, provisional responses included: the bound is on the whole exchange.

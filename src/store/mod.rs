@@ -161,6 +161,18 @@ impl Store {
         self.setup.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// The latest health of every vantage of the setup in force that has been checked, in
+    /// configuration order.
+    pub fn vantage_health(&self) -> Vec<(String, crate::gather::vantage::Health)> {
+        let setup = self.setup();
+        setup
+            .config
+            .vantages
+            .iter()
+            .filter_map(|v| Some((v.name.clone(), setup.prober.health().get(&v.name)?)))
+            .collect()
+    }
+
     /// The latest report of a domain.
     pub fn report(&self, key: &DomainKey) -> Option<Arc<DomainReport>> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());

@@ -1,7 +1,7 @@
 //! Scheduling: every (domain, vantage) probed once per interval, the first round at once, then
 //! at a stable per-domain offset; at most `concurrency` probes in flight; each probe's facts
 //! recorded in the store, which judges the domain; on reload only the pairs whose settings
-//! changed are restarted.
+//! changed are restarted. Every vantage's own means are checked beside (vantage health).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -45,6 +45,7 @@ struct Running {
 pub async fn run(store: Arc<Store>, shutdown: CancellationToken) {
     let tracker = TaskTracker::new();
     let mut running: HashMap<ProbeKey, Running> = HashMap::new();
+    let mut health: Option<CancellationToken> = None;
     loop {
         // Listen for reloads before reading the setup, so none slips in between.
         let reloaded = store.reloaded.notified();
@@ -86,6 +87,13 @@ pub async fn run(store: Arc<Store>, shutdown: CancellationToken) {
             }
             keep
         });
+        // The health of the new setup's vantages (its prober holds their state).
+        if let Some(old) = health.replace(shutdown.child_token()) {
+            old.cancel();
+        }
+        if let Some(cancel) = &health {
+            tracker.spawn(vantage_health(setup.clone(), cancel.clone()));
+        }
         tokio::select! {
             _ = shutdown.cancelled() => {
                 tracker.close();
@@ -142,6 +150,25 @@ async fn probe_loop(
         };
         store.stats.probe_finished(&key.vantage, success);
         tracing::debug!(domain = %key.domain, vantage = %key.vantage, success, "probe finished");
+    }
+}
+
+/// Checks every vantage's own means at once, then every interval but at least every 30 s.
+async fn vantage_health(setup: Arc<Setup>, cancel: CancellationToken) {
+    let every = setup
+        .config
+        .global
+        .interval
+        .min(crate::gather::vantage::EVERY);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = setup.prober.check_vantages() => {}
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
     }
 }
 
