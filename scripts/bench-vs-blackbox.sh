@@ -182,7 +182,7 @@ KNOT
     done
   } > "$w/tls.cfg"
   {
-    printf '#!KAMAILIO\ndebug=0\nlog_stderror=yes\nchildren=1\ntcp_children=4\nenable_tls=yes\nauto_aliases=no\n'
+    printf '#!KAMAILIO\ndebug=0\nlog_stderror=yes\nchildren=1\ntcp_children=1\nenable_tls=yes\nauto_aliases=no\n'
     printf 'tcp_max_connections=8192\ntls_max_connections=8192\n'
     for ((e = 1; e <= edges; e++)); do printf 'listen=tls:%s:5061\n' "$net.$e"; done
     cat <<KAM
@@ -198,7 +198,7 @@ request_route {
 }
 KAM
   } > "$w/kamailio.cfg"
-  kamailio -DD -E -f "$w/kamailio.cfg" -w "$w" >"$w/kamailio.log" 2>&1 &
+  kamailio -DD -E -m 512 -f "$w/kamailio.cfg" -w "$w" >"$w/kamailio.log" 2>&1 &
   pids+=($!)
 
   # DNS up: the last domain's SRV record answered.
@@ -314,6 +314,9 @@ async def worker(queue):
                 rrs = re.search(r"(?m)^probe_dns_answer_rrs (\S+)$", body)
                 good = rrs and float(rrs.group(1)) >= 1
             if not good:
+                if not failed:  # blackbox's own account of the first failure
+                    _, log = await get(reader, writer, f"module={module}&target={target}&debug=true")
+                    print(log[:3000], file=sys.stderr)
                 failed.append((module, target, code, body[-300:]))
     writer.close()
 async def main():
