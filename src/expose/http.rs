@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -91,12 +92,23 @@ pub fn router_with(store: Arc<Store>, routes: &Routes) -> Router {
 }
 
 async fn metrics_page(State(ex): State<Arc<Store>>) -> Response {
-    // Rendering 10,000 domains takes milliseconds of CPU: keep it off the I/O threads.
-    let body = tokio::task::spawn_blocking(move || metrics::render(&ex)).await;
-    match body {
-        Ok(b) => ([(header::CONTENT_TYPE, TEXT_FORMAT)], b).into_response(),
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "rendering failed\n").into_response(),
-    }
+    // Rendering 10,000 domains takes tens of milliseconds of CPU: keep it off the I/O
+    // threads. The page streams out chunk by chunk as it is rendered (at most a few chunks in
+    // flight), so it is never held whole; gzip (CompressionLayer) compresses the stream.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(2);
+    tokio::task::spawn_blocking(move || {
+        metrics::render_into(&ex, &mut |chunk| tx.blocking_send(chunk).is_ok());
+    });
+    // poll_fn, not unfold: the gzip layer may poll again after the end.
+    let chunks = futures::stream::poll_fn(move |cx| {
+        rx.poll_recv(cx)
+            .map(|c| c.map(|c| Ok::<_, std::convert::Infallible>(Bytes::from(c))))
+    });
+    (
+        [(header::CONTENT_TYPE, TEXT_FORMAT)],
+        Body::from_stream(chunks),
+    )
+        .into_response()
 }
 
 async fn ready(State(ex): State<Arc<Store>>) -> Response {

@@ -1,10 +1,19 @@
-//! Exposition: the per-domain families rendered from the store's reports at scrape time,
-//! straight into the response buffer, and the exporter's own metrics (the prometheus crate
-//! only for the standard `process_*` collector). Domains removed from the configuration have no
-//! report, so they are simply not rendered.
+//! Exposition: the per-domain families rendered from the store's reports at scrape time and
+//! the exporter's own metrics (the prometheus crate only for the standard `process_*`
+//! collector). The page is written family by family into chunks of [`CHUNK`] bytes handed to a
+//! sink as they fill, so `/metrics` streams them as the response body and the whole page is
+//! never held at once. Each probe's and endpoint's label set is escaped once per scrape, then
+//! copied into every sample. Domains removed from the configuration have no report, so they
+//! are simply not rendered.
+//!
+//! Adding a family: a per-probe value is one row of `per_probe`, a per-endpoint value one row
+//! of `per_endpoint` (both in [`render_reports`]); anything else is a `family(..)` header then
+//! one `sample(..)` per series, with `out.flush_if_full()` after each probe or domain. Writing
+//! into `out` needs nothing more: it is a `String` that is flushed to the sink between samples.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write;
+use std::ops::{Deref, DerefMut};
 
 use prometheus::{Encoder, TextEncoder};
 
@@ -14,42 +23,164 @@ use crate::judge::{DomainReport, VantageReport};
 use crate::store::Store;
 use crate::store::stats::Stats;
 
-/// Renders the whole `/metrics` page.
-pub fn render(store: &Store) -> Vec<u8> {
-    let setup = store.setup();
-    let reports = store.reports(&setup.config);
-    // Sized like the last page, so the body is never copied into a bigger buffer (which
-    // would hold it twice) while it grows.
-    let last = LAST_SIZE.load(std::sync::atomic::Ordering::Relaxed);
-    let mut out = String::with_capacity(last.max(reports.len() * 6144) + 65536);
-    let refs: Vec<&DomainReport> = reports.iter().map(|r| r.as_ref()).collect();
-    render_reports(&mut out, &refs);
-    render_self(&mut out, &store.stats, &setup.config);
-    let mut bytes = out.into_bytes();
-    render_process(&mut bytes);
-    LAST_SIZE.store(bytes.len(), std::sync::atomic::Ordering::Relaxed);
-    bytes
+/// Size of the chunks the page is handed out in.
+pub const CHUNK: usize = 256 * 1024;
+
+/// Where rendered text goes: a `String` that, given a sink, hands its text to the sink once it
+/// holds [`CHUNK`] bytes (at [`Out::flush_if_full`], between samples). A sink returning
+/// `false` (the client went away) stops further output.
+pub struct Out<'a> {
+    buf: String,
+    sink: Option<&'a mut dyn FnMut(Vec<u8>) -> bool>,
+    closed: bool,
 }
 
-/// Size of the last `/metrics` page.
-static LAST_SIZE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+impl<'a> Out<'a> {
+    /// Output handed to `sink` in chunks.
+    pub fn chunked(sink: &'a mut dyn FnMut(Vec<u8>) -> bool) -> Out<'a> {
+        Out {
+            buf: String::with_capacity(CHUNK + 4096),
+            sink: Some(sink),
+            closed: false,
+        }
+    }
+
+    /// Output kept whole in `buf` (appended to).
+    fn whole(buf: String) -> Out<'a> {
+        Out {
+            buf,
+            sink: None,
+            closed: false,
+        }
+    }
+
+    /// Hands the text to the sink when it holds a chunk's worth.
+    pub fn flush_if_full(&mut self) {
+        if self.buf.len() >= CHUNK {
+            self.flush();
+        }
+    }
+
+    /// Hands whatever text there is to the sink.
+    pub fn flush(&mut self) {
+        let Some(sink) = &mut self.sink else { return };
+        if self.buf.is_empty() {
+            return;
+        }
+        let text = std::mem::replace(&mut self.buf, String::with_capacity(CHUNK + 4096));
+        if !self.closed && !sink(text.into_bytes()) {
+            self.closed = true;
+        }
+    }
+
+    /// Whether the sink refused more (rendering may stop).
+    pub fn closed(&self) -> bool {
+        self.closed
+    }
+}
+
+impl Deref for Out<'_> {
+    type Target = String;
+    fn deref(&self) -> &String {
+        &self.buf
+    }
+}
+
+impl DerefMut for Out<'_> {
+    fn deref_mut(&mut self) -> &mut String {
+        if self.closed {
+            // Nobody reads it any more: keep the buffer from growing.
+            self.buf.clear();
+        }
+        &mut self.buf
+    }
+}
+
+/// Renders the whole `/metrics` page into `sink`, chunk by chunk.
+pub fn render_into(store: &Store, sink: &mut dyn FnMut(Vec<u8>) -> bool) {
+    let setup = store.setup();
+    let reports = store.reports(&setup.config);
+    let refs: Vec<&DomainReport> = reports.iter().map(|r| r.as_ref()).collect();
+    let mut out = Out::chunked(sink);
+    write_reports(&mut out, &refs);
+    render_self(&mut out, &store.stats, &setup.config);
+    out.flush();
+    let mut process = Vec::new();
+    render_process(&mut process);
+    if !out.closed()
+        && !process.is_empty()
+        && let Some(sink) = out.sink.as_mut()
+    {
+        sink(process);
+    }
+}
+
+/// Renders the whole `/metrics` page into one buffer (tests, the benchmark).
+pub fn render(store: &Store) -> Vec<u8> {
+    let mut page = Vec::new();
+    render_into(store, &mut |chunk| {
+        page.extend_from_slice(&chunk);
+        true
+    });
+    page
+}
 
 /// Renders one report (what `/probe` answers).
 pub fn render_report(out: &mut String, report: &DomainReport) {
     render_reports(out, &[report]);
 }
 
-/// Every (report, vantage report) pair.
-fn probes<'a>(
-    reports: &'a [&'a DomainReport],
-) -> impl Iterator<Item = (&'a DomainReport, &'a VantageReport)> + 'a {
+/// One probe's report, with its label sets escaped once for the whole scrape.
+struct Probe<'a> {
+    r: &'a VantageReport,
+    /// `tenant="..",domain="..",vantage=".."`
+    labels: String,
+    /// Per target, per endpoint: the probe's labels plus `target` and `address`.
+    endpoints: Vec<Vec<String>>,
+}
+
+fn probes<'a>(reports: &'a [&'a DomainReport]) -> Vec<Probe<'a>> {
     reports
         .iter()
         .flat_map(|d| d.vantages.iter().map(move |v| (*d, v)))
+        .map(|(d, r)| {
+            let mut labels = String::with_capacity(96);
+            domain_labels(&mut labels, d, r);
+            let endpoints = r
+                .facts
+                .targets
+                .iter()
+                .map(|t| {
+                    t.endpoints
+                        .iter()
+                        .map(|e| {
+                            let mut l = String::with_capacity(labels.len() + 64);
+                            l.push_str(&labels);
+                            endpoint_labels(&mut l, &t.name, &e.address.to_string());
+                            l
+                        })
+                        .collect()
+                })
+                .collect();
+            Probe {
+                r,
+                labels,
+                endpoints,
+            }
+        })
+        .collect()
 }
 
 /// Renders the per-domain, per-probe and per-endpoint families of `reports`.
 pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
+    let mut o = Out::whole(std::mem::take(out));
+    write_reports(&mut o, reports);
+    *out = o.buf;
+}
+
+/// [`render_reports`] into an [`Out`].
+fn write_reports(out: &mut Out<'_>, reports: &[&DomainReport]) {
+    let probes = probes(reports);
     // Per (tenant, domain, vantage): one value per probe result.
     type PerProbe = fn(&VantageReport) -> Option<f64>;
     let per_probe: [(&str, &str, PerProbe); 6] = [
@@ -97,9 +228,11 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
     ];
     for (name, help, value) in per_probe {
         family(out, name, "gauge", help);
-        for (d, r) in probes(reports) {
+        for p in &probes {
+            out.flush_if_full();
+            let r = p.r;
             if let Some(v) = value(r) {
-                sample(out, name, |o| domain_labels(o, d, r), &[], v);
+                sample(out, name, |o| o.push_str(&p.labels), &[], v);
             }
         }
     }
@@ -109,12 +242,14 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
         "gauge",
         "1 when the check passed, 0 when it failed; one series per applicable check.",
     );
-    for (d, r) in probes(reports) {
+    for p in &probes {
+        out.flush_if_full();
+        let r = p.r;
         for f in &r.findings {
             sample(
                 out,
                 "sipfed_check_success",
-                |o| domain_labels(o, d, r),
+                |o| o.push_str(&p.labels),
                 &[
                     ("check", f.check.as_str()),
                     ("severity", f.severity.as_str()),
@@ -129,13 +264,15 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
         "gauge",
         "Why a check failed (bounded reason set); present only for failing checks.",
     );
-    for (d, r) in probes(reports) {
+    for p in &probes {
+        out.flush_if_full();
+        let r = p.r;
         for f in &r.findings {
             if let Some(reason) = f.reason {
                 sample(
                     out,
                     "sipfed_check_failure_info",
-                    |o| domain_labels(o, d, r),
+                    |o| o.push_str(&p.labels),
                     &[("check", f.check.as_str()), ("reason", reason.as_str())],
                     1.0,
                 );
@@ -148,14 +285,16 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
         "gauge",
         "One series per federation SRV record.",
     );
-    for (d, r) in probes(reports) {
+    for p in &probes {
+        out.flush_if_full();
+        let r = p.r;
         if let Some(srv) = &r.facts.srv {
             let mut seen = HashSet::new();
             for rec in srv.records() {
                 if !seen.insert(rec) {
                     continue;
                 }
-                let (p, w, port) = (
+                let (prio, w, port) = (
                     rec.priority.to_string(),
                     rec.weight.to_string(),
                     rec.port.to_string(),
@@ -163,11 +302,11 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
                 sample(
                     out,
                     "sipfed_srv_target_info",
-                    |o| domain_labels(o, d, r),
+                    |o| o.push_str(&p.labels),
                     &[
                         ("target", &rec.target),
                         ("port", &port),
-                        ("priority", &p),
+                        ("priority", &prio),
                         ("weight", &w),
                     ],
                     1.0,
@@ -181,7 +320,9 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
         "gauge",
         "Who hosts the federation edge the SRV record points to.",
     );
-    for (d, r) in probes(reports) {
+    for p in &probes {
+        out.flush_if_full();
+        let r = p.r;
         let Some(srv) = &r.facts.srv else { continue };
         // The platform of the most preferred record (lowest priority, then highest weight).
         let platform = srv
@@ -194,7 +335,7 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
         sample(
             out,
             "sipfed_platform_info",
-            |o| domain_labels(o, d, r),
+            |o| o.push_str(&p.labels),
             &[("platform", platform.as_str())],
             1.0,
         );
@@ -323,18 +464,12 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
     ];
     for (name, help, value) in per_endpoint {
         family(out, name, "gauge", help);
-        for (d, r) in probes(reports) {
-            for t in &r.facts.targets {
-                for e in &t.endpoints {
-                    let addr = e.address.to_string();
+        for p in &probes {
+            out.flush_if_full();
+            for (t, labels) in p.r.facts.targets.iter().zip(&p.endpoints) {
+                for (e, labels) in t.endpoints.iter().zip(labels) {
                     value(e, &mut |extra, v| {
-                        sample(
-                            out,
-                            name,
-                            |o| endpoint_labels(o, d, r, &t.name, &addr),
-                            extra,
-                            v,
-                        )
+                        sample(out, name, |o| o.push_str(labels), extra, v)
                     });
                 }
             }
@@ -348,6 +483,7 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
         "Configured role and federation type of a domain.",
     );
     for d in reports {
+        out.flush_if_full();
         sample(
             out,
             "sipfed_domain_info",
@@ -366,6 +502,7 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
         "1 when the domain's vantages see different SRV or address sets.",
     );
     for d in reports {
+        out.flush_if_full();
         if let Some(split) = d.split_horizon {
             sample(
                 out,
@@ -505,14 +642,8 @@ fn domain_labels(out: &mut String, d: &DomainReport, v: &VantageReport) {
     out.push('"');
 }
 
-fn endpoint_labels(
-    out: &mut String,
-    d: &DomainReport,
-    v: &VantageReport,
-    target: &str,
-    address: &str,
-) {
-    domain_labels(out, d, v);
+/// The labels an endpoint adds to its probe's.
+fn endpoint_labels(out: &mut String, target: &str, address: &str) {
     out.push_str(",target=\"");
     escape(out, target);
     out.push_str("\",address=\"");
@@ -574,6 +705,70 @@ fn escape(out: &mut String, v: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::facts::{CertFacts, Facts};
+    use crate::judge::test_facts::Judge;
+
+    /// A report with SRV records, two endpoints (one with a certificate and SIP), findings.
+    fn report() -> DomainReport {
+        let facts = Facts::test()
+            .srv(&[("sip.example.com", 5061)])
+            .target("sip.example.com", 5061, &["192.0.2.1", "2001:db8::1"])
+            .endpoint(
+                EndpointFacts::serving(
+                    "192.0.2.1:5061",
+                    vec![CertFacts::valid(&["sip.example.com"])],
+                )
+                .sip(Ok(200)),
+            )
+            .endpoint(EndpointFacts::refused(
+                "[2001:db8::1]:5061",
+                crate::facts::Reason::ConnectionRefused,
+            ));
+        Judge::peer().report(vec![
+            ("default", false, facts.clone()),
+            ("inside", false, facts),
+        ])
+    }
+
+    #[test]
+    fn chunked_output_is_the_whole_page_cut_between_samples() {
+        let one = report();
+        let reports: Vec<&DomainReport> = std::iter::repeat_n(&one, 300).collect();
+        let mut whole = String::new();
+        render_reports(&mut whole, &reports);
+        assert!(whole.len() > 2 * CHUNK, "{} bytes", whole.len());
+        assert!(whole.contains(
+            "sipfed_endpoint_up{tenant=\"default\",domain=\"kanzlei.de\",vantage=\"inside\",target=\"sip.example.com\",address=\"[2001:db8::1]:5061\"} 0\n"
+        ));
+        let mut chunks: Vec<Vec<u8>> = Vec::new();
+        let mut sink = |c: Vec<u8>| {
+            chunks.push(c);
+            true
+        };
+        let mut out = Out::chunked(&mut sink);
+        write_reports(&mut out, &reports);
+        out.flush();
+        drop(out);
+        assert!(chunks.len() >= 3, "{} chunks", chunks.len());
+        for c in &chunks {
+            assert_eq!(c.last(), Some(&b'\n'));
+            assert!(c.len() < CHUNK + 16384, "{}", c.len());
+        }
+        assert_eq!(chunks.concat(), whole.into_bytes());
+        // A sink that refuses (the client went away) gets nothing more.
+        let mut calls = 0;
+        let mut refusing = |_: Vec<u8>| {
+            calls += 1;
+            false
+        };
+        let mut out = Out::chunked(&mut refusing);
+        write_reports(&mut out, &reports);
+        out.flush();
+        assert!(out.closed());
+        assert!(out.len() < CHUNK);
+        drop(out);
+        assert_eq!(calls, 1);
+    }
 
     #[test]
     fn escapes_label_values() {
