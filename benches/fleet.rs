@@ -343,7 +343,10 @@ async fn main() {
     if std::env::var("SIPFED_FLEET_ONE").is_ok() {
         for &n in &sizes {
             fleet(n).await;
-            shared(n).await;
+            // SIPFED_FLEET_NO_SHARED: the fleet run alone (profiling).
+            if std::env::var("SIPFED_FLEET_NO_SHARED").is_err() {
+                shared(n).await;
+            }
         }
         return;
     }
