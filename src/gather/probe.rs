@@ -172,12 +172,7 @@ impl Prober {
         domain: &str,
         deadline: Instant,
     ) -> TargetFacts {
-        let lookups = async {
-            tokio::join!(
-                client.resolvers.addresses(name),
-                client.resolvers.cname(name)
-            )
-        };
+        let lookups = client.resolvers.addresses_and_cname(name);
         let (address_answers, cname) = match timeout_at(deadline, lookups).await {
             Ok(found) => found,
             Err(_) => (
