@@ -226,6 +226,14 @@ async fn fleet(domains: usize) {
         .count();
     drop(reports);
     // Second round: what every later round costs (the Microsoft 365 evidence is reused).
+    // SIPFED_FLEET_EXTRA_ROUNDS: later rounds before the measured one (profiling them).
+    let extra: usize = std::env::var("SIPFED_FLEET_EXTRA_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    for _ in 0..extra {
+        round(&store).await;
+    }
     let queries_before2 = world.queries();
     let cpu_before2 = cpu_seconds();
     let wall2 = round(&store).await;
