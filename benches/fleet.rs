@@ -171,7 +171,7 @@ async fn round(store: &Arc<Store>) -> Duration {
             async move {
                 let _slot = setup.slots.acquire().await;
                 let facts = setup.prober.gather(&d, &v).await;
-                store.record(&setup, &d, &v, Arc::new(facts));
+                store.record(&d, &v, Arc::new(facts));
             }
         })
     });

@@ -151,6 +151,15 @@ for c in ["srv_present", "srv_port_5061", "srv_target_in_domain", "target_resolv
           "tls_handshake", "tls_min_version", "cert_trusted", "cert_name_match", "cert_not_wildcard",
           "cert_valid_now", "cert_expiry", "cert_server_auth", "cert_client_auth", "sip_options"]:
     expect("good.test", c, True)
+# The facts behind the verdict: Kamailio's status line and Server header.
+sip = [e["sip"] for r in check_json if r["domain"] == "good.test" for v in r["vantages"]
+       for t in v["facts"]["targets"] for e in t["endpoints"] if e.get("sip")]
+good = bool(sip) and sip[0]["detail"] == "SIP/2.0 200 OK" and "kamailio" in (sip[0].get("server") or "")
+print(("ok   " if good else "FAIL ") + f"good.test SIP facts: status line and responding server, got {sip[:1]}")
+good = bool(sip) and sip[0]["status"] == {"ok": 200}
+print(("ok   " if good else "FAIL ") + "good.test SIP status serialised as {\"ok\": 200}")
+passed, failed = passed + good, failed + (not good)
+passed, failed = passed + good, failed + (not good)
 expect("wild.test", "cert_name_match", True)
 expect("wild.test", "cert_not_wildcard", False, "wildcard")
 expect("wild.test", "cert_client_auth", False, "no_client_auth")

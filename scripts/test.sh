@@ -2,7 +2,8 @@
 # The test command: installs what the tests need on a fresh machine, then runs formatting,
 # lints, unit and lab integration tests, the alert/dashboard checks, the deployment artefact
 # checks, the interoperability test with third-party servers (dnsmasq, Kamailio), the status
-# pages in headless Chromium and the end-to-end test with a real Prometheus.
+# pages in headless Chromium, the end-to-end test with a real Prometheus and a fuzzing smoke
+# (10 s per cargo-fuzz target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,6 +59,10 @@ echo "== status pages in a real browser (headless Chromium)"
 scripts/test-browser.sh target/release/sipfed_exporter 2>&1 | tee "$logs/browser"
 echo "== end-to-end with a real Prometheus"
 scripts/e2e-prometheus.sh target/release/sipfed_exporter 2>&1 | tee "$logs/e2e"
+echo "== fuzzing smoke (cargo-fuzz, 10s per target)"
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install --quiet --locked cargo-fuzz
+scripts/fuzz.sh 10 2>&1 | tee "$logs/fuzz"
 # One closing line for all suites (each exited non-zero on any failure above). A skipped test is
 # counted as skipped, never as passed: cargo reports a skipping test as "ok", so those that noted
 # themselves in cargo-skipped are taken out of cargo's passed count.
@@ -75,7 +80,7 @@ counts() {
 total_passed=$cargo_passed
 total_skipped=$cargo_skipped
 summary="cargo tests: $cargo_passed passed, $cargo_skipped skipped"
-for suite in alerts deploy interop webconfig browser e2e; do
+for suite in alerts deploy interop webconfig browser e2e fuzz; do
   read -r p k < <(counts "$logs/$suite")
   total_passed=$((total_passed + p))
   total_skipped=$((total_skipped + k))

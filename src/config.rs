@@ -54,7 +54,7 @@ pub struct Config {
 }
 
 /// `global:` settings, defaults applied.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Global {
     #[serde(deserialize_with = "de_duration")]
@@ -85,7 +85,7 @@ impl Default for Global {
 }
 
 /// The client certificate offered to peers that request one (mutual TLS).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientCert {
     pub cert_file: PathBuf,
@@ -93,14 +93,44 @@ pub struct ClientCert {
 }
 
 /// One point of view: where DNS is asked and where connections start.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Vantage {
     pub name: String,
     pub resolvers: Vec<ResolverAddr>,
     /// Addresses seen from here must be globally routable.
     pub public: bool,
-    /// `host:port` of a SOCKS5 proxy that TCP connections of this vantage go through.
-    pub proxy: Option<String>,
+    /// The SOCKS5 proxy that TCP connections of this vantage go through.
+    pub proxy: Option<Proxy>,
+    /// The name whose NS records every resolver must answer for the vantage to be up
+    /// (`.` by default: the root, which every resolver can always ask).
+    pub health_query: String,
+}
+
+/// A SOCKS5 proxy: where it listens and, when it wants them, the credentials. The password is
+/// never logged nor exposed: `Display` and `Debug` show the address only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Proxy {
+    /// `host:port`.
+    pub address: String,
+    /// `(username, password)` for RFC 1929 authentication.
+    pub credentials: Option<(String, String)>,
+}
+
+impl fmt::Display for Proxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.address)
+    }
+}
+
+impl fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let auth = if self.credentials.is_some() {
+            " (with credentials)"
+        } else {
+            ""
+        };
+        write!(f, "Proxy({}{auth})", self.address)
+    }
 }
 
 /// A resolver of a vantage.
@@ -235,6 +265,8 @@ struct RawVantage {
     public: bool,
     #[serde(default)]
     proxy: Option<String>,
+    #[serde(default)]
+    health_query: Option<String>,
 }
 
 fn default_resolvers() -> Vec<ResolverAddr> {
@@ -333,9 +365,17 @@ pub fn normalize_domain(input: &str) -> Result<String, String> {
     Ok(ascii)
 }
 
+/// The longest duration a configuration may write: far beyond any sensible interval, and far
+/// from where `Instant + Duration` overflows.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 86400);
+
+/// The longest `global.interval`: a day.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(86400);
+
 /// Parses Prometheus-style durations: `500ms`, `15s`, `5m`, `1h`, `1d`, or combinations (`1m30s`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let err = || format!("invalid duration {s:?}: expected e.g. 500ms, 15s, 5m, 1h");
+    let too_long = || format!("invalid duration {s:?}: longer than 100 years");
     if s.is_empty() {
         return Err(err());
     }
@@ -351,14 +391,22 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         let unit_len = rest.bytes().take_while(|b| b.is_ascii_alphabetic()).count();
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
-        total += match unit {
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n * 60),
-            "h" => Duration::from_secs(n * 3600),
-            "d" => Duration::from_secs(n * 86400),
+        let unit_secs = match unit {
+            "ms" => None,
+            "s" => Some(1),
+            "m" => Some(60),
+            "h" => Some(3600),
+            "d" => Some(86400),
             _ => return Err(err()),
         };
+        let part = match unit_secs {
+            None => Some(Duration::from_millis(n)),
+            Some(k) => n.checked_mul(k).map(Duration::from_secs),
+        };
+        total = part
+            .and_then(|p| total.checked_add(p))
+            .filter(|t| *t <= MAX_DURATION)
+            .ok_or_else(too_long)?;
     }
     Ok(total)
 }
@@ -401,10 +449,16 @@ impl Config {
                 "global.interval: expected at least 1s".into(),
             ));
         }
-        if global.timeout.is_zero() || global.timeout > global.interval {
+        if global.interval > MAX_INTERVAL {
+            return Err(problem(
+                &[Seg::Key("global"), Seg::Key("interval")],
+                "global.interval: expected at most 24h".into(),
+            ));
+        }
+        if global.timeout.is_zero() || global.timeout >= global.interval {
             return Err(problem(
                 &[Seg::Key("global"), Seg::Key("timeout")],
-                "global.timeout: expected more than 0s and at most global.interval".into(),
+                "global.timeout: expected more than 0s and less than global.interval".into(),
             ));
         }
         let vantages: Vec<Vantage> = match raw.vantages {
@@ -413,6 +467,7 @@ impl Config {
                 resolvers: default_resolvers(),
                 public: false,
                 proxy: None,
+                health_query: ".".into(),
             }],
             Some(map) => {
                 let mut out = Vec::new();
@@ -432,11 +487,25 @@ impl Config {
                             )
                         })?),
                     };
+                    let health_query = match v.health_query.as_deref() {
+                        None | Some(".") => ".".to_string(),
+                        Some(q) => normalize_domain(q).map_err(|m| {
+                            problem(
+                                &[
+                                    Seg::Key("vantages"),
+                                    Seg::Key(&name),
+                                    Seg::Key("health_query"),
+                                ],
+                                format!("vantages.{name}.health_query: {m}"),
+                            )
+                        })?,
+                    };
                     out.push(Vantage {
                         name,
                         resolvers: v.resolvers,
                         public: v.public,
                         proxy,
+                        health_query,
                     });
                 }
                 if out.is_empty() {
@@ -831,7 +900,27 @@ mod tests {
             ),
             (
                 "global:\n  interval: 10s\n  timeout: 20s\n",
-                "sipfed.yml:3: global.timeout: expected more than 0s and at most global.interval",
+                "sipfed.yml:3: global.timeout: expected more than 0s and less than global.interval",
+            ),
+            (
+                "global:\n  interval: 10s\n  timeout: 10s\n",
+                "sipfed.yml:3: global.timeout: expected more than 0s and less than global.interval",
+            ),
+            (
+                "global:\n  interval: 25h\n",
+                "sipfed.yml:2: global.interval: expected at most 24h",
+            ),
+            (
+                "global:\n  interval: 1s18446744073709551615s\n",
+                "sipfed.yml:2:3: global: invalid duration \"1s18446744073709551615s\": longer than 100 years",
+            ),
+            (
+                "global:\n  interval: 213503982334602d\n",
+                "sipfed.yml:2:3: global: invalid duration \"213503982334602d\": longer than 100 years",
+            ),
+            (
+                "global:\n  timeout: 99999999999999999999s\n",
+                "sipfed.yml:2:3: global: invalid duration \"99999999999999999999s\": expected e.g.",
             ),
             (
                 "domains:\n  - domain: zahnfee.de\n    role: owner\n",
@@ -892,6 +981,14 @@ mod tests {
             (
                 "vantages: {}\n",
                 "sipfed.yml:1: vantages: expected at least one vantage",
+            ),
+            (
+                "vantages:\n  outside:\n    health_query: \"a..b\"\n",
+                "sipfed.yml:3: vantages.outside.health_query: invalid domain name \"a..b\": empty label",
+            ),
+            (
+                "vantages:\n  outside:\n    proxy: socks5://fed:hunter2@bastion\n",
+                "sipfed.yml:3: vantages.outside.proxy: invalid proxy \"socks5://…@bastion\": expected socks5://[USER:PASSWORD@]HOST:PORT",
             ),
         ];
         for (text, want) in cases {
@@ -972,10 +1069,10 @@ mod tests {
     fn vantage_restriction_and_proxies() {
         let text = "vantages:\n  inside:\n    resolvers: [system]\n  outside:\n    resolvers: [\"192.0.2.1:5353\"]\n    public: true\n    proxy: socks5://127.0.0.1:1080\ndomains:\n  - domain: a.example\n  - domain: b.example\n    vantages: [inside]\n";
         let mut c = parse(text).unwrap();
-        assert_eq!(
-            c.vantage("outside").unwrap().proxy.as_deref(),
-            Some("127.0.0.1:1080")
-        );
+        let outside = c.vantage("outside").unwrap();
+        assert_eq!(outside.proxy.as_ref().unwrap().address, "127.0.0.1:1080");
+        assert_eq!(outside.proxy.as_ref().unwrap().credentials, None);
+        assert_eq!(outside.health_query, ".");
         c.restrict_vantages(&["outside".to_string()]).unwrap();
         assert_eq!(c.vantages.len(), 1);
         assert_eq!(c.domains[0].vantages, vec!["outside".to_string()]);

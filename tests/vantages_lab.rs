@@ -118,14 +118,16 @@ async fn resolvers_that_disagree_and_split_horizon() {
         ),
         Some(1.0)
     );
+    // A public vantage never connects to an address that is not globally routable.
     assert_eq!(
         value(
             &m,
             "sipfed_endpoint_up",
             &[("domain", "split.example"), ("vantage", "outside")]
         ),
-        Some(1.0)
+        Some(0.0)
     );
+    assert!(m.contains("reason=\"forbidden_address\""));
     // Loopback addresses are not reachable from the internet: fails on the public vantage only.
     assert_eq!(
         value(
@@ -185,7 +187,8 @@ async fn a_socks5_proxy_carries_the_vantage_connections() {
     // Both connections went through the proxy.
     assert_eq!(socks.relayed.load(Ordering::Relaxed), 2);
 
-    // A proxy that is not there fails the connection, it does not fall back to direct.
+    // A proxy that is not there is the exporter's trouble: the checks that need a connection
+    // are absent (not failed), and it does not fall back to direct.
     let vantages = format!(
         "  outside:\n    resolvers: [\"{}\"]\n    proxy: socks5://127.0.0.1:1\n",
         lab.dns
@@ -197,7 +200,9 @@ async fn a_socks5_proxy_carries_the_vantage_connections() {
         "  - domain: viaproxy.example\n",
     );
     let (m, _) = probe_all(&path).await;
-    assert_eq!(check(&m, "viaproxy.example", "tcp_connect"), Some(0.0));
+    assert_eq!(check(&m, "viaproxy.example", "tcp_connect"), None);
+    assert_eq!(check(&m, "viaproxy.example", "tls_handshake"), None);
+    assert_eq!(check(&m, "viaproxy.example", "srv_present"), Some(1.0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

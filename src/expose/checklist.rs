@@ -28,6 +28,7 @@ pub async fn run(mut req: Request) -> Result<(Vec<DomainReport>, i32), Error> {
                 resolvers: Vec::new(),
                 public: false,
                 proxy: None,
+                health_query: ".".into(),
             });
         }
         for v in &mut req.config.vantages {

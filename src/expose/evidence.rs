@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use crate::facts::{
-    CertFacts, DnsFailure, EndpointFacts, Facts, ResolverAnswer, SrvRecord, TargetFacts,
+    Blind, CertFacts, DnsFailure, EndpointFacts, Facts, ResolverAnswer, SrvRecord, TargetFacts,
 };
 use crate::judge::VantageReport;
 
@@ -171,6 +171,17 @@ pub fn facts_lines(f: &Facts, now: i64) -> Vec<Line> {
             f.duration_seconds
         ),
     ));
+    if let Some(b) = f.blind {
+        out.push(line(
+            0,
+            "blind",
+            "Not looked at",
+            format!(
+                "{}: the exporter's own trouble, no check judged",
+                blind_text(b)
+            ),
+        ));
+    }
     match &f.srv {
         None => out.push(line(
             0,
@@ -312,8 +323,27 @@ fn target_lines(out: &mut Vec<Line>, t: &TargetFacts, now: i64) {
     }
 }
 
+/// Why the exporter could not look, for people.
+fn blind_text(b: Blind) -> &'static str {
+    match b {
+        Blind::NoTurn => "no turn at this busy shared edge before the deadline",
+        Blind::LocalResources => "the exporter ran out of file descriptors or memory",
+        Blind::ProxyDown => "the vantage's SOCKS5 proxy does not accept connections",
+        Blind::ResolversDown => "none of the vantage's resolvers answers",
+    }
+}
+
 fn endpoint_lines(out: &mut Vec<Line>, e: &EndpointFacts, now: i64) {
     out.push(line(1, "address", "Endpoint", e.address.to_string()));
+    if let Some(b) = e.blind {
+        out.push(line(
+            2,
+            "blind",
+            "Not looked at",
+            format!("{}: no check judges this address", blind_text(b)),
+        ));
+        return;
+    }
     match &e.tcp {
         Ok(s) => out.push(line(
             2,
@@ -378,6 +408,9 @@ fn endpoint_lines(out: &mut Vec<Line>, e: &EndpointFacts, now: i64) {
             failed: !ok,
             ..line(2, "sip", "SIP OPTIONS", text)
         });
+        if let Some(server) = &sip.server {
+            out.push(line(3, "sip_server", "Responding server", server.clone()));
+        }
     }
 }
 
@@ -518,6 +551,7 @@ mod tests {
                         status: Ok(200),
                         duration_seconds: 0.004,
                         detail: "SIP/2.0 200 OK".into(),
+                        server: Some("XPhone Connect Server".into()),
                     }),
                     blind: None,
                 }],
@@ -577,6 +611,8 @@ mod tests {
         assert_eq!(text("not_after"), ["2026-01-31 (30 days left)"]);
         assert_eq!(text("eku"), ["serverAuth, clientAuth"]);
         assert_eq!(text("sip"), ["SIP/2.0 200 OK in 4 ms"]);
+        assert_eq!(text("sip_server"), ["XPhone Connect Server"]);
+        assert!(text("blind").is_empty());
         assert_eq!(text("m365"), ["not looked up (deadline passed)"]);
         let failed: Vec<&str> = lines.iter().filter(|l| l.failed).map(|l| l.key).collect();
         assert_eq!(failed, ["srv_error", "m365"]);
@@ -606,5 +642,24 @@ mod tests {
         // One resolver that agrees with itself: one answer line naming it.
         assert_eq!(find(&lines, "resolver")[0].text, "10.0.0.1:53");
         assert!(find(&lines, "srv_error").is_empty());
+    }
+
+    #[test]
+    fn what_the_exporter_could_not_look_at_says_so() {
+        let mut f = healthy();
+        f.targets[0].endpoints[0].blind = Some(Blind::NoTurn);
+        let lines = facts_lines(&f, 0);
+        let blind = find(&lines, "blind");
+        assert_eq!(blind.len(), 1);
+        assert!(
+            blind[0]
+                .text
+                .starts_with("no turn at this busy shared edge")
+        );
+        // Nothing the endpoint holds is shown as evidence.
+        assert!(find(&lines, "tcp").is_empty() && find(&lines, "sip").is_empty());
+        f.blind = Some(Blind::ResolversDown);
+        let lines = facts_lines(&f, 0);
+        assert!(find(&lines, "blind")[0].text.contains("resolvers"));
     }
 }

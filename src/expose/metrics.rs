@@ -23,6 +23,22 @@ use crate::judge::{DomainReport, VantageReport};
 use crate::store::Store;
 use crate::store::stats::Stats;
 
+/// `sipfed_srv_target_info` series per (domain, vantage) at most: a partner publishing
+/// hundreds of SRV records must not add hundreds of series (`sipfed_srv_records` has the count).
+pub const MAX_SRV_SERIES: usize = 16;
+
+/// Characters of a certificate label value (`subject_cn`, `issuer_cn`, `serial`) at most; longer
+/// values are cut (the full value is on the status page).
+pub const MAX_CERT_LABEL_CHARS: usize = 64;
+
+/// `value` cut to `MAX_CERT_LABEL_CHARS` characters.
+fn cut(value: &str) -> &str {
+    match value.char_indices().nth(MAX_CERT_LABEL_CHARS) {
+        Some((i, _)) => &value[..i],
+        None => value,
+    }
+}
+
 /// Size of the chunks the page is handed out in.
 pub const CHUNK: usize = 256 * 1024;
 
@@ -103,6 +119,7 @@ pub fn render_into(store: &Store, sink: &mut dyn FnMut(Vec<u8>) -> bool) {
     let refs: Vec<&DomainReport> = reports.iter().map(|r| r.as_ref()).collect();
     let mut out = Out::chunked(sink);
     write_reports(&mut out, &refs);
+    render_vantages(&mut out, store, &setup.config);
     render_self(&mut out, &store.stats, &setup.config);
     out.flush();
     let mut process = Vec::new();
@@ -198,7 +215,11 @@ fn write_reports(out: &mut Out<'_>, reports: &[&DomainReport]) {
         (
             "sipfed_srv_records",
             "Federation SRV records the vantage's first resolver returned.",
-            |r| r.facts.srv.as_ref().map(|s| s.records().len() as f64),
+            // A probe that could not look (its vantage's resolvers down) counted nothing.
+            |r| match (&r.facts.srv, r.facts.blind) {
+                (Some(s), None) => Some(s.records().len() as f64),
+                _ => None,
+            },
         ),
         (
             "sipfed_m365_evidence",
@@ -292,6 +313,9 @@ fn write_reports(out: &mut Out<'_>, reports: &[&DomainReport]) {
         if let Some(srv) = &r.facts.srv {
             let mut seen = HashSet::new();
             for rec in srv.records() {
+                if seen.len() >= MAX_SRV_SERIES {
+                    break;
+                }
                 if !seen.insert(rec) {
                     continue;
                 }
@@ -325,6 +349,9 @@ fn write_reports(out: &mut Out<'_>, reports: &[&DomainReport]) {
         out.flush_if_full();
         let r = p.r;
         let Some(srv) = &r.facts.srv else { continue };
+        if r.facts.blind.is_some() {
+            continue;
+        }
         // The platform of the most preferred record (lowest priority, then highest weight).
         let platform = srv
             .records()
@@ -434,9 +461,9 @@ fn write_reports(out: &mut Out<'_>, reports: &[&DomainReport]) {
                 if let (Some(l), Some(d)) = (e.leaf(), leaf_details(e)) {
                     emit(
                         &[
-                            ("subject_cn", &d.subject_cn),
-                            ("issuer_cn", &d.issuer_cn),
-                            ("serial", &d.serial),
+                            ("subject_cn", cut(&d.subject_cn)),
+                            ("issuer_cn", cut(&d.issuer_cn)),
+                            ("serial", cut(&d.serial)),
                             ("sha256", &l.sha256),
                         ],
                         1.0,
@@ -513,6 +540,42 @@ fn write_reports(out: &mut Out<'_>, reports: &[&DomainReport]) {
 }
 
 /// The exporter's own families.
+/// Per vantage: whether its own means work, and what it is.
+fn render_vantages(out: &mut String, store: &Store, config: &Config) {
+    family(
+        out,
+        "sipfed_vantage_up",
+        "gauge",
+        "1 when the vantage's resolvers answer and its proxy, if any, accepts connections.",
+    );
+    for (name, health) in store.vantage_health() {
+        sample(
+            out,
+            "sipfed_vantage_up",
+            |o| label(o, "vantage", &name),
+            &[],
+            f64::from(u8::from(health.up())),
+        );
+    }
+    family(
+        out,
+        "sipfed_vantage_info",
+        "gauge",
+        "A configured vantage: whether it is public, and its proxy (host:port, no credentials).",
+    );
+    for v in &config.vantages {
+        let proxy = v.proxy.as_ref().map(|p| p.address.as_str()).unwrap_or("");
+        let public = if v.public { "true" } else { "false" };
+        sample(
+            out,
+            "sipfed_vantage_info",
+            |o| label(o, "vantage", &v.name),
+            &[("public", public), ("proxy", proxy)],
+            1.0,
+        );
+    }
+}
+
 fn render_self(out: &mut String, stats: &Stats, config: &Config) {
     family(
         out,

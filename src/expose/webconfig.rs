@@ -54,6 +54,46 @@ pub struct WebConfig {
     dummy_hash: Arc<OnceLock<String>>,
 }
 
+/// `client_auth_type`: what the server asks of a client certificate (Go's tls.ClientAuthType).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    NoClientCert,
+    RequestClientCert,
+    /// Also spelled `RequireClientCert`, as the toolkit accepts.
+    RequireAnyClientCert,
+    VerifyClientCertIfGiven,
+    RequireAndVerifyClientCert,
+}
+
+impl std::str::FromStr for ClientAuth {
+    type Err = String;
+
+    /// The toolkit's names; empty means `NoClientCert`.
+    fn from_str(s: &str) -> Result<ClientAuth, String> {
+        Ok(match s {
+            "" | "NoClientCert" => ClientAuth::NoClientCert,
+            "RequestClientCert" => ClientAuth::RequestClientCert,
+            "RequireAnyClientCert" | "RequireClientCert" => ClientAuth::RequireAnyClientCert,
+            "VerifyClientCertIfGiven" => ClientAuth::VerifyClientCertIfGiven,
+            "RequireAndVerifyClientCert" => ClientAuth::RequireAndVerifyClientCert,
+            other => return Err(format!("Invalid ClientAuth: {other}")),
+        })
+    }
+}
+
+impl ClientAuth {
+    /// (a certificate is mandatory, `None`: not asked for / `Some(verify its chain)`).
+    fn policy(self) -> (bool, Option<bool>) {
+        match self {
+            ClientAuth::NoClientCert => (false, None),
+            ClientAuth::RequestClientCert => (false, Some(false)),
+            ClientAuth::RequireAnyClientCert => (true, Some(false)),
+            ClientAuth::VerifyClientCertIfGiven => (false, Some(true)),
+            ClientAuth::RequireAndVerifyClientCert => (true, Some(true)),
+        }
+    }
+}
+
 /// `tls_server_config:` of the exporter toolkit. Empty strings mean "not set", as in Go.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -443,20 +483,11 @@ impl TlsServerConfig {
             .with_protocol_versions(&versions)
             .map_err(|e| bad(&key("cipher_suites"), e.to_string()))?;
 
-        let auth = self.client_auth_type.as_str();
-        let (mandatory, verify) = match auth {
-            "" | "NoClientCert" => (false, None),
-            "RequestClientCert" => (false, Some(false)),
-            "RequireAnyClientCert" | "RequireClientCert" => (true, Some(false)),
-            "VerifyClientCertIfGiven" => (false, Some(true)),
-            "RequireAndVerifyClientCert" => (true, Some(true)),
-            other => {
-                return Err(bad(
-                    &key("client_auth_type"),
-                    format!("Invalid ClientAuth: {other}"),
-                ));
-            }
-        };
+        let auth: ClientAuth = self
+            .client_auth_type
+            .parse()
+            .map_err(|m| bad(&key("client_auth_type"), m))?;
+        let (mandatory, verify) = auth.policy();
         let mut roots = RootCertStore::empty();
         let mut direct = Vec::new();
         if !self.client_ca_file.is_empty() {

@@ -5,9 +5,11 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::{Serialize, Serializer};
 
+mod address;
 mod cert;
 mod m365;
 
+pub use address::{is_forbidden, is_global, may_connect};
 pub use cert::{
     CertDetails, CertFacts, Eku, NameCoverage, coverage, is_acme_issuer, is_lets_encrypt,
 };
@@ -152,6 +154,20 @@ pub enum DnsFailure {
     Timeout,
     /// Any other failure (malformed answer, network error).
     Error,
+    /// The exporter could not ask (no socket: file descriptors exhausted): its own trouble.
+    Local,
+}
+
+impl DnsFailure {
+    /// Whether the failure may be the exporter's own trouble rather than the partner's: the
+    /// resolver did not answer, refused us, or we could not ask. Judged together with the
+    /// vantage's health.
+    pub fn maybe_ours(self) -> bool {
+        matches!(
+            self,
+            DnsFailure::Timeout | DnsFailure::Error | DnsFailure::Refused | DnsFailure::Local
+        )
+    }
 }
 
 impl DnsFailure {
@@ -162,7 +178,7 @@ impl DnsFailure {
             DnsFailure::Servfail => Reason::Servfail,
             DnsFailure::Refused => Reason::Refused,
             DnsFailure::Timeout => Reason::Timeout,
-            DnsFailure::Error => Reason::DnsError,
+            DnsFailure::Error | DnsFailure::Local => Reason::DnsError,
         }
     }
 }
@@ -287,10 +303,14 @@ pub struct TlsFailure {
 #[derive(Debug, Clone, Serialize)]
 pub struct SipFacts {
     /// The final response's status code, or why there was none.
+    #[serde(serialize_with = "ser_result")]
     pub status: Result<u16, Reason>,
     pub duration_seconds: f64,
-    /// A short description for people (never a label).
+    /// A short description for people (never a label): the status line when there was one.
     pub detail: String,
+    /// The responding software (`Server`, else `User-Agent` header), at most 128 characters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
 }
 
 /// What one authoritative server holds for the federation records.
@@ -371,6 +391,7 @@ pub enum Reason {
     PrivateAddress,
     Disagree,
     WrongCloud,
+    ForbiddenAddress,
 }
 
 impl Reason {
@@ -416,6 +437,7 @@ impl Reason {
             Reason::PrivateAddress => "private_address",
             Reason::Disagree => "disagree",
             Reason::WrongCloud => "wrong_cloud",
+            Reason::ForbiddenAddress => "forbidden_address",
         }
     }
 }

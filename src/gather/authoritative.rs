@@ -55,6 +55,7 @@ pub async fn gather(resolvers: &Resolvers, domain: &str, timeout: Duration) -> A
                     resolvers: vec![ResolverAddr::Addr(SocketAddr::new(ip, 53))],
                     public: false,
                     proxy: None,
+                    health_query: ".".into(),
                 };
                 let answer = match Resolvers::new_authoritative(&vantage, timeout) {
                     Err(_) => Err(DnsFailure::Error),

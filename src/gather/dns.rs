@@ -179,6 +179,23 @@ impl Resolvers {
         answer.ok().and_then(|v| v.into_iter().next())
     }
 
+    /// Whether each resolver answers a query for `name`'s NS records (vantage health): any
+    /// response counts — data, NODATA or NXDOMAIN — but SERVFAIL, REFUSED, silence and network
+    /// errors do not.
+    pub async fn health(&self, name: &str) -> Vec<ResolverAnswer<()>> {
+        self.each(name, RecordType::NS, |_| Some(()))
+            .await
+            .into_iter()
+            .map(|a| ResolverAnswer {
+                resolver: a.resolver,
+                answer: match a.answer {
+                    Ok(_) | Err(DnsFailure::Nodata | DnsFailure::Nxdomain) => Ok(()),
+                    Err(e) => Err(e),
+                },
+            })
+            .collect()
+    }
+
     /// Records of any type from the first resolver (for the Microsoft 365 evidence lookups).
     pub async fn first<T>(
         &self,
@@ -293,6 +310,7 @@ pub fn classify(e: &NetError) -> DnsFailure {
             _ => DnsFailure::Error,
         },
         NetError::Timeout => DnsFailure::Timeout,
+        NetError::Io(io) if super::local_exhaustion(io) => DnsFailure::Local,
         NetError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => DnsFailure::Timeout,
         _ => DnsFailure::Error,
     }

@@ -26,7 +26,8 @@ use tokio::time::{Instant, timeout, timeout_at};
 use tokio_rustls::client::TlsStream;
 
 use super::probe::VantageClient;
-use super::{proxy, sip};
+use super::proxy::{self, ProxyError};
+use super::{local_exhaustion, sip};
 use crate::facts::{Blind, CertFacts, Reason, SipFacts, TlsFacts, TlsFailure};
 
 /// Connections in flight to one address at most: many customer domains share one edge.
@@ -225,12 +226,21 @@ impl Dial {
         let connect = async {
             match &self.client.proxy {
                 Some(proxy) => proxy::connect(proxy, self.address).await,
-                None => TcpStream::connect(self.address).await,
+                None => TcpStream::connect(self.address)
+                    .await
+                    .map_err(ProxyError::Target),
             }
         };
         let tcp = match timeout_at(deadline, connect).await {
             Err(_) => return out,
-            Ok(Err(e)) => {
+            Ok(Err(ProxyError::Proxy(detail))) => {
+                // The proxy, not the partner, failed: nothing was learned about the address.
+                tracing::debug!(vantage = %self.client.name, %detail, "proxy failed");
+                out.tcp = Err(Reason::ConnectError);
+                out.blind = Some(Blind::ProxyDown);
+                return out;
+            }
+            Ok(Err(ProxyError::Target(e))) => {
                 out.tcp = Err(connect_reason(&e));
                 if local_exhaustion(&e) {
                     out.blind = Some(Blind::LocalResources);
@@ -284,6 +294,7 @@ impl Edge {
             status: Err(reason),
             duration_seconds: start.elapsed().as_secs_f64(),
             detail,
+            server: None,
         };
         // A connection the peer closed after answering others is reopened once.
         for _ in 0..2 {
@@ -347,10 +358,11 @@ impl Edge {
                     self.forget(&sender).await;
                     continue;
                 }
-                Ok(Ok(Answer::Final(code))) => SipFacts {
+                Ok(Ok(Answer::Final(code, status_line, server))) => SipFacts {
                     status: Ok(code),
                     duration_seconds: sent.elapsed().as_secs_f64(),
-                    detail: format!("SIP/2.0 {code}"),
+                    detail: status_line,
+                    server,
                 },
                 Ok(Ok(Answer::Fail(reason, detail))) => fail(reason, detail),
             });
@@ -373,6 +385,9 @@ impl Edge {
 }
 
 /// One OPTIONS transaction handed to a connection.
+/// How long writing one OPTIONS request (and flushing it) may take.
+const SEND_BOUND: Duration = Duration::from_secs(10);
+
 struct Txn {
     request: String,
     branch: String,
@@ -383,7 +398,8 @@ struct Txn {
 }
 
 enum Answer {
-    Final(u16),
+    /// The final status code, status line and responding server.
+    Final(u16, String, Option<String>),
     Fail(Reason, String),
     /// The connection ended after answering other transactions: try another.
     Gone,
@@ -427,11 +443,16 @@ async fn serve(
                         wr.write_all(t.request.as_bytes()).await?;
                         wr.flush().await
                     };
-                    if let Err(e) = written.await {
+                    // Bounded, flush included: a peer that stops reading must not hold the
+                    // connection and its turn at the address.
+                    let written = match tokio::time::timeout(SEND_BOUND, written).await {
+                        Ok(w) => w.map_err(|e| (Reason::Closed, format!("sending OPTIONS: {e}"))),
+                        Err(_) => Err((Reason::Timeout, "sending OPTIONS: the peer does not read".into())),
+                    };
+                    if let Err((reason, detail)) = written {
                         pending.push(t);
-                        let detail = format!("sending OPTIONS: {e}");
                         fail_all(&mut pending, &|| {
-                            if answered { Answer::Gone } else { Answer::Fail(Reason::Closed, detail.clone()) }
+                            if answered { Answer::Gone } else { Answer::Fail(reason, detail.clone()) }
                         });
                         return;
                     }
@@ -533,7 +554,7 @@ fn dispatch(
                 .as_deref()
                 .is_some_and(|c| c.split_whitespace().eq(["1", "OPTIONS"]));
         let answer = if matches {
-            Answer::Final(code)
+            Answer::Final(code, headers.status_line, headers.server)
         } else {
             Answer::Fail(
                 Reason::Mismatch,
@@ -542,12 +563,6 @@ fn dispatch(
         };
         let _ = t.reply.send(answer);
     }
-}
-
-/// The connect failed for want of local resources (file descriptors, buffers): our trouble.
-fn local_exhaustion(e: &std::io::Error) -> bool {
-    // EMFILE, ENFILE, ENOBUFS, ENOMEM on Linux.
-    matches!(e.raw_os_error(), Some(24 | 23 | 105 | 12))
 }
 
 fn connect_reason(e: &std::io::Error) -> Reason {

@@ -3,7 +3,7 @@
 //! transactions on its connection), [`dns`] (SRV, A/AAAA, CNAME per resolver), [`authoritative`] (every
 //! name server's copy), [`m365`] (Microsoft 365 evidence), [`tls`] (a handshake that keeps any
 //! presented chain, parsed by [`cert`]), [`sip`] (OPTIONS over the TLS connection) and
-//! [`proxy`] (a vantage's SOCKS5 proxy). The result is plain [`crate::facts::Facts`].
+//! [`proxy`] (a vantage's SOCKS5 proxy); [`vantage`] checks a vantage's own means (health). The result is plain [`crate::facts::Facts`].
 
 pub mod authoritative;
 pub mod cert;
@@ -14,3 +14,11 @@ pub mod probe;
 pub mod proxy;
 pub mod sip;
 pub mod tls;
+pub mod vantage;
+
+/// An I/O error for want of local resources (file descriptors, buffers, memory): the
+/// exporter's trouble, never the partner's.
+pub(crate) fn local_exhaustion(e: &std::io::Error) -> bool {
+    // EMFILE, ENFILE, ENOBUFS, ENOMEM on Linux.
+    matches!(e.raw_os_error(), Some(24 | 23 | 105 | 12))
+}

@@ -11,11 +11,13 @@ use tokio::time::{Instant, timeout_at};
 use super::dns::{self, Resolvers};
 use super::edge::Edges;
 use super::tls::TlsClient;
+use super::vantage::{self, Board, Health};
 use super::{authoritative, cert, m365};
-use crate::config::{Config, Domain, Federation, Role};
+use crate::config::{Config, Domain, Federation, Proxy, Role};
 use crate::error::Error;
 use crate::facts::{
-    DnsFailure, EndpointFacts, Facts, M365Facts, ResolverAnswer, SrvFacts, TargetFacts, unix,
+    Blind, DnsFailure, EndpointFacts, Facts, M365Facts, Reason, ResolverAnswer, SrvFacts,
+    TargetFacts, unix,
 };
 
 /// How long Microsoft 365 evidence (MX, TXT, lyncdiscover, sip, _sip._tls) is reused: it
@@ -32,8 +34,10 @@ const MAX_TARGETS: usize = 8;
 pub struct VantageClient {
     pub name: String,
     pub public: bool,
-    /// SOCKS5 proxy (`host:port`) connections go through.
-    pub proxy: Option<String>,
+    /// SOCKS5 proxy connections go through.
+    pub proxy: Option<Proxy>,
+    /// The name every resolver must answer NS for (vantage health).
+    pub health_query: String,
     pub resolvers: Resolvers,
     pub tls: TlsClient,
 }
@@ -47,6 +51,8 @@ pub struct Prober {
     pub edges: Arc<Edges>,
     /// Microsoft 365 evidence by (vantage, domain), with when it was gathered.
     m365: Mutex<HashMap<(String, String), (Instant, M365Facts)>>,
+    /// The latest health of every vantage.
+    health: Board,
 }
 
 impl Prober {
@@ -65,6 +71,7 @@ impl Prober {
                 name: v.name.clone(),
                 public: v.public,
                 proxy: v.proxy.clone(),
+                health_query: v.health_query.clone(),
                 resolvers: Resolvers::new(v, query_timeout)?,
                 tls: TlsClient::new(client_cert)?,
             };
@@ -78,7 +85,64 @@ impl Prober {
             // judged twice on the same look.
             edges: Arc::new(Edges::new(config.global.interval / 3)),
             m365: Mutex::new(HashMap::new()),
+            health: Board::default(),
         })
+    }
+
+    /// The latest health of every vantage.
+    pub fn health(&self) -> &Board {
+        &self.health
+    }
+
+    /// Checks every vantage's own means at once and records the results.
+    pub async fn check_vantages(&self) {
+        let checks = self.vantages.values().map(|c| async move {
+            let h = vantage::check(c, vantage::CHECK_BOUND).await;
+            self.health.set(&c.name, h);
+        });
+        futures::future::join_all(checks).await;
+    }
+
+    /// The vantage's health for a probe whose look failed in a way that may be ours: the
+    /// latest result when it is fresh and says the resolvers are down, else checked now
+    /// (resolvers that died since the last check must not fail partners), within what is left
+    /// of the probe's deadline and a moment at least.
+    async fn health_of(&self, client: &VantageClient, deadline: Instant) -> Health {
+        if let Some(h) = self.health.fresh(&client.name)
+            && !h.resolvers_up
+        {
+            return h;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let bound = left.clamp(Duration::from_millis(500), vantage::CHECK_BOUND);
+        let h = vantage::check(client, bound).await;
+        self.health.set(&client.name, h.clone());
+        h
+    }
+
+    /// Why the probe's DNS look is no evidence, if it is none: every answer it got failed in
+    /// a way that may be ours (`answers`), and we could not ask or the vantage's resolvers
+    /// do not answer even the health query.
+    async fn dns_blind<'a>(
+        &self,
+        client: &VantageClient,
+        mut answers: impl Iterator<Item = &'a Result<(), DnsFailure>>,
+        deadline: Instant,
+    ) -> Option<Blind> {
+        let mut any = false;
+        let mut local = false;
+        let all_ours = answers.all(|a| {
+            any = true;
+            local |= *a == Err(DnsFailure::Local);
+            a.as_ref().is_err_and(|e| e.maybe_ours())
+        });
+        if !any || !all_ours {
+            return None;
+        }
+        if local {
+            return Some(Blind::LocalResources);
+        }
+        (!self.health_of(client, deadline).await.resolvers_up).then_some(Blind::ResolversDown)
     }
 
     /// Probes `domain` from `vantage` within the configured timeout.
@@ -93,7 +157,10 @@ impl Prober {
     async fn gather_now(&self, domain: &Domain, vantage: &str) -> Facts {
         let started = SystemTime::now();
         let start = Instant::now();
-        let deadline = start + self.timeout;
+        // Clamped, never a panic: the configuration bounds the timeout, `Prober` users may not.
+        let deadline = start
+            .checked_add(self.timeout)
+            .unwrap_or(start + crate::config::MAX_INTERVAL);
         let mut facts = Facts {
             domain: domain.name.clone(),
             vantage: vantage.to_string(),
@@ -126,6 +193,17 @@ impl Prober {
                     }
                 };
                 let srv = SrvFacts { name, answers };
+                let outcomes: Vec<Result<(), DnsFailure>> = srv
+                    .answers
+                    .iter()
+                    .map(|a| a.answer.as_ref().map(drop).map_err(|e| *e))
+                    .collect();
+                if let Some(blind) = self.dns_blind(client, outcomes.iter(), deadline).await {
+                    facts.blind = Some(blind);
+                    facts.srv = Some(srv);
+                    facts.duration_seconds = start.elapsed().as_secs_f64();
+                    return facts;
+                }
                 let mut records = srv.records().to_vec();
                 records.sort_by_key(|r| (r.priority, std::cmp::Reverse(r.weight)));
                 for r in records {
@@ -157,6 +235,14 @@ impl Prober {
         let m365 = async { timeout_at(deadline, m365).await.ok() };
         let authoritative = async { timeout_at(deadline, authoritative).await.ok().flatten() };
         let (targets, m365, authoritative) = tokio::join!(targets, m365, authoritative);
+        if domain.federation == Federation::Direct {
+            let outcomes: Vec<Result<(), DnsFailure>> = targets
+                .iter()
+                .flat_map(|t| &t.address_answers)
+                .map(|a| a.answer.as_ref().map(drop).map_err(|e| *e))
+                .collect();
+            facts.blind = self.dns_blind(client, outcomes.iter(), deadline).await;
+        }
         facts.targets = targets;
         facts.m365 = m365;
         facts.authoritative = authoritative;
@@ -210,6 +296,16 @@ impl Prober {
         domain: &str,
         deadline: Instant,
     ) -> EndpointFacts {
+        if !crate::facts::may_connect(address.ip(), client.public) {
+            return EndpointFacts {
+                address,
+                tcp: Err(Reason::ForbiddenAddress),
+                tls: None,
+                chain: Default::default(),
+                sip: None,
+                blind: None,
+            };
+        }
         let waiting = Instant::now();
         let (_use, edge) = self
             .edges

@@ -28,8 +28,14 @@ pub async fn options<S: AsyncRead + AsyncWrite + Unpin>(
         status: Err(reason),
         duration_seconds: start.elapsed().as_secs_f64(),
         detail,
+        server: None,
     };
-    match timeout_at(deadline, stream.write_all(request.as_bytes())).await {
+    let send = async {
+        stream.write_all(request.as_bytes()).await?;
+        stream.flush().await
+    };
+    // The flush is inside the deadline: a peer that stops reading must not hold the probe.
+    match timeout_at(deadline, send).await {
         Err(_) => {
             return fail(
                 Reason::Timeout,
@@ -39,7 +45,6 @@ pub async fn options<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(Err(e)) => return fail(Reason::Closed, format!("sending OPTIONS: {e}")),
         Ok(Ok(())) => {}
     }
-    let _ = stream.flush().await;
     let mut buf = Vec::with_capacity(2048);
     let mut chunk = [0u8; 2048];
     // Bytes read so far, provisional responses included: the bound is on the whole exchange.
@@ -89,6 +94,7 @@ pub async fn options<S: AsyncRead + AsyncWrite + Unpin>(
                         status: Ok(code),
                         duration_seconds: start.elapsed().as_secs_f64(),
                         detail: format!("SIP/2.0 {code}"),
+                        server: None,
                     };
                 }
             }
@@ -226,6 +232,10 @@ pub(super) struct Headers {
     /// The `branch` parameter of the topmost Via: which client transaction this answers
     /// (RFC 3261 §17.1.3).
     pub(super) branch: Option<String>,
+    /// The status line, e.g. `SIP/2.0 200 OK`.
+    pub(super) status_line: String,
+    /// `Server` (or, failing that, `User-Agent`), cut to 128 characters.
+    pub(super) server: Option<String>,
 }
 
 /// Parses `SIP/2.0 CODE reason` and the headers checks need (compact forms included).
@@ -240,7 +250,10 @@ pub(super) fn parse_response(head: &str) -> Option<(u16, Headers)> {
     if !(100..700).contains(&code) {
         return None;
     }
-    let mut h = Headers::default();
+    let mut h = Headers {
+        status_line: status.chars().take(128).collect(),
+        ..Headers::default()
+    };
     for line in lines {
         let Some((name, value)) = line.split_once(':') else {
             continue;
@@ -248,6 +261,10 @@ pub(super) fn parse_response(head: &str) -> Option<(u16, Headers)> {
         let value = value.trim().to_string();
         match name.trim().to_ascii_lowercase().as_str() {
             "call-id" | "i" => h.call_id = Some(value),
+            "server" => h.server = Some(value.chars().take(128).collect()),
+            "user-agent" if h.server.is_none() => {
+                h.server = Some(value.chars().take(128).collect())
+            }
             "cseq" => h.cseq = Some(value),
             "via" | "v" if h.branch.is_none() => {
                 // The first value of a comma-separated Via header is the topmost.

@@ -42,7 +42,7 @@ impl TlsClient {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let algs = provider.signature_verification_algorithms;
         let capture = Arc::new(Capture::new(algs, None));
-        let base = ClientConfig::builder_with_provider(provider)
+        let mut base = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::Pem {
                 path: "tls".into(),
@@ -51,6 +51,8 @@ impl TlsClient {
             .dangerous()
             .with_custom_certificate_verifier(capture.clone())
             .with_client_cert_resolver(capture);
+        // Every probe must see the peer's full chain: a resumed session presents none.
+        base.resumption = rustls::client::Resumption::disabled();
         let client_cert = match client_cert {
             None => None,
             Some((cert_file, key_file)) => Some(load_certified_key(cert_file, key_file)?),

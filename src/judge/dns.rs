@@ -1,8 +1,6 @@
 //! DNS checks: the federation SRV record, its targets and their addresses, and agreement
 //! between resolvers and between authoritative servers.
 
-use std::net::IpAddr;
-
 use super::{Context, Verdict, fail, pass};
 use crate::config::Federation;
 use crate::facts::{self, Platform, Reason, ResolverAnswer, ZoneView};
@@ -303,39 +301,7 @@ pub(super) fn authoritative_agree(ctx: &Context<'_>) -> Option<Verdict> {
     }
 }
 
-/// Whether an address is globally routable (no private, loopback, link-local, CGNAT, ULA or
-/// documentation range).
-pub fn is_global(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || v4.is_multicast()
-                || o[0] == 0
-                || (o[0] == 100 && (o[1] & 0xc0) == 64)
-                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
-                || (o[0] == 198 && (o[1] & 0xfe) == 18)
-                || o[0] >= 240)
-        }
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00
-                || (s[0] & 0xffc0) == 0xfe80
-                || (s[0] == 0x2001 && s[1] == 0x0db8)
-                || v6
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| !is_global(IpAddr::V4(v4))))
-        }
-    }
-}
+pub use crate::facts::is_global;
 
 #[cfg(test)]
 mod tests {

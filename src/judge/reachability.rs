@@ -8,6 +8,16 @@ pub(super) fn tcp_connect(ctx: &Context<'_>) -> Option<Verdict> {
     let mut any = false;
     for (t, e) in ctx.endpoints() {
         any = true;
+        if e.tcp == Err(Reason::ForbiddenAddress) {
+            return fail(
+                Reason::ForbiddenAddress,
+                format!(
+                    "{} ({}) is an address the exporter never connects to from this vantage",
+                    e.address, t.name
+                ),
+                "the target's A/AAAA record points at no server on the Internet (unspecified, multicast, broadcast, link-local, or not globally routable on a public vantage): publish the edge's public address",
+            );
+        }
         if let Err(r) = e.tcp {
             let hint = if ctx.is_own() {
                 "check that the firewall forwards TCP 5061 to the federation server and that it listens"

@@ -291,6 +291,7 @@ impl EndpointFacts {
                 Ok(code) => format!("SIP/2.0 {code}"),
                 Err(r) => format!("no SIP response ({})", r.as_str()),
             },
+            server: None,
         });
         self
     }

@@ -11,6 +11,7 @@ use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, SRV, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_server::Server;
 use hickory_server::net::runtime::Time;
+use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 use tokio::net::{TcpListener, UdpSocket};
@@ -22,6 +23,9 @@ pub enum Fault {
     Refused,
     /// No answer at all (the client times out).
     Silence,
+    /// Over UDP an empty answer with the TC bit set; over TCP the full answer (the client
+    /// must fall back to TCP).
+    Truncate,
 }
 
 /// Records by (lower-case name without trailing dot, type).
@@ -163,11 +167,13 @@ impl Zone {
             return Ok(out);
         }
         // NODATA when the name (or something below it) exists, NXDOMAIN otherwise.
-        let exists = self
-            .names
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(&current);
+        // The root always exists: a resolver's health query (`. NS`) gets NODATA.
+        let exists = current.is_empty()
+            || self
+                .names
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(&current);
         if exists {
             Ok(out)
         } else {
@@ -224,6 +230,11 @@ impl RequestHandler for Handler {
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 return failed();
             }
+            Some(Fault::Truncate) if request.protocol() == Protocol::Udp => {
+                metadata.truncation = true;
+                Ok(Vec::new())
+            }
+            Some(Fault::Truncate) => self.zone.answer(&qname, qtype),
             Some(Fault::Servfail) => Err(ResponseCode::ServFail),
             Some(Fault::Refused) => Err(ResponseCode::Refused),
             None => self.zone.answer(&qname, qtype),

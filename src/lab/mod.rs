@@ -141,7 +141,17 @@ impl Lab {
 
     /// Starts a SOCKS5 proxy on loopback.
     pub async fn socks(&self) -> std::io::Result<socks::Socks> {
-        socks::spawn(&self.tracker, self.shutdown.clone()).await
+        socks::spawn(&self.tracker, self.shutdown.clone(), None).await
+    }
+
+    /// Starts a SOCKS5 proxy on loopback that demands this username and password.
+    pub async fn socks_with_password(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> std::io::Result<socks::Socks> {
+        let credentials = Some((user.to_string(), password.to_string()));
+        socks::spawn(&self.tracker, self.shutdown.clone(), credentials).await
     }
 
     /// Publishes an open-federation domain: SRV to `target:port`, `target` A to `addr`'s IP.

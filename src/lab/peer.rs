@@ -33,6 +33,15 @@ pub enum Behavior {
     CloseMidHandshake,
     /// Answers the ClientHello with bytes that are not TLS.
     Garbage,
+    /// Accepts TCP and resets the connection at once (RST, no FIN).
+    ResetAfterAccept,
+    /// Answers the ClientHello with the start of a TLS record, one byte per second.
+    Trickle,
+    /// Sends its ServerHello for `leaf` and closes, the rest of the handshake never comes.
+    CloseAfterServerHello { leaf: Leaf },
+    /// Listens with a full accept queue that is never served: connection attempts get no
+    /// answer at all, like a firewall that drops them.
+    Blackhole,
     /// Answers the ClientHello with a protocol_version alert, like a server that speaks only
     /// TLS 1.0/1.1.
     OldTls,
@@ -110,6 +119,14 @@ pub async fn spawn(
         if let Behavior::Refuse = behavior {
             break (None, SocketAddr::new(ip, port));
         }
+        if let Behavior::Blackhole = behavior {
+            let address = SocketAddr::new(ip, port);
+            match blackhole(address, tracker, shutdown.clone()).await {
+                Ok(()) => break (None, address),
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+                Err(e) => return Err(e),
+            }
+        }
         match TcpListener::bind(SocketAddr::new(ip, port)).await {
             Ok(l) => {
                 let a = l.local_addr()?;
@@ -133,6 +150,7 @@ pub async fn spawn(
             ..
         } => Some((leaf, *request_client_cert, false)),
         Behavior::MutualTls { leaf, .. } => Some((leaf, true, true)),
+        Behavior::CloseAfterServerHello { leaf } => Some((leaf, false, false)),
         _ => None,
     };
     let acceptor = match tls_server {
@@ -175,6 +193,11 @@ pub async fn spawn(
                 handshakes: handshakes.clone(),
             }
         }
+        (Behavior::CloseAfterServerHello { .. }, Some(acceptor)) => {
+            Conn::ServerHelloOnly(acceptor.config().clone())
+        }
+        (Behavior::ResetAfterAccept, _) => Conn::Reset,
+        (Behavior::Trickle, _) => Conn::Trickle,
         (Behavior::Hang, _) => Conn::Hang,
         (Behavior::CloseMidHandshake, _) => Conn::CloseMidHandshake,
         (Behavior::OldTls, _) => Conn::OldTls,
@@ -203,6 +226,37 @@ enum Conn {
     CloseMidHandshake,
     OldTls,
     Garbage,
+    Reset,
+    Trickle,
+    ServerHelloOnly(Arc<rustls::ServerConfig>),
+}
+
+/// Binds `address` with an accept queue of one and fills it, never accepting: later SYNs are
+/// dropped (Linux), so connecting hangs. The listener and the fillers live until `shutdown`.
+async fn blackhole(
+    address: SocketAddr,
+    tracker: &TaskTracker,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let socket = match address {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.bind(address)?;
+    let listener = socket.listen(0)?;
+    let mut fillers = Vec::new();
+    for _ in 0..8 {
+        match tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(address)).await {
+            Ok(Ok(s)) => fillers.push(s),
+            // The queue is full: this attempt got no answer.
+            _ => break,
+        }
+    }
+    tracker.spawn(async move {
+        shutdown.cancelled().await;
+        drop((listener, fillers));
+    });
+    Ok(())
 }
 
 async fn serve(mut stream: TcpStream, conn: &Conn) {
@@ -227,6 +281,48 @@ async fn serve(mut stream: TcpStream, conn: &Conn) {
             let _ = stream
                 .write_all(&[0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46])
                 .await;
+        }
+        Conn::Reset => {
+            // Linger 0: close sends RST. (Deprecated because a non-zero linger blocks on drop;
+            // zero never does.)
+            #[allow(deprecated)]
+            let _ = stream.set_linger(Some(Duration::ZERO));
+            drop(stream);
+        }
+        Conn::Trickle => {
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf).await;
+            // A handshake record header announcing 64 bytes, then the bytes, one per second.
+            let record = [[0x16u8, 0x03, 0x03, 0x00, 0x40].as_slice(), &[0x02; 64]].concat();
+            for b in record {
+                if stream.write_all(&[b]).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        Conn::ServerHelloOnly(config) => {
+            let Ok(mut tls) = rustls::ServerConnection::new(config.clone()) else {
+                return;
+            };
+            let mut buf = vec![0u8; 16 * 1024];
+            while !tls.wants_write() {
+                let n = match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                if tls.read_tls(&mut &buf[..n]).is_err() || tls.process_new_packets().is_err() {
+                    return;
+                }
+            }
+            let mut flight = Vec::new();
+            if tls.write_tls(&mut flight).is_err() || flight.len() < 5 {
+                return;
+            }
+            // The first record of the server's flight is the ServerHello.
+            let first = 5 + usize::from(u16::from_be_bytes([flight[3], flight[4]]));
+            let _ = stream.write_all(&flight[..first.min(flight.len())]).await;
+            let _ = stream.flush().await;
         }
         Conn::Garbage => {
             let mut buf = [0u8; 1024];

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
 use tokio::sync::{Notify, Semaphore};
@@ -52,6 +52,8 @@ pub struct Setup {
     pub trust: TrustStore,
     /// Bounds probes in flight (`global.concurrency`).
     pub slots: Arc<Semaphore>,
+    /// Position of each domain in `config.domains`.
+    index: HashMap<DomainKey, usize>,
 }
 
 impl Setup {
@@ -60,12 +62,24 @@ impl Setup {
         let prober = Prober::new(&config)?;
         let trust = TrustStore::load(config.global.ca_file.as_deref())?;
         let slots = Arc::new(Semaphore::new(config.global.concurrency));
+        let index = config
+            .domains
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (DomainKey::of(d), i))
+            .collect();
         Ok(Setup {
             config,
             prober,
             trust,
             slots,
+            index,
         })
+    }
+
+    /// The configured domain with this key.
+    pub fn domain(&self, key: &DomainKey) -> Option<&Domain> {
+        self.config.domains.get(*self.index.get(key)?)
     }
 
     /// What judging needs, at the current time.
@@ -123,6 +137,8 @@ pub struct Store {
     /// What this instance probes of the configuration (`--vantage`, `--shard`).
     pub selection: Selection,
     reloaded: Notify,
+    /// Serialises reloads.
+    reloading: Mutex<()>,
 }
 
 impl Store {
@@ -136,12 +152,25 @@ impl Store {
             config_file,
             selection,
             reloaded: Notify::new(),
+            reloading: Mutex::new(()),
         })
     }
 
     /// The setup in force.
     pub fn setup(&self) -> Arc<Setup> {
         self.setup.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The latest health of every vantage of the setup in force that has been checked, in
+    /// configuration order.
+    pub fn vantage_health(&self) -> Vec<(String, crate::gather::vantage::Health)> {
+        let setup = self.setup();
+        setup
+            .config
+            .vantages
+            .iter()
+            .filter_map(|v| Some((v.name.clone(), setup.prober.health().get(&v.name)?)))
+            .collect()
     }
 
     /// The latest report of a domain.
@@ -189,11 +218,19 @@ impl Store {
     }
 
     /// Stores a probe's facts and judges the domain again from the latest facts of all its
-    /// vantages; returns whether that vantage's probe succeeded (no critical check failed).
-    pub fn record(&self, setup: &Setup, domain: &Domain, vantage: &str, facts: Arc<Facts>) -> bool {
+    /// vantages; returns whether that vantage's probe succeeded (no critical check failed), or
+    /// `None` when the configuration in force no longer has this (domain, vantage) as probed
+    /// (a reload changed it meanwhile): then nothing is stored.
+    pub fn record(&self, domain: &Domain, vantage: &str, facts: Arc<Facts>) -> Option<bool> {
         let key = DomainKey::of(domain);
-        let (generation, snapshot) = {
+        let (setup, generation, snapshot) = {
             let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+            // Under the entries lock: a reload swaps the setup before it re-judges under this
+            // lock, so a result of the old configuration either lands before or not at all.
+            let setup = self.setup();
+            if setup.domain(&key) != Some(domain) || !domain.vantages.iter().any(|v| v == vantage) {
+                return None;
+            }
             let entry = entries.entry(key.clone()).or_insert_with(|| Entry {
                 facts: HashMap::new(),
                 generation: 0,
@@ -201,7 +238,8 @@ impl Store {
             });
             entry.facts.insert(vantage.to_string(), facts);
             entry.generation += 1;
-            (entry.generation, latest(setup, domain, entry))
+            let snapshot = latest(&setup, domain, entry);
+            (setup, entry.generation, snapshot)
         };
         let report = Arc::new(judge::domain(domain, &setup.env(), &snapshot));
         let success = report
@@ -215,7 +253,7 @@ impl Store {
         {
             entry.report = Some(report);
         }
-        success
+        Some(success)
     }
 
     /// Re-reads the configuration file; on any error the running configuration stays.
@@ -232,13 +270,20 @@ impl Store {
     }
 
     fn try_reload(&self) -> Result<(), Error> {
+        // One reload at a time: SIGHUP and POST /-/reload may arrive together.
+        let _one = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
         let Some(path) = &self.config_file else {
             return Ok(());
         };
         let mut config = Config::load(path)?;
         config.select(&self.selection)?;
         let setup = Arc::new(Setup::new(config)?);
-        *self.setup.write().unwrap_or_else(|p| p.into_inner()) = setup.clone();
+        {
+            // The swap happens under the entries lock, so `record` sees either the old setup
+            // and stores before the re-judging, or the new one and checks against it.
+            let _entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+            *self.setup.write().unwrap_or_else(|p| p.into_inner()) = setup.clone();
+        }
         self.rejudge(&setup);
         self.reloaded.notify_waiters();
         Ok(())

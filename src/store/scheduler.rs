@@ -1,7 +1,9 @@
 //! Scheduling: every (domain, vantage) probed once per interval, the first round at once, then
 //! at a stable per-domain offset; at most `concurrency` probes in flight; each probe's facts
-//! recorded in the store, which judges the domain; the schedule restarted on reload.
+//! recorded in the store, which judges the domain; on reload only the pairs whose settings
+//! changed are restarted. Every vantage's own means are checked beside (vantage health).
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -9,19 +11,48 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::{ProbeKey, Setup, Store};
-use crate::config::Domain;
+use crate::config::{Domain, Global, Vantage};
 use crate::facts::unix;
 
-/// Runs probes until `shutdown`; restarts the schedule (keeping results) on every reload.
+/// What a probe loop was started with: a reload that leaves all of it unchanged leaves the
+/// loop running, on its schedule.
+#[derive(PartialEq)]
+struct Settings {
+    domain: Domain,
+    vantage: Option<Vantage>,
+    global: Global,
+}
+
+impl Settings {
+    fn of(setup: &Setup, domain: &Domain, vantage: &str) -> Settings {
+        Settings {
+            domain: domain.clone(),
+            vantage: setup.config.vantage(vantage).cloned(),
+            global: setup.config.global.clone(),
+        }
+    }
+}
+
+/// A running probe loop.
+struct Running {
+    settings: Settings,
+    cancel: CancellationToken,
+}
+
+/// Runs probes until `shutdown`. On every reload, the loops of (domain, vantage) pairs whose
+/// settings changed or that are gone are cancelled (a probe in flight is dropped, its facts
+/// never land), new pairs start at once, and unchanged pairs keep running on their schedule.
 pub async fn run(store: Arc<Store>, shutdown: CancellationToken) {
+    let tracker = TaskTracker::new();
+    let mut running: HashMap<ProbeKey, Running> = HashMap::new();
+    let mut health: Option<CancellationToken> = None;
     loop {
-        // Listen for reloads before reading the runtime, so none slips in between.
+        // Listen for reloads before reading the setup, so none slips in between.
         let reloaded = store.reloaded.notified();
         tokio::pin!(reloaded);
         reloaded.as_mut().enable();
-        let round = shutdown.child_token();
-        let tracker = TaskTracker::new();
         let setup = store.setup();
+        let mut wanted: HashSet<ProbeKey> = HashSet::new();
         for domain in &setup.config.domains {
             for vantage in &domain.vantages {
                 let key = ProbeKey {
@@ -29,52 +60,75 @@ pub async fn run(store: Arc<Store>, shutdown: CancellationToken) {
                     domain: domain.name.clone(),
                     vantage: vantage.clone(),
                 };
+                wanted.insert(key.clone());
+                let settings = Settings::of(&setup, domain, vantage);
+                if running.get(&key).is_some_and(|r| r.settings == settings) {
+                    continue;
+                }
+                if let Some(old) = running.remove(&key) {
+                    old.cancel.cancel();
+                }
+                let cancel = shutdown.child_token();
                 let at_once = !store.has_facts(&key);
                 tracker.spawn(probe_loop(
                     store.clone(),
-                    setup.clone(),
                     domain.clone(),
-                    key,
+                    key.clone(),
                     at_once,
-                    round.clone(),
+                    cancel.clone(),
                 ));
+                running.insert(key, Running { settings, cancel });
             }
         }
-        tracker.close();
+        running.retain(|key, r| {
+            let keep = wanted.contains(key);
+            if !keep {
+                r.cancel.cancel();
+            }
+            keep
+        });
+        // The health of the new setup's vantages (its prober holds their state).
+        if let Some(old) = health.replace(shutdown.child_token()) {
+            old.cancel();
+        }
+        if let Some(cancel) = &health {
+            tracker.spawn(vantage_health(setup.clone(), cancel.clone()));
+        }
         tokio::select! {
             _ = shutdown.cancelled() => {
+                tracker.close();
                 tracker.wait().await;
                 return;
             }
-            _ = reloaded => {
-                round.cancel();
-                tracker.wait().await;
-            }
+            _ = reloaded => {}
         }
     }
 }
 
+/// Probes one (domain, vantage) on its schedule with the setup in force at each probe.
 async fn probe_loop(
     store: Arc<Store>,
-    setup: Arc<Setup>,
     domain: Domain,
     key: ProbeKey,
     mut at_once: bool,
     cancel: CancellationToken,
 ) {
-    let interval = setup.config.global.interval;
-    let offset = offset(&key, interval);
     let mut last_start: Option<f64> = None;
     loop {
+        let setup = store.setup();
+        let interval = setup.config.global.interval;
         if !at_once {
             let now = unix(SystemTime::now());
-            let wait = until_next_slot(now, last_start, interval, offset);
+            let wait = until_next_slot(now, last_start, interval, offset(&key, interval));
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = tokio::time::sleep(wait) => {}
             }
         }
         at_once = false;
+        // The setup may have been replaced while waiting (a reload that left this pair as
+        // it was): probe with the one in force now.
+        let setup = store.setup();
         let permit = tokio::select! {
             _ = cancel.cancelled() => return,
             p = setup.slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
@@ -89,9 +143,32 @@ async fn probe_loop(
             f = setup.prober.gather(&domain, &key.vantage) => f,
         };
         drop(permit);
-        let success = store.record(&setup, &domain, &key.vantage, Arc::new(facts));
+        let Some(success) = store.record(&domain, &key.vantage, Arc::new(facts)) else {
+            // A reload changed or removed this pair meanwhile: the result is discarded.
+            store.stats.probe_cancelled();
+            return;
+        };
         store.stats.probe_finished(&key.vantage, success);
         tracing::debug!(domain = %key.domain, vantage = %key.vantage, success, "probe finished");
+    }
+}
+
+/// Checks every vantage's own means at once, then every interval but at least every 30 s.
+async fn vantage_health(setup: Arc<Setup>, cancel: CancellationToken) {
+    let every = setup
+        .config
+        .global
+        .interval
+        .min(crate::gather::vantage::EVERY);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = setup.prober.check_vantages() => {}
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
     }
 }
 

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every cargo-fuzz target for SECONDS each (default 60), starting from the committed seeds
+# in fuzz/seeds/<target>/; new inputs go to a scratch corpus, crashes to fuzz/artifacts/<target>/.
+#
+#   scripts/fuzz.sh [SECONDS] [TARGET...]
+#
+# Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`). Builds into
+# $CARGO_TARGET_DIR when set (else fuzz/target). Exits non-zero when a target finds a crash.
+set -euo pipefail
+
+cd "$(dirname "$0")/../fuzz"
+seconds=${1:-60}
+shift || true
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  targets=(sip_response cert_der config web_config)
+fi
+cargo +nightly fuzz --version >/dev/null 2>&1 || {
+  echo "cargo-fuzz not found: cargo install cargo-fuzz (and rustup toolchain install nightly)" >&2
+  exit 2
+}
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+passed=0
+failed=0
+for t in "${targets[@]}"; do
+  mkdir -p "$scratch/$t"
+  echo "== fuzz $t for ${seconds}s"
+  # -rss_limit_mb: a probe's memory is bounded; -timeout: one input must not hang.
+  if cargo +nightly fuzz run "$t" "$scratch/$t" "seeds/$t" -- \
+    -max_total_time="$seconds" -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 \
+    >"$scratch/$t.log" 2>&1; then
+    grep -E '^(stat::number_of_executed_units|Done )' "$scratch/$t.log" | sed "s/^/   $t: /" || true
+    passed=$((passed + 1))
+    echo "ok   fuzz target $t: no crash in ${seconds}s"
+  else
+    failed=$((failed + 1))
+    tail -40 "$scratch/$t.log" | sed 's/^/     /'
+    echo "FAIL fuzz target $t (the input is in fuzz/artifacts/$t/)"
+  fi
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,129 @@
+//! Vantage health: whether a vantage's own means work — every resolver answers a query it can
+//! always ask (`health_query`, the root's NS by default) and its proxy, if any, accepts a
+//! connection. A probe whose look failed in a way that may be ours consults it: while the
+//! vantage is down, the checks that needed the broken means are absent, not failed (SPEC §5).
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::Duration;
+
+use tokio::time::{Instant, timeout};
+
+use super::probe::VantageClient;
+use super::proxy;
+
+/// The scheduled checker runs at least this often.
+pub const EVERY: Duration = Duration::from_secs(30);
+
+/// How long a health result stands for a probe: two rounds of the checker, so that a probe
+/// checks again itself only when the checker is not running (`check`, `/probe`) or stuck.
+pub const FRESH: Duration = Duration::from_secs(60);
+
+/// Bound on one health check (each resolver query, the proxy connect).
+pub const CHECK_BOUND: Duration = Duration::from_secs(3);
+
+/// The outcome of one health check of one vantage.
+#[derive(Debug, Clone)]
+pub struct Health {
+    /// Every resolver answered the health query.
+    pub resolvers_up: bool,
+    /// The proxy accepted a connection (true without a proxy).
+    pub proxy_up: bool,
+    /// When the check finished.
+    pub checked: Instant,
+    /// What failed, for logs and people (never a label).
+    pub detail: String,
+}
+
+impl Health {
+    /// `sipfed_vantage_up`: its resolvers answer and its proxy accepts connections.
+    pub fn up(&self) -> bool {
+        self.resolvers_up && self.proxy_up
+    }
+}
+
+/// The latest health of every vantage of one configuration.
+#[derive(Default)]
+pub struct Board {
+    latest: RwLock<HashMap<String, Health>>,
+}
+
+impl Board {
+    /// The latest result for `vantage`, if any.
+    pub fn get(&self, vantage: &str) -> Option<Health> {
+        let latest = self.latest.read().unwrap_or_else(|p| p.into_inner());
+        latest.get(vantage).cloned()
+    }
+
+    /// The latest result for `vantage` if it is fresh.
+    pub fn fresh(&self, vantage: &str) -> Option<Health> {
+        self.get(vantage).filter(|h| h.checked.elapsed() < FRESH)
+    }
+
+    /// Records a result; logs when the vantage goes down or comes back.
+    pub fn set(&self, vantage: &str, health: Health) {
+        let mut latest = self.latest.write().unwrap_or_else(|p| p.into_inner());
+        let was_up = latest.get(vantage).map(Health::up);
+        if was_up != Some(health.up()) {
+            if health.up() {
+                tracing::info!(vantage, "vantage up");
+            } else {
+                tracing::warn!(vantage, problem = %health.detail, "vantage down: its probes' checks that need it are absent");
+            }
+        }
+        latest.insert(vantage.to_string(), health);
+    }
+}
+
+/// Checks `client`'s resolvers and proxy at once, each within `bound`.
+pub async fn check(client: &VantageClient, bound: Duration) -> Health {
+    let resolvers = timeout(bound, client.resolvers.health(&client.health_query));
+    let proxy = async {
+        match &client.proxy {
+            None => Ok(()),
+            Some(p) => match timeout(bound, proxy::accepts(p)).await {
+                Ok(r) => r,
+                Err(_) => Err("no connection within the bound".into()),
+            },
+        }
+    };
+    let (resolvers, proxy) = tokio::join!(resolvers, proxy);
+    let mut problems = Vec::new();
+    let resolvers_up = match resolvers {
+        Err(_) => {
+            problems.push(format!(
+                "resolvers did not answer {} NS in time",
+                client.health_query
+            ));
+            false
+        }
+        Ok(answers) => {
+            for a in &answers {
+                if let Err(e) = a.answer {
+                    problems.push(format!(
+                        "resolver {} did not answer {} NS: {}",
+                        a.resolver,
+                        client.health_query,
+                        e.reason().as_str()
+                    ));
+                }
+            }
+            !answers.is_empty() && answers.iter().all(|a| a.answer.is_ok())
+        }
+    };
+    let proxy_up = match proxy {
+        Ok(()) => true,
+        Err(e) => {
+            // The address only: the proxy's credentials are never in a message.
+            let address = client.proxy.as_ref().map(|p| p.address.as_str());
+            problems.push(format!("proxy {} refused: {e}", address.unwrap_or("")));
+            false
+        }
+    };
+    Health {
+        resolvers_up,
+        proxy_up,
+        checked: Instant::now(),
+        detail: problems.join("; "),
+    }
+}

@@ -1,0 +1,454 @@
+//! The fault matrix: one hostile or broken behaviour per test — of a partner's DNS, TCP, TLS
+//! and SIP, and of the exporter's own means — each asserting the check it fails and the
+//! reason, or that the check is absent when the trouble is ours (SPEC §5).
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::{check, probe_lab, reason};
+use sipfed_exporter::lab::{Behavior, Fault, Lab, LeafSpec, SipMode};
+
+/// Publishes `domain` with its SRV to `sip.<domain>` at a peer behaving as `b`.
+async fn behaving(lab: &Lab, domain: &str, b: Behavior) -> SocketAddr {
+    let p = lab.peer(b).await.unwrap();
+    lab.publish(domain, &format!("sip.{domain}"), p.address);
+    p.address
+}
+
+/// A TLS peer with a good certificate whose SIP side behaves as `sip`.
+async fn sip_peer(lab: &Lab, domain: &str, sip: SipMode) {
+    let target = format!("sip.{domain}");
+    let leaf = lab.pki.leaf(&LeafSpec::good(&target)).unwrap();
+    let b = Behavior::Tls {
+        leaf,
+        request_client_cert: false,
+        sip,
+    };
+    behaving(lab, domain, b).await;
+}
+
+/// Probes one peer domain of the lab with the given extra `global:` keys.
+async fn probe_one(lab: &Lab, global: &str, domain: &str) -> String {
+    probe_lab(lab, global, &common::peer(domain)).await.0
+}
+
+#[tokio::test]
+async fn a_target_at_the_unspecified_address_is_never_connected_to() {
+    let lab = Lab::start().await.unwrap();
+    // Something listens locally: connecting to 0.0.0.0 would reach it.
+    let local = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = local.local_addr().unwrap().port();
+    lab.zone
+        .federation_srv("zero.example", 0, 0, port, "sip.zero.example");
+    lab.zone
+        .addr("sip.zero.example", "0.0.0.0".parse().unwrap());
+    lab.zone
+        .federation_srv("linklocal.example", 0, 0, port, "sip.linklocal.example");
+    lab.zone
+        .addr("sip.linklocal.example", "169.254.169.254".parse().unwrap());
+    let domains = format!(
+        "{}{}",
+        common::peer("zero.example"),
+        common::peer("linklocal.example")
+    );
+    let (m, _) = probe_lab(&lab, "", &domains).await;
+    for d in ["zero.example", "linklocal.example"] {
+        assert_eq!(check(&m, d, "tcp_connect"), Some(0.0), "{d}");
+        assert_eq!(
+            reason(&m, d, "tcp_connect").as_deref(),
+            Some("forbidden_address"),
+            "{d}"
+        );
+        assert_eq!(check(&m, d, "tls_handshake"), None, "{d}");
+    }
+    let accepted = tokio::time::timeout(Duration::from_millis(200), local.accept()).await;
+    assert!(accepted.is_err(), "the exporter connected to its own host");
+}
+
+/// Asserts that `check` of `domain` failed with `want`.
+fn assert_fails(m: &str, domain: &str, c: &str, want: &str) {
+    assert_eq!(check(m, domain, c), Some(0.0), "{domain} {c}:\n{m}");
+    assert_eq!(reason(m, domain, c).as_deref(), Some(want), "{domain} {c}");
+}
+
+#[tokio::test]
+async fn tls_garbage_instead_of_server_hello() {
+    let lab = Lab::start().await.unwrap();
+    behaving(&lab, "garbage.example", Behavior::Garbage).await;
+    let m = probe_one(&lab, "", "garbage.example").await;
+    assert_eq!(check(&m, "garbage.example", "tcp_connect"), Some(1.0));
+    assert_fails(&m, "garbage.example", "tls_handshake", "handshake_failure");
+}
+
+#[tokio::test]
+async fn sip_silence() {
+    let lab = Lab::start().await.unwrap();
+    sip_peer(&lab, "silent.example", SipMode::Silent).await;
+    let m = probe_one(&lab, "", "silent.example").await;
+    assert_eq!(check(&m, "silent.example", "tls_handshake"), Some(1.0));
+    assert_fails(&m, "silent.example", "sip_options", "timeout");
+}
+
+#[tokio::test]
+async fn sip_garbage() {
+    let lab = Lab::start().await.unwrap();
+    sip_peer(&lab, "garbage.example", SipMode::Garbage).await;
+    let m = probe_one(&lab, "", "garbage.example").await;
+    assert_fails(&m, "garbage.example", "sip_options", "not_sip");
+}
+
+#[tokio::test]
+async fn sip_endless_stream() {
+    let lab = Lab::start().await.unwrap();
+    sip_peer(&lab, "flood.example", SipMode::Flood).await;
+    let m = probe_one(&lab, "", "flood.example").await;
+    assert_fails(&m, "flood.example", "sip_options", "not_sip");
+}
+
+#[tokio::test]
+async fn sip_wrong_call_id() {
+    let lab = Lab::start().await.unwrap();
+    sip_peer(&lab, "wrongid.example", SipMode::WrongCallId).await;
+    let m = probe_one(&lab, "", "wrongid.example").await;
+    assert_fails(&m, "wrongid.example", "sip_options", "mismatch");
+}
+
+/// A lab config with two vantages: `inside` on the lab DNS, `outside` as given.
+fn two_vantages(lab: &Lab, file: &str, outside: &str, domains: &str) -> std::path::PathBuf {
+    let text = format!(
+        "global:\n  interval: 30s\n  timeout: 3s\n  ca_file: {}\nvantages:\n  inside:\n    resolvers: [\"{}\"]\n  outside:\n{outside}domains:\n{domains}",
+        lab.ca_file().display(),
+        lab.dns
+    );
+    let path = lab.dir.join(file);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A UDP and TCP port on loopback where no resolver answers (bound, silent).
+async fn dead_resolver() -> (std::net::UdpSocket, SocketAddr) {
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = udp.local_addr().unwrap();
+    (udp, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vantage_whose_resolver_is_down_judges_nothing_and_says_so() {
+    let lab = Lab::start().await.unwrap();
+    sip_peer(&lab, "partner.example", SipMode::Answer(200)).await;
+    let (_silent, dead) = dead_resolver().await;
+    let outside = format!("    resolvers: [\"{dead}\"]\n");
+    let path = two_vantages(&lab, "down.yml", &outside, &common::peer("partner.example"));
+    let (m, reports) = common::probe_all(&path).await;
+    let at = |vantage: &str, c: &str| {
+        common::value(
+            &m,
+            "sipfed_check_success",
+            &[("vantage", vantage), ("check", c)],
+        )
+    };
+    assert_eq!(at("inside", "srv_present"), Some(1.0));
+    assert_eq!(at("inside", "sip_options"), Some(1.0));
+    // Not one failed check at the broken vantage: it could not look.
+    assert_eq!(at("outside", "srv_present"), None, "{m}");
+    // Nor partner-looking data: no "0 SRV records", no "platform none".
+    let outside_series = |family: &str| {
+        m.lines()
+            .filter(|l| l.starts_with(family) && l.contains("vantage=\"outside\""))
+            .count()
+    };
+    assert_eq!(outside_series("sipfed_srv_records{"), 0, "{m}");
+    assert_eq!(outside_series("sipfed_platform_info{"), 0, "{m}");
+    assert_eq!(outside_series("sipfed_probe_timestamp_seconds{"), 1, "{m}");
+    assert!(
+        !m.lines()
+            .any(|l| l.starts_with("sipfed_check_failure_info{")),
+        "{m}"
+    );
+    let outside = reports[0]
+        .vantages
+        .iter()
+        .find(|v| v.vantage == "outside")
+        .unwrap();
+    assert_eq!(
+        outside.facts.blind,
+        Some(sipfed_exporter::facts::Blind::ResolversDown)
+    );
+
+    // The exporter says so about itself.
+    let config = sipfed_exporter::config::Config::load(&path).unwrap();
+    let store = sipfed_exporter::store::Store::new(
+        sipfed_exporter::store::Setup::new(config).unwrap(),
+        None,
+        Default::default(),
+    );
+    store.setup().prober.check_vantages().await;
+    let page = String::from_utf8(sipfed_exporter::expose::metrics::render(&store)).unwrap();
+    assert!(
+        page.contains("sipfed_vantage_up{vantage=\"inside\"} 1\n"),
+        "{page}"
+    );
+    assert!(
+        page.contains("sipfed_vantage_up{vantage=\"outside\"} 0\n"),
+        "{page}"
+    );
+    assert!(
+        page.contains("sipfed_vantage_info{vantage=\"outside\",public=\"false\",proxy=\"\"} 1\n"),
+        "{page}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vantage_whose_proxy_is_down_judges_no_connection() {
+    let lab = Lab::start().await.unwrap();
+    sip_peer(&lab, "partner.example", SipMode::Answer(200)).await;
+    // A port that refuses: the proxy is not there.
+    let gone = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let gone_addr = gone.local_addr().unwrap();
+    drop(gone);
+    let outside = format!(
+        "    resolvers: [\"{}\"]\n    proxy: socks5://fed:s3cret@{gone_addr}\n",
+        lab.dns
+    );
+    let path = two_vantages(
+        &lab,
+        "noproxy.yml",
+        &outside,
+        &common::peer("partner.example"),
+    );
+    let (m, _) = common::probe_all(&path).await;
+    let at = |vantage: &str, c: &str| {
+        common::value(
+            &m,
+            "sipfed_check_success",
+            &[("vantage", vantage), ("check", c)],
+        )
+    };
+    assert_eq!(at("inside", "tcp_connect"), Some(1.0));
+    assert_eq!(at("outside", "srv_present"), Some(1.0));
+    assert_eq!(at("outside", "tcp_connect"), None, "{m}");
+    assert_eq!(at("outside", "tls_handshake"), None, "{m}");
+
+    let config = sipfed_exporter::config::Config::load(&path).unwrap();
+    let store = sipfed_exporter::store::Store::new(
+        sipfed_exporter::store::Setup::new(config).unwrap(),
+        None,
+        Default::default(),
+    );
+    store.setup().prober.check_vantages().await;
+    let page = String::from_utf8(sipfed_exporter::expose::metrics::render(&store)).unwrap();
+    assert!(
+        page.contains("sipfed_vantage_up{vantage=\"outside\"} 0\n"),
+        "{page}"
+    );
+    let info = format!(
+        "sipfed_vantage_info{{vantage=\"outside\",public=\"false\",proxy=\"{gone_addr}\"}} 1\n"
+    );
+    assert!(page.contains(&info), "{page}");
+    assert!(!page.contains("s3cret"), "the proxy password leaked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socks5_proxy_with_username_and_password() {
+    let lab = Lab::start().await.unwrap();
+    sip_peer(&lab, "partner.example", SipMode::Answer(200)).await;
+    let socks = lab.socks_with_password("fed", "s3cret").await.unwrap();
+    let outside = format!(
+        "    resolvers: [\"{}\"]\n    proxy: socks5://fed:s3cret@{}\n",
+        lab.dns, socks.address
+    );
+    let path = two_vantages(&lab, "auth.yml", &outside, &common::peer("partner.example"));
+    let (m, _) = common::probe_all(&path).await;
+    let at = |c: &str| {
+        common::value(
+            &m,
+            "sipfed_check_success",
+            &[("vantage", "outside"), ("check", c)],
+        )
+    };
+    assert_eq!(at("tcp_connect"), Some(1.0), "{m}");
+    assert_eq!(at("sip_options"), Some(1.0), "{m}");
+    assert_eq!(socks.relayed.load(std::sync::atomic::Ordering::Relaxed), 1);
+
+    // Wrong credentials: the proxy refuses us, which is our trouble, not the partner's.
+    let outside = format!(
+        "    resolvers: [\"{}\"]\n    proxy: socks5://fed:wrong@{}\n",
+        lab.dns, socks.address
+    );
+    let path = two_vantages(
+        &lab,
+        "badauth.yml",
+        &outside,
+        &common::peer("partner.example"),
+    );
+    let (m, _) = common::probe_all(&path).await;
+    let at = |c: &str| {
+        common::value(
+            &m,
+            "sipfed_check_success",
+            &[("vantage", "outside"), ("check", c)],
+        )
+    };
+    assert_eq!(at("tcp_connect"), None, "{m}");
+    assert_eq!(socks.relayed.load(std::sync::atomic::Ordering::Relaxed), 1);
+}
+
+/// Publishes `domain` with a healthy TLS peer and applies `fault` to its SRV name.
+async fn dns_fault(lab: &Lab, domain: &str, fault: Fault) {
+    sip_peer(lab, domain, SipMode::Answer(200)).await;
+    lab.zone
+        .fault(&format!("_sipfederationtls._tcp.{domain}"), fault);
+}
+
+#[tokio::test]
+async fn dns_timeout() {
+    let lab = Lab::start().await.unwrap();
+    dns_fault(&lab, "silent.example", Fault::Silence).await;
+    let m = probe_one(&lab, "", "silent.example").await;
+    // The resolver answers its health query: the silence is about the partner's name.
+    assert_fails(&m, "silent.example", "srv_present", "timeout");
+    assert_eq!(check(&m, "silent.example", "tcp_connect"), None);
+}
+
+#[tokio::test]
+async fn dns_servfail() {
+    let lab = Lab::start().await.unwrap();
+    dns_fault(&lab, "servfail.example", Fault::Servfail).await;
+    let m = probe_one(&lab, "", "servfail.example").await;
+    assert_fails(&m, "servfail.example", "srv_present", "servfail");
+}
+
+#[tokio::test]
+async fn dns_refused() {
+    let lab = Lab::start().await.unwrap();
+    dns_fault(&lab, "refused.example", Fault::Refused).await;
+    let m = probe_one(&lab, "", "refused.example").await;
+    assert_fails(&m, "refused.example", "srv_present", "refused");
+}
+
+#[tokio::test]
+async fn dns_truncated_udp_answer_falls_back_to_tcp() {
+    let lab = Lab::start().await.unwrap();
+    dns_fault(&lab, "truncated.example", Fault::Truncate).await;
+    let m = probe_one(&lab, "", "truncated.example").await;
+    assert_eq!(
+        check(&m, "truncated.example", "srv_present"),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(
+        check(&m, "truncated.example", "sip_options"),
+        Some(1.0),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn dns_cname_loop() {
+    let lab = Lab::start().await.unwrap();
+    let z = &lab.zone;
+    z.federation_srv("loop.example", 0, 0, 5061, "sip.loop.example");
+    z.cname("sip.loop.example", "edge.loop.example");
+    z.cname("edge.loop.example", "sip.loop.example");
+    let m = probe_one(&lab, "", "loop.example").await;
+    assert_fails(&m, "loop.example", "srv_target_not_alias", "cname");
+    assert_eq!(
+        check(&m, "loop.example", "target_resolves"),
+        Some(0.0),
+        "{m}"
+    );
+    assert_eq!(check(&m, "loop.example", "tcp_connect"), None);
+}
+
+#[tokio::test]
+async fn dns_500_srv_records() {
+    let lab = Lab::start().await.unwrap();
+    for i in 0..500 {
+        lab.zone.federation_srv(
+            "many.example",
+            (i % 7) as u16,
+            i as u16,
+            5061,
+            &format!("sip{i}.many.example"),
+        );
+    }
+    let m = probe_one(&lab, "", "many.example").await;
+    assert_eq!(check(&m, "many.example", "srv_present"), Some(1.0), "{m}");
+    assert_eq!(
+        common::value(&m, "sipfed_srv_records", &[("domain", "many.example")]),
+        Some(500.0)
+    );
+    let series = m
+        .lines()
+        .filter(|l| l.starts_with("sipfed_srv_target_info{"))
+        .count();
+    assert_eq!(series, 16, "at most 16 SRV series");
+    // The targets have no address: the probe tried the few most preferred, not 500.
+    assert_fails(&m, "many.example", "target_resolves", "nxdomain");
+}
+
+#[tokio::test]
+async fn tcp_blackhole() {
+    let lab = Lab::start().await.unwrap();
+    behaving(&lab, "blackhole.example", Behavior::Blackhole).await;
+    let m = probe_one(&lab, "", "blackhole.example").await;
+    assert_fails(&m, "blackhole.example", "tcp_connect", "timeout");
+    assert_eq!(check(&m, "blackhole.example", "tls_handshake"), None);
+}
+
+#[tokio::test]
+async fn tcp_reset_after_accept() {
+    let lab = Lab::start().await.unwrap();
+    behaving(&lab, "reset.example", Behavior::ResetAfterAccept).await;
+    let m = probe_one(&lab, "", "reset.example").await;
+    assert_eq!(check(&m, "reset.example", "tcp_connect"), Some(1.0));
+    assert_fails(&m, "reset.example", "tls_handshake", "closed");
+}
+
+#[tokio::test]
+async fn tls_trickling_one_byte_per_second() {
+    let lab = Lab::start().await.unwrap();
+    behaving(&lab, "trickle.example", Behavior::Trickle).await;
+    let m = probe_one(&lab, "", "trickle.example").await;
+    assert_eq!(check(&m, "trickle.example", "tcp_connect"), Some(1.0));
+    assert_fails(&m, "trickle.example", "tls_handshake", "timeout");
+}
+
+#[tokio::test]
+async fn tls_close_after_server_hello() {
+    let lab = Lab::start().await.unwrap();
+    let leaf = lab.pki.leaf(&LeafSpec::good("sip.hello.example")).unwrap();
+    behaving(
+        &lab,
+        "hello.example",
+        Behavior::CloseAfterServerHello { leaf },
+    )
+    .await;
+    let m = probe_one(&lab, "", "hello.example").await;
+    assert_eq!(check(&m, "hello.example", "tcp_connect"), Some(1.0));
+    assert_fails(&m, "hello.example", "tls_handshake", "closed");
+}
+
+#[tokio::test]
+async fn a_health_query_answered_with_nxdomain_counts_as_an_answer() {
+    let lab = Lab::start().await.unwrap();
+    let outside = format!(
+        "    resolvers: [\"{}\"]\n    health_query: nowhere.example\n",
+        lab.dns
+    );
+    let path = two_vantages(&lab, "nx.yml", &outside, "");
+    let config = sipfed_exporter::config::Config::load(&path).unwrap();
+    let store = sipfed_exporter::store::Store::new(
+        sipfed_exporter::store::Setup::new(config).unwrap(),
+        None,
+        Default::default(),
+    );
+    store.setup().prober.check_vantages().await;
+    let page = String::from_utf8(sipfed_exporter::expose::metrics::render(&store)).unwrap();
+    assert!(
+        page.contains("sipfed_vantage_up{vantage=\"outside\"} 1\n"),
+        "{page}"
+    );
+}
