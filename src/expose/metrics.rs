@@ -7,9 +7,12 @@
 //! are simply not rendered.
 //!
 //! Adding a family: a per-probe value is one row of `per_probe`, a per-endpoint value one row
-//! of `per_endpoint` (both in [`render_reports`]); anything else is a `family(..)` header then
-//! one `sample(..)` per series, with `out.flush_if_full()` after each probe or domain. Writing
-//! into `out` needs nothing more: it is a `String` that is flushed to the sink between samples.
+//! of `per_endpoint` (both in `write_reports`; their values are taken in one pass and the
+//! labels are ready in `Probe::labels` / `Endpoint::labels`); any other per-domain family is a
+//! `family(..)` header then one `sample(..)` per series in `write_reports`, with
+//! `out.flush_if_full()` once per probe or domain; a family not per domain (like
+//! `render_vantages`, `render_self`) is a function taking `&mut String`, called from
+//! [`render_into`]. `out` derefs to a `String`; it is handed to the sink between samples.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write;
