@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -91,12 +92,23 @@ pub fn router_with(store: Arc<Store>, routes: &Routes) -> Router {
 }
 
 async fn metrics_page(State(ex): State<Arc<Store>>) -> Response {
-    // Rendering 10,000 domains takes milliseconds of CPU: keep it off the I/O threads.
-    let body = tokio::task::spawn_blocking(move || metrics::render(&ex)).await;
-    match body {
-        Ok(b) => ([(header::CONTENT_TYPE, TEXT_FORMAT)], b).into_response(),
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "rendering failed\n").into_response(),
-    }
+    // Rendering 10,000 domains takes tens of milliseconds of CPU: keep it off the I/O
+    // threads. The page streams out chunk by chunk as it is rendered (at most a few chunks in
+    // flight), so it is never held whole; gzip (CompressionLayer) compresses the stream.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(2);
+    tokio::task::spawn_blocking(move || {
+        metrics::render_into(&ex, &mut |chunk| tx.blocking_send(chunk).is_ok());
+    });
+    // poll_fn, not unfold: the gzip layer may poll again after the end.
+    let chunks = futures::stream::poll_fn(move |cx| {
+        rx.poll_recv(cx)
+            .map(|c| c.map(|c| Ok::<_, std::convert::Infallible>(Bytes::from(c))))
+    });
+    (
+        [(header::CONTENT_TYPE, TEXT_FORMAT)],
+        Body::from_stream(chunks),
+    )
+        .into_response()
 }
 
 async fn ready(State(ex): State<Arc<Store>>) -> Response {
@@ -211,4 +223,110 @@ async fn probe(
     let mut out = String::new();
     metrics::render_report(&mut out, &report);
     ([(header::CONTENT_TYPE, TEXT_FORMAT)], out).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::path::Path;
+
+    use axum::body::to_bytes;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::config::{Config, Selection};
+    use crate::facts::{CertFacts, EndpointFacts, Facts};
+    use crate::store::Setup;
+
+    /// A store with `n` domains, each with a recorded probe (two endpoints, a certificate).
+    fn store(n: usize) -> Arc<Store> {
+        let mut yaml = String::from(
+            "global:\n  interval: 30s\n  timeout: 5s\nvantages:\n  inside:\n    resolvers: [\"127.0.0.1:9\"]\ndomains:\n",
+        );
+        for i in 0..n {
+            yaml.push_str(&format!(
+                "  - domain: customer{i}.example\n    tenant: t{}\n",
+                i % 7
+            ));
+        }
+        let config = Config::parse(Path::new("test.yml"), &yaml).expect("test config");
+        let store = Store::new(
+            Setup::new(config).expect("setup"),
+            None,
+            Selection::default(),
+        );
+        let setup = store.setup();
+        for d in &setup.config.domains {
+            let facts = Facts::test()
+                .srv(&[("sip.example.com", 5061)])
+                .target("sip.example.com", 5061, &["192.0.2.1", "2001:db8::1"])
+                .endpoint(
+                    EndpointFacts::serving(
+                        "192.0.2.1:5061",
+                        vec![CertFacts::valid(&["sip.example.com"])],
+                    )
+                    .sip(Ok(200)),
+                )
+                .endpoint(EndpointFacts::refused(
+                    "[2001:db8::1]:5061",
+                    crate::facts::Reason::ConnectionRefused,
+                ));
+            store.record(d, "inside", Arc::new(facts));
+        }
+        store
+    }
+
+    /// The page without the process_* families (their values move between two scrapes).
+    fn without_process(page: &str) -> &str {
+        page.split("# HELP process_").next().unwrap_or(page)
+    }
+
+    #[tokio::test]
+    async fn metrics_stream_in_chunks_plain_and_gzipped_equal_the_rendered_page() {
+        let store = store(600);
+        let whole = String::from_utf8(metrics::render(&store)).expect("utf-8");
+        assert!(whole.len() > 3 * metrics::CHUNK, "{} bytes", whole.len());
+        assert!(whole.contains("sipfed_endpoint_up{tenant=\"t4\",domain=\"customer599.example\",vantage=\"inside\",target=\"sip.example.com\",address=\"192.0.2.1:5061\"} 1\n"));
+        for gzip in [false, true] {
+            let mut req = Request::get("/metrics");
+            if gzip {
+                req = req.header(header::ACCEPT_ENCODING, "gzip");
+            }
+            let resp = router(store.clone())
+                .oneshot(req.body(Body::empty()).expect("request"))
+                .await
+                .expect("response");
+            assert_eq!(resp.status(), StatusCode::OK);
+            assert_eq!(
+                resp.headers()
+                    .get(header::CONTENT_TYPE)
+                    .map(|v| v.as_bytes()),
+                Some(TEXT_FORMAT.as_bytes())
+            );
+            assert_eq!(
+                resp.headers().contains_key(header::CONTENT_ENCODING),
+                gzip,
+                "{gzip}"
+            );
+            let body = to_bytes(resp.into_body(), usize::MAX).await.expect("body");
+            let text = if gzip {
+                let mut text = String::new();
+                flate2::read::GzDecoder::new(&body[..])
+                    .read_to_string(&mut text)
+                    .expect("gzip");
+                assert!(
+                    body.len() * 10 < text.len(),
+                    "{} of {}",
+                    body.len(),
+                    text.len()
+                );
+                text
+            } else {
+                String::from_utf8(body.to_vec()).expect("utf-8")
+            };
+            assert_eq!(without_process(&text), without_process(&whole), "{gzip}");
+            assert!(text.contains("# TYPE process_cpu_seconds_total counter"));
+        }
+    }
 }

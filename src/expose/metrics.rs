@@ -1,10 +1,22 @@
-//! Exposition: the per-domain families rendered from the store's reports at scrape time,
-//! straight into the response buffer, and the exporter's own metrics (the prometheus crate
-//! only for the standard `process_*` collector). Domains removed from the configuration have no
-//! report, so they are simply not rendered.
+//! Exposition: the per-domain families rendered from the store's reports at scrape time and
+//! the exporter's own metrics (the prometheus crate only for the standard `process_*`
+//! collector). The page is written family by family into chunks of [`CHUNK`] bytes handed to a
+//! sink as they fill, so `/metrics` streams them as the response body and the whole page is
+//! never held at once. Each probe's and endpoint's label set is escaped once per scrape, then
+//! copied into every sample. Domains removed from the configuration have no report, so they
+//! are simply not rendered.
+//!
+//! Adding a family: a per-probe value is one row of `per_probe`, a per-endpoint value one row
+//! of `per_endpoint` (both in `write_reports`; their values are taken in one pass and the
+//! labels are ready in `Probe::labels` / `Endpoint::labels`); any other per-domain family is a
+//! `family(..)` header then one `sample(..)` per series in `write_reports`, with
+//! `out.flush_if_full()` once per probe or domain; a family not per domain (like
+//! `render_vantages`, `render_self`) is a function taking `&mut String`, called from
+//! [`render_into`]. `out` derefs to a `String`; it is handed to the sink between samples.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write;
+use std::ops::{Deref, DerefMut};
 
 use prometheus::{Encoder, TextEncoder};
 
@@ -30,43 +42,161 @@ fn cut(value: &str) -> &str {
     }
 }
 
-/// Renders the whole `/metrics` page.
-pub fn render(store: &Store) -> Vec<u8> {
-    let setup = store.setup();
-    let reports = store.reports(&setup.config);
-    // Sized like the last page, so the body is never copied into a bigger buffer (which
-    // would hold it twice) while it grows.
-    let last = LAST_SIZE.load(std::sync::atomic::Ordering::Relaxed);
-    let mut out = String::with_capacity(last.max(reports.len() * 6144) + 65536);
-    let refs: Vec<&DomainReport> = reports.iter().map(|r| r.as_ref()).collect();
-    render_reports(&mut out, &refs);
-    render_vantages(&mut out, store, &setup.config);
-    render_self(&mut out, &store.stats, &setup.config);
-    let mut bytes = out.into_bytes();
-    render_process(&mut bytes);
-    LAST_SIZE.store(bytes.len(), std::sync::atomic::Ordering::Relaxed);
-    bytes
+/// Size of the chunks the page is handed out in.
+pub const CHUNK: usize = 256 * 1024;
+
+/// Where rendered text goes: a `String` that, given a sink, hands its text to the sink once it
+/// holds [`CHUNK`] bytes (at [`Out::flush_if_full`], between samples). A sink returning
+/// `false` (the client went away) stops further output.
+pub struct Out<'a> {
+    buf: String,
+    sink: Option<&'a mut dyn FnMut(Vec<u8>) -> bool>,
+    closed: bool,
 }
 
-/// Size of the last `/metrics` page.
-static LAST_SIZE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+impl<'a> Out<'a> {
+    /// Output handed to `sink` in chunks.
+    pub fn chunked(sink: &'a mut dyn FnMut(Vec<u8>) -> bool) -> Out<'a> {
+        Out {
+            buf: String::with_capacity(CHUNK + 4096),
+            sink: Some(sink),
+            closed: false,
+        }
+    }
+
+    /// Output kept whole in `buf` (appended to).
+    fn whole(buf: String) -> Out<'a> {
+        Out {
+            buf,
+            sink: None,
+            closed: false,
+        }
+    }
+
+    /// Hands the text to the sink when it holds a chunk's worth.
+    pub fn flush_if_full(&mut self) {
+        if self.buf.len() >= CHUNK {
+            self.flush();
+        }
+    }
+
+    /// Hands whatever text there is to the sink.
+    pub fn flush(&mut self) {
+        let Some(sink) = &mut self.sink else { return };
+        if self.buf.is_empty() {
+            return;
+        }
+        let text = std::mem::replace(&mut self.buf, String::with_capacity(CHUNK + 4096));
+        if !self.closed && !sink(text.into_bytes()) {
+            self.closed = true;
+        }
+    }
+
+    /// Whether the sink refused more (rendering may stop).
+    pub fn closed(&self) -> bool {
+        self.closed
+    }
+}
+
+impl Deref for Out<'_> {
+    type Target = String;
+    fn deref(&self) -> &String {
+        &self.buf
+    }
+}
+
+impl DerefMut for Out<'_> {
+    fn deref_mut(&mut self) -> &mut String {
+        if self.closed {
+            // Nobody reads it any more: keep the buffer from growing.
+            self.buf.clear();
+        }
+        &mut self.buf
+    }
+}
+
+/// Renders the whole `/metrics` page into `sink`, chunk by chunk.
+pub fn render_into(store: &Store, sink: &mut dyn FnMut(Vec<u8>) -> bool) {
+    let setup = store.setup();
+    let reports = store.reports(&setup.config);
+    let refs: Vec<&DomainReport> = reports.iter().map(|r| r.as_ref()).collect();
+    let mut out = Out::chunked(sink);
+    write_reports(&mut out, &refs);
+    render_vantages(&mut out, store, &setup.config);
+    render_self(&mut out, &store.stats, &setup.config);
+    out.flush();
+    let mut process = Vec::new();
+    render_process(&mut process);
+    if !out.closed()
+        && !process.is_empty()
+        && let Some(sink) = out.sink.as_mut()
+    {
+        sink(process);
+    }
+}
+
+/// Renders the whole `/metrics` page into one buffer (tests, the benchmark).
+pub fn render(store: &Store) -> Vec<u8> {
+    let mut page = Vec::new();
+    render_into(store, &mut |chunk| {
+        page.extend_from_slice(&chunk);
+        true
+    });
+    page
+}
 
 /// Renders one report (what `/probe` answers).
 pub fn render_report(out: &mut String, report: &DomainReport) {
     render_reports(out, &[report]);
 }
 
-/// Every (report, vantage report) pair.
-fn probes<'a>(
-    reports: &'a [&'a DomainReport],
-) -> impl Iterator<Item = (&'a DomainReport, &'a VantageReport)> + 'a {
-    reports
-        .iter()
-        .flat_map(|d| d.vantages.iter().map(move |v| (*d, v)))
+/// One probe's report, with its label set escaped once for the whole scrape.
+struct Probe<'a> {
+    r: &'a VantageReport,
+    /// `tenant="..",domain="..",vantage=".."`
+    labels: String,
+}
+
+/// One endpoint of a probe, with its label set (the probe's plus `target` and `address`).
+/// The endpoints of every probe are gathered into one array once per scrape, so each
+/// per-endpoint family walks that array instead of chasing report -> facts -> targets ->
+/// endpoints again (at 10,000 domains those cache misses were most of the scrape).
+struct Endpoint<'a> {
+    e: &'a EndpointFacts,
+    labels: String,
+}
+
+fn probes<'a>(reports: &'a [&'a DomainReport]) -> (Vec<Probe<'a>>, Vec<Endpoint<'a>>) {
+    let mut probes = Vec::new();
+    let mut endpoints = Vec::new();
+    for d in reports {
+        for r in &d.vantages {
+            let mut labels = String::with_capacity(96);
+            domain_labels(&mut labels, d, r);
+            for t in &r.facts.targets {
+                for e in &t.endpoints {
+                    let mut l = String::with_capacity(labels.len() + 64);
+                    l.push_str(&labels);
+                    endpoint_labels(&mut l, &t.name, &e.address.to_string());
+                    endpoints.push(Endpoint { e, labels: l });
+                }
+            }
+            probes.push(Probe { r, labels });
+        }
+    }
+    (probes, endpoints)
 }
 
 /// Renders the per-domain, per-probe and per-endpoint families of `reports`.
 pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
+    let mut o = Out::whole(std::mem::take(out));
+    write_reports(&mut o, reports);
+    *out = o.buf;
+}
+
+/// [`render_reports`] into an [`Out`].
+fn write_reports(out: &mut Out<'_>, reports: &[&DomainReport]) {
+    let (probes, endpoints) = probes(reports);
     // Per (tenant, domain, vantage): one value per probe result.
     type PerProbe = fn(&VantageReport) -> Option<f64>;
     let per_probe: [(&str, &str, PerProbe); 6] = [
@@ -116,11 +246,18 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
             },
         ),
     ];
-    for (name, help, value) in per_probe {
+    // Every per-probe value in one pass over the probes (a pass per family would visit each
+    // probe's facts again, a cache miss each time at 10,000 domains).
+    let values: Vec<Option<f64>> = probes
+        .iter()
+        .flat_map(|p| per_probe.iter().map(|(_, _, value)| value(p.r)))
+        .collect();
+    for (k, (name, help, _)) in per_probe.iter().enumerate() {
         family(out, name, "gauge", help);
-        for (d, r) in probes(reports) {
-            if let Some(v) = value(r) {
-                sample(out, name, |o| domain_labels(o, d, r), &[], v);
+        for (p, row) in probes.iter().zip(values.chunks_exact(per_probe.len())) {
+            out.flush_if_full();
+            if let Some(v) = row[k] {
+                sample(out, name, |o| o.push_str(&p.labels), &[], v);
             }
         }
     }
@@ -130,12 +267,14 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
         "gauge",
         "1 when the check passed, 0 when it failed; one series per applicable check.",
     );
-    for (d, r) in probes(reports) {
+    for p in &probes {
+        out.flush_if_full();
+        let r = p.r;
         for f in &r.findings {
             sample(
                 out,
                 "sipfed_check_success",
-                |o| domain_labels(o, d, r),
+                |o| o.push_str(&p.labels),
                 &[
                     ("check", f.check.as_str()),
                     ("severity", f.severity.as_str()),
@@ -150,13 +289,15 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
         "gauge",
         "Why a check failed (bounded reason set); present only for failing checks.",
     );
-    for (d, r) in probes(reports) {
+    for p in &probes {
+        out.flush_if_full();
+        let r = p.r;
         for f in &r.findings {
             if let Some(reason) = f.reason {
                 sample(
                     out,
                     "sipfed_check_failure_info",
-                    |o| domain_labels(o, d, r),
+                    |o| o.push_str(&p.labels),
                     &[("check", f.check.as_str()), ("reason", reason.as_str())],
                     1.0,
                 );
@@ -169,7 +310,9 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
         "gauge",
         "One series per federation SRV record.",
     );
-    for (d, r) in probes(reports) {
+    for p in &probes {
+        out.flush_if_full();
+        let r = p.r;
         if let Some(srv) = &r.facts.srv {
             let mut seen = HashSet::new();
             for rec in srv.records() {
@@ -179,7 +322,7 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
                 if !seen.insert(rec) {
                     continue;
                 }
-                let (p, w, port) = (
+                let (prio, w, port) = (
                     rec.priority.to_string(),
                     rec.weight.to_string(),
                     rec.port.to_string(),
@@ -187,11 +330,11 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
                 sample(
                     out,
                     "sipfed_srv_target_info",
-                    |o| domain_labels(o, d, r),
+                    |o| o.push_str(&p.labels),
                     &[
                         ("target", &rec.target),
                         ("port", &port),
-                        ("priority", &p),
+                        ("priority", &prio),
                         ("weight", &w),
                     ],
                     1.0,
@@ -205,7 +348,9 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
         "gauge",
         "Who hosts the federation edge the SRV record points to.",
     );
-    for (d, r) in probes(reports) {
+    for p in &probes {
+        out.flush_if_full();
+        let r = p.r;
         let Some(srv) = &r.facts.srv else { continue };
         if r.facts.blind.is_some() {
             continue;
@@ -221,7 +366,7 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
         sample(
             out,
             "sipfed_platform_info",
-            |o| domain_labels(o, d, r),
+            |o| o.push_str(&p.labels),
             &[("platform", platform.as_str())],
             1.0,
         );
@@ -350,21 +495,11 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
     ];
     for (name, help, value) in per_endpoint {
         family(out, name, "gauge", help);
-        for (d, r) in probes(reports) {
-            for t in &r.facts.targets {
-                for e in &t.endpoints {
-                    let addr = e.address.to_string();
-                    value(e, &mut |extra, v| {
-                        sample(
-                            out,
-                            name,
-                            |o| endpoint_labels(o, d, r, &t.name, &addr),
-                            extra,
-                            v,
-                        )
-                    });
-                }
-            }
+        for ep in &endpoints {
+            out.flush_if_full();
+            value(ep.e, &mut |extra, v| {
+                sample(out, name, |o| o.push_str(&ep.labels), extra, v)
+            });
         }
     }
     // Per (tenant, domain).
@@ -375,6 +510,7 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
         "Configured role and federation type of a domain.",
     );
     for d in reports {
+        out.flush_if_full();
         sample(
             out,
             "sipfed_domain_info",
@@ -393,6 +529,7 @@ pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
         "1 when the domain's vantages see different SRV or address sets.",
     );
     for d in reports {
+        out.flush_if_full();
         if let Some(split) = d.split_horizon {
             sample(
                 out,
@@ -568,14 +705,8 @@ fn domain_labels(out: &mut String, d: &DomainReport, v: &VantageReport) {
     out.push('"');
 }
 
-fn endpoint_labels(
-    out: &mut String,
-    d: &DomainReport,
-    v: &VantageReport,
-    target: &str,
-    address: &str,
-) {
-    domain_labels(out, d, v);
+/// The labels an endpoint adds to its probe's.
+fn endpoint_labels(out: &mut String, target: &str, address: &str) {
     out.push_str(",target=\"");
     escape(out, target);
     out.push_str("\",address=\"");
@@ -609,6 +740,9 @@ fn sample(
         out.push('0');
     } else if value == 1.0 {
         out.push('1');
+    } else if value.fract() == 0.0 && value.abs() < 1e15 {
+        // Timestamps and status codes: integer formatting, the same digits as f64's.
+        let _ = write!(out, "{}", value as i64);
     } else if value.is_finite() {
         let _ = write!(out, "{value}");
     } else {
@@ -637,6 +771,88 @@ fn escape(out: &mut String, v: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::facts::{CertFacts, Facts};
+    use crate::judge::test_facts::Judge;
+
+    /// A report with SRV records, two endpoints (one with a certificate and SIP), findings.
+    fn report() -> DomainReport {
+        let facts = Facts::test()
+            .srv(&[("sip.example.com", 5061)])
+            .target("sip.example.com", 5061, &["192.0.2.1", "2001:db8::1"])
+            .endpoint(
+                EndpointFacts::serving(
+                    "192.0.2.1:5061",
+                    vec![CertFacts::valid(&["sip.example.com"])],
+                )
+                .sip(Ok(200)),
+            )
+            .endpoint(EndpointFacts::refused(
+                "[2001:db8::1]:5061",
+                crate::facts::Reason::ConnectionRefused,
+            ));
+        Judge::peer().report(vec![
+            ("default", false, facts.clone()),
+            ("inside", false, facts),
+        ])
+    }
+
+    #[test]
+    fn chunked_output_is_the_whole_page_cut_between_samples() {
+        let one = report();
+        let reports: Vec<&DomainReport> = std::iter::repeat_n(&one, 300).collect();
+        let mut whole = String::new();
+        render_reports(&mut whole, &reports);
+        assert!(whole.len() > 2 * CHUNK, "{} bytes", whole.len());
+        assert!(whole.contains(
+            "sipfed_endpoint_up{tenant=\"default\",domain=\"kanzlei.de\",vantage=\"inside\",target=\"sip.example.com\",address=\"[2001:db8::1]:5061\"} 0\n"
+        ));
+        let mut chunks: Vec<Vec<u8>> = Vec::new();
+        let mut sink = |c: Vec<u8>| {
+            chunks.push(c);
+            true
+        };
+        let mut out = Out::chunked(&mut sink);
+        write_reports(&mut out, &reports);
+        out.flush();
+        drop(out);
+        assert!(chunks.len() >= 3, "{} chunks", chunks.len());
+        for c in &chunks {
+            assert_eq!(c.last(), Some(&b'\n'));
+            assert!(c.len() < CHUNK + 16384, "{}", c.len());
+        }
+        assert_eq!(chunks.concat(), whole.into_bytes());
+        // A sink that refuses (the client went away) gets nothing more.
+        let mut calls = 0;
+        let mut refusing = |_: Vec<u8>| {
+            calls += 1;
+            false
+        };
+        let mut out = Out::chunked(&mut refusing);
+        write_reports(&mut out, &reports);
+        out.flush();
+        assert!(out.closed());
+        assert!(out.len() < CHUNK);
+        drop(out);
+        assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn values_print_as_prometheus_reads_them() {
+        let line = |v: f64| {
+            let mut s = String::new();
+            sample(&mut s, "m", |o| o.push_str("a=\"b\""), &[], v);
+            s
+        };
+        assert_eq!(line(0.0), "m{a=\"b\"} 0\n");
+        assert_eq!(line(1.0), "m{a=\"b\"} 1\n");
+        assert_eq!(line(200.0), "m{a=\"b\"} 200\n");
+        assert_eq!(line(1_800_000_000.0), "m{a=\"b\"} 1800000000\n");
+        assert_eq!(line(-5.0), "m{a=\"b\"} -5\n");
+        assert_eq!(line(0.0125), "m{a=\"b\"} 0.0125\n");
+        assert_eq!(line(1_800_000_000.25), "m{a=\"b\"} 1800000000.25\n");
+        assert_eq!(line(1e300), format!("m{{a=\"b\"}} {}\n", 1e300));
+        assert_eq!(line(f64::NAN), "m{a=\"b\"} NaN\n");
+    }
 
     #[test]
     fn escapes_label_values() {

@@ -100,18 +100,50 @@ impl Resolvers {
 
     /// A and AAAA of `name` from every resolver; an answer fails only when both lookups did.
     pub async fn addresses(&self, name: &str) -> Vec<ResolverAnswer<Vec<IpAddr>>> {
-        let v4 = self.each(name, RecordType::A, |d| match d {
+        self.addresses_seen(name).await.0
+    }
+
+    /// [`Resolvers::addresses`] and [`Resolvers::cname`] at once. A resolver answering A or
+    /// AAAA for an alias returns the alias's CNAME with the addresses, so the CNAME is read
+    /// from the first resolver's address answers; it is asked for on its own only when neither
+    /// of them had data (one query less per target and probe).
+    pub async fn addresses_and_cname(
+        &self,
+        name: &str,
+    ) -> (Vec<ResolverAnswer<Vec<IpAddr>>>, Option<String>) {
+        let (answers, alias) = self.addresses_seen(name).await;
+        match alias {
+            Some(alias) => (answers, alias),
+            None => (answers, self.cname(name).await),
+        }
+    }
+
+    /// The address answers and, when the first resolver's A or AAAA lookup had data, the
+    /// CNAME at `name` those answers show (`Some(None)`: not an alias).
+    async fn addresses_seen(
+        &self,
+        name: &str,
+    ) -> (Vec<ResolverAnswer<Vec<IpAddr>>>, Option<Option<String>>) {
+        let v4 = self.each_seen(name, RecordType::A, |d| match d {
             RData::A(a) => Some(IpAddr::V4(a.0)),
             _ => None,
         });
-        let v6 = self.each(name, RecordType::AAAA, |d| match d {
+        let v6 = self.each_seen(name, RecordType::AAAA, |d| match d {
             RData::AAAA(a) => Some(IpAddr::V6(a.0)),
             _ => None,
         });
         let (v4, v6) = tokio::join!(v4, v6);
-        v4.into_iter()
+        let mut alias = None;
+        if let (Some((a, a_alias)), Some((b, b_alias))) = (v4.first(), v6.first())
+            && (a.answer.is_ok() || b.answer.is_ok())
+        {
+            let seen = if a.answer.is_ok() { a_alias } else { b_alias };
+            alias = Some(seen.clone());
+        }
+        let answers = v4
+            .into_iter()
             .zip(v6)
-            .map(|(a, b)| {
+            .map(|((a, _), (b, _))| {
                 let answer = match (a.answer, b.answer) {
                     (Ok(mut x), Ok(y)) => {
                         x.extend(y);
@@ -132,7 +164,8 @@ impl Resolvers {
                     }),
                 }
             })
-            .collect()
+            .collect();
+        (answers, alias)
     }
 
     /// The CNAME at `name` according to the first resolver, if it is an alias.
@@ -176,6 +209,26 @@ impl Resolvers {
         }
     }
 
+    /// [`Resolvers::each`], with the CNAME at `name` each answer showed.
+    async fn each_seen<T>(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        pick: impl Fn(&RData) -> Option<T> + Copy,
+    ) -> Vec<(ResolverAnswer<Vec<T>>, Option<String>)> {
+        let lookups = self.resolvers.iter().map(|(label, r)| async move {
+            let (answer, alias) = lookup_seen(r, name, rtype, pick).await;
+            (
+                ResolverAnswer {
+                    resolver: label.clone(),
+                    answer,
+                },
+                alias,
+            )
+        });
+        futures::future::join_all(lookups).await
+    }
+
     async fn each<T>(
         &self,
         name: &str,
@@ -198,12 +251,26 @@ async fn lookup<T>(
     rtype: RecordType,
     pick: impl Fn(&RData) -> Option<T>,
 ) -> Result<Vec<T>, DnsFailure> {
+    lookup_seen(resolver, name, rtype, pick).await.0
+}
+
+/// [`lookup`], and the target of the CNAME owned by `name` among the answers, if any.
+async fn lookup_seen<T>(
+    resolver: &TokioResolver,
+    name: &str,
+    rtype: RecordType,
+    pick: impl Fn(&RData) -> Option<T>,
+) -> (Result<Vec<T>, DnsFailure>, Option<String>) {
     let fqdn = match Name::from_ascii(absolute(name)) {
         Ok(n) => n,
-        Err(_) => return Err(DnsFailure::Error),
+        Err(_) => return (Err(DnsFailure::Error), None),
     };
     match resolver.lookup(fqdn.clone(), rtype).await {
         Ok(lookup) => {
+            let alias = lookup.answers().iter().find_map(|r| match &r.data {
+                RData::CNAME(c) if r.name == fqdn => Some(host(&c.0)),
+                _ => None,
+            });
             // Only records owned by the name itself or its CNAME chain's end carry `rtype`;
             // filter by type so a CNAME chain does not count as data.
             let out: Vec<T> = lookup
@@ -212,13 +279,14 @@ async fn lookup<T>(
                 .filter(|r| r.record_type() == rtype)
                 .filter_map(|r| pick(&r.data))
                 .collect();
-            if out.is_empty() {
+            let answer = if out.is_empty() {
                 Err(DnsFailure::Nodata)
             } else {
                 Ok(out)
-            }
+            };
+            (answer, alias)
         }
-        Err(e) => Err(classify(&e)),
+        Err(e) => (Err(classify(&e)), None),
     }
 }
 
