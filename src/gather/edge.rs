@@ -35,8 +35,9 @@ pub const PER_ADDRESS_CONNECTIONS: usize = 4;
 
 /// An edge's connection is closed once no probe that may still send OPTIONS on it has been
 /// in flight for three checks this far apart, and at the latest after `IDLE` without a
-/// transaction.
-const LINGER: Duration = Duration::from_millis(100);
+/// transaction. Short: the connection holds one of the address's few turns, and an MSP edge
+/// serving many names (one look per server name) must not make the others wait for it.
+const LINGER: Duration = Duration::from_millis(20);
 const IDLE: Duration = Duration::from_secs(5);
 
 /// Looks kept at most between sweeps of expired ones (memory stays bounded by the edges
