@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
         };
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
         let (facts, ()) = tokio::join!(
-            sip::options(client, "fuzz.example", "sip.fuzz.example", deadline),
+            sip::options(client, "fuzz.example", deadline),
             answer
         );
         let _ = facts.status;

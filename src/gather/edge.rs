@@ -13,17 +13,15 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant as StdInstant};
 
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc};
 use tokio::time::{Instant, timeout, timeout_at};
-use tokio_rustls::client::TlsStream;
 
 use super::probe::VantageClient;
 use super::proxy::{self, ProxyError};
@@ -32,13 +30,6 @@ use crate::facts::{Blind, CertFacts, Reason, SipFacts, TlsFacts, TlsFailure};
 
 /// Connections in flight to one address at most: many customer domains share one edge.
 pub const PER_ADDRESS_CONNECTIONS: usize = 4;
-
-/// An edge's connection is closed once no probe that may still send OPTIONS on it has been
-/// in flight for three checks this far apart, and at the latest after `IDLE` without a
-/// transaction. Short: the connection holds one of the address's few turns, and an MSP edge
-/// serving many names (one look per server name) must not make the others wait for it.
-const LINGER: Duration = Duration::from_millis(20);
-const IDLE: Duration = Duration::from_secs(5);
 
 /// Looks kept at most between sweeps of expired ones (memory stays bounded by the edges
 /// looked at within one freshness window).
@@ -102,7 +93,7 @@ pub struct Edge {
     pub blind: Option<Blind>,
     dial: Arc<Dial>,
     /// The open connection's transaction queue (`None` without SIP or once it is gone).
-    conn: tokio::sync::Mutex<Option<mpsc::UnboundedSender<Txn>>>,
+    conn: tokio::sync::Mutex<Option<mpsc::UnboundedSender<sip::Txn>>>,
 }
 
 impl Edges {
@@ -203,7 +194,7 @@ struct Opened {
     tls: Option<Result<TlsFacts, TlsFailure>>,
     chain: Vec<CertFacts>,
     blind: Option<Blind>,
-    conn: Option<mpsc::UnboundedSender<Txn>>,
+    conn: Option<mpsc::UnboundedSender<sip::Txn>>,
 }
 
 impl Dial {
@@ -266,7 +257,7 @@ impl Dial {
             && let Some(stream) = hs.stream
         {
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(serve(stream, rx, permit, self.users.clone()));
+            tokio::spawn(sip::serve(stream, rx, permit, self.users.clone()));
             out.conn = Some(tx);
         }
         out
@@ -331,42 +322,11 @@ impl Edge {
                 }
             };
             deadline += waiting.elapsed();
-            let ids = sip::Ids::new();
-            let provisional = Arc::new(AtomicU16::new(0));
-            let (reply, answer) = oneshot::channel();
-            let txn = Txn {
-                request: ids.request(domain),
-                branch: ids.branch.clone(),
-                call_id: ids.call_id.clone(),
-                provisional: provisional.clone(),
-                reply,
-            };
-            if sender.send(txn).is_err() {
-                self.forget(&sender).await;
-                continue;
-            }
-            let sent = StdInstant::now();
-            return Some(match timeout_at(deadline, answer).await {
-                Err(_) => {
-                    let detail = match provisional.load(Ordering::Relaxed) {
-                        0 => "no SIP response before the deadline".into(),
-                        code => format!("only a provisional SIP {code} before the deadline"),
-                    };
-                    fail(Reason::Timeout, detail)
-                }
+            match sip::transact(&sender, domain, deadline).await {
+                Ok(facts) => return Some(facts),
                 // The connection went away with the transaction unanswered: reopen once.
-                Ok(Err(_)) | Ok(Ok(Answer::Gone)) => {
-                    self.forget(&sender).await;
-                    continue;
-                }
-                Ok(Ok(Answer::Final(code, status_line, server))) => SipFacts {
-                    status: Ok(code),
-                    duration_seconds: sent.elapsed().as_secs_f64(),
-                    detail: status_line,
-                    server,
-                },
-                Ok(Ok(Answer::Fail(reason, detail))) => fail(reason, detail),
-            });
+                Err(sip::Gone) => self.forget(&sender).await,
+            }
         }
         Some(fail(
             Reason::Closed,
@@ -377,192 +337,11 @@ impl Edge {
 
 impl Edge {
     /// Drops `sender`'s connection from the edge, unless another probe replaced it already.
-    async fn forget(&self, sender: &mpsc::UnboundedSender<Txn>) {
+    async fn forget(&self, sender: &mpsc::UnboundedSender<sip::Txn>) {
         let mut conn = self.conn.lock().await;
         if conn.as_ref().is_some_and(|c| c.same_channel(sender)) {
             *conn = None;
         }
-    }
-}
-
-/// One OPTIONS transaction handed to a connection.
-/// How long writing one OPTIONS request (and flushing it) may take.
-const SEND_BOUND: Duration = Duration::from_secs(10);
-
-struct Txn {
-    request: String,
-    branch: String,
-    call_id: String,
-    /// The last provisional status code seen (0: none).
-    provisional: Arc<AtomicU16>,
-    reply: oneshot::Sender<Answer>,
-}
-
-enum Answer {
-    /// The final status code, status line and responding server.
-    Final(u16, String, Option<String>),
-    Fail(Reason, String),
-    /// The connection ended after answering other transactions: try another.
-    Gone,
-}
-
-/// Runs the transactions of one connection: writes requests as they come, reads responses
-/// only while some are pending and hands each final one to its transaction. Ends when idle,
-/// when its edge is dropped, or at the first sign the peer is not a SIP stack.
-async fn serve(
-    stream: TlsStream<TcpStream>,
-    mut rx: mpsc::UnboundedReceiver<Txn>,
-    _permit: AddressPermit,
-    users: Arc<AtomicUsize>,
-) {
-    let mut idle_since = Instant::now();
-    // Consecutive checks that found no probe using the edge.
-    let mut unused = 0u32;
-    let (mut rd, mut wr) = tokio::io::split(stream);
-    let mut pending: Vec<Txn> = Vec::new();
-    let mut buf: Vec<u8> = Vec::with_capacity(2048);
-    let mut chunk = [0u8; 4096];
-    // Bytes read since the last final response.
-    let mut since_final = 0usize;
-    let mut answered = false;
-    let mut open = true;
-    let fail_all = |pending: &mut Vec<Txn>, answer: &dyn Fn() -> Answer| {
-        for t in pending.drain(..) {
-            let _ = t.reply.send(answer());
-        }
-    };
-    loop {
-        pending.retain(|t| !t.reply.is_closed());
-        if !open && pending.is_empty() {
-            return;
-        }
-        tokio::select! {
-            t = rx.recv(), if open => match t {
-                None => open = false,
-                Some(t) => {
-                    let written = async {
-                        wr.write_all(t.request.as_bytes()).await?;
-                        wr.flush().await
-                    };
-                    // Bounded, flush included: a peer that stops reading must not hold the
-                    // connection and its turn at the address.
-                    let written = match tokio::time::timeout(SEND_BOUND, written).await {
-                        Ok(w) => w.map_err(|e| (Reason::Closed, format!("sending OPTIONS: {e}"))),
-                        Err(_) => Err((Reason::Timeout, "sending OPTIONS: the peer does not read".into())),
-                    };
-                    if let Err((reason, detail)) = written {
-                        pending.push(t);
-                        fail_all(&mut pending, &|| {
-                            if answered { Answer::Gone } else { Answer::Fail(reason, detail.clone()) }
-                        });
-                        return;
-                    }
-                    pending.push(t);
-                    idle_since = Instant::now();
-                }
-            },
-            r = rd.read(&mut chunk), if !pending.is_empty() => match r {
-                Ok(0) => {
-                    fail_all(&mut pending, &|| {
-                        if answered {
-                            Answer::Gone
-                        } else {
-                            Answer::Fail(Reason::Closed, "the peer closed the connection without answering".into())
-                        }
-                    });
-                    return;
-                }
-                Err(e) => {
-                    let (reason, detail) = sip::read_failure(&e);
-                    fail_all(&mut pending, &|| {
-                        if answered && reason == Reason::Closed {
-                            Answer::Gone
-                        } else {
-                            Answer::Fail(reason, detail.clone())
-                        }
-                    });
-                    return;
-                }
-                Ok(n) => {
-                    since_final += n;
-                    buf.extend_from_slice(&chunk[..n]);
-                    if let Err(detail) = dispatch(&mut buf, &mut pending, &mut since_final, &mut answered) {
-                        fail_all(&mut pending, &|| Answer::Fail(Reason::NotSip, detail.clone()));
-                        return;
-                    }
-                    // 16 KiB per pending transaction: a flood is cut off, pipelined answers are not.
-                    if !pending.is_empty() && since_final >= sip::MAX_RESPONSE_BYTES * pending.len() {
-                        fail_all(&mut pending, &|| {
-                            Answer::Fail(Reason::NotSip, "no final SIP response in the first 16 KiB".into())
-                        });
-                        return;
-                    }
-                }
-            },
-            _ = tokio::time::sleep(LINGER), if pending.is_empty() => {
-                // Between two batches of probes the count may touch zero for a moment.
-                unused = if users.load(Ordering::Relaxed) == 0 { unused + 1 } else { 0 };
-                if unused >= 3 || idle_since.elapsed() >= IDLE {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-/// Hands every complete response in `buf` to its transaction; an error when the peer sent
-/// something that is not SIP.
-fn dispatch(
-    buf: &mut Vec<u8>,
-    pending: &mut Vec<Txn>,
-    since_final: &mut usize,
-    answered: &mut bool,
-) -> Result<(), String> {
-    loop {
-        sip::skip_keepalives(buf);
-        if !sip::could_be_status_line(buf) {
-            return Err("the peer answered something that is not SIP".into());
-        }
-        let Some(end) = sip::find(buf, b"\r\n\r\n") else {
-            return Ok(());
-        };
-        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-        let consumed = end + 4 + sip::content_length(&head);
-        if consumed > buf.len() {
-            return Ok(());
-        }
-        buf.drain(..consumed);
-        let Some((code, headers)) = sip::parse_response(&head) else {
-            return Err("the peer answered something that is not SIP".into());
-        };
-        // By Via branch; a peer that mangles Via still answers the only pending transaction.
-        let index = headers
-            .branch
-            .as_deref()
-            .and_then(|b| pending.iter().position(|t| t.branch == b))
-            .or((pending.len() == 1).then_some(0));
-        let Some(index) = index else { continue };
-        if code < 200 {
-            pending[index].provisional.store(code, Ordering::Relaxed);
-            continue;
-        }
-        let t = pending.swap_remove(index);
-        *since_final = buf.len();
-        *answered = true;
-        let matches = headers.call_id.as_deref() == Some(t.call_id.as_str())
-            && headers
-                .cseq
-                .as_deref()
-                .is_some_and(|c| c.split_whitespace().eq(["1", "OPTIONS"]));
-        let answer = if matches {
-            Answer::Final(code, headers.status_line, headers.server)
-        } else {
-            Answer::Fail(
-                Reason::Mismatch,
-                format!("SIP {code} response does not match the request's Call-ID/CSeq"),
-            )
-        };
-        let _ = t.reply.send(answer);
     }
 }
 

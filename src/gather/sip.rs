@@ -1,9 +1,14 @@
-//! The SIP step: one RFC 3261 OPTIONS request over the established TLS connection, to learn
-//! whether a SIP stack really answers behind the port. Reads are bounded in size and time.
+//! The SIP step: RFC 3261 OPTIONS requests over an established TLS connection, to learn
+//! whether a SIP stack really answers behind the port. One connection carries the
+//! transactions of every domain probing its edge ([`serve`]), each matched to its response by
+//! the Via branch; reads are bounded in size and time.
 
-use std::time::Instant as StdInstant;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::time::{Duration, Instant as StdInstant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, timeout_at};
 
 use crate::facts::{Reason, SipFacts, hex};
@@ -11,133 +16,269 @@ use crate::facts::{Reason, SipFacts, hex};
 /// At most this much is read from a peer, however much it sends.
 pub(super) const MAX_RESPONSE_BYTES: usize = 16 * 1024;
 
-/// Sends OPTIONS for `domain` on `stream` and waits for a final response until `deadline`.
-pub async fn options<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
+/// The connection went away with the transaction unanswered (after answering others): the
+/// caller may try another connection.
+pub(super) struct Gone;
+
+/// Sends OPTIONS for `domain` as one transaction on a connection run by [`serve`] and waits
+/// for its final response until `deadline`.
+pub(super) async fn transact(
+    sender: &mpsc::UnboundedSender<Txn>,
     domain: &str,
-    target: &str,
     deadline: Instant,
-) -> SipFacts {
+) -> Result<SipFacts, Gone> {
     let start = StdInstant::now();
-    let ids = Ids::new();
-    // The target stays out of the request: a proxy that finds its own name in Via reports a
-    // loop (482), and a From in its own domain looks spoofed.
-    let _ = target;
-    let request = ids.request(domain);
     let fail = |reason: Reason, detail: String| SipFacts {
         status: Err(reason),
         duration_seconds: start.elapsed().as_secs_f64(),
         detail,
         server: None,
     };
-    let send = async {
-        stream.write_all(request.as_bytes()).await?;
-        stream.flush().await
+    let ids = Ids::new();
+    let provisional = Arc::new(AtomicU16::new(0));
+    let (reply, answer) = oneshot::channel();
+    let txn = Txn {
+        request: ids.request(domain),
+        branch: ids.branch.clone(),
+        call_id: ids.call_id.clone(),
+        provisional: provisional.clone(),
+        reply,
     };
-    // The flush is inside the deadline: a peer that stops reading must not hold the probe.
-    match timeout_at(deadline, send).await {
-        Err(_) => {
-            return fail(
-                Reason::Timeout,
-                "could not send OPTIONS before the deadline".into(),
-            );
-        }
-        Ok(Err(e)) => return fail(Reason::Closed, format!("sending OPTIONS: {e}")),
-        Ok(Ok(())) => {}
+    if sender.send(txn).is_err() {
+        return Err(Gone);
     }
-    let mut buf = Vec::with_capacity(2048);
-    let mut chunk = [0u8; 2048];
-    // Bytes read so far, provisional responses included: the bound is on the whole exchange.
-    let mut total = 0usize;
-    // Body bytes of a provisional response that have not arrived yet and must be discarded.
-    let mut skip = 0usize;
-    let mut provisional: Option<u16> = None;
+    Ok(match timeout_at(deadline, answer).await {
+        Err(_) => {
+            let detail = match provisional.load(Ordering::Relaxed) {
+                0 => "no SIP response before the deadline".into(),
+                code => format!("only a provisional SIP {code} before the deadline"),
+            };
+            fail(Reason::Timeout, detail)
+        }
+        Ok(Err(_)) | Ok(Ok(Answer::Gone)) => return Err(Gone),
+        Ok(Ok(Answer::Final(code, status_line, server))) => SipFacts {
+            status: Ok(code),
+            duration_seconds: start.elapsed().as_secs_f64(),
+            detail: status_line,
+            server,
+        },
+        Ok(Ok(Answer::Fail(reason, detail))) => fail(reason, detail),
+    })
+}
+
+/// One OPTIONS transaction for `domain` on its own connection `stream`, read by the same
+/// [`serve`] that probes use (tests and fuzzing drive it over in-memory streams).
+pub async fn options<S>(stream: S, domain: &str, deadline: Instant) -> SipFacts
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (sender, rx) = mpsc::unbounded_channel();
+    let conn = tokio::spawn(serve(stream, rx, (), Arc::new(AtomicUsize::new(0))));
+    let facts = match transact(&sender, domain, deadline).await {
+        Ok(facts) => facts,
+        Err(Gone) => SipFacts {
+            status: Err(Reason::Closed),
+            duration_seconds: 0.0,
+            detail: "the peer closed the connection without answering".into(),
+            server: None,
+        },
+    };
+    drop(sender);
+    conn.abort();
+    facts
+}
+
+/// An edge's connection is closed once no probe that may still send OPTIONS on it has been
+/// in flight for three checks this far apart, and at the latest after `IDLE` without a
+/// transaction. Short: the connection holds one of the address's few turns, and an MSP edge
+/// serving many names (one look per server name) must not make the others wait for it.
+const LINGER: Duration = Duration::from_millis(20);
+const IDLE: Duration = Duration::from_secs(5);
+
+/// How long writing one OPTIONS request (and flushing it) may take.
+const SEND_BOUND: Duration = Duration::from_secs(10);
+
+/// One OPTIONS transaction handed to a connection.
+pub(super) struct Txn {
+    request: String,
+    branch: String,
+    call_id: String,
+    /// The last provisional status code seen (0: none).
+    provisional: Arc<AtomicU16>,
+    reply: oneshot::Sender<Answer>,
+}
+
+enum Answer {
+    /// The final status code, status line and responding server.
+    Final(u16, String, Option<String>),
+    Fail(Reason, String),
+    /// The connection ended after answering other transactions: try another.
+    Gone,
+}
+
+/// Runs the transactions of one connection: writes requests as they come, reads responses
+/// only while some are pending and hands each final one to its transaction. Ends when idle,
+/// when its edge is dropped, or at the first sign the peer is not a SIP stack.
+/// `hold` is kept for as long as the connection is (the address's turn); `users` counts the
+/// probes that may still send on it.
+pub(super) async fn serve<S, H>(
+    stream: S,
+    mut rx: mpsc::UnboundedReceiver<Txn>,
+    hold: H,
+    users: Arc<AtomicUsize>,
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+    H: Send + 'static,
+{
+    let _hold = hold;
+    let mut idle_since = Instant::now();
+    // Consecutive checks that found no probe using the edge.
+    let mut unused = 0u32;
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let mut pending: Vec<Txn> = Vec::new();
+    let mut buf: Vec<u8> = Vec::with_capacity(2048);
+    let mut chunk = [0u8; 4096];
+    // Bytes read since the last final response.
+    let mut since_final = 0usize;
+    let mut answered = false;
+    let mut open = true;
+    let fail_all = |pending: &mut Vec<Txn>, answer: &dyn Fn() -> Answer| {
+        for t in pending.drain(..) {
+            let _ = t.reply.send(answer());
+        }
+    };
     loop {
-        skip_keepalives(&mut buf);
-        // Answer as soon as a complete header block (a final response) is in.
-        while let Some(end) = find(&buf, b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-            let body_len = content_length(&head);
-            match parse_response(&head) {
-                None => {
-                    return fail(
-                        Reason::NotSip,
-                        "the peer answered something that is not SIP".into(),
-                    );
-                }
-                Some((code, _)) if code < 200 => {
-                    provisional = Some(code);
-                    let consumed = end + 4 + body_len;
-                    if consumed <= buf.len() {
-                        buf.drain(..consumed);
-                    } else {
-                        skip = consumed - buf.len();
-                        buf.clear();
-                    }
-                    skip_keepalives(&mut buf);
-                }
-                Some((code, headers)) => {
-                    if headers.call_id.as_deref() != Some(ids.call_id.as_str())
-                        || !headers
-                            .cseq
-                            .as_deref()
-                            .is_some_and(|c| c.split_whitespace().eq(["1", "OPTIONS"]))
-                    {
-                        return fail(
-                            Reason::Mismatch,
-                            format!(
-                                "SIP {code} response does not match the request's Call-ID/CSeq"
-                            ),
-                        );
-                    }
-                    return SipFacts {
-                        status: Ok(code),
-                        duration_seconds: start.elapsed().as_secs_f64(),
-                        detail: format!("SIP/2.0 {code}"),
-                        server: None,
+        pending.retain(|t| !t.reply.is_closed());
+        if !open && pending.is_empty() {
+            return;
+        }
+        tokio::select! {
+            t = rx.recv(), if open => match t {
+                None => open = false,
+                Some(t) => {
+                    let written = async {
+                        wr.write_all(t.request.as_bytes()).await?;
+                        wr.flush().await
                     };
+                    // Bounded, flush included: a peer that stops reading must not hold the
+                    // connection and its turn at the address.
+                    let written = match tokio::time::timeout(SEND_BOUND, written).await {
+                        Ok(w) => w.map_err(|e| (Reason::Closed, format!("sending OPTIONS: {e}"))),
+                        Err(_) => Err((Reason::Timeout, "sending OPTIONS: the peer does not read".into())),
+                    };
+                    if let Err((reason, detail)) = written {
+                        pending.push(t);
+                        fail_all(&mut pending, &|| {
+                            if answered { Answer::Gone } else { Answer::Fail(reason, detail.clone()) }
+                        });
+                        return;
+                    }
+                    pending.push(t);
+                    idle_since = Instant::now();
+                }
+            },
+            r = rd.read(&mut chunk), if !pending.is_empty() => match r {
+                Ok(0) => {
+                    fail_all(&mut pending, &|| {
+                        if answered {
+                            Answer::Gone
+                        } else {
+                            Answer::Fail(Reason::Closed, "the peer closed the connection without answering".into())
+                        }
+                    });
+                    return;
+                }
+                Err(e) => {
+                    let (reason, detail) = read_failure(&e);
+                    fail_all(&mut pending, &|| {
+                        if answered && reason == Reason::Closed {
+                            Answer::Gone
+                        } else {
+                            Answer::Fail(reason, detail.clone())
+                        }
+                    });
+                    return;
+                }
+                Ok(n) => {
+                    since_final += n;
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Err(detail) = dispatch(&mut buf, &mut pending, &mut since_final, &mut answered) {
+                        fail_all(&mut pending, &|| Answer::Fail(Reason::NotSip, detail.clone()));
+                        return;
+                    }
+                    // 16 KiB per pending transaction: a flood is cut off, pipelined answers are not.
+                    if !pending.is_empty() && since_final >= MAX_RESPONSE_BYTES * pending.len() {
+                        fail_all(&mut pending, &|| {
+                            Answer::Fail(Reason::NotSip, "no final SIP response in the first 16 KiB".into())
+                        });
+                        return;
+                    }
+                }
+            },
+            _ = tokio::time::sleep(LINGER), if pending.is_empty() => {
+                // Between two batches of probes the count may touch zero for a moment.
+                unused = if users.load(Ordering::Relaxed) == 0 { unused + 1 } else { 0 };
+                if unused >= 3 || idle_since.elapsed() >= IDLE {
+                    return;
                 }
             }
         }
-        // A response never starts with anything but "SIP/2.0 ": give up on garbage early.
-        if !could_be_status_line(&buf) {
-            return fail(
-                Reason::NotSip,
-                "the peer answered something that is not SIP".into(),
-            );
+    }
+}
+
+/// Hands every complete response in `buf` to its transaction; an error when the peer sent
+/// something that is not SIP.
+fn dispatch(
+    buf: &mut Vec<u8>,
+    pending: &mut Vec<Txn>,
+    since_final: &mut usize,
+    answered: &mut bool,
+) -> Result<(), String> {
+    loop {
+        skip_keepalives(buf);
+        if !could_be_status_line(buf) {
+            return Err("the peer answered something that is not SIP".into());
         }
-        if total >= MAX_RESPONSE_BYTES {
-            return fail(
-                Reason::NotSip,
-                "no final SIP response in the first 16 KiB".into(),
-            );
+        let Some(end) = find(buf, b"\r\n\r\n") else {
+            return Ok(());
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+        let consumed = end + 4 + content_length(&head);
+        if consumed > buf.len() {
+            return Ok(());
         }
-        let room = (MAX_RESPONSE_BYTES - total).min(chunk.len());
-        match timeout_at(deadline, stream.read(&mut chunk[..room])).await {
-            Err(_) => {
-                let detail = match provisional {
-                    Some(code) => format!("only a provisional SIP {code} before the deadline"),
-                    None => "no SIP response before the deadline".into(),
-                };
-                return fail(Reason::Timeout, detail);
-            }
-            Ok(Err(e)) => {
-                let (reason, detail) = read_failure(&e);
-                return fail(reason, detail);
-            }
-            Ok(Ok(0)) => {
-                return fail(
-                    Reason::Closed,
-                    "the peer closed the connection without answering".into(),
-                );
-            }
-            Ok(Ok(n)) => {
-                total += n;
-                let discard = skip.min(n);
-                skip -= discard;
-                buf.extend_from_slice(&chunk[discard..n]);
-            }
+        buf.drain(..consumed);
+        let Some((code, headers)) = parse_response(&head) else {
+            return Err("the peer answered something that is not SIP".into());
+        };
+        // By Via branch; a peer that mangles Via still answers the only pending transaction.
+        let index = headers
+            .branch
+            .as_deref()
+            .and_then(|b| pending.iter().position(|t| t.branch == b))
+            .or((pending.len() == 1).then_some(0));
+        let Some(index) = index else { continue };
+        if code < 200 {
+            pending[index].provisional.store(code, Ordering::Relaxed);
+            continue;
         }
+        let t = pending.swap_remove(index);
+        *since_final = buf.len();
+        *answered = true;
+        let matches = headers.call_id.as_deref() == Some(t.call_id.as_str())
+            && headers
+                .cseq
+                .as_deref()
+                .is_some_and(|c| c.split_whitespace().eq(["1", "OPTIONS"]));
+        let answer = if matches {
+            Answer::Final(code, headers.status_line, headers.server)
+        } else {
+            Answer::Fail(
+                Reason::Mismatch,
+                format!("SIP {code} response does not match the request's Call-ID/CSeq"),
+            )
+        };
+        let _ = t.reply.send(answer);
     }
 }
 
@@ -348,7 +489,7 @@ mod tests {
             written
         });
         let deadline = Instant::now() + std::time::Duration::from_secs(5);
-        let facts = options(client, "zahnfee.de", "xphone.zahnfee.de", deadline).await;
+        let facts = options(client, "zahnfee.de", deadline).await;
         (facts, peer.await.unwrap())
     }
 
@@ -422,7 +563,7 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         });
         let deadline = Instant::now() + std::time::Duration::from_millis(300);
-        let facts = options(client, "zahnfee.de", "xphone.zahnfee.de", deadline).await;
+        let facts = options(client, "zahnfee.de", deadline).await;
         assert_eq!(facts.status, Err(Reason::Timeout));
         assert!(
             facts.detail.contains("provisional SIP 100"),
