@@ -172,18 +172,15 @@ pub async fn domain(
     Path((tenant, domain)): Path<(String, String)>,
 ) -> Response {
     let setup = store.setup();
-    let Some(d) = setup
-        .config
-        .domains
-        .iter()
-        .find(|d| d.tenant == tenant && d.name == domain)
-    else {
+    let key = DomainKey { tenant, domain };
+    let (tenant, domain) = (&key.tenant, &key.domain);
+    if setup.domain(&key).is_none() {
         return error(
             StatusCode::NOT_FOUND,
             format!("domain {domain} of tenant {tenant} is not configured"),
         );
-    };
-    match store.report(&DomainKey::of(d)) {
+    }
+    match store.report(&key) {
         Some(r) => Json(r).into_response(),
         None => error(
             StatusCode::SERVICE_UNAVAILABLE,

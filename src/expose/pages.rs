@@ -336,15 +336,11 @@ pub async fn domain_page(
     Path((tenant, domain)): Path<(String, String)>,
 ) -> Response {
     let setup = store.setup();
-    let Some(d) = setup
-        .config
-        .domains
-        .iter()
-        .find(|d| d.tenant == tenant && d.name == domain)
-    else {
+    let key = DomainKey { tenant, domain };
+    let Some(d) = setup.domain(&key) else {
         return (StatusCode::NOT_FOUND, "no such domain\n").into_response();
     };
-    let report = store.report(&DomainKey::of(d));
+    let report = store.report(&key);
     Html(render_domain(d, report.as_deref(), now())).into_response()
 }
 
