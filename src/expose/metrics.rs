@@ -21,7 +21,7 @@ use std::ops::{Deref, DerefMut};
 use prometheus::{Encoder, TextEncoder};
 
 use crate::config::Config;
-use crate::facts::{self, CertDetails, EndpointFacts, Platform};
+use crate::facts::{CertDetails, EndpointFacts};
 use crate::judge::{DomainReport, VantageReport};
 use crate::store::Store;
 use crate::store::stats::Stats;
@@ -355,14 +355,7 @@ fn write_reports(out: &mut Out<'_>, reports: &[&DomainReport]) {
         if r.facts.blind.is_some() {
             continue;
         }
-        // The platform of the most preferred record (lowest priority, then highest weight).
-        let platform = srv
-            .records()
-            .iter()
-            .filter(|rec| !rec.target.is_empty())
-            .min_by_key(|rec| (rec.priority, std::cmp::Reverse(rec.weight)))
-            .map(|rec| facts::classify_target(&rec.target))
-            .unwrap_or(Platform::None);
+        let platform = srv.platform();
         sample(
             out,
             "sipfed_platform_info",
