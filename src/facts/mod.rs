@@ -107,18 +107,39 @@ pub struct ResolverAnswer<T> {
     pub answer: Result<T, DnsFailure>,
 }
 
-/// Whether every resolver gave the same answer, lists compared as sets.
-pub fn agree<T: Ord + Clone>(answers: &[ResolverAnswer<Vec<T>>]) -> bool {
-    fn sorted<T: Ord + Clone>(a: &ResolverAnswer<Vec<T>>) -> Result<Vec<T>, DnsFailure> {
-        a.answer.clone().map(|mut v| {
+/// Whether two resolvers' answers are the same: record lists compared as sets, failures by
+/// kind (NXDOMAIN from one and SERVFAIL from another disagree).
+pub fn same_answer<T: Ord + Clone>(
+    a: &Result<Vec<T>, DnsFailure>,
+    b: &Result<Vec<T>, DnsFailure>,
+) -> bool {
+    fn set<T: Ord + Clone>(r: &Result<Vec<T>, DnsFailure>) -> Result<Vec<T>, DnsFailure> {
+        r.clone().map(|mut v| {
             v.sort();
+            v.dedup();
             v
         })
     }
-    let Some(first) = answers.first().map(sorted) else {
-        return true;
-    };
-    answers[1..].iter().all(|a| sorted(a) == first)
+    set(a) == set(b)
+}
+
+/// Two resolvers' answers to the same question.
+pub type AnswerPair<'a, T> = (&'a ResolverAnswer<Vec<T>>, &'a ResolverAnswer<Vec<T>>);
+
+/// The first resolver whose answer differs from the first resolver's, with that first one.
+pub fn disagreeing<T: Ord + Clone>(
+    answers: &[ResolverAnswer<Vec<T>>],
+) -> Option<AnswerPair<'_, T>> {
+    let first = answers.first()?;
+    answers[1..]
+        .iter()
+        .find(|a| !same_answer(&first.answer, &a.answer))
+        .map(|other| (first, other))
+}
+
+/// Whether every resolver gave the same answer (see [`same_answer`]).
+pub fn agree<T: Ord + Clone>(answers: &[ResolverAnswer<Vec<T>>]) -> bool {
+    disagreeing(answers).is_none()
 }
 
 /// One SRV record, target lower-case without trailing dot.

@@ -199,16 +199,23 @@ pub(super) fn resolvers_agree(ctx: &Context<'_>) -> Option<Verdict> {
             Err(e) => e.reason().as_str().to_string(),
         }
     }
-    // Failures compare by kind: NXDOMAIN from one resolver and SERVFAIL from another disagree.
-    fn normal<T: Ord + Clone>(
-        r: &Result<Vec<T>, crate::facts::DnsFailure>,
-    ) -> Result<Vec<T>, crate::facts::DnsFailure> {
-        r.as_ref().map_err(|e| *e).map(|v| {
-            let mut v = v.clone();
-            v.sort();
-            v.dedup();
-            v
-        })
+    /// Fails when a resolver's answer for `name` differs from the first resolver's.
+    fn compare<T: ToString + Ord + Clone>(
+        name: &str,
+        answers: &[ResolverAnswer<Vec<T>>],
+    ) -> Option<Verdict> {
+        let (first, other) = facts::disagreeing(answers)?;
+        fail(
+            Reason::Disagree,
+            format!(
+                "resolvers disagree on {name}: {} says {}, {} says {}",
+                first.resolver,
+                show(&first.answer),
+                other.resolver,
+                show(&other.answer)
+            ),
+            "a stale secondary or split DNS: compare the zone on every authoritative server and wait for TTLs to expire",
+        )
     }
     let srv = ctx.facts.srv.as_ref();
     let many = srv.is_some_and(|s| s.answers.len() > 1)
@@ -220,48 +227,14 @@ pub(super) fn resolvers_agree(ctx: &Context<'_>) -> Option<Verdict> {
     if !many {
         return None;
     }
-    if let Some(srv) = srv
-        && let Some(first) = srv.answers.first()
-    {
-        for other in &srv.answers[1..] {
-            if normal(&first.answer) != normal(&other.answer) {
-                return fail(
-                    Reason::Disagree,
-                    format!(
-                        "resolvers disagree on {}: {} says {}, {} says {}",
-                        srv.name,
-                        first.resolver,
-                        show(&first.answer),
-                        other.resolver,
-                        show(&other.answer)
-                    ),
-                    "a stale secondary or split DNS: compare the zone on every authoritative server and wait for TTLs to expire",
-                );
-            }
-        }
-    }
-    for t in &ctx.facts.targets {
-        let Some(first) = t.address_answers.first() else {
-            continue;
-        };
-        for other in &t.address_answers[1..] {
-            if normal(&first.answer) != normal(&other.answer) {
-                return fail(
-                    Reason::Disagree,
-                    format!(
-                        "resolvers disagree on {}: {} says {}, {} says {}",
-                        t.name,
-                        first.resolver,
-                        show(&first.answer),
-                        other.resolver,
-                        show(&other.answer)
-                    ),
-                    "a stale secondary or split DNS: compare the zone on every authoritative server and wait for TTLs to expire",
-                );
-            }
-        }
-    }
-    pass("all resolvers give the same SRV and address sets")
+    srv.and_then(|s| compare(&s.name, &s.answers))
+        .or_else(|| {
+            ctx.facts
+                .targets
+                .iter()
+                .find_map(|t| compare(&t.name, &t.address_answers))
+        })
+        .or_else(|| pass("all resolvers give the same SRV and address sets"))
 }
 
 /// The `authoritative_agree` check: every authoritative server holds the same records.
