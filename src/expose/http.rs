@@ -236,7 +236,7 @@ mod tests {
 
     use super::*;
     use crate::config::{Config, Selection};
-    use crate::facts::{CertFacts, EndpointFacts, Facts};
+    use crate::facts::Facts;
     use crate::store::Setup;
 
     /// A store with `n` domains, each with a recorded probe (two endpoints, a certificate).
@@ -258,20 +258,7 @@ mod tests {
         );
         let setup = store.setup();
         for d in &setup.config.domains {
-            let facts = Facts::test()
-                .srv(&[("sip.example.com", 5061)])
-                .target("sip.example.com", 5061, &["192.0.2.1", "2001:db8::1"])
-                .endpoint(
-                    EndpointFacts::serving(
-                        "192.0.2.1:5061",
-                        vec![CertFacts::valid(&["sip.example.com"])],
-                    )
-                    .sip(Ok(200)),
-                )
-                .endpoint(EndpointFacts::refused(
-                    "[2001:db8::1]:5061",
-                    crate::facts::Reason::ConnectionRefused,
-                ));
+            let facts = Facts::two_endpoints();
             store.record(d, "inside", Arc::new(facts));
         }
         store

@@ -764,25 +764,12 @@ fn escape(out: &mut String, v: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::{CertFacts, Facts};
+    use crate::facts::Facts;
     use crate::judge::test_facts::Judge;
 
     /// A report with SRV records, two endpoints (one with a certificate and SIP), findings.
     fn report() -> DomainReport {
-        let facts = Facts::test()
-            .srv(&[("sip.example.com", 5061)])
-            .target("sip.example.com", 5061, &["192.0.2.1", "2001:db8::1"])
-            .endpoint(
-                EndpointFacts::serving(
-                    "192.0.2.1:5061",
-                    vec![CertFacts::valid(&["sip.example.com"])],
-                )
-                .sip(Ok(200)),
-            )
-            .endpoint(EndpointFacts::refused(
-                "[2001:db8::1]:5061",
-                crate::facts::Reason::ConnectionRefused,
-            ));
+        let facts = Facts::two_endpoints();
         Judge::peer().report(vec![
             ("default", false, facts.clone()),
             ("inside", false, facts),

@@ -32,55 +32,50 @@ impl Facts {
         }
     }
 
+    /// A rendering fixture: SRV to `sip.example.com`, one address serving a valid certificate
+    /// and answering SIP 200, one refusing TCP.
+    pub fn two_endpoints() -> Facts {
+        Facts::test()
+            .srv(&[("sip.example.com", 5061)])
+            .target("sip.example.com", 5061, &["192.0.2.1", "2001:db8::1"])
+            .endpoint(
+                EndpointFacts::serving(
+                    "192.0.2.1:5061",
+                    vec![CertFacts::valid(&["sip.example.com"])],
+                )
+                .sip(Ok(200)),
+            )
+            .endpoint(EndpointFacts::refused(
+                "[2001:db8::1]:5061",
+                Reason::ConnectionRefused,
+            ))
+    }
+
     /// The primary resolver's SRV answer: `(target, port)` records, priority 10, weight 1.
     pub fn srv(mut self, records: &[(&str, u16)]) -> Facts {
-        self.srv = Some(SrvFacts {
-            name: format!("_sipfederationtls._tcp.{DOMAIN}."),
-            answers: vec![ResolverAnswer {
-                resolver: "192.0.2.53:53".into(),
-                answer: Ok(records
-                    .iter()
-                    .map(|(t, p)| SrvRecord {
-                        priority: 10,
-                        weight: 1,
-                        port: *p,
-                        target: t.to_string(),
-                    })
-                    .collect()),
-            }],
-        });
-        self
+        self.srv = None;
+        self.srv_answer(PRIMARY, Ok(srv_records(records)))
     }
 
     /// The primary resolver failed the SRV lookup.
     pub fn srv_failure(mut self, failure: DnsFailure) -> Facts {
-        self.srv = Some(SrvFacts {
-            name: format!("_sipfederationtls._tcp.{DOMAIN}."),
-            answers: vec![ResolverAnswer {
-                resolver: "192.0.2.53:53".into(),
-                answer: Err(failure),
-            }],
-        });
-        self
+        self.srv = None;
+        self.srv_answer(PRIMARY, Err(failure))
     }
 
     /// Another resolver's SRV answer (for `resolvers_agree`).
-    pub fn srv_also(mut self, resolver: &str, records: &[(&str, u16)]) -> Facts {
+    pub fn srv_also(self, resolver: &str, records: &[(&str, u16)]) -> Facts {
+        self.srv_answer(resolver, Ok(srv_records(records)))
+    }
+
+    fn srv_answer(mut self, resolver: &str, answer: Result<Vec<SrvRecord>, DnsFailure>) -> Facts {
         let srv = self.srv.get_or_insert_with(|| SrvFacts {
             name: format!("_sipfederationtls._tcp.{DOMAIN}."),
             answers: Vec::new(),
         });
         srv.answers.push(ResolverAnswer {
             resolver: resolver.into(),
-            answer: Ok(records
-                .iter()
-                .map(|(t, p)| SrvRecord {
-                    priority: 10,
-                    weight: 1,
-                    port: *p,
-                    target: t.to_string(),
-                })
-                .collect()),
+            answer,
         });
         self
     }
@@ -92,7 +87,7 @@ impl Facts {
             port,
             cname: None,
             address_answers: vec![ResolverAnswer {
-                resolver: "192.0.2.53:53".into(),
+                resolver: PRIMARY.into(),
                 answer: Ok(addresses.iter().map(|a| ip(a)).collect()),
             }],
             endpoints: Vec::new(),
@@ -107,7 +102,7 @@ impl Facts {
             port: 5061,
             cname: None,
             address_answers: vec![ResolverAnswer {
-                resolver: "192.0.2.53:53".into(),
+                resolver: PRIMARY.into(),
                 answer: Err(failure),
             }],
             endpoints: Vec::new(),
@@ -237,6 +232,22 @@ impl CertFacts {
         );
         self
     }
+}
+
+/// The resolver every builder's first answer comes from.
+const PRIMARY: &str = "192.0.2.53:53";
+
+/// `(target, port)` as SRV records with priority 10, weight 1.
+fn srv_records(records: &[(&str, u16)]) -> Vec<SrvRecord> {
+    records
+        .iter()
+        .map(|(t, p)| SrvRecord {
+            priority: 10,
+            weight: 1,
+            port: *p,
+            target: t.to_string(),
+        })
+        .collect()
 }
 
 /// An IP address literal.
