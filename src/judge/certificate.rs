@@ -14,7 +14,7 @@ pub(super) fn cert_trusted(ctx: &Context<'_>) -> Option<Verdict> {
             continue;
         }
         any = true;
-        if let Trust::Untrusted(reason) = ctx.trust.verify(&e.chain, ctx.now) {
+        if let Trust::Untrusted(reason) = ctx.env.trust.verify(&e.chain, ctx.env.now) {
             let (what, hint) = match reason {
                 Reason::SelfSigned => (
                     "presents a self-signed certificate",
@@ -114,7 +114,7 @@ pub(super) fn date(ts: i64) -> String {
 }
 
 pub(super) fn cert_valid_now(ctx: &Context<'_>) -> Option<Verdict> {
-    let now = ctx.now;
+    let now = ctx.env.now;
     each_leaf(
         ctx,
         |_, e, d| {
@@ -152,8 +152,8 @@ pub(super) fn cert_valid_now(ctx: &Context<'_>) -> Option<Verdict> {
 const ACME_NOT_ACTIVATED: &str = "issued by an ACME CA, whose clients renew with a third of the lifetime left: renewal probably not activated (re-select the renewed certificate on the federation server)";
 
 pub(super) fn cert_expiry(ctx: &Context<'_>) -> Option<Verdict> {
-    let now = ctx.now;
-    let warn_days = i64::from(ctx.cert_warning_days);
+    let now = ctx.env.now;
+    let warn_days = i64::from(ctx.env.cert_warning_days);
     let has_store = ctx.facts.stored_certs.is_some();
     let mut any = false;
     let mut notes = Vec::new();
@@ -298,7 +298,7 @@ pub(super) fn cert_renewal_activated(ctx: &Context<'_>) -> Option<Verdict> {
             );
         }
     };
-    let now = ctx.now;
+    let now = ctx.env.now;
     let mut any = false;
     for (t, e, leaf) in ctx.leaves() {
         let Some(served) = &leaf.parsed else { continue };

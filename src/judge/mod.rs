@@ -166,10 +166,7 @@ pub struct Env<'a> {
 pub struct Context<'a> {
     pub facts: &'a Facts,
     pub domain: &'a Domain,
-    /// Unix seconds; a parameter so tests can travel in time.
-    pub now: i64,
-    pub trust: &'a TrustStore,
-    pub cert_warning_days: u32,
+    pub env: &'a Env<'a>,
     /// The vantage is on the internet side: addresses seen there must be globally routable.
     pub vantage_public: bool,
 }
@@ -332,9 +329,7 @@ pub fn domain(domain: &Domain, env: &Env<'_>, facts: &[VantageFacts]) -> DomainR
             let ctx = Context {
                 facts: &v.facts,
                 domain,
-                now: env.now,
-                trust: env.trust,
-                cert_warning_days: env.cert_warning_days,
+                env,
                 vantage_public: v.public,
             };
             let findings = probe(&ctx);

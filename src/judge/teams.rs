@@ -189,13 +189,13 @@ mod tests {
             Judge::own("sip.kanzlei.de")
         } else {
             Judge::peer()
-        };
+        }
+        .at(0);
+        let env = judge.env();
         let ctx = Context {
             facts: &facts,
             domain: &judge.domain,
-            now: 0,
-            trust: &judge.trust,
-            cert_warning_days: 21,
+            env: &env,
             vantage_public: false,
         };
         check(&ctx).map(|v| match v {

@@ -375,20 +375,22 @@ impl Judge {
         probe(&Context {
             facts,
             domain: &self.domain,
-            now: self.now,
-            trust: &self.trust,
-            cert_warning_days: self.cert_warning_days,
+            env: &self.env(),
             vantage_public: self.public,
         })
     }
 
-    /// The domain's report from `(vantage, public, facts)` of each vantage.
-    pub fn report(&self, vantages: Vec<(&str, bool, Facts)>) -> DomainReport {
-        let env = Env {
+    /// What judging needs besides the facts.
+    pub fn env(&self) -> Env<'_> {
+        Env {
             now: self.now,
             trust: &self.trust,
             cert_warning_days: self.cert_warning_days,
-        };
+        }
+    }
+
+    /// The domain's report from `(vantage, public, facts)` of each vantage.
+    pub fn report(&self, vantages: Vec<(&str, bool, Facts)>) -> DomainReport {
         let facts: Vec<VantageFacts> = vantages
             .into_iter()
             .map(|(vantage, public, facts)| VantageFacts {
@@ -397,7 +399,7 @@ impl Judge {
                 facts: std::sync::Arc::new(facts),
             })
             .collect();
-        domain(&self.domain, &env, &facts)
+        domain(&self.domain, &self.env(), &facts)
     }
 
     /// The finding of one check, `None` when it does not apply.
