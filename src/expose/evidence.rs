@@ -41,13 +41,7 @@ fn failed(depth: usize, key: &'static str, label: &'static str, text: impl Into<
     }
 }
 
-/// `2026-05-01` (UTC).
-pub fn date(unix: i64) -> String {
-    match time::OffsetDateTime::from_unix_timestamp(unix) {
-        Ok(t) => format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day()),
-        Err(_) => format!("@{unix}"),
-    }
-}
+pub use crate::facts::date;
 
 /// `2026-05-01 12:34:56 UTC`.
 pub fn datetime(unix: f64) -> String {

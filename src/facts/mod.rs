@@ -510,3 +510,11 @@ pub fn unix(t: std::time::SystemTime) -> f64 {
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
 }
+
+/// `2026-05-01` (UTC): how findings and pages write a certificate's dates.
+pub fn date(unix: i64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(unix) {
+        Ok(t) => format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day()),
+        Err(_) => format!("@{unix}"),
+    }
+}

@@ -4,7 +4,7 @@
 use super::trust::Trust;
 use super::{Context, Verdict, fail, pass};
 use crate::facts::{
-    self, CertDetails, CertFacts, EndpointFacts, NameCoverage, Reason, TargetFacts,
+    self, CertDetails, CertFacts, EndpointFacts, NameCoverage, Reason, TargetFacts, date,
 };
 
 pub(super) fn cert_trusted(ctx: &Context<'_>) -> Option<Verdict> {
@@ -105,12 +105,6 @@ pub(super) fn cert_not_wildcard(ctx: &Context<'_>) -> Option<Verdict> {
         },
         "every target is named exactly in its certificate",
     )
-}
-
-pub(super) fn date(ts: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(ts)
-        .map(|t| format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day()))
-        .unwrap_or_else(|_| ts.to_string())
 }
 
 pub(super) fn cert_valid_now(ctx: &Context<'_>) -> Option<Verdict> {
