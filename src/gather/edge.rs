@@ -14,6 +14,8 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::local_exhaustion;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant as StdInstant};
 
@@ -25,7 +27,7 @@ use tokio::time::{Instant, timeout, timeout_at};
 
 use super::probe::VantageClient;
 use super::proxy::{self, ProxyError};
-use super::{local_exhaustion, sip};
+use super::sip::{self, Users};
 use crate::facts::{Blind, CertFacts, Reason, SipFacts, TlsFacts, TlsFailure};
 
 /// Connections in flight to one address at most: many customer domains share one edge.
@@ -48,17 +50,17 @@ type Look = Shared<BoxFuture<'static, Arc<Edge>>>;
 struct Slot {
     started: Instant,
     look: Look,
-    users: Arc<AtomicUsize>,
+    users: Arc<Users>,
 }
 
 /// A probe using an edge: while any is in flight, the edge's connection stays open.
 pub struct EdgeUse {
-    users: Arc<AtomicUsize>,
+    users: Arc<Users>,
 }
 
 impl Drop for EdgeUse {
     fn drop(&mut self) {
-        self.users.fetch_sub(1, Ordering::Relaxed);
+        self.users.leave();
     }
 }
 
@@ -82,7 +84,7 @@ struct Dial {
     timeout: Duration,
     sip: bool,
     /// Probes in flight that use the edge.
-    users: Arc<AtomicUsize>,
+    users: Arc<Users>,
 }
 
 /// What one look of an edge showed, and its connection for SIP transactions.
@@ -138,7 +140,7 @@ impl Edges {
             });
             match reusable {
                 Some(s) => {
-                    s.users.fetch_add(1, Ordering::Relaxed);
+                    s.users.join();
                     (
                         EdgeUse {
                             users: s.users.clone(),
@@ -158,7 +160,7 @@ impl Edges {
                         server_name: server_name.to_string(),
                         timeout,
                         sip,
-                        users: Arc::new(AtomicUsize::new(1)),
+                        users: Users::one(),
                     });
                     let user = EdgeUse {
                         users: dial.users.clone(),
@@ -192,7 +194,7 @@ impl Edges {
 struct Opened {
     tcp: Result<f64, Reason>,
     tls: Option<Result<TlsFacts, TlsFailure>>,
-    chain: Vec<CertFacts>,
+    chain: Arc<[CertFacts]>,
     blind: Option<Blind>,
     conn: Option<mpsc::UnboundedSender<sip::Txn>>,
 }
@@ -204,7 +206,7 @@ impl Dial {
         let mut out = Opened {
             tcp: Err(Reason::Timeout),
             tls: None,
-            chain: Vec::new(),
+            chain: Arc::new([]),
             blind: None,
             conn: None,
         };
@@ -270,7 +272,7 @@ impl Edge {
         Edge {
             tcp: opened.tcp,
             tls: opened.tls,
-            chain: opened.chain.into(),
+            chain: opened.chain,
             blind: opened.blind,
             dial,
             conn: tokio::sync::Mutex::new(opened.conn),
@@ -358,44 +360,79 @@ fn connect_reason(e: &std::io::Error) -> Reason {
 /// Bounds connections per address across all probes; entries vanish when unused.
 #[derive(Default)]
 pub struct AddressLimiter {
-    slots: Mutex<HashMap<SocketAddr, Arc<Semaphore>>>,
+    slots: Mutex<HashMap<SocketAddr, Arc<Turns>>>,
+}
+
+/// The turns at one address, and how many connections wait for one.
+struct Turns {
+    semaphore: Arc<Semaphore>,
+    waiting: AtomicUsize,
 }
 
 struct AddressPermit {
     limiter: Arc<AddressLimiter>,
     address: SocketAddr,
+    turns: Arc<Turns>,
     _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// Counts a connection waiting for a turn while it exists (also when the wait is abandoned).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl AddressLimiter {
     async fn acquire(self: &Arc<Self>, address: SocketAddr) -> AddressPermit {
-        let sem = {
+        let turns = {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
             slots
                 .entry(address)
-                .or_insert_with(|| Arc::new(Semaphore::new(PER_ADDRESS_CONNECTIONS)))
+                .or_insert_with(|| {
+                    Arc::new(Turns {
+                        semaphore: Arc::new(Semaphore::new(PER_ADDRESS_CONNECTIONS)),
+                        waiting: AtomicUsize::new(0),
+                    })
+                })
                 .clone()
         };
-        // The semaphore is never closed, so acquiring cannot fail.
-        let permit = match sem.acquire_owned().await {
+        let permit = match turns.semaphore.clone().try_acquire_owned() {
             Ok(p) => p,
-            Err(_) => unreachable!("address semaphores are never closed"),
+            Err(_) => {
+                turns.waiting.fetch_add(1, Ordering::AcqRel);
+                let _waiting = Waiting(&turns.waiting);
+                // The semaphore is never closed, so acquiring cannot fail.
+                match turns.semaphore.clone().acquire_owned().await {
+                    Ok(p) => p,
+                    Err(_) => unreachable!("address semaphores are never closed"),
+                }
+            }
         };
         AddressPermit {
             limiter: self.clone(),
             address,
+            turns,
             _permit: permit,
         }
+    }
+}
+
+impl sip::Turn for AddressPermit {
+    fn wanted(&self) -> bool {
+        self.turns.waiting.load(Ordering::Acquire) > 0
     }
 }
 
 impl Drop for AddressPermit {
     fn drop(&mut self) {
         let mut slots = self.limiter.slots.lock().unwrap_or_else(|p| p.into_inner());
-        // The map holds one reference, this permit's semaphore another: drop idle entries.
-        if let Some(sem) = slots.get(&self.address)
-            && Arc::strong_count(sem) <= 2
-            && sem.available_permits() + 1 >= PER_ADDRESS_CONNECTIONS
+        // The map holds one reference, this permit another: drop idle entries.
+        if let Some(turns) = slots.get(&self.address)
+            && Arc::strong_count(turns) <= 2
+            && turns.semaphore.available_permits() + 1 >= PER_ADDRESS_CONNECTIONS
         {
             slots.remove(&self.address);
         }

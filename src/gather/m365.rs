@@ -3,7 +3,7 @@
 
 use hickory_resolver::proto::rr::{RData, RecordType};
 
-use crate::facts::{M365Facts, is_microsoft_host};
+use crate::facts::{DnsFailure, M365Facts, is_microsoft_host};
 use crate::gather::dns::{self, Resolvers};
 
 /// Looks up the evidence records concurrently.
@@ -46,7 +46,17 @@ pub async fn gather(resolvers: &Resolvers, domain: &str) -> M365Facts {
 const MAX_CNAME_HOPS: usize = 8;
 
 async fn alias_or_address(resolvers: &Resolvers, name: String) -> Option<String> {
-    if let Some(first) = resolvers.cname(&name).await {
+    let alias = resolvers.first(&name, RecordType::CNAME, |d| match d {
+        RData::CNAME(c) => Some(dns::host(&c.0)),
+        _ => None,
+    });
+    let first = match alias.await {
+        Ok(names) => names.into_iter().next(),
+        // No such name: neither an alias nor an address (two queries saved).
+        Err(DnsFailure::Nxdomain) => return None,
+        Err(_) => None,
+    };
+    if let Some(first) = first {
         let mut current = first.clone();
         for _ in 0..MAX_CNAME_HOPS {
             if is_microsoft_host(&current) {

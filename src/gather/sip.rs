@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::time::{Duration, Instant as StdInstant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::{Instant, timeout_at};
 
 use crate::facts::{Reason, SipFacts, hex};
@@ -73,7 +73,7 @@ where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (sender, rx) = mpsc::unbounded_channel();
-    let conn = tokio::spawn(serve(stream, rx, (), Arc::new(AtomicUsize::new(0))));
+    let conn = tokio::spawn(serve(stream, rx, (), Arc::new(Users::default())));
     let facts = match transact(&sender, domain, deadline).await {
         Ok(facts) => facts,
         Err(Gone) => SipFacts {
@@ -98,6 +98,54 @@ const IDLE: Duration = Duration::from_secs(5);
 /// How long writing one OPTIONS request (and flushing it) may take.
 const SEND_BOUND: Duration = Duration::from_secs(10);
 
+/// The probes in flight that may still send OPTIONS on an edge's connection.
+#[derive(Default)]
+pub(super) struct Users {
+    count: AtomicUsize,
+    /// Notified when the count drops to zero: the connection may give its turn away at once.
+    none: Notify,
+}
+
+impl Users {
+    pub(super) fn one() -> Arc<Users> {
+        let users = Arc::new(Users::default());
+        users.count.store(1, Ordering::Relaxed);
+        users
+    }
+
+    pub(super) fn join(&self) {
+        self.count.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(super) fn leave(&self) {
+        if self.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.none.notify_one();
+        }
+    }
+
+    /// Whether no probe uses the edge now.
+    pub(super) fn none(&self) -> bool {
+        self.count.load(Ordering::Acquire) == 0
+    }
+
+    /// Resolves when the last user has gone (at once if it went since the last call).
+    pub(super) async fn gone(&self) {
+        self.none.notified().await
+    }
+}
+
+/// What an edge's connection holds while it is open: its turn at the address.
+pub(super) trait Turn: Send + 'static {
+    /// Whether another connection waits for this turn.
+    fn wanted(&self) -> bool;
+}
+
+impl Turn for () {
+    fn wanted(&self) -> bool {
+        false
+    }
+}
+
 /// One OPTIONS transaction handed to a connection.
 pub(super) struct Txn {
     request: String,
@@ -119,18 +167,17 @@ enum Answer {
 /// Runs the transactions of one connection: writes requests as they come, reads responses
 /// only while some are pending and hands each final one to its transaction. Ends when idle,
 /// when its edge is dropped, or at the first sign the peer is not a SIP stack.
-/// `hold` is kept for as long as the connection is (the address's turn); `users` counts the
+/// `turn` is kept for as long as the connection is (the address's turn), and given away as
+/// soon as no probe uses the edge while another connection waits for it; `users` counts the
 /// probes that may still send on it.
-pub(super) async fn serve<S, H>(
+pub(super) async fn serve<S>(
     stream: S,
     mut rx: mpsc::UnboundedReceiver<Txn>,
-    hold: H,
-    users: Arc<AtomicUsize>,
+    turn: impl Turn,
+    users: Arc<Users>,
 ) where
     S: AsyncRead + AsyncWrite + Send + 'static,
-    H: Send + 'static,
 {
-    let _hold = hold;
     let mut idle_since = Instant::now();
     // Consecutive checks that found no probe using the edge.
     let mut unused = 0u32;
@@ -149,7 +196,7 @@ pub(super) async fn serve<S, H>(
     };
     loop {
         pending.retain(|t| !t.reply.is_closed());
-        if !open && pending.is_empty() {
+        if pending.is_empty() && (!open || (users.none() && turn.wanted())) {
             return;
         }
         tokio::select! {
@@ -215,9 +262,11 @@ pub(super) async fn serve<S, H>(
                     }
                 }
             },
+            // The last probe left: the loop's check gives the turn away if it is wanted.
+            _ = users.gone(), if pending.is_empty() => {}
             _ = tokio::time::sleep(LINGER), if pending.is_empty() => {
                 // Between two batches of probes the count may touch zero for a moment.
-                unused = if users.load(Ordering::Relaxed) == 0 { unused + 1 } else { 0 };
+                unused = if users.none() { unused + 1 } else { 0 };
                 if unused >= 3 || idle_since.elapsed() >= IDLE {
                     return;
                 }
@@ -571,6 +620,72 @@ mod tests {
             facts.detail
         );
         peer.abort();
+    }
+
+    /// A turn whose `wanted` the test sets.
+    struct Wanted(Arc<std::sync::atomic::AtomicBool>);
+
+    impl Turn for Wanted {
+        fn wanted(&self) -> bool {
+            self.0.load(Ordering::Relaxed)
+        }
+    }
+
+    /// Runs one transaction on a served connection whose peer answers 200, then lets its only
+    /// user go; returns whether the connection was still open 1 ms (virtual) later.
+    async fn open_after_last_user(wanted: bool) -> bool {
+        let (client, mut server) = tokio::io::duplex(4096);
+        let peer = tokio::spawn(async move {
+            let mut request = Vec::new();
+            let mut chunk = [0u8; 512];
+            while find(&request, b"\r\n\r\n").is_none() {
+                match server.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => request.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&request).into_owned();
+            let id = text
+                .split("\r\n")
+                .find_map(|l| l.strip_prefix("Call-ID: "))
+                .unwrap_or_default()
+                .to_string();
+            let branch = text
+                .split("\r\n")
+                .find_map(|l| l.split("branch=").nth(1))
+                .unwrap_or_default()
+                .to_string();
+            let answer = format!(
+                "SIP/2.0 200 OK\r\nVia: SIP/2.0/TLS x;branch={branch}\r\nCall-ID: {id}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+            );
+            let _ = server.write_all(answer.as_bytes()).await;
+            // Keep the connection open from the peer's side.
+            std::future::pending::<()>().await;
+        });
+        let users = Users::one();
+        let (sender, rx) = mpsc::unbounded_channel();
+        let turn = Wanted(Arc::new(std::sync::atomic::AtomicBool::new(wanted)));
+        let conn = tokio::spawn(serve(client, rx, turn, users.clone()));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let facts = match transact(&sender, "zahnfee.de", deadline).await {
+            Ok(f) => f,
+            Err(Gone) => panic!("the connection went away"),
+        };
+        assert_eq!(facts.status, Ok(200), "{}", facts.detail);
+        users.leave();
+        let open = tokio::time::timeout(Duration::from_millis(1), conn)
+            .await
+            .is_err();
+        peer.abort();
+        open
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wanted_turn_is_given_away_when_the_last_user_leaves() {
+        // Another connection waits for the address: no lingering.
+        assert!(!open_after_last_user(true).await);
+        // Nobody waits: the connection lingers for probes that may still come.
+        assert!(open_after_last_user(false).await);
     }
 
     #[test]

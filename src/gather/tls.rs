@@ -2,6 +2,7 @@
 //! keeps that chain, so certificate problems are judged instead of being lost as handshake
 //! errors. Also notes whether the peer asked for a client certificate (mutual TLS).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,19 +28,33 @@ pub struct TlsClient {
     base: Arc<ClientConfig>,
     algs: WebPkiSupportedAlgorithms,
     client_cert: Option<Arc<CertifiedKey>>,
+    /// Chains parsed lately, by their certificates: the edges of an MSP present a handful of
+    /// chains to thousands of handshakes, parsed once each.
+    chains: Mutex<HashMap<Vec<CertificateDer<'static>>, Arc<[CertFacts]>>>,
 }
+
+/// Parsed chains kept at most (then the cache starts over).
+const CHAINS_KEPT: usize = 1024;
 
 /// What one handshake produced: its outcome, the presented chain and, on success, the stream.
 pub struct Handshake {
     pub result: Result<TlsFacts, TlsFailure>,
-    pub chain: Vec<CertFacts>,
+    pub chain: Arc<[CertFacts]>,
     pub stream: Option<TlsStream<TcpStream>>,
 }
 
 impl TlsClient {
     /// Builds the client; `client_cert` is offered to peers that request one.
     pub fn new(client_cert: Option<(&Path, &Path)>) -> Result<TlsClient, Error> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut provider = rustls::crypto::ring::default_provider();
+        // Every suite stays offered and the peer chooses; AES-128-GCM with SHA-256 first
+        // makes each handshake cheaper where the peer honours the client's order.
+        provider.cipher_suites.sort_by_key(|s| {
+            !s.suite()
+                .as_str()
+                .is_some_and(|n| n.contains("AES_128_GCM"))
+        });
+        let provider = Arc::new(provider);
         let algs = provider.signature_verification_algorithms;
         let capture = Arc::new(Capture::new(algs, None));
         let mut base = ClientConfig::builder_with_provider(provider)
@@ -61,6 +76,7 @@ impl TlsClient {
             base: Arc::new(base),
             algs,
             client_cert,
+            chains: Mutex::new(HashMap::new()),
         })
     }
 
@@ -79,7 +95,7 @@ impl TlsClient {
                         reason: Reason::HandshakeFailure,
                         detail: format!("invalid server name: {e}"),
                     }),
-                    chain: Vec::new(),
+                    chain: Arc::new([]),
                     stream: None,
                 };
             }
@@ -87,7 +103,7 @@ impl TlsClient {
         let start = Instant::now();
         let outcome = connector.connect(name, tcp).await;
         let elapsed = start.elapsed().as_secs_f64();
-        let chain = capture.chain();
+        let chain = self.parsed(capture.presented());
         match outcome {
             Ok(stream) => {
                 let (_, conn) = stream.get_ref();
@@ -121,6 +137,23 @@ impl TlsClient {
                 stream: None,
             },
         }
+    }
+}
+
+impl TlsClient {
+    /// The facts of a presented chain, parsed once while it is kept.
+    fn parsed(&self, presented: Vec<CertificateDer<'static>>) -> Arc<[CertFacts]> {
+        let lock = || self.chains.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(chain) = lock().get(&presented) {
+            return chain.clone();
+        }
+        let chain: Arc<[CertFacts]> = presented.iter().map(|c| cert::parse(c)).collect();
+        let mut chains = lock();
+        if chains.len() >= CHAINS_KEPT {
+            chains.clear();
+        }
+        chains.insert(presented, chain.clone());
+        chain
     }
 }
 
@@ -163,9 +196,9 @@ impl Capture {
         }
     }
 
-    fn chain(&self) -> Vec<CertFacts> {
+    fn presented(&self) -> Vec<CertificateDer<'static>> {
         match self.presented.lock() {
-            Ok(p) => p.iter().map(|c| cert::parse(c)).collect(),
+            Ok(mut p) => std::mem::take(&mut *p),
             Err(_) => Vec::new(),
         }
     }

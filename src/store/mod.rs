@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
@@ -54,6 +55,8 @@ pub struct Setup {
     pub slots: Arc<Semaphore>,
     /// Position of each domain in `config.domains`.
     index: HashMap<DomainKey, usize>,
+    /// (domain, vantage) pairs the configuration probes.
+    pairs: usize,
 }
 
 impl Setup {
@@ -68,12 +71,14 @@ impl Setup {
             .enumerate()
             .map(|(i, d)| (DomainKey::of(d), i))
             .collect();
+        let pairs = config.domains.iter().map(|d| d.vantages.len()).sum();
         Ok(Setup {
             config,
             prober,
             trust,
             slots,
             index,
+            pairs,
         })
     }
 
@@ -131,6 +136,9 @@ struct Entry {
 pub struct Store {
     setup: RwLock<Arc<Setup>>,
     entries: RwLock<HashMap<DomainKey, Entry>>,
+    /// (domain, vantage) pairs of the setup in force with facts; changed under the entries
+    /// lock (readiness is polled often: counting would cost a pass over every domain).
+    covered: AtomicUsize,
     pub stats: Stats,
     /// Where the configuration is reloaded from (`None`: built in code, e.g. the demo).
     pub config_file: Option<PathBuf>,
@@ -148,6 +156,7 @@ impl Store {
         Arc::new(Store {
             setup: RwLock::new(Arc::new(setup)),
             entries: RwLock::new(HashMap::new()),
+            covered: AtomicUsize::new(0),
             stats,
             config_file,
             selection,
@@ -204,17 +213,9 @@ impl Store {
 
     /// How many configured (domain, vantage) pairs have facts, of how many.
     pub fn coverage(&self) -> (usize, usize) {
-        let setup = self.setup();
-        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
-        let (mut have, mut all) = (0, 0);
-        for d in &setup.config.domains {
-            let e = entries.get(&DomainKey::of(d));
-            for v in &d.vantages {
-                all += 1;
-                have += usize::from(e.is_some_and(|e| e.facts.contains_key(v)));
-            }
-        }
-        (have, all)
+        // Under the entries lock: a reload swaps the setup and recounts under it.
+        let _entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        (self.covered.load(Ordering::Relaxed), self.setup().pairs)
     }
 
     /// Stores a probe's facts and judges the domain again from the latest facts of all its
@@ -236,7 +237,9 @@ impl Store {
                 generation: 0,
                 report: None,
             });
-            entry.facts.insert(vantage.to_string(), facts);
+            if entry.facts.insert(vantage.to_string(), facts).is_none() {
+                self.covered.fetch_add(1, Ordering::Relaxed);
+            }
             entry.generation += 1;
             let snapshot = latest(&setup, domain, entry);
             (setup, entry.generation, snapshot)
@@ -306,6 +309,8 @@ impl Store {
             entry.report =
                 (!snapshot.is_empty()).then(|| Arc::new(judge::domain(d, &env, &snapshot)));
         }
+        let covered = entries.values().map(|e| e.facts.len()).sum();
+        self.covered.store(covered, Ordering::Relaxed);
     }
 }
 
