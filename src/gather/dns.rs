@@ -20,7 +20,7 @@ use hickory_resolver::config::ProtocolConfig;
 use ring::rand::{SecureRandom, SystemRandom};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::{TcpStream, UdpSocket};
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::{Notify, Semaphore, oneshot};
 
 use crate::config::{ResolverAddr, Vantage};
 use crate::error::Error;
@@ -30,6 +30,10 @@ use crate::facts::{DnsFailure, ResolverAnswer, SrvRecord};
 const ATTEMPTS: usize = 2;
 /// Connected UDP sockets per server address, opened as concurrency needs them.
 const SOCKETS_PER_SERVER: usize = 4;
+/// Queries waiting on one socket at most. Responses wait in the socket's receive buffer until
+/// its reader runs; this many small ones fit in the default 208 KiB, so a busy runtime does not
+/// make the kernel drop answers (which cost a timeout and a retry).
+const IN_FLIGHT_PER_SOCKET: usize = 64;
 /// Queries a socket carries before it is retired (and its source port with it).
 const QUERIES_PER_SOCKET: u32 = 512;
 /// Age after which a socket takes no new queries.
@@ -407,6 +411,9 @@ struct Server {
     /// Sockets taking new queries; retired ones live on only in their reader task until
     /// their last pending query is done.
     sockets: Mutex<Vec<Arc<Socket>>>,
+    /// Bounds the queries waiting on this server's sockets, retired ones included, to
+    /// `SOCKETS_PER_SERVER * IN_FLIGHT_PER_SOCKET`; more wait here, before their attempt.
+    slots: Semaphore,
 }
 
 impl Server {
@@ -414,6 +421,7 @@ impl Server {
         Server {
             addr,
             sockets: Mutex::new(Vec::new()),
+            slots: Semaphore::new(SOCKETS_PER_SERVER * IN_FLIGHT_PER_SOCKET),
         }
     }
 
@@ -424,6 +432,8 @@ impl Server {
         wire: &[u8],
         timeout: Duration,
     ) -> Result<(Message, u16), DnsFailure> {
+        // Never closed: a wait for a slot ends with one.
+        let _slot = self.slots.acquire().await.map_err(|_| DnsFailure::Error)?;
         let (reply, response) = oneshot::channel();
         let (socket, id, serial) = self.register(query, reply)?;
         // Unregisters on every way out, the caller's cancellation included.
@@ -1028,6 +1038,29 @@ mod tests {
         let took = start.elapsed();
         assert!(took >= 2 * T, "{took:?}");
         assert!(took < 2 * T + Duration::from_millis(200), "{took:?}");
+    }
+
+    #[tokio::test]
+    async fn queries_waiting_on_one_server_are_bounded() {
+        let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = silent.local_addr().unwrap();
+        let c = client(&[addr]);
+        let bound = SOCKETS_PER_SERVER * IN_FLIGHT_PER_SOCKET;
+        let queries =
+            (0..bound + 20).map(|i| lookup_a(&c, Box::leak(format!("q{i}.test").into_boxed_str())));
+        let all = futures::future::join_all(queries);
+        let count = async {
+            tokio::time::sleep(T / 2).await;
+            let mut buf = vec![0; 4096];
+            let mut sent = 0;
+            while silent.try_recv(&mut buf).is_ok() {
+                sent += 1;
+            }
+            sent
+        };
+        let (answers, sent) = tokio::join!(all, count);
+        assert_eq!(sent, bound);
+        assert!(answers.iter().all(|a| *a == Err(DnsFailure::Timeout)));
     }
 
     #[tokio::test]
