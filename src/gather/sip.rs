@@ -88,11 +88,12 @@ where
     facts
 }
 
-/// An edge's connection is closed once no probe that may still send OPTIONS on it has been
-/// in flight for three checks this far apart, and at the latest after `IDLE` without a
-/// transaction. Short: the connection holds one of the address's few turns, and an MSP edge
-/// serving many names (one look per server name) must not make the others wait for it.
-const LINGER: Duration = Duration::from_millis(20);
+/// How long an edge's connection stays open once no probe that may still send OPTIONS on it
+/// is in flight: the next batch of probes of a busy edge comes within it, also on a loaded
+/// host. It holds one of the address's few turns, so it closes at once when another
+/// connection to the address waits for one, and at the latest after `IDLE` without a
+/// transaction.
+const LINGER: Duration = Duration::from_secs(1);
 const IDLE: Duration = Duration::from_secs(5);
 
 /// How long writing one OPTIONS request (and flushing it) may take.
@@ -179,8 +180,6 @@ pub(super) async fn serve<S>(
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let mut idle_since = Instant::now();
-    // Consecutive checks that found no probe using the edge.
-    let mut unused = 0u32;
     let (mut rd, mut wr) = tokio::io::split(stream);
     let mut pending: Vec<Txn> = Vec::new();
     let mut buf: Vec<u8> = Vec::with_capacity(2048);
@@ -264,10 +263,9 @@ pub(super) async fn serve<S>(
             },
             // The last probe left: the loop's check gives the turn away if it is wanted.
             _ = users.gone(), if pending.is_empty() => {}
+            // Nothing happened for `LINGER`, the last probe's leaving included.
             _ = tokio::time::sleep(LINGER), if pending.is_empty() => {
-                // Between two batches of probes the count may touch zero for a moment.
-                unused = if users.none() { unused + 1 } else { 0 };
-                if unused >= 3 || idle_since.elapsed() >= IDLE {
+                if users.none() || idle_since.elapsed() >= IDLE {
                     return;
                 }
             }
@@ -632,8 +630,9 @@ mod tests {
     }
 
     /// Runs one transaction on a served connection whose peer answers 200, then lets its only
-    /// user go; returns whether the connection was still open 1 ms (virtual) later.
-    async fn open_after_last_user(wanted: bool) -> bool {
+    /// user go; returns whether the connection was still open 1 ms (virtual) later, and
+    /// whether it was closed `LINGER` later.
+    async fn open_after_last_user(wanted: bool) -> (bool, bool) {
         let (client, mut server) = tokio::io::duplex(4096);
         let peer = tokio::spawn(async move {
             let mut request = Vec::new();
@@ -673,19 +672,21 @@ mod tests {
         };
         assert_eq!(facts.status, Ok(200), "{}", facts.detail);
         users.leave();
-        let open = tokio::time::timeout(Duration::from_millis(1), conn)
+        let mut conn = conn;
+        let open = tokio::time::timeout(Duration::from_millis(1), &mut conn)
             .await
             .is_err();
+        let closed = !open || tokio::time::timeout(LINGER, conn).await.is_ok();
         peer.abort();
-        open
+        (open, closed)
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_wanted_turn_is_given_away_when_the_last_user_leaves() {
         // Another connection waits for the address: no lingering.
-        assert!(!open_after_last_user(true).await);
-        // Nobody waits: the connection lingers for probes that may still come.
-        assert!(open_after_last_user(false).await);
+        assert_eq!(open_after_last_user(true).await, (false, true));
+        // Nobody waits: the connection lingers for probes that may still come, then closes.
+        assert_eq!(open_after_last_user(false).await, (true, true));
     }
 
     #[test]
