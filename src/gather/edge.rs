@@ -12,7 +12,9 @@
 //! a step that gets no turn leaves its checks absent (SPEC §5).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::local_exhaustion;
@@ -22,7 +24,7 @@ use std::time::{Duration, Instant as StdInstant};
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use tokio::net::TcpStream;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::time::{Instant, timeout, timeout_at};
 
 use super::probe::VantageClient;
@@ -367,6 +369,8 @@ pub struct AddressLimiter {
 struct Turns {
     semaphore: Arc<Semaphore>,
     waiting: AtomicUsize,
+    /// Wakes the address's lingering connections when one starts to wait.
+    asked: Notify,
 }
 
 struct AddressPermit {
@@ -395,6 +399,7 @@ impl AddressLimiter {
                     Arc::new(Turns {
                         semaphore: Arc::new(Semaphore::new(PER_ADDRESS_CONNECTIONS)),
                         waiting: AtomicUsize::new(0),
+                        asked: Notify::new(),
                     })
                 })
                 .clone()
@@ -404,6 +409,7 @@ impl AddressLimiter {
             Err(_) => {
                 turns.waiting.fetch_add(1, Ordering::AcqRel);
                 let _waiting = Waiting(&turns.waiting);
+                turns.asked.notify_waiters();
                 // The semaphore is never closed, so acquiring cannot fail.
                 match turns.semaphore.clone().acquire_owned().await {
                     Ok(p) => p,
@@ -423,6 +429,12 @@ impl AddressLimiter {
 impl sip::Turn for AddressPermit {
     fn wanted(&self) -> bool {
         self.turns.waiting.load(Ordering::Acquire) > 0
+    }
+
+    fn asked(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        let mut asked = Box::pin(self.turns.asked.notified());
+        asked.as_mut().enable();
+        asked
     }
 }
 

@@ -3,6 +3,8 @@
 //! transactions of every domain probing its edge ([`serve`]), each matched to its response by
 //! the Via branch; reads are bounded in size and time.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::time::{Duration, Instant as StdInstant};
@@ -139,11 +141,19 @@ impl Users {
 pub(super) trait Turn: Send + 'static {
     /// Whether another connection waits for this turn.
     fn wanted(&self) -> bool;
+
+    /// Resolves when another connection starts to wait (a wait that starts after this call
+    /// returned is never missed).
+    fn asked(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
 }
 
 impl Turn for () {
     fn wanted(&self) -> bool {
         false
+    }
+
+    fn asked(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(std::future::pending())
     }
 }
 
@@ -195,6 +205,7 @@ pub(super) async fn serve<S>(
     };
     loop {
         pending.retain(|t| !t.reply.is_closed());
+        let mut asked = turn.asked();
         if pending.is_empty() && (!open || (users.none() && turn.wanted())) {
             return;
         }
@@ -261,8 +272,10 @@ pub(super) async fn serve<S>(
                     }
                 }
             },
-            // The last probe left: the loop's check gives the turn away if it is wanted.
+            // The last probe left, or another connection asks for a turn: the loop's check
+            // gives the turn away if it is wanted and the edge unused.
             _ = users.gone(), if pending.is_empty() => {}
+            _ = &mut asked, if pending.is_empty() => {}
             // Nothing happened for `LINGER`, the last probe's leaving included.
             _ = tokio::time::sleep(LINGER), if pending.is_empty() => {
                 if users.none() || idle_since.elapsed() >= IDLE {
@@ -620,12 +633,27 @@ mod tests {
         peer.abort();
     }
 
-    /// A turn whose `wanted` the test sets.
-    struct Wanted(Arc<std::sync::atomic::AtomicBool>);
+    /// A turn whose `wanted` the test sets, asking with `Notify::notify_waiters` as the
+    /// address limiter does.
+    #[derive(Clone, Default)]
+    struct Wanted(Arc<std::sync::atomic::AtomicBool>, Arc<Notify>);
+
+    impl Wanted {
+        fn ask(&self) {
+            self.0.store(true, Ordering::Relaxed);
+            self.1.notify_waiters();
+        }
+    }
 
     impl Turn for Wanted {
         fn wanted(&self) -> bool {
             self.0.load(Ordering::Relaxed)
+        }
+
+        fn asked(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+            let mut asked = Box::pin(self.1.notified());
+            asked.as_mut().enable();
+            asked
         }
     }
 
@@ -633,6 +661,27 @@ mod tests {
     /// user go; returns whether the connection was still open 1 ms (virtual) later, and
     /// whether it was closed `LINGER` later.
     async fn open_after_last_user(wanted: bool) -> (bool, bool) {
+        let turn = Wanted::default();
+        if wanted {
+            turn.ask();
+        }
+        let (open, conn, peer, _sender) = served_until_last_user_left(turn).await;
+        let closed = !open || tokio::time::timeout(LINGER, conn).await.is_ok();
+        peer.abort();
+        (open, closed)
+    }
+
+    /// Serves one answered transaction with `turn`, lets its only user go and waits 1 ms
+    /// (virtual): whether the connection is still open, its task, the peer's, and the
+    /// connection's queue (the edge keeps it: dropping it ends the connection).
+    async fn served_until_last_user_left(
+        turn: Wanted,
+    ) -> (
+        bool,
+        tokio::task::JoinHandle<()>,
+        tokio::task::JoinHandle<()>,
+        mpsc::UnboundedSender<Txn>,
+    ) {
         let (client, mut server) = tokio::io::duplex(4096);
         let peer = tokio::spawn(async move {
             let mut request = Vec::new();
@@ -663,7 +712,6 @@ mod tests {
         });
         let users = Users::one();
         let (sender, rx) = mpsc::unbounded_channel();
-        let turn = Wanted(Arc::new(std::sync::atomic::AtomicBool::new(wanted)));
         let conn = tokio::spawn(serve(client, rx, turn, users.clone()));
         let deadline = Instant::now() + Duration::from_secs(5);
         let facts = match transact(&sender, "zahnfee.de", deadline).await {
@@ -676,9 +724,7 @@ mod tests {
         let open = tokio::time::timeout(Duration::from_millis(1), &mut conn)
             .await
             .is_err();
-        let closed = !open || tokio::time::timeout(LINGER, conn).await.is_ok();
-        peer.abort();
-        (open, closed)
+        (open, conn, peer, sender)
     }
 
     #[tokio::test(start_paused = true)]
@@ -687,6 +733,21 @@ mod tests {
         assert_eq!(open_after_last_user(true).await, (false, true));
         // Nobody waits: the connection lingers for probes that may still come, then closes.
         assert_eq!(open_after_last_user(false).await, (true, true));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lingering_connection_gives_its_turn_away_when_asked() {
+        let turn = Wanted::default();
+        let (open, mut conn, peer, _sender) = served_until_last_user_left(turn.clone()).await;
+        assert!(open);
+        // Another connection starts to wait well within the linger.
+        turn.ask();
+        let closed = tokio::time::timeout(Duration::from_millis(1), &mut conn).await;
+        peer.abort();
+        assert!(
+            closed.is_ok(),
+            "still open 1 ms after the turn was asked for"
+        );
     }
 
     #[test]
