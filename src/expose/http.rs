@@ -76,7 +76,13 @@ pub fn router_with(store: Arc<Store>, routes: &Routes) -> Router {
         .route("/", get(pages::status_page))
         .route(
             &routes.telemetry_path,
-            get(metrics_page).layer(CompressionLayer::new().gzip(true)),
+            // The fastest level: 10,000 domains' 49 MiB page gzips in about 70 ms instead of
+            // about 290 ms at the default level (2.9 MiB instead of 1.9 MiB).
+            get(metrics_page).layer(
+                CompressionLayer::new()
+                    .gzip(true)
+                    .quality(tower_http::CompressionLevel::Fastest),
+            ),
         )
         .route("/probe", get(probe).layer(Extension(slots)))
         .route("/domain/{tenant}/{domain}", get(pages::domain_page))
