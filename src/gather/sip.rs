@@ -516,6 +516,27 @@ mod tests {
         assert!(parse_response("SIP/2.0 999 Nope").is_none());
     }
 
+    /// Reads one request's head on the peer's side of a pipe; `None` if it closed first.
+    async fn read_request(server: &mut tokio::io::DuplexStream) -> Option<String> {
+        let mut request = Vec::new();
+        let mut chunk = [0u8; 512];
+        while find(&request, b"\r\n\r\n").is_none() {
+            match server.read(&mut chunk).await {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => request.extend_from_slice(&chunk[..n]),
+            }
+        }
+        Some(String::from_utf8_lossy(&request).into_owned())
+    }
+
+    /// The value of the header line starting with `prefix` in a request's text.
+    fn header(text: &str, prefix: &str) -> String {
+        text.split("\r\n")
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// Plays the peer on an in-memory pipe with a small buffer, so that what it manages to
     /// write is what the prober read plus at most the pipe's capacity. `respond` gets the
     /// request's Call-ID and returns the pieces to write, in order, until one fails.
@@ -525,20 +546,10 @@ mod tests {
         const PIPE: usize = 1024;
         let (client, mut server) = tokio::io::duplex(PIPE);
         let peer = tokio::spawn(async move {
-            let mut request = Vec::new();
-            let mut chunk = [0u8; 512];
-            while find(&request, b"\r\n\r\n").is_none() {
-                match server.read(&mut chunk).await {
-                    Ok(0) | Err(_) => return 0,
-                    Ok(n) => request.extend_from_slice(&chunk[..n]),
-                }
-            }
-            let text = String::from_utf8_lossy(&request).into_owned();
-            let call_id = text
-                .split("\r\n")
-                .find_map(|l| l.strip_prefix("Call-ID: "))
-                .unwrap_or_default()
-                .to_string();
+            let Some(text) = read_request(&mut server).await else {
+                return 0;
+            };
+            let call_id = header(&text, "Call-ID: ");
             let mut written = 0;
             for piece in respond(call_id) {
                 if server.write_all(&piece).await.is_err() {
@@ -684,20 +695,10 @@ mod tests {
     ) {
         let (client, mut server) = tokio::io::duplex(4096);
         let peer = tokio::spawn(async move {
-            let mut request = Vec::new();
-            let mut chunk = [0u8; 512];
-            while find(&request, b"\r\n\r\n").is_none() {
-                match server.read(&mut chunk).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => request.extend_from_slice(&chunk[..n]),
-                }
-            }
-            let text = String::from_utf8_lossy(&request).into_owned();
-            let id = text
-                .split("\r\n")
-                .find_map(|l| l.strip_prefix("Call-ID: "))
-                .unwrap_or_default()
-                .to_string();
+            let Some(text) = read_request(&mut server).await else {
+                return;
+            };
+            let id = header(&text, "Call-ID: ");
             let branch = text
                 .split("\r\n")
                 .find_map(|l| l.split("branch=").nth(1))
