@@ -139,3 +139,94 @@ async fn config_check_names_file_line_and_key() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok (1 domains, 1 vantages)"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A `check` that runs out of file descriptors (a hard limit of 10, 100 domains, 64 probes at
+/// once, each domain its own server name) is the exporter's trouble: probes that could not
+/// open a socket are blind (`local_resources`), their checks absent, and no check fails (the
+/// world is healthy). Before targets' address lookups and the Microsoft 365 lookups minded
+/// `local` failures, such probes failed `target_resolves` with `dns_error`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_out_of_file_descriptors_fails_no_partner() {
+    const DOMAINS: usize = 100;
+    let lab = Lab::start().await.unwrap();
+    let names: Vec<String> = (0..DOMAINS).map(|k| format!("sip.d{k}.example")).collect();
+    let p = lab
+        .tls_peer(&LeafSpec {
+            names: names.clone(),
+            ..LeafSpec::good("unused.example")
+        })
+        .await
+        .unwrap();
+    let mut domains = String::new();
+    for (k, name) in names.iter().enumerate() {
+        lab.publish(&format!("d{k}.example"), name, p.address);
+        domains.push_str(&format!("  - domain: d{k}.example\n"));
+    }
+    let path = lab
+        .write_config("fds.yml", "  concurrency: 64\n", &domains)
+        .unwrap();
+    let mut c = Command::new(BIN);
+    c.arg("check")
+        .arg(format!("--config.file={}", path.display()))
+        .args(["--output", "json"]);
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        c.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 10,
+                rlim_max: 10,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = c.output().await.unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let reports = json.as_array().unwrap();
+    assert_eq!(reports.len(), DOMAINS);
+    let (mut blind, mut healthy) = (0, 0);
+    for r in reports {
+        let v = &r["vantages"][0];
+        let failed: Vec<&serde_json::Value> = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["passed"] == false)
+            .collect();
+        assert!(
+            failed.is_empty(),
+            "{}: {failed:?}\n{}",
+            r["domain"],
+            v["facts"]
+        );
+        let endpoint_blind = v["facts"]["targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|t| t["endpoints"].as_array().into_iter().flatten())
+            .any(|e| e["blind"] == "local_resources");
+        if v["facts"]["blind"] == "local_resources" || endpoint_blind {
+            blind += 1;
+        } else if r["state"] == "ok" {
+            healthy += 1;
+        }
+    }
+    // Every probe either got its sockets and is healthy or is blind; how many of each
+    // depends on timing.
+    assert_eq!(blind + healthy, DOMAINS, "{blind} blind, {healthy} healthy");
+    assert!(blind > 0, "the limit was never reached: {healthy} healthy");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -482,11 +482,15 @@ impl Server {
                 {
                     s.clone()
                 }
-                _ => {
-                    let s = Socket::open(self.addr).map_err(|e| io_failure(&e))?;
-                    sockets.push(s.clone());
-                    s
-                }
+                _ => match (Socket::open(self.addr), idle) {
+                    (Ok(s), _) => {
+                        sockets.push(s.clone());
+                        s
+                    }
+                    // Out of descriptors (or the like): a busy socket beats none.
+                    (Err(_), Some(s)) => s.clone(),
+                    (Err(e), None) => return Err(io_failure(&e)),
+                },
             };
             match socket.register(query, reply) {
                 Ok((id, serial)) => return Ok((socket, id, serial)),

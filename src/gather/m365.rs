@@ -6,8 +6,9 @@ use hickory_resolver::proto::rr::{RData, RecordType};
 use crate::facts::{DnsFailure, M365Facts, is_microsoft_host};
 use crate::gather::dns::{self, Resolvers};
 
-/// Looks up the evidence records concurrently.
-pub async fn gather(resolvers: &Resolvers, domain: &str) -> M365Facts {
+/// Looks up the evidence records concurrently; `None` when a lookup could not be made for
+/// want of local resources (no evidence is not the same as not having looked).
+pub async fn gather(resolvers: &Resolvers, domain: &str) -> Option<M365Facts> {
     let name = |prefix: &str| dns::absolute(&format!("{prefix}{domain}"));
     let apex = name("");
     let sip_tls_name = name("_sip._tls.");
@@ -33,19 +34,28 @@ pub async fn gather(resolvers: &Resolvers, domain: &str) -> M365Facts {
         _ => None,
     });
     let (mx, txt, lyncdiscover, sip, sip_tls) = tokio::join!(mx, txt, lyncdiscover, sip, sip_tls);
-    M365Facts {
+    let local = Err(DnsFailure::Local);
+    if [&mx, &txt, &sip_tls].contains(&&local) {
+        return None;
+    }
+    Some(M365Facts {
         mx: mx.unwrap_or_default(),
         ms_txt: txt.unwrap_or_default(),
-        lyncdiscover,
-        sip,
+        lyncdiscover: lyncdiscover.ok()?,
+        sip: sip.ok()?,
         sip_tls: sip_tls.unwrap_or_default(),
-    }
+    })
 }
 
 /// CNAME hops followed at most (a DNS provider's alias in front of Microsoft's name is common).
 const MAX_CNAME_HOPS: usize = 8;
 
-async fn alias_or_address(resolvers: &Resolvers, name: String) -> Option<String> {
+/// The alias target (or `""` for a name with addresses), `None` for neither; an error when the
+/// lookup could not be made (local resources).
+async fn alias_or_address(
+    resolvers: &Resolvers,
+    name: String,
+) -> Result<Option<String>, DnsFailure> {
     let alias = resolvers.first(&name, RecordType::CNAME, |d| match d {
         RData::CNAME(c) => Some(dns::host(&c.0)),
         _ => None,
@@ -53,25 +63,27 @@ async fn alias_or_address(resolvers: &Resolvers, name: String) -> Option<String>
     let first = match alias.await {
         Ok(names) => names.into_iter().next(),
         // No such name: neither an alias nor an address (two queries saved).
-        Err(DnsFailure::Nxdomain) => return None,
+        Err(DnsFailure::Nxdomain) => return Ok(None),
+        Err(DnsFailure::Local) => return Err(DnsFailure::Local),
         Err(_) => None,
     };
     if let Some(first) = first {
         let mut current = first.clone();
         for _ in 0..MAX_CNAME_HOPS {
             if is_microsoft_host(&current) {
-                return Some(current);
+                return Ok(Some(current));
             }
             match resolvers.cname(&dns::absolute(&current)).await {
                 Some(next) => current = next,
                 None => break,
             }
         }
-        return Some(first);
+        return Ok(Some(first));
     }
     let addrs = resolvers.addresses(&name).await;
-    match addrs.first() {
-        Some(a) if a.answer.is_ok() => Some(String::new()),
-        _ => None,
+    match addrs.first().map(|a| &a.answer) {
+        Some(Ok(_)) => Ok(Some(String::new())),
+        Some(Err(DnsFailure::Local)) => Err(DnsFailure::Local),
+        _ => Ok(None),
     }
 }

@@ -232,15 +232,18 @@ impl Prober {
                 .map(|(name, port)| self.target(client, name, *port, &domain.name, deadline)),
         );
         // Every step is bounded by the deadline on its own, so what finished in time is kept.
-        let m365 = async { timeout_at(deadline, m365).await.ok() };
+        let m365 = async { timeout_at(deadline, m365).await.ok().flatten() };
         let authoritative = async { timeout_at(deadline, authoritative).await.ok().flatten() };
         let (targets, m365, authoritative) = tokio::join!(targets, m365, authoritative);
-        if domain.federation == Federation::Direct {
-            let outcomes: Vec<Result<(), DnsFailure>> = targets
-                .iter()
-                .flat_map(|t| &t.address_answers)
-                .map(|a| a.answer.as_ref().map(drop).map_err(|e| *e))
-                .collect();
+        let outcomes: Vec<Result<(), DnsFailure>> = targets
+            .iter()
+            .flat_map(|t| &t.address_answers)
+            .map(|a| a.answer.as_ref().map(drop).map_err(|e| *e))
+            .collect();
+        if outcomes.contains(&Err(DnsFailure::Local)) {
+            // A target we could not look up for want of sockets or memory: not the partner's.
+            facts.blind = Some(Blind::LocalResources);
+        } else if domain.federation == Federation::Direct {
             facts.blind = self.dns_blind(client, outcomes.iter(), deadline).await;
         }
         facts.targets = targets;
@@ -326,24 +329,25 @@ impl Prober {
         facts
     }
 
-    /// Microsoft 365 evidence, reused for [`M365_FRESH`].
-    async fn m365(&self, client: &VantageClient, domain: &str) -> M365Facts {
+    /// Microsoft 365 evidence, reused for [`M365_FRESH`]; `None` when it could not be looked
+    /// up for want of local resources (then nothing is kept).
+    async fn m365(&self, client: &VantageClient, domain: &str) -> Option<M365Facts> {
         let key = (client.name.clone(), domain.to_string());
         {
             let cache = self.m365.lock().unwrap_or_else(|p| p.into_inner());
             if let Some((at, facts)) = cache.get(&key)
                 && at.elapsed() < M365_FRESH
             {
-                return facts.clone();
+                return Some(facts.clone());
             }
         }
-        let facts = m365::gather(&client.resolvers, domain).await;
+        let facts = m365::gather(&client.resolvers, domain).await?;
         let mut cache = self.m365.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= 4096 && cache.len().is_power_of_two() {
             cache.retain(|_, (at, _)| at.elapsed() < M365_FRESH);
         }
         cache.insert(key, (Instant::now(), facts.clone()));
-        facts
+        Some(facts)
     }
 }
 
