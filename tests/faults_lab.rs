@@ -431,6 +431,51 @@ async fn tls_close_after_server_hello() {
     assert_fails(&m, "hello.example", "tls_handshake", "closed");
 }
 
+/// The SRV record answers but the target's address lookups go unanswered. From a vantage
+/// whose resolver answers its health query that is the partner's DNS (`target_resolves`
+/// fails, timeout); from one whose resolver does not, it is ours: the probe is blind and the
+/// check absent (before, only the SRV step and direct federation asked the health question).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_target_lookups_are_the_partners_only_if_the_resolver_is_healthy() {
+    let lab = Lab::start().await.unwrap();
+    sip_peer(&lab, "partner.example", SipMode::Answer(200)).await;
+    lab.zone.fault("sip.partner.example", Fault::Silence);
+    lab.zone.fault("health.example", Fault::Silence);
+    let outside = format!(
+        "    resolvers: [\"{}\"]\n    health_query: health.example\n",
+        lab.dns
+    );
+    let path = two_vantages(
+        &lab,
+        "silent.yml",
+        &outside,
+        &common::peer("partner.example"),
+    );
+    let (m, reports) = common::probe_all(&path).await;
+    let at = |vantage: &str, c: &str| {
+        common::value(
+            &m,
+            "sipfed_check_success",
+            &[("vantage", vantage), ("check", c)],
+        )
+    };
+    assert_eq!(at("inside", "srv_present"), Some(1.0), "{m}");
+    assert_eq!(at("inside", "target_resolves"), Some(0.0), "{m}");
+    assert_eq!(at("outside", "target_resolves"), None, "{m}");
+    let blind = |vantage: &str| {
+        reports[0]
+            .vantages
+            .iter()
+            .find(|v| v.vantage == vantage)
+            .map(|v| v.facts.blind)
+    };
+    assert_eq!(blind("inside"), Some(None));
+    assert_eq!(
+        blind("outside"),
+        Some(Some(sipfed_exporter::facts::Blind::ResolversDown))
+    );
+}
+
 #[tokio::test]
 async fn a_health_query_answered_with_nxdomain_counts_as_an_answer() {
     let lab = Lab::start().await.unwrap();

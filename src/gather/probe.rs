@@ -243,7 +243,9 @@ impl Prober {
         if outcomes.contains(&Err(DnsFailure::Local)) {
             // A target we could not look up for want of sockets or memory: not the partner's.
             facts.blind = Some(Blind::LocalResources);
-        } else if domain.federation == Federation::Direct {
+        } else {
+            // Every address lookup failed in a way that may be ours: asked of the resolvers'
+            // health (they may have died since the SRV answer).
             facts.blind = self.dns_blind(client, outcomes.iter(), deadline).await;
         }
         facts.targets = targets;
