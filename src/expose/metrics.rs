@@ -267,6 +267,9 @@ fn write_reports(out: &mut Out<'_>, reports: &[&DomainReport]) {
         "gauge",
         "1 when the check passed, 0 when it failed; one series per applicable check.",
     );
+    // The failing findings, noted on the way: a second pass over every probe's findings
+    // (160,000 at 10,000 domains, cache misses each) was an eighth of the scrape.
+    let mut failures = Vec::new();
     for p in &probes {
         out.flush_if_full();
         let r = p.r;
@@ -281,6 +284,9 @@ fn write_reports(out: &mut Out<'_>, reports: &[&DomainReport]) {
                 ],
                 f64::from(u8::from(f.passed)),
             );
+            if let Some(reason) = f.reason {
+                failures.push((p, f.check, reason));
+            }
         }
     }
     family(
@@ -289,20 +295,15 @@ fn write_reports(out: &mut Out<'_>, reports: &[&DomainReport]) {
         "gauge",
         "Why a check failed (bounded reason set); present only for failing checks.",
     );
-    for p in &probes {
+    for (p, check, reason) in failures {
         out.flush_if_full();
-        let r = p.r;
-        for f in &r.findings {
-            if let Some(reason) = f.reason {
-                sample(
-                    out,
-                    "sipfed_check_failure_info",
-                    |o| o.push_str(&p.labels),
-                    &[("check", f.check.as_str()), ("reason", reason.as_str())],
-                    1.0,
-                );
-            }
-        }
+        sample(
+            out,
+            "sipfed_check_failure_info",
+            |o| o.push_str(&p.labels),
+            &[("check", check.as_str()), ("reason", reason.as_str())],
+            1.0,
+        );
     }
     family(
         out,
