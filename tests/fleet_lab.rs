@@ -112,3 +112,41 @@ async fn a_shared_edge_sees_one_tls_handshake_per_round() {
         .collect();
     assert!(chains.windows(2).all(|w| w[0] == w[1]));
 }
+
+/// Domains with their own server names on one edge are looked at one by one (a handshake
+/// each), but the chain the edge presents to all of them is parsed once and shared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_chain_presented_under_several_names_is_parsed_once() {
+    const NAMES: usize = 5;
+    let lab = Lab::start().await.unwrap();
+    let names: Vec<String> = (0..NAMES).map(|n| format!("sip.d{n}.example")).collect();
+    let leaf = lab
+        .pki
+        .leaf(&LeafSpec {
+            names: names.clone(),
+            ..LeafSpec::good("unused.example")
+        })
+        .unwrap();
+    let edge = lab
+        .peer(Behavior::Tls {
+            leaf,
+            request_client_cert: false,
+            sip: SipMode::Answer(200),
+        })
+        .await
+        .unwrap();
+    let mut domains = String::new();
+    for (n, name) in names.iter().enumerate() {
+        lab.publish(&format!("d{n}.example"), name, edge.address);
+        domains.push_str(&format!("  - domain: d{n}.example\n"));
+    }
+    let (_, reports) = probe_lab(&lab, "", &domains).await;
+    assert_eq!(reports.len(), NAMES);
+    assert!(reports.iter().all(|r| passed(r, "cert_trusted")));
+    assert_eq!(edge.handshakes.load(Ordering::Relaxed) as usize, NAMES);
+    let chains: Vec<*const u8> = reports
+        .iter()
+        .map(|r| r.vantages[0].facts.targets[0].endpoints[0].chain.as_ptr() as *const u8)
+        .collect();
+    assert!(chains.windows(2).all(|w| w[0] == w[1]), "{chains:?}");
+}
