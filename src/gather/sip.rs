@@ -205,7 +205,8 @@ pub(super) async fn serve<S>(
     };
     loop {
         pending.retain(|t| !t.reply.is_closed());
-        let mut asked = turn.asked();
+        // Listened for only while idle (before `wanted` is read, so no ask is missed).
+        let mut asked = pending.is_empty().then(|| turn.asked());
         if pending.is_empty() && (!open || (users.none() && turn.wanted())) {
             return;
         }
@@ -275,7 +276,7 @@ pub(super) async fn serve<S>(
             // The last probe left, or another connection asks for a turn: the loop's check
             // gives the turn away if it is wanted and the edge unused.
             _ = users.gone(), if pending.is_empty() => {}
-            _ = &mut asked, if pending.is_empty() => {}
+            _ = async { if let Some(a) = asked.as_mut() { a.await } }, if asked.is_some() => {}
             // Nothing happened for `LINGER`, the last probe's leaving included.
             _ = tokio::time::sleep(LINGER), if pending.is_empty() => {
                 if users.none() || idle_since.elapsed() >= IDLE {
