@@ -97,7 +97,7 @@ pub struct Edge {
     pub blind: Option<Blind>,
     dial: Arc<Dial>,
     /// The open connection's transaction queue (`None` without SIP or once it is gone).
-    conn: tokio::sync::Mutex<Option<mpsc::UnboundedSender<sip::Txn>>>,
+    conn: tokio::sync::Mutex<Option<sip::Queue>>,
 }
 
 impl Edges {
@@ -198,7 +198,7 @@ struct Opened {
     tls: Option<Result<TlsFacts, TlsFailure>>,
     chain: Arc<[CertFacts]>,
     blind: Option<Blind>,
-    conn: Option<mpsc::UnboundedSender<sip::Txn>>,
+    conn: Option<sip::Queue>,
 }
 
 impl Dial {
@@ -341,7 +341,7 @@ impl Edge {
 
 impl Edge {
     /// Drops `sender`'s connection from the edge, unless another probe replaced it already.
-    async fn forget(&self, sender: &mpsc::UnboundedSender<sip::Txn>) {
+    async fn forget(&self, sender: &sip::Queue) {
         let mut conn = self.conn.lock().await;
         if conn.as_ref().is_some_and(|c| c.same_channel(sender)) {
             *conn = None;

@@ -25,7 +25,7 @@ pub(super) struct Gone;
 /// Sends OPTIONS for `domain` as one transaction on a connection run by [`serve`] and waits
 /// for its final response until `deadline`.
 pub(super) async fn transact(
-    sender: &mpsc::UnboundedSender<Txn>,
+    sender: &Queue,
     domain: &str,
     deadline: Instant,
 ) -> Result<SipFacts, Gone> {
@@ -46,7 +46,7 @@ pub(super) async fn transact(
         provisional: provisional.clone(),
         reply,
     };
-    if sender.send(txn).is_err() {
+    if sender.send(Box::new(txn)).is_err() {
         return Err(Gone);
     }
     Ok(match timeout_at(deadline, answer).await {
@@ -157,6 +157,11 @@ impl Turn for () {
     }
 }
 
+/// The queue of a connection's transactions. Boxed: an edge keeps its sender until the edge is
+/// swept, and the channel's first block holds 32 items (2.9 KiB unboxed; 28 MiB for the
+/// 10,000 edges of 10,000 domains with their own server names).
+pub(super) type Queue = mpsc::UnboundedSender<Box<Txn>>;
+
 /// One OPTIONS transaction handed to a connection.
 pub(super) struct Txn {
     request: String,
@@ -183,7 +188,7 @@ enum Answer {
 /// probes that may still send on it.
 pub(super) async fn serve<S>(
     stream: S,
-    mut rx: mpsc::UnboundedReceiver<Txn>,
+    mut rx: mpsc::UnboundedReceiver<Box<Txn>>,
     turn: impl Turn,
     users: Arc<Users>,
 ) where
@@ -214,6 +219,7 @@ pub(super) async fn serve<S>(
             t = rx.recv(), if open => match t {
                 None => open = false,
                 Some(t) => {
+                    let t = *t;
                     let written = async {
                         wr.write_all(t.request.as_bytes()).await?;
                         wr.flush().await
@@ -692,7 +698,7 @@ mod tests {
         bool,
         tokio::task::JoinHandle<()>,
         tokio::task::JoinHandle<()>,
-        mpsc::UnboundedSender<Txn>,
+        Queue,
     ) {
         let (client, mut server) = tokio::io::duplex(4096);
         let peer = tokio::spawn(async move {
