@@ -212,18 +212,7 @@ async fn fleet(domains: usize) {
         })
         .count();
     assert_eq!(down, 0, "every endpoint came up");
-    let sip_ok = reports
-        .iter()
-        .filter(|r| {
-            r.vantages.iter().all(|v| {
-                v.facts.targets.iter().all(|t| {
-                    t.endpoints
-                        .iter()
-                        .all(|e| e.sip.as_ref().is_some_and(|s| s.status == Ok(200)))
-                })
-            })
-        })
-        .count();
+    let sip_ok = sip_ok(&reports);
     drop(reports);
     // Second round: what every later round costs (the Microsoft 365 evidence is reused).
     // SIPFED_FLEET_EXTRA_ROUNDS: later rounds before the measured one (profiling them).
@@ -310,18 +299,7 @@ async fn shared(domains: usize) {
         .iter()
         .filter(|r| r.vantages.iter().all(|v| v.success))
         .count();
-    let sip_ok = reports
-        .iter()
-        .filter(|r| {
-            r.vantages.iter().all(|v| {
-                v.facts.targets.iter().all(|t| {
-                    t.endpoints
-                        .iter()
-                        .all(|e| e.sip.as_ref().is_some_and(|s| s.status == Ok(200)))
-                })
-            })
-        })
-        .count();
+    let sip_ok = sip_ok(&reports);
     println!(
         "shared edge: {domains} domains on one edge whose SIP answers after {SHARED_SIP_DELAY_MS} ms (timeout 5 s): round {:.2} s, {healthy}/{domains} healthy, SIP 200 for {sip_ok}/{domains}, {} look(s) of the edge",
         wall.as_secs_f64(),
@@ -387,4 +365,20 @@ async fn main() {
             "run for {n} domains failed"
         );
     }
+}
+
+/// Domains whose every endpoint answered OPTIONS with 200 at every vantage.
+fn sip_ok(reports: &[Arc<sipfed_exporter::judge::DomainReport>]) -> usize {
+    reports
+        .iter()
+        .filter(|r| {
+            r.vantages.iter().all(|v| {
+                v.facts.targets.iter().all(|t| {
+                    t.endpoints
+                        .iter()
+                        .all(|e| e.sip.as_ref().is_some_and(|s| s.status == Ok(200)))
+                })
+            })
+        })
+        .count()
 }

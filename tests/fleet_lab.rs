@@ -120,18 +120,10 @@ async fn one_chain_presented_under_several_names_is_parsed_once() {
     const NAMES: usize = 5;
     let lab = Lab::start().await.unwrap();
     let names: Vec<String> = (0..NAMES).map(|n| format!("sip.d{n}.example")).collect();
-    let leaf = lab
-        .pki
-        .leaf(&LeafSpec {
+    let edge = lab
+        .tls_peer(&LeafSpec {
             names: names.clone(),
             ..LeafSpec::good("unused.example")
-        })
-        .unwrap();
-    let edge = lab
-        .peer(Behavior::Tls {
-            leaf,
-            request_client_cert: false,
-            sip: SipMode::Answer(200),
         })
         .await
         .unwrap();

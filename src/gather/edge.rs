@@ -286,12 +286,7 @@ impl Edge {
     /// Waiting for a turn or another probe's reconnect extends `deadline`.
     pub async fn options(&self, domain: &str, mut deadline: Instant) -> Option<SipFacts> {
         let start = StdInstant::now();
-        let fail = |reason: Reason, detail: String| SipFacts {
-            status: Err(reason),
-            duration_seconds: start.elapsed().as_secs_f64(),
-            detail,
-            server: None,
-        };
+        let fail = |reason, detail| sip::failed(start, reason, detail);
         // A connection the peer closed after answering others is reopened once.
         for _ in 0..2 {
             let waiting = Instant::now();

@@ -30,12 +30,7 @@ pub(super) async fn transact(
     deadline: Instant,
 ) -> Result<SipFacts, Gone> {
     let start = StdInstant::now();
-    let fail = |reason: Reason, detail: String| SipFacts {
-        status: Err(reason),
-        duration_seconds: start.elapsed().as_secs_f64(),
-        detail,
-        server: None,
-    };
+    let fail = |reason, detail| failed(start, reason, detail);
     let ids = Ids::new();
     let provisional = Arc::new(AtomicU16::new(0));
     let (reply, answer) = oneshot::channel();
@@ -66,6 +61,16 @@ pub(super) async fn transact(
         },
         Ok(Ok(Answer::Fail(reason, detail))) => fail(reason, detail),
     })
+}
+
+/// A SIP step that failed for `reason`, begun at `start`.
+pub(super) fn failed(start: StdInstant, reason: Reason, detail: String) -> SipFacts {
+    SipFacts {
+        status: Err(reason),
+        duration_seconds: start.elapsed().as_secs_f64(),
+        detail,
+        server: None,
+    }
 }
 
 /// One OPTIONS transaction for `domain` on its own connection `stream`, read by the same

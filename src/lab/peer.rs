@@ -403,14 +403,21 @@ where
 
 /// A response with `code` to `request` (its head), echoing Via, From, To, Call-ID and CSeq.
 fn response(request: &str, code: u16) -> String {
-    let header = |name: &str| {
-        request
-            .split("\r\n")
-            .filter_map(|l| l.split_once(':'))
-            .find(|(n, _)| n.trim().eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default()
-    };
+    response_as(request, code, &header(request, "call-id"))
+}
+
+/// The value of a request's header `name` (case-insensitive), empty when absent.
+fn header(request: &str, name: &str) -> String {
+    request
+        .split("\r\n")
+        .filter_map(|l| l.split_once(':'))
+        .find(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// A response to `request` with status `code`, claiming to answer the call `call_id`.
+fn response_as(request: &str, code: u16, call_id: &str) -> String {
     let reason = match code {
         100 => "Trying",
         200 => "OK",
@@ -419,12 +426,11 @@ fn response(request: &str, code: u16) -> String {
         _ => "Whatever",
     };
     format!(
-        "SIP/2.0 {code} {reason}\r\nVia: {}\r\nFrom: {}\r\nTo: {};tag=lab{code}\r\nCall-ID: {}\r\nCSeq: {}\r\nAllow: INVITE, ACK, CANCEL, OPTIONS, BYE, MESSAGE\r\nContent-Length: 0\r\n\r\n",
-        header("via"),
-        header("from"),
-        header("to"),
-        header("call-id"),
-        header("cseq")
+        "SIP/2.0 {code} {reason}\r\nVia: {}\r\nFrom: {}\r\nTo: {};tag=lab{code}\r\nCall-ID: {call_id}\r\nCSeq: {}\r\nAllow: INVITE, ACK, CANCEL, OPTIONS, BYE, MESSAGE\r\nContent-Length: 0\r\n\r\n",
+        header(request, "via"),
+        header(request, "from"),
+        header(request, "to"),
+        header(request, "cseq")
     )
 }
 
@@ -444,30 +450,8 @@ async fn answer_sip<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
         }
     }
     let request = String::from_utf8_lossy(&buf).into_owned();
-    let header = |name: &str| {
-        request
-            .split("\r\n")
-            .filter_map(|l| l.split_once(':'))
-            .find(|(n, _)| n.trim().eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default()
-    };
-    let response = |code: u16, call_id: &str| {
-        let reason = match code {
-            100 => "Trying",
-            200 => "OK",
-            403 => "Forbidden",
-            482 => "Loop Detected",
-            _ => "Whatever",
-        };
-        format!(
-            "SIP/2.0 {code} {reason}\r\nVia: {}\r\nFrom: {}\r\nTo: {};tag=lab{code}\r\nCall-ID: {call_id}\r\nCSeq: {}\r\nAllow: INVITE, ACK, CANCEL, OPTIONS, BYE, MESSAGE\r\nContent-Length: 0\r\n\r\n",
-            header("via"),
-            header("from"),
-            header("to"),
-            header("cseq")
-        )
-    };
+    let header = |name: &str| header(&request, name);
+    let response = |code: u16, call_id: &str| response_as(&request, code, call_id);
     let call_id = header("call-id");
     let compact = |code: u16| {
         let body = "v=0\r\n";
