@@ -17,8 +17,13 @@ fn rcode_failure(code: ResponseCode) -> DnsFailure {
     }
 }
 
-/// What a response says: the records of `rtype` (NODATA without any; a CNAME chain is not
-/// data) and the target of the CNAME owned by `fqdn`, or the failure its code means.
+/// CNAME links followed inside one answer at most (a loop or a long chain ends there).
+const MAX_CHAIN: usize = 8;
+
+/// What a response says: the records of `rtype` owned by `fqdn` or by the CNAME chain from
+/// `fqdn` inside the answer (NODATA without any; a CNAME chain is not data; records of any
+/// other owner are ignored, whatever a server slipped in) and the target of the CNAME owned
+/// by `fqdn`, or the failure its code means.
 pub(super) fn records<T>(
     m: &Message,
     fqdn: &Name,
@@ -28,14 +33,12 @@ pub(super) fn records<T>(
     if m.metadata.response_code != ResponseCode::NoError {
         return (Err(rcode_failure(m.metadata.response_code)), None);
     }
-    let alias = m.answers.iter().find_map(|r| match &r.data {
-        RData::CNAME(c) if r.name == *fqdn => Some(host(&c.0)),
-        _ => None,
-    });
+    let owners = chain(m, fqdn, rtype);
+    let alias = owners.get(1).map(|n| host(n));
     let out: Vec<T> = m
         .answers
         .iter()
-        .filter(|r| r.record_type() == rtype)
+        .filter(|r| r.record_type() == rtype && owners.contains(&&r.name))
         .filter_map(|r| pick(&r.data))
         .collect();
     let answer = if out.is_empty() {
@@ -44,6 +47,27 @@ pub(super) fn records<T>(
         Ok(out)
     };
     (answer, alias)
+}
+
+/// `fqdn` and the names its CNAME chain inside `m`'s answers leads to, in order (only `fqdn`
+/// when CNAMEs are what was asked for: then they are the data).
+fn chain<'a>(m: &'a Message, fqdn: &'a Name, rtype: RecordType) -> Vec<&'a Name> {
+    let mut owners = vec![fqdn];
+    if rtype == RecordType::CNAME {
+        return owners;
+    }
+    while owners.len() <= MAX_CHAIN {
+        let last = owners[owners.len() - 1];
+        let next = m.answers.iter().find_map(|r| match &r.data {
+            RData::CNAME(c) if r.name == *last => Some(&c.0),
+            _ => None,
+        });
+        match next {
+            Some(target) if !owners.contains(&target) => owners.push(target),
+            _ => break,
+        }
+    }
+    owners
 }
 
 /// The more telling of two failures (a NXDOMAIN beats a NODATA from the other family).
@@ -117,6 +141,33 @@ mod tests {
                 vec![cname("alias.test", "real.test")]
             ),
             (Err(DnsFailure::Nodata), Some("real.test".to_string()))
+        );
+        // Records of other owners are not this name's, even of the asked type; a chain's are.
+        let other = Ipv4Addr::new(203, 0, 113, 1);
+        assert_eq!(
+            read(
+                ResponseCode::NoError,
+                vec![
+                    a("evil.test", other),
+                    cname("alias.test", "mid.test"),
+                    cname("evil.test", "alias.test"),
+                    a("real.test", other),
+                    cname("mid.test", "real2.test"),
+                    a("real2.test", ip),
+                ]
+            ),
+            (Ok(vec![ip]), Some("mid.test".to_string()))
+        );
+        // A CNAME loop ends; nothing at its names is data.
+        assert_eq!(
+            read(
+                ResponseCode::NoError,
+                vec![
+                    cname("alias.test", "loop.test"),
+                    cname("loop.test", "alias.test")
+                ]
+            ),
+            (Err(DnsFailure::Nodata), Some("loop.test".to_string()))
         );
         // A CNAME owned by another name is not this name's alias.
         assert_eq!(

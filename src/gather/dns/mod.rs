@@ -1,19 +1,20 @@
 //! DNS gathering: one stub client per configured resolver address of a vantage, every query
 //! absolute (no search list), answers classified into `DnsFailure`s.
 //!
-//! The transport is our own and lean (hickory-proto only builds and parses messages): per
-//! server address a few connected UDP sockets shared by all queries, each with one reader task
-//! that hands a response to the query waiting for its id — a datagram counts only when its id
-//! is pending on that socket and its question is the query's. Sockets are retired after
-//! `QUERIES_PER_SOCKET` queries or `SOCKET_AGE`, so source ports keep changing. A truncated
-//! answer is asked again over TCP. hickory-resolver is used only to read /etc/resolv.conf.
+//! The transport is our own and lean (hickory-proto only builds and parses messages):
+//! [`transport`] asks a resolver's servers, each exchange from its own random source port with
+//! its own random id, and takes only the response from the server asked to the question asked;
+//! [`answer`] reads from it only the records owned by the queried name or by the CNAME chain
+//! inside the answer. `system` reads the name servers and the `timeout`, `attempts` and
+//! `rotate` options of /etc/resolv.conf (or of the file `SIPFED_RESOLV_CONF` names) and treats
+//! the servers as alternatives.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hickory_proto::op::Query;
 use hickory_proto::rr::{Name, RData, RecordType};
-use hickory_resolver::config::ProtocolConfig;
 
 use crate::config::{ResolverAddr, Vantage};
 use crate::error::Error;
@@ -23,7 +24,7 @@ mod answer;
 mod transport;
 
 use answer::{records, worse};
-use transport::{Client, Server};
+use transport::{Client, Options};
 
 /// The resolvers of one vantage, built once and shared by every probe from it.
 pub struct Resolvers {
@@ -51,17 +52,29 @@ impl Resolvers {
     ) -> Result<Resolvers, Error> {
         let mut resolvers = Vec::new();
         for addr in &vantage.resolvers {
-            let servers = match addr {
-                ResolverAddr::System => system_servers().map_err(|message| Error::Config {
-                    location: "/etc/resolv.conf".into(),
-                    message: format!("vantage {}: system resolver: {message}", vantage.name),
-                })?,
-                ResolverAddr::Addr(sa) => vec![*sa],
-            };
-            let client = Client {
-                servers: servers.into_iter().map(Server::new).collect(),
-                timeout: query_timeout,
-                recursion,
+            let client = match addr {
+                ResolverAddr::System => {
+                    let path = resolv_conf_path();
+                    let (servers, mut options) =
+                        system_servers(&path, 53).map_err(|message| Error::Config {
+                            location: path.display().to_string(),
+                            message: format!(
+                                "vantage {}: system resolver: {message}",
+                                vantage.name
+                            ),
+                        })?;
+                    // resolv.conf's timeout, within the probe's budget for one attempt.
+                    options.timeout = options.timeout.min(query_timeout);
+                    Client::new(servers, options, recursion)
+                }
+                ResolverAddr::Addr(sa) => {
+                    let options = Options {
+                        timeout: query_timeout,
+                        attempts: transport::ATTEMPTS,
+                        rotate: false,
+                    };
+                    Client::new(vec![*sa], options, recursion)
+                }
             };
             resolvers.push((addr.to_string(), client));
         }
@@ -165,19 +178,30 @@ impl Resolvers {
 
     /// Whether each resolver answers a query for `name`'s NS records (vantage health): any
     /// response counts — data, NODATA or NXDOMAIN — but SERVFAIL, REFUSED, silence and network
-    /// errors do not.
+    /// errors do not. The servers of `system` are alternatives, asked at once: one that
+    /// answers is enough.
     pub async fn health(&self, name: &str) -> Vec<ResolverAnswer<()>> {
-        self.each(name, RecordType::NS, |_| Some(()))
-            .await
-            .into_iter()
-            .map(|a| ResolverAnswer {
-                resolver: a.resolver,
-                answer: match a.answer {
-                    Ok(_) | Err(DnsFailure::Nodata | DnsFailure::Nxdomain) => Ok(()),
+        let Ok(fqdn) = Name::from_ascii(absolute(name)) else {
+            return Vec::new();
+        };
+        let query = Query::query(fqdn.clone(), RecordType::NS);
+        let asks = self.resolvers.iter().map(|(label, r)| {
+            let (query, fqdn) = (&query, &fqdn);
+            async move {
+                let answer = match r.resolve_any(query).await {
+                    Ok(m) => records(&m, fqdn, RecordType::NS, |_| Some(())).0,
                     Err(e) => Err(e),
-                },
-            })
-            .collect()
+                };
+                ResolverAnswer {
+                    resolver: label.clone(),
+                    answer: match answer {
+                        Ok(_) | Err(DnsFailure::Nodata | DnsFailure::Nxdomain) => Ok(()),
+                        Err(e) => Err(e),
+                    },
+                }
+            }
+        });
+        futures::future::join_all(asks).await
     }
 
     /// Records of any type from the first resolver (for the Microsoft 365 evidence lookups).
@@ -229,18 +253,21 @@ impl Resolvers {
     }
 }
 
-/// The name servers /etc/resolv.conf lists, in order, at their UDP port (53 unless said).
-fn system_servers() -> Result<Vec<SocketAddr>, String> {
-    let (conf, _) = hickory_resolver::system_conf::read_system_conf().map_err(|e| e.to_string())?;
-    // Only the name servers: the search list is what makes nslookup lie.
+/// The resolv.conf `system` stands for: `SIPFED_RESOLV_CONF` if set, else /etc/resolv.conf.
+fn resolv_conf_path() -> PathBuf {
+    std::env::var_os("SIPFED_RESOLV_CONF").map_or_else(|| "/etc/resolv.conf".into(), PathBuf::from)
+}
+
+/// The name servers a resolv.conf lists, in order, at `port`, and its `timeout`, `attempts`
+/// and `rotate` options (glibc's defaults 5 s and 2 when absent; attempts at most 5 as glibc
+/// caps them).
+fn system_servers(path: &Path, port: u16) -> Result<(Vec<SocketAddr>, Options), String> {
+    let text = std::fs::read(path).map_err(|e| e.to_string())?;
+    let conf = resolv_conf::Config::parse(&text).map_err(|e| e.to_string())?;
+    // Only the name servers and the options: the search list is what makes nslookup lie.
     let mut servers: Vec<SocketAddr> = Vec::new();
-    for ns in conf.name_servers() {
-        let port = ns
-            .connections
-            .iter()
-            .find(|c| matches!(c.protocol, ProtocolConfig::Udp))
-            .map_or(53, |c| c.port);
-        let addr = SocketAddr::new(ns.ip, port);
+    for ns in &conf.nameservers {
+        let addr = SocketAddr::new(ns.into(), port);
         if !servers.contains(&addr) {
             servers.push(addr);
         }
@@ -248,7 +275,12 @@ fn system_servers() -> Result<Vec<SocketAddr>, String> {
     if servers.is_empty() {
         return Err("no name server".into());
     }
-    Ok(servers)
+    let options = Options {
+        timeout: Duration::from_secs(u64::from(conf.timeout.max(1))),
+        attempts: usize::try_from(conf.attempts.clamp(1, 5)).unwrap_or(1),
+        rotate: conf.rotate,
+    };
+    Ok((servers, options))
 }
 
 /// The records of `rtype` at `name` that one resolver gives.
@@ -295,4 +327,47 @@ pub fn first_answer<T>(answers: Vec<ResolverAnswer<Vec<T>>>) -> Result<Vec<T>, D
         .next()
         .map(|a| a.answer)
         .unwrap_or(Err(DnsFailure::Error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolv_conf_gives_servers_and_options() {
+        let dir = std::env::temp_dir().join(format!("sipfed-resolv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("resolv.conf");
+        let read = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            system_servers(&path, 5353)
+        };
+        let (servers, options) = read(
+            "search corp.example\nnameserver 192.0.2.1\nnameserver 2001:db8::1\nnameserver 192.0.2.1\noptions timeout:1 attempts:3 rotate\n",
+        )
+        .unwrap();
+        assert_eq!(
+            servers,
+            vec![
+                "192.0.2.1:5353".parse::<SocketAddr>().unwrap(),
+                "[2001:db8::1]:5353".parse().unwrap()
+            ]
+        );
+        let want = Options {
+            timeout: Duration::from_secs(1),
+            attempts: 3,
+            rotate: true,
+        };
+        assert_eq!(options, want);
+        // glibc's defaults; attempts capped at 5 as glibc does.
+        let (_, options) = read("nameserver 192.0.2.1\noptions attempts:9\n").unwrap();
+        let want = Options {
+            timeout: Duration::from_secs(5),
+            attempts: 5,
+            rotate: false,
+        };
+        assert_eq!(options, want);
+        assert_eq!(read("search x\n"), Err("no name server".into()));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -1,112 +1,195 @@
-//! The wire: UDP exchanges (with a TCP retry of a truncated answer) with one configured
-//! resolver's servers, and which datagram is the response to a query.
+//! The wire: one configured resolver's servers, asked over UDP (a truncated answer again over
+//! TCP), and which datagram is the response to a query.
+//!
+//! Every exchange has its own socket, bound to a fresh ephemeral port the kernel picks at
+//! random, connected to the server asked (the kernel drops datagrams from anyone else), and
+//! its own random id (RFC 5452): an off-path forger must guess both for each query, and an
+//! ICMP error, which the kernel reports on the socket it concerns, fails only that query.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use ring::rand::{SecureRandom, SystemRandom};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
-use tokio::sync::{Notify, Semaphore, oneshot};
+use tokio::sync::Semaphore;
 
 use crate::facts::DnsFailure;
 
-/// UDP attempts per query and server, each bounded by the query timeout.
-const ATTEMPTS: usize = 2;
-/// Connected UDP sockets per server address, opened as concurrency needs them.
-const SOCKETS_PER_SERVER: usize = 4;
-/// Queries waiting on one socket at most. Responses wait in the socket's receive buffer until
-/// its reader runs; this many small ones fit in the default 208 KiB, so a busy runtime does not
-/// make the kernel drop answers (which cost a timeout and a retry).
-const IN_FLIGHT_PER_SOCKET: usize = 64;
-/// Queries a socket carries before it is retired (and its source port with it).
-const QUERIES_PER_SOCKET: u32 = 512;
-/// Age after which a socket takes no new queries.
-const SOCKET_AGE: Duration = Duration::from_secs(30);
+/// UDP attempts per query and server of an explicitly listed resolver, each bounded by the
+/// query timeout.
+pub(super) const ATTEMPTS: usize = 2;
+/// Queries waiting on one server at most (a socket each); more wait for a slot before their
+/// attempt. Bounds the descriptors one server can take.
+const IN_FLIGHT_PER_SERVER: usize = 256;
 /// The EDNS0 UDP payload we advertise (the DNS flag day 2020 value, hickory's default).
 const EDNS_PAYLOAD: u16 = 1232;
 /// Receive buffer: the largest UDP datagram, whatever a server sends despite our EDNS size.
 const MAX_DATAGRAM: usize = 65_535;
+/// How long a server that let an attempt time out is asked after the others.
+const SUSPECT_FOR: Duration = Duration::from_secs(30);
 
-/// One configured resolver: its server addresses (several only for `system`), tried in order.
+/// How a resolver's servers are asked (resolv.conf's `timeout`, `attempts`, `rotate`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Options {
+    /// Bounds each attempt, UDP or TCP.
+    pub timeout: Duration,
+    /// Rounds over the servers.
+    pub attempts: usize,
+    /// Each query starts at the next server (round robin) instead of the first.
+    pub rotate: bool,
+}
+
+/// One configured resolver: its server addresses (several only for `system`), alternatives
+/// asked in order until one gives a response other than SERVFAIL or REFUSED.
 pub(super) struct Client {
     pub(super) servers: Vec<Server>,
-    /// Bounds each attempt, UDP or TCP.
-    pub(super) timeout: Duration,
+    options: Options,
     /// The RD bit of every query.
-    pub(super) recursion: bool,
+    recursion: bool,
+    /// The next query's first server when rotating.
+    next: AtomicUsize,
+    /// Random bytes for ids, drawn in batches (one getrandom per 32 ids).
+    ids: Mutex<([u8; 64], usize)>,
 }
 
 impl Client {
+    pub(super) fn new(servers: Vec<SocketAddr>, options: Options, recursion: bool) -> Client {
+        Client {
+            servers: servers.into_iter().map(Server::new).collect(),
+            options,
+            recursion,
+            next: AtomicUsize::new(0),
+            ids: Mutex::new(([0; 64], 64)),
+        }
+    }
+
     /// The response to `query`: from the first server that gives one other than SERVFAIL or
-    /// REFUSED, else the last server's response or failure.
+    /// REFUSED, else the last response or failure. Servers are asked one after another in
+    /// `attempts` rounds; a server that responded is not asked again, and servers that
+    /// recently let an attempt time out are asked last.
     pub(super) async fn resolve(&self, query: &Query) -> Result<Message, DnsFailure> {
-        let wire = encode(query, self.recursion)?;
-        let mut last = Err(DnsFailure::Error);
-        for server in &self.servers {
-            last = self.exchange(server, query, &wire).await;
-            let next = match &last {
-                Ok(m) => matches!(
-                    m.metadata.response_code,
-                    ResponseCode::ServFail | ResponseCode::Refused
-                ),
-                Err(_) => true,
-            };
-            if !next {
+        let order = self.order();
+        let mut responded = vec![false; self.servers.len()];
+        let mut last = Err(DnsFailure::Timeout);
+        for _ in 0..self.options.attempts.max(1) {
+            for &i in &order {
+                if responded[i] {
+                    continue;
+                }
+                let server = &self.servers[i];
+                last = self.exchange(server, query).await;
+                match &last {
+                    Ok(m)
+                        if !matches!(
+                            m.metadata.response_code,
+                            ResponseCode::ServFail | ResponseCode::Refused
+                        ) =>
+                    {
+                        return last;
+                    }
+                    Ok(_) => responded[i] = true,
+                    Err(DnsFailure::Timeout) => server.suspect(),
+                    Err(_) => {}
+                }
+            }
+            if responded.iter().all(|r| *r) {
                 break;
             }
         }
         last
     }
 
-    /// Up to `ATTEMPTS` UDP exchanges with one server; a truncated answer is asked again once
-    /// over TCP, and that answer is final.
-    async fn exchange(
-        &self,
-        server: &Server,
-        query: &Query,
-        wire: &[u8],
-    ) -> Result<Message, DnsFailure> {
-        let mut last = DnsFailure::Timeout;
-        for _ in 0..ATTEMPTS {
-            match server.udp(query, wire, self.timeout).await {
-                Ok((m, id)) if m.metadata.truncation => {
-                    let tcp = tcp_exchange(server.addr, query, wire, id);
-                    return tokio::time::timeout(self.timeout, tcp)
-                        .await
-                        .unwrap_or(Err(DnsFailure::Timeout));
-                }
-                Ok((m, _)) => return Ok(m),
-                Err(e @ (DnsFailure::Timeout | DnsFailure::Error)) => last = e,
-                Err(e) => return Err(e),
-            }
+    /// The first acceptable response of any server, all asked at once, one attempt each
+    /// (whether the resolver can answer at all: vantage health).
+    pub(super) async fn resolve_any(&self, query: &Query) -> Result<Message, DnsFailure> {
+        if self.servers.len() < 2 {
+            return self.resolve(query).await;
         }
-        Err(last)
+        let asks = self.servers.iter().map(|server| {
+            Box::pin(async move {
+                match self.exchange(server, query).await {
+                    Ok(m) => match m.metadata.response_code {
+                        ResponseCode::ServFail => Err(DnsFailure::Servfail),
+                        ResponseCode::Refused => Err(DnsFailure::Refused),
+                        _ => Ok(m),
+                    },
+                    Err(e) => Err(e),
+                }
+            })
+        });
+        futures::future::select_ok(asks).await.map(|(m, _)| m)
+    }
+
+    /// Server indices in the order this query asks them.
+    fn order(&self) -> Vec<usize> {
+        let n = self.servers.len();
+        let start = if self.options.rotate && n > 1 {
+            self.next.fetch_add(1, Ordering::Relaxed) % n
+        } else {
+            0
+        };
+        let mut order: Vec<usize> = (0..n).map(|i| (start + i) % n).collect();
+        if n > 1 {
+            // Stable: among the suspect and among the others, the order stays.
+            order.sort_by_key(|&i| self.servers[i].is_suspect());
+        }
+        order
+    }
+
+    /// One exchange with one server: UDP, a truncated answer asked again once over TCP (that
+    /// answer is final), a FORMERR asked again without EDNS (RFC 6891 §7).
+    async fn exchange(&self, server: &Server, query: &Query) -> Result<Message, DnsFailure> {
+        let timeout = self.options.timeout;
+        let mut edns = true;
+        loop {
+            let id = self.id()?;
+            let wire = encode(query, self.recursion, edns, id)?;
+            let mut m = server.udp(query, &wire, id, timeout).await?;
+            if m.metadata.truncation {
+                let tcp = tcp_exchange(server.addr, query, &wire, id);
+                m = tokio::time::timeout(timeout, tcp)
+                    .await
+                    .unwrap_or(Err(DnsFailure::Timeout))?;
+            }
+            if edns && m.metadata.response_code == ResponseCode::FormErr {
+                edns = false;
+                continue;
+            }
+            return Ok(m);
+        }
+    }
+
+    /// A fresh random query id.
+    fn id(&self) -> Result<u16, DnsFailure> {
+        let mut ids = lock(&self.ids);
+        let (random, used) = &mut *ids;
+        if *used + 2 > random.len() {
+            SystemRandom::new()
+                .fill(random)
+                .map_err(|_| DnsFailure::Local)?;
+            *used = 0;
+        }
+        let id = u16::from_be_bytes([random[*used], random[*used + 1]]);
+        *used += 2;
+        Ok(id)
     }
 }
 
-/// The query message for `query`, with id 0 (each attempt writes its own id over it).
-fn encode(query: &Query, recursion: bool) -> Result<Vec<u8>, DnsFailure> {
-    let mut message = Message::new(0, MessageType::Query, OpCode::Query);
+/// The query message for `query` with `id`, with or without an EDNS0 OPT record.
+fn encode(query: &Query, recursion: bool, edns: bool, id: u16) -> Result<Vec<u8>, DnsFailure> {
+    let mut message = Message::new(id, MessageType::Query, OpCode::Query);
     message.metadata.recursion_desired = recursion;
     message.add_query(query.clone());
-    let mut edns = Edns::new();
-    edns.set_max_payload(EDNS_PAYLOAD).set_version(0);
-    message.set_edns(edns);
-    message.to_vec().map_err(|_| DnsFailure::Error)
-}
-
-/// `wire` with `id` in its header.
-fn with_id(wire: &[u8], id: u16) -> Vec<u8> {
-    let mut out = wire.to_vec();
-    if let Some(head) = out.get_mut(..2) {
-        head.copy_from_slice(&id.to_be_bytes());
+    if edns {
+        let mut opt = Edns::new();
+        opt.set_max_payload(EDNS_PAYLOAD).set_version(0);
+        message.set_edns(opt);
     }
-    out
+    message.to_vec().map_err(|_| DnsFailure::Error)
 }
 
 /// Whether `m` is a response to `query` (sent with `id`): same id, and the same single
@@ -131,7 +214,7 @@ async fn tcp_exchange(
     let len = u16::try_from(wire.len()).map_err(|_| DnsFailure::Error)?;
     let mut out = Vec::with_capacity(2 + wire.len());
     out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(&with_id(wire, id));
+    out.extend_from_slice(wire);
     stream.write_all(&out).await.map_err(io)?;
     let len = stream.read_u16().await.map_err(io)?;
     let mut buf = vec![0; usize::from(len)];
@@ -154,345 +237,79 @@ fn io_failure(e: &std::io::Error) -> DnsFailure {
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The guarded maps stay consistent whatever panicked while holding them.
+    // The guarded values stay consistent whatever panicked while holding them.
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// One server address: its open UDP sockets, at most `SOCKETS_PER_SERVER` taking queries.
+/// One server address.
 pub(super) struct Server {
     addr: SocketAddr,
-    /// Sockets taking new queries; retired ones live on only in their reader task until
-    /// their last pending query is done.
-    sockets: Mutex<Vec<Arc<Socket>>>,
-    /// Bounds the queries waiting on this server's sockets, retired ones included, to
-    /// `SOCKETS_PER_SERVER * IN_FLIGHT_PER_SOCKET`; more wait here, before their attempt.
+    /// Bounds the queries waiting on this server to `IN_FLIGHT_PER_SERVER`.
     slots: Semaphore,
+    /// Until when the server is asked after the others (it let an attempt time out).
+    suspect_until: Mutex<Option<Instant>>,
 }
 
 impl Server {
-    pub(super) fn new(addr: SocketAddr) -> Server {
+    fn new(addr: SocketAddr) -> Server {
         Server {
             addr,
-            sockets: Mutex::new(Vec::new()),
-            slots: Semaphore::new(SOCKETS_PER_SERVER * IN_FLIGHT_PER_SOCKET),
+            slots: Semaphore::new(IN_FLIGHT_PER_SERVER),
+            suspect_until: Mutex::new(None),
         }
     }
 
-    /// One UDP exchange: the response to `query` and the id it was sent with.
+    fn suspect(&self) {
+        *lock(&self.suspect_until) = Some(Instant::now() + SUSPECT_FOR);
+    }
+
+    fn is_suspect(&self) -> bool {
+        lock(&self.suspect_until).is_some_and(|until| Instant::now() < until)
+    }
+
+    /// One UDP exchange on a socket of its own: the response to `query` sent as `wire`
+    /// with `id`. Anything else arriving on the socket is dropped; an error on it (ICMP
+    /// port unreachable) ends this exchange only.
     async fn udp(
         &self,
         query: &Query,
         wire: &[u8],
+        id: u16,
         timeout: Duration,
-    ) -> Result<(Message, u16), DnsFailure> {
+    ) -> Result<Message, DnsFailure> {
         // Never closed: a wait for a slot ends with one.
         let _slot = self.slots.acquire().await.map_err(|_| DnsFailure::Error)?;
-        let (reply, response) = oneshot::channel();
-        let (socket, id, serial) = self.register(query, reply)?;
-        // Unregisters on every way out, the caller's cancellation included.
-        let _pending = Registration {
-            socket: &socket,
-            id,
-            serial,
-        };
-        socket
-            .udp
-            .send(&with_id(wire, id))
-            .await
-            .map_err(|e| io_failure(&e))?;
-        match tokio::time::timeout(timeout, response).await {
-            Ok(Ok(Ok(m))) => Ok((m, id)),
-            Ok(Ok(Err(e))) => Err(e),
-            Ok(Err(_)) => Err(DnsFailure::Error),
-            Err(_) => Err(DnsFailure::Timeout),
-        }
-    }
-
-    /// Registers a pending query on a socket that takes queries, opening one when every open
-    /// socket is busy and there is room.
-    fn register(
-        &self,
-        query: &Query,
-        mut reply: Reply,
-    ) -> Result<(Arc<Socket>, u16, u64), DnsFailure> {
-        let mut sockets = lock(&self.sockets);
-        // Twice at most: a socket retired under our feet is replaced once.
-        for _ in 0..2 {
-            sockets.retain(|s| {
-                let open = s.takes_queries();
-                if !open {
-                    s.retire();
-                }
-                open
-            });
-            let idle = sockets
-                .iter()
-                .min_by_key(|s| s.in_flight.load(Ordering::Relaxed));
-            let socket = match idle {
-                Some(s)
-                    if s.in_flight.load(Ordering::Relaxed) == 0
-                        || sockets.len() >= SOCKETS_PER_SERVER =>
-                {
-                    s.clone()
-                }
-                _ => match (Socket::open(self.addr), idle) {
-                    (Ok(s), _) => {
-                        sockets.push(s.clone());
-                        s
-                    }
-                    // Out of descriptors (or the like): a busy socket beats none.
-                    (Err(_), Some(s)) => s.clone(),
-                    (Err(e), None) => return Err(io_failure(&e)),
-                },
-            };
-            match socket.register(query, reply) {
-                Ok((id, serial)) => return Ok((socket, id, serial)),
-                // Retired by its reader in the meantime: drop it, take another.
-                Err(r) => reply = r,
-            }
-        }
-        Err(DnsFailure::Error)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        for s in lock(&self.sockets).drain(..) {
-            s.retire();
-        }
-    }
-}
-
-type Reply = oneshot::Sender<Result<Message, DnsFailure>>;
-
-/// A query waiting on a socket for its response.
-struct Pending {
-    query: Query,
-    /// Tells this registration from a later one that reuses the id.
-    serial: u64,
-    reply: Reply,
-}
-
-/// A connected UDP socket shared by queries to one server.
-struct Socket {
-    udp: UdpSocket,
-    born: Instant,
-    /// Queries registered so far (for retirement).
-    issued: AtomicU32,
-    /// `state.pending.len()`, readable without the lock (for picking the least busy).
-    in_flight: AtomicUsize,
-    state: Mutex<SocketState>,
-    /// Wakes the reader to see whether it is done (retired, nothing pending).
-    wake: Notify,
-}
-
-struct SocketState {
-    /// Never two entries with one id: an id is drawn until it is free.
-    pending: HashMap<u16, Pending>,
-    retired: bool,
-    serial: u64,
-    /// Random bytes for ids, drawn in batches (one getrandom per 32 ids).
-    random: [u8; 64],
-    used: usize,
-}
-
-impl Socket {
-    /// Binds an ephemeral port, connects it to `server` (the kernel then drops datagrams from
-    /// anyone else) and starts its reader.
-    fn open(server: SocketAddr) -> std::io::Result<Arc<Socket>> {
-        let local = match server.ip() {
+        let io = |e: std::io::Error| io_failure(&e);
+        let local = match self.addr.ip() {
             IpAddr::V4(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
             IpAddr::V6(_) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
         };
-        let std = std::net::UdpSocket::bind(local)?;
-        std.connect(server)?;
-        std.set_nonblocking(true)?;
-        let socket = Arc::new(Socket {
-            udp: UdpSocket::from_std(std)?,
-            born: Instant::now(),
-            issued: AtomicU32::new(0),
-            in_flight: AtomicUsize::new(0),
-            state: Mutex::new(SocketState {
-                pending: HashMap::new(),
-                retired: false,
-                serial: 0,
-                random: [0; 64],
-                used: 64,
-            }),
-            wake: Notify::new(),
-        });
-        // Not on a task tracker: the reader ends by itself once its socket is retired (at
-        // the latest when its `Server` is dropped) and no query waits on it.
-        tokio::spawn(read_responses(socket.clone()));
-        Ok(socket)
-    }
-
-    fn takes_queries(&self) -> bool {
-        self.issued.load(Ordering::Relaxed) < QUERIES_PER_SOCKET
-            && self.born.elapsed() < SOCKET_AGE
-            && !lock(&self.state).retired
-    }
-
-    /// Adds a pending query under a fresh random id; gives `reply` back if retired.
-    fn register(&self, query: &Query, reply: Reply) -> Result<(u16, u64), Reply> {
-        let mut state = lock(&self.state);
-        if state.retired {
-            return Err(reply);
-        }
-        let id = loop {
-            if state.used + 2 > state.random.len() {
-                if SystemRandom::new().fill(&mut state.random).is_err() {
-                    // Never seen; a socket without ids takes no more queries.
-                    state.retired = true;
-                    return Err(reply);
-                }
-                state.used = 0;
-            }
-            let at = state.used;
-            state.used += 2;
-            let id = u16::from_be_bytes([state.random[at], state.random[at + 1]]);
-            if !state.pending.contains_key(&id) {
-                break id;
-            }
-        };
-        state.serial += 1;
-        let serial = state.serial;
-        state.pending.insert(
-            id,
-            Pending {
-                query: query.clone(),
-                serial,
-                reply,
-            },
-        );
-        self.in_flight.store(state.pending.len(), Ordering::Relaxed);
-        self.issued.fetch_add(1, Ordering::Relaxed);
-        Ok((id, serial))
-    }
-
-    /// Removes the registration `(id, serial)` if it still waits.
-    fn unregister(&self, id: u16, serial: u64) {
-        let mut state = lock(&self.state);
-        if state.pending.get(&id).is_some_and(|p| p.serial == serial) {
-            state.pending.remove(&id);
-            self.in_flight.store(state.pending.len(), Ordering::Relaxed);
-            if state.retired && state.pending.is_empty() {
-                self.wake.notify_one();
-            }
-        }
-    }
-
-    /// No new queries; the reader ends when the pending ones are done.
-    fn retire(&self) {
-        lock(&self.state).retired = true;
-        self.wake.notify_one();
-    }
-
-    fn finished(&self) -> bool {
-        let state = lock(&self.state);
-        state.retired && state.pending.is_empty()
-    }
-
-    /// Hands `datagram` to the query it answers; anything else is dropped.
-    fn deliver(&self, datagram: &[u8]) {
-        let Some(id) = datagram.get(..2).map(|h| u16::from_be_bytes([h[0], h[1]])) else {
-            return;
-        };
-        // Not parsed unless someone waits for this id.
-        if !lock(&self.state).pending.contains_key(&id) {
-            return;
-        }
-        let Ok(message) = Message::from_vec(datagram) else {
-            return;
-        };
-        let mut state = lock(&self.state);
-        let Some(p) = state.pending.get(&id) else {
-            return;
-        };
-        if !answers(&message, &p.query, id) {
-            return;
-        }
-        if let Some(p) = state.pending.remove(&id) {
-            self.in_flight.store(state.pending.len(), Ordering::Relaxed);
-            drop(state);
-            // The query may have given up meanwhile.
-            let _ = p.reply.send(Ok(message));
-        }
-    }
-
-    /// Fails every pending query (e.g. ICMP port unreachable: nobody serves DNS there).
-    fn fail_all(&self, failure: DnsFailure) {
-        let mut state = lock(&self.state);
-        let pending: Vec<Pending> = state.pending.drain().map(|(_, p)| p).collect();
-        self.in_flight.store(0, Ordering::Relaxed);
-        drop(state);
-        for p in pending {
-            let _ = p.reply.send(Err(failure));
-        }
-    }
-}
-
-/// A query's registration, removed when the query stops waiting (answered or not).
-struct Registration<'a> {
-    socket: &'a Socket,
-    id: u16,
-    serial: u64,
-}
-
-impl Drop for Registration<'_> {
-    fn drop(&mut self) {
-        self.socket.unregister(self.id, self.serial);
-    }
-}
-
-/// The reader of one socket: reads datagrams until it would block and delivers each, until
-/// the socket is retired and nothing waits on it.
-async fn read_responses(socket: Arc<Socket>) {
-    let mut buf = vec![0; MAX_DATAGRAM];
-    loop {
-        tokio::select! {
-            ready = socket.udp.ready(Interest::READABLE | Interest::ERROR) => {
-                let ready = match ready {
-                    Ok(r) => r,
-                    Err(e) => {
-                        socket.retire();
-                        socket.fail_all(io_failure(&e));
-                        return;
-                    }
-                };
-                // ICMP port unreachable for a datagram we sent: nobody serves DNS there, for
-                // any query waiting on this socket. The error readiness is cleared before the
-                // error is taken, so a later one wakes us again.
-                if ready.is_error() {
-                    let _ = socket.udp.try_io(Interest::ERROR, || {
-                        Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
-                    });
-                    if let Ok(Some(e)) = socket.udp.take_error() {
-                        socket.fail_all(io_failure(&e));
-                    }
-                }
-                loop {
-                    match socket.udp.try_recv(&mut buf) {
-                        Ok(n) => socket.deliver(&buf[..n]),
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        // The same error, seen by the read first.
-                        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                            socket.fail_all(io_failure(&e));
-                        }
-                        Err(e) => {
-                            socket.retire();
-                            socket.fail_all(io_failure(&e));
-                            return;
+        let socket = UdpSocket::bind(local).await.map_err(io)?;
+        socket.connect(self.addr).await.map_err(io)?;
+        socket.send(wire).await.map_err(io)?;
+        let receive = async {
+            // Not zeroed: `recv_buf` writes into the spare capacity.
+            let mut buf = Vec::with_capacity(MAX_DATAGRAM);
+            loop {
+                buf.clear();
+                match socket.recv_buf(&mut buf).await {
+                    // Not parsed unless it carries our id.
+                    Ok(_) if buf.get(..2) != Some(&id.to_be_bytes()[..]) => {}
+                    Ok(_) => {
+                        if let Ok(m) = Message::from_vec(&buf)
+                            && answers(&m, query, id)
+                        {
+                            return Ok(m);
                         }
                     }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(io_failure(&e)),
                 }
             }
-            () = socket.wake.notified() => {}
-        }
-        if socket.finished() {
-            return;
-        }
+        };
+        tokio::time::timeout(timeout, receive)
+            .await
+            .unwrap_or(Err(DnsFailure::Timeout))
     }
 }
 
@@ -501,7 +318,9 @@ mod tests {
     use std::net::Ipv4Addr;
 
     use hickory_proto::rr::Record;
-    use hickory_proto::rr::rdata::A;
+    use std::sync::{Arc, Mutex};
+
+    use hickory_proto::rr::rdata::{A, CNAME};
     use hickory_proto::rr::{Name, RData, RecordType};
     use tokio::net::TcpListener;
 
@@ -511,11 +330,12 @@ mod tests {
     const T: Duration = Duration::from_millis(300);
 
     fn client(servers: &[SocketAddr]) -> Client {
-        Client {
-            servers: servers.iter().copied().map(Server::new).collect(),
+        let options = Options {
             timeout: T,
-            recursion: true,
-        }
+            attempts: ATTEMPTS,
+            rotate: false,
+        };
+        Client::new(servers.to_vec(), options, true)
     }
 
     fn name(n: &str) -> Name {
@@ -533,6 +353,10 @@ mod tests {
 
     fn a(owner: &str, ip: Ipv4Addr) -> Record {
         Record::from_rdata(name(owner), 300, RData::A(A(ip)))
+    }
+
+    fn cname(owner: &str, target: &str) -> Record {
+        Record::from_rdata(name(owner), 300, RData::CNAME(CNAME(name(target))))
     }
 
     fn pick_a(d: &RData) -> Option<Ipv4Addr> {
@@ -698,11 +522,6 @@ mod tests {
             let [hi, lo] = i.to_be_bytes();
             assert_eq!(got, Ok(vec![Ipv4Addr::new(10, 9, hi, lo)]), "h{i}");
         }
-        let sockets = lock(&c.servers[0].sockets).len();
-        assert!(
-            (1..=SOCKETS_PER_SERVER).contains(&sockets),
-            "{sockets} sockets"
-        );
     }
 
     #[tokio::test]
@@ -721,7 +540,7 @@ mod tests {
         let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let addr = silent.local_addr().unwrap();
         let c = client(&[addr]);
-        let bound = SOCKETS_PER_SERVER * IN_FLIGHT_PER_SOCKET;
+        let bound = IN_FLIGHT_PER_SERVER;
         let queries =
             (0..bound + 20).map(|i| lookup_a(&c, Box::leak(format!("q{i}.test").into_boxed_str())));
         let all = futures::future::join_all(queries);
@@ -775,40 +594,157 @@ mod tests {
         assert_eq!(lookup_a(&c, "x.test").await, Err(DnsFailure::Refused));
     }
 
-    #[tokio::test]
-    async fn sockets_are_retired_after_their_query_budget_and_end_with_the_client() {
-        let ports = Arc::new(Mutex::new(std::collections::HashSet::new()));
-        let seen = ports.clone();
+    /// A spoofing-minded server: records each query's source port and id, holds the
+    /// queries until `burst` have arrived (so their sockets are open at once), then answers
+    /// each with the right record plus records of other owners slipped in.
+    async fn recording_server(burst: usize) -> (SocketAddr, Arc<Mutex<Vec<(u16, u16)>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
         let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let addr = socket.local_addr().unwrap();
         tokio::spawn(async move {
             let mut buf = vec![0; 4096];
+            let mut held = Vec::new();
             while let Ok((n, from)) = socket.recv_from(&mut buf).await {
-                seen.lock().unwrap().insert(from.port());
                 let q = Message::from_vec(&buf[..n]).unwrap();
-                let r = response(&q, ResponseCode::NoError, vec![]);
-                socket.send_to(&r.to_vec().unwrap(), from).await.unwrap();
+                log.lock().unwrap().push((from.port(), q.metadata.id));
+                held.push((q, from));
+                if held.len() < burst {
+                    continue;
+                }
+                for (q, from) in held.drain(..) {
+                    let qname = host(q.queries[0].name());
+                    let answers = vec![
+                        // Another owner's address, and another owner's alias into ours.
+                        a("evil.test", Ipv4Addr::new(203, 0, 113, 66)),
+                        cname("evil.test", &qname),
+                        cname(&qname, "real.test"),
+                        a("real.test", Ipv4Addr::new(192, 0, 2, 1)),
+                        a("unrelated.test", Ipv4Addr::new(203, 0, 113, 67)),
+                    ];
+                    let r = response(&q, ResponseCode::NoError, answers);
+                    socket.send_to(&r.to_vec().unwrap(), from).await.unwrap();
+                }
             }
         });
+        (addr, seen)
+    }
+
+    #[tokio::test]
+    async fn every_query_leaves_from_its_own_port_with_its_own_id_and_reads_only_its_owners() {
+        // 200 at once: 200 sockets open together, so 200 ports.
+        let (addr, seen) = recording_server(200).await;
         let c = client(&[addr]);
-        for _ in 0..QUERIES_PER_SOCKET + 10 {
-            assert_eq!(lookup_a(&c, "x.test").await, Err(DnsFailure::Nodata));
+        let queries = (0..200).map(|i| {
+            let c = &c;
+            async move { lookup_a(c, &format!("h{i}.test")).await }
+        });
+        for got in futures::future::join_all(queries).await {
+            assert_eq!(got, Ok(vec![Ipv4Addr::new(192, 0, 2, 1)]));
         }
-        assert_eq!(ports.lock().unwrap().len(), 2, "one port per budget");
-        let open: Vec<_> = lock(&c.servers[0].sockets)
-            .iter()
-            .map(Arc::downgrade)
+        let log = seen.lock().unwrap().clone();
+        assert_eq!(log.len(), 200);
+        let ports: std::collections::HashSet<u16> = log.iter().map(|(p, _)| *p).collect();
+        assert_eq!(ports.len(), 200, "one source port per query");
+        let ids: std::collections::HashSet<u16> = log.iter().map(|(_, id)| *id).collect();
+        assert!(ids.len() >= 195, "{} distinct ids of 200", ids.len());
+
+        // One after another: the kernel picks each port at random from its ephemeral range
+        // (a chance repeat allowed), never the previous query's socket again.
+        let (addr, seen) = recording_server(1).await;
+        let c = client(&[addr]);
+        for i in 0..50 {
+            let got = lookup_a(&c, &format!("s{i}.test")).await;
+            assert_eq!(got, Ok(vec![Ipv4Addr::new(192, 0, 2, 1)]));
+        }
+        let log = seen.lock().unwrap().clone();
+        let ports: std::collections::HashSet<u16> = log.iter().map(|(p, _)| *p).collect();
+        assert!(ports.len() >= 45, "{} distinct ports of 50", ports.len());
+        let sequential = log
+            .windows(2)
+            .filter(|w| w[1].0 == w[0].0.wrapping_add(1))
+            .count();
+        assert!(sequential < 5, "{sequential} ports one above the last");
+    }
+
+    #[tokio::test]
+    async fn a_formerr_is_asked_again_without_edns() {
+        let (addr, _server) = udp_server(|q| {
+            let r = if q.edns.is_some() {
+                response(q, ResponseCode::FormErr, vec![])
+            } else {
+                response(
+                    q,
+                    ResponseCode::NoError,
+                    vec![a("old.test", Ipv4Addr::new(192, 0, 2, 4))],
+                )
+            };
+            vec![r.to_vec().unwrap()]
+        })
+        .await;
+        let c = client(&[addr]);
+        assert_eq!(
+            lookup_a(&c, "old.test").await,
+            Ok(vec![Ipv4Addr::new(192, 0, 2, 4)])
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dead_first_server_is_asked_after_the_others_once_it_timed_out() {
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let (good, _g) = udp_server(|q| {
+            let ip = a("x.test", Ipv4Addr::new(192, 0, 2, 8));
+            vec![
+                response(q, ResponseCode::NoError, vec![ip])
+                    .to_vec()
+                    .unwrap(),
+            ]
+        })
+        .await;
+        let options = Options {
+            timeout: T,
+            attempts: 2,
+            rotate: false,
+        };
+        let c = Client::new(vec![silent.local_addr().unwrap(), good], options, true);
+        let want = Ok(vec![Ipv4Addr::new(192, 0, 2, 8)]);
+        let start = Instant::now();
+        assert_eq!(lookup_a(&c, "x.test").await, want);
+        let first = start.elapsed();
+        assert!(first >= T, "{first:?}");
+        // Now suspect: the good one is asked first.
+        let start = Instant::now();
+        assert_eq!(lookup_a(&c, "x.test").await, want);
+        assert!(start.elapsed() < T, "{:?}", start.elapsed());
+        // Either answers the health question at once.
+        let q = Query::query(name("x.test"), RecordType::A);
+        let fresh = Client::new(vec![silent.local_addr().unwrap(), good], options, true);
+        let start = Instant::now();
+        assert!(fresh.resolve_any(&q).await.is_ok());
+        assert!(start.elapsed() < T, "{:?}", start.elapsed());
+    }
+
+    #[test]
+    fn rotate_starts_each_query_at_the_next_server() {
+        let servers: Vec<SocketAddr> = (1..=3)
+            .map(|p| SocketAddr::from(([127, 0, 0, 1], p)))
             .collect();
-        assert_eq!(open.len(), 1);
-        drop(c);
-        // The reader ends and closes the socket.
-        for _ in 0..100 {
-            if open[0].upgrade().is_none() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("the socket outlived its client");
+        let options = |rotate| Options {
+            timeout: T,
+            attempts: 1,
+            rotate,
+        };
+        let c = Client::new(servers.clone(), options(true), true);
+        let firsts: Vec<usize> = (0..4).map(|_| c.order()[0]).collect();
+        assert_eq!(firsts, vec![0, 1, 2, 0]);
+        assert_eq!(c.order(), vec![1, 2, 0]);
+        let c = Client::new(servers, options(false), true);
+        assert_eq!(
+            (0..3).map(|_| c.order()[0]).collect::<Vec<_>>(),
+            vec![0, 0, 0]
+        );
+        c.servers[0].suspect();
+        assert_eq!(c.order(), vec![1, 2, 0]);
     }
 
     #[test]
@@ -827,11 +763,13 @@ mod tests {
     fn queries_carry_edns_and_the_recursion_bit() {
         let q = Query::query(name("x.test"), RecordType::SRV);
         for rd in [true, false] {
-            let m = Message::from_vec(&with_id(&encode(&q, rd).unwrap(), 0xbeef)).unwrap();
+            let m = Message::from_vec(&encode(&q, rd, true, 0xbeef).unwrap()).unwrap();
             assert_eq!(m.metadata.id, 0xbeef);
             assert_eq!(m.metadata.recursion_desired, rd);
             assert_eq!(m.queries, vec![q.clone()]);
             assert_eq!(m.edns.map(|e| e.max_payload()), Some(EDNS_PAYLOAD));
+            let plain = Message::from_vec(&encode(&q, rd, false, 1).unwrap()).unwrap();
+            assert!(plain.edns.is_none());
         }
     }
 }
