@@ -42,6 +42,15 @@ pub struct VantageClient {
     pub tls: TlsClient,
 }
 
+/// What a probe may do: a configured domain's probe follows its vantage's rules; an ad-hoc
+/// one (`/probe` of an unconfigured domain, `probe_any_domain`) connects only to globally
+/// routable addresses and keeps nothing after it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Configured,
+    AdHoc,
+}
+
 /// Runs probes; built once per configuration.
 pub struct Prober {
     vantages: HashMap<String, Arc<VantageClient>>,
@@ -147,14 +156,19 @@ impl Prober {
 
     /// Probes `domain` from `vantage` within the configured timeout.
     pub async fn gather(&self, domain: &Domain, vantage: &str) -> Facts {
+        self.gather_scoped(domain, vantage, Scope::Configured).await
+    }
+
+    /// Probes `domain` from `vantage` as `scope` allows.
+    pub async fn gather_scoped(&self, domain: &Domain, vantage: &str, scope: Scope) -> Facts {
         // A probe's state (every DNS lookup, handshake and transaction in flight) is about
         // 11 KiB: boxed, it exists only while the probe runs, not for the life of every
         // caller that may probe (the scheduler keeps one task per (domain, vantage): at 10,000
         // domains that was 115 MiB held for good).
-        Box::pin(self.gather_now(domain, vantage)).await
+        Box::pin(self.gather_now(domain, vantage, scope)).await
     }
 
-    async fn gather_now(&self, domain: &Domain, vantage: &str) -> Facts {
+    async fn gather_now(&self, domain: &Domain, vantage: &str, scope: Scope) -> Facts {
         let started = SystemTime::now();
         let start = Instant::now();
         // Clamped, never a panic: the configuration bounds the timeout, `Prober` users may not.
@@ -217,7 +231,7 @@ impl Prober {
                 facts.srv = Some(srv);
             }
         }
-        let m365 = self.m365(client, &domain.name);
+        let m365 = self.m365(client, &domain.name, scope);
         let authoritative = async {
             if domain.role == Role::Own && domain.federation == Federation::Open {
                 let per_query = (self.timeout / 4).max(Duration::from_millis(200));
@@ -226,11 +240,10 @@ impl Prober {
                 None
             }
         };
-        let targets = futures::future::join_all(
-            hosts
-                .iter()
-                .map(|(name, port)| self.target(client, name, *port, &domain.name, deadline)),
-        );
+        let targets =
+            futures::future::join_all(hosts.iter().map(|(name, port)| {
+                self.target(client, name, *port, &domain.name, deadline, scope)
+            }));
         // Every step is bounded by the deadline on its own, so what finished in time is kept.
         let m365 = async { timeout_at(deadline, m365).await.ok().flatten() };
         let authoritative = async { timeout_at(deadline, authoritative).await.ok().flatten() };
@@ -262,6 +275,7 @@ impl Prober {
         port: u16,
         domain: &str,
         deadline: Instant,
+        scope: Scope,
     ) -> TargetFacts {
         let lookups = client.resolvers.addresses_and_cname(name);
         let (address_answers, cname) = match timeout_at(deadline, lookups).await {
@@ -283,7 +297,14 @@ impl Prober {
         };
         if let Ok(ips) = target.addresses() {
             let probes = ips.iter().take(MAX_ADDRESSES_PER_TARGET).map(|ip| {
-                self.endpoint(client, name, SocketAddr::new(*ip, port), domain, deadline)
+                self.endpoint(
+                    client,
+                    name,
+                    SocketAddr::new(*ip, port),
+                    domain,
+                    deadline,
+                    scope,
+                )
             });
             target.endpoints = futures::future::join_all(probes).await;
         }
@@ -300,8 +321,11 @@ impl Prober {
         address: SocketAddr,
         domain: &str,
         deadline: Instant,
+        scope: Scope,
     ) -> EndpointFacts {
-        if !crate::facts::may_connect(address.ip(), client.public) {
+        // An ad-hoc probe connects only where a public vantage would: never inside.
+        let public = client.public || scope == Scope::AdHoc;
+        if !crate::facts::may_connect(address.ip(), public) {
             return EndpointFacts {
                 address,
                 tcp: Err(Reason::ForbiddenAddress),
@@ -332,8 +356,8 @@ impl Prober {
     }
 
     /// Microsoft 365 evidence, reused for [`M365_FRESH`]; `None` when it could not be looked
-    /// up for want of local resources (then nothing is kept).
-    async fn m365(&self, client: &VantageClient, domain: &str) -> Option<M365Facts> {
+    /// up for want of local resources (then nothing is kept). An ad-hoc probe's is never kept.
+    async fn m365(&self, client: &VantageClient, domain: &str, scope: Scope) -> Option<M365Facts> {
         let key = (client.name.clone(), domain.to_string());
         {
             let cache = self.m365.lock().unwrap_or_else(|p| p.into_inner());
@@ -344,6 +368,9 @@ impl Prober {
             }
         }
         let facts = m365::gather(&client.resolvers, domain).await?;
+        if scope == Scope::AdHoc {
+            return Some(facts);
+        }
         let mut cache = self.m365.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= 4096 && cache.len().is_power_of_two() {
             cache.retain(|_, (at, _)| at.elapsed() < M365_FRESH);

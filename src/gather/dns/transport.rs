@@ -27,8 +27,9 @@ pub(super) const ATTEMPTS: usize = 2;
 const IN_FLIGHT_PER_SERVER: usize = 256;
 /// The EDNS0 UDP payload we advertise (the DNS flag day 2020 value, hickory's default).
 const EDNS_PAYLOAD: u16 = 1232;
-/// Receive buffer: the largest UDP datagram, whatever a server sends despite our EDNS size.
-const MAX_DATAGRAM: usize = 65_535;
+/// Receive buffer: room for any answer within our EDNS size and more. A datagram that fills
+/// it may have been cut short, and is treated as truncated (asked again over TCP).
+const RECEIVE_BUFFER: usize = 4096;
 /// How long a server that let an attempt time out is asked after the others.
 const SUSPECT_FOR: Duration = Duration::from_secs(30);
 
@@ -289,12 +290,22 @@ impl Server {
         socket.send(wire).await.map_err(io)?;
         let receive = async {
             // Not zeroed: `recv_buf` writes into the spare capacity.
-            let mut buf = Vec::with_capacity(MAX_DATAGRAM);
+            let mut buf = Vec::with_capacity(RECEIVE_BUFFER);
             loop {
                 buf.clear();
                 match socket.recv_buf(&mut buf).await {
                     // Not parsed unless it carries our id.
                     Ok(_) if buf.get(..2) != Some(&id.to_be_bytes()[..]) => {}
+                    Ok(n) if n >= RECEIVE_BUFFER => {
+                        // Maybe cut short: unreadable, so "ask again over TCP" when it is
+                        // a response (QR bit; the id matched).
+                        if buf.get(2).is_some_and(|flags| flags & 0x80 != 0) {
+                            let mut m = Message::response(id, OpCode::Query);
+                            m.add_query(query.clone());
+                            m.metadata.truncation = true;
+                            return Ok(m);
+                        }
+                    }
                     Ok(_) => {
                         if let Ok(m) = Message::from_vec(&buf)
                             && answers(&m, query, id)
@@ -476,6 +487,50 @@ mod tests {
         let got = lookup_a(&c, "big.test").await.unwrap();
         assert_eq!(got.len(), 100);
         assert_eq!(got[99], Ipv4Addr::new(198, 51, 100, 100));
+    }
+
+    #[tokio::test]
+    async fn an_answer_larger_than_the_buffer_is_asked_again_over_tcp() {
+        // UDP and TCP on one port, as a name server has them.
+        let (udp, tcp) = loop {
+            let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            if let Ok(tcp) = TcpListener::bind(udp.local_addr().unwrap()).await {
+                break (udp, tcp);
+            }
+        };
+        let addr = udp.local_addr().unwrap();
+        let full = |q: &Message| {
+            let ips = (1..=250).map(|i| a("big.test", Ipv4Addr::new(198, 51, 100, i)));
+            response(q, ResponseCode::NoError, ips.collect())
+        };
+        tokio::spawn(async move {
+            let mut buf = vec![0; 4096];
+            while let Ok((n, from)) = udp.recv_from(&mut buf).await {
+                let q = Message::from_vec(&buf[..n]).unwrap();
+                // All of it in one datagram, no TC bit: more than the receive buffer holds.
+                let mut whole = full(&q);
+                whole.add_answers((1..=100).map(|i| a("big.test", Ipv4Addr::new(198, 51, 101, i))));
+                let bytes = whole.to_vec().unwrap();
+                assert!(bytes.len() > RECEIVE_BUFFER);
+                udp.send_to(&bytes, from).await.unwrap();
+            }
+        });
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = tcp.accept().await {
+                let len = s.read_u16().await.unwrap();
+                let mut q = vec![0; usize::from(len)];
+                s.read_exact(&mut q).await.unwrap();
+                let q = Message::from_vec(&q).unwrap();
+                let bytes = full(&q).to_vec().unwrap();
+                let len = u16::try_from(bytes.len()).unwrap().to_be_bytes();
+                s.write_all(&[&len[..], &bytes].concat()).await.unwrap();
+            }
+        });
+        let c = client(&[addr]);
+        let got = lookup_a(&c, "big.test").await.unwrap();
+        // The TCP answer, not a cut-short datagram.
+        assert_eq!(got.len(), 250);
+        assert_eq!(got[249], Ipv4Addr::new(198, 51, 100, 250));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
