@@ -579,11 +579,12 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    // Virtual time: the two attempts' timeouts, not the machine's speed.
+    #[tokio::test(start_paused = true)]
     async fn a_silent_server_is_a_timeout_after_two_attempts() {
         let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let c = client(&[silent.local_addr().unwrap()]);
-        let start = Instant::now();
+        let start = tokio::time::Instant::now();
         assert_eq!(lookup_a(&c, "x.test").await, Err(DnsFailure::Timeout));
         let took = start.elapsed();
         assert!(took >= 2 * T, "{took:?}");
@@ -619,9 +620,8 @@ mod tests {
         let addr = gone.local_addr().unwrap();
         drop(gone);
         let c = client(&[addr]);
-        let start = Instant::now();
+        // The refusal (ICMP port unreachable) is the answer: Error, where waiting would be Timeout.
         assert_eq!(lookup_a(&c, "x.test").await, Err(DnsFailure::Error));
-        assert!(start.elapsed() < T, "{:?}", start.elapsed());
     }
 
     #[tokio::test]
@@ -763,20 +763,16 @@ mod tests {
         };
         let c = Client::new(vec![silent.local_addr().unwrap(), good], options, true);
         let want = Ok(vec![Ipv4Addr::new(192, 0, 2, 8)]);
-        let start = Instant::now();
+        assert_eq!(c.order(), vec![0, 1]);
         assert_eq!(lookup_a(&c, "x.test").await, want);
-        let first = start.elapsed();
-        assert!(first >= T, "{first:?}");
         // Now suspect: the good one is asked first.
-        let start = Instant::now();
+        assert!(c.servers[0].is_suspect());
+        assert_eq!(c.order(), vec![1, 0]);
         assert_eq!(lookup_a(&c, "x.test").await, want);
-        assert!(start.elapsed() < T, "{:?}", start.elapsed());
-        // Either answers the health question at once.
+        // Either answers the health question.
         let q = Query::query(name("x.test"), RecordType::A);
         let fresh = Client::new(vec![silent.local_addr().unwrap(), good], options, true);
-        let start = Instant::now();
         assert!(fresh.resolve_any(&q).await.is_ok());
-        assert!(start.elapsed() < T, "{:?}", start.elapsed());
     }
 
     #[test]
