@@ -310,6 +310,24 @@ async fn lookup_seen<T>(
     }
 }
 
+/// What one UDP datagram yields for a query of `rtype` at `name` sent with `id`, as the
+/// client reads it: `None` when it is not the response (wrong id or question, unparsable),
+/// else whether it says "truncated", the records of `rtype` owned by `name` or its CNAME
+/// chain (as text) or the failure, and the alias. The seam the DNS fuzz target drives.
+#[allow(clippy::type_complexity)]
+pub fn read_datagram(
+    datagram: &[u8],
+    name: &str,
+    rtype: RecordType,
+    id: u16,
+) -> Option<(bool, Result<Vec<String>, DnsFailure>, Option<String>)> {
+    let fqdn = Name::from_ascii(absolute(name)).ok()?;
+    let query = Query::query(fqdn.clone(), rtype);
+    let m = transport::response(datagram, &query, id)?;
+    let (records, alias) = records(&m, &fqdn, rtype, |d| Some(d.to_string()));
+    Some((m.metadata.truncation, records, alias))
+}
+
 /// `name` with exactly one trailing dot: queried as is, never with a search suffix.
 pub fn absolute(name: &str) -> String {
     format!("{}.", name.trim_end_matches('.'))

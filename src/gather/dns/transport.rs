@@ -193,6 +193,28 @@ fn encode(query: &Query, recursion: bool, edns: bool, id: u16) -> Result<Vec<u8>
     message.to_vec().map_err(|_| DnsFailure::Error)
 }
 
+/// The response to `query` (sent with `id`) that `datagram` is, if it is one; a datagram
+/// that fills the receive buffer may have been cut short and stands for "truncated: ask again
+/// over TCP" (when it carries our id and the QR bit).
+pub(super) fn response(datagram: &[u8], query: &Query, id: u16) -> Option<Message> {
+    // Not parsed unless it carries our id.
+    if datagram.get(..2) != Some(&id.to_be_bytes()[..]) {
+        return None;
+    }
+    if datagram.len() >= RECEIVE_BUFFER {
+        if datagram.get(2).is_some_and(|flags| flags & 0x80 != 0) {
+            let mut m = Message::response(id, OpCode::Query);
+            m.add_query(query.clone());
+            m.metadata.truncation = true;
+            return Some(m);
+        }
+        return None;
+    }
+    Message::from_vec(datagram)
+        .ok()
+        .filter(|m| answers(m, query, id))
+}
+
 /// Whether `m` is a response to `query` (sent with `id`): same id, and the same single
 /// question (name case-insensitively, type, class).
 fn answers(m: &Message, query: &Query, id: u16) -> bool {
@@ -294,22 +316,8 @@ impl Server {
             loop {
                 buf.clear();
                 match socket.recv_buf(&mut buf).await {
-                    // Not parsed unless it carries our id.
-                    Ok(_) if buf.get(..2) != Some(&id.to_be_bytes()[..]) => {}
-                    Ok(n) if n >= RECEIVE_BUFFER => {
-                        // Maybe cut short: unreadable, so "ask again over TCP" when it is
-                        // a response (QR bit; the id matched).
-                        if buf.get(2).is_some_and(|flags| flags & 0x80 != 0) {
-                            let mut m = Message::response(id, OpCode::Query);
-                            m.add_query(query.clone());
-                            m.metadata.truncation = true;
-                            return Ok(m);
-                        }
-                    }
                     Ok(_) => {
-                        if let Ok(m) = Message::from_vec(&buf)
-                            && answers(&m, query, id)
-                        {
+                        if let Some(m) = response(&buf, query, id) {
                             return Ok(m);
                         }
                     }
