@@ -290,6 +290,7 @@ pub(crate) mod tests {
             }],
             split_horizon: None,
             state,
+            sides: Vec::new(),
         })
     }
 

@@ -515,10 +515,10 @@ mod tests {
         table(
             N::CertClientAuth,
             vec![
-                ("serverAuth and clientAuth, own", own(), eku(Some((true, true))), passes(W)),
+                ("serverAuth and clientAuth, own", own(), eku(Some((true, true))), passes(C)),
                 ("serverAuth and clientAuth, peer", peer(), eku(Some((true, true))), passes(I)),
-                ("no EKU extension: any purpose", own(), eku(None), passes(W)),
-                ("serverAuth only, own", own(), eku(Some((true, false))), fails(W, Reason::NoClientAuth)),
+                ("no EKU extension: any purpose", own(), eku(None), passes(C)),
+                ("serverAuth only, own", own(), eku(Some((true, false))), fails(C, Reason::NoClientAuth)),
                 ("serverAuth only, peer: advice", peer(), eku(Some((true, false))), fails(I, Reason::NoClientAuth)),
                 ("nothing presented", own(), down(), None),
             ],
