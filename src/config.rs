@@ -1159,6 +1159,60 @@ mod tests {
     }
 
     #[test]
+    fn tenants_have_their_own_identity_and_bad_files_name_tenant_and_file() {
+        let dir = std::env::temp_dir().join(format!("sipfed-tenants-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["edge.zahnfee.de".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let other = rcgen::KeyPair::generate().unwrap();
+        std::fs::write(dir.join("z.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.join("z.key"), key.serialize_pem()).unwrap();
+        std::fs::write(dir.join("other.key"), other.serialize_pem()).unwrap();
+        std::fs::write(dir.join("junk.pem"), "not a certificate\n").unwrap();
+        let main = dir.join("sipfed.yml");
+        let with = |tenants: &str| {
+            std::fs::write(
+                &main,
+                format!("tenants:\n  zahnfee:\n{tenants}domains:\n  - domain: zahnfee.de\n    tenant: zahnfee\n  - domain: toothfairy.uk\n    tenant: other\n"),
+            )
+            .unwrap();
+            Config::load(&main).map_err(|e| e.to_string())
+        };
+        let c = with("    client_cert: {cert_file: z.pem, key_file: z.key}\n    inbound_ca_file: z.pem\n").unwrap();
+        assert_eq!(c.client_cert("zahnfee").unwrap().cert_file, dir.join("z.pem"));
+        assert_eq!(c.tenants["zahnfee"].inbound_ca_file, Some(dir.join("z.pem")));
+        // A tenant named by domains but not listed inherits the globals (none here).
+        assert!(c.client_cert("other").is_none());
+        let at = |line: usize| format!("{}:{line}: tenant \"zahnfee\": client_cert: ", main.display());
+        let cases = [
+            ("missing", "    client_cert: {cert_file: gone.pem, key_file: z.key}\n", at(3), "gone.pem"),
+            ("not PEM", "    client_cert: {cert_file: junk.pem, key_file: z.key}\n", at(3), "junk.pem"),
+            ("key of another certificate", "    client_cert: {cert_file: z.pem, key_file: other.key}\n", at(3), "does not match the certificate of"),
+            ("a directory", "    client_cert: {cert_file: ., key_file: z.key}\n", at(3), ""),
+        ];
+        for (case, tenants, location, names) in cases {
+            let err = with(tenants).unwrap_err();
+            assert!(err.starts_with(&location), "{case}: {err}");
+            assert!(err.contains(names), "{case}: {err}");
+        }
+        let err = with("    inbound_ca_file: junk.pem\n").unwrap_err();
+        assert!(
+            err.starts_with(&format!("{}:3: tenant \"zahnfee\": inbound_ca_file: ", main.display()))
+                && err.contains("junk.pem"),
+            "{err}"
+        );
+        let err = with("    client_certs: {}\n").unwrap_err();
+        assert!(
+            err.starts_with(&format!("{}:3:5: tenants.zahnfee: unknown field `client_certs`", main.display())),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
     fn vantage_restriction_and_proxies() {
         let text = "vantages:\n  inside:\n    resolvers: [system]\n  outside:\n    resolvers: [\"192.0.2.1:5353\"]\n    public: true\n    proxy: socks5://127.0.0.1:1080\ndomains:\n  - domain: a.example\n  - domain: b.example\n    vantages: [inside]\n";
         let mut c = parse(text).unwrap();
