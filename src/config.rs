@@ -1181,17 +1181,51 @@ mod tests {
             .unwrap();
             Config::load(&main).map_err(|e| e.to_string())
         };
-        let c = with("    client_cert: {cert_file: z.pem, key_file: z.key}\n    inbound_ca_file: z.pem\n").unwrap();
-        assert_eq!(c.client_cert("zahnfee").unwrap().cert_file, dir.join("z.pem"));
-        assert_eq!(c.tenants["zahnfee"].inbound_ca_file, Some(dir.join("z.pem")));
+        let c = with(
+            "    client_cert: {cert_file: z.pem, key_file: z.key}\n    inbound_ca_file: z.pem\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.client_cert("zahnfee").unwrap().cert_file,
+            dir.join("z.pem")
+        );
+        assert_eq!(
+            c.tenants["zahnfee"].inbound_ca_file,
+            Some(dir.join("z.pem"))
+        );
         // A tenant named by domains but not listed inherits the globals (none here).
         assert!(c.client_cert("other").is_none());
-        let at = |line: usize| format!("{}:{line}: tenant \"zahnfee\": client_cert: ", main.display());
+        let at = |line: usize| {
+            format!(
+                "{}:{line}: tenant \"zahnfee\": client_cert: ",
+                main.display()
+            )
+        };
         let cases = [
-            ("missing", "    client_cert: {cert_file: gone.pem, key_file: z.key}\n", at(3), "gone.pem"),
-            ("not PEM", "    client_cert: {cert_file: junk.pem, key_file: z.key}\n", at(3), "junk.pem"),
-            ("key of another certificate", "    client_cert: {cert_file: z.pem, key_file: other.key}\n", at(3), "does not match the certificate of"),
-            ("a directory", "    client_cert: {cert_file: ., key_file: z.key}\n", at(3), ""),
+            (
+                "missing",
+                "    client_cert: {cert_file: gone.pem, key_file: z.key}\n",
+                at(3),
+                "gone.pem",
+            ),
+            (
+                "not PEM",
+                "    client_cert: {cert_file: junk.pem, key_file: z.key}\n",
+                at(3),
+                "junk.pem",
+            ),
+            (
+                "key of another certificate",
+                "    client_cert: {cert_file: z.pem, key_file: other.key}\n",
+                at(3),
+                "does not match the certificate of",
+            ),
+            (
+                "a directory",
+                "    client_cert: {cert_file: ., key_file: z.key}\n",
+                at(3),
+                "",
+            ),
         ];
         for (case, tenants, location, names) in cases {
             let err = with(tenants).unwrap_err();
@@ -1200,13 +1234,18 @@ mod tests {
         }
         let err = with("    inbound_ca_file: junk.pem\n").unwrap_err();
         assert!(
-            err.starts_with(&format!("{}:3: tenant \"zahnfee\": inbound_ca_file: ", main.display()))
-                && err.contains("junk.pem"),
+            err.starts_with(&format!(
+                "{}:3: tenant \"zahnfee\": inbound_ca_file: ",
+                main.display()
+            )) && err.contains("junk.pem"),
             "{err}"
         );
         let err = with("    client_certs: {}\n").unwrap_err();
         assert!(
-            err.starts_with(&format!("{}:3:5: tenants.zahnfee: unknown field `client_certs`", main.display())),
+            err.starts_with(&format!(
+                "{}:3:5: tenants.zahnfee: unknown field `client_certs`",
+                main.display()
+            )),
             "{err}"
         );
         std::fs::remove_dir_all(&dir).ok();

@@ -24,8 +24,8 @@ use crate::config::Config;
 use crate::facts::{CertDetails, CertFacts, EndpointFacts};
 use crate::judge::pairs::{self, OwnSide};
 use crate::judge::{DomainReport, VantageReport};
-use crate::store::{Setup, Store};
 use crate::store::stats::Stats;
+use crate::store::{Setup, Store};
 
 /// `sipfed_srv_target_info` series per (domain, vantage) at most: a partner publishing
 /// hundreds of SRV records must not add hundreds of series (`sipfed_srv_records` has the count).

@@ -321,7 +321,14 @@ impl Prober {
         let waiting = Instant::now();
         let (_use, edge) = self
             .edges
-            .get(client, identity, address, target, self.timeout, self.sip_options)
+            .get(
+                client,
+                identity,
+                address,
+                target,
+                self.timeout,
+                self.sip_options,
+            )
             .await;
         let deadline = deadline + waiting.elapsed();
         let mut facts = EndpointFacts {

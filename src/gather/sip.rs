@@ -399,9 +399,7 @@ pub(super) fn read_failure(e: &std::io::Error) -> (Reason, String) {
             | A::HandshakeFailure),
         )) => (
             Reason::HandshakeFailure,
-            format!(
-                "the peer ended the TLS session with alert {alert:?} before answering"
-            ),
+            format!("the peer ended the TLS session with alert {alert:?} before answering"),
         ),
         Some(tls) => (Reason::HandshakeFailure, format!("TLS error: {tls}")),
         None => (Reason::Closed, format!("reading response: {e}")),

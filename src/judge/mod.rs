@@ -338,7 +338,9 @@ pub struct DomainReport {
     pub state: State,
     /// A partner (peer) domain: whether its side of federation works in each direction, per
     /// vantage; the inbound verdict is completed with the tenant's own domains by
-    /// [`pairs::ready`]. Empty for own domains.
+    /// [`pairs::ready`]. Empty for own domains. Views serialise the completed verdicts
+    /// ([`pairs::Judged`]), not these.
+    #[serde(skip)]
     pub sides: Vec<pairs::Side>,
 }
 

@@ -58,12 +58,7 @@ pub(super) fn client_cert_accepted(ctx: &Context<'_>) -> Option<Verdict> {
         if let Some(Refusal { alert, sent }) = e.client_cert_refusal() {
             let (meaning, hint) = alert_meaning(alert);
             if !sent {
-                let configured = ctx
-                    .env
-                    .tenants
-                    .of(&ctx.domain.tenant)
-                    .client_cert
-                    .is_some();
+                let configured = ctx.env.tenants.of(&ctx.domain.tenant).client_cert.is_some();
                 let why = if configured {
                     "we sent none (the configured certificate fits none of the signature schemes it accepts)"
                 } else {
@@ -95,8 +90,7 @@ pub(super) fn client_cert_accepted(ctx: &Context<'_>) -> Option<Verdict> {
             );
         }
         let Some(Ok(tls)) = &e.tls else { continue };
-        if tls.client_cert_requested && tls.version == facts::TlsVersion::Tls13 && e.sip.is_none()
-        {
+        if tls.client_cert_requested && tls.version == facts::TlsVersion::Tls13 && e.sip.is_none() {
             // TLS 1.3 refuses a certificate only after the handshake: without a read on the
             // connection (no OPTIONS) nothing shows whether it was accepted.
             continue;
@@ -225,7 +219,9 @@ pub(super) fn client_cert_valid(ctx: &Context<'_>) -> Option<Verdict> {
                 "{who} covers {} but not the edge's name {fqdn}",
                 d.dns_names.join(", ")
             ),
-            format!("issue the client certificate for {fqdn}: partners match it against the domain's edge"),
+            format!(
+                "issue the client certificate for {fqdn}: partners match it against the domain's edge"
+            ),
         );
     }
     let lifetime = d.not_after - d.not_before;
@@ -280,7 +276,9 @@ pub(super) fn cert_client_auth_kept(ctx: &Context<'_>) -> Option<Verdict> {
         }
     }
     any.then(|| {
-        Verdict::Pass("clientAuth comes from a CA that keeps issuing it (not a public TLS CA)".into())
+        Verdict::Pass(
+            "clientAuth comes from a CA that keeps issuing it (not a public TLS CA)".into(),
+        )
     })
 }
 

@@ -142,7 +142,9 @@ pub struct OwnSide {
 }
 
 /// Every tenant's own side, from the reports of its own domains.
-pub fn own_sides<'a>(reports: impl IntoIterator<Item = &'a DomainReport>) -> HashMap<String, OwnSide> {
+pub fn own_sides<'a>(
+    reports: impl IntoIterator<Item = &'a DomainReport>,
+) -> HashMap<String, OwnSide> {
     let mut out: HashMap<String, OwnSide> = HashMap::new();
     for r in reports.into_iter().filter(|r| r.role == Role::Own) {
         let side = out.entry(r.tenant.clone()).or_default();
@@ -205,6 +207,25 @@ pub fn ready(report: &DomainReport, own: Option<&OwnSide>) -> Vec<Pair> {
     out
 }
 
+/// A report with its pair verdicts: what the JSON API and `check --output=json` give.
+#[derive(Debug, Serialize)]
+pub struct Judged<'a> {
+    #[serde(flatten)]
+    pub report: &'a DomainReport,
+    /// Both directions per vantage of a partner (empty for own domains).
+    pub federation: Vec<Pair>,
+}
+
+impl<'a> Judged<'a> {
+    /// `report` with its verdicts completed by the tenants' own sides.
+    pub fn new(report: &'a DomainReport, own: &HashMap<String, OwnSide>) -> Judged<'a> {
+        Judged {
+            report,
+            federation: ready(report, own.get(&report.tenant)),
+        }
+    }
+}
+
 /// Whether every verdict of the pairs is ready (`None` without any).
 pub fn all_ready(pairs: &[Pair]) -> Option<bool> {
     (!pairs.is_empty()).then(|| pairs.iter().all(|p| p.readiness.ready))
@@ -230,7 +251,14 @@ mod tests {
     fn verdicts(pairs: &[Pair]) -> Vec<(&str, &str, bool, Option<Reason>)> {
         pairs
             .iter()
-            .map(|p| (p.vantage.as_str(), p.direction.as_str(), p.readiness.ready, p.readiness.reason))
+            .map(|p| {
+                (
+                    p.vantage.as_str(),
+                    p.direction.as_str(),
+                    p.readiness.ready,
+                    p.readiness.reason,
+                )
+            })
             .collect()
     }
 
@@ -264,7 +292,11 @@ mod tests {
         let partner = Judge::peer().trusting(pki.trust()).report(vec![(
             "outside",
             true,
-            at(E::serving("193.99.144.80:5061", pki.chain(SIP, VALID, (true, true), false)).sip(Ok(200))),
+            at(E::serving(
+                "193.99.144.80:5061",
+                pki.chain(SIP, VALID, (true, true), false),
+            )
+            .sip(Ok(200))),
         )]);
         // Our own edge refuses TCP from outside; our client certificate lacks clientAuth
         // (outbound's business, not inbound's).
@@ -281,16 +313,39 @@ mod tests {
         let fine = own(Facts::test()
             .srv(&[("edge.kanzlei.de", 5061)])
             .target("edge.kanzlei.de", 5061, &["193.99.144.90"])
-            .endpoint(E::serving("193.99.144.90:5061", pki.chain("edge.kanzlei.de", VALID, (true, true), false)).sip(Ok(200))));
+            .endpoint(
+                E::serving(
+                    "193.99.144.90:5061",
+                    pki.chain("edge.kanzlei.de", VALID, (true, true), false),
+                )
+                .sip(Ok(200)),
+            ));
         let sides = own_sides([&down]);
         let pairs = ready(&partner, sides.get("default"));
         assert_eq!(
             verdicts(&pairs),
-            vec![("outside", "outbound", true, None), ("outside", "inbound", false, Some(Reason::ConnectionRefused))]
+            vec![
+                ("outside", "outbound", true, None),
+                ("outside", "inbound", false, Some(Reason::ConnectionRefused))
+            ]
         );
-        assert!(pairs[1].readiness.message.contains("our own domain kanzlei.de fails tcp_connect"), "{}", pairs[1].readiness.message);
+        assert!(
+            pairs[1]
+                .readiness
+                .message
+                .contains("our own domain kanzlei.de fails tcp_connect"),
+            "{}",
+            pairs[1].readiness.message
+        );
         let sides = own_sides([&fine]);
-        assert!(sides["default"].failing.is_none(), "client_cert_valid is not an inbound matter: {:?}", sides["default"].failing);
-        assert_eq!(all_ready(&ready(&partner, sides.get("default"))), Some(true));
+        assert!(
+            sides["default"].failing.is_none(),
+            "client_cert_valid is not an inbound matter: {:?}",
+            sides["default"].failing
+        );
+        assert_eq!(
+            all_ready(&ready(&partner, sides.get("default"))),
+            Some(true)
+        );
     }
 }

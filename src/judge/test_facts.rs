@@ -15,8 +15,8 @@ use super::{
 use crate::config::{Domain, Federation, Role};
 use crate::facts::{
     AuthoritativeFacts, CertDetails, CertFacts, DnsFailure, Eku, EndpointFacts, Facts, M365Facts,
-    PeerAlert, Reason, ResolverAnswer, SipFacts, SrvFacts, SrvRecord, TargetFacts, TlsFacts, TlsFailure,
-    TlsVersion, ZoneView,
+    PeerAlert, Reason, ResolverAnswer, SipFacts, SrvFacts, SrvRecord, TargetFacts, TlsFacts,
+    TlsFailure, TlsVersion, ZoneView,
 };
 
 /// The domain every builder uses.
