@@ -49,6 +49,8 @@ async fn mutual(lab: &Lab, domain: &str) -> Peer {
         Behavior::MutualTls {
             leaf,
             sip: SipMode::Answer(200),
+            trust: None,
+            version: None,
         },
     )
     .await
