@@ -59,7 +59,7 @@ pub struct DomainEntry {
     /// Every configured vantage, in configuration order.
     pub vantages: Vec<VantageEntry>,
     /// A partner's pair verdicts: both directions per vantage (empty for own domains).
-    pub federation: Vec<Pair>,
+    pub federation_ready: Vec<Pair>,
 }
 
 #[derive(Debug, Serialize)]
@@ -125,7 +125,7 @@ pub fn entry(row: &Row<'_>) -> DomainEntry {
         state: row.standing().as_str(),
         soonest_expiry: report.and_then(|r| r.soonest_expiry()),
         vantages,
-        federation: row.pairs.clone(),
+        federation_ready: row.pairs.clone(),
     }
 }
 

@@ -213,7 +213,7 @@ pub struct Judged<'a> {
     #[serde(flatten)]
     pub report: &'a DomainReport,
     /// Both directions per vantage of a partner (empty for own domains).
-    pub federation: Vec<Pair>,
+    pub federation_ready: Vec<Pair>,
 }
 
 impl<'a> Judged<'a> {
@@ -221,7 +221,7 @@ impl<'a> Judged<'a> {
     pub fn new(report: &'a DomainReport, own: &HashMap<String, OwnSide>) -> Judged<'a> {
         Judged {
             report,
-            federation: ready(report, own.get(&report.tenant)),
+            federation_ready: ready(report, own.get(&report.tenant)),
         }
     }
 }
