@@ -9,7 +9,8 @@
 # package `prometheus`) on loopback, scraping the demo every 2s with alerts/*.yml loaded, and
 # asserts: every rule evaluates with health "ok"; each broken demo domain raises its expected
 # alert (pending or firing) within about 60s; nothing alerts for the healthy domains zahnfee.de
-# (own) and teams-kanzlei.de (Microsoft 365 peer); every dashboard query executes without error.
+# (own), teams-kanzlei.de (Microsoft 365 peer) and kieferklinik.de (accepts our client
+# certificate); every dashboard query executes without error.
 # Then a two-vantage world: a second exporter probes the demo's domains from `inside` (the demo's
 # DNS) and `outside` (a dnsmasq forwarding to it); every SPEC §6 metric must be in the two
 # scrapes. dnsmasq is stopped: SipFedVantageDown{vantage="outside"} must fire, and no partner
@@ -371,12 +372,19 @@ EXPECTED = [
          "domain": "kanzlei-umzug.de", "check": "teams_federation_srv", "severity": "critical"},
         {"alertname": "SipFedCheckFailing", "tenant": "msp-kunde",
          "domain": "kanzlei-umzug.de", "check": "teams_federation_srv", "severity": "critical"}]),
+    ("zahnlabor-west.de: refuses zahnfee's client certificate (unknown issuer)", [
+        {"alertname": "SipFedFederationBroken", "tenant": "zahnfee", "domain": "zahnlabor-west.de",
+         "direction": "outbound", "severity": "critical"}]),
+    ("altbau-dental.de: certificate without clientAuth, cannot connect to us", [
+        {"alertname": "SipFedFederationBroken", "tenant": "zahnfee", "domain": "altbau-dental.de",
+         "direction": "inbound", "severity": "critical"}]),
     ("dentalbuero.de: Microsoft 365 tenant without federation SRV", [
         {"alertname": "SipFedTeamsFederationRecordMissing", "tenant": "msp-kunde",
          "domain": "dentalbuero.de", "check": "teams_federation_srv", "severity": "critical"}]),
 ]
-# The healthy own domain, and a healthy Microsoft 365 peer.
-HEALTHY_DOMAINS = ["zahnfee.de", "teams-kanzlei.de"]
+# The healthy own domain, a healthy Microsoft 365 peer, and a partner that accepts our client
+# certificate.
+HEALTHY_DOMAINS = ["zahnfee.de", "teams-kanzlei.de", "kieferklinik.de"]
 # The demo has no broken vantage: SipFedVantageDown must stay quiet.
 NEVER = ["SipFedExporterDown", "SipFedExporterAbsent", "SipFedConfigReloadFailed", "SipFedProbesStale",
          "SipFedVantageDown"]
