@@ -247,8 +247,11 @@ mod tests {
             .endpoint(e)
     }
 
+    /// (vantage, direction, ready, reason) of one verdict.
+    type Row<'a> = (&'a str, &'a str, bool, Option<Reason>);
+
     /// (vantage, direction, ready, reason) of every verdict.
-    fn verdicts(pairs: &[Pair]) -> Vec<(&str, &str, bool, Option<Reason>)> {
+    fn verdicts(pairs: &[Pair]) -> Vec<Row<'_>> {
         pairs
             .iter()
             .map(|p| {
@@ -269,7 +272,7 @@ mod tests {
         let judge = || Judge::peer().trusting(pki.trust()).client_cert(pki.chain("edge.zahnfee.de", VALID, (true, true), false));
         let serving = |eku| E::serving("193.99.144.80:5061", pki.chain(SIP, VALID, eku, false)).sip(Ok(200));
         let report = |e: E| judge().report(vec![("inside", false, at(e))]);
-        let cases: Vec<(&str, DomainReport, Vec<(&str, &str, bool, Option<Reason>)>)> = vec![
+        let cases: Vec<(&str, DomainReport, Vec<Row<'_>>)> = vec![
             ("both ways", report(serving((true, true)).asked(true)),
                 vec![("inside", "outbound", true, None), ("inside", "inbound", true, None)]),
             ("their certificate lacks clientAuth: they cannot reach us", report(serving((true, false))),
