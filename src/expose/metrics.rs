@@ -558,17 +558,17 @@ fn write_reports(out: &mut Out<'_>, reports: &[&DomainReport], own: &HashMap<Str
     );
     for d in reports {
         out.flush_if_full();
-        for p in pairs::ready(d, own.get(&d.tenant)) {
+        for (vantage, direction, ready) in pairs::ready_flags(d, own.get(&d.tenant)) {
             sample(
                 out,
                 "sipfed_federation_ready",
                 |o| {
                     tenant_domain_labels(o, &d.tenant, &d.domain);
                     o.push(',');
-                    label(o, "vantage", &p.vantage);
+                    label(o, "vantage", vantage);
                 },
-                &[("direction", p.direction.as_str())],
-                f64::from(u8::from(p.readiness.ready)),
+                &[("direction", direction.as_str())],
+                f64::from(u8::from(ready)),
             );
         }
     }

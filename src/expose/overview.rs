@@ -321,7 +321,6 @@ pub(crate) mod tests {
             }],
             split_horizon: None,
             state,
-            sides: Vec::new(),
         })
     }
 

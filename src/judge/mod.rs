@@ -336,12 +336,6 @@ pub struct DomainReport {
     pub split_horizon: Option<bool>,
     /// The worst state of any vantage.
     pub state: State,
-    /// A partner (peer) domain: whether its side of federation works in each direction, per
-    /// vantage; the inbound verdict is completed with the tenant's own domains by
-    /// [`pairs::ready`]. Empty for own domains. Views serialise the completed verdicts
-    /// ([`pairs::Judged`]), not these.
-    #[serde(skip)]
-    pub sides: Vec<pairs::Side>,
 }
 
 impl DomainReport {
@@ -407,10 +401,6 @@ pub fn domain(domain: &Domain, env: &Env<'_>, facts: &[VantageFacts]) -> DomainR
     vantages::explain(domain, &mut vantages);
     let split_horizon = vantages::split_horizon(&vantages);
     let state = vantages.iter().map(|v| v.state).min().unwrap_or(State::Ok);
-    let sides = match domain.role {
-        Role::Peer => vantages.iter().map(pairs::side).collect(),
-        Role::Own => Vec::new(),
-    };
     DomainReport {
         tenant: domain.tenant.clone(),
         domain: domain.name.clone(),
@@ -419,7 +409,6 @@ pub fn domain(domain: &Domain, env: &Env<'_>, facts: &[VantageFacts]) -> DomainR
         vantages,
         split_horizon,
         state,
-        sides,
     }
 }
 

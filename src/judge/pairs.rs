@@ -70,15 +70,11 @@ impl Readiness {
     }
 }
 
-/// A partner's side of federation as one vantage saw it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Side {
-    pub vantage: String,
-    /// `None` when the vantage could not look (no findings).
-    pub outbound: Option<Readiness>,
-    /// The partner's part of inbound (`inbound_cert_accepted`); `None` when no certificate
-    /// of theirs was seen.
-    pub inbound: Option<Readiness>,
+/// What one vantage's findings say of a partner's side: per direction, `None` when nothing
+/// was learned, else ready (`Ok`) or the finding that breaks it.
+struct Side<'a> {
+    outbound: Option<Result<Option<&'a Finding>, &'a Finding>>,
+    inbound: Option<Result<&'a Finding, &'a Finding>>,
 }
 
 /// Checks about our own client identity: they decide whether partners accept us (outbound,
@@ -97,40 +93,22 @@ fn breaks_outbound(f: &Finding) -> bool {
         && (f.severity == Severity::Critical || f.check == CheckName::SipOptions)
 }
 
-/// A partner's side as one vantage saw it.
-pub fn side(v: &VantageReport) -> Side {
-    let outbound = if v.findings.is_empty() {
-        None
-    } else {
-        Some(match v.findings.iter().find(|f| breaks_outbound(f)) {
-            Some(f) => Readiness::broken(f, format!("{}: {}", f.check, f.message)),
-            None => {
-                let accepted = v
-                    .findings
-                    .iter()
-                    .find(|f| f.check == CheckName::ClientCertAccepted)
-                    .map(|f| format!("; {}", f.message))
-                    .unwrap_or_default();
-                Readiness::ready(format!("we reach their edge{accepted}"))
-            }
-        })
-    };
+/// A partner's side as one vantage saw it (outbound: `Ok` carries `client_cert_accepted`).
+fn side(v: &VantageReport) -> Side<'_> {
+    let outbound =
+        (!v.findings.is_empty()).then(|| match v.findings.iter().find(|f| breaks_outbound(f)) {
+            Some(f) => Err(f),
+            None => Ok(v
+                .findings
+                .iter()
+                .find(|f| f.check == CheckName::ClientCertAccepted)),
+        });
     let inbound = v
         .findings
         .iter()
         .find(|f| f.check == CheckName::InboundCertAccepted)
-        .map(|f| {
-            if f.passed {
-                Readiness::ready(f.message.clone())
-            } else {
-                Readiness::broken(f, format!("{}: {}", f.check, f.message))
-            }
-        });
-    Side {
-        vantage: v.vantage.clone(),
-        outbound,
-        inbound,
-    }
+        .map(|f| if f.passed { Ok(f) } else { Err(f) });
+    Side { outbound, inbound }
 }
 
 /// The tenant's own side of inbound federation: the first critical failure of its own
@@ -177,34 +155,74 @@ pub struct Pair {
 /// The verdicts of a partner's report, both directions per vantage, inbound completed with
 /// the tenant's own side; empty for own domains.
 pub fn ready(report: &DomainReport, own: Option<&OwnSide>) -> Vec<Pair> {
-    let mut out = Vec::with_capacity(report.sides.len() * 2);
-    for s in &report.sides {
-        if let Some(r) = &s.outbound {
-            out.push(Pair {
-                vantage: s.vantage.clone(),
-                direction: Direction::Outbound,
-                readiness: r.clone(),
-            });
+    let failing = own.and_then(|o| o.failing.as_ref());
+    let mut out = Vec::new();
+    if report.role != Role::Peer {
+        return out;
+    }
+    for v in &report.vantages {
+        let s = side(v);
+        let pair = |direction, readiness| Pair {
+            vantage: v.vantage.clone(),
+            direction,
+            readiness,
+        };
+        if let Some(o) = s.outbound {
+            out.push(pair(
+                Direction::Outbound,
+                match o {
+                    Err(f) => Readiness::broken(f, format!("{}: {}", f.check, f.message)),
+                    Ok(accepted) => Readiness::ready(format!(
+                        "we reach their edge{}",
+                        accepted
+                            .map(|f| format!("; {}", f.message))
+                            .unwrap_or_default()
+                    )),
+                },
+            ));
         }
-        if let Some(r) = &s.inbound {
-            let readiness = match own.and_then(|o| o.failing.as_ref()) {
-                Some((domain, vantage, f)) if r.ready => Readiness::broken(
-                    f,
-                    format!(
-                        "our own domain {domain} fails {} from {vantage}: {}",
-                        f.check, f.message
+        if let Some(i) = s.inbound {
+            out.push(pair(
+                Direction::Inbound,
+                match (i, failing) {
+                    (Err(f), _) => Readiness::broken(f, format!("{}: {}", f.check, f.message)),
+                    (Ok(_), Some((domain, vantage, f))) => Readiness::broken(
+                        f,
+                        format!(
+                            "our own domain {domain} fails {} from {vantage}: {}",
+                            f.check, f.message
+                        ),
                     ),
-                ),
-                _ => r.clone(),
-            };
-            out.push(Pair {
-                vantage: s.vantage.clone(),
-                direction: Direction::Inbound,
-                readiness,
-            });
+                    (Ok(f), None) => Readiness::ready(f.message.clone()),
+                },
+            ));
         }
     }
     out
+}
+
+/// [`ready`] without the words: (vantage, direction, ready) of every verdict, for `/metrics`
+/// (no message is copied per partner and scrape).
+pub fn ready_flags<'a>(
+    report: &'a DomainReport,
+    own: Option<&OwnSide>,
+) -> impl Iterator<Item = (&'a str, Direction, bool)> {
+    let own_ok = own.is_none_or(|o| o.failing.is_none());
+    let peer = report.role == Role::Peer;
+    report
+        .vantages
+        .iter()
+        .filter(move |_| peer)
+        .flat_map(move |v| {
+            let s = side(v);
+            let outbound = s
+                .outbound
+                .map(|o| (v.vantage.as_str(), Direction::Outbound, o.is_ok()));
+            let inbound = s
+                .inbound
+                .map(|i| (v.vantage.as_str(), Direction::Inbound, i.is_ok() && own_ok));
+            outbound.into_iter().chain(inbound)
+        })
 }
 
 /// A report with its pair verdicts: what the JSON API and `check --output=json` give.
@@ -285,7 +303,12 @@ mod tests {
                 vec![("inside", "outbound", false, Some(Reason::ConnectionRefused))]),
         ];
         for (case, report, want) in cases {
-            assert_eq!(verdicts(&ready(&report, None)), want, "{case}");
+            let pairs = ready(&report, None);
+            assert_eq!(verdicts(&pairs), want, "{case}");
+            // /metrics' flags are the same verdicts.
+            let flags: Vec<(&str, &str, bool)> = ready_flags(&report, None).map(|(v, d, r)| (v, d.as_str(), r)).collect();
+            let words: Vec<(&str, &str, bool)> = want.iter().map(|(v, d, r, _)| (*v, *d, *r)).collect();
+            assert_eq!(flags, words, "{case}");
         }
     }
 
@@ -325,6 +348,10 @@ mod tests {
             ));
         let sides = own_sides([&down]);
         let pairs = ready(&partner, sides.get("default"));
+        let flags: Vec<bool> = ready_flags(&partner, sides.get("default"))
+            .map(|f| f.2)
+            .collect();
+        assert_eq!(flags, vec![true, false]);
         assert_eq!(
             verdicts(&pairs),
             vec![
