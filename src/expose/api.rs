@@ -104,7 +104,7 @@ pub fn entry(row: &Row<'_>) -> DomainEntry {
                             check: f.check,
                             severity: f.severity,
                             reason: f.reason,
-                            message: f.message.clone(),
+                            message: f.message.to_string(),
                         })
                         .collect();
                     failing.sort_by_key(|f| f.severity);

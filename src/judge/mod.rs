@@ -8,6 +8,7 @@
 //! works in each direction. A new check is one function in its
 //! family's file, one row in [`CHECKS`] and one table of unit cases.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -141,15 +142,16 @@ pub struct Finding {
     pub passed: bool,
     /// Set exactly when the check failed.
     pub reason: Option<Reason>,
-    /// One line saying what was found.
-    pub message: String,
+    /// One line saying what was found (a passing check's words are mostly fixed: borrowed,
+    /// not allocated per domain).
+    pub message: Cow<'static, str>,
     /// What to do about it (empty when passed).
     pub hint: String,
 }
 
 /// What a check function says before role and severity are attached.
 pub enum Verdict {
-    Pass(String),
+    Pass(Cow<'static, str>),
     Fail {
         reason: Reason,
         message: String,
@@ -157,7 +159,7 @@ pub enum Verdict {
     },
 }
 
-fn pass(message: impl Into<String>) -> Option<Verdict> {
+fn pass(message: impl Into<Cow<'static, str>>) -> Option<Verdict> {
     Some(Verdict::Pass(message.into()))
 }
 
@@ -446,7 +448,7 @@ pub fn probe(ctx: &Context<'_>) -> Vec<Finding> {
                 severity,
                 passed: false,
                 reason: Some(reason),
-                message,
+                message: message.into(),
                 hint,
             },
         });
@@ -504,7 +506,7 @@ mod tests {
             severity,
             passed,
             reason: (!passed).then_some(Reason::Nxdomain),
-            message: String::new(),
+            message: "".into(),
             hint: String::new(),
         }
     }

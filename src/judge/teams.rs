@@ -229,7 +229,7 @@ mod tests {
             vantage_public: false,
         };
         check(&ctx).map(|v| match v {
-            Verdict::Pass(m) => (true, None, m),
+            Verdict::Pass(m) => (true, None, m.into_owned()),
             Verdict::Fail {
                 reason,
                 message,
