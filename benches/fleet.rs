@@ -4,7 +4,7 @@
 //! SIP answers after 300 ms). The lab world runs in a separate process (this binary in world
 //! mode), so the CPU figures are the exporter's alone.
 //!
-//! Run: `cargo bench --bench fleet -- [DOMAINS...]` (default 2000 10000). Asserts that every
+//! Run: `cargo bench --features lab --bench fleet -- [DOMAINS...]` (default 2000 10000). Asserts that every
 //! domain was probed and every endpoint came up.
 
 use std::io::{BufRead, BufReader, Write};
