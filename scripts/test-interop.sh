@@ -64,6 +64,14 @@ certificate = $dir/wild.pem
 private_key = $dir/wild.key
 verify_certificate = no
 require_certificate = no
+TLS
+cat > tls-mtls.cfg <<TLS
+[server:default]
+method = TLSv1.2+
+certificate = $dir/mtls.pem
+private_key = $dir/mtls.key
+verify_certificate = no
+require_certificate = no
 [server:$mtls_ip:5061]
 method = TLSv1.2+
 certificate = $dir/mtls.pem
@@ -84,12 +92,10 @@ cat > kamailio.cfg <<KAM
 debug=1
 log_stderror=yes
 children=1
-tcp_children=2
+tcp_children=4
 enable_tls=yes
 listen=tls:$good_ip:5061
 listen=tls:$bad_ip:5061
-listen=tls:$mtls_ip:5061
-listen=tls:$mtls12_ip:5061
 auto_aliases=no
 loadmodule "sl.so"
 loadmodule "tls.so"
@@ -103,6 +109,12 @@ request_route {
 }
 KAM
 kamailio -DD -E -f kamailio.cfg -w "$dir" >kamailio.log 2>&1 &
+pids+=($!)
+# The mutual-TLS listeners in a Kamailio of their own (tls-mtls.cfg): its refused
+# handshakes never share a process with the edges above.
+sed -e "s/^listen=tls:.*$//" -e "s|^auto_aliases=no$|listen=tls:$mtls_ip:5061\\nlisten=tls:$mtls12_ip:5061\\nauto_aliases=no|" \
+  -e "s|/tls.cfg\"|/tls-mtls.cfg\"|" kamailio.cfg | sed 's/\\n/\n/g' > kamailio-mtls.cfg
+kamailio -DD -E -f kamailio-mtls.cfg -w "$dir" >kamailio-mtls.log 2>&1 &
 pids+=($!)
 
 # --- dnsmasq: authoritative for .test -------------------------------------------------------
@@ -125,9 +137,11 @@ dnsmasq --keep-in-foreground --no-resolv --no-hosts --local=/test/ --port="$dns_
     done) 2>dnsmasq.log &
 pids+=($!)
 
-for _ in $(seq 50); do
-  (exec 3<>"/dev/tcp/$good_ip/5061") 2>/dev/null && break
-  sleep 0.2
+for ip in "$good_ip" "$mtls_ip"; do
+  for _ in $(seq 50); do
+    (exec 3<>"/dev/tcp/$ip/5061") 2>/dev/null && break
+    sleep 0.2
+  done
 done
 
 # Four tenants, one identity each, probing the same two mutual-TLS edges.
