@@ -438,6 +438,36 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_not_ready_filter_keeps_partners_with_a_direction_not_ready() {
+        use crate::judge::pairs::{Direction, Pair, Readiness};
+        let f = fleet();
+        let mut rows = rows_of(&f);
+        let verdict = |direction, ready| Pair {
+            vantage: "inside".into(),
+            direction,
+            readiness: Readiness {
+                ready,
+                reason: None,
+                check: None,
+                message: String::new(),
+                hint: String::new(),
+            },
+        };
+        rows[0].pairs = vec![
+            verdict(Direction::Outbound, true),
+            verdict(Direction::Inbound, false),
+        ];
+        rows[5].pairs = vec![
+            verdict(Direction::Outbound, true),
+            verdict(Direction::Inbound, true),
+        ];
+        let filter = Filter::from_query(&query(&[("federation", "not_ready")])).unwrap();
+        assert_eq!(names(&select(&rows, &filter)), ["a.example"]);
+        assert_eq!(filter.query(&[]), "federation=not_ready");
+        assert!(Filter::from_query(&query(&[("federation", "sideways")])).is_err());
+    }
+
+    #[test]
     fn query_strings_keep_filters_and_encode() {
         let filter = Filter {
             state: Some(Standing::Failing),

@@ -136,16 +136,16 @@ fn summary_html(out: &mut String, summary: &Summary, filter: &Filter) {
         .map(|s| count_link(filter, None, *s, summary.all.get(*s)))
         .collect();
     out.push_str(&links.join(" · "));
+    out.push_str("</p>");
     let not_ready = Filter {
         not_ready: true,
         ..filter.clone()
     };
     let _ = write!(
         out,
-        " · <a id=not-ready href=\"/?{}\">partners not ready in either direction</a>",
+        "<p id=federation-filter><a id=not-ready href=\"/?{}\">Partners not ready in either direction</a></p>",
         esc(&not_ready.query(&[]))
     );
-    out.push_str("</p>");
     if summary.tenants.len() > 1 {
         out.push_str("<table id=tenants><tr><th>Tenant</th>");
         for s in Standing::ALL {
