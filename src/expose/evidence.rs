@@ -539,6 +539,7 @@ mod tests {
                         version: crate::facts::TlsVersion::Tls13,
                         cipher: "TLS13_AES_256_GCM_SHA384".into(),
                         client_cert_requested: false,
+                        client_cert_sent: false,
                     })),
                     chain: vec![leaf].into(),
                     sip: Some(SipFacts {
@@ -546,6 +547,7 @@ mod tests {
                         duration_seconds: 0.004,
                         detail: "SIP/2.0 200 OK".into(),
                         server: Some("XPhone Connect Server".into()),
+                        alert: None,
                     }),
                     blind: None,
                 }],
