@@ -497,6 +497,10 @@ mod tests {
                     any: false,
                 }),
                 self_signed: false,
+                ocsp_urls: Vec::new(),
+                crl_urls: Vec::new(),
+                subject_raw: Vec::new(),
+                issuer_raw: Vec::new(),
             }),
         };
         let record = SrvRecord {
@@ -541,6 +545,7 @@ mod tests {
                         client_cert_requested: false,
                     })),
                     chain: vec![leaf].into(),
+                    revocation: None,
                     sip: Some(SipFacts {
                         status: Ok(200),
                         duration_seconds: 0.004,
