@@ -174,9 +174,10 @@ async fn exchange(
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(http_error)?;
-    // The connection task lives at most until the deadline, whatever the peer does.
+    // The connection task lives at most a moment past the deadline, whatever the peer does
+    // (the moment lets the fetch's own deadline speak first: `timeout`, not a cut body).
     tokio::spawn(async move {
-        let _ = timeout_at(deadline, conn).await;
+        let _ = timeout_at(deadline + std::time::Duration::from_secs(1), conn).await;
     });
     let host = if parsed.port == 80 {
         parsed.host.clone()
