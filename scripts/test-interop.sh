@@ -34,6 +34,57 @@ leaf() { # name san eku
 leaf good "DNS:sip.good.test" "serverAuth,clientAuth"
 leaf wild "DNS:*.wild.test" "serverAuth"
 
+# --- revocation evidence (openssl ca, openssl crl, openssl ocsp) -----------------------------
+# Leaves naming a CRL and an OCSP responder on a loopback HTTP front (python): GET /ca.crl
+# serves the CRL `openssl ca -gencrl` made; POST /ocsp runs `openssl ocsp -reqin/-respout` for
+# each request (its own -port would listen on every interface). Chains: leaf + issuer.
+rev_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+revleaf() { # name crl-url ocsp-url
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=sip.$1.test" 2>/dev/null
+  printf "subjectAltName=DNS:sip.%s.test\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\ncrlDistributionPoints=URI:%s\nauthorityInfoAccess=OCSP;URI:%s\n" "$1" "$2" "$3" > "$1.ext"
+  openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$1.leaf.pem" -days 90 -extfile "$1.ext" 2>/dev/null
+  cat "$1.leaf.pem" ca.pem > "$1.pem"
+}
+revleaf revoked "http://127.0.0.1:$rev_port/ca.crl" "http://127.0.0.1:$rev_port/ocsp"
+revleaf fine "http://127.0.0.1:$rev_port/ca.crl" "http://127.0.0.1:$rev_port/ocsp"
+revleaf deadptr "http://127.0.0.1:1/ca.crl" "http://127.0.0.1:1/ocsp"
+mkdir -p cadb && touch cadb/index.txt && echo 1000 > cadb/crlnumber
+printf "[ca]\ndefault_ca = interop\n[interop]\ndatabase = cadb/index.txt\ncrlnumber = cadb/crlnumber\ndefault_md = sha256\ndefault_crl_days = 7\n" > ca.cnf
+openssl ca -config ca.cnf -cert ca.pem -keyfile ca.key -revoke revoked.leaf.pem -crl_reason keyCompromise 2>/dev/null
+openssl ca -config ca.cnf -cert ca.pem -keyfile ca.key -valid fine.leaf.pem 2>/dev/null
+openssl ca -config ca.cnf -cert ca.pem -keyfile ca.key -gencrl -out ca.crl.pem 2>/dev/null
+openssl crl -in ca.crl.pem -outform DER -out ca.crl
+cat > revocation.py <<'PY'
+import http.server, subprocess, sys, tempfile, os
+class H(http.server.BaseHTTPRequestHandler):
+    def answer(self, body, kind):
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self):
+        if self.path != "/ca.crl":
+            return self.send_error(404)
+        self.answer(open("ca.crl", "rb").read(), "application/pkix-crl")
+    def do_POST(self):
+        if self.path != "/ocsp":
+            return self.send_error(404)
+        request = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with tempfile.TemporaryDirectory() as d:
+            open(os.path.join(d, "req"), "wb").write(request)
+            subprocess.run(["openssl", "ocsp", "-index", "cadb/index.txt", "-rsigner", "ca.pem",
+                            "-rkey", "ca.key", "-CA", "ca.pem", "-ndays", "1",
+                            "-reqin", os.path.join(d, "req"), "-respout", os.path.join(d, "resp")],
+                           check=True, capture_output=True)
+            self.answer(open(os.path.join(d, "resp"), "rb").read(), "application/ocsp-response")
+    def log_message(self, *args):
+        sys.stderr.write("revocation: " + (args[0] % args[1:]) + "\n")
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+python3 revocation.py "$rev_port" 2>revocation.log &
+pids+=($!)
+
 # --- Kamailio: two TLS listeners, one certificate each -----------------------------------
 cat > tls.cfg <<TLS
 [server:default]
@@ -48,6 +99,24 @@ certificate = $dir/wild.pem
 private_key = $dir/wild.key
 verify_certificate = no
 require_certificate = no
+[server:$net.4:5061]
+method = TLSv1.2+
+certificate = $dir/revoked.pem
+private_key = $dir/revoked.key
+verify_certificate = no
+require_certificate = no
+[server:$net.5:5061]
+method = TLSv1.2+
+certificate = $dir/fine.pem
+private_key = $dir/fine.key
+verify_certificate = no
+require_certificate = no
+[server:$net.6:5061]
+method = TLSv1.2+
+certificate = $dir/deadptr.pem
+private_key = $dir/deadptr.key
+verify_certificate = no
+require_certificate = no
 TLS
 cat > kamailio.cfg <<KAM
 #!KAMAILIO
@@ -58,6 +127,9 @@ tcp_children=2
 enable_tls=yes
 listen=tls:$good_ip:5061
 listen=tls:$bad_ip:5061
+listen=tls:$net.4:5061
+listen=tls:$net.5:5061
+listen=tls:$net.6:5061
 auto_aliases=no
 loadmodule "sl.so"
 loadmodule "tls.so"
@@ -85,7 +157,13 @@ dnsmasq --keep-in-foreground --no-resolv --no-hosts --local=/test/ --port="$dns_
   --mx-host=teams.test,teams-test.mail.protection.outlook.com,0 \
   --txt-record=teams.test,MS=ms12345678 \
   --srv-host=_sipfederationtls._tcp.down.test,sip.down.test,5061,0,0 \
-  --host-record=sip.down.test,"$net.3" 2>dnsmasq.log &
+  --host-record=sip.down.test,"$net.3" \
+  --srv-host=_sipfederationtls._tcp.revoked.test,sip.revoked.test,5061,0,0 \
+  --host-record=sip.revoked.test,"$net.4" \
+  --srv-host=_sipfederationtls._tcp.fine.test,sip.fine.test,5061,0,0 \
+  --host-record=sip.fine.test,"$net.5" \
+  --srv-host=_sipfederationtls._tcp.deadptr.test,sip.deadptr.test,5061,0,0 \
+  --host-record=sip.deadptr.test,"$net.6" 2>dnsmasq.log &
 pids+=($!)
 
 for _ in $(seq 50); do
@@ -96,7 +174,7 @@ done
 printf "global:\n  ca_file: ca.pem\n  timeout: 5s\n" > sipfed.yml
 set +e
 "$BIN" check --config.file=sipfed.yml --resolver "127.0.0.1:$dns_port" --output json \
-  good.test wild.test moved.test teams.test down.test > report.json
+  good.test wild.test moved.test teams.test down.test revoked.test fine.test deadptr.test > report.json
 status=$?
 set -e
 
@@ -116,6 +194,9 @@ domains:
   - domain: moved.test
   - domain: teams.test
   - domain: down.test
+  - domain: revoked.test
+  - domain: fine.test
+  - domain: deadptr.test
 YML
 "$BIN" --config.file=served.yml --web.listen-address="127.0.0.1:$http_port" >exporter.log 2>&1 &
 pids+=($!)
@@ -124,7 +205,7 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 curl -sf "http://127.0.0.1:$http_port/metrics" > metrics.txt
-for d in good.test wild.test moved.test teams.test down.test; do
+for d in good.test wild.test moved.test teams.test down.test revoked.test fine.test deadptr.test; do
   curl -sf "http://127.0.0.1:$http_port/probe?target=$d" > "probe-$d.txt"
 done
 
@@ -170,6 +251,17 @@ expect("teams.test", "srv_present", False, "nxdomain")
 expect("teams.test", "teams_federation_srv", False, "missing_srv")
 expect("down.test", "tcp_connect", False, "connection_refused")
 absent("down.test", "tls_handshake")
+# Revocation evidence from openssl's CRL and OCSP responder, behind Kamailio.
+expect("revoked.test", "cert_not_revoked", False, "revoked")
+expect("revoked.test", "revocation_reachable", True)
+expect("fine.test", "cert_not_revoked", True)
+expect("fine.test", "revocation_reachable", True)
+expect("deadptr.test", "revocation_reachable", False, "connection_refused")
+absent("deadptr.test", "cert_not_revoked")
+msg = reports.get("revoked.test", {}).get("cert_not_revoked", {}).get("message", "")
+good = "(keyCompromise)" in msg and "according to the" in msg
+print(("ok   " if good else "FAIL ") + f"revoked.test: the message names the reason code and the source: {msg}")
+passed, failed = passed + good, failed + (not good)
 # One verdict, every view: check_success per (domain, check) in /metrics and in /probe equals
 # the `check` JSON's pass/fail, and no view has a check the others lack.
 sample = re.compile(r'^sipfed_check_success\{(.*)\} (\S+)$')

@@ -100,3 +100,48 @@ pub fn serial_of(cert_der: &[u8]) -> Option<Vec<u8>> {
     let (_, cert) = X509Certificate::from_der(cert_der).ok()?;
     Some(cert.raw_serial().to_vec())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fuzz seeds: a u16 length, an issuer, and its CRL from `openssl ca -gencrl` revoking
+    /// serial 0x1234 (keyCompromise), as DER and as PEM.
+    const DER: &[u8] = include_bytes!("../../fuzz/seeds/crl/openssl-der");
+    const PEM: &[u8] = include_bytes!("../../fuzz/seeds/crl/openssl-pem");
+
+    fn parts(seed: &[u8]) -> (&[u8], &[u8]) {
+        let n = usize::from(u16::from_be_bytes([seed[0], seed[1]]));
+        seed[2..].split_at(n)
+    }
+
+    #[test]
+    fn an_openssl_crl_is_read_and_verified() {
+        for seed in [DER, PEM] {
+            let (issuer, list) = parts(seed);
+            let crl = verify(list, issuer).unwrap();
+            let revoked = crl.status(&[0x12, 0x34]);
+            assert!(
+                matches!(&revoked.state, CertState::Revoked { reason: Some(r), .. } if r == "keyCompromise"),
+                "{revoked:?}"
+            );
+            // A leading zero octet (DER's sign byte) is the same serial.
+            assert_eq!(crl.status(&[0x00, 0x12, 0x34]).state, revoked.state);
+            assert_eq!(crl.status(&[0x12, 0x35]).state, CertState::Good);
+            assert_eq!(crl.next_update.map(|n| n - crl.this_update), Some(7 * 86_400));
+        }
+    }
+
+    #[test]
+    fn a_crl_of_another_issuer_is_no_evidence() {
+        let (issuer, list) = parts(DER);
+        // A CRL checked against a certificate that is not its issuer.
+        let e = verify(list, &issuer[..issuer.len() - 1]).unwrap_err();
+        assert_eq!(e.reason, Reason::BadResponse);
+        let mut tampered = list.to_vec();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        let e = verify(&tampered, issuer).unwrap_err();
+        assert_eq!(e.detail, "the CRL's signature is not the issuer's");
+    }
+}

@@ -209,3 +209,45 @@ fn delegated(basic: &BasicOcspResponse, signed: &[u8], issuer: &X509Certificate,
             && signature_by(basic, signed, responder.public_key().raw)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fuzz seed: u16 lengths, then a leaf, its issuer and `openssl ocsp`'s response
+    /// (leaf serial 0x1234 revoked, keyCompromise; signed by the issuer).
+    const SEED: &[u8] = include_bytes!("../../fuzz/seeds/ocsp_response/openssl-revoked");
+
+    fn parts() -> (&'static [u8], &'static [u8], &'static [u8]) {
+        let cert_len = usize::from(u16::from_be_bytes([SEED[0], SEED[1]]));
+        let issuer_len = usize::from(u16::from_be_bytes([SEED[2], SEED[3]]));
+        let (cert, rest) = SEED[4..].split_at(cert_len);
+        let (issuer, response) = rest.split_at(issuer_len);
+        (cert, issuer, response)
+    }
+
+    #[test]
+    fn an_openssl_response_is_read_and_verified() {
+        let (cert, issuer, response) = parts();
+        let status = verify(response, cert, issuer, 1_800_000_000).unwrap();
+        assert!(
+            matches!(&status.state, CertState::Revoked { at, reason: Some(r) }
+                if r == "keyCompromise" && *at <= status.this_update),
+            "{status:?}"
+        );
+        assert_eq!(status.next_update.map(|n| n - status.this_update), Some(7 * 86_400));
+        // Our request for the same certificate is one openssl answers (same CertID).
+        assert!(request(cert, issuer).is_some_and(|r| r.len() > 40));
+    }
+
+    #[test]
+    fn a_response_checked_against_another_issuer_is_no_evidence() {
+        let (cert, _, response) = parts();
+        // The leaf as its own "issuer": wrong key, wrong name hash.
+        let e = verify(response, cert, cert, 1_800_000_000).unwrap_err();
+        assert_eq!(e.reason, Reason::BadResponse);
+        assert!(e.detail.starts_with("signed by neither"), "{}", e.detail);
+        let e = verify(&response[..response.len() - 1], cert, cert, 0).unwrap_err();
+        assert!(e.detail.starts_with("not an OCSP response"), "{}", e.detail);
+    }
+}
