@@ -339,3 +339,72 @@ async fn hostile_evidence_gives_reasons_within_the_deadline() {
         message(&results, "loop.example", "revocation_reachable").contains("more than 3 redirects")
     );
 }
+
+/// A config whose only vantage is `vantage` (YAML under `vantages:`).
+fn config(lab: &Lab, file: &str, vantage: &str, domains: &str) -> std::path::PathBuf {
+    let path = lab.dir.join(file);
+    let text = format!(
+        "global:\n  interval: 30s\n  timeout: 5s\n  ca_file: {}\nvantages:\n{vantage}domains:\n{domains}",
+        lab.ca_file().display()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evidence_is_fetched_through_the_vantage_proxy() {
+    let lab = Lab::start().await.unwrap();
+    let socks = lab.socks().await.unwrap();
+    let ca = ca(&lab).await;
+    let leaf = ca.leaf("sip.proxied.example").unwrap();
+    ca.revoke(&leaf);
+    serve(&lab, "proxied.example", leaf).await;
+    let vantage = format!(
+        "  outside:\n    resolvers: [\"{}\"]\n    proxy: socks5://{}\n",
+        lab.dns, socks.address
+    );
+    let path = config(&lab, "proxy.yml", &vantage, &peers(&["proxied.example"]));
+    let (m, results) = common::probe_all(&path).await;
+    expect(
+        &m,
+        &results,
+        &[(
+            "proxied.example",
+            "cert_not_revoked",
+            Some(0.0),
+            Some("revoked"),
+        )],
+    );
+    // The edge, the CRL and the OCSP responder: three connections, all through the proxy.
+    assert_eq!(socks.relayed.load(std::sync::atomic::Ordering::Relaxed), 3);
+    assert_eq!((ca.crl_requests(), ca.ocsp_requests()), (1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pointers_at_forbidden_addresses_are_never_fetched() {
+    let lab = Lab::start().await.unwrap();
+    let ca = ca(&lab).await;
+    // Unspecified and multicast addresses: forbidden from every vantage (SPEC §5).
+    let leaf = ca
+        .leaf_pointing(
+            "sip.sneaky.example",
+            Some("http://0.0.0.0/ca.crl"),
+            Some("http://224.0.0.1/ocsp"),
+        )
+        .unwrap();
+    serve(&lab, "sneaky.example", leaf).await;
+    let (m, results) = probe_lab(&lab, "", &peers(&["sneaky.example"])).await;
+    expect(
+        &m,
+        &results,
+        &[
+            (
+                "sneaky.example",
+                "revocation_reachable",
+                Some(0.0),
+                Some("forbidden_address"),
+            ),
+            ("sneaky.example", "cert_not_revoked", None, None),
+        ],
+    );
+}

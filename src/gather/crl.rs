@@ -128,7 +128,10 @@ mod tests {
             // A leading zero octet (DER's sign byte) is the same serial.
             assert_eq!(crl.status(&[0x00, 0x12, 0x34]).state, revoked.state);
             assert_eq!(crl.status(&[0x12, 0x35]).state, CertState::Good);
-            assert_eq!(crl.next_update.map(|n| n - crl.this_update), Some(7 * 86_400));
+            assert_eq!(
+                crl.next_update.map(|n| n - crl.this_update),
+                Some(7 * 86_400)
+            );
         }
     }
 

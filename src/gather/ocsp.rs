@@ -235,7 +235,10 @@ mod tests {
                 if r == "keyCompromise" && *at <= status.this_update),
             "{status:?}"
         );
-        assert_eq!(status.next_update.map(|n| n - status.this_update), Some(7 * 86_400));
+        assert_eq!(
+            status.next_update.map(|n| n - status.this_update),
+            Some(7 * 86_400)
+        );
         // Our request for the same certificate is one openssl answers (same CertID).
         assert!(request(cert, issuer).is_some_and(|r| r.len() > 40));
     }
