@@ -408,3 +408,46 @@ async fn pointers_at_forbidden_addresses_are_never_fetched() {
         ],
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_are_kept_until_next_update_and_failures_retried_after_a_backoff() {
+    use sipfed_exporter::config::Config;
+    use sipfed_exporter::store::Setup;
+    let lab = Lab::start().await.unwrap();
+    let good = ca(&lab).await;
+    serve(&lab, "kept.example", good.leaf("sip.kept.example").unwrap()).await;
+    let broken = ca(&lab).await;
+    broken.set_crl(Answer::NotFound);
+    broken.set_ocsp(Answer::NotFound);
+    serve(
+        &lab,
+        "broken.example",
+        broken.leaf("sip.broken.example").unwrap(),
+    )
+    .await;
+    // interval 1s: a look of an edge is shared for a third of it, so each round below makes
+    // new looks, and each look asks the revocation cache.
+    let path = lab.dir.join("twice.yml");
+    let text = format!(
+        "global:\n  interval: 1s\n  timeout: 900ms\n  ca_file: {}\nvantages:\n  inside:\n    resolvers: [\"{}\"]\ndomains:\n{}",
+        lab.ca_file().display(),
+        lab.dns,
+        peers(&["kept.example", "broken.example"])
+    );
+    std::fs::write(&path, text).unwrap();
+    let setup = Setup::new(Config::load(&path).unwrap()).unwrap();
+    for _ in 0..3 {
+        let reports = setup.probe_each(&setup.config.domains).await;
+        assert_eq!(reports.len(), 2);
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    }
+    assert_eq!(
+        setup.prober.edges.looks(),
+        6,
+        "a new look per domain and round"
+    );
+    // Three rounds, one fetch each: the good documents hold for a week, the failures are
+    // retried only after a minute.
+    assert_eq!((good.crl_requests(), good.ocsp_requests()), (1, 1));
+    assert_eq!((broken.crl_requests(), broken.ocsp_requests()), (1, 1));
+}
