@@ -451,3 +451,43 @@ async fn documents_are_kept_until_next_update_and_failures_retried_after_a_backo
     assert_eq!((good.crl_requests(), good.ocsp_requests()), (1, 1));
     assert_eq!((broken.crl_requests(), broken.ocsp_requests()), (1, 1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delegated_ocsp_responder_counts_only_with_the_ocsp_signing_eku() {
+    let lab = Lab::start().await.unwrap();
+    let mut cas = Vec::new();
+    for (domain, answer) in [
+        ("delegated.example", Answer::Delegated),
+        ("noeku.example", Answer::DelegatedWithoutEku),
+    ] {
+        let ca = ca(&lab).await;
+        ca.set_ocsp(answer);
+        let leaf = ca
+            .leaf_pointing(&format!("sip.{domain}"), None, Some(&ca.ocsp_url()))
+            .unwrap();
+        ca.revoke(&leaf);
+        serve(&lab, domain, leaf).await;
+        cas.push(ca);
+    }
+    let (m, results) = probe_lab(&lab, "", &peers(&["delegated.example", "noeku.example"])).await;
+    expect(
+        &m,
+        &results,
+        &[
+            (
+                "delegated.example",
+                "cert_not_revoked",
+                Some(0.0),
+                Some("revoked"),
+            ),
+            ("delegated.example", "revocation_reachable", Some(1.0), None),
+            ("noeku.example", "cert_not_revoked", None, None),
+            (
+                "noeku.example",
+                "revocation_reachable",
+                Some(0.0),
+                Some("bad_response"),
+            ),
+        ],
+    );
+}

@@ -41,6 +41,10 @@ pub enum Answer {
     WrongSigner,
     /// OCSP: a signed answer about another serial.
     OtherSerial,
+    /// OCSP: signed by a responder the CA issued with the OCSP-signing EKU (RFC 6960 §4.2.2.2).
+    Delegated,
+    /// OCSP: signed by a certificate the CA issued without the OCSP-signing EKU.
+    DelegatedWithoutEku,
     /// 200 with bytes that are neither a CRL nor an OCSP response.
     Garbage,
     /// 200 with a body that never ends (no Content-Length): a "1 GB CRL".
@@ -384,10 +388,31 @@ fn ocsp_response(
         response_extensions: None,
     };
     let signed = tbs.to_der().map_err(io)?;
-    let signature = if answer == Answer::WrongSigner {
-        KeyPair::generate().map_err(io)?.sign(&signed).map_err(io)?
-    } else {
-        ca.key.sign(&signed).map_err(io)?
+    let mut certs = None;
+    let signature = match answer {
+        Answer::WrongSigner => KeyPair::generate().map_err(io)?.sign(&signed).map_err(io)?,
+        Answer::Delegated | Answer::DelegatedWithoutEku => {
+            let key = KeyPair::generate().map_err(io)?;
+            let mut params = CertificateParams::default();
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, "sipfed lab OCSP responder");
+            params.not_before = now - Duration::days(1);
+            params.not_after = now + Duration::days(30);
+            params.extended_key_usages = vec![if answer == Answer::Delegated {
+                ExtendedKeyUsagePurpose::OcspSigning
+            } else {
+                ExtendedKeyUsagePurpose::ServerAuth
+            }];
+            let cert = params
+                .signed_by(&key, &Issuer::from_params(&ca.params, &ca.key))
+                .map_err(io)?;
+            certs = Some(vec![
+                x509_cert::Certificate::from_der(cert.der()).map_err(io)?,
+            ]);
+            key.sign(&signed).map_err(io)?
+        }
+        _ => ca.key.sign(&signed).map_err(io)?,
     };
     let basic = BasicOcspResponse {
         tbs_response_data: tbs,
@@ -397,7 +422,7 @@ fn ocsp_response(
             parameters: None,
         },
         signature: BitString::from_bytes(&signature).map_err(io)?,
-        certs: None,
+        certs,
     };
     OcspResponse {
         response_status: OcspResponseStatus::Successful,
