@@ -4,11 +4,11 @@
 //! SIP answers after 300 ms). The lab world runs in a separate process (this binary in world
 //! mode), so the CPU figures are the exporter's alone.
 //!
-//! Run: `cargo bench --bench fleet -- [DOMAINS...]` (default 2000 10000). Asserts that every
-//! domain was probed and every endpoint came up, and (the fleet's chains all point at one lab
-//! CA's CRL and OCSP responder) that round 1 fetched the CRL once and asked OCSP at most once
-//! per distinct certificate, round 2 neither. `SIPFED_FLEET_NO_REVOCATION=1`: chains without
-//! pointers, the cost without revocation evidence.
+//! Run: `cargo bench --features lab --bench fleet -- [DOMAINS...]` (default 2000 10000).
+//! Asserts that every domain was probed and every endpoint came up, and (the fleet's chains all
+//! point at one lab CA's CRL and OCSP responder) that round 1 fetched the CRL once and asked
+//! OCSP at most once per distinct certificate, round 2 neither. `SIPFED_FLEET_NO_REVOCATION=1`:
+//! chains without pointers, the cost without revocation evidence.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};

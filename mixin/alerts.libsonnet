@@ -14,7 +14,7 @@ local fold(text) = std.join(' ', std.split(std.rstripChars(text, '\n'), '\n'));
       description: fold(super.description),
       runbook_url: runbook(name),
     },
-  },
+  } + (if c.forOverride != '' then { 'for': c.forOverride } else {}),
   // Remaining lifetime of the leaf, and lifetime / divisor capped at days.
   local remaining = '(sipfed_cert_not_after_timestamp_seconds - time())',
   local window(divisor, days) =

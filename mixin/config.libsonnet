@@ -34,6 +34,11 @@
     // How long a vantage may be down (its resolvers or proxy not answering) before it pages.
     vantageDownFor: '5m',
 
+    // When set (a duration such as '4s'), every alert's `for:` is replaced by it. For tests
+    // only: scripts/e2e-prometheus.sh renders the rules with a short one to see them fire and
+    // reach Alertmanager within seconds. Empty: each alert keeps its own `for:`.
+    forOverride: '',
+
     // Dashboards.
     dashboardTags: ['sipfed', 'sip', 'federation'],
     dashboardRefresh: '1m',

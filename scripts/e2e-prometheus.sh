@@ -1,36 +1,53 @@
 #!/usr/bin/env bash
 # End-to-end test of the alert rules and dashboards against a real exporter and a real Prometheus.
 #
-#   scripts/e2e-prometheus.sh [path/to/sipfed_exporter]    (default target/release/sipfed_exporter)
+#   scripts/e2e-prometheus.sh [LAB_BIN [PROD_BIN]]
+#     (defaults target/release/sipfed_exporter-lab and target/release/sipfed_exporter)
 #
 # Builds nothing. Starts `sipfed_exporter demo` (an in-process lab world of healthy and broken
 # federation domains on loopback) and checks its /metrics with `promtool check metrics` and
 # against every metric name the alert rules and dashboards use. Then starts Prometheus (Debian
 # package `prometheus`) on loopback, scraping the demo every 2s with alerts/*.yml loaded, and
-# asserts: every rule evaluates with health "ok"; each broken demo domain raises its expected
-# alert (pending or firing) within about 60s; nothing alerts for the healthy domains zahnfee.de
+# asserts: every rule evaluates with health "ok"; each broken demo domain's expected alert is
+# `firing` within about 60s (the rules are rendered from mixin/ with forOverride, ALERT_FOR=6s,
+# so the production rules are what is tested); nothing alerts for the healthy domains zahnfee.de
 # (own) and teams-kanzlei.de (Microsoft 365 peer); every dashboard query executes without error.
+# Prometheus sends to a real Alertmanager (Debian package prometheus-alertmanager) running
+# deploy/alertmanager/alertmanager.yml with its receivers pointed at a local webhook (all else as
+# shipped): the expired partner's page reaches zahnfee's critical receiver with a summary naming
+# the domain and a runbook URL, nothing is sent for the healthy partners, and no alert the
+# Alertmanager reports inhibited arrives.
 # Then a two-vantage world: a second exporter probes the demo's domains from `inside` (the demo's
 # DNS) and `outside` (a dnsmasq forwarding to it); every SPEC §6 metric must be in the two
 # scrapes. dnsmasq is stopped: SipFedVantageDown{vantage="outside"} must fire, and no partner
 # alert may stand at `outside` that `inside` does not raise as well (one broken vantage is one
 # page, not one per partner).
-# Needs curl, python3, promtool, prometheus and dnsmasq. Prints "N passed, M failed" last; exits non-zero
-# on any failure.
+# The demo runs on the lab build (first argument), the two-vantage exporter on the production
+# build (second argument).
+# Needs curl, python3 (PyYAML), promtool, prometheus, prometheus-alertmanager, jsonnet and dnsmasq.
+# Counts through scripts/lib/checks.sh; prints "N passed, M failed, K skipped" last; exits
+# non-zero on any failure.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 repo=$(pwd)
-BIN=${1:-target/release/sipfed_exporter}
+BIN=${1:-target/release/sipfed_exporter-lab}    # the lab build: runs `demo`
+PROD_BIN=${2:-target/release/sipfed_exporter}   # the production build: the two-vantage exporter
 PROMETHEUS=${PROMETHEUS:-prometheus}
 PROMTOOL=${PROMTOOL:-promtool}
-ALERT_DEADLINE=${ALERT_DEADLINE:-60}   # seconds to wait for the expected alerts
+ALERTMANAGER=${ALERTMANAGER:-prometheus-alertmanager}
+JSONNET=${JSONNET:-jsonnet}
+ALERT_DEADLINE=${ALERT_DEADLINE:-60}   # seconds to wait for the expected alerts to fire
+ALERT_FOR=${ALERT_FOR:-6s}             # the mixin's forOverride: every rule's `for:` in this test
+# Alertmanager waits group_wait (30s as shipped) before the first notification of a group.
+NOTIFY_DEADLINE=${NOTIFY_DEADLINE:-90}
 
 DNSMASQ=${DNSMASQ:-dnsmasq}
-for tool in curl python3 "$PROMTOOL" "$PROMETHEUS" "$DNSMASQ"; do
-  command -v "$tool" >/dev/null || { echo "$tool not found (apt-get install prometheus curl python3 dnsmasq)" >&2; exit 2; }
+for tool in curl python3 "$PROMTOOL" "$PROMETHEUS" "$DNSMASQ" "$ALERTMANAGER" "$JSONNET"; do
+  command -v "$tool" >/dev/null || { echo "$tool not found (apt-get install prometheus prometheus-alertmanager jsonnet curl python3 dnsmasq-base)" >&2; exit 2; }
 done
-[ -x "$BIN" ] || { echo "exporter binary $BIN not found or not executable (cargo build --release)" >&2; exit 2; }
+[ -x "$BIN" ] || { echo "exporter binary $BIN not found or not executable (cargo build --release --features lab)" >&2; exit 2; }
+[ -x "$PROD_BIN" ] || { echo "production binary $PROD_BIN not found or not executable (cargo build --release)" >&2; exit 2; }
 
 tmp=$(mktemp -d)
 pids=()
@@ -47,27 +64,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "ok   $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL $*"; }
-
-# Counts the "ok ..."/"FAIL ..." lines a helper printed; passes anything else through.
-tally() {
-  local line
-  while IFS= read -r line; do
-    case $line in
-      "ok   "*) pass "${line#ok   }" ;;
-      "FAIL "*) fail "${line#FAIL }" ;;
-      *) echo "$line" ;;
-    esac
-  done <"$1"
-}
+# shellcheck source=lib/checks.sh
+source scripts/lib/checks.sh
 
 finish() {
   echo
-  echo "$passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
+  summary
   exit
 }
 
@@ -145,7 +147,7 @@ sys.stdout.write(text)
 PY
 two_port=$(free_port)
 two="127.0.0.1:$two_port"
-"$BIN" --config.file="$tmp/two.yml" --web.listen-address="$two" >"$tmp/two.log" 2>&1 &
+"$PROD_BIN" --config.file="$tmp/two.yml" --web.listen-address="$two" >"$tmp/two.log" 2>&1 &
 pids+=($!)
 two_pid=$!
 if wait_for "http://$two/-/ready" 30 "$two_pid"; then
@@ -258,17 +260,75 @@ PY
 tally "$tmp/names"
 
 # ---------------------------------------------------------------------------------------------
+echo "== alertmanager (deploy/alertmanager/alertmanager.yml, receivers pointed at a local webhook)"
+# A webhook that records every notification, by receiver (the request path).
+hook_port=$(free_port)
+python3 -c '
+import http.server, json, sys
+port, out = int(sys.argv[1]), sys.argv[2]
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        with open(out, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"receiver": self.path.strip("/"), "body": body}) + "\n")
+        self.send_response(200)
+        self.end_headers()
+http.server.HTTPServer(("127.0.0.1", port), Hook).serve_forever()
+' "$hook_port" "$tmp/notifications.jsonl" >"$tmp/webhook.log" 2>&1 &
+pids+=($!)
+touch "$tmp/notifications.jsonl"
+# The shipped configuration with every receiver replaced by a webhook to its own path; routes,
+# group_wait, inhibit rules and time intervals stay as shipped.
+python3 - deploy/alertmanager/alertmanager.yml "http://127.0.0.1:$hook_port" >"$tmp/alertmanager.yml" <<'PY'
+import sys
+
+import yaml
+
+conf = yaml.safe_load(open(sys.argv[1], encoding="utf-8"))
+conf["receivers"] = [{"name": r["name"],
+                      "webhook_configs": [{"url": f"{sys.argv[2]}/{r['name']}", "send_resolved": True}]}
+                     for r in conf["receivers"]]
+yaml.safe_dump(conf, sys.stdout, sort_keys=False)
+PY
+am_port=$(free_port)
+am="127.0.0.1:$am_port"
+"$ALERTMANAGER" --config.file="$tmp/alertmanager.yml" --storage.path="$tmp/am" \
+  --web.listen-address="$am" --cluster.listen-address= --log.level=warn >"$tmp/alertmanager.log" 2>&1 &
+pids+=($!)
+am_pid=$!
+if wait_for "http://$am/-/ready" 30 "$am_pid"; then
+  pass "alertmanager ready on $am with the shipped routing"
+else
+  fail "alertmanager ready on $am"
+  tail -20 "$tmp/alertmanager.log" | sed 's/^/     /'
+  finish
+fi
+
+# ---------------------------------------------------------------------------------------------
 echo "== prometheus"
 prom_port=$(free_port)
 prom="127.0.0.1:$prom_port"
+# The production rules, rendered from the mixin with one short `for:` (forOverride), so that
+# they fire within seconds; everything else as in alerts/sipfed.rules.yml.
+mkdir -p "$tmp/rules"
+if "$JSONNET" -J mixin -S -e "(import 'lib/rules-yaml.libsonnet').manifest(((import 'mixin.libsonnet')
+    + { _config+:: { forOverride: '$ALERT_FOR' } }).prometheusAlerts)" >"$tmp/rules/sipfed.rules.yml" 2>"$tmp/jsonnet.err"; then
+  pass "rules rendered from mixin/ with for: $ALERT_FOR ($(grep -c '^ *- alert:' "$tmp/rules/sipfed.rules.yml") alerts)"
+else
+  fail "rules rendered from mixin/ with for: $ALERT_FOR: $(cat "$tmp/jsonnet.err")"
+  finish
+fi
 cat >"$tmp/prometheus.yml" <<EOF
 global:
   scrape_interval: 2s
   scrape_timeout: 2s
   evaluation_interval: 2s
 rule_files:
-  - $repo/alerts/*.yml
   - $tmp/rules/*.yml
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ['$am']
 scrape_configs:
   - job_name: sipfed
     static_configs:
@@ -277,22 +337,6 @@ scrape_configs:
     static_configs:
       - targets: ['$two']
 EOF
-mkdir -p "$tmp/rules"
-# SipFedVantageDown belongs in alerts/ (the mixin); until it is there, a stand-in with the same
-# name and expression, so the vantage scenario runs against a real rule all the same.
-if ! grep -q 'alert: SipFedVantageDown' alerts/*.yml; then
-  echo "note: alerts/ has no SipFedVantageDown yet: using a temporary stand-in rule"
-  cat >"$tmp/rules/vantage.yml" <<'EOF'
-groups:
-  - name: sipfed-vantage-standin
-    rules:
-      - alert: SipFedVantageDown
-        expr: sipfed_vantage_up == 0
-        for: 5m
-        labels:
-          severity: critical
-EOF
-fi
 if out=$("$PROMTOOL" check config "$tmp/prometheus.yml" 2>&1); then
   pass "promtool check config (temporary prometheus.yml)"
 else
@@ -393,22 +437,24 @@ def unmet(alerts):
 start = time.monotonic()
 alerts = []
 while True:
-    alerts = [a for a in api("alerts")["alerts"] if a["state"] in ("pending", "firing")]
+    alerts = [a for a in api("alerts")["alerts"] if a["state"] == "firing"]
     if not unmet(alerts) or time.monotonic() - start > deadline_s:
         break
     time.sleep(2)
 waited = time.monotonic() - start
 time.sleep(4)  # two more evaluation rounds before the negative checks
+firing = [a for a in api("alerts")["alerts"] if a["state"] == "firing"]
+# The negative checks look at pending alerts too: nothing may even start for a healthy domain.
 alerts = [a for a in api("alerts")["alerts"] if a["state"] in ("pending", "firing")]
 
 for desc, alts in EXPECTED:
-    hits = [a for a in alerts for w in alts if matches(a, w)]
+    hits = [a for a in firing for w in alts if matches(a, w)]
     if hits:
-        print(f"ok   alert for {desc}: " + "; ".join(f"{a['state']} {show(a['labels'])}" for a in hits))
+        print(f"ok   alert firing for {desc}: " + "; ".join(show(a["labels"]) for a in hits))
     else:
         domain = alts[0]["domain"]
-        got = [show(a["labels"]) for a in alerts if a["labels"].get("domain") == domain]
-        print(f"FAIL alert for {desc}: expected one of {[show(w) for w in alts]} within "
+        got = [f"{a['state']} {show(a['labels'])}" for a in alerts if a["labels"].get("domain") == domain]
+        print(f"FAIL alert firing for {desc}: expected one of {[show(w) for w in alts]} within "
               f"{deadline_s:.0f}s; alerts for {domain}: {got or 'none'}")
 print(f"note: waited {waited:.0f}s for the expected alerts")
 
@@ -417,7 +463,7 @@ for healthy in HEALTHY_DOMAINS:
            if a["labels"].get("domain") == healthy and a["labels"].get("job") == "sipfed"]
     print(("ok   " if not bad else "FAIL ") + f"no alert for the healthy domain {healthy}"
           + ("" if not bad else ": " + "; ".join(bad)))
-for name in NEVER + ["SipFedVantageDown"]:
+for name in NEVER:
     bad = [show(a["labels"]) for a in alerts if a["labels"].get("alertname") == name]
     print(("ok   " if not bad else "FAIL ") + f"no {name}" + ("" if not bad else ": " + "; ".join(bad)))
 
@@ -477,6 +523,91 @@ if empty:
         print("        " + e)
 PY
 tally "$tmp/api"
+
+# ---------------------------------------------------------------------------------------------
+echo "== notifications through Alertmanager (waits for the shipped group_wait)"
+python3 - "$tmp/notifications.jsonl" "$am" "$NOTIFY_DEADLINE" "$exporter" >"$tmp/notify" <<'PY'
+import json
+import sys
+import time
+import urllib.request
+
+path, am, deadline_s, exporter = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
+EXPIRED = {"alertname": "SipFedCertificateExpired", "tenant": "zahnfee", "domain": "kfo-sued.de"}
+RECEIVER = "zahnfee-pager"   # zahnfee's route for severity="critical"
+HEALTHY = ["zahnfee.de", "teams-kanzlei.de"]
+
+
+def notifications():
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def delivered(n):
+    """(receiver, alert) for every firing alert in every notification."""
+    return [(x["receiver"], a) for x in n for a in x["body"]["alerts"] if a["status"] == "firing"]
+
+
+def show(labels):
+    return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+
+
+def page(pairs):
+    return [a for r, a in pairs if r == RECEIVER and all(a["labels"].get(k) == v for k, v in EXPIRED.items())]
+
+
+# The demo has no warning beside a critical problem of the same domain, so one is sent to the
+# Alertmanager as Prometheus would: a warning for kfo-sued.de at the vantage where its
+# certificate is expired (critical). The shipped inhibit rule must hold it back; it is in
+# office hours or not, so the Alertmanager's own status tells inhibition from a mute.
+WARNING = {"alertname": "SipFedCheckFailing", "check": "sip_options", "severity": "warning",
+           "tenant": "zahnfee", "domain": "kfo-sued.de", "vantage": "inside", "job": "sipfed",
+           "instance": exporter}
+req = urllib.request.Request(f"http://{am}/api/v2/alerts", method="POST",
+                             data=json.dumps([{"labels": WARNING, "annotations": {"summary": "injected"}}]).encode(),
+                             headers={"Content-Type": "application/json"})
+urllib.request.urlopen(req, timeout=10).read()
+injected = time.monotonic()
+GROUP_WAIT = 35   # the shipped group_wait (30s) and a margin: a delivered warning is sent by then
+
+start = time.monotonic()
+while (not page(delivered(notifications())) or time.monotonic() - injected < GROUP_WAIT) \
+        and time.monotonic() - start < deadline_s:
+    time.sleep(2)
+pairs = delivered(notifications())
+print(f"note: {len(notifications())} notifications after {time.monotonic() - start:.0f}s: "
+      + ", ".join(sorted({r for r, _ in pairs})))
+hits = page(pairs)
+print(("ok   " if hits else "FAIL ") + f"the expired partner's page reaches {RECEIVER}: "
+      + (show(hits[0]["labels"]) if hits else f"none within {deadline_s:.0f}s; got "
+         + "; ".join(f"{r} {show(a['labels'])}" for r, a in pairs)))
+if hits:
+    ann = hits[0]["annotations"]
+    summary = ann.get("summary", "")
+    print(("ok   " if "kfo-sued.de" in summary else "FAIL ") + f"its summary names the domain: {summary!r}")
+    runbook = ann.get("runbook_url", "")
+    ok = runbook.startswith("https://") and runbook.endswith("#sipfedcertificateexpired")
+    print(("ok   " if ok else "FAIL ") + f"it carries the runbook URL: {runbook!r}")
+noc = [a for r, a in pairs if r == "msp-noc-critical" and a["labels"].get("domain") == "kfo-sued.de"]
+print(("ok   " if noc else "FAIL ") + "the NOC's critical receiver gets it too (continue: true)")
+for healthy in HEALTHY:
+    bad = [f"{r} {show(a['labels'])}" for r, a in pairs if a["labels"].get("domain") == healthy]
+    print(("ok   " if not bad else "FAIL ") + f"nothing sent for the healthy partner {healthy}"
+          + ("" if not bad else ": " + "; ".join(bad)))
+
+# Inhibited alerts, as the Alertmanager itself reports them: none may have been sent.
+with urllib.request.urlopen(f"http://{am}/api/v2/alerts?inhibited=true&silenced=false&active=false",
+                            timeout=10) as r:
+    held = [a for a in json.load(r) if a["status"]["inhibitedBy"]]
+mine = [a for a in held if a["labels"] == WARNING]
+print(("ok   " if mine else "FAIL ") + "the warning beside kfo-sued.de's critical alert is inhibited "
+      + f"(Alertmanager: {len(held)} inhibited: " + "; ".join(show(a["labels"]) for a in held[:4]) + ")")
+sent = {json.dumps(a["labels"], sort_keys=True) for _, a in pairs}
+leaked = [show(a["labels"]) for a in held if json.dumps(a["labels"], sort_keys=True) in sent]
+print(("ok   " if held and not leaked else "FAIL ") + "no inhibited alert arrives"
+      + ("" if not leaked else ": " + "; ".join(leaked)))
+PY
+tally "$tmp/notify"
 
 # ---------------------------------------------------------------------------------------------
 echo "== a vantage's resolver stops"

@@ -21,8 +21,8 @@ cargo +nightly fuzz --version >/dev/null 2>&1 || {
 }
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-passed=0
-failed=0
+# shellcheck source=lib/checks.sh
+source ../scripts/lib/checks.sh
 for t in "${targets[@]}"; do
   mkdir -p "$scratch/$t"
   echo "== fuzz $t for ${seconds}s"
@@ -31,13 +31,10 @@ for t in "${targets[@]}"; do
     -max_total_time="$seconds" -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 \
     >"$scratch/$t.log" 2>&1; then
     grep -E '^(stat::number_of_executed_units|Done )' "$scratch/$t.log" | sed "s/^/   $t: /" || true
-    passed=$((passed + 1))
-    echo "ok   fuzz target $t: no crash in ${seconds}s"
+    pass "fuzz target $t: no crash in ${seconds}s"
   else
-    failed=$((failed + 1))
     tail -40 "$scratch/$t.log" | sed 's/^/     /'
-    echo "FAIL fuzz target $t (the input is in fuzz/artifacts/$t/)"
+    fail "fuzz target $t (the input is in fuzz/artifacts/$t/)"
   fi
 done
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

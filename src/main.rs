@@ -80,7 +80,9 @@ enum Command {
         verbose: bool,
     },
     /// Start the built-in lab world and the exporter probing it (no network needed).
-    #[cfg(feature = "lab")]
+    /// A production build (without the `lab` feature) has no lab: there the command is hidden
+    /// and says how to get it.
+    #[cfg_attr(not(feature = "lab"), command(hide = true))]
     Demo {
         /// Add N healthy domains on a few shared edges (a fleet, for the pages at scale).
         #[arg(long, default_value_t = 0)]
@@ -139,6 +141,14 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
+        #[cfg(not(feature = "lab"))]
+        Some(Command::Demo { .. }) => {
+            eprintln!(
+                "error: this is the production build, without the lab: the demo needs \
+                 `cargo run --release --features lab -- demo`"
+            );
+            Ok(64)
+        }
         #[cfg(feature = "lab")]
         Some(Command::Demo { fleet }) => {
             let shutdown = CancellationToken::new();

@@ -148,6 +148,12 @@ async fn reload_keeps_the_old_config_on_error_and_drops_removed_domains() {
         Some(1.0)
     );
     assert_eq!(value(&m, "sipfed_domains", &[("tenant", "t2")]), Some(1.0));
+    let a_probed = value(
+        &m,
+        "sipfed_probe_timestamp_seconds",
+        &[("domain", "a.example")],
+    );
+    assert!(a_probed.is_some(), "a.example was probed:\n{m}");
 
     // b.example leaves, c.example arrives.
     good_peer(&lab, "c.example").await;
@@ -177,10 +183,19 @@ async fn reload_keeps_the_old_config_on_error_and_drops_removed_domains() {
         value(&m, "sipfed_probe_success", &[("domain", "c.example")]),
         Some(1.0)
     );
-    // The kept domain keeps its result (no re-probe storm on reload).
+    // The kept domain keeps its result and is not probed again by the reload (no re-probe
+    // storm): the same probe time as before it (the interval is 30 s).
     assert_eq!(
         value(&m, "sipfed_probe_success", &[("domain", "a.example")]),
         Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "sipfed_probe_timestamp_seconds",
+            &[("domain", "a.example")]
+        ),
+        a_probed
     );
     shutdown.cancel();
 }

@@ -160,14 +160,9 @@ async fn sip_options_responders() {
         tls(&lab, d, leaf, false, mode).await;
         domains.push_str(&common::peer(d));
     }
-    let started = std::time::Instant::now();
     let (m, results) = probe_lab(&lab, "", &domains).await;
-    // The provisional flood is cut off by the byte bound, not by the 5 s probe timeout.
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(4),
-        "{:?}",
-        started.elapsed()
-    );
+    // The provisional flood is cut off by the byte bound, not by the 5 s probe timeout: its
+    // reason below is not_sip, where the timeout would say timeout.
     let mut failures = judge_cases(
         &m,
         &results,

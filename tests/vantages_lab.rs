@@ -127,7 +127,10 @@ async fn resolvers_that_disagree_and_split_horizon() {
         ),
         Some(0.0)
     );
-    assert!(m.contains("reason=\"forbidden_address\""));
+    assert_eq!(
+        reason_at(&m, "split.example", "outside", "tcp_connect").as_deref(),
+        Some("forbidden_address")
+    );
     // Loopback addresses are not reachable from the internet: fails on the public vantage only.
     assert_eq!(
         value(
@@ -154,7 +157,10 @@ async fn resolvers_that_disagree_and_split_horizon() {
         ),
         None
     );
-    assert!(m.contains("reason=\"private_address\""));
+    assert_eq!(
+        reason_at(&m, "same.example", "outside", "target_public_address").as_deref(),
+        Some("private_address")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -344,4 +350,21 @@ async fn own_domain_reachable_inside_but_not_outside_says_so() {
     );
     let report = exporter.report(&key).unwrap();
     assert!(finding(&report, "inside").unwrap().passed);
+}
+
+/// The failure reason of one check of one domain at one vantage.
+fn reason_at(text: &str, domain: &str, vantage: &str, check: &str) -> Option<String> {
+    let labels = [
+        format!("domain=\"{domain}\""),
+        format!("vantage=\"{vantage}\""),
+        format!("check=\"{check}\""),
+    ];
+    text.lines()
+        .filter(|l| l.starts_with("sipfed_check_failure_info{"))
+        .filter(|l| labels.iter().all(|x| l.contains(x.as_str())))
+        .find_map(|l| {
+            let i = l.find("reason=\"")? + 8;
+            let j = l[i..].find('"')? + i;
+            Some(l[i..j].to_string())
+        })
 }

@@ -1033,11 +1033,12 @@ mod tests {
         );
     }
 
-    #[tokio::test]
+    // Virtual time: the two attempts' timeouts, not the machine's speed.
+    #[tokio::test(start_paused = true)]
     async fn a_silent_server_is_a_timeout_after_two_attempts() {
         let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let c = client(&[silent.local_addr().unwrap()]);
-        let start = Instant::now();
+        let start = tokio::time::Instant::now();
         assert_eq!(lookup_a(&c, "x.test").await, Err(DnsFailure::Timeout));
         let took = start.elapsed();
         assert!(took >= 2 * T, "{took:?}");
@@ -1073,9 +1074,8 @@ mod tests {
         let addr = gone.local_addr().unwrap();
         drop(gone);
         let c = client(&[addr]);
-        let start = Instant::now();
+        // The refusal (ICMP port unreachable) is the answer: Error, where waiting would be Timeout.
         assert_eq!(lookup_a(&c, "x.test").await, Err(DnsFailure::Error));
-        assert!(start.elapsed() < T, "{:?}", start.elapsed());
     }
 
     #[tokio::test]
