@@ -82,7 +82,9 @@ class H(http.server.BaseHTTPRequestHandler):
             self.answer(open(os.path.join(d, "resp"), "rb").read(), "application/ocsp-response")
     def log_message(self, *args):
         sys.stderr.write("revocation: " + (args[0] % args[1:]) + "\n")
-http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+# Threads: the exporter asks for the CRL and each OCSP answer at once; one slow `openssl ocsp`
+# must not hold the others past the probe's deadline.
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 PY
 python3 revocation.py "$rev_port" 2>revocation.log &
 pids+=($!)
@@ -277,6 +279,13 @@ for name, view in [("/metrics", from_metrics), ("/probe", from_probe)]:
     good = view == from_check and len(view) > 40
     diff = sorted(set(view.items()) ^ set(from_check.items()))
     print(("ok   " if good else "FAIL ") + f"{name} gives the same verdict as check for {len(view)} (domain, check) pairs" + ("" if good else f": differs in {diff}"))
+    if not good:
+        # Why the served exporter saw otherwise: its failure reasons for the differing pairs.
+        text = open("metrics.txt").read()
+        for (d, c), _ in diff:
+            for line in text.splitlines():
+                if line.startswith("sipfed_check_failure_info{") and f'domain="{d}"' in line and f'check="{c}"' in line:
+                    print("     " + line)
 for d in reports:
     info = [l for l in open(f"probe-{d}.txt").read().splitlines() if l.startswith("sipfed_domain_info{")]
     good = len(info) == 1 and f'domain="{d}"' in info[0]
