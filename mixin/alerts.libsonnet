@@ -55,6 +55,9 @@ local fold(text) = std.join(' ', std.split(std.rstripChars(text, '\n'), '\n'));
               role, see SPEC §5), so it is not set here.
               Left out, because a dedicated alert covers them:
                 cert_expiry, cert_valid_now (when expired) -> SipFedCertificateExpiring*/Expired
+                client_cert_accepted, inbound_cert_accepted -> SipFedFederationBroken
+                client_cert_valid                           -> SipFedClientCertInvalid
+                cert_client_auth_kept                       -> SipFedClientAuthCliff
                 cert_renewal_activated                      -> SipFedCertificateRenewalNotActivated
                 cert_not_revoked                            -> SipFedCertificateRevoked
                 teams_federation_srv, and srv_present where teams_federation_srv fails too
@@ -65,7 +68,7 @@ local fold(text) = std.join(' ', std.split(std.rstripChars(text, '\n'), '\n'));
             |||,
             expr: |||
               (
-                sipfed_check_success{check!~"cert_expiry|cert_valid_now|cert_renewal_activated|cert_not_revoked|teams_federation_srv|srv_present|tcp_connect|tls_handshake"} == 0
+                sipfed_check_success{check!~"cert_expiry|cert_valid_now|cert_renewal_activated|cert_not_revoked|teams_federation_srv|srv_present|tcp_connect|tls_handshake|client_cert_accepted|inbound_cert_accepted|client_cert_valid|cert_client_auth_kept"} == 0
               )
               or
               (
@@ -155,6 +158,70 @@ local fold(text) = std.join(' ', std.split(std.rstripChars(text, '\n'), '\n'));
                 Our federation endpoint {{ $labels.target }} ({{ $labels.address }}) for
                 {{ $labels.domain }} (tenant {{ $labels.tenant }}) does not complete TCP and TLS from
                 vantage {{ $labels.vantage }}: federated partners cannot reach us.
+              |||,
+            },
+          }),
+        ],
+      },
+
+      {
+        name: 'sipfed.federation',
+        comment:: |||
+          Federation is a pair (SPEC §5): per partner, vantage and direction, whether it works.
+          A client certificate of ours that partners refuse is one page per tenant
+          (SipFedClientCertInvalid), which inhibits the tenant's outbound SipFedFederationBroken
+          pages in the example Alertmanager configuration.
+        |||,
+        rules: [
+          alert('SipFedFederationBroken', {
+            expr: 'sipfed_federation_ready == 0',
+            'for': '10m',
+            labels: { severity: 'critical' },
+            annotations: {
+              summary: 'Federation {{ $labels.direction }} with {{ $labels.domain }} is broken (tenant {{ $labels.tenant }})',
+              description: |||
+                {{ if eq $labels.direction "outbound" }}Tenant {{ $labels.tenant }} cannot reach partner {{ $labels.domain }}{{ else }}Partner {{ $labels.domain }} cannot reach tenant {{ $labels.tenant }}{{ end }},
+                as seen from vantage {{ $labels.vantage }}. The partner's page on the exporter
+                (/domain/{{ $labels.tenant }}/{{ $labels.domain }}) opens with the reason and what to do.
+              |||,
+            },
+          }),
+
+          alert('SipFedClientCertInvalid', {
+            comment:: 'Per tenant: the client certificate its edge presents fails client_cert_valid on its own domains.',
+            expr: |||
+              count by (job, instance, tenant) (sipfed_check_success{check="client_cert_valid"} == 0) > 0
+            |||,
+            'for': '10m',
+            labels: { severity: 'critical' },
+            annotations: {
+              summary: 'The client certificate of tenant {{ $labels.tenant }} is not fit for federation',
+              description: |||
+                The client certificate tenant {{ $labels.tenant }} presents to partners fails
+                client_cert_valid (reason {{ $reason := "unknown" }}{{ range printf "sipfed_check_failure_info{instance=%q,tenant=%q,check=\"client_cert_valid\"}" $labels.instance $labels.tenant | query }}{{ $reason = .Labels.reason }}{{ end }}{{ $reason }}):
+                every partner that verifies client certificates refuses us. The per-partner outbound
+                alerts of this tenant are held back while this fires.
+              |||,
+            },
+          }),
+
+          alert('SipFedClientAuthCliff', {
+            comment:: 'Own certificates with clientAuth from a public CA: the renewal will lack it (2026).',
+            expr: |||
+              sipfed_check_success{check="cert_client_auth_kept"} == 0
+              and on (job, instance, tenant, domain)
+                sipfed_domain_info{role="own"}
+            |||,
+            'for': '1h',
+            labels: { severity: 'warning' },
+            annotations: {
+              summary: 'The federation certificate of {{ $labels.domain }} loses clientAuth at its renewal',
+              description: |||
+                The certificate of own domain {{ $labels.domain }} (tenant {{ $labels.tenant }}) has
+                clientAuth from a public CA, and public CAs stopped issuing clientAuth in 2026: mutual
+                TLS federation breaks by
+                {{ range printf "min(sipfed_cert_not_after_timestamp_seconds{instance=%q,tenant=%q,domain=%q,vantage=%q})" $labels.instance $labels.tenant $labels.domain $labels.vantage | query }}{{ . | value | humanizeTimestamp }}{{ end }}
+                unless the next certificate comes from a CA that still issues clientAuth.
               |||,
             },
           }),

@@ -11,7 +11,8 @@
 # asserts: every rule evaluates with health "ok"; each broken demo domain's expected alert is
 # `firing` within about 60s (the rules are rendered from mixin/ with forOverride, ALERT_FOR=6s,
 # so the production rules are what is tested); nothing alerts for the healthy domains zahnfee.de
-# (own) and teams-kanzlei.de (Microsoft 365 peer); every dashboard query executes without error.
+# (own), teams-kanzlei.de (Microsoft 365 peer) and kieferklinik.de (accepts our client
+# certificate); every dashboard query executes without error.
 # Prometheus sends to a real Alertmanager (Debian package prometheus-alertmanager) running
 # deploy/alertmanager/alertmanager.yml with its receivers pointed at a local webhook (all else as
 # shipped): the expired partner's page reaches zahnfee's critical receiver with a summary naming
@@ -415,12 +416,19 @@ EXPECTED = [
          "domain": "kanzlei-umzug.de", "check": "teams_federation_srv", "severity": "critical"},
         {"alertname": "SipFedCheckFailing", "tenant": "msp-kunde",
          "domain": "kanzlei-umzug.de", "check": "teams_federation_srv", "severity": "critical"}]),
+    ("zahnlabor-west.de: refuses zahnfee's client certificate (unknown issuer)", [
+        {"alertname": "SipFedFederationBroken", "tenant": "zahnfee", "domain": "zahnlabor-west.de",
+         "direction": "outbound", "severity": "critical"}]),
+    ("altbau-dental.de: certificate without clientAuth, cannot connect to us", [
+        {"alertname": "SipFedFederationBroken", "tenant": "zahnfee", "domain": "altbau-dental.de",
+         "direction": "inbound", "severity": "critical"}]),
     ("dentalbuero.de: Microsoft 365 tenant without federation SRV", [
         {"alertname": "SipFedTeamsFederationRecordMissing", "tenant": "msp-kunde",
          "domain": "dentalbuero.de", "check": "teams_federation_srv", "severity": "critical"}]),
 ]
-# The healthy own domain, and a healthy Microsoft 365 peer.
-HEALTHY_DOMAINS = ["zahnfee.de", "teams-kanzlei.de"]
+# The healthy own domain, a healthy Microsoft 365 peer, and a partner that accepts our client
+# certificate.
+HEALTHY_DOMAINS = ["zahnfee.de", "teams-kanzlei.de", "kieferklinik.de"]
 # The demo has no broken vantage: SipFedVantageDown must stay quiet.
 NEVER = ["SipFedExporterDown", "SipFedExporterAbsent", "SipFedConfigReloadFailed", "SipFedProbesStale",
          "SipFedVantageDown"]

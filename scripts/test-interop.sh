@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Interoperability with third-party servers on loopback: dnsmasq answers DNS, Kamailio (TLS
-# module) is the SIP federation edge, certificates come from openssl. The exporter's `check`
+# module) is the SIP federation edge, certificates come from openssl. Two more Kamailio
+# listeners demand and verify client certificates (require_certificate, verify_certificate,
+# one in TLS 1.3, one in TLS 1.2 only): four tenants probe them, each presenting its own
+# identity (accepted; unknown issuer; no clientAuth; none). The exporter's `check`
 # must judge them as an admin would, and the running exporter's /metrics and /probe must give
 # the same verdict as `check --output=json`, check by check, for every domain (one report,
 # every view). Usage: scripts/test-interop.sh [BIN]
@@ -21,7 +24,7 @@ cd "$dir"
 
 # Addresses of this run: 127.A.B.1 and .2, A/B from the process id, so runs do not collide.
 net="127.$((60 + $$ % 100)).$(($$ / 100 % 250))"
-good_ip="$net.1"; bad_ip="$net.2"
+good_ip="$net.1"; bad_ip="$net.2"; mtls_ip="$net.4"; mtls12_ip="$net.5"
 dns_port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
 # --- certificates (openssl) ---------------------------------------------------------------
@@ -35,6 +38,17 @@ leaf() { # name san eku
 }
 leaf good "DNS:sip.good.test" "serverAuth,clientAuth"
 leaf wild "DNS:*.wild.test" "serverAuth"
+leaf mtls "DNS:sip.mtls.test,DNS:sip.mtls12.test" "serverAuth,clientAuth"
+# Our tenants' client certificates: from the CA the edges trust (with and without clientAuth),
+# and from a CA they do not know.
+leaf id-good "DNS:edge.interop.test" "serverAuth,clientAuth"
+leaf id-noeku "DNS:edge.interop.test" "serverAuth"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca2.key -out ca2.pem \
+  -days 3650 -subj "/CN=someone else's root/O=elsewhere" \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout id-foreign.key -out id-foreign.csr -subj "/CN=edge.interop.test" 2>/dev/null
+printf "subjectAltName=DNS:edge.interop.test\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n" > id-foreign.ext
+openssl x509 -req -in id-foreign.csr -CA ca2.pem -CAkey ca2.key -CAcreateserial -out id-foreign.pem -days 90 -extfile id-foreign.ext 2>/dev/null
 
 # --- revocation evidence (openssl ca, openssl crl, openssl ocsp) -----------------------------
 # Leaves naming a CRL and an OCSP responder on a loopback HTTP front (python): GET /ca.crl
@@ -103,37 +117,59 @@ certificate = $dir/wild.pem
 private_key = $dir/wild.key
 verify_certificate = no
 require_certificate = no
-[server:$net.4:5061]
+[server:$net.7:5061]
 method = TLSv1.2+
 certificate = $dir/revoked.pem
 private_key = $dir/revoked.key
 verify_certificate = no
 require_certificate = no
-[server:$net.5:5061]
+[server:$net.8:5061]
 method = TLSv1.2+
 certificate = $dir/fine.pem
 private_key = $dir/fine.key
 verify_certificate = no
 require_certificate = no
-[server:$net.6:5061]
+[server:$net.9:5061]
 method = TLSv1.2+
 certificate = $dir/deadptr.pem
 private_key = $dir/deadptr.key
 verify_certificate = no
 require_certificate = no
 TLS
+cat > tls-mtls.cfg <<TLS
+[server:default]
+method = TLSv1.2+
+certificate = $dir/mtls.pem
+private_key = $dir/mtls.key
+verify_certificate = no
+require_certificate = no
+[server:$mtls_ip:5061]
+method = TLSv1.2+
+certificate = $dir/mtls.pem
+private_key = $dir/mtls.key
+ca_list = $dir/ca.pem
+verify_certificate = yes
+require_certificate = yes
+[server:$mtls12_ip:5061]
+method = TLSv1.2
+certificate = $dir/mtls.pem
+private_key = $dir/mtls.key
+ca_list = $dir/ca.pem
+verify_certificate = yes
+require_certificate = yes
+TLS
 cat > kamailio.cfg <<KAM
 #!KAMAILIO
 debug=1
 log_stderror=yes
 children=1
-tcp_children=2
+tcp_children=4
 enable_tls=yes
 listen=tls:$good_ip:5061
 listen=tls:$bad_ip:5061
-listen=tls:$net.4:5061
-listen=tls:$net.5:5061
-listen=tls:$net.6:5061
+listen=tls:$net.7:5061
+listen=tls:$net.8:5061
+listen=tls:$net.9:5061
 auto_aliases=no
 loadmodule "sl.so"
 loadmodule "tls.so"
@@ -147,6 +183,12 @@ request_route {
 }
 KAM
 kamailio -DD -E -f kamailio.cfg -w "$dir" >kamailio.log 2>&1 &
+pids+=($!)
+# The mutual-TLS listeners in a Kamailio of their own (tls-mtls.cfg): its refused
+# handshakes never share a process with the edges above.
+sed -e "s/^listen=tls:.*$//" -e "s|^auto_aliases=no$|listen=tls:$mtls_ip:5061\\nlisten=tls:$mtls12_ip:5061\\nauto_aliases=no|" \
+  -e "s|/tls.cfg\"|/tls-mtls.cfg\"|" kamailio.cfg | sed 's/\\n/\n/g' > kamailio-mtls.cfg
+kamailio -DD -E -f kamailio-mtls.cfg -w "$dir" >kamailio-mtls.log 2>&1 &
 pids+=($!)
 
 # --- dnsmasq: authoritative for .test -------------------------------------------------------
@@ -163,22 +205,38 @@ dnsmasq --keep-in-foreground --no-resolv --no-hosts --local=/test/ --port="$dns_
   --srv-host=_sipfederationtls._tcp.down.test,sip.down.test,5061,0,0 \
   --host-record=sip.down.test,"$net.3" \
   --srv-host=_sipfederationtls._tcp.revoked.test,sip.revoked.test,5061,0,0 \
-  --host-record=sip.revoked.test,"$net.4" \
+  --host-record=sip.revoked.test,"$net.7" \
   --srv-host=_sipfederationtls._tcp.fine.test,sip.fine.test,5061,0,0 \
-  --host-record=sip.fine.test,"$net.5" \
+  --host-record=sip.fine.test,"$net.8" \
   --srv-host=_sipfederationtls._tcp.deadptr.test,sip.deadptr.test,5061,0,0 \
-  --host-record=sip.deadptr.test,"$net.6" 2>dnsmasq.log &
+  --host-record=sip.deadptr.test,"$net.9" \
+  --host-record=sip.mtls.test,"$mtls_ip" --host-record=sip.mtls12.test,"$mtls12_ip" \
+  $(for id in ok foreign noeku none; do
+      printf -- "--srv-host=_sipfederationtls._tcp.mtls-%s.test,sip.mtls.test,5061,0,0 " "$id"
+      printf -- "--srv-host=_sipfederationtls._tcp.mtls12-%s.test,sip.mtls12.test,5061,0,0 " "$id"
+    done) 2>dnsmasq.log &
 pids+=($!)
 
-for _ in $(seq 50); do
-  (exec 3<>"/dev/tcp/$good_ip/5061") 2>/dev/null && break
-  sleep 0.2
+for ip in "$good_ip" "$mtls_ip"; do
+  for _ in $(seq 50); do
+    (exec 3<>"/dev/tcp/$ip/5061") 2>/dev/null && break
+    sleep 0.2
+  done
 done
 
-printf "global:\n  ca_file: ca.pem\n  timeout: 5s\n" > sipfed.yml
+# Four tenants, one identity each, probing the same two mutual-TLS edges.
+tenants="tenants:
+  id-ok: {client_cert: {cert_file: id-good.pem, key_file: id-good.key}}
+  id-foreign: {client_cert: {cert_file: id-foreign.pem, key_file: id-foreign.key}}
+  id-noeku: {client_cert: {cert_file: id-noeku.pem, key_file: id-noeku.key}}"
+mtls_domains=$(for id in ok foreign noeku none; do
+  for v in mtls mtls12; do printf "  - {domain: %s-%s.test, tenant: id-%s}\n" "$v" "$id" "$id"; done; done)
+mtls_names=$(for id in ok foreign noeku none; do printf "mtls-%s.test mtls12-%s.test " "$id" "$id"; done)
+printf "global:\n  ca_file: ca.pem\n  timeout: 5s\n%s\ndomains:\n%s\n" "$tenants" "$mtls_domains" > sipfed.yml
 set +e
+# shellcheck disable=SC2086 # one word per domain
 "$BIN" check --config.file=sipfed.yml --resolver "127.0.0.1:$dns_port" --output json \
-  good.test wild.test moved.test teams.test down.test revoked.test fine.test deadptr.test > report.json
+  good.test wild.test moved.test teams.test down.test $mtls_names revoked.test fine.test deadptr.test > report.json
 status=$?
 set -e
 
@@ -201,6 +259,8 @@ domains:
   - domain: revoked.test
   - domain: fine.test
   - domain: deadptr.test
+$mtls_domains
+$tenants
 YML
 "$BIN" --config.file=served.yml --web.listen-address="127.0.0.1:$http_port" >exporter.log 2>&1 &
 pids+=($!)
@@ -209,7 +269,7 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 curl -sf "http://127.0.0.1:$http_port/metrics" > metrics.txt
-for d in good.test wild.test moved.test teams.test down.test revoked.test fine.test deadptr.test; do
+for d in good.test wild.test moved.test teams.test down.test $mtls_names revoked.test fine.test deadptr.test; do
   curl -sf "http://127.0.0.1:$http_port/probe?target=$d" > "probe-$d.txt"
 done
 
@@ -259,6 +319,27 @@ absent("deadptr.test", "cert_not_revoked")
 msg = reports.get("revoked.test", {}).get("cert_not_revoked", {}).get("message", "")
 good = "(keyCompromise)" in msg and "according to the" in msg
 print(("ok   " if good else "FAIL ") + f"revoked.test: the message names the reason code and the source: {msg}")
+# Mutual TLS against Kamailio (OpenSSL): TLS 1.3 (alert after the handshake) and TLS 1.2 only
+# (alert during it), one verdict per identity on the same edge.
+def says(domain, check, words):
+    f = reports.get(domain, {}).get(check) or {}
+    good = words in f.get("message", "")
+    print(("ok   " if good else "FAIL ") + f"{domain} {check} names {words!r}: {f.get('message')}")
+for v in ["mtls", "mtls12"]:
+    expect(f"{v}-ok.test", "client_cert_accepted", True)
+    expect(f"{v}-ok.test", "sip_options", True)
+    for d, why, alert in [("foreign", "client_cert_rejected", "unknown_ca"),
+                          ("noeku", "client_cert_rejected", "unsupported_certificate"),
+                          ("none", "client_cert_missing", None)]:
+        expect(f"{v}-{d}.test", "client_cert_accepted", False, why)
+        absent(f"{v}-{d}.test", "sip_options")
+        if alert:
+            says(f"{v}-{d}.test", "client_cert_accepted", f"alert {alert}")
+    for d, want in [("ok", True), ("foreign", False), ("noeku", False), ("none", False)]:
+        r = next(r for r in check_json if r["domain"] == f"{v}-{d}.test")
+        got = [p["ready"] for p in r["federation_ready"] if p["direction"] == "outbound"]
+        good = got == [want]
+        print(("ok   " if good else "FAIL ") + f"{v}-{d}.test outbound ready {want} in check JSON, got {got}")
 # One verdict, every view: check_success per (domain, check) in /metrics and in /probe equals
 # the `check` JSON's pass/fail, and no view has a check the others lack.
 sample = re.compile(r'^sipfed_check_success\{(.*)\} (\S+)$')
@@ -286,6 +367,24 @@ for name, view in [("/metrics", from_metrics), ("/probe", from_probe)]:
             for line in text.splitlines():
                 if line.startswith("sipfed_check_failure_info{") and f'domain="{d}"' in line and f'check="{c}"' in line:
                     print("     " + line)
+# The pair verdicts: /metrics and /probe say what check says.
+ready = re.compile(r'^sipfed_federation_ready\{(.*)\} (\S+)$')
+def pairs(text):
+    out = {}
+    for line in text.splitlines():
+        m = ready.match(line)
+        if m:
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+            out[(labels["domain"], labels["direction"])] = float(m.group(2)) == 1.0
+    return out
+from_check = {(r["domain"], p["direction"]): p["ready"] for r in check_json for p in r["federation_ready"]}
+from_probe = {}
+for d in reports:
+    from_probe.update(pairs(open(f"probe-{d}.txt").read()))
+for name, view in [("/metrics", pairs(open("metrics.txt").read())), ("/probe", from_probe)]:
+    good = view == from_check and len(view) >= 16
+    diff = sorted(set(view.items()) ^ set(from_check.items()))
+    print(("ok   " if good else "FAIL ") + f"{name} gives the same pair verdicts as check for {len(view)} (partner, direction)" + ("" if good else f": differs in {diff}"))
 for d in reports:
     info = [l for l in open(f"probe-{d}.txt").read().splitlines() if l.startswith("sipfed_domain_info{")]
     good = len(info) == 1 and f'domain="{d}"' in info[0]

@@ -51,6 +51,21 @@ pub struct Config {
     pub vantages: Vec<Vantage>,
     /// Every domain from the main file and from `domain_files`; `(tenant, domain)` is unique.
     pub domains: Vec<Domain>,
+    /// `tenants:`: the federation identities configured apart from the globals, by name.
+    /// A tenant named by domains but not listed here inherits the globals.
+    pub tenants: BTreeMap<String, TenantIdentity>,
+}
+
+/// One tenant's federation identity (`tenants.<name>`), paths resolved.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenantIdentity {
+    /// What the tenant's edge presents when it connects to partners (overrides
+    /// `global.client_cert`).
+    pub client_cert: Option<ClientCert>,
+    /// What the tenant's edge trusts when partners connect (default: `global.ca_file` plus the
+    /// built-in roots); when set, only the certificates of this file.
+    pub inbound_ca_file: Option<PathBuf>,
 }
 
 /// `global:` settings, defaults applied.
@@ -254,6 +269,8 @@ struct RawConfig {
     domains: Vec<RawDomain>,
     #[serde(default)]
     domain_files: Vec<String>,
+    #[serde(default)]
+    tenants: BTreeMap<TenantName, TenantIdentity>,
 }
 
 #[derive(Deserialize)]
@@ -305,7 +322,11 @@ impl<'de> Deserialize<'de> for DomainName {
     }
 }
 
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct Tenant(String);
+
+/// A tenant's name as a key of `tenants:`.
+type TenantName = Tenant;
 
 impl<'de> Deserialize<'de> for Tenant {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -529,6 +550,17 @@ impl Config {
             &mut seen,
             &mut domains,
         )?;
+        let mut tenants = BTreeMap::new();
+        for (name, mut t) in raw.tenants {
+            let name = name.0;
+            if let Some(c) = &mut t.client_cert {
+                c.cert_file = base.join(&c.cert_file);
+                c.key_file = base.join(&c.key_file);
+            }
+            t.inbound_ca_file = t.inbound_ca_file.map(|p| base.join(p));
+            tenants.insert(name, t);
+        }
+        check_identity_files(path, text, &global, &tenants)?;
         for (i, pattern) in raw.domain_files.iter().enumerate() {
             let at = [Seg::Key("domain_files"), Seg::Index(i)];
             let full = base.join(pattern);
@@ -566,7 +598,19 @@ impl Config {
             global,
             vantages,
             domains,
+            tenants,
         })
+    }
+
+    /// The client certificate `tenant`'s probes present: its own, else the global one.
+    pub fn client_cert(&self, tenant: &str) -> Option<&ClientCert> {
+        match self.tenants.get(tenant) {
+            Some(TenantIdentity {
+                client_cert: Some(c),
+                ..
+            }) => Some(c),
+            _ => self.global.client_cert.as_ref(),
+        }
     }
 
     /// The vantage with this name.
@@ -698,6 +742,55 @@ fn add_domains(
                 .cert_file
                 .map(|f| path.parent().unwrap_or(Path::new(".")).join(f)),
         });
+    }
+    Ok(())
+}
+
+/// Every client certificate and inbound trust file must be usable: a missing, unreadable or
+/// non-PEM file, or a key that does not match its certificate, is a configuration error
+/// naming the tenant and the file (never a silent run without a certificate).
+fn check_identity_files(
+    path: &Path,
+    text: &str,
+    global: &Global,
+    tenants: &BTreeMap<String, TenantIdentity>,
+) -> Result<(), Error> {
+    let problem = |at: &[Seg<'_>], who: &str, e: Error| Error::Config {
+        location: locate(path, text, at),
+        message: format!("{who}: {e}"),
+    };
+    if let Some(c) = &global.client_cert {
+        crate::gather::tls::load_certified_key(&c.cert_file, &c.key_file).map_err(|e| {
+            problem(
+                &[Seg::Key("global"), Seg::Key("client_cert")],
+                "global.client_cert",
+                e,
+            )
+        })?;
+    }
+    for (name, t) in tenants {
+        if let Some(c) = &t.client_cert {
+            crate::gather::tls::load_certified_key(&c.cert_file, &c.key_file).map_err(|e| {
+                problem(
+                    &[Seg::Key("tenants"), Seg::Key(name), Seg::Key("client_cert")],
+                    &format!("tenant {name:?}: client_cert"),
+                    e,
+                )
+            })?;
+        }
+        if let Some(ca) = &t.inbound_ca_file {
+            crate::judge::TrustStore::load_only(ca).map_err(|e| {
+                problem(
+                    &[
+                        Seg::Key("tenants"),
+                        Seg::Key(name),
+                        Seg::Key("inbound_ca_file"),
+                    ],
+                    &format!("tenant {name:?}: inbound_ca_file"),
+                    e,
+                )
+            })?;
+        }
     }
     Ok(())
 }
@@ -1063,6 +1156,99 @@ mod tests {
         assert!("1/0".parse::<Shard>().is_err());
         assert!("x/2".parse::<Shard>().is_err());
         assert_eq!("1/2".parse::<Shard>(), Ok(Shard { index: 1, count: 2 }));
+    }
+
+    #[test]
+    fn tenants_have_their_own_identity_and_bad_files_name_tenant_and_file() {
+        let dir = std::env::temp_dir().join(format!("sipfed-tenants-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["edge.zahnfee.de".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let other = rcgen::KeyPair::generate().unwrap();
+        std::fs::write(dir.join("z.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.join("z.key"), key.serialize_pem()).unwrap();
+        std::fs::write(dir.join("other.key"), other.serialize_pem()).unwrap();
+        std::fs::write(dir.join("junk.pem"), "not a certificate\n").unwrap();
+        let main = dir.join("sipfed.yml");
+        let with = |tenants: &str| {
+            std::fs::write(
+                &main,
+                format!("tenants:\n  zahnfee:\n{tenants}domains:\n  - domain: zahnfee.de\n    tenant: zahnfee\n  - domain: toothfairy.uk\n    tenant: other\n"),
+            )
+            .unwrap();
+            Config::load(&main).map_err(|e| e.to_string())
+        };
+        let c = with(
+            "    client_cert: {cert_file: z.pem, key_file: z.key}\n    inbound_ca_file: z.pem\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.client_cert("zahnfee").unwrap().cert_file,
+            dir.join("z.pem")
+        );
+        assert_eq!(
+            c.tenants["zahnfee"].inbound_ca_file,
+            Some(dir.join("z.pem"))
+        );
+        // A tenant named by domains but not listed inherits the globals (none here).
+        assert!(c.client_cert("other").is_none());
+        let at = |line: usize| {
+            format!(
+                "{}:{line}: tenant \"zahnfee\": client_cert: ",
+                main.display()
+            )
+        };
+        let cases = [
+            (
+                "missing",
+                "    client_cert: {cert_file: gone.pem, key_file: z.key}\n",
+                at(3),
+                "gone.pem",
+            ),
+            (
+                "not PEM",
+                "    client_cert: {cert_file: junk.pem, key_file: z.key}\n",
+                at(3),
+                "junk.pem",
+            ),
+            (
+                "key of another certificate",
+                "    client_cert: {cert_file: z.pem, key_file: other.key}\n",
+                at(3),
+                "does not match the certificate of",
+            ),
+            (
+                "a directory",
+                "    client_cert: {cert_file: ., key_file: z.key}\n",
+                at(3),
+                "",
+            ),
+        ];
+        for (case, tenants, location, names) in cases {
+            let err = with(tenants).unwrap_err();
+            assert!(err.starts_with(&location), "{case}: {err}");
+            assert!(err.contains(names), "{case}: {err}");
+        }
+        let err = with("    inbound_ca_file: junk.pem\n").unwrap_err();
+        assert!(
+            err.starts_with(&format!(
+                "{}:3: tenant \"zahnfee\": inbound_ca_file: ",
+                main.display()
+            )) && err.contains("junk.pem"),
+            "{err}"
+        );
+        let err = with("    client_certs: {}\n").unwrap_err();
+        assert!(
+            err.starts_with(&format!(
+                "{}:3:5: tenants.zahnfee: unknown field `client_certs`",
+                main.display()
+            )),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

@@ -213,7 +213,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     let now = sipfed_exporter::facts::unix(std::time::SystemTime::now()) as i64;
                     print!("{}", checklist::styled(&reports, style, now))
                 }
-                Output::Json => println!("{}", serde_json::to_string_pretty(&reports)?),
+                Output::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&checklist::json(&reports))?
+                ),
             }
             Ok(status as u8)
         }

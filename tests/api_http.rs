@@ -128,7 +128,15 @@ async fn api_lists_every_domain_and_serves_each_report() {
     let stored: serde_json::Value =
         serde_json::from_str(&serde_json::to_string(&*store.report(&key).unwrap()).unwrap())
             .unwrap();
+    // The report, and the pair verdicts of the partner beside it.
+    let mut a = a;
+    let federation = a
+        .as_object_mut()
+        .and_then(|o| o.remove("federation_ready"))
+        .unwrap();
     assert_eq!(a, stored);
+    assert_eq!(federation[0]["direction"], "outbound", "{federation}");
+    assert_eq!(federation[0]["ready"], true, "{federation}");
     assert_eq!(a["domain"], "a.example");
     assert_eq!(a["state"], "ok");
     let endpoint = &a["vantages"][0]["facts"]["targets"][0]["endpoints"][0];

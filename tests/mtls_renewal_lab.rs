@@ -49,6 +49,8 @@ async fn mutual(lab: &Lab, domain: &str) -> Peer {
         Behavior::MutualTls {
             leaf,
             sip: SipMode::Answer(200),
+            trust: None,
+            version: None,
         },
     )
     .await
@@ -231,14 +233,16 @@ async fn mutual_tls_without_a_client_certificate() {
             ("quiet.example", "sip_options", Some(1.0), None),
             // TLS 1.3: the client's side of the handshake completes before the server has seen
             // (and refused) the empty certificate; the refusal arrives as an alert instead of
-            // the SIP response.
+            // the SIP response: client_cert_accepted's verdict, not SIP's (absent).
             ("requires.example", "tls_handshake", Some(1.0), None),
+            ("requires.example", "sip_options", None, None),
             (
                 "requires.example",
-                "sip_options",
+                "client_cert_accepted",
                 Some(0.0),
-                Some("handshake_failure"),
+                Some("client_cert_missing"),
             ),
+            ("asks.example", "client_cert_accepted", Some(1.0), None),
         ],
     );
     if sip_status(&m, "requires.example") != Some(0.0) {
@@ -261,9 +265,10 @@ async fn mutual_tls_without_a_client_certificate() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(
-        message(&results, "requires.example", "sip_options").contains("client certificate"),
+        message(&results, "requires.example", "client_cert_accepted")
+            .contains("alert certificate_required"),
         "{}",
-        message(&results, "requires.example", "sip_options")
+        message(&results, "requires.example", "client_cert_accepted")
     );
     // Without client_cert nothing is offered, even to a peer that asks.
     assert!(!client_cert_seen(&asks));
@@ -323,12 +328,18 @@ async fn client_certificate_without_client_auth_is_refused() {
     let global = client_cert(&lab, "fed-le", &leaf);
     let requires3 = mutual(&lab, "requires3.example").await;
     let (m, results) = probe_lab(&lab, &global, &common::peer("requires3.example")).await;
-    assert_eq!(check(&m, "requires3.example", "sip_options"), Some(0.0));
+    assert_eq!(check(&m, "requires3.example", "sip_options"), None);
     assert_eq!(
-        reason(&m, "requires3.example", "sip_options").as_deref(),
-        Some("handshake_failure"),
+        reason(&m, "requires3.example", "client_cert_accepted").as_deref(),
+        Some("client_cert_rejected"),
         "{}",
-        message(&results, "requires3.example", "sip_options")
+        message(&results, "requires3.example", "client_cert_accepted")
+    );
+    assert!(
+        message(&results, "requires3.example", "client_cert_accepted")
+            .contains("unsupported_certificate"),
+        "{}",
+        message(&results, "requires3.example", "client_cert_accepted")
     );
     assert!(!client_cert_seen(&requires3));
 }
@@ -637,7 +648,8 @@ async fn client_auth_by_issuer_and_role() {
         tls(&lab, d, leaf_of(spec), false, SipMode::Answer(200)).await;
         domains.push_str(&common::peer(d));
     }
-    // Our own Let's Encrypt certificate without clientAuth: a warning for an own domain.
+    // Our own Let's Encrypt certificate without clientAuth: critical for an own domain (its
+    // edge presents it when it connects out, and partners that verify refuse it).
     let served = leaf_of(&LeafSpec {
         client_auth: false,
         ..le("sip.own-le.example", -10, 80)
@@ -677,7 +689,7 @@ async fn client_auth_by_issuer_and_role() {
             &[
                 ("domain", "own-le.example"),
                 ("check", "cert_client_auth"),
-                ("severity", "warning")
+                ("severity", "critical")
             ]
         ),
         Some(0.0)

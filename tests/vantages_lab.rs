@@ -334,7 +334,7 @@ async fn own_domain_reachable_inside_but_not_outside_says_so() {
     for _ in 0..100 {
         if let Some(r) = exporter.report(&key) {
             message = finding(&r, "outside")
-                .map(|f| f.message)
+                .map(|f| f.message.into_owned())
                 .unwrap_or_default();
             if message.contains("reachable inside") {
                 break;

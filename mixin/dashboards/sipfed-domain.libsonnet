@@ -1148,5 +1148,68 @@
         tooltip: { mode: 'multi', sort: 'desc' },
       },
     },
+    {
+      id: 16,
+      type: 'table',
+      title: 'Federation readiness',
+      description: 'Both directions of federation with each partner (sipfed_federation_ready): outbound, we reach them; inbound, they reach us. Not ready first.',
+      gridPos: { x: 0, y: 53, w: 24, h: 8 },
+      targets: [
+        {
+          refId: 'A',
+          expr: 'sipfed_federation_ready{%(jobInstance)s, tenant=~"$tenant", domain=~"$domain"}',
+          legendFormat: '__auto',
+          instant: true,
+          range: false,
+          format: 'table',
+        },
+      ],
+      fieldConfig: {
+        defaults: {
+          unit: 'none',
+          custom: {
+            align: 'auto',
+            cellOptions: { type: 'auto' },
+          },
+          thresholds: {
+            mode: 'absolute',
+            steps: [
+              { color: 'green', value: null },
+            ],
+          },
+        },
+        overrides: [
+          {
+            matcher: { id: 'byName', options: 'Value' },
+            properties: [
+              { id: 'displayName', value: 'Ready' },
+              { id: 'mappings', value: [{ type: 'value', options: { '0': { text: 'not ready', color: 'red' }, '1': { text: 'ready', color: 'green' } } }] },
+              { id: 'custom.cellOptions', value: { type: 'color-text' } },
+            ],
+          },
+        ],
+      },
+      options: {
+        showHeader: true,
+        cellHeight: 'sm',
+        sortBy: [{ displayName: 'Ready', desc: false }],
+        footer: {
+          show: false,
+          reducer: ['sum'],
+          fields: '',
+          countRows: false,
+        },
+      },
+      transformations: [
+        {
+          id: 'organize',
+          options: {
+            excludeByName: { Time: true, job: true, instance: true, __name__: true },
+            indexByName: { tenant: 0, domain: 1, vantage: 2, direction: 3, Value: 4 },
+            renameByName: {},
+          },
+        },
+      ],
+    },
   ],
 }

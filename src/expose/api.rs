@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::overview::{self, Counts, Filter, Row, Standing};
 use crate::facts::Reason;
+use crate::judge::pairs::{self, Judged, Pair};
 use crate::judge::{CheckName, Severity};
 use crate::store::{DomainKey, Store};
 
@@ -57,6 +58,8 @@ pub struct DomainEntry {
     pub soonest_expiry: Option<i64>,
     /// Every configured vantage, in configuration order.
     pub vantages: Vec<VantageEntry>,
+    /// A partner's pair verdicts: both directions per vantage (empty for own domains).
+    pub federation_ready: Vec<Pair>,
 }
 
 #[derive(Debug, Serialize)]
@@ -101,7 +104,7 @@ pub fn entry(row: &Row<'_>) -> DomainEntry {
                             check: f.check,
                             severity: f.severity,
                             reason: f.reason,
-                            message: f.message.clone(),
+                            message: f.message.to_string(),
                         })
                         .collect();
                     failing.sort_by_key(|f| f.severity);
@@ -122,6 +125,7 @@ pub fn entry(row: &Row<'_>) -> DomainEntry {
         state: row.standing().as_str(),
         soonest_expiry: report.and_then(|r| r.soonest_expiry()),
         vantages,
+        federation_ready: row.pairs.clone(),
     }
 }
 
@@ -181,7 +185,11 @@ pub async fn domain(
         );
     }
     match store.report(&key) {
-        Some(r) => Json(r).into_response(),
+        Some(r) => {
+            let stored = store.reports(&setup.config);
+            let own = pairs::own_sides(stored.iter().map(|r| r.as_ref()));
+            Json(Judged::new(&r, &own)).into_response()
+        }
         None => error(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("domain {domain} of tenant {tenant} has not been probed yet"),
@@ -204,14 +212,17 @@ mod tests {
             Row {
                 domain: &ds[0],
                 report: Some(report(&ds[0], State::Ok)),
+                pairs: Vec::new(),
             },
             Row {
                 domain: &ds[1],
                 report: Some(report(&ds[1], State::Failing)),
+                pairs: Vec::new(),
             },
             Row {
                 domain: &ds[2],
                 report: None,
+                pairs: Vec::new(),
             },
         ];
         let l = list(&rows, &Filter::default());

@@ -6,6 +6,7 @@ use std::fmt::Write;
 use super::evidence;
 use crate::config::{Config, Domain, ResolverAddr, Role, Vantage};
 use crate::error::Error;
+use crate::judge::pairs;
 use crate::judge::{DomainReport, Severity, State};
 use crate::store::Setup;
 
@@ -121,6 +122,63 @@ pub fn escape_control(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// "Federation with <tenant>:" and both directions per vantage, each with its reason and
+/// what to do: how a partner's checklist opens.
+fn federation_text(
+    out: &mut String,
+    r: &DomainReport,
+    own: &std::collections::HashMap<String, pairs::OwnSide>,
+    style: TextStyle,
+) {
+    let verdicts = pairs::ready(r, own.get(&r.tenant));
+    if verdicts.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{}",
+        style.paint(
+            "1",
+            &format!(
+                "Federation of tenant {} with {}:",
+                escape_control(&r.tenant),
+                escape_control(&r.domain)
+            )
+        )
+    );
+    for p in &verdicts {
+        let x = &p.readiness;
+        let word = if x.ready {
+            style.paint("32", "ready")
+        } else {
+            style.paint("1;31", "NOT READY")
+        };
+        let _ = writeln!(
+            out,
+            "  {:<8} from {}: {word}{} – {}",
+            p.direction.as_str(),
+            escape_control(&p.vantage),
+            x.reason
+                .map(|r| format!(" ({})", r.as_str()))
+                .unwrap_or_default(),
+            escape_control(&x.message)
+        );
+        if !x.hint.is_empty() {
+            let _ = writeln!(out, "           -> {}", escape_control(&x.hint));
+        }
+    }
+    out.push('\n');
+}
+
+/// The reports with their pair verdicts, as `check --output=json` prints them.
+pub fn json(reports: &[DomainReport]) -> Vec<pairs::Judged<'_>> {
+    let own = pairs::own_sides(reports);
+    reports
+        .iter()
+        .map(|r| pairs::Judged::new(r, &own))
+        .collect()
+}
+
 /// The human-readable checklist, plain.
 pub fn text(reports: &[DomainReport]) -> String {
     styled(reports, TextStyle::default(), now())
@@ -134,7 +192,9 @@ fn now() -> i64 {
 /// `style.colour`; `now` (Unix seconds) for days left and probe ages.
 pub fn styled(reports: &[DomainReport], style: TextStyle, now: i64) -> String {
     let mut out = String::new();
+    let own = pairs::own_sides(reports);
     for r in reports {
+        federation_text(&mut out, r, &own, style);
         for v in &r.vantages {
             let _ = writeln!(
                 out,

@@ -227,7 +227,11 @@ async fn probe(
     // /probe shares the scheduler's concurrency limit, so it cannot be used to amplify load.
     let report = setup.probe(&domain, &vantages).await;
     let mut out = String::new();
-    metrics::render_report(&mut out, &report);
+    // A partner's inbound verdict needs its tenant's own domains, as the store judged them.
+    let stored = ex.reports(&setup.config);
+    let mut own = crate::judge::pairs::own_sides(stored.iter().map(|r| r.as_ref()));
+    own.extend(crate::judge::pairs::own_sides([&report]));
+    metrics::render_reports_with(&mut out, &[&report], &own);
     ([(header::CONTENT_TYPE, TEXT_FORMAT)], out).into_response()
 }
 

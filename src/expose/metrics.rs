@@ -14,17 +14,18 @@
 //! `render_vantages`, `render_self`) is a function taking `&mut String`, called from
 //! [`render_into`]. `out` derefs to a `String`; it is handed to the sink between samples.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write;
 use std::ops::{Deref, DerefMut};
 
 use prometheus::{Encoder, TextEncoder};
 
 use crate::config::Config;
-use crate::facts::{CertDetails, EndpointFacts};
+use crate::facts::{CertDetails, CertFacts, EndpointFacts};
+use crate::judge::pairs::{self, OwnSide};
 use crate::judge::{DomainReport, VantageReport};
-use crate::store::Store;
 use crate::store::stats::Stats;
+use crate::store::{Setup, Store};
 
 /// `sipfed_srv_target_info` series per (domain, vantage) at most: a partner publishing
 /// hundreds of SRV records must not add hundreds of series (`sipfed_srv_records` has the count).
@@ -120,8 +121,10 @@ pub fn render_into(store: &Store, sink: &mut dyn FnMut(Vec<u8>) -> bool) {
     let setup = store.setup();
     let reports = store.reports(&setup.config);
     let refs: Vec<&DomainReport> = reports.iter().map(|r| r.as_ref()).collect();
+    let own = pairs::own_sides(refs.iter().copied());
     let mut out = Out::chunked(sink);
-    write_reports(&mut out, &refs);
+    write_reports(&mut out, &refs, &own);
+    render_identities(&mut out, &setup);
     render_vantages(&mut out, store, &setup.config);
     render_self(&mut out, &store.stats, &setup.config);
     out.flush();
@@ -187,15 +190,27 @@ fn probes<'a>(reports: &'a [&'a DomainReport]) -> (Vec<Probe<'a>>, Vec<Endpoint<
     (probes, endpoints)
 }
 
-/// Renders the per-domain, per-probe and per-endpoint families of `reports`.
+/// Renders the per-domain, per-probe and per-endpoint families of `reports`; the inbound
+/// verdicts of partners are completed with the own domains among `reports`.
 pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
+    let own = pairs::own_sides(reports.iter().copied());
+    render_reports_with(out, reports, &own);
+}
+
+/// [`render_reports`] with the tenants' own sides given (`/probe` of a partner: its tenant's
+/// own domains as the store judged them).
+pub fn render_reports_with(
+    out: &mut String,
+    reports: &[&DomainReport],
+    own: &HashMap<String, OwnSide>,
+) {
     let mut o = Out::whole(std::mem::take(out));
-    write_reports(&mut o, reports);
+    write_reports(&mut o, reports, own);
     *out = o.buf;
 }
 
 /// [`render_reports`] into an [`Out`].
-fn write_reports(out: &mut Out<'_>, reports: &[&DomainReport]) {
+fn write_reports(out: &mut Out<'_>, reports: &[&DomainReport], own: &HashMap<String, OwnSide>) {
     let (probes, endpoints) = probes(reports);
     // Per (tenant, domain, vantage): one value per probe result.
     type PerProbe = fn(&VantageReport) -> Option<f64>;
@@ -543,6 +558,81 @@ fn write_reports(out: &mut Out<'_>, reports: &[&DomainReport]) {
             );
         }
     }
+    // Per (tenant, partner domain, vantage, direction).
+    family(
+        out,
+        "sipfed_federation_ready",
+        "gauge",
+        "1 when that direction of federation with the partner works (outbound: we reach them, inbound: they reach us).",
+    );
+    for d in reports {
+        out.flush_if_full();
+        for (vantage, direction, ready) in pairs::ready_flags(d, own.get(&d.tenant)) {
+            sample(
+                out,
+                "sipfed_federation_ready",
+                |o| {
+                    tenant_domain_labels(o, &d.tenant, &d.domain);
+                    o.push(',');
+                    label(o, "vantage", vantage);
+                },
+                &[("direction", direction.as_str())],
+                f64::from(u8::from(ready)),
+            );
+        }
+    }
+}
+
+/// Per tenant with a client certificate: when it expires and what it is.
+fn render_identities(out: &mut String, setup: &Setup) {
+    let config = &setup.config;
+    let mut tenants: BTreeMap<&str, ()> = config.tenants.keys().map(|t| (t.as_str(), ())).collect();
+    for d in &config.domains {
+        tenants.insert(d.tenant.as_str(), ());
+    }
+    let certs: Vec<(&str, &CertFacts, &CertDetails)> = tenants
+        .keys()
+        .filter_map(|t| {
+            let leaf = setup.tenants.of(t).client_cert.as_ref()?.first()?;
+            Some((*t, leaf, leaf.parsed.as_ref()?))
+        })
+        .collect();
+    family(
+        out,
+        "sipfed_client_cert_not_after_timestamp_seconds",
+        "gauge",
+        "Unix time the tenant's client certificate (what its edge presents to partners) expires.",
+    );
+    for (t, _, d) in &certs {
+        sample(
+            out,
+            "sipfed_client_cert_not_after_timestamp_seconds",
+            |o| label(o, "tenant", t),
+            &[],
+            d.not_after as f64,
+        );
+    }
+    family(
+        out,
+        "sipfed_client_cert_info",
+        "gauge",
+        "The tenant's client certificate: subject, issuer, SHA-256, whether it allows client authentication.",
+    );
+    for (t, leaf, d) in &certs {
+        let client_auth = d.eku.is_none_or(|k| k.client_auth || k.any);
+        sample(
+            out,
+            "sipfed_client_cert_info",
+            |o| label(o, "tenant", t),
+            &[
+                ("subject_cn", cut(&d.subject_cn)),
+                ("issuer_cn", cut(&d.issuer_cn)),
+                ("sha256", &leaf.sha256),
+                ("client_auth", if client_auth { "true" } else { "false" }),
+            ],
+            1.0,
+        );
+    }
 }
 
 /// The exporter's own families.
@@ -802,7 +892,7 @@ mod tests {
             true
         };
         let mut out = Out::chunked(&mut sink);
-        write_reports(&mut out, &reports);
+        write_reports(&mut out, &reports, &HashMap::new());
         out.flush();
         drop(out);
         assert!(chunks.len() >= 3, "{} chunks", chunks.len());
@@ -818,7 +908,7 @@ mod tests {
             false
         };
         let mut out = Out::chunked(&mut refusing);
-        write_reports(&mut out, &reports);
+        write_reports(&mut out, &reports, &HashMap::new());
         out.flush();
         assert!(out.closed());
         assert!(out.len() < CHUNK);

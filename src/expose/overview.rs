@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::config::{Config, Domain};
+use crate::judge::pairs::{self, Pair};
 use crate::judge::{DomainReport, State};
 use crate::store::{DomainKey, Store};
 
@@ -57,22 +58,40 @@ impl Standing {
 pub struct Row<'a> {
     pub domain: &'a Domain,
     pub report: Option<Arc<DomainReport>>,
+    /// A partner's pair verdicts (both directions per vantage); empty for own domains.
+    pub pairs: Vec<Pair>,
 }
 
 impl Row<'_> {
     pub fn standing(&self) -> Standing {
         Standing::of(self.report.as_deref())
     }
+
+    /// Whether some direction of federation with this partner is not ready.
+    pub fn not_ready(&self) -> bool {
+        self.pairs.iter().any(|p| !p.readiness.ready)
+    }
 }
 
 /// Every configured domain with its latest report, in configuration order.
 pub fn rows<'a>(config: &'a Config, store: &Store) -> Vec<Row<'a>> {
+    let reports: Vec<Option<Arc<DomainReport>>> = config
+        .domains
+        .iter()
+        .map(|d| store.report(&DomainKey::of(d)))
+        .collect();
+    let own = pairs::own_sides(reports.iter().flatten().map(|r| r.as_ref()));
     config
         .domains
         .iter()
-        .map(|d| Row {
+        .zip(reports)
+        .map(|(d, report)| Row {
             domain: d,
-            report: store.report(&DomainKey::of(d)),
+            pairs: report
+                .as_deref()
+                .map(|r| pairs::ready(r, own.get(&d.tenant)))
+                .unwrap_or_default(),
+            report,
         })
         .collect()
 }
@@ -84,6 +103,8 @@ pub struct Filter {
     pub tenant: Option<String>,
     /// Case-insensitive substring of the domain name.
     pub q: Option<String>,
+    /// `federation=not_ready`: only partners with a direction of federation not ready.
+    pub not_ready: bool,
 }
 
 impl Filter {
@@ -97,10 +118,16 @@ impl Filter {
                 format!("unknown state {s:?}: use ok, warning, failing or pending")
             })?),
         };
+        let not_ready = match get("federation") {
+            None => false,
+            Some("not_ready") => true,
+            Some(f) => return Err(format!("unknown federation filter {f:?}: use not_ready")),
+        };
         Ok(Filter {
             state,
             tenant: get("tenant").map(str::to_string),
             q: get("q").map(str::to_ascii_lowercase),
+            not_ready,
         })
     }
 
@@ -108,6 +135,7 @@ impl Filter {
         self.state.is_none_or(|s| row.standing() == s)
             && self.tenant.as_ref().is_none_or(|t| &row.domain.tenant == t)
             && self.q.as_ref().is_none_or(|q| row.domain.name.contains(q))
+            && (!self.not_ready || row.not_ready())
     }
 
     /// The query string for these filters plus `extra` pairs (`state=failing&tenant=acme`).
@@ -121,6 +149,9 @@ impl Filter {
         }
         if let Some(q) = &self.q {
             pairs.push(("q", q));
+        }
+        if self.not_ready {
+            pairs.push(("federation", "not_ready"));
         }
         pairs.extend_from_slice(extra);
         pairs
@@ -310,6 +341,7 @@ pub(crate) mod tests {
             .map(|(d, s)| Row {
                 domain: d,
                 report: s.map(|s| report(d, s)),
+                pairs: Vec::new(),
             })
             .collect()
     }
@@ -406,11 +438,42 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_not_ready_filter_keeps_partners_with_a_direction_not_ready() {
+        use crate::judge::pairs::{Direction, Pair, Readiness};
+        let f = fleet();
+        let mut rows = rows_of(&f);
+        let verdict = |direction, ready| Pair {
+            vantage: "inside".into(),
+            direction,
+            readiness: Readiness {
+                ready,
+                reason: None,
+                check: None,
+                message: String::new(),
+                hint: String::new(),
+            },
+        };
+        rows[0].pairs = vec![
+            verdict(Direction::Outbound, true),
+            verdict(Direction::Inbound, false),
+        ];
+        rows[5].pairs = vec![
+            verdict(Direction::Outbound, true),
+            verdict(Direction::Inbound, true),
+        ];
+        let filter = Filter::from_query(&query(&[("federation", "not_ready")])).unwrap();
+        assert_eq!(names(&select(&rows, &filter)), ["a.example"]);
+        assert_eq!(filter.query(&[]), "federation=not_ready");
+        assert!(Filter::from_query(&query(&[("federation", "sideways")])).is_err());
+    }
+
+    #[test]
     fn query_strings_keep_filters_and_encode() {
         let filter = Filter {
             state: Some(Standing::Failing),
             tenant: Some("a b&c".into()),
             q: None,
+            not_ready: false,
         };
         assert_eq!(
             filter.query(&[("page", "2")]),

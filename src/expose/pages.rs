@@ -14,6 +14,7 @@ use super::evidence::{self, Line};
 use super::overview::{self, Filter, Page, Row, Standing, Summary};
 use crate::config::Domain;
 use crate::facts::unix;
+use crate::judge::pairs::{self, Pair};
 use crate::judge::{CheckName, DomainReport, Finding, State as Verdict};
 use crate::store::{DomainKey, Store};
 
@@ -110,6 +111,7 @@ fn count_link(filter: &Filter, tenant: Option<&str>, s: Standing, n: usize) -> S
         state: Some(s),
         tenant: tenant.map(str::to_string).or_else(|| filter.tenant.clone()),
         q: filter.q.clone(),
+        not_ready: filter.not_ready,
     };
     if n == 0 {
         format!("<span class=pending>0 {}</span>", s.as_str())
@@ -135,6 +137,15 @@ fn summary_html(out: &mut String, summary: &Summary, filter: &Filter) {
         .collect();
     out.push_str(&links.join(" · "));
     out.push_str("</p>");
+    let not_ready = Filter {
+        not_ready: true,
+        ..filter.clone()
+    };
+    let _ = write!(
+        out,
+        "<p id=federation-filter><a id=not-ready href=\"/?{}\">Partners not ready in either direction</a></p>",
+        esc(&not_ready.query(&[]))
+    );
     if summary.tenants.len() > 1 {
         out.push_str("<table id=tenants><tr><th>Tenant</th>");
         for s in Standing::ALL {
@@ -243,13 +254,14 @@ fn row_html(out: &mut String, row: &Row<'_>, now: i64) {
                 .collect()
         })
         .unwrap_or_default();
+    let federation = federation_cell(&row.pairs, multi);
     let probed = report
         .and_then(|r| r.oldest_probe())
         .map(|t| format!("{} ago", evidence::age(now as f64 - t)))
         .unwrap_or_default();
     let _ = write!(
         out,
-        "<tr data-domain=\"{name}\" data-state={st}><td>{tenant}</td><td><a href=\"/domain/{tenant_url}/{name_url}\">{name}</a></td><td>{role}</td><td>{state}</td><td>{failing}</td><td>{expiry}</td><td>{probed}</td></tr>",
+        "<tr data-domain=\"{name}\" data-state={st}><td>{tenant}</td><td><a href=\"/domain/{tenant_url}/{name_url}\">{name}</a></td><td>{role}</td><td>{state}</td><td>{federation}</td><td>{failing}</td><td>{expiry}</td><td>{probed}</td></tr>",
         name = esc(&d.name),
         st = standing.as_str(),
         tenant = esc(&d.tenant),
@@ -259,6 +271,76 @@ fn row_html(out: &mut String, row: &Row<'_>, now: i64) {
         failing = failing.join(" "),
         expiry = expiry_cell(report, now),
     );
+}
+
+/// A partner's two directions: ready or not, per vantage when there are several.
+fn federation_cell(pairs: &[Pair], multi: bool) -> String {
+    pairs
+        .iter()
+        .map(|p| {
+            let (class, word) = if p.readiness.ready {
+                ("ok", "ready")
+            } else {
+                ("critical", "not ready")
+            };
+            format!(
+                "<span class={class} data-direction={}>{}{} {word}</span>",
+                p.direction.as_str(),
+                if multi {
+                    format!("{}: ", esc(&p.vantage))
+                } else {
+                    String::new()
+                },
+                p.direction.as_str()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("<br>")
+}
+
+/// "Federation with <tenant>: outbound …, inbound …" with each verdict's reason and what to
+/// do: how a partner's page opens.
+fn federation_html(out: &mut String, tenant: &str, pairs: &[Pair]) {
+    if pairs.is_empty() {
+        return;
+    }
+    let _ = write!(
+        out,
+        "<section id=federation><h2>Federation with {}</h2><ul>",
+        esc(tenant)
+    );
+    for p in pairs {
+        let r = &p.readiness;
+        let (class, word) = if r.ready {
+            ("ok", "ready")
+        } else {
+            ("critical", "not ready")
+        };
+        let _ = write!(
+            out,
+            "<li data-direction={} data-vantage=\"{}\"><b>{}</b> ({}): <span class={class}>{word}</span>{} – {}",
+            p.direction.as_str(),
+            esc(&p.vantage),
+            p.direction.as_str(),
+            esc(&p.vantage),
+            r.reason
+                .map(|x| format!(" ({})", x.as_str()))
+                .unwrap_or_default(),
+            esc(&r.message)
+        );
+        if !r.hint.is_empty() {
+            let _ = write!(out, " <small>What to do: {}</small>", esc(&r.hint));
+        }
+        if let Some(c) = r.check.filter(|_| !r.ready) {
+            let _ = write!(
+                out,
+                " <a class=runbook href=\"{RUNBOOK_URL}#{}\">runbook</a>",
+                runbook_anchor(c)
+            );
+        }
+        out.push_str("</li>");
+    }
+    out.push_str("</ul></section>");
 }
 
 /// The status page for `rows` (every configured domain), pure.
@@ -294,7 +376,7 @@ pub fn render_status(rows: &[Row<'_>], filter: &Filter, page: Page, now: i64) ->
         }
     );
     out.push_str("</p>");
-    out.push_str("<table id=domains><thead><tr><th>Tenant</th><th>Domain</th><th>Role</th><th>State</th><th>Failing checks</th><th>Soonest expiry</th><th>Last probe</th></tr></thead><tbody>");
+    out.push_str("<table id=domains><thead><tr><th>Tenant</th><th>Domain</th><th>Role</th><th>State</th><th>Federation</th><th>Failing checks</th><th>Soonest expiry</th><th>Last probe</th></tr></thead><tbody>");
     for row in page.slice(&selected) {
         row_html(&mut out, row, now);
     }
@@ -341,7 +423,15 @@ pub async fn domain_page(
         return (StatusCode::NOT_FOUND, "no such domain\n").into_response();
     };
     let report = store.report(&key);
-    Html(render_domain(d, report.as_deref(), now())).into_response()
+    let pairs = match &report {
+        Some(r) if r.role == crate::config::Role::Peer => {
+            let stored = store.reports(&setup.config);
+            let own = pairs::own_sides(stored.iter().map(|r| r.as_ref()));
+            pairs::ready(r, own.get(&r.tenant))
+        }
+        _ => Vec::new(),
+    };
+    Html(render_domain(d, report.as_deref(), &pairs, now())).into_response()
 }
 
 fn finding_row(out: &mut String, f: &Finding, vantage: Option<&str>) {
@@ -394,7 +484,12 @@ fn facts_html(out: &mut String, lines: &[Line]) {
 }
 
 /// A domain's page, pure.
-pub fn render_domain(d: &Domain, report: Option<&DomainReport>, now: i64) -> String {
+pub fn render_domain(
+    d: &Domain,
+    report: Option<&DomainReport>,
+    pairs: &[Pair],
+    now: i64,
+) -> String {
     let mut out = head(&format!("{} – sipfed_exporter", d.name));
     let standing = Standing::of(report);
     let _ = write!(
@@ -428,6 +523,7 @@ pub fn render_domain(d: &Domain, report: Option<&DomainReport>, now: i64) -> Str
         );
     }
     out.push_str("</p>");
+    federation_html(&mut out, &d.tenant, pairs);
     if let Some(r) = report {
         let failing: Vec<(&str, &Finding)> = r.failing().collect();
         if !failing.is_empty() {
@@ -495,11 +591,13 @@ mod tests {
         let rows = vec![Row {
             domain: &d,
             report: None,
+            pairs: Vec::new(),
         }];
         let filter = Filter {
             q: Some("\"><script>".into()),
             tenant: Some("<b>acme</b>".into()),
             state: None,
+            not_ready: false,
         };
         let html = render_status(&rows, &filter, Page::Number(1), 0);
         assert!(!html.contains("<script>"), "{html}");
@@ -510,7 +608,7 @@ mod tests {
         );
         // A hostile SAN or SIP detail reaches the domain page escaped.
         let r = report(&d, State::Failing);
-        let page = render_domain(&d, Some(&r), 0);
+        let page = render_domain(&d, Some(&r), &[], 0);
         assert!(!page.contains("<b>acme"), "{page}");
         assert!(page.contains("&lt;b&gt;acme&lt;/b&gt;"), "{page}");
     }
@@ -533,6 +631,7 @@ mod tests {
                         State::Ok
                     },
                 )),
+                pairs: Vec::new(),
             })
             .collect();
         let html = render_status(&rows, &Filter::default(), Page::Number(1), 0);
@@ -559,7 +658,7 @@ mod tests {
             );
         }
         let d = domain("t", "x.example");
-        let page = render_domain(&d, Some(&report(&d, State::Failing)), 0);
+        let page = render_domain(&d, Some(&report(&d, State::Failing)), &[], 0);
         assert!(page.contains(&format!("href=\"{RUNBOOK_URL}#tcp_connect\">runbook</a>")));
         // The failing checks come first, in their own table.
         assert!(page.find("id=failing").unwrap() < page.find("class=checks").unwrap());

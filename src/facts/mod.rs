@@ -285,6 +285,32 @@ impl EndpointFacts {
     pub fn leaf(&self) -> Option<&CertFacts> {
         self.chain.first()
     }
+
+    /// Whether the peer asked for a client certificate (in a completed or failed handshake).
+    pub fn client_cert_requested(&self) -> bool {
+        match &self.tls {
+            Some(Ok(t)) => t.client_cert_requested,
+            Some(Err(f)) => f.client_cert_requested,
+            None => false,
+        }
+    }
+
+    /// The peer ended the session over our client certificate: an alert refusing one after
+    /// it asked for one, during the handshake (TLS 1.2) or on the first read after it (TLS
+    /// 1.3, seen by the OPTIONS exchange).
+    pub fn client_cert_refusal(&self) -> Option<Refusal> {
+        match &self.tls {
+            Some(Err(f)) if f.client_cert_requested => Some(Refusal {
+                alert: f.alert?,
+                sent: f.client_cert_sent,
+            }),
+            Some(Ok(t)) if t.client_cert_requested => Some(Refusal {
+                alert: self.sip.as_ref()?.alert?,
+                sent: t.client_cert_sent,
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// A completed TLS handshake and what the peer presented.
@@ -295,6 +321,8 @@ pub struct TlsFacts {
     pub cipher: String,
     /// The server sent a CertificateRequest (it wants mutual TLS).
     pub client_cert_requested: bool,
+    /// We answered the request with a certificate (the tenant's client certificate).
+    pub client_cert_sent: bool,
 }
 
 /// A negotiated TLS version (the prober offers only 1.2 and 1.3).
@@ -326,6 +354,66 @@ pub struct TlsFailure {
     pub reason: Reason,
     /// The library's words, for the status page and logs (never a label).
     pub detail: String,
+    /// The server had sent a CertificateRequest before the handshake failed.
+    pub client_cert_requested: bool,
+    /// We had answered it with a certificate.
+    pub client_cert_sent: bool,
+    /// The alert the peer ended the handshake with, when it is one that refuses a client
+    /// certificate (TLS 1.2 refuses ours during the handshake).
+    pub alert: Option<PeerAlert>,
+}
+
+impl TlsFailure {
+    /// A failure before any certificate request.
+    pub fn new(reason: Reason, detail: impl Into<String>) -> TlsFailure {
+        TlsFailure {
+            reason,
+            detail: detail.into(),
+            client_cert_requested: false,
+            client_cert_sent: false,
+            alert: None,
+        }
+    }
+}
+
+/// A TLS alert a peer sends to refuse a client certificate (RFC 8446 §6.2, RFC 5246 §7.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeerAlert {
+    UnknownCa,
+    UnsupportedCertificate,
+    CertificateRequired,
+    BadCertificate,
+    CertificateUnknown,
+    CertificateExpired,
+    CertificateRevoked,
+    AccessDenied,
+    HandshakeFailure,
+}
+
+impl PeerAlert {
+    /// The alert's name as TLS specifications write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeerAlert::UnknownCa => "unknown_ca",
+            PeerAlert::UnsupportedCertificate => "unsupported_certificate",
+            PeerAlert::CertificateRequired => "certificate_required",
+            PeerAlert::BadCertificate => "bad_certificate",
+            PeerAlert::CertificateUnknown => "certificate_unknown",
+            PeerAlert::CertificateExpired => "certificate_expired",
+            PeerAlert::CertificateRevoked => "certificate_revoked",
+            PeerAlert::AccessDenied => "access_denied",
+            PeerAlert::HandshakeFailure => "handshake_failure",
+        }
+    }
+}
+
+/// The partner's edge ended the session over our client certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    pub alert: PeerAlert,
+    /// We had sent a certificate (else the refusal is for sending none).
+    pub sent: bool,
 }
 
 /// What the OPTIONS exchange showed.
@@ -340,6 +428,10 @@ pub struct SipFacts {
     /// The responding software (`Server`, else `User-Agent` header), at most 128 characters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
+    /// The TLS alert that ended the session before an answer, when it is one that refuses a
+    /// client certificate (TLS 1.3 refuses ours after the handshake, on the first read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert: Option<PeerAlert>,
 }
 
 /// What one authoritative server holds for the federation records.
@@ -424,6 +516,10 @@ pub enum Reason {
     Revoked,
     HttpError,
     BadResponse,
+    ClientCertMissing,
+    ClientCertRejected,
+    ClientAuthEnding,
+    MixedPlatforms,
 }
 
 impl Reason {
@@ -473,6 +569,10 @@ impl Reason {
             Reason::Revoked => "revoked",
             Reason::HttpError => "http_error",
             Reason::BadResponse => "bad_response",
+            Reason::ClientCertMissing => "client_cert_missing",
+            Reason::ClientCertRejected => "client_cert_rejected",
+            Reason::ClientAuthEnding => "client_auth_ending",
+            Reason::MixedPlatforms => "mixed_platforms",
         }
     }
 }

@@ -23,10 +23,12 @@ use std::time::{Duration, Instant as StdInstant};
 
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
+use rustls::sign::CertifiedKey;
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::time::{Instant, timeout, timeout_at};
 
+use super::identity::Identity;
 use super::probe::VantageClient;
 use super::proxy::{self, ProxyError};
 use super::revocation::Revocations;
@@ -40,10 +42,12 @@ pub const PER_ADDRESS_CONNECTIONS: usize = 4;
 /// looked at within one freshness window).
 const SWEEP_EVERY: usize = 1024;
 
-/// Identifies an edge.
+/// Identifies an edge as one identity sees it: a connection made presenting one client
+/// certificate is never used by a probe that presents another.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct EdgeKey {
     vantage: String,
+    identity: Arc<str>,
     address: SocketAddr,
     server_name: String,
 }
@@ -83,6 +87,8 @@ pub struct Edges {
 /// How to reach an edge: everything a look (or a reconnect for SIP) needs.
 struct Dial {
     client: Arc<VantageClient>,
+    /// The client certificate offered when the edge asks for one.
+    client_cert: Option<Arc<CertifiedKey>>,
     limiter: Arc<AddressLimiter>,
     address: SocketAddr,
     server_name: String,
@@ -128,6 +134,7 @@ impl Edges {
     pub async fn get(
         self: &Arc<Self>,
         client: &Arc<VantageClient>,
+        identity: &Identity,
         address: SocketAddr,
         server_name: &str,
         timeout: Duration,
@@ -135,6 +142,7 @@ impl Edges {
     ) -> (EdgeUse, Arc<Edge>) {
         let key = EdgeKey {
             vantage: client.name.clone(),
+            identity: identity.id.clone(),
             address,
             server_name: server_name.to_string(),
         };
@@ -164,6 +172,7 @@ impl Edges {
                     }
                     let dial = Arc::new(Dial {
                         client: client.clone(),
+                        client_cert: identity.key.clone(),
                         limiter: self.limiter.clone(),
                         address,
                         server_name: server_name.to_string(),
@@ -261,12 +270,15 @@ impl Dial {
         };
         out.tcp = Ok(start.elapsed().as_secs_f64());
         let _ = tcp.set_nodelay(true);
-        let Ok(hs) = timeout_at(deadline, self.client.tls.handshake(tcp, &self.server_name)).await
-        else {
-            out.tls = Some(Err(TlsFailure {
-                reason: Reason::Timeout,
-                detail: "no TLS handshake before the probe's deadline".into(),
-            }));
+        let handshake =
+            self.client
+                .tls
+                .handshake(tcp, &self.server_name, self.client_cert.as_ref());
+        let Ok(hs) = timeout_at(deadline, handshake).await else {
+            out.tls = Some(Err(TlsFailure::new(
+                Reason::Timeout,
+                "no TLS handshake before the probe's deadline",
+            )));
             return out;
         };
         out.tls = Some(hs.result);

@@ -2,7 +2,7 @@
 //! one deadline, with [`edge`] (each shared edge looked at once per round, SIP OPTIONS as
 //! transactions on its connection), [`dns`] (SRV, A/AAAA, CNAME per resolver), [`authoritative`] (every
 //! name server's copy), [`m365`] (Microsoft 365 evidence), [`tls`] (a handshake that keeps any
-//! presented chain, parsed by [`cert`]), [`sip`] (OPTIONS over the TLS connection) and
+//! presented chain, parsed by [`cert`]) presenting the tenant's [`identity`], [`sip`] (OPTIONS over the TLS connection) and
 //! [`proxy`] (a vantage's SOCKS5 proxy), [`revocation`] (OCSP and CRL evidence for a presented
 //! chain, cached by lifetime: [`fetch`] over HTTP, read by [`ocsp`] and [`crl`]); [`vantage`] checks a vantage's own means (health). The result is plain [`crate::facts::Facts`].
 
@@ -12,6 +12,7 @@ pub mod crl;
 pub mod dns;
 pub mod edge;
 pub mod fetch;
+pub mod identity;
 pub mod m365;
 pub mod ocsp;
 pub mod probe;

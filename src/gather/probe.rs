@@ -10,6 +10,7 @@ use tokio::time::{Instant, timeout_at};
 
 use super::dns::{self, Resolvers};
 use super::edge::Edges;
+use super::identity::{Identities, Identity};
 use super::tls::TlsClient;
 use super::vantage::{self, Board, Health};
 use super::{authoritative, cert, m365};
@@ -53,16 +54,14 @@ pub struct Prober {
     m365: Mutex<HashMap<(String, String), (Instant, M365Facts)>>,
     /// The latest health of every vantage.
     health: Board,
+    /// The client certificate each tenant presents.
+    identities: Identities,
 }
 
 impl Prober {
     /// Builds resolvers and TLS clients for every vantage of `config`.
     pub fn new(config: &Config) -> Result<Prober, Error> {
-        let client_cert = config
-            .global
-            .client_cert
-            .as_ref()
-            .map(|c| (c.cert_file.as_path(), c.key_file.as_path()));
+        let identities = Identities::load(config)?;
         // A resolver attempt may use a third of the probe, so a retry still fits.
         let query_timeout = (config.global.timeout / 3).max(Duration::from_millis(200));
         let mut vantages = HashMap::new();
@@ -73,7 +72,7 @@ impl Prober {
                 proxy: v.proxy.clone(),
                 health_query: v.health_query.clone(),
                 resolvers: Resolvers::new(v, query_timeout)?,
-                tls: TlsClient::new(client_cert)?,
+                tls: TlsClient::new()?,
             };
             vantages.insert(v.name.clone(), Arc::new(client));
         }
@@ -86,7 +85,13 @@ impl Prober {
             edges: Arc::new(Edges::new(config.global.interval / 3)),
             m365: Mutex::new(HashMap::new()),
             health: Board::default(),
+            identities,
         })
+    }
+
+    /// The client certificate each tenant presents.
+    pub fn identities(&self) -> &Identities {
+        &self.identities
     }
 
     /// The latest health of every vantage.
@@ -226,11 +231,10 @@ impl Prober {
                 None
             }
         };
-        let targets = futures::future::join_all(
-            hosts
-                .iter()
-                .map(|(name, port)| self.target(client, name, *port, &domain.name, deadline)),
-        );
+        let identity = self.identities.of(&domain.tenant);
+        let targets = futures::future::join_all(hosts.iter().map(|(name, port)| {
+            self.target(client, identity, name, *port, &domain.name, deadline)
+        }));
         // Every step is bounded by the deadline on its own, so what finished in time is kept.
         let m365 = async { timeout_at(deadline, m365).await.ok().flatten() };
         let authoritative = async { timeout_at(deadline, authoritative).await.ok().flatten() };
@@ -258,6 +262,7 @@ impl Prober {
     async fn target(
         &self,
         client: &Arc<VantageClient>,
+        identity: &Identity,
         name: &str,
         port: u16,
         domain: &str,
@@ -283,7 +288,8 @@ impl Prober {
         };
         if let Ok(ips) = target.addresses() {
             let probes = ips.iter().take(MAX_ADDRESSES_PER_TARGET).map(|ip| {
-                self.endpoint(client, name, SocketAddr::new(*ip, port), domain, deadline)
+                let address = SocketAddr::new(*ip, port);
+                self.endpoint(client, identity, name, address, domain, deadline)
             });
             target.endpoints = futures::future::join_all(probes).await;
         }
@@ -296,6 +302,7 @@ impl Prober {
     async fn endpoint(
         &self,
         client: &Arc<VantageClient>,
+        identity: &Identity,
         target: &str,
         address: SocketAddr,
         domain: &str,
@@ -315,7 +322,14 @@ impl Prober {
         let waiting = Instant::now();
         let (_use, edge) = self
             .edges
-            .get(client, address, target, self.timeout, self.sip_options)
+            .get(
+                client,
+                identity,
+                address,
+                target,
+                self.timeout,
+                self.sip_options,
+            )
             .await;
         let deadline = deadline + waiting.elapsed();
         let mut facts = EndpointFacts {

@@ -58,8 +58,13 @@ pub(super) async fn transact(
             duration_seconds: start.elapsed().as_secs_f64(),
             detail: status_line,
             server,
+            alert: None,
         },
         Ok(Ok(Answer::Fail(reason, detail))) => fail(reason, detail),
+        Ok(Ok(Answer::Refused(alert, detail))) => SipFacts {
+            alert: Some(alert),
+            ..fail(Reason::HandshakeFailure, detail)
+        },
     })
 }
 
@@ -70,6 +75,7 @@ pub(super) fn failed(start: StdInstant, reason: Reason, detail: String) -> SipFa
         duration_seconds: start.elapsed().as_secs_f64(),
         detail,
         server: None,
+        alert: None,
     }
 }
 
@@ -88,6 +94,7 @@ where
             duration_seconds: 0.0,
             detail: "the peer closed the connection without answering".into(),
             server: None,
+            alert: None,
         },
     };
     drop(sender);
@@ -181,6 +188,8 @@ enum Answer {
     /// The final status code, status line and responding server.
     Final(u16, String, Option<String>),
     Fail(Reason, String),
+    /// The peer ended the TLS session with an alert refusing a client certificate.
+    Refused(crate::facts::PeerAlert, String),
     /// The connection ended after answering other transactions: try another.
     Gone,
 }
@@ -259,8 +268,11 @@ pub(super) async fn serve<S>(
                 }
                 Err(e) => {
                     let (reason, detail) = read_failure(&e);
+                    let refused = (!answered).then(|| super::tls::refusing_alert(&e)).flatten();
                     fail_all(&mut pending, &|| {
-                        if answered && reason == Reason::Closed {
+                        if let Some(alert) = refused {
+                            Answer::Refused(alert, detail.clone())
+                        } else if answered && reason == Reason::Closed {
                             Answer::Gone
                         } else {
                             Answer::Fail(reason, detail.clone())
@@ -387,9 +399,7 @@ pub(super) fn read_failure(e: &std::io::Error) -> (Reason, String) {
             | A::HandshakeFailure),
         )) => (
             Reason::HandshakeFailure,
-            format!(
-                "the peer ended the TLS session with alert {alert:?} before answering: it requires a client certificate it can trust, with the clientAuth extended key usage"
-            ),
+            format!("the peer ended the TLS session with alert {alert:?} before answering"),
         ),
         Some(tls) => (Reason::HandshakeFailure, format!("TLS error: {tls}")),
         None => (Reason::Closed, format!("reading response: {e}")),

@@ -20,14 +20,14 @@ use tokio_rustls::client::TlsStream;
 
 use super::cert;
 use crate::error::Error;
-use crate::facts::{CertFacts, Reason, TlsFacts, TlsFailure, TlsVersion};
+use crate::facts::{CertFacts, PeerAlert, Reason, TlsFacts, TlsFailure, TlsVersion};
 use crate::pem::{pem_error, read_certs, read_key};
 
-/// The TLS client of a vantage: one base configuration, cheaply specialised per connection.
+/// The TLS client of a vantage: one base configuration, cheaply specialised per connection
+/// with the identity (client certificate) the probing tenant presents.
 pub struct TlsClient {
     base: Arc<ClientConfig>,
     algs: WebPkiSupportedAlgorithms,
-    client_cert: Option<Arc<CertifiedKey>>,
     /// Chains parsed lately, by their certificates: the edges of an MSP present a handful of
     /// chains to thousands of handshakes, parsed once each.
     chains: Mutex<HashMap<Vec<CertificateDer<'static>>, Arc<[CertFacts]>>>,
@@ -46,8 +46,8 @@ pub struct Handshake {
 }
 
 impl TlsClient {
-    /// Builds the client; `client_cert` is offered to peers that request one.
-    pub fn new(client_cert: Option<(&Path, &Path)>) -> Result<TlsClient, Error> {
+    /// Builds the client.
+    pub fn new() -> Result<TlsClient, Error> {
         let mut provider = rustls::crypto::ring::default_provider();
         // Every suite stays offered and the peer chooses; AES-128-GCM with SHA-256 first
         // makes each handshake cheaper where the peer honours the client's order.
@@ -70,21 +70,22 @@ impl TlsClient {
             .with_client_cert_resolver(capture);
         // Every probe must see the peer's full chain: a resumed session presents none.
         base.resumption = rustls::client::Resumption::disabled();
-        let client_cert = match client_cert {
-            None => None,
-            Some((cert_file, key_file)) => Some(load_certified_key(cert_file, key_file)?),
-        };
         Ok(TlsClient {
             base: Arc::new(base),
             algs,
-            client_cert,
             chains: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Runs a handshake on a connected stream with SNI `server_name`.
-    pub async fn handshake(&self, tcp: TcpStream, server_name: &str) -> Handshake {
-        let capture = Arc::new(Capture::new(self.algs, self.client_cert.clone()));
+    /// Runs a handshake on a connected stream with SNI `server_name`, offering `client_cert`
+    /// to a peer that requests one.
+    pub async fn handshake(
+        &self,
+        tcp: TcpStream,
+        server_name: &str,
+        client_cert: Option<&Arc<CertifiedKey>>,
+    ) -> Handshake {
+        let capture = Arc::new(Capture::new(self.algs, client_cert.cloned()));
         let mut config = (*self.base).clone();
         config.dangerous().set_certificate_verifier(capture.clone());
         config.client_auth_cert_resolver = capture.clone();
@@ -93,10 +94,10 @@ impl TlsClient {
             Ok(n) => n,
             Err(e) => {
                 return Handshake {
-                    result: Err(TlsFailure {
-                        reason: Reason::HandshakeFailure,
-                        detail: format!("invalid server name: {e}"),
-                    }),
+                    result: Err(TlsFailure::new(
+                        Reason::HandshakeFailure,
+                        format!("invalid server name: {e}"),
+                    )),
                     chain: Arc::new([]),
                     stapled: None,
                     stream: None,
@@ -127,6 +128,7 @@ impl TlsClient {
                         version,
                         cipher,
                         client_cert_requested: capture.requested.load(Ordering::Relaxed),
+                        client_cert_sent: capture.sent.load(Ordering::Relaxed),
                     }),
                     chain,
                     stapled,
@@ -137,6 +139,9 @@ impl TlsClient {
                 result: Err(TlsFailure {
                     reason: classify(&e),
                     detail: e.to_string(),
+                    client_cert_requested: capture.requested.load(Ordering::Relaxed),
+                    client_cert_sent: capture.sent.load(Ordering::Relaxed),
+                    alert: refusing_alert(&e),
                 }),
                 chain,
                 stapled,
@@ -183,6 +188,28 @@ fn classify(e: &std::io::Error) -> Reason {
     }
 }
 
+/// The alert of a TLS error when it is one a peer refuses a client certificate with.
+pub fn refusing_alert(e: &std::io::Error) -> Option<PeerAlert> {
+    use AlertDescription as A;
+    let Some(rustls::Error::AlertReceived(alert)) =
+        e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
+    else {
+        return None;
+    };
+    Some(match alert {
+        A::UnknownCA => PeerAlert::UnknownCa,
+        A::UnsupportedCertificate => PeerAlert::UnsupportedCertificate,
+        A::CertificateRequired => PeerAlert::CertificateRequired,
+        A::BadCertificate => PeerAlert::BadCertificate,
+        A::CertificateUnknown => PeerAlert::CertificateUnknown,
+        A::CertificateExpired => PeerAlert::CertificateExpired,
+        A::CertificateRevoked => PeerAlert::CertificateRevoked,
+        A::AccessDenied => PeerAlert::AccessDenied,
+        A::HandshakeFailure => PeerAlert::HandshakeFailure,
+        _ => return None,
+    })
+}
+
 /// Per-connection state: accepts any chain (recording it) and records a certificate request.
 #[derive(Debug)]
 struct Capture {
@@ -192,6 +219,7 @@ struct Capture {
     /// The stapled OCSP response (rustls asks for one in every ClientHello).
     stapled: Mutex<Option<Vec<u8>>>,
     requested: AtomicBool,
+    sent: AtomicBool,
 }
 
 /// A stapled response is kept up to this size (real ones are 1–4 KiB).
@@ -205,6 +233,7 @@ impl Capture {
             presented: Mutex::new(Vec::new()),
             stapled: Mutex::new(None),
             requested: AtomicBool::new(false),
+            sent: AtomicBool::new(false),
         }
     }
 
@@ -284,6 +313,7 @@ impl ResolvesClientCert for Capture {
         self.requested.store(true, Ordering::Relaxed);
         let key = self.client_cert.as_ref()?;
         key.key.choose_scheme(sigschemes)?;
+        self.sent.store(true, Ordering::Relaxed);
         Some(key.clone())
     }
 
@@ -298,5 +328,19 @@ pub fn load_certified_key(cert_file: &Path, key_file: &Path) -> Result<Arc<Certi
     let certs = read_certs(cert_file)?;
     let signing = rustls::crypto::ring::sign::any_supported_type(&read_key(key_file)?)
         .map_err(|e| pem_error(key_file, e))?;
-    Ok(Arc::new(CertifiedKey::new(certs, signing)))
+    let key = CertifiedKey::new(certs, signing);
+    // A key that is not the certificate's would fail every handshake that asks for it.
+    match key.keys_match() {
+        Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
+        Err(e) => {
+            return Err(pem_error(
+                key_file,
+                format!(
+                    "does not match the certificate of {}: {e}",
+                    cert_file.display()
+                ),
+            ));
+        }
+    }
+    Ok(Arc::new(key))
 }

@@ -42,7 +42,7 @@ pub(super) fn cert_trusted(ctx: &Context<'_>) -> Option<Verdict> {
 pub(super) fn each_leaf(
     ctx: &Context<'_>,
     mut judge: impl FnMut(&TargetFacts, &EndpointFacts, &CertDetails) -> Option<Verdict>,
-    passed: &str,
+    passed: &'static str,
 ) -> Option<Verdict> {
     let mut any = false;
     for (t, e, leaf) in ctx.leaves() {
@@ -275,9 +275,9 @@ pub(super) fn cert_same_everywhere(ctx: &Context<'_>) -> Option<Verdict> {
         }
     }
     (compared > 0).then(|| {
-        Verdict::Pass(format!(
-            "all {compared} addresses serve the same certificate per target"
-        ))
+        Verdict::Pass(
+            format!("all {compared} addresses serve the same certificate per target").into(),
+        )
     })
 }
 
@@ -515,10 +515,10 @@ mod tests {
         table(
             N::CertClientAuth,
             vec![
-                ("serverAuth and clientAuth, own", own(), eku(Some((true, true))), passes(W)),
+                ("serverAuth and clientAuth, own", own(), eku(Some((true, true))), passes(C)),
                 ("serverAuth and clientAuth, peer", peer(), eku(Some((true, true))), passes(I)),
-                ("no EKU extension: any purpose", own(), eku(None), passes(W)),
-                ("serverAuth only, own", own(), eku(Some((true, false))), fails(W, Reason::NoClientAuth)),
+                ("no EKU extension: any purpose", own(), eku(None), passes(C)),
+                ("serverAuth only, own", own(), eku(Some((true, false))), fails(C, Reason::NoClientAuth)),
                 ("serverAuth only, peer: advice", peer(), eku(Some((true, false))), fails(I, Reason::NoClientAuth)),
                 ("nothing presented", own(), down(), None),
             ],

@@ -242,11 +242,14 @@ pub(super) fn authoritative_agree(ctx: &Context<'_>) -> Option<Verdict> {
     use Verdict;
     let a = ctx.facts.authoritative.as_ref()?;
     match a.agree()? {
-        true => Some(Verdict::Pass(format!(
-            "all {} authoritative servers of {} hold the same federation records",
-            a.servers.iter().filter(|s| s.answer.is_ok()).count(),
-            a.zone
-        ))),
+        true => Some(Verdict::Pass(
+            format!(
+                "all {} authoritative servers of {} hold the same federation records",
+                a.servers.iter().filter(|s| s.answer.is_ok()).count(),
+                a.zone
+            )
+            .into(),
+        )),
         false => {
             let show = |s: &ResolverAnswer<ZoneView>| match &s.answer {
                 Ok(v) => format!(

@@ -2,10 +2,14 @@
 //! the domain's configuration, the trust store and the current time; [`domain`] turns the
 //! facts of every vantage into the one [`DomainReport`] that every view renders.
 //!
-//! Checks live by family: [`dns`], [`reachability`], [`certificate`], [`revocation`], [`teams`]; what only the
-//! comparison of vantages shows lives in [`vantages`]. A new check is one function in its
+//! Checks live by family: [`dns`], [`reachability`], [`certificate`], [`revocation`], [`mutual`] (our client
+//! certificate and theirs: mutual TLS both ways), [`teams`]; what only the comparison of
+//! vantages shows lives in [`vantages`]; [`pairs`] answers whether federation with a partner
+//! works in each direction. A new check is one function in its
 //! family's file, one row in [`CHECKS`] and one table of unit cases.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -15,6 +19,8 @@ use crate::facts::{CertFacts, EndpointFacts, Facts, Reason, SrvRecord, TargetFac
 
 pub mod certificate;
 pub mod dns;
+pub mod mutual;
+pub mod pairs;
 pub mod reachability;
 pub mod revocation;
 pub mod teams;
@@ -72,6 +78,11 @@ pub enum CheckName {
     CertSameEverywhere,
     CertRenewalActivated,
     SipOptions,
+    ClientCertAccepted,
+    InboundCertAccepted,
+    ClientCertValid,
+    CertClientAuthKept,
+    TeamsSrvMixed,
     TeamsFederationSrv,
     TeamsLyncdiscover,
     TeamsConflict,
@@ -104,6 +115,11 @@ impl CheckName {
             CheckName::CertSameEverywhere => "cert_same_everywhere",
             CheckName::CertRenewalActivated => "cert_renewal_activated",
             CheckName::SipOptions => "sip_options",
+            CheckName::ClientCertAccepted => "client_cert_accepted",
+            CheckName::InboundCertAccepted => "inbound_cert_accepted",
+            CheckName::ClientCertValid => "client_cert_valid",
+            CheckName::CertClientAuthKept => "cert_client_auth_kept",
+            CheckName::TeamsSrvMixed => "teams_srv_mixed",
             CheckName::TeamsFederationSrv => "teams_federation_srv",
             CheckName::TeamsLyncdiscover => "teams_lyncdiscover",
             CheckName::TeamsConflict => "teams_conflict",
@@ -131,15 +147,16 @@ pub struct Finding {
     pub passed: bool,
     /// Set exactly when the check failed.
     pub reason: Option<Reason>,
-    /// One line saying what was found.
-    pub message: String,
+    /// One line saying what was found (a passing check's words are mostly fixed: borrowed,
+    /// not allocated per domain).
+    pub message: Cow<'static, str>,
     /// What to do about it (empty when passed).
     pub hint: String,
 }
 
 /// What a check function says before role and severity are attached.
 pub enum Verdict {
-    Pass(String),
+    Pass(Cow<'static, str>),
     Fail {
         reason: Reason,
         message: String,
@@ -147,7 +164,7 @@ pub enum Verdict {
     },
 }
 
-fn pass(message: impl Into<String>) -> Option<Verdict> {
+fn pass(message: impl Into<Cow<'static, str>>) -> Option<Verdict> {
     Some(Verdict::Pass(message.into()))
 }
 
@@ -165,6 +182,41 @@ pub struct Env<'a> {
     pub now: i64,
     pub trust: &'a TrustStore,
     pub cert_warning_days: u32,
+    /// Each tenant's identity: its client certificate and its edge's inbound trust.
+    pub tenants: &'a Tenants,
+    /// The built-in roots alone (the public TLS CAs), for `cert_client_auth_kept`.
+    pub public: &'a TrustStore,
+}
+
+/// A tenant's federation identity as judging sees it.
+#[derive(Clone)]
+pub struct Tenant {
+    /// The chain its edge presents when it connects out (leaf first); `None`: none configured.
+    pub client_cert: Option<Arc<[CertFacts]>>,
+    /// What its edge trusts when partners connect.
+    pub inbound: Arc<TrustStore>,
+}
+
+/// Every tenant's identity; a tenant not configured apart has the globals'.
+#[derive(Clone)]
+pub struct Tenants {
+    pub default: Tenant,
+    pub by_name: HashMap<String, Tenant>,
+}
+
+impl Tenants {
+    /// Every tenant with the globals' identity.
+    pub fn uniform(default: Tenant) -> Tenants {
+        Tenants {
+            default,
+            by_name: HashMap::new(),
+        }
+    }
+
+    /// The identity of `tenant`.
+    pub fn of(&self, tenant: &str) -> &Tenant {
+        self.by_name.get(tenant).unwrap_or(&self.default)
+    }
 }
 
 /// Everything a check may look at.
@@ -208,12 +260,17 @@ pub const CHECKS: &[Check] = &[
     Check { name: N::CertValidNow,         own: Some(C),  peer: Some(C),  run: certificate::cert_valid_now },
     Check { name: N::CertExpiry,           own: Some(W),  peer: Some(W),  run: certificate::cert_expiry },
     Check { name: N::CertServerAuth,       own: Some(C),  peer: Some(C),  run: certificate::cert_server_auth },
-    Check { name: N::CertClientAuth,       own: Some(W),  peer: Some(I),  run: certificate::cert_client_auth },
+    Check { name: N::CertClientAuth,       own: Some(C),  peer: Some(I),  run: certificate::cert_client_auth },
     Check { name: N::CertNotRevoked,       own: Some(C),  peer: Some(C),  run: revocation::cert_not_revoked },
     Check { name: N::RevocationReachable,  own: Some(W),  peer: Some(W),  run: revocation::revocation_reachable },
     Check { name: N::CertSameEverywhere,   own: Some(W),  peer: Some(W),  run: certificate::cert_same_everywhere },
     Check { name: N::CertRenewalActivated, own: Some(W),  peer: None,     run: certificate::cert_renewal_activated },
     Check { name: N::SipOptions,           own: Some(W),  peer: Some(W),  run: reachability::sip_options },
+    Check { name: N::ClientCertAccepted,   own: None,     peer: Some(C),  run: mutual::client_cert_accepted },
+    Check { name: N::InboundCertAccepted,  own: None,     peer: Some(C),  run: mutual::inbound_cert_accepted },
+    Check { name: N::ClientCertValid,      own: Some(C),  peer: None,     run: mutual::client_cert_valid },
+    Check { name: N::CertClientAuthKept,   own: Some(W),  peer: Some(I),  run: mutual::cert_client_auth_kept },
+    Check { name: N::TeamsSrvMixed,        own: Some(C),  peer: Some(W),  run: teams::teams_srv_mixed },
     Check { name: N::TeamsFederationSrv,   own: None,     peer: Some(C),  run: teams::teams_federation_srv },
     Check { name: N::TeamsLyncdiscover,    own: Some(W),  peer: Some(W),  run: teams::teams_lyncdiscover },
     Check { name: N::TeamsConflict,        own: Some(W),  peer: None,     run: teams::teams_conflict },
@@ -398,7 +455,7 @@ pub fn probe(ctx: &Context<'_>) -> Vec<Finding> {
                 severity,
                 passed: false,
                 reason: Some(reason),
-                message,
+                message: message.into(),
                 hint,
             },
         });
@@ -456,7 +513,7 @@ mod tests {
             severity,
             passed,
             reason: (!passed).then_some(Reason::Nxdomain),
-            message: String::new(),
+            message: "".into(),
             hint: String::new(),
         }
     }

@@ -45,6 +45,8 @@ pub(super) fn tls_handshake(ctx: &Context<'_>) -> Option<Verdict> {
         match &e.tls {
             None => {}
             Some(Ok(_)) => any = true,
+            // Refused over our client certificate: `client_cert_accepted`'s verdict.
+            Some(Err(_)) if e.client_cert_refusal().is_some() => {}
             Some(Err(f)) => {
                 return fail(
                     f.reason,
@@ -91,6 +93,10 @@ pub(super) fn sip_options(ctx: &Context<'_>) -> Option<Verdict> {
     let mut any = false;
     for (t, e) in ctx.endpoints() {
         let Some(sip) = &e.sip else { continue };
+        if e.client_cert_refusal().is_some() {
+            // The session ended over our client certificate: `client_cert_accepted`'s verdict.
+            continue;
+        }
         any = true;
         if let Err(reason) = sip.status {
             return fail(

@@ -62,9 +62,9 @@ pub(super) fn cert_not_revoked(ctx: &Context<'_>) -> Option<Verdict> {
         }
     }
     (good > 0).then(|| {
-        Verdict::Pass(format!(
-            "no presented certificate is revoked ({good} with current evidence)"
-        ))
+        Verdict::Pass(
+            format!("no presented certificate is revoked ({good} with current evidence)").into(),
+        )
     })
 }
 

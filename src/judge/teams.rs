@@ -107,6 +107,36 @@ pub(super) fn teams_lyncdiscover(ctx: &Context<'_>) -> Option<Verdict> {
     )
 }
 
+pub(super) fn teams_srv_mixed(ctx: &Context<'_>) -> Option<Verdict> {
+    let records = ctx.srv_records();
+    if records.is_empty() {
+        return None;
+    }
+    let microsoft = records
+        .iter()
+        .find(|r| facts::classify_target(&r.target) != Platform::SelfHosted);
+    let own = records
+        .iter()
+        .find(|r| facts::classify_target(&r.target) == Platform::SelfHosted);
+    if let (Some(m), Some(o)) = (microsoft, own) {
+        return fail(
+            Reason::MixedPlatforms,
+            format!(
+                "{} mixes Microsoft's {} with the self-hosted {}: partners pick a record by priority and weight, so some reach the wrong platform",
+                ctx.srv_name(),
+                m.target,
+                o.target
+            ),
+            if ctx.is_own() {
+                "keep only the records of the platform that hosts federation (Teams: sipfed.online.lync.com; else your own edge)"
+            } else {
+                "tell the partner: their SRV record points to Teams and to their own edge at once"
+            },
+        );
+    }
+    pass("the SRV records point to one platform")
+}
+
 pub(super) fn teams_conflict(ctx: &Context<'_>) -> Option<Verdict> {
     let m = ctx.facts.m365.as_ref()?;
     let records = ctx.srv_records();
@@ -199,7 +229,7 @@ mod tests {
             vantage_public: false,
         };
         check(&ctx).map(|v| match v {
-            Verdict::Pass(m) => (true, None, m),
+            Verdict::Pass(m) => (true, None, m.into_owned()),
             Verdict::Fail {
                 reason,
                 message,
@@ -283,6 +313,22 @@ mod tests {
                     ("no Microsoft 365 evidence", peer(), no_srv(D::Nxdomain, M365Facts::default()), None),
                     ("SRV lookup failed: srv_present's finding", peer(), no_srv(D::Servfail, tenant()), None),
                     ("direct federation", peer().direct(EDGE), no_srv(D::Nxdomain, tenant()), None),
+                ],
+            );
+        }
+
+        #[test]
+        #[rustfmt::skip]
+        fn teams_srv_mixed() {
+            let mixed = || Facts::test().srv(&[(SIPFED, 5061), (EDGE, 5061)]);
+            table(
+                N::TeamsSrvMixed,
+                vec![
+                    ("only Microsoft", peer(), srv(SIPFED, tenant()), passes(W)),
+                    ("only self-hosted, own", own(), srv(EDGE, mail_only()), passes(C)),
+                    ("mixed, peer", peer(), mixed(), fails(W, Reason::MixedPlatforms)),
+                    ("mixed, own", own(), mixed(), fails(C, Reason::MixedPlatforms)),
+                    ("no SRV record", peer(), no_srv(D::Nxdomain, tenant()), None),
                 ],
             );
         }

@@ -9,14 +9,14 @@ use rcgen::{
 };
 
 use super::{
-    CheckName, Context, DomainReport, Env, Finding, Severity, TrustStore, VantageFacts, domain,
-    probe,
+    CheckName, Context, DomainReport, Env, Finding, Severity, Tenant, Tenants, TrustStore,
+    VantageFacts, domain, probe,
 };
 use crate::config::{Domain, Federation, Role};
 use crate::facts::{
     AuthoritativeFacts, CertDetails, CertFacts, DnsFailure, Eku, EndpointFacts, Facts, M365Facts,
-    Reason, ResolverAnswer, SipFacts, SrvFacts, SrvRecord, TargetFacts, TlsFacts, TlsFailure,
-    TlsVersion, ZoneView,
+    PeerAlert, Reason, ResolverAnswer, SipFacts, SrvFacts, SrvRecord, TargetFacts, TlsFacts,
+    TlsFailure, TlsVersion, ZoneView,
 };
 
 /// The domain every builder uses.
@@ -271,6 +271,7 @@ impl EndpointFacts {
                 version: TlsVersion::Tls13,
                 cipher: "TLS13_AES_128_GCM_SHA256".into(),
                 client_cert_requested: false,
+                client_cert_sent: false,
             })),
             chain: chain.into(),
             sip: None,
@@ -282,10 +283,10 @@ impl EndpointFacts {
     /// An endpoint at `address` that accepted TCP and then failed the TLS handshake.
     pub fn tls_failed(address: &str, reason: Reason) -> EndpointFacts {
         EndpointFacts {
-            tls: Some(Err(TlsFailure {
+            tls: Some(Err(TlsFailure::new(
                 reason,
-                detail: format!("test: {}", reason.as_str()),
-            })),
+                format!("test: {}", reason.as_str()),
+            ))),
             ..EndpointFacts::serving(address, Vec::new())
         }
     }
@@ -308,7 +309,46 @@ impl EndpointFacts {
                 Err(r) => format!("no SIP response ({})", r.as_str()),
             },
             server: None,
+            alert: None,
         });
+        self
+    }
+
+    /// The completed handshake was asked for a client certificate; `sent`: we sent one.
+    pub fn asked(mut self, sent: bool) -> EndpointFacts {
+        if let Some(Ok(t)) = &mut self.tls {
+            t.client_cert_requested = true;
+            t.client_cert_sent = sent;
+        }
+        self
+    }
+
+    /// TLS 1.3: the peer ended the session with `alert` on the first read after the
+    /// handshake (seen by OPTIONS).
+    pub fn rejected_after(self, alert: PeerAlert) -> EndpointFacts {
+        let mut e = self.sip(Err(Reason::HandshakeFailure));
+        if let Some(s) = &mut e.sip {
+            s.alert = Some(alert);
+        }
+        e
+    }
+
+    /// TLS 1.2: the failed handshake had been asked for a client certificate and ended with
+    /// `alert`; `sent`: we had sent one.
+    pub fn rejected_with(mut self, alert: PeerAlert, sent: bool) -> EndpointFacts {
+        if let Some(Err(f)) = &mut self.tls {
+            f.client_cert_requested = true;
+            f.client_cert_sent = sent;
+            f.alert = Some(alert);
+        }
+        self
+    }
+
+    /// A failed handshake that ended with `alert` before any certificate request.
+    pub fn alert_without_request(mut self, alert: PeerAlert) -> EndpointFacts {
+        if let Some(Err(f)) = &mut self.tls {
+            f.alert = Some(alert);
+        }
         self
     }
 
@@ -330,9 +370,14 @@ impl EndpointFacts {
 pub struct Judge {
     pub domain: Domain,
     pub now: i64,
-    pub trust: TrustStore,
+    pub trust: std::sync::Arc<TrustStore>,
     pub cert_warning_days: u32,
     pub public: bool,
+    /// The identity of [`DOMAIN`]'s tenant; its inbound trust follows `trust` unless set.
+    pub tenants: Tenants,
+    inbound_set: bool,
+    /// The public (built-in) roots: none unless injected.
+    pub public_roots: TrustStore,
 }
 
 impl Judge {
@@ -341,9 +386,15 @@ impl Judge {
         Judge {
             domain: Domain::peer(DOMAIN.into(), vec!["inside".into()]),
             now: NOW,
-            trust: TrustStore::with_anchors(Vec::new()),
+            trust: std::sync::Arc::new(TrustStore::with_anchors(Vec::new())),
             cert_warning_days: 21,
             public: false,
+            tenants: Tenants::uniform(Tenant {
+                client_cert: None,
+                inbound: std::sync::Arc::new(TrustStore::with_anchors(Vec::new())),
+            }),
+            inbound_set: false,
+            public_roots: TrustStore::with_anchors(Vec::new()),
         }
     }
 
@@ -372,7 +423,29 @@ impl Judge {
     }
 
     pub fn trusting(mut self, trust: TrustStore) -> Judge {
-        self.trust = trust;
+        self.trust = std::sync::Arc::new(trust);
+        if !self.inbound_set {
+            self.tenants.default.inbound = self.trust.clone();
+        }
+        self
+    }
+
+    /// The tenant presents `chain` as its client certificate.
+    pub fn client_cert(mut self, chain: Vec<CertFacts>) -> Judge {
+        self.tenants.default.client_cert = Some(chain.into());
+        self
+    }
+
+    /// The tenant's edge trusts `trust` when partners connect.
+    pub fn inbound(mut self, trust: TrustStore) -> Judge {
+        self.tenants.default.inbound = std::sync::Arc::new(trust);
+        self.inbound_set = true;
+        self
+    }
+
+    /// `trust` stands for the built-in (public TLS) roots.
+    pub fn public_roots(mut self, trust: TrustStore) -> Judge {
+        self.public_roots = trust;
         self
     }
 
@@ -392,6 +465,8 @@ impl Judge {
             now: self.now,
             trust: &self.trust,
             cert_warning_days: self.cert_warning_days,
+            tenants: &self.tenants,
+            public: &self.public_roots,
         }
     }
 

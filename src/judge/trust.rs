@@ -67,6 +67,24 @@ impl TrustStore {
         Ok(TrustStore::with_anchors(anchors))
     }
 
+    /// Only the certificates of `ca_file` (a tenant's `inbound_ca_file`: what its edge trusts).
+    pub fn load_only(ca_file: &Path) -> Result<TrustStore, Error> {
+        let mut anchors = Vec::new();
+        for c in crate::pem::read_certs(ca_file)? {
+            let anchor = webpki::anchor_from_trusted_cert(&c).map_err(|e| Error::Pem {
+                path: ca_file.display().to_string(),
+                message: format!("not a usable trust anchor: {e}"),
+            })?;
+            anchors.push(anchor.to_owned());
+        }
+        Ok(TrustStore::with_anchors(anchors))
+    }
+
+    /// The built-in web roots alone: the public TLS CAs (`cert_client_auth_kept`).
+    pub fn public() -> TrustStore {
+        TrustStore::with_anchors(webpki_roots::TLS_SERVER_ROOTS.to_vec())
+    }
+
     /// Only the given anchors (tests and the lab use their own roots).
     pub fn with_anchors(anchors: Vec<TrustAnchor<'static>>) -> TrustStore {
         TrustStore {

@@ -40,9 +40,9 @@ pub fn explain(domain: &Domain, vantages: &mut [VantageReport]) {
                 continue;
             }
             if public {
-                f.message.push_str(" — reachable inside, not from outside: check port forwarding of TCP 5061 and the firewall");
+                f.message.to_mut().push_str(" — reachable inside, not from outside: check port forwarding of TCP 5061 and the firewall");
             } else {
-                f.message.push_str(" — reachable from outside, not inside: the inside network cannot reach the public address (hairpin NAT); use split DNS with the internal address or enable NAT loopback");
+                f.message.to_mut().push_str(" — reachable from outside, not inside: the inside network cannot reach the public address (hairpin NAT); use split DNS with the internal address or enable NAT loopback");
             }
         }
     }
@@ -125,7 +125,7 @@ mod tests {
         ]);
         let message = |v: &VantageReport| {
             let f = v.findings.iter().find(|f| f.check == CheckName::TcpConnect);
-            f.map(|f| f.message.clone()).unwrap_or_default()
+            f.map(|f| f.message.to_string()).unwrap_or_default()
         };
         (message(&report.vantages[0]), message(&report.vantages[1]))
     }

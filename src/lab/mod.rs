@@ -176,9 +176,26 @@ impl Lab {
         global_extra: &str,
         domains: &str,
     ) -> std::io::Result<PathBuf> {
+        self.write_config_with_tenants(file, global_extra, "", domains)
+    }
+
+    /// [`Lab::write_config`] with a `tenants:` section (`tenants`: its entries, indented by
+    /// two spaces), placed before `domains:` so more domains can be appended to the file.
+    pub fn write_config_with_tenants(
+        &self,
+        file: &str,
+        global_extra: &str,
+        tenants: &str,
+        domains: &str,
+    ) -> std::io::Result<PathBuf> {
         let path = self.dir.join(file);
+        let tenants = if tenants.is_empty() {
+            String::new()
+        } else {
+            format!("tenants:\n{tenants}")
+        };
         let text = format!(
-            "global:\n  interval: 30s\n  timeout: 5s\n  ca_file: {}\n{global_extra}vantages:\n  inside:\n    resolvers: [\"{}\"]\ndomains:\n{domains}",
+            "global:\n  interval: 30s\n  timeout: 5s\n  ca_file: {}\n{global_extra}vantages:\n  inside:\n    resolvers: [\"{}\"]\n{tenants}domains:\n{domains}",
             self.ca_file().display(),
             self.dns
         );

@@ -46,9 +46,16 @@ pub enum Behavior {
     /// TLS 1.0/1.1.
     OldTls,
     /// A federation edge that insists on mutual TLS: it requires a client certificate that
-    /// chains to the lab root and allows clientAuth, and drops the session otherwise (in
-    /// TLS 1.3 the client learns that only after its side of the handshake is done).
-    MutualTls { leaf: Leaf, sip: SipMode },
+    /// chains to `trust` (the lab root when `None`) and allows clientAuth, and ends the
+    /// session with the matching alert otherwise (unknown_ca, unsupported_certificate,
+    /// certificate_required, ...; in TLS 1.3 the client learns that only after its side of
+    /// the handshake is done). `version`: only this TLS version (both when `None`).
+    MutualTls {
+        leaf: Leaf,
+        sip: SipMode,
+        trust: Option<rustls::pki_types::CertificateDer<'static>>,
+        version: Option<&'static rustls::SupportedProtocolVersion>,
+    },
 }
 
 /// How the SIP layer answers an OPTIONS request after the handshake.
@@ -148,20 +155,28 @@ pub async fn spawn(
             leaf,
             request_client_cert,
             ..
-        } => Some((leaf, *request_client_cert, false)),
-        Behavior::MutualTls { leaf, .. } => Some((leaf, true, true)),
-        Behavior::CloseAfterServerHello { leaf } => Some((leaf, false, false)),
+        } => Some((leaf, *request_client_cert, false, root, None)),
+        Behavior::MutualTls {
+            leaf,
+            trust,
+            version,
+            ..
+        } => Some((leaf, true, true, trust.as_ref().unwrap_or(root), *version)),
+        Behavior::CloseAfterServerHello { leaf } => Some((leaf, false, false, root, None)),
         _ => None,
     };
     let acceptor = match tls_server {
-        Some((leaf, request_client_cert, require)) => {
+        Some((leaf, request_client_cert, require, trust, version)) => {
             let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
-                .with_safe_default_protocol_versions()
-                .map_err(std::io::Error::other)?;
+            let builder = rustls::ServerConfig::builder_with_provider(provider.clone());
+            let builder = match version {
+                Some(v) => builder.with_protocol_versions(&[v]),
+                None => builder.with_safe_default_protocol_versions(),
+            }
+            .map_err(std::io::Error::other)?;
             let builder = if request_client_cert {
                 let mut roots = RootCertStore::empty();
-                roots.add(root.clone()).map_err(std::io::Error::other)?;
+                roots.add(trust.clone()).map_err(std::io::Error::other)?;
                 let verifier =
                     WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
                 let verifier = if require {

@@ -121,8 +121,14 @@ fn ca_params(cn: &str, o: &str, path_len: Option<u8>) -> CertificateParams {
 impl Pki {
     /// Creates fresh CAs (new keys every time).
     pub fn new() -> Result<Pki, rcgen::Error> {
+        Pki::named("sipfed lab")
+    }
+
+    /// Fresh CAs whose names start with `name` (`<name> root`, `<name> issuing CA`): another
+    /// organisation's PKI, whose issuer a verifier of the lab's does not know.
+    pub fn named(name: &str) -> Result<Pki, rcgen::Error> {
         let root_key = KeyPair::generate()?;
-        let root_params = ca_params("sipfed lab root", "sipfed lab", None);
+        let root_params = ca_params(&format!("{name} root"), name, None);
         let root_cert = root_params.self_signed(&root_key)?;
         let root_pem = root_cert.pem();
         let root = Ca {
@@ -131,7 +137,7 @@ impl Pki {
             der: root_cert.der().clone(),
             pem: root_pem.clone(),
         };
-        let issuing = Self::intermediate(&root, "sipfed lab issuing CA", "sipfed lab")?;
+        let issuing = Self::intermediate(&root, &format!("{name} issuing CA"), name)?;
         let lets_encrypt = Self::intermediate(&root, "R13", "Let's Encrypt")?;
         Ok(Pki {
             root,

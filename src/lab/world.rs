@@ -1,7 +1,7 @@
 //! The demo world: a small federation modelled on a real one — a healthy own XPhone domain and
 //! partners with the problems that break federation in practice.
 
-use super::{Behavior, Lab, LeafSpec, Signer, SipMode};
+use super::{Behavior, Lab, LeafSpec, Pki, Signer, SipMode};
 
 /// One domain of the demo world and what is wrong with it.
 pub struct DemoDomain {
@@ -54,6 +54,24 @@ pub const DEMO_DOMAINS: &[DemoDomain] = &[
         domain: "teams-kanzlei.de",
         role: "peer",
         problem: "healthy Microsoft 365 tenant (SRV to sipfed.online.lync.com)",
+    },
+    DemoDomain {
+        tenant: "zahnfee",
+        domain: "kieferklinik.de",
+        role: "peer",
+        problem: "healthy: demands a client certificate and accepts zahnfee's",
+    },
+    DemoDomain {
+        tenant: "zahnfee",
+        domain: "zahnlabor-west.de",
+        role: "peer",
+        problem: "demands a client certificate and refuses zahnfee's (unknown issuer): outbound not ready",
+    },
+    DemoDomain {
+        tenant: "zahnfee",
+        domain: "altbau-dental.de",
+        role: "peer",
+        problem: "certificate without clientAuth: it cannot connect to zahnfee (inbound not ready)",
     },
     DemoDomain {
         tenant: "msp-kunde",
@@ -145,6 +163,45 @@ pub async fn build(lab: &Lab) -> std::io::Result<std::path::PathBuf> {
     z.cname("lyncdiscover.teams-kanzlei.de", "webdir.online.lync.com");
     z.cname("sip.teams-kanzlei.de", "sipdir.online.lync.com");
 
+    // Federation is a pair: zahnfee's edge presents a client certificate (below, in
+    // `tenants:`); one partner verifies and accepts it, one trusts only its own private CA
+    // (unknown issuer), one presents a certificate without clientAuth (it cannot reach us).
+    let mutual = |name: &str, trust| -> std::io::Result<Behavior> {
+        Ok(Behavior::MutualTls {
+            leaf: lab.pki.leaf(&ok(name)).map_err(std::io::Error::other)?,
+            sip: SipMode::Answer(200),
+            trust,
+            version: None,
+        })
+    };
+    let p = lab.peer(mutual("sip.kieferklinik.de", None)?).await?;
+    lab.publish("kieferklinik.de", "sip.kieferklinik.de", p.address);
+    let private = Pki::named("zahnlabor private").map_err(std::io::Error::other)?;
+    let p = lab
+        .peer(mutual(
+            "sip.zahnlabor-west.de",
+            Some(private.root_der().clone()),
+        )?)
+        .await?;
+    lab.publish("zahnlabor-west.de", "sip.zahnlabor-west.de", p.address);
+    let p = lab
+        .tls_peer(&LeafSpec {
+            client_auth: false,
+            ..ok("sip.altbau-dental.de")
+        })
+        .await?;
+    lab.publish("altbau-dental.de", "sip.altbau-dental.de", p.address);
+    let identity = lab
+        .pki
+        .leaf(&ok("xphone.zahnfee.de"))
+        .map_err(std::io::Error::other)?;
+    let (cert, key) = (
+        lab.dir.join("zahnfee-client.pem"),
+        lab.dir.join("zahnfee-client.key"),
+    );
+    std::fs::write(&cert, &identity.chain_pem)?;
+    std::fs::write(&key, &identity.key_pem)?;
+
     z.addr("labor-ost.de", "127.0.0.1".parse().expect("static address"));
     z.mx("labor-ost.de", 10, "mx.labor-ost.de");
 
@@ -183,7 +240,12 @@ pub async fn build(lab: &Lab) -> std::io::Result<std::path::PathBuf> {
             domains.push_str("    fqdn: xphone.zahnfee.de\n");
         }
     }
-    lab.write_config("demo.yml", "", &domains)
+    let tenants = format!(
+        "  zahnfee:\n    client_cert: {{cert_file: \"{}\", key_file: \"{}\"}}\n",
+        cert.display(),
+        key.display()
+    );
+    lab.write_config_with_tenants("demo.yml", "", &tenants, &domains)
 }
 
 /// Edges the demo's fleet shares.

@@ -14,7 +14,7 @@ use crate::config::{Config, Domain, Selection};
 use crate::error::Error;
 use crate::facts::{Facts, unix};
 use crate::gather::probe::Prober;
-use crate::judge::{self, DomainReport, Env, TrustStore, VantageFacts};
+use crate::judge::{self, DomainReport, Env, Tenant, Tenants, TrustStore, VantageFacts};
 
 pub mod scheduler;
 pub mod stats;
@@ -50,7 +50,11 @@ impl DomainKey {
 pub struct Setup {
     pub config: Config,
     pub prober: Prober,
-    pub trust: TrustStore,
+    pub trust: Arc<TrustStore>,
+    /// The built-in roots alone (`cert_client_auth_kept`).
+    pub public: TrustStore,
+    /// Each tenant's identity for judging: client certificate, inbound trust.
+    pub tenants: Tenants,
     /// Bounds probes in flight (`global.concurrency`).
     pub slots: Arc<Semaphore>,
     /// Position of each domain in `config.domains`.
@@ -63,7 +67,8 @@ impl Setup {
     /// Builds resolvers, TLS clients and the trust store for `config`.
     pub fn new(config: Config) -> Result<Setup, Error> {
         let prober = Prober::new(&config)?;
-        let trust = TrustStore::load(config.global.ca_file.as_deref())?;
+        let trust = Arc::new(TrustStore::load(config.global.ca_file.as_deref())?);
+        let tenants = tenants(&config, &prober, &trust)?;
         let slots = Arc::new(Semaphore::new(config.global.concurrency));
         let index = config
             .domains
@@ -76,6 +81,8 @@ impl Setup {
             config,
             prober,
             trust,
+            public: TrustStore::public(),
+            tenants,
             slots,
             index,
             pairs,
@@ -93,6 +100,8 @@ impl Setup {
             now: unix(SystemTime::now()) as i64,
             trust: &self.trust,
             cert_warning_days: self.config.global.cert_warning_days,
+            tenants: &self.tenants,
+            public: &self.public,
         }
     }
 
@@ -122,6 +131,34 @@ impl Setup {
     pub async fn probe_each(&self, domains: &[Domain]) -> Vec<DomainReport> {
         futures::future::join_all(domains.iter().map(|d| self.probe(d, &d.vantages))).await
     }
+}
+
+/// Every tenant's identity as judging sees it: the client certificate its probes present and
+/// what its edge trusts inbound (its `inbound_ca_file`, else the global trust store).
+fn tenants(config: &Config, prober: &Prober, trust: &Arc<TrustStore>) -> Result<Tenants, Error> {
+    let identities = prober.identities();
+    let default = Tenant {
+        client_cert: identities.global().chain.clone(),
+        inbound: trust.clone(),
+    };
+    let mut out = Tenants::uniform(default);
+    for (name, t) in &config.tenants {
+        let inbound = match &t.inbound_ca_file {
+            Some(path) => Arc::new(TrustStore::load_only(path).map_err(|e| Error::Config {
+                location: format!("tenant {name:?}: inbound_ca_file"),
+                message: e.to_string(),
+            })?),
+            None => trust.clone(),
+        };
+        out.by_name.insert(
+            name.clone(),
+            Tenant {
+                client_cert: identities.of(name).chain.clone(),
+                inbound,
+            },
+        );
+    }
+    Ok(out)
 }
 
 /// The latest facts of one domain's vantages and the report judged from them.
