@@ -84,6 +84,8 @@ impl<V: Clone> Chains<V> {
 pub struct Handshake {
     pub result: Result<TlsFacts, TlsFailure>,
     pub chain: Arc<[CertFacts]>,
+    /// The OCSP response the peer stapled, if any.
+    pub stapled: Option<Vec<u8>>,
     pub stream: Option<TlsStream<TcpStream>>,
 }
 
@@ -141,6 +143,7 @@ impl TlsClient {
                         format!("invalid server name: {e}"),
                     )),
                     chain: Arc::new([]),
+                    stapled: None,
                     stream: None,
                 };
             }
@@ -149,6 +152,7 @@ impl TlsClient {
         let outcome = connector.connect(name, tcp).await;
         let elapsed = start.elapsed().as_secs_f64();
         let chain = self.parsed(capture.presented());
+        let stapled = capture.stapled();
         match outcome {
             Ok(stream) => {
                 let (_, conn) = stream.get_ref();
@@ -171,6 +175,7 @@ impl TlsClient {
                         client_cert_sent: capture.sent.load(Ordering::Relaxed),
                     }),
                     chain,
+                    stapled,
                     stream: Some(stream),
                 }
             }
@@ -183,6 +188,7 @@ impl TlsClient {
                     alert: refusing_alert(&e),
                 }),
                 chain,
+                stapled,
                 stream: None,
             },
         }
@@ -250,9 +256,14 @@ struct Capture {
     algs: WebPkiSupportedAlgorithms,
     client_cert: Option<Arc<CertifiedKey>>,
     presented: Mutex<Vec<CertificateDer<'static>>>,
+    /// The stapled OCSP response (rustls asks for one in every ClientHello).
+    stapled: Mutex<Option<Vec<u8>>>,
     requested: AtomicBool,
     sent: AtomicBool,
 }
+
+/// A stapled response is kept up to this size (real ones are 1–4 KiB).
+const MAX_STAPLE: usize = 64 * 1024;
 
 impl Capture {
     fn new(algs: WebPkiSupportedAlgorithms, client_cert: Option<Arc<CertifiedKey>>) -> Capture {
@@ -260,9 +271,14 @@ impl Capture {
             algs,
             client_cert,
             presented: Mutex::new(Vec::new()),
+            stapled: Mutex::new(None),
             requested: AtomicBool::new(false),
             sent: AtomicBool::new(false),
         }
+    }
+
+    fn stapled(&self) -> Option<Vec<u8>> {
+        self.stapled.lock().ok()?.take()
     }
 
     fn presented(&self) -> Vec<CertificateDer<'static>> {
@@ -279,9 +295,19 @@ impl ServerCertVerifier for Capture {
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
+        ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        if !ocsp_response.is_empty()
+            && let Ok(mut s) = self.stapled.lock()
+        {
+            // An oversized staple is kept as an empty one: stapled, and no evidence.
+            *s = Some(if ocsp_response.len() <= MAX_STAPLE {
+                ocsp_response.to_vec()
+            } else {
+                Vec::new()
+            });
+        }
         if let Ok(mut p) = self.presented.lock() {
             p.push(end_entity.clone().into_owned());
             // A hostile peer may send hundreds of certificates; judging needs a handful.
