@@ -137,6 +137,69 @@ impl fmt::Display for Proxy {
     }
 }
 
+/// Parses `socks5://[user:password@]host:port` (userinfo percent-decoded).
+impl std::str::FromStr for Proxy {
+    type Err = String;
+
+    fn from_str(url: &str) -> Result<Proxy, String> {
+        // The URL may hold a password: errors quote it only without the userinfo.
+        let shown = match url.rsplit_once('@') {
+            Some((_, host)) => format!("socks5://…@{host}"),
+            None => url.to_string(),
+        };
+        let expected =
+            || format!("invalid proxy {shown:?}: expected socks5://[USER:PASSWORD@]HOST:PORT");
+        let rest = url.strip_prefix("socks5://").ok_or_else(expected)?;
+        let rest = rest.trim_end_matches('/');
+        let (userinfo, address) = match rest.rsplit_once('@') {
+            Some((u, a)) => (Some(u), a),
+            None => (None, rest),
+        };
+        let credentials = match userinfo {
+            None => None,
+            Some(u) => {
+                let (user, password) = u.split_once(':').ok_or_else(expected)?;
+                let (user, password) = (percent_decode(user), percent_decode(password));
+                let fits =
+                    |s: &Option<String>| s.as_ref().is_some_and(|s| (1..=255).contains(&s.len()));
+                if !fits(&user) || !fits(&password) {
+                    return Err(format!(
+                        "invalid proxy {shown:?}: user and password must each be 1 to 255 bytes"
+                    ));
+                }
+                user.zip(password)
+            }
+        };
+        match address.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
+                Ok(Proxy {
+                    address: address.to_string(),
+                    credentials,
+                })
+            }
+            _ => Err(expected()),
+        }
+    }
+}
+
+/// Percent-decoding of URL userinfo; `None` when malformed or not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 impl fmt::Debug for Proxy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let auth = if self.credentials.is_some() {
@@ -512,7 +575,7 @@ impl Config {
                     }
                     let proxy = match &v.proxy {
                         None => None,
-                        Some(p) => Some(crate::gather::proxy::parse_url(p).map_err(|m| {
+                        Some(p) => Some(p.parse::<Proxy>().map_err(|m| {
                             problem(
                                 &[Seg::Key("vantages"), Seg::Key(&name), Seg::Key("proxy")],
                                 format!("vantages.{name}.proxy: {m}"),
@@ -642,7 +705,7 @@ impl Config {
     /// name, so N instances with the same file probe disjoint sets.
     pub fn shard(&mut self, shard: Shard) {
         self.domains
-            .retain(|d| shard_of(&d.tenant, &d.name, shard.count) == shard.index);
+            .retain(|d| crate::shard::shard_of(&d.tenant, &d.name, shard.count) == shard.index);
     }
 
     /// Keeps only the named vantages (the `--vantage` flag); unknown names are an error.
@@ -804,25 +867,6 @@ fn check_identity_files(
         }
     }
     Ok(())
-}
-
-/// The shard (of `n`) a domain belongs to: FNV-1a of `tenant/name`.
-pub fn shard_of(tenant: &str, name: &str, n: u64) -> u64 {
-    fnv1a(&[tenant, name], b'/') % n
-}
-
-/// FNV-1a over `parts` joined by `separator`: a stable hash (unlike std's, it is fixed across
-/// Rust versions), for shards and schedule offsets.
-pub fn fnv1a(parts: &[&str], separator: u8) -> u64 {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for (i, part) in parts.iter().enumerate() {
-        let sep = (i > 0).then_some(separator);
-        for b in sep.into_iter().chain(part.bytes()) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x100000001b3);
-        }
-    }
-    h
 }
 
 /// Reads a configuration file; errors name it.
@@ -1364,5 +1408,41 @@ mod tests {
             )
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn parse_proxy(url: &str) -> Result<Proxy, String> {
+        url.parse()
+    }
+
+    #[test]
+    fn proxy_urls() {
+        let p = parse_proxy("socks5://127.0.0.1:1080").unwrap();
+        assert_eq!(
+            (p.address.as_str(), p.credentials),
+            ("127.0.0.1:1080", None)
+        );
+        let p = parse_proxy("socks5://bastion.example.net:1080/").unwrap();
+        assert_eq!(p.address, "bastion.example.net:1080");
+        let p = parse_proxy("socks5://fed:s%40cret:x@bastion.example.net:1080").unwrap();
+        assert_eq!(p.address, "bastion.example.net:1080");
+        assert_eq!(
+            p.credentials,
+            Some(("fed".to_string(), "s@cret:x".to_string()))
+        );
+        // The password never shows: not in Display, Debug, nor an error.
+        assert_eq!(p.to_string(), "bastion.example.net:1080");
+        assert!(!format!("{p:?}").contains("cret"));
+        let err = parse_proxy("socks5://fed:hunter2@bastion").unwrap_err();
+        assert!(!err.contains("hunter2"), "{err}");
+        assert_eq!(
+            err,
+            "invalid proxy \"socks5://…@bastion\": expected socks5://[USER:PASSWORD@]HOST:PORT"
+        );
+        assert!(parse_proxy("socks5://:pw@x:1").is_err());
+        assert!(parse_proxy("socks5://user@x:1").is_err());
+        assert!(parse_proxy("socks5://u:%zz@x:1").is_err());
+        assert!(parse_proxy("http://x:1").is_err());
+        assert!(parse_proxy("socks5://x").is_err());
+        assert!(parse_proxy("socks5://x:0").is_err());
     }
 }

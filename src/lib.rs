@@ -23,4 +23,5 @@ pub mod judge;
 pub mod lab;
 pub mod logging;
 pub mod pem;
+pub mod shard;
 pub mod store;

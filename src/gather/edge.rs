@@ -29,10 +29,10 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::time::{Instant, timeout, timeout_at};
 
 use super::identity::Identity;
-use super::probe::VantageClient;
 use super::proxy::{self, ProxyError};
 use super::revocation::Revocations;
 use super::sip::{self, Users};
+use super::vantage::VantageClient;
 use crate::facts::{Blind, CertFacts, Reason, RevocationFacts, SipFacts, TlsFacts, TlsFailure};
 
 /// Connections in flight to one address at most: many customer domains share one edge.

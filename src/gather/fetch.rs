@@ -15,8 +15,8 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 
 use super::local_exhaustion;
-use super::probe::VantageClient;
 use super::proxy::{self, ProxyError};
+use super::vantage::VantageClient;
 use crate::facts::{Blind, EvidenceFailure, Reason, may_connect};
 
 /// Redirects followed at most (then `http_error`): CAs move CRLs behind CDNs, a loop ends here.

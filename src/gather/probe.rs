@@ -12,9 +12,9 @@ use super::dns::{self, Resolvers};
 use super::edge::Edges;
 use super::identity::{Identities, Identity};
 use super::tls::TlsClient;
-use super::vantage::{self, Board, Health};
+use super::vantage::{self, Board, Health, VantageClient};
 use super::{authoritative, cert, m365};
-use crate::config::{Config, Domain, Federation, Proxy, Role};
+use crate::config::{Config, Domain, Federation, Role};
 use crate::error::Error;
 use crate::facts::{
     Blind, DnsFailure, EndpointFacts, Facts, M365Facts, Reason, ResolverAnswer, SrvFacts,
@@ -30,18 +30,6 @@ const MAX_ADDRESSES_PER_TARGET: usize = 16;
 
 /// SRV targets probed at most.
 const MAX_TARGETS: usize = 8;
-
-/// The network side of one vantage: its resolvers and its TLS client, shared by all probes.
-pub struct VantageClient {
-    pub name: String,
-    pub public: bool,
-    /// SOCKS5 proxy connections go through.
-    pub proxy: Option<Proxy>,
-    /// The name every resolver must answer NS for (vantage health).
-    pub health_query: String,
-    pub resolvers: Resolvers,
-    pub tls: TlsClient,
-}
 
 /// What a probe may do: a configured domain's probe follows its vantage's rules; an ad-hoc
 /// one (`/probe` of an unconfigured domain, `probe_any_domain`) connects only to globally

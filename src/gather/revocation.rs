@@ -28,7 +28,7 @@ use tokio::time::Instant;
 use super::crl::{self, Crl};
 use super::fetch::{self, FetchError, Method};
 use super::ocsp;
-use super::probe::VantageClient;
+use super::vantage::VantageClient;
 use crate::facts::{
     Blind, CertFacts, CertRevocation, Evidence, EvidenceFailure, RevocationFacts, Source, Status,
     unix,

@@ -9,8 +9,22 @@ use std::time::Duration;
 
 use tokio::time::{Instant, timeout};
 
-use super::probe::VantageClient;
+use super::dns::Resolvers;
 use super::proxy;
+use super::tls::TlsClient;
+use crate::config::Proxy;
+
+/// The network side of one vantage: its resolvers and its TLS client, shared by all probes.
+pub struct VantageClient {
+    pub name: String,
+    pub public: bool,
+    /// SOCKS5 proxy connections go through.
+    pub proxy: Option<Proxy>,
+    /// The name every resolver must answer NS for (vantage health).
+    pub health_query: String,
+    pub resolvers: Resolvers,
+    pub tls: TlsClient,
+}
 
 /// The scheduled checker runs at least this often.
 pub const EVERY: Duration = Duration::from_secs(30);

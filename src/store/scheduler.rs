@@ -181,7 +181,7 @@ pub const TICKS: u64 = 60;
 /// their network I/O (a probe alone cost 2.6 times its share of a batch on the third-party
 /// world), while a round still spreads over `TICKS` moments.
 pub fn offset(key: &ProbeKey, interval: Duration) -> Duration {
-    let h = crate::config::fnv1a(&[&key.tenant, &key.domain, &key.vantage], 0);
+    let h = crate::shard::fnv1a(&[&key.tenant, &key.domain, &key.vantage], 0);
     let ms = (interval.as_millis() as u64).max(1);
     let tick = (ms / TICKS).max(1);
     Duration::from_millis(h % (ms / tick) * tick)
