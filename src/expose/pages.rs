@@ -13,7 +13,7 @@ use axum::response::{Html, IntoResponse, Response};
 use super::evidence::{self, Line};
 use super::overview::{self, Filter, Page, Row, Standing, Summary};
 use crate::config::Domain;
-use crate::facts::unix;
+use crate::facts::{Reason, unix};
 use crate::judge::pairs::{self, Pair};
 use crate::judge::{CheckName, DomainReport, Finding, State as Verdict};
 use crate::store::{DomainKey, Store};
@@ -185,29 +185,31 @@ fn search_form(out: &mut String, filter: &Filter) {
     out.push_str("<button type=submit>Search</button></form>");
 }
 
+/// The soonest certificate expiry, coloured by the judge's `cert_expiry` verdict.
 fn expiry_cell(report: Option<&DomainReport>, now: i64) -> String {
-    match report.and_then(|r| r.soonest_expiry()) {
-        None => String::new(),
-        Some(t) => {
-            let days = evidence::days_left(t, now);
-            let class = if t <= now {
-                "critical"
-            } else if days < 21 {
-                "warning"
-            } else {
-                "ok"
-            };
-            format!(
-                "{} <small class={class}>({})</small>",
-                evidence::date(t),
-                if t <= now {
-                    "expired".to_string()
-                } else {
-                    format!("{days} d")
-                }
-            )
+    let Some(r) = report else {
+        return String::new();
+    };
+    let Some(t) = r.soonest_expiry() else {
+        return String::new();
+    };
+    let class = match r.cert_expiry() {
+        Some(f) if !f.passed && f.reason == Some(Reason::Expired) => "critical",
+        Some(f) if !f.passed => "warning",
+        Some(_) => "ok",
+        // Not judged (no parsed leaf the judge looked at): no colour of our own.
+        None => "unjudged",
+    };
+    let days = evidence::days_left(t, now);
+    format!(
+        "{} <small class={class}>({})</small>",
+        evidence::date(t),
+        if t <= now {
+            "expired".to_string()
+        } else {
+            format!("{days} d")
         }
-    }
+    )
 }
 
 fn row_html(out: &mut String, row: &Row<'_>, now: i64) {
@@ -580,6 +582,40 @@ mod tests {
     use super::*;
     use crate::judge::State;
     use overview::tests::{domain, report};
+
+    /// The expiry cell says what the judge said: a 30-day certificate with 15 days left is
+    /// above its threshold (min(21 days, 30/4 days) = 7.5 days), so it is not a warning; with 7
+    /// days left it is. (The old view coloured anything under 21 days a warning.)
+    #[test]
+    fn expiry_cell_renders_the_judges_verdict() {
+        use crate::facts::{CertFacts, EndpointFacts, Facts};
+        use crate::judge::test_facts::{DAY, Judge, NOW};
+        let judge = Judge::peer();
+        let cell = |left: i64| {
+            let cert = CertFacts::test(&["sip.kanzlei.de"], NOW + left - 30 * DAY, NOW + left);
+            let facts = Facts::test()
+                .srv(&[("sip.kanzlei.de", 5061)])
+                .target("sip.kanzlei.de", 5061, &["192.0.2.1"])
+                .endpoint(EndpointFacts::serving("192.0.2.1:5061", vec![cert]));
+            let report = judge.report(vec![("inside", false, facts)]);
+            expiry_cell(Some(&report), NOW)
+        };
+        assert!(
+            cell(15 * DAY).contains("<small class=ok>(15 d)</small>"),
+            "{}",
+            cell(15 * DAY)
+        );
+        assert!(
+            cell(7 * DAY).contains("<small class=warning>(7 d)</small>"),
+            "{}",
+            cell(7 * DAY)
+        );
+        assert!(
+            cell(-DAY).contains("<small class=critical>(expired)</small>"),
+            "{}",
+            cell(-DAY)
+        );
+    }
 
     #[test]
     fn escapes_everything_people_or_peers_control() {

@@ -358,6 +358,22 @@ impl DomainReport {
             .min()
     }
 
+    /// The judge's word on certificate expiry, worst over the vantages: a failed `cert_expiry`
+    /// (expired before expiring) before a passed one; `None` when no vantage judged it. Views
+    /// colour expiry from this, never from a threshold of their own (the threshold is
+    /// min(cert_warning_days, lifetime/4), which only the judge knows).
+    pub fn cert_expiry(&self) -> Option<&Finding> {
+        self.vantages
+            .iter()
+            .flat_map(|v| v.findings.iter())
+            .filter(|f| f.check == CheckName::CertExpiry)
+            .max_by_key(|f| match (f.passed, f.reason) {
+                (true, _) => 0,
+                (false, Some(Reason::Expired)) => 2,
+                (false, _) => 1,
+            })
+    }
+
     /// When the stalest of the vantages' latest probes started (Unix seconds): how old the
     /// oldest evidence behind the report is.
     pub fn oldest_probe(&self) -> Option<f64> {
