@@ -8,7 +8,7 @@ use crate::facts::{
     Blind, CertFacts, CertState, DnsFailure, EndpointFacts, Facts, ResolverAnswer, RevocationFacts,
     SrvRecord, TargetFacts,
 };
-use crate::judge::VantageReport;
+use crate::judge::{VantageReport, reachability};
 
 /// One fact, nested under the line before it with a smaller depth.
 #[derive(Debug, Clone, PartialEq)]
@@ -401,9 +401,9 @@ fn endpoint_lines(out: &mut Vec<Line>, e: &EndpointFacts, now: i64) {
             Ok(code) => format!("{code} {} in {}", sip.detail, millis(sip.duration_seconds)),
             Err(r) => format!("{}: {}", r.as_str(), sip.detail),
         };
-        let ok = matches!(sip.status, Ok(c) if (200..300).contains(&c));
+        // The judge's verdict (`sip_options`): any SIP response is an answer.
         out.push(Line {
-            failed: !ok,
+            failed: reachability::sip_failure(e).is_some(),
             ..line(2, "sip", "SIP OPTIONS", text)
         });
         if let Some(server) = &sip.server {
@@ -775,6 +775,23 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    /// The SIP line carries `sip_options`'s verdict: any SIP response is an answer (a 405
+    /// under a passing check is not red, as the old view had it), no SIP answer is red.
+    #[test]
+    fn sip_line_follows_the_judge() {
+        let sip_failed = |status: Result<u16, Reason>| {
+            let mut f = healthy();
+            let sip = f.targets[0].endpoints[0].sip.as_mut().unwrap();
+            sip.status = status;
+            sip.detail = "SIP/2.0 405 Method Not Allowed".into();
+            let lines = facts_lines(&f, NOW);
+            find(&lines, "sip")[0].failed
+        };
+        assert!(!sip_failed(Ok(200)));
+        assert!(!sip_failed(Ok(405)));
+        assert!(sip_failed(Err(Reason::NotSip)));
     }
 
     #[test]

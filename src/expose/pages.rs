@@ -193,23 +193,28 @@ fn expiry_cell(report: Option<&DomainReport>, now: i64) -> String {
     let Some(t) = r.soonest_expiry() else {
         return String::new();
     };
-    let class = match r.cert_expiry() {
-        Some(f) if !f.passed && f.reason == Some(Reason::Expired) => "critical",
-        Some(f) if !f.passed => "warning",
-        Some(_) => "ok",
-        // Not judged (no parsed leaf the judge looked at): no colour of our own.
-        None => "unjudged",
-    };
     let days = evidence::days_left(t, now);
     format!(
-        "{} <small class={class}>({})</small>",
+        "{} <small class={}>({})</small>",
         evidence::date(t),
+        expiry_class(r),
         if t <= now {
             "expired".to_string()
         } else {
             format!("{days} d")
         }
     )
+}
+
+/// The colour of the judge's `cert_expiry` verdict, worst over the vantages.
+fn expiry_class(r: &DomainReport) -> &'static str {
+    match r.cert_expiry() {
+        Some(f) if !f.passed && f.reason == Some(Reason::Expired) => "critical",
+        Some(f) if !f.passed => "warning",
+        Some(_) => "ok",
+        // Not judged (no parsed leaf the judge looked at): no colour of our own.
+        None => "unjudged",
+    }
 }
 
 fn row_html(out: &mut String, row: &Row<'_>, now: i64) {
@@ -506,10 +511,11 @@ pub fn render_domain(
         standing_class(standing),
         standing.as_str()
     );
-    if let Some(t) = report.and_then(|r| r.soonest_expiry()) {
+    if let Some((r, t)) = report.and_then(|r| Some((r, r.soonest_expiry()?))) {
         let _ = write!(
             out,
-            " · soonest certificate expiry {}",
+            " · soonest certificate expiry <span id=expiry class={}>{}</span>",
+            expiry_class(r),
             evidence::expiry(t, now)
         );
     }
@@ -598,6 +604,14 @@ mod tests {
                 .target("sip.kanzlei.de", 5061, &["192.0.2.1"])
                 .endpoint(EndpointFacts::serving("192.0.2.1:5061", vec![cert]));
             let report = judge.report(vec![("inside", false, facts)]);
+            // The domain page's header says the same.
+            let d = overview::tests::domain("t", "kanzlei.de");
+            let page = render_domain(&d, Some(&report), &[], NOW);
+            let class = expiry_class(&report);
+            assert!(
+                page.contains(&format!("<span id=expiry class={class}>")),
+                "{page}"
+            );
             expiry_cell(Some(&report), NOW)
         };
         assert!(

@@ -2,7 +2,7 @@
 //! OPTIONS answered over the TLS connection.
 
 use super::{Context, Verdict, fail};
-use crate::facts::{Reason, TlsVersion};
+use crate::facts::{EndpointFacts, Reason, TlsVersion};
 
 pub(super) fn tcp_connect(ctx: &Context<'_>) -> Option<Verdict> {
     let mut any = false;
@@ -89,6 +89,18 @@ pub(super) fn tls_min_version(ctx: &Context<'_>) -> Option<Verdict> {
     any.then(|| Verdict::Pass("TLS 1.2 or newer negotiated everywhere".into()))
 }
 
+/// Why `sip_options` counts this endpoint's OPTIONS exchange against the partner, `None`
+/// when it does not: any SIP response counts as an answer, no exchange is not judged, and a
+/// session ended over our client certificate is `client_cert_accepted`'s verdict. Views mark
+/// the evidence from this, never from a status class of their own.
+pub fn sip_failure(e: &EndpointFacts) -> Option<Reason> {
+    let sip = e.sip.as_ref()?;
+    if e.client_cert_refusal().is_some() {
+        return None;
+    }
+    sip.status.err()
+}
+
 pub(super) fn sip_options(ctx: &Context<'_>) -> Option<Verdict> {
     let mut any = false;
     for (t, e) in ctx.endpoints() {
@@ -98,7 +110,7 @@ pub(super) fn sip_options(ctx: &Context<'_>) -> Option<Verdict> {
             continue;
         }
         any = true;
-        if let Err(reason) = sip.status {
+        if let Some(reason) = sip_failure(e) {
             return fail(
                 reason,
                 format!("OPTIONS to {} ({}): {}", e.address, t.name, sip.detail),
