@@ -383,6 +383,17 @@ pub fn normalize_domain(input: &str) -> Result<String, String> {
             ));
         }
     }
+    // An all-numeric top-level label is an IPv4 literal (or one of its short forms, 127.1),
+    // never a domain (RFC 3696 §2): SRV lookups under it would be nonsense, and `/probe`
+    // must not become a way to point the exporter at an address.
+    if labels
+        .last()
+        .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(format!(
+            "invalid domain name {input:?}: an IP address is not a domain"
+        ));
+    }
     Ok(ascii)
 }
 
@@ -1136,6 +1147,21 @@ mod tests {
         );
         assert!(normalize_domain("localhost").is_err());
         assert!(normalize_domain("-a.de").is_err());
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3.",
+            "127.1",
+            "::1",
+            "[::1]",
+            "64:ff9b::7f00:1",
+        ] {
+            assert!(normalize_domain(ip).is_err(), "{ip}");
+        }
+        assert_eq!(
+            normalize_domain("127.0.0.1").unwrap_err(),
+            "invalid domain name \"127.0.0.1\": an IP address is not a domain"
+        );
+        assert_eq!(normalize_domain("1.example").unwrap(), "1.example");
     }
 
     #[test]

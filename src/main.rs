@@ -29,6 +29,12 @@ struct Cli {
     /// Path under which to expose metrics.
     #[arg(long = "web.telemetry-path", default_value = "/metrics")]
     telemetry_path: String,
+    /// Connections served at once over all listeners; more wait to be accepted.
+    #[arg(long = "web.max-connections", default_value_t = 512)]
+    max_connections: usize,
+    /// Connections served at once from one source address; more from it are closed at once.
+    #[arg(long = "web.max-connections-per-address", default_value_t = 64)]
+    max_connections_per_address: usize,
     /// Allow POST /-/reload (SIGHUP always reloads).
     #[arg(long = "web.enable-lifecycle")]
     enable_lifecycle: bool,
@@ -253,7 +259,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let options = server::Options {
                 web,
                 routes,
-                limits: server::Limits::default(),
+                limits: server::Limits {
+                    max_connections: cli.max_connections.max(1),
+                    max_connections_per_address: cli.max_connections_per_address.max(1),
+                    ..server::Limits::default()
+                },
             };
             server::run_with(store, listeners, options, CancellationToken::new()).await?;
             Ok(0)

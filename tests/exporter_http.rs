@@ -268,7 +268,8 @@ async fn probe_endpoint_and_pages() {
     assert_eq!(http(addr, "GET", "/domain/acme/nope.example").await.0, 404);
     shutdown.cancel();
 
-    // With probe_any_domain, unconfigured domains may be probed.
+    // With probe_any_domain, unconfigured domains may be probed, but only where a public
+    // vantage may connect: the lab's loopback edge is refused (SPEC §5 "Ad-hoc probes").
     let path = lab
         .write_config(
             "d.yml",
@@ -281,7 +282,32 @@ async fn probe_endpoint_and_pages() {
     assert_eq!(status, 200);
     assert_eq!(
         value(&m, "sipfed_probe_success", &[("domain", "other.example")]),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "sipfed_check_success",
+            &[("domain", "other.example"), ("check", "srv_present")]
+        ),
         Some(1.0)
     );
+    assert_eq!(
+        value(
+            &m,
+            "sipfed_check_failure_info",
+            &[
+                ("domain", "other.example"),
+                ("check", "tcp_connect"),
+                ("reason", "forbidden_address")
+            ]
+        ),
+        Some(1.0),
+        "{m}"
+    );
+    // An IP address is not a domain.
+    let (status, body) = http(addr, "GET", "/probe?domain=127.0.0.1").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("an IP address is not a domain"), "{body}");
     shutdown.cancel();
 }

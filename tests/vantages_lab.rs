@@ -352,6 +352,50 @@ async fn own_domain_reachable_inside_but_not_outside_says_so() {
     assert!(finding(&report, "inside").unwrap().passed);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ad_hoc_probe_never_connects_inside_where_a_configured_one_does() {
+    let lab = Lab::start().await.unwrap();
+    let peer = lab
+        .tls_peer(&LeafSpec::good("sip.inside.example"))
+        .await
+        .unwrap();
+    lab.publish("inside.example", "sip.inside.example", peer.address);
+    let path = lab
+        .write_config(
+            "adhoc.yml",
+            "  probe_any_domain: true\n",
+            "  - domain: inside.example\n",
+        )
+        .unwrap();
+    let config = sipfed_exporter::config::Config::load(&path).unwrap();
+    let setup = sipfed_exporter::store::Setup::new(config).unwrap();
+    let vantages = vec!["inside".to_string()];
+    let domain = sipfed_exporter::config::Domain::peer("inside.example".into(), vantages.clone());
+
+    let report = setup
+        .probe_scoped(&domain, &vantages, sipfed_exporter::store::Scope::AdHoc)
+        .await;
+    let mut m = String::new();
+    sipfed_exporter::expose::metrics::render_report(&mut m, &report);
+    assert_eq!(check(&m, "inside.example", "tcp_connect"), Some(0.0), "{m}");
+    assert_eq!(
+        reason(&m, "inside.example", "tcp_connect").as_deref(),
+        Some("forbidden_address")
+    );
+    assert_eq!(peer.handshakes.load(Ordering::Relaxed), 0, "no connection");
+
+    let configured = setup.config.domains[0].clone();
+    let report = setup.probe(&configured, &configured.vantages).await;
+    let mut m = String::new();
+    sipfed_exporter::expose::metrics::render_report(&mut m, &report);
+    assert_eq!(
+        check(&m, "inside.example", "tls_handshake"),
+        Some(1.0),
+        "{m}"
+    );
+    assert!(peer.handshakes.load(Ordering::Relaxed) >= 1);
+}
+
 /// The failure reason of one check of one domain at one vantage.
 fn reason_at(text: &str, domain: &str, vantage: &str, check: &str) -> Option<String> {
     let labels = [

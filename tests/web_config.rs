@@ -354,3 +354,118 @@ async fn lifecycle_telemetry_path_gzip_listeners_and_probe_limit() {
     assert!(String::from_utf8_lossy(&body).contains("# TYPE sipfed_domains gauge"));
     shutdown.cancel();
 }
+
+/// A connection from `source` (a loopback address of this host) to `addr`.
+async fn connect_from(source: &str, addr: SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// Whether the server closes `s` within `within` (EOF or reset; anything it sends first, such
+/// as a 408 or an HTTP/2 GOAWAY, is read past).
+async fn closed_within(s: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    let mut b = [0u8; 1024];
+    tokio::time::timeout(within, async {
+        loop {
+            match s.read(&mut b).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connections_from_one_address_leave_room_for_others() {
+    let lab = Lab::start().await.unwrap();
+    let path = lab
+        .write_config("c.yml", "", "  - domain: a.example\n")
+        .unwrap();
+    let options = Options {
+        limits: Limits {
+            header_read_timeout: Duration::from_secs(5),
+            max_connections: 40,
+            max_connections_per_address: 20,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let (addrs, shutdown) = start(&path, 1, options).await;
+    let addr = addrs[0];
+    // 100 connections from 127.0.0.2 that never send a byte: 20 are held, 80 closed at once.
+    let mut silent = Vec::new();
+    for _ in 0..100 {
+        silent.push(connect_from("127.0.0.2", addr).await);
+    }
+    let looks = silent.into_iter().map(|mut s| async move {
+        // Closed at accept, well before the 5 s deadline closes the others.
+        let closed = closed_within(&mut s, Duration::from_secs(1)).await;
+        (closed, s)
+    });
+    let mut refused = 0;
+    let mut held = Vec::new();
+    for (closed, s) in futures::future::join_all(looks).await {
+        if closed {
+            refused += 1;
+        } else {
+            held.push(s);
+        }
+    }
+    assert_eq!(refused, 80);
+    assert_eq!(held.len(), 20);
+    // 127.0.0.1 still gets its scrape while they are open (the total limit is 40); without the
+    // per-address limit it would wait for the deadline to free a slot.
+    let scrape = tokio::time::timeout(
+        Duration::from_secs(3),
+        common::http(addr, "GET", "/metrics"),
+    )
+    .await;
+    let (status, body) = scrape.expect("a scrape from another address is served");
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("sipfed_http_connections_rejected_total{reason=\"per_address\"}"),
+        "{body}"
+    );
+    // The header deadline runs from accept: the silent ones are closed.
+    for mut s in held {
+        assert!(closed_within(&mut s, Duration::from_secs(10)).await);
+    }
+    let (_, body) = common::http(addr, "GET", "/metrics").await;
+    let count = |reason: &str| -> f64 {
+        let needle = format!("sipfed_http_connections_rejected_total{{reason=\"{reason}\"}} ");
+        body.lines()
+            .find_map(|l| l.strip_prefix(needle.as_str()))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    assert!(count("per_address") >= 80.0, "{body}");
+    assert!(count("header_timeout") >= 20.0, "{body}");
+    shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_preface_alone_is_closed() {
+    let lab = Lab::start().await.unwrap();
+    let path = lab
+        .write_config("c.yml", "", "  - domain: a.example\n")
+        .unwrap();
+    let options = Options {
+        limits: Limits {
+            header_read_timeout: Duration::from_secs(1),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let (addrs, shutdown) = start(&path, 1, options).await;
+    let mut s = tokio::net::TcpStream::connect(addrs[0]).await.unwrap();
+    // The client preface and an empty SETTINGS frame, then nothing: no request ever.
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .unwrap();
+    // Closed by the first-request deadline (1 s), long before the idle timeout (120 s).
+    assert!(closed_within(&mut s, Duration::from_secs(5)).await);
+    shutdown.cancel();
+}

@@ -14,7 +14,7 @@ use tower_http::compression::CompressionLayer;
 
 use super::{api, metrics, pages};
 use crate::config::{Domain, normalize_domain};
-use crate::store::Store;
+use crate::store::{Scope, Store};
 
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -186,6 +186,11 @@ async fn probe(
         .iter()
         .find(|d| d.name == name && tenant.is_none_or(|t| &d.tenant == t))
         .cloned();
+    let scope = if configured.is_some() {
+        Scope::Configured
+    } else {
+        Scope::AdHoc
+    };
     let domain = match configured {
         Some(d) => d,
         None if setup.config.global.probe_any_domain => {
@@ -225,7 +230,7 @@ async fn probe(
         None => domain.vantages.clone(),
     };
     // /probe shares the scheduler's concurrency limit, so it cannot be used to amplify load.
-    let report = setup.probe(&domain, &vantages).await;
+    let report = setup.probe_scoped(&domain, &vantages, scope).await;
     let mut out = String::new();
     // A partner's inbound verdict needs its tenant's own domains, as the store judged them.
     let stored = ex.reports(&setup.config);

@@ -713,6 +713,18 @@ fn render_self(out: &mut String, stats: &Stats, config: &Config) {
     }
     family(
         out,
+        "sipfed_http_connections_rejected_total",
+        "counter",
+        "HTTP connections a limit refused or closed, by reason (per_address: over --web.max-connections-per-address at accept; header_timeout: no request headers within the header timeout of accept).",
+    );
+    for (reason, n) in crate::expose::server::REJECTED.counts() {
+        let _ = writeln!(
+            out,
+            "sipfed_http_connections_rejected_total{{reason=\"{reason}\"}} {n}"
+        );
+    }
+    family(
+        out,
         "sipfed_probes_in_flight",
         "gauge",
         "Probes running now.",

@@ -1,11 +1,14 @@
 //! Running the store: listeners, the scheduler and the HTTP server, reload on SIGHUP, stop on
 //! SIGTERM/SIGINT and wait for every task. Every connection, plain or TLS, goes through one
-//! hyper-util path with a header-read timeout, an idle timeout and a cap on connections.
+//! hyper-util path with a first-request deadline from accept, an idle timeout that only
+//! requests reset (not HTTP/2 keep-alive pings), a maximum age, and caps on connections in
+//! total and per source address.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -45,8 +48,41 @@ pub struct Limits {
     pub idle_timeout: Duration,
     /// The TLS handshake must finish within this.
     pub tls_handshake_timeout: Duration,
-    /// Connections served at once over all listeners; further accepts wait.
+    /// Connections served at once over all listeners; further accepts wait
+    /// (`--web.max-connections`).
     pub max_connections: usize,
+    /// Connections served at once from one source address; more from it are closed at
+    /// accept (`--web.max-connections-per-address`).
+    pub max_connections_per_address: usize,
+    /// A connection is closed once this old and between requests.
+    pub max_connection_age: Duration,
+}
+
+/// Connections refused or closed by a limit, by reason (`sipfed_http_connections_rejected_total`).
+pub static REJECTED: Rejected = Rejected {
+    per_address: AtomicU64::new(0),
+    header_timeout: AtomicU64::new(0),
+};
+
+/// Counters of connections a limit refused or closed.
+pub struct Rejected {
+    /// Over `max_connections_per_address`: closed at accept.
+    pub per_address: AtomicU64,
+    /// No request's headers within `header_read_timeout` of accept: closed.
+    pub header_timeout: AtomicU64,
+}
+
+impl Rejected {
+    /// (reason label, count) pairs.
+    pub fn counts(&self) -> [(&'static str, u64); 2] {
+        [
+            ("per_address", self.per_address.load(Ordering::Relaxed)),
+            (
+                "header_timeout",
+                self.header_timeout.load(Ordering::Relaxed),
+            ),
+        ]
+    }
 }
 
 impl Default for Limits {
@@ -56,6 +92,8 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(120),
             tls_handshake_timeout: Duration::from_secs(10),
             max_connections: 512,
+            max_connections_per_address: 64,
+            max_connection_age: Duration::from_secs(600),
         }
     }
 }
@@ -115,6 +153,7 @@ pub async fn serve(
         web: options.web,
         limits: options.limits.clone(),
         connections: Arc::new(Semaphore::new(options.limits.max_connections)),
+        per_address: Mutex::new(HashMap::new()),
     });
     let tasks = TaskTracker::new();
     for listener in listeners {
@@ -135,6 +174,45 @@ struct Server {
     web: Option<Arc<LiveWebConfig>>,
     limits: Limits,
     connections: Arc<Semaphore>,
+    /// Open connections by source address (entries removed at zero).
+    per_address: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// A connection counted against its source address until dropped.
+struct FromAddress {
+    server: Arc<Server>,
+    ip: IpAddr,
+}
+
+impl FromAddress {
+    fn enter(server: &Arc<Server>, ip: IpAddr) -> Option<FromAddress> {
+        let mut map = server.per_address.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(ip).or_insert(0);
+        if *n >= server.limits.max_connections_per_address {
+            return None;
+        }
+        *n += 1;
+        Some(FromAddress {
+            server: server.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for FromAddress {
+    fn drop(&mut self) {
+        let mut map = self
+            .server
+            .per_address
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
 }
 
 async fn accept_loop(
@@ -163,10 +241,10 @@ async fn accept_loop(
             _ = shutdown.cancelled() => return,
             a = listener.accept() => a,
         };
-        let tcp = match accepted {
-            Ok((tcp, _)) => {
+        let (tcp, peer) = match accepted {
+            Ok(a) => {
                 backoff = Duration::ZERO;
-                tcp
+                a
             }
             Err(e) => {
                 // EMFILE and friends: the condition persists for a while; retrying at once
@@ -180,10 +258,17 @@ async fn accept_loop(
                 }
             }
         };
+        let Some(counted) = FromAddress::enter(&server, peer.ip()) else {
+            // One address may not take every slot: closed at once, the slot given back.
+            REJECTED.per_address.fetch_add(1, Ordering::Relaxed);
+            drop(tcp);
+            continue;
+        };
         let server = server.clone();
         let shutdown = shutdown.clone();
         tasks.spawn(async move {
             server.connection(tcp, shutdown).await;
+            drop(counted);
             drop(permit);
         });
     }
@@ -255,11 +340,24 @@ impl Server {
         }
         let conn = builder.serve_connection(TokioIo::new(io), service);
         let idle = self.limits.idle_timeout;
+        let first = self.limits.header_read_timeout;
+        let age = self.limits.max_connection_age;
         let watchdog = async {
-            let tick = (idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
+            let tick =
+                (idle.min(first) / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
             loop {
                 tokio::time::sleep(tick).await;
+                // From accept, through the TLS handshake and protocol detection: a connection
+                // that has not begun a request by now is a silent one (an HTTP/2 preface
+                // alone included).
+                if !activity.requested() && activity.age() >= first {
+                    REJECTED.header_timeout.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
                 if activity.idle_for() >= idle {
+                    return;
+                }
+                if activity.age() >= age && activity.idle_for() > Duration::ZERO {
                     return;
                 }
             }
@@ -272,12 +370,17 @@ impl Server {
     }
 }
 
-/// When a connection last moved bytes, and how many requests it has in flight.
+/// When a connection last began or finished a request, and how many it has in flight. Bytes
+/// moving are not activity: HTTP/2 keep-alive pings answered would keep an idle connection
+/// forever.
 struct Activity {
+    /// When the connection was accepted.
     start: Instant,
-    /// Milliseconds since `start` of the last read or write.
+    /// Milliseconds since `start` of the last request's start or end.
     last: AtomicU64,
     in_flight: AtomicUsize,
+    /// Whether any request has begun.
+    requested: std::sync::atomic::AtomicBool,
 }
 
 impl Activity {
@@ -286,7 +389,24 @@ impl Activity {
             start: Instant::now(),
             last: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
+            requested: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Bytes moved: activity only while a request is in flight (its body), never between
+    /// requests (keep-alive pings and their answers).
+    fn moved(&self) {
+        if self.in_flight.load(Ordering::Relaxed) > 0 {
+            self.touch();
+        }
+    }
+
+    fn age(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    fn requested(&self) -> bool {
+        self.requested.load(Ordering::Relaxed)
     }
 
     fn touch(&self) {
@@ -295,6 +415,8 @@ impl Activity {
     }
 
     fn request(self: &Arc<Self>) -> InFlightOwned {
+        self.requested.store(true, Ordering::Relaxed);
+        self.touch();
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         InFlightOwned(self.clone())
     }
@@ -334,7 +456,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         if buf.filled().len() > before {
-            self.activity.touch();
+            self.activity.moved();
         }
         r
     }
@@ -348,7 +470,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
     ) -> Poll<std::io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write(cx, buf);
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
+            self.activity.moved();
         }
         r
     }

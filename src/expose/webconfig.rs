@@ -273,6 +273,10 @@ impl WebConfig {
             None => None,
         };
         wc.warnings = warnings;
+        // Made now, not by the first unknown user's request (which would pay for it).
+        if wc.wants_auth() {
+            wc.dummy_hash();
+        }
         Ok(wc)
     }
 
@@ -754,17 +758,31 @@ impl LiveWebConfig {
 }
 
 /// Basic auth and response headers over the live web config. bcrypt is slow on purpose:
-/// at most `BCRYPT_PARALLEL` verifications run at once, unknown users cost one verification
-/// too (no user-name oracle), and only successes are cached, so the scraper's repeated
-/// credentials cost one verification per config.
+/// at most `BCRYPT_PARALLEL` verifications run at once and at most `BCRYPT_QUEUE` requests
+/// wait for one (more are answered 503 at once), unknown users cost one verification too (no
+/// user-name oracle), and only successes are cached, so the scraper's repeated credentials
+/// cost one verification per config.
 pub struct Guard {
     web: Arc<LiveWebConfig>,
     /// SHA-256 of (user, password, stored hash) of credentials that verified.
     verified: Mutex<HashMap<[u8; 32], ()>>,
     bcrypt: Semaphore,
+    /// Requests waiting for or holding a bcrypt slot.
+    waiting: std::sync::atomic::AtomicUsize,
+}
+
+/// What a request's credentials are worth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    Allowed,
+    Denied,
+    /// Too many verifications waiting: try again later (503).
+    Busy,
 }
 
 const BCRYPT_PARALLEL: usize = 2;
+/// Requests that may wait for a bcrypt slot beside those verifying.
+const BCRYPT_QUEUE: usize = 16;
 const CACHE_ENTRIES: usize = 256;
 
 impl Guard {
@@ -773,6 +791,7 @@ impl Guard {
             web,
             verified: Mutex::new(HashMap::new()),
             bcrypt: Semaphore::new(BCRYPT_PARALLEL),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -784,8 +803,13 @@ impl Guard {
     /// Whether `authorization` (the header's value) names a user of `config` with the right
     /// password.
     pub async fn allowed(&self, config: &Arc<WebConfig>, authorization: Option<&str>) -> bool {
+        self.check(config, authorization).await == Auth::Allowed
+    }
+
+    /// [`Guard::allowed`], or `Busy` when too many verifications wait already.
+    pub async fn check(&self, config: &Arc<WebConfig>, authorization: Option<&str>) -> Auth {
         let Some((user, password)) = authorization.and_then(parse_basic) else {
-            return false;
+            return Auth::Denied;
         };
         let known = config.basic_auth_users.get(&user);
         let hash = match known {
@@ -809,10 +833,13 @@ impl Guard {
                 .unwrap_or_else(|p| p.into_inner())
                 .contains_key(&key)
         {
-            return true;
+            return Auth::Allowed;
         }
+        let Some(_queued) = Queued::enter(&self.waiting, BCRYPT_PARALLEL + BCRYPT_QUEUE) else {
+            return Auth::Busy;
+        };
         let Ok(_permit) = self.bcrypt.acquire().await else {
-            return false;
+            return Auth::Denied;
         };
         let config = config.clone();
         let ok = tokio::task::spawn_blocking(move || {
@@ -833,7 +860,28 @@ impl Guard {
             }
             cache.insert(key, ());
         }
-        ok
+        if ok { Auth::Allowed } else { Auth::Denied }
+    }
+}
+
+/// A place among at most `bound` counted in `count`, given back when dropped.
+struct Queued<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Queued<'a> {
+    fn enter(count: &'a std::sync::atomic::AtomicUsize, bound: usize) -> Option<Queued<'a>> {
+        use std::sync::atomic::Ordering::AcqRel;
+        count
+            .fetch_update(AcqRel, std::sync::atomic::Ordering::Acquire, |n| {
+                (n < bound).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Queued(count))
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 
@@ -846,15 +894,20 @@ pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        if guard.allowed(&config, value).await {
-            next.run(request).await
-        } else {
-            (
+        match guard.check(&config, value).await {
+            Auth::Allowed => next.run(request).await,
+            Auth::Denied => (
                 StatusCode::UNAUTHORIZED,
                 [(header::WWW_AUTHENTICATE, "Basic")],
                 "Unauthorized\n",
             )
-                .into_response()
+                .into_response(),
+            Auth::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "1")],
+                "Too many password checks waiting\n",
+            )
+                .into_response(),
         }
     } else {
         next.run(request).await
@@ -871,7 +924,11 @@ pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next
 }
 
 fn parse_basic(value: &str) -> Option<(String, String)> {
-    let encoded = value.strip_prefix("Basic ")?;
+    // The scheme is case-insensitive (RFC 9110 §11.1), as Go's net/http reads it.
+    let (scheme, encoded) = value.trim_start().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
     let decoded = String::from_utf8(decode_base64(encoded.trim())?).ok()?;
     let (user, password) = decoded.split_once(':')?;
     Some((user.to_string(), password.to_string()))
@@ -926,5 +983,44 @@ mod tests {
         assert!(config.dummy_hash.get().unwrap().starts_with("$2b$04$"));
         assert!(!guard.allowed(&config, None).await);
         assert!(!guard.allowed(&config, Some("Bearer x")).await);
+        // Any case of the scheme.
+        assert!(guard.allowed(&config, Some("basic cHJvbTpzZWNyZXQ=")).await);
+        assert!(guard.allowed(&config, Some("BASIC cHJvbTpzZWNyZXQ=")).await);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn password_checks_beyond_the_queue_are_busy() {
+        let hash = bcrypt::hash("secret", 4).unwrap();
+        let config = Arc::new(WebConfig {
+            basic_auth_users: BTreeMap::from([("prom".to_string(), hash)]),
+            ..Default::default()
+        });
+        let guard = Guard::new(LiveWebConfig::fixed((*config).clone()));
+        // Wrong passwords: never cached, every one a verification.
+        let checks = (0..BCRYPT_PARALLEL + BCRYPT_QUEUE + 10)
+            .map(|_| guard.check(&config, Some("Basic cHJvbTp3cm9uZw==")));
+        let results = futures::future::join_all(checks).await;
+        let busy = results.iter().filter(|r| **r == Auth::Busy).count();
+        let denied = results.iter().filter(|r| **r == Auth::Denied).count();
+        assert_eq!(busy, 10);
+        assert_eq!(denied, BCRYPT_PARALLEL + BCRYPT_QUEUE);
+        assert_eq!(guard.waiting.load(std::sync::atomic::Ordering::Acquire), 0);
+    }
+
+    #[test]
+    fn the_dummy_hash_is_made_when_the_file_is_read() {
+        let hash = bcrypt::hash("secret", 4).unwrap();
+        let dir = std::env::temp_dir().join(format!("sipfed-dummy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("web.yml");
+        std::fs::write(&path, format!("basic_auth_users:\n  prom: '{hash}'\n")).unwrap();
+        let config = WebConfig::load(&path).unwrap();
+        assert!(
+            config
+                .dummy_hash
+                .get()
+                .is_some_and(|h| h.starts_with("$2b$04$"))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,10 +1,12 @@
 //! Address classification shared by gathering (where the exporter may connect) and judging
 //! (`target_public_address`): one rule, so what is judged is what was looked at.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Whether `ip` is globally routable: not private, loopback, link-local, shared (CGNAT),
-/// documentation, benchmarking, reserved, multicast or unspecified.
+/// documentation, benchmarking, reserved, multicast or unspecified; nor an IPv6 address that
+/// reaches such an IPv4 address (IPv4-mapped, IPv4-compatible `::a.b.c.d`, NAT64
+/// `64:ff9b::/96`, 6to4 `2002::/16`), nor deprecated site-local `fec0::/10`.
 pub fn is_global(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -30,9 +32,8 @@ pub fn is_global(ip: IpAddr) -> bool {
                 || (s[0] & 0xfe00) == 0xfc00
                 || (s[0] & 0xffc0) == 0xfe80
                 || (s[0] == 0x2001 && s[1] == 0x0db8)
-                || v6
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| !is_global(IpAddr::V4(v4))))
+                || (s[0] & 0xffc0) == 0xfec0
+                || embedded_v4(v6).is_some_and(|v4| !is_global(IpAddr::V4(v4))))
         }
     }
 }
@@ -48,8 +49,28 @@ pub fn is_forbidden(ip: IpAddr) -> bool {
             v6.is_unspecified()
                 || v6.is_multicast()
                 || (s[0] & 0xffc0) == 0xfe80
-                || v6.to_ipv4_mapped().is_some_and(forbidden_v4)
+                || embedded_v4(v6).is_some_and(forbidden_v4)
         }
+    }
+}
+
+/// The IPv4 address an IPv6 address carries to, if any: IPv4-mapped `::ffff:a.b.c.d`,
+/// IPv4-compatible `::a.b.c.d` (deprecated; `::` and `::1` excepted), NAT64 `64:ff9b::/96`
+/// (RFC 6052), 6to4 `2002:aabb:ccdd::/48` (RFC 3056).
+fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = v6.segments();
+    let o = v6.octets();
+    let low = Ipv4Addr::new(o[12], o[13], o[14], o[15]);
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        Some(v4)
+    } else if (s[..6] == [0; 6] && !v6.is_unspecified() && !v6.is_loopback())
+        || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+    {
+        Some(low)
+    } else if s[0] == 0x2002 {
+        Some(Ipv4Addr::new(o[2], o[3], o[4], o[5]))
+    } else {
+        None
     }
 }
 
@@ -99,5 +120,36 @@ mod tests {
         assert!(!may_connect("127.0.0.1".parse().unwrap(), true));
         assert!(!may_connect("10.1.2.3".parse().unwrap(), true));
         assert!(!may_connect("2001:db8::1".parse().unwrap(), true));
+    }
+
+    #[test]
+    fn ipv6_addresses_that_reach_ipv4_are_judged_by_it() {
+        for a in [
+            "64:ff9b::127.0.0.1",
+            "64:ff9b::10.0.0.1",
+            "::127.0.0.1",
+            "::10.1.2.3",
+            "2002:7f00:1::1",
+            "2002:c0a8:101::1",
+            "fec0::1",
+            "::ffff:192.168.1.1",
+        ] {
+            let ip: IpAddr = a.parse().unwrap();
+            assert!(!is_global(ip), "{a} is not global");
+            assert!(!may_connect(ip, true), "{a} not from a public vantage");
+        }
+        for a in [
+            "64:ff9b::8.8.8.8",
+            "::8.8.8.8",
+            "2002:808:808::1",
+            "2a00:1450::1",
+        ] {
+            let ip: IpAddr = a.parse().unwrap();
+            assert!(is_global(ip), "{a} is global");
+        }
+        for a in ["64:ff9b::169.254.169.254", "2002:a9fe:a9fe::1", "::0.1.2.3"] {
+            let ip: IpAddr = a.parse().unwrap();
+            assert!(is_forbidden(ip), "{a} is forbidden");
+        }
     }
 }

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use hickory_resolver::proto::rr::{RData, RecordType};
+use hickory_proto::rr::{RData, RecordType};
 
 use super::dns::{self, Resolvers};
 use crate::config::{ResolverAddr, Vantage};

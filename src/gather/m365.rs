@@ -1,7 +1,7 @@
 //! Microsoft 365 evidence: looks up the records that tell a Teams tenant (MX to Exchange
 //! Online, the `MS=ms…` verification TXT, lyncdiscover/sip/_sip._tls to Microsoft).
 
-use hickory_resolver::proto::rr::{RData, RecordType};
+use hickory_proto::rr::{RData, RecordType};
 
 use crate::facts::{DnsFailure, M365Facts, is_microsoft_host};
 use crate::gather::dns::{self, Resolvers};

@@ -43,6 +43,15 @@ pub struct VantageClient {
     pub tls: TlsClient,
 }
 
+/// What a probe may do: a configured domain's probe follows its vantage's rules; an ad-hoc
+/// one (`/probe` of an unconfigured domain, `probe_any_domain`) connects only to globally
+/// routable addresses and keeps nothing after it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Configured,
+    AdHoc,
+}
+
 /// Runs probes; built once per configuration.
 pub struct Prober {
     vantages: HashMap<String, Arc<VantageClient>>,
@@ -152,14 +161,19 @@ impl Prober {
 
     /// Probes `domain` from `vantage` within the configured timeout.
     pub async fn gather(&self, domain: &Domain, vantage: &str) -> Facts {
+        self.gather_scoped(domain, vantage, Scope::Configured).await
+    }
+
+    /// Probes `domain` from `vantage` as `scope` allows.
+    pub async fn gather_scoped(&self, domain: &Domain, vantage: &str, scope: Scope) -> Facts {
         // A probe's state (every DNS lookup, handshake and transaction in flight) is about
         // 11 KiB: boxed, it exists only while the probe runs, not for the life of every
         // caller that may probe (the scheduler keeps one task per (domain, vantage): at 10,000
         // domains that was 115 MiB held for good).
-        Box::pin(self.gather_now(domain, vantage)).await
+        Box::pin(self.gather_now(domain, vantage, scope)).await
     }
 
-    async fn gather_now(&self, domain: &Domain, vantage: &str) -> Facts {
+    async fn gather_now(&self, domain: &Domain, vantage: &str, scope: Scope) -> Facts {
         let started = SystemTime::now();
         let start = Instant::now();
         // Clamped, never a panic: the configuration bounds the timeout, `Prober` users may not.
@@ -222,7 +236,7 @@ impl Prober {
                 facts.srv = Some(srv);
             }
         }
-        let m365 = self.m365(client, &domain.name);
+        let m365 = self.m365(client, &domain.name, scope);
         let authoritative = async {
             if domain.role == Role::Own && domain.federation == Federation::Open {
                 let per_query = (self.timeout / 4).max(Duration::from_millis(200));
@@ -233,7 +247,7 @@ impl Prober {
         };
         let identity = self.identities.of(&domain.tenant);
         let targets = futures::future::join_all(hosts.iter().map(|(name, port)| {
-            self.target(client, identity, name, *port, &domain.name, deadline)
+            self.target(client, identity, name, *port, &domain.name, deadline, scope)
         }));
         // Every step is bounded by the deadline on its own, so what finished in time is kept.
         let m365 = async { timeout_at(deadline, m365).await.ok().flatten() };
@@ -259,6 +273,9 @@ impl Prober {
         facts
     }
 
+    // The probe's context (vantage, identity, scope) travels as arguments; a struct for it
+    // is a follow-up (issue 17 merged with issue 16's identity late).
+    #[allow(clippy::too_many_arguments)]
     async fn target(
         &self,
         client: &Arc<VantageClient>,
@@ -267,6 +284,7 @@ impl Prober {
         port: u16,
         domain: &str,
         deadline: Instant,
+        scope: Scope,
     ) -> TargetFacts {
         let lookups = client.resolvers.addresses_and_cname(name);
         let (address_answers, cname) = match timeout_at(deadline, lookups).await {
@@ -289,7 +307,7 @@ impl Prober {
         if let Ok(ips) = target.addresses() {
             let probes = ips.iter().take(MAX_ADDRESSES_PER_TARGET).map(|ip| {
                 let address = SocketAddr::new(*ip, port);
-                self.endpoint(client, identity, name, address, domain, deadline)
+                self.endpoint(client, identity, name, address, domain, deadline, scope)
             });
             target.endpoints = futures::future::join_all(probes).await;
         }
@@ -299,6 +317,9 @@ impl Prober {
     /// One address: the edge's shared look, then SIP OPTIONS for this domain on the edge's
     /// connection. Waiting for the look (a turn at the address, another probe's handshake)
     /// is not this probe's time: its deadline moves by the wait.
+    // The probe's context (vantage, identity, scope) travels as arguments; a struct for it
+    // is a follow-up (issue 17 merged with issue 16's identity late).
+    #[allow(clippy::too_many_arguments)]
     async fn endpoint(
         &self,
         client: &Arc<VantageClient>,
@@ -307,8 +328,11 @@ impl Prober {
         address: SocketAddr,
         domain: &str,
         deadline: Instant,
+        scope: Scope,
     ) -> EndpointFacts {
-        if !crate::facts::may_connect(address.ip(), client.public) {
+        // An ad-hoc probe connects only where a public vantage would: never inside.
+        let public = client.public || scope == Scope::AdHoc;
+        if !crate::facts::may_connect(address.ip(), public) {
             return EndpointFacts {
                 address,
                 tcp: Err(Reason::ForbiddenAddress),
@@ -346,8 +370,8 @@ impl Prober {
     }
 
     /// Microsoft 365 evidence, reused for [`M365_FRESH`]; `None` when it could not be looked
-    /// up for want of local resources (then nothing is kept).
-    async fn m365(&self, client: &VantageClient, domain: &str) -> Option<M365Facts> {
+    /// up for want of local resources (then nothing is kept). An ad-hoc probe's is never kept.
+    async fn m365(&self, client: &VantageClient, domain: &str, scope: Scope) -> Option<M365Facts> {
         let key = (client.name.clone(), domain.to_string());
         {
             let cache = self.m365.lock().unwrap_or_else(|p| p.into_inner());
@@ -358,6 +382,9 @@ impl Prober {
             }
         }
         let facts = m365::gather(&client.resolvers, domain).await?;
+        if scope == Scope::AdHoc {
+            return Some(facts);
+        }
         let mut cache = self.m365.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= 4096 && cache.len().is_power_of_two() {
             cache.retain(|_, (at, _)| at.elapsed() < M365_FRESH);

@@ -14,6 +14,7 @@ use crate::config::{Config, Domain, Selection};
 use crate::error::Error;
 use crate::facts::{Facts, unix};
 use crate::gather::probe::Prober;
+pub use crate::gather::probe::Scope;
 use crate::judge::{self, DomainReport, Env, Tenant, Tenants, TrustStore, VantageFacts};
 
 pub mod scheduler;
@@ -117,9 +118,19 @@ impl Setup {
     /// Probes `domain` from each of `vantages` at once and judges the result (no store
     /// involved): `/probe` and `check`.
     pub async fn probe(&self, domain: &Domain, vantages: &[String]) -> DomainReport {
+        self.probe_scoped(domain, vantages, Scope::Configured).await
+    }
+
+    /// [`Setup::probe`] as `scope` allows (`/probe` of an unconfigured domain: ad hoc).
+    pub async fn probe_scoped(
+        &self,
+        domain: &Domain,
+        vantages: &[String],
+        scope: Scope,
+    ) -> DomainReport {
         let gathered = futures::future::join_all(vantages.iter().map(|v| async move {
             let _slot = self.slots.acquire().await;
-            let facts = self.prober.gather(domain, v).await;
+            let facts = self.prober.gather_scoped(domain, v, scope).await;
             self.vantage_facts(v, Arc::new(facts))
         }))
         .await;

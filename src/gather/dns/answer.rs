@@ -1,0 +1,194 @@
+//! What a response means: its records of the asked type, the alias it shows, or the
+//! failure its code means.
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::{Name, RData, RecordType};
+
+use super::host;
+use crate::facts::DnsFailure;
+
+/// The failure a response code other than NOERROR means.
+fn rcode_failure(code: ResponseCode) -> DnsFailure {
+    match code {
+        ResponseCode::NXDomain => DnsFailure::Nxdomain,
+        ResponseCode::ServFail => DnsFailure::Servfail,
+        ResponseCode::Refused => DnsFailure::Refused,
+        _ => DnsFailure::Error,
+    }
+}
+
+/// CNAME links followed inside one answer at most (a loop or a long chain ends there).
+const MAX_CHAIN: usize = 8;
+
+/// What a response says: the records of `rtype` owned by `fqdn` or by the CNAME chain from
+/// `fqdn` inside the answer (NODATA without any; a CNAME chain is not data; records of any
+/// other owner are ignored, whatever a server slipped in) and the target of the CNAME owned
+/// by `fqdn`, or the failure its code means.
+pub(super) fn records<T>(
+    m: &Message,
+    fqdn: &Name,
+    rtype: RecordType,
+    pick: impl Fn(&RData) -> Option<T>,
+) -> (Result<Vec<T>, DnsFailure>, Option<String>) {
+    if m.metadata.response_code != ResponseCode::NoError {
+        return (Err(rcode_failure(m.metadata.response_code)), None);
+    }
+    let owners = chain(m, fqdn, rtype);
+    let alias = owners.get(1).map(|n| host(n));
+    let out: Vec<T> = m
+        .answers
+        .iter()
+        .filter(|r| r.record_type() == rtype && owners.contains(&&r.name))
+        .filter_map(|r| pick(&r.data))
+        .collect();
+    let answer = if out.is_empty() {
+        Err(DnsFailure::Nodata)
+    } else {
+        Ok(out)
+    };
+    (answer, alias)
+}
+
+/// `fqdn` and the names its CNAME chain inside `m`'s answers leads to, in order (only `fqdn`
+/// when CNAMEs are what was asked for: then they are the data).
+fn chain<'a>(m: &'a Message, fqdn: &'a Name, rtype: RecordType) -> Vec<&'a Name> {
+    let mut owners = vec![fqdn];
+    if rtype == RecordType::CNAME {
+        return owners;
+    }
+    while owners.len() <= MAX_CHAIN {
+        let last = owners[owners.len() - 1];
+        let next = m.answers.iter().find_map(|r| match &r.data {
+            RData::CNAME(c) if r.name == *last => Some(&c.0),
+            _ => None,
+        });
+        match next {
+            Some(target) if !owners.contains(&target) => owners.push(target),
+            _ => break,
+        }
+    }
+    owners
+}
+
+/// The more telling of two failures (a NXDOMAIN beats a NODATA from the other family).
+pub(super) fn worse(a: DnsFailure, b: DnsFailure) -> DnsFailure {
+    if a == DnsFailure::Nodata { b } else { a }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use hickory_proto::op::{OpCode, Query};
+    use hickory_proto::rr::Record;
+    use hickory_proto::rr::rdata::{A, CNAME};
+
+    use super::*;
+    use crate::gather::dns::absolute;
+
+    fn name(n: &str) -> Name {
+        Name::from_ascii(absolute(n)).unwrap()
+    }
+
+    /// The response to `query` with `code` and these answers.
+    fn response(query: &Message, code: ResponseCode, answers: Vec<Record>) -> Message {
+        let mut m = Message::response(query.metadata.id, OpCode::Query);
+        m.metadata.response_code = code;
+        m.add_queries(query.queries.clone());
+        m.add_answers(answers);
+        m
+    }
+
+    fn a(owner: &str, ip: Ipv4Addr) -> Record {
+        Record::from_rdata(name(owner), 300, RData::A(A(ip)))
+    }
+
+    fn cname(owner: &str, target: &str) -> Record {
+        Record::from_rdata(name(owner), 300, RData::CNAME(CNAME(name(target))))
+    }
+
+    fn pick_a(d: &RData) -> Option<Ipv4Addr> {
+        match d {
+            RData::A(a) => Some(a.0),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn responses_map_to_records_failures_and_aliases() {
+        let mut q = Message::query();
+        q.add_query(Query::query(name("alias.test"), RecordType::A));
+        let read = |code, answers| {
+            records(
+                &response(&q, code, answers),
+                &name("alias.test"),
+                RecordType::A,
+                pick_a,
+            )
+        };
+        let ip = Ipv4Addr::new(192, 0, 2, 9);
+        assert_eq!(
+            read(
+                ResponseCode::NoError,
+                vec![cname("Alias.test", "real.test"), a("real.test", ip)]
+            ),
+            (Ok(vec![ip]), Some("real.test".to_string()))
+        );
+        // A CNAME chain without data is NODATA, still showing the alias.
+        assert_eq!(
+            read(
+                ResponseCode::NoError,
+                vec![cname("alias.test", "real.test")]
+            ),
+            (Err(DnsFailure::Nodata), Some("real.test".to_string()))
+        );
+        // Records of other owners are not this name's, even of the asked type; a chain's are.
+        let other = Ipv4Addr::new(203, 0, 113, 1);
+        assert_eq!(
+            read(
+                ResponseCode::NoError,
+                vec![
+                    a("evil.test", other),
+                    cname("alias.test", "mid.test"),
+                    cname("evil.test", "alias.test"),
+                    a("real.test", other),
+                    cname("mid.test", "real2.test"),
+                    a("real2.test", ip),
+                ]
+            ),
+            (Ok(vec![ip]), Some("mid.test".to_string()))
+        );
+        // A CNAME loop ends; nothing at its names is data.
+        assert_eq!(
+            read(
+                ResponseCode::NoError,
+                vec![
+                    cname("alias.test", "loop.test"),
+                    cname("loop.test", "alias.test")
+                ]
+            ),
+            (Err(DnsFailure::Nodata), Some("loop.test".to_string()))
+        );
+        // A CNAME owned by another name is not this name's alias.
+        assert_eq!(
+            read(
+                ResponseCode::NoError,
+                vec![cname("other.test", "real.test"), a("alias.test", ip)]
+            ),
+            (Ok(vec![ip]), None)
+        );
+        for (code, want) in [
+            (ResponseCode::NXDomain, DnsFailure::Nxdomain),
+            (ResponseCode::ServFail, DnsFailure::Servfail),
+            (ResponseCode::Refused, DnsFailure::Refused),
+            (ResponseCode::FormErr, DnsFailure::Error),
+            (ResponseCode::NotImp, DnsFailure::Error),
+        ] {
+            assert_eq!(
+                read(code, vec![a("alias.test", ip)]),
+                (Err(want), None),
+                "{code:?}"
+            );
+        }
+    }
+}

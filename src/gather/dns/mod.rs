@@ -1,0 +1,391 @@
+//! DNS gathering: one stub client per configured resolver address of a vantage, every query
+//! absolute (no search list), answers classified into `DnsFailure`s.
+//!
+//! The transport is our own and lean (hickory-proto only builds and parses messages):
+//! [`transport`] asks a resolver's servers, each exchange from its own random source port with
+//! its own random id, and takes only the response from the server asked to the question asked;
+//! [`answer`] reads from it only the records owned by the queried name or by the CNAME chain
+//! inside the answer. `system` reads the name servers and the `timeout`, `attempts` and
+//! `rotate` options of /etc/resolv.conf (or of the file `SIPFED_RESOLV_CONF` names) and treats
+//! the servers as alternatives.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hickory_proto::op::Query;
+use hickory_proto::rr::{Name, RData, RecordType};
+
+use crate::config::{ResolverAddr, Vantage};
+use crate::error::Error;
+use crate::facts::{DnsFailure, ResolverAnswer, SrvRecord};
+
+mod answer;
+mod transport;
+
+use answer::{records, worse};
+use transport::{Client, Options};
+
+/// The resolvers of one vantage, built once and shared by every probe from it.
+pub struct Resolvers {
+    resolvers: Vec<(String, Client)>,
+}
+
+impl Resolvers {
+    /// Builds one client per configured address; `query_timeout` bounds each attempt.
+    pub fn new(vantage: &Vantage, query_timeout: Duration) -> Result<Resolvers, Error> {
+        Self::build(vantage, query_timeout, true)
+    }
+
+    /// Like `new`, but queries without recursion: for asking authoritative servers directly.
+    pub fn new_authoritative(
+        vantage: &Vantage,
+        query_timeout: Duration,
+    ) -> Result<Resolvers, Error> {
+        Self::build(vantage, query_timeout, false)
+    }
+
+    fn build(
+        vantage: &Vantage,
+        query_timeout: Duration,
+        recursion: bool,
+    ) -> Result<Resolvers, Error> {
+        let mut resolvers = Vec::new();
+        for addr in &vantage.resolvers {
+            let client = match addr {
+                ResolverAddr::System => {
+                    let path = resolv_conf_path();
+                    let (servers, mut options) =
+                        system_servers(&path, 53).map_err(|message| Error::Config {
+                            location: path.display().to_string(),
+                            message: format!(
+                                "vantage {}: system resolver: {message}",
+                                vantage.name
+                            ),
+                        })?;
+                    // resolv.conf's timeout, within the probe's budget for one attempt.
+                    options.timeout = options.timeout.min(query_timeout);
+                    Client::new(servers, options, recursion)
+                }
+                ResolverAddr::Addr(sa) => {
+                    let options = Options {
+                        timeout: query_timeout,
+                        attempts: transport::ATTEMPTS,
+                        rotate: false,
+                    };
+                    Client::new(vec![*sa], options, recursion)
+                }
+            };
+            resolvers.push((addr.to_string(), client));
+        }
+        Ok(Resolvers { resolvers })
+    }
+
+    /// The SRV records at `name` from every resolver, in configuration order.
+    pub async fn srv(&self, name: &str) -> Vec<ResolverAnswer<Vec<SrvRecord>>> {
+        self.each(name, RecordType::SRV, |data| match data {
+            RData::SRV(s) => Some(SrvRecord {
+                priority: s.priority,
+                weight: s.weight,
+                port: s.port,
+                target: host(&s.target),
+            }),
+            _ => None,
+        })
+        .await
+    }
+
+    /// A and AAAA of `name` from every resolver; an answer fails only when both lookups did.
+    pub async fn addresses(&self, name: &str) -> Vec<ResolverAnswer<Vec<IpAddr>>> {
+        self.addresses_seen(name).await.0
+    }
+
+    /// [`Resolvers::addresses`] and [`Resolvers::cname`] at once. A resolver answering A or
+    /// AAAA for an alias returns the alias's CNAME with the addresses, so the CNAME is read
+    /// from the first resolver's address answers; it is asked for on its own only when neither
+    /// of them had data (one query less per target and probe).
+    pub async fn addresses_and_cname(
+        &self,
+        name: &str,
+    ) -> (Vec<ResolverAnswer<Vec<IpAddr>>>, Option<String>) {
+        let (answers, alias) = self.addresses_seen(name).await;
+        match alias {
+            Some(alias) => (answers, alias),
+            None => (answers, self.cname(name).await),
+        }
+    }
+
+    /// The address answers and, when the first resolver's A or AAAA lookup had data, the
+    /// CNAME at `name` those answers show (`Some(None)`: not an alias).
+    async fn addresses_seen(
+        &self,
+        name: &str,
+    ) -> (Vec<ResolverAnswer<Vec<IpAddr>>>, Option<Option<String>>) {
+        let v4 = self.each_seen(name, RecordType::A, |d| match d {
+            RData::A(a) => Some(IpAddr::V4(a.0)),
+            _ => None,
+        });
+        let v6 = self.each_seen(name, RecordType::AAAA, |d| match d {
+            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+            _ => None,
+        });
+        let (v4, v6) = tokio::join!(v4, v6);
+        let mut alias = None;
+        if let (Some((a, a_alias)), Some((b, b_alias))) = (v4.first(), v6.first())
+            && (a.answer.is_ok() || b.answer.is_ok())
+        {
+            let seen = if a.answer.is_ok() { a_alias } else { b_alias };
+            alias = Some(seen.clone());
+        }
+        let answers = v4
+            .into_iter()
+            .zip(v6)
+            .map(|((a, _), (b, _))| {
+                let answer = match (a.answer, b.answer) {
+                    (Ok(mut x), Ok(y)) => {
+                        x.extend(y);
+                        Ok(x)
+                    }
+                    (Ok(x), Err(_)) | (Err(_), Ok(x)) if !x.is_empty() => Ok(x),
+                    (Ok(_), Err(e)) | (Err(e), Ok(_)) => Err(e),
+                    (Err(e), Err(f)) => Err(worse(e, f)),
+                };
+                ResolverAnswer {
+                    resolver: a.resolver,
+                    answer: answer.and_then(|v| {
+                        if v.is_empty() {
+                            Err(DnsFailure::Nodata)
+                        } else {
+                            Ok(v)
+                        }
+                    }),
+                }
+            })
+            .collect();
+        (answers, alias)
+    }
+
+    /// The CNAME at `name` according to the first resolver, if it is an alias.
+    pub async fn cname(&self, name: &str) -> Option<String> {
+        let (_, resolver) = self.resolvers.first()?;
+        let answer = lookup(resolver, name, RecordType::CNAME, |d| match d {
+            RData::CNAME(c) => Some(host(&c.0)),
+            _ => None,
+        })
+        .await;
+        answer.ok().and_then(|v| v.into_iter().next())
+    }
+
+    /// Whether each resolver answers a query for `name`'s NS records (vantage health): any
+    /// response counts — data, NODATA or NXDOMAIN — but SERVFAIL, REFUSED, silence and network
+    /// errors do not. The servers of `system` are alternatives, asked at once: one that
+    /// answers is enough.
+    pub async fn health(&self, name: &str) -> Vec<ResolverAnswer<()>> {
+        let Ok(fqdn) = Name::from_ascii(absolute(name)) else {
+            return Vec::new();
+        };
+        let query = Query::query(fqdn.clone(), RecordType::NS);
+        let asks = self.resolvers.iter().map(|(label, r)| {
+            let (query, fqdn) = (&query, &fqdn);
+            async move {
+                let answer = match r.resolve_any(query).await {
+                    Ok(m) => records(&m, fqdn, RecordType::NS, |_| Some(())).0,
+                    Err(e) => Err(e),
+                };
+                ResolverAnswer {
+                    resolver: label.clone(),
+                    answer: match answer {
+                        Ok(_) | Err(DnsFailure::Nodata | DnsFailure::Nxdomain) => Ok(()),
+                        Err(e) => Err(e),
+                    },
+                }
+            }
+        });
+        futures::future::join_all(asks).await
+    }
+
+    /// Records of any type from the first resolver (for the Microsoft 365 evidence lookups).
+    pub async fn first<T>(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        pick: impl Fn(&RData) -> Option<T>,
+    ) -> Result<Vec<T>, DnsFailure> {
+        match self.resolvers.first() {
+            Some((_, r)) => lookup(r, name, rtype, pick).await,
+            None => Err(DnsFailure::Error),
+        }
+    }
+
+    /// [`Resolvers::each`], with the CNAME at `name` each answer showed.
+    async fn each_seen<T>(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        pick: impl Fn(&RData) -> Option<T> + Copy,
+    ) -> Vec<(ResolverAnswer<Vec<T>>, Option<String>)> {
+        let lookups = self.resolvers.iter().map(|(label, r)| async move {
+            let (answer, alias) = lookup_seen(r, name, rtype, pick).await;
+            (
+                ResolverAnswer {
+                    resolver: label.clone(),
+                    answer,
+                },
+                alias,
+            )
+        });
+        futures::future::join_all(lookups).await
+    }
+
+    async fn each<T>(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        pick: impl Fn(&RData) -> Option<T> + Copy,
+    ) -> Vec<ResolverAnswer<Vec<T>>> {
+        let lookups = self.resolvers.iter().map(|(label, r)| async move {
+            ResolverAnswer {
+                resolver: label.clone(),
+                answer: lookup(r, name, rtype, pick).await,
+            }
+        });
+        futures::future::join_all(lookups).await
+    }
+}
+
+/// The resolv.conf `system` stands for: `SIPFED_RESOLV_CONF` if set, else /etc/resolv.conf.
+fn resolv_conf_path() -> PathBuf {
+    std::env::var_os("SIPFED_RESOLV_CONF").map_or_else(|| "/etc/resolv.conf".into(), PathBuf::from)
+}
+
+/// The name servers a resolv.conf lists, in order, at `port`, and its `timeout`, `attempts`
+/// and `rotate` options (glibc's defaults 5 s and 2 when absent; attempts at most 5 as glibc
+/// caps them).
+fn system_servers(path: &Path, port: u16) -> Result<(Vec<SocketAddr>, Options), String> {
+    let text = std::fs::read(path).map_err(|e| e.to_string())?;
+    let conf = resolv_conf::Config::parse(&text).map_err(|e| e.to_string())?;
+    // Only the name servers and the options: the search list is what makes nslookup lie.
+    let mut servers: Vec<SocketAddr> = Vec::new();
+    for ns in &conf.nameservers {
+        let addr = SocketAddr::new(ns.into(), port);
+        if !servers.contains(&addr) {
+            servers.push(addr);
+        }
+    }
+    if servers.is_empty() {
+        return Err("no name server".into());
+    }
+    let options = Options {
+        timeout: Duration::from_secs(u64::from(conf.timeout.max(1))),
+        attempts: usize::try_from(conf.attempts.clamp(1, 5)).unwrap_or(1),
+        rotate: conf.rotate,
+    };
+    Ok((servers, options))
+}
+
+/// The records of `rtype` at `name` that one resolver gives.
+async fn lookup<T>(
+    client: &Client,
+    name: &str,
+    rtype: RecordType,
+    pick: impl Fn(&RData) -> Option<T>,
+) -> Result<Vec<T>, DnsFailure> {
+    lookup_seen(client, name, rtype, pick).await.0
+}
+
+/// [`lookup`], and the target of the CNAME owned by `name` among the answers, if any.
+async fn lookup_seen<T>(
+    client: &Client,
+    name: &str,
+    rtype: RecordType,
+    pick: impl Fn(&RData) -> Option<T>,
+) -> (Result<Vec<T>, DnsFailure>, Option<String>) {
+    let fqdn = match Name::from_ascii(absolute(name)) {
+        Ok(n) => n,
+        Err(_) => return (Err(DnsFailure::Error), None),
+    };
+    match client.resolve(&Query::query(fqdn.clone(), rtype)).await {
+        Ok(m) => records(&m, &fqdn, rtype, pick),
+        Err(e) => (Err(e), None),
+    }
+}
+
+/// What one UDP datagram yields for a query of `rtype` at `name` sent with `id`, as the
+/// client reads it: `None` when it is not the response (wrong id or question, unparsable),
+/// else whether it says "truncated", the records of `rtype` owned by `name` or its CNAME
+/// chain (as text) or the failure, and the alias. The seam the DNS fuzz target drives.
+#[allow(clippy::type_complexity)]
+pub fn read_datagram(
+    datagram: &[u8],
+    name: &str,
+    rtype: RecordType,
+    id: u16,
+) -> Option<(bool, Result<Vec<String>, DnsFailure>, Option<String>)> {
+    let fqdn = Name::from_ascii(absolute(name)).ok()?;
+    let query = Query::query(fqdn.clone(), rtype);
+    let m = transport::response(datagram, &query, id)?;
+    let (records, alias) = records(&m, &fqdn, rtype, |d| Some(d.to_string()));
+    Some((m.metadata.truncation, records, alias))
+}
+
+/// `name` with exactly one trailing dot: queried as is, never with a search suffix.
+pub fn absolute(name: &str) -> String {
+    format!("{}.", name.trim_end_matches('.'))
+}
+
+/// A DNS name as this crate stores it: lower-case, no trailing dot.
+pub fn host(name: &Name) -> String {
+    name.to_ascii().trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// The first resolver's answer of a per-resolver list.
+pub fn first_answer<T>(answers: Vec<ResolverAnswer<Vec<T>>>) -> Result<Vec<T>, DnsFailure> {
+    answers
+        .into_iter()
+        .next()
+        .map(|a| a.answer)
+        .unwrap_or(Err(DnsFailure::Error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolv_conf_gives_servers_and_options() {
+        let dir = std::env::temp_dir().join(format!("sipfed-resolv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("resolv.conf");
+        let read = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            system_servers(&path, 5353)
+        };
+        let (servers, options) = read(
+            "search corp.example\nnameserver 192.0.2.1\nnameserver 2001:db8::1\nnameserver 192.0.2.1\noptions timeout:1 attempts:3 rotate\n",
+        )
+        .unwrap();
+        assert_eq!(
+            servers,
+            vec![
+                "192.0.2.1:5353".parse::<SocketAddr>().unwrap(),
+                "[2001:db8::1]:5353".parse().unwrap()
+            ]
+        );
+        let want = Options {
+            timeout: Duration::from_secs(1),
+            attempts: 3,
+            rotate: true,
+        };
+        assert_eq!(options, want);
+        // glibc's defaults; attempts capped at 5 as glibc does.
+        let (_, options) = read("nameserver 192.0.2.1\noptions attempts:9\n").unwrap();
+        let want = Options {
+            timeout: Duration::from_secs(5),
+            attempts: 5,
+            rotate: false,
+        };
+        assert_eq!(options, want);
+        assert_eq!(read("search x\n"), Err("no name server".into()));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,834 @@
+//! The wire: one configured resolver's servers, asked over UDP (a truncated answer again over
+//! TCP), and which datagram is the response to a query.
+//!
+//! Every exchange has its own socket, bound to a fresh ephemeral port the kernel picks at
+//! random, connected to the server asked (the kernel drops datagrams from anyone else), and
+//! its own random id (RFC 5452): an off-path forger must guess both for each query, and an
+//! ICMP error, which the kernel reports on the socket it concerns, fails only that query.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use ring::rand::{SecureRandom, SystemRandom};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::Semaphore;
+
+use crate::facts::DnsFailure;
+
+/// UDP attempts per query and server of an explicitly listed resolver, each bounded by the
+/// query timeout.
+pub(super) const ATTEMPTS: usize = 2;
+/// Queries waiting on one server at most (a socket each); more wait for a slot before their
+/// attempt. Bounds the descriptors one server can take.
+const IN_FLIGHT_PER_SERVER: usize = 256;
+/// The EDNS0 UDP payload we advertise (the DNS flag day 2020 value, hickory's default).
+const EDNS_PAYLOAD: u16 = 1232;
+/// Receive buffer: room for any answer within our EDNS size and more. A datagram that fills
+/// it may have been cut short, and is treated as truncated (asked again over TCP).
+const RECEIVE_BUFFER: usize = 4096;
+/// How long a server that let an attempt time out is asked after the others.
+const SUSPECT_FOR: Duration = Duration::from_secs(30);
+
+/// How a resolver's servers are asked (resolv.conf's `timeout`, `attempts`, `rotate`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Options {
+    /// Bounds each attempt, UDP or TCP.
+    pub timeout: Duration,
+    /// Rounds over the servers.
+    pub attempts: usize,
+    /// Each query starts at the next server (round robin) instead of the first.
+    pub rotate: bool,
+}
+
+/// One configured resolver: its server addresses (several only for `system`), alternatives
+/// asked in order until one gives a response other than SERVFAIL or REFUSED.
+pub(super) struct Client {
+    pub(super) servers: Vec<Server>,
+    options: Options,
+    /// The RD bit of every query.
+    recursion: bool,
+    /// The next query's first server when rotating.
+    next: AtomicUsize,
+    /// Random bytes for ids, drawn in batches (one getrandom per 32 ids).
+    ids: Mutex<([u8; 64], usize)>,
+}
+
+impl Client {
+    pub(super) fn new(servers: Vec<SocketAddr>, options: Options, recursion: bool) -> Client {
+        Client {
+            servers: servers.into_iter().map(Server::new).collect(),
+            options,
+            recursion,
+            next: AtomicUsize::new(0),
+            ids: Mutex::new(([0; 64], 64)),
+        }
+    }
+
+    /// The response to `query`: from the first server that gives one other than SERVFAIL or
+    /// REFUSED, else the last response or failure. Servers are asked one after another in
+    /// `attempts` rounds; a server that responded is not asked again, and servers that
+    /// recently let an attempt time out are asked last.
+    pub(super) async fn resolve(&self, query: &Query) -> Result<Message, DnsFailure> {
+        let order = self.order();
+        let mut responded = vec![false; self.servers.len()];
+        let mut last = Err(DnsFailure::Timeout);
+        for _ in 0..self.options.attempts.max(1) {
+            for &i in &order {
+                if responded[i] {
+                    continue;
+                }
+                let server = &self.servers[i];
+                last = self.exchange(server, query).await;
+                match &last {
+                    Ok(m)
+                        if !matches!(
+                            m.metadata.response_code,
+                            ResponseCode::ServFail | ResponseCode::Refused
+                        ) =>
+                    {
+                        return last;
+                    }
+                    Ok(_) => responded[i] = true,
+                    Err(DnsFailure::Timeout) => server.suspect(),
+                    Err(_) => {}
+                }
+            }
+            if responded.iter().all(|r| *r) {
+                break;
+            }
+        }
+        last
+    }
+
+    /// The first acceptable response of any server, all asked at once, one attempt each
+    /// (whether the resolver can answer at all: vantage health).
+    pub(super) async fn resolve_any(&self, query: &Query) -> Result<Message, DnsFailure> {
+        if self.servers.len() < 2 {
+            return self.resolve(query).await;
+        }
+        let asks = self.servers.iter().map(|server| {
+            Box::pin(async move {
+                match self.exchange(server, query).await {
+                    Ok(m) => match m.metadata.response_code {
+                        ResponseCode::ServFail => Err(DnsFailure::Servfail),
+                        ResponseCode::Refused => Err(DnsFailure::Refused),
+                        _ => Ok(m),
+                    },
+                    Err(e) => Err(e),
+                }
+            })
+        });
+        futures::future::select_ok(asks).await.map(|(m, _)| m)
+    }
+
+    /// Server indices in the order this query asks them.
+    fn order(&self) -> Vec<usize> {
+        let n = self.servers.len();
+        let start = if self.options.rotate && n > 1 {
+            self.next.fetch_add(1, Ordering::Relaxed) % n
+        } else {
+            0
+        };
+        let mut order: Vec<usize> = (0..n).map(|i| (start + i) % n).collect();
+        if n > 1 {
+            // Stable: among the suspect and among the others, the order stays.
+            order.sort_by_key(|&i| self.servers[i].is_suspect());
+        }
+        order
+    }
+
+    /// One exchange with one server: UDP, a truncated answer asked again once over TCP (that
+    /// answer is final), a FORMERR asked again without EDNS (RFC 6891 §7).
+    async fn exchange(&self, server: &Server, query: &Query) -> Result<Message, DnsFailure> {
+        let timeout = self.options.timeout;
+        let mut edns = true;
+        loop {
+            let id = self.id()?;
+            let wire = encode(query, self.recursion, edns, id)?;
+            let mut m = server.udp(query, &wire, id, timeout).await?;
+            if m.metadata.truncation {
+                let tcp = tcp_exchange(server.addr, query, &wire, id);
+                m = tokio::time::timeout(timeout, tcp)
+                    .await
+                    .unwrap_or(Err(DnsFailure::Timeout))?;
+            }
+            if edns && m.metadata.response_code == ResponseCode::FormErr {
+                edns = false;
+                continue;
+            }
+            return Ok(m);
+        }
+    }
+
+    /// A fresh random query id.
+    fn id(&self) -> Result<u16, DnsFailure> {
+        let mut ids = lock(&self.ids);
+        let (random, used) = &mut *ids;
+        if *used + 2 > random.len() {
+            SystemRandom::new()
+                .fill(random)
+                .map_err(|_| DnsFailure::Local)?;
+            *used = 0;
+        }
+        let id = u16::from_be_bytes([random[*used], random[*used + 1]]);
+        *used += 2;
+        Ok(id)
+    }
+}
+
+/// The query message for `query` with `id`, with or without an EDNS0 OPT record.
+fn encode(query: &Query, recursion: bool, edns: bool, id: u16) -> Result<Vec<u8>, DnsFailure> {
+    let mut message = Message::new(id, MessageType::Query, OpCode::Query);
+    message.metadata.recursion_desired = recursion;
+    message.add_query(query.clone());
+    if edns {
+        let mut opt = Edns::new();
+        opt.set_max_payload(EDNS_PAYLOAD).set_version(0);
+        message.set_edns(opt);
+    }
+    message.to_vec().map_err(|_| DnsFailure::Error)
+}
+
+/// The response to `query` (sent with `id`) that `datagram` is, if it is one; a datagram
+/// that fills the receive buffer may have been cut short and stands for "truncated: ask again
+/// over TCP" (when it carries our id and the QR bit).
+pub(super) fn response(datagram: &[u8], query: &Query, id: u16) -> Option<Message> {
+    // Not parsed unless it carries our id.
+    if datagram.get(..2) != Some(&id.to_be_bytes()[..]) {
+        return None;
+    }
+    if datagram.len() >= RECEIVE_BUFFER {
+        if datagram.get(2).is_some_and(|flags| flags & 0x80 != 0) {
+            let mut m = Message::response(id, OpCode::Query);
+            m.add_query(query.clone());
+            m.metadata.truncation = true;
+            return Some(m);
+        }
+        return None;
+    }
+    Message::from_vec(datagram)
+        .ok()
+        .filter(|m| answers(m, query, id))
+}
+
+/// Whether `m` is a response to `query` (sent with `id`): same id, and the same single
+/// question (name case-insensitively, type, class).
+fn answers(m: &Message, query: &Query, id: u16) -> bool {
+    m.metadata.id == id
+        && m.metadata.message_type == MessageType::Response
+        && m.queries.len() == 1
+        && m.queries[0] == *query
+}
+
+/// One exchange over a fresh TCP connection (RFC 1035 §4.2.2 length framing; the 16-bit
+/// length bounds what is read to 64 KiB).
+async fn tcp_exchange(
+    server: SocketAddr,
+    query: &Query,
+    wire: &[u8],
+    id: u16,
+) -> Result<Message, DnsFailure> {
+    let io = |e: std::io::Error| io_failure(&e);
+    let mut stream = TcpStream::connect(server).await.map_err(io)?;
+    let len = u16::try_from(wire.len()).map_err(|_| DnsFailure::Error)?;
+    let mut out = Vec::with_capacity(2 + wire.len());
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(wire);
+    stream.write_all(&out).await.map_err(io)?;
+    let len = stream.read_u16().await.map_err(io)?;
+    let mut buf = vec![0; usize::from(len)];
+    stream.read_exact(&mut buf).await.map_err(io)?;
+    match Message::from_vec(&buf) {
+        Ok(m) if answers(&m, query, id) => Ok(m),
+        _ => Err(DnsFailure::Error),
+    }
+}
+
+/// The failure an I/O error means: ours when the host ran out of something.
+fn io_failure(e: &std::io::Error) -> DnsFailure {
+    if crate::gather::local_exhaustion(e) {
+        DnsFailure::Local
+    } else if e.kind() == std::io::ErrorKind::TimedOut {
+        DnsFailure::Timeout
+    } else {
+        DnsFailure::Error
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The guarded values stay consistent whatever panicked while holding them.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One server address.
+pub(super) struct Server {
+    addr: SocketAddr,
+    /// Bounds the queries waiting on this server to `IN_FLIGHT_PER_SERVER`.
+    slots: Semaphore,
+    /// Until when the server is asked after the others (it let an attempt time out).
+    suspect_until: Mutex<Option<Instant>>,
+}
+
+impl Server {
+    fn new(addr: SocketAddr) -> Server {
+        Server {
+            addr,
+            slots: Semaphore::new(IN_FLIGHT_PER_SERVER),
+            suspect_until: Mutex::new(None),
+        }
+    }
+
+    fn suspect(&self) {
+        *lock(&self.suspect_until) = Some(Instant::now() + SUSPECT_FOR);
+    }
+
+    fn is_suspect(&self) -> bool {
+        lock(&self.suspect_until).is_some_and(|until| Instant::now() < until)
+    }
+
+    /// One UDP exchange on a socket of its own: the response to `query` sent as `wire`
+    /// with `id`. Anything else arriving on the socket is dropped; an error on it (ICMP
+    /// port unreachable) ends this exchange only.
+    async fn udp(
+        &self,
+        query: &Query,
+        wire: &[u8],
+        id: u16,
+        timeout: Duration,
+    ) -> Result<Message, DnsFailure> {
+        // Never closed: a wait for a slot ends with one.
+        let _slot = self.slots.acquire().await.map_err(|_| DnsFailure::Error)?;
+        let io = |e: std::io::Error| io_failure(&e);
+        let local = match self.addr.ip() {
+            IpAddr::V4(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+            IpAddr::V6(_) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
+        };
+        let socket = UdpSocket::bind(local).await.map_err(io)?;
+        socket.connect(self.addr).await.map_err(io)?;
+        socket.send(wire).await.map_err(io)?;
+        let receive = async {
+            // Not zeroed: `recv_buf` writes into the spare capacity.
+            let mut buf = Vec::with_capacity(RECEIVE_BUFFER);
+            loop {
+                buf.clear();
+                match socket.recv_buf(&mut buf).await {
+                    Ok(_) => {
+                        if let Some(m) = response(&buf, query, id) {
+                            return Ok(m);
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(io_failure(&e)),
+                }
+            }
+        };
+        tokio::time::timeout(timeout, receive)
+            .await
+            .unwrap_or(Err(DnsFailure::Timeout))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use hickory_proto::rr::Record;
+    use std::sync::{Arc, Mutex};
+
+    use hickory_proto::rr::rdata::{A, CNAME};
+    use hickory_proto::rr::{Name, RData, RecordType};
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::gather::dns::{absolute, host, lookup};
+
+    const T: Duration = Duration::from_millis(300);
+
+    fn client(servers: &[SocketAddr]) -> Client {
+        let options = Options {
+            timeout: T,
+            attempts: ATTEMPTS,
+            rotate: false,
+        };
+        Client::new(servers.to_vec(), options, true)
+    }
+
+    fn name(n: &str) -> Name {
+        Name::from_ascii(absolute(n)).unwrap()
+    }
+
+    /// The response to `query` with `code` and these answers.
+    fn response(query: &Message, code: ResponseCode, answers: Vec<Record>) -> Message {
+        let mut m = Message::response(query.metadata.id, OpCode::Query);
+        m.metadata.response_code = code;
+        m.add_queries(query.queries.clone());
+        m.add_answers(answers);
+        m
+    }
+
+    fn a(owner: &str, ip: Ipv4Addr) -> Record {
+        Record::from_rdata(name(owner), 300, RData::A(A(ip)))
+    }
+
+    fn cname(owner: &str, target: &str) -> Record {
+        Record::from_rdata(name(owner), 300, RData::CNAME(CNAME(name(target))))
+    }
+
+    fn pick_a(d: &RData) -> Option<Ipv4Addr> {
+        match d {
+            RData::A(a) => Some(a.0),
+            _ => None,
+        }
+    }
+
+    async fn lookup_a(c: &Client, n: &str) -> Result<Vec<Ipv4Addr>, DnsFailure> {
+        lookup(c, n, RecordType::A, pick_a).await
+    }
+
+    /// A UDP server on loopback answering each query with the datagrams `answer` returns.
+    async fn udp_server(
+        answer: impl Fn(&Message) -> Vec<Vec<u8>> + Send + 'static,
+    ) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let mut buf = vec![0; 4096];
+            while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+                let Ok(query) = Message::from_vec(&buf[..n]) else {
+                    continue;
+                };
+                for datagram in answer(&query) {
+                    let _ = socket.send_to(&datagram, from).await;
+                }
+            }
+        });
+        (addr, task)
+    }
+
+    #[tokio::test]
+    async fn only_a_response_with_our_id_and_question_is_the_answer() {
+        let (addr, _server) = udp_server(|q| {
+            let ip = |last| vec![a("x.test", Ipv4Addr::new(192, 0, 2, last))];
+            let mut wrong_id = response(q, ResponseCode::NoError, ip(1));
+            wrong_id.metadata.id = q.metadata.id.wrapping_add(1);
+            let mut wrong_name = response(q, ResponseCode::NoError, ip(2));
+            wrong_name.queries[0].set_name(name("y.test"));
+            let mut wrong_type = response(q, ResponseCode::NoError, ip(3));
+            wrong_type.queries[0].set_query_type(RecordType::AAAA);
+            // The query itself reflected: right id and question, but not a response.
+            let mut reflected = q.clone();
+            reflected.add_answers(ip(4));
+            let mut garbage = q.metadata.id.to_be_bytes().to_vec();
+            garbage.extend_from_slice(b"\x81\x80garbage");
+            // The right one, with the name in other case (names compare case-insensitively).
+            let mut right = response(q, ResponseCode::NoError, ip(5));
+            right.queries[0].set_name(name("X.Test"));
+            vec![
+                wrong_id.to_vec().unwrap(),
+                wrong_name.to_vec().unwrap(),
+                wrong_type.to_vec().unwrap(),
+                reflected.to_vec().unwrap(),
+                garbage,
+                vec![0xff],
+                right.to_vec().unwrap(),
+            ]
+        })
+        .await;
+        let c = client(&[addr]);
+        assert_eq!(
+            lookup_a(&c, "x.test").await,
+            Ok(vec![Ipv4Addr::new(192, 0, 2, 5)])
+        );
+    }
+
+    #[tokio::test]
+    async fn only_wrong_responses_are_a_timeout() {
+        let (addr, _server) = udp_server(|q| {
+            let mut wrong = response(q, ResponseCode::NoError, vec![]);
+            wrong.queries[0].set_name(name("other.test"));
+            vec![wrong.to_vec().unwrap()]
+        })
+        .await;
+        let c = client(&[addr]);
+        assert_eq!(lookup_a(&c, "x.test").await, Err(DnsFailure::Timeout));
+    }
+
+    #[tokio::test]
+    async fn a_truncated_answer_is_asked_again_over_tcp() {
+        // UDP and TCP on one port, as a name server has them.
+        let (udp, tcp) = loop {
+            let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            if let Ok(tcp) = TcpListener::bind(udp.local_addr().unwrap()).await {
+                break (udp, tcp);
+            }
+        };
+        let addr = udp.local_addr().unwrap();
+        let full = |q: &Message| {
+            let ips = (1..=100).map(|i| a("big.test", Ipv4Addr::new(198, 51, 100, i)));
+            response(q, ResponseCode::NoError, ips.collect())
+        };
+        tokio::spawn(async move {
+            let mut buf = vec![0; 4096];
+            while let Ok((n, from)) = udp.recv_from(&mut buf).await {
+                let q = Message::from_vec(&buf[..n]).unwrap();
+                let mut tc = response(&q, ResponseCode::NoError, vec![]);
+                tc.metadata.truncation = true;
+                udp.send_to(&tc.to_vec().unwrap(), from).await.unwrap();
+            }
+        });
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = tcp.accept().await {
+                let len = s.read_u16().await.unwrap();
+                let mut q = vec![0; usize::from(len)];
+                s.read_exact(&mut q).await.unwrap();
+                let q = Message::from_vec(&q).unwrap();
+                let bytes = full(&q).to_vec().unwrap();
+                let len = u16::try_from(bytes.len()).unwrap().to_be_bytes();
+                s.write_all(&[&len[..], &bytes].concat()).await.unwrap();
+            }
+        });
+        let c = client(&[addr]);
+        let got = lookup_a(&c, "big.test").await.unwrap();
+        assert_eq!(got.len(), 100);
+        assert_eq!(got[99], Ipv4Addr::new(198, 51, 100, 100));
+    }
+
+    #[tokio::test]
+    async fn an_answer_larger_than_the_buffer_is_asked_again_over_tcp() {
+        // UDP and TCP on one port, as a name server has them.
+        let (udp, tcp) = loop {
+            let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            if let Ok(tcp) = TcpListener::bind(udp.local_addr().unwrap()).await {
+                break (udp, tcp);
+            }
+        };
+        let addr = udp.local_addr().unwrap();
+        let full = |q: &Message| {
+            let ips = (1..=250).map(|i| a("big.test", Ipv4Addr::new(198, 51, 100, i)));
+            response(q, ResponseCode::NoError, ips.collect())
+        };
+        tokio::spawn(async move {
+            let mut buf = vec![0; 4096];
+            while let Ok((n, from)) = udp.recv_from(&mut buf).await {
+                let q = Message::from_vec(&buf[..n]).unwrap();
+                // All of it in one datagram, no TC bit: more than the receive buffer holds.
+                let mut whole = full(&q);
+                whole.add_answers((1..=100).map(|i| a("big.test", Ipv4Addr::new(198, 51, 101, i))));
+                let bytes = whole.to_vec().unwrap();
+                assert!(bytes.len() > RECEIVE_BUFFER);
+                udp.send_to(&bytes, from).await.unwrap();
+            }
+        });
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = tcp.accept().await {
+                let len = s.read_u16().await.unwrap();
+                let mut q = vec![0; usize::from(len)];
+                s.read_exact(&mut q).await.unwrap();
+                let q = Message::from_vec(&q).unwrap();
+                let bytes = full(&q).to_vec().unwrap();
+                let len = u16::try_from(bytes.len()).unwrap().to_be_bytes();
+                s.write_all(&[&len[..], &bytes].concat()).await.unwrap();
+            }
+        });
+        let c = client(&[addr]);
+        let got = lookup_a(&c, "big.test").await.unwrap();
+        // The TCP answer, not a cut-short datagram.
+        assert_eq!(got.len(), 250);
+        assert_eq!(got[249], Ipv4Addr::new(198, 51, 100, 250));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_queries_each_get_their_own_answer() {
+        // Answers every query with an address derived from its name, in reverse order of
+        // arrival within each burst (so answers cross).
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = vec![0; 4096];
+            loop {
+                let mut burst = Vec::new();
+                let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+                    return;
+                };
+                burst.push((buf[..n].to_vec(), from));
+                while let Ok((n, from)) = socket.try_recv_from(&mut buf) {
+                    burst.push((buf[..n].to_vec(), from));
+                }
+                for (q, from) in burst.into_iter().rev() {
+                    let q = Message::from_vec(&q).unwrap();
+                    let qname = host(q.queries[0].name());
+                    let i: u16 = qname
+                        .trim_start_matches('h')
+                        .trim_end_matches(".test")
+                        .parse()
+                        .unwrap();
+                    let [hi, lo] = i.to_be_bytes();
+                    let r = response(
+                        &q,
+                        ResponseCode::NoError,
+                        vec![a(&qname, Ipv4Addr::new(10, 9, hi, lo))],
+                    );
+                    socket.send_to(&r.to_vec().unwrap(), from).await.unwrap();
+                }
+            }
+        });
+        let c = client(&[addr]);
+        let queries = (0..1000u16).map(|i| {
+            let c = &c;
+            async move { (i, lookup_a(c, &format!("h{i}.test")).await) }
+        });
+        for (i, got) in futures::future::join_all(queries).await {
+            let [hi, lo] = i.to_be_bytes();
+            assert_eq!(got, Ok(vec![Ipv4Addr::new(10, 9, hi, lo)]), "h{i}");
+        }
+    }
+
+    // Virtual time: the two attempts' timeouts, not the machine's speed.
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_server_is_a_timeout_after_two_attempts() {
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let c = client(&[silent.local_addr().unwrap()]);
+        let start = tokio::time::Instant::now();
+        assert_eq!(lookup_a(&c, "x.test").await, Err(DnsFailure::Timeout));
+        let took = start.elapsed();
+        assert!(took >= 2 * T, "{took:?}");
+        assert!(took < 2 * T + Duration::from_millis(200), "{took:?}");
+    }
+
+    #[tokio::test]
+    async fn queries_waiting_on_one_server_are_bounded() {
+        let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = silent.local_addr().unwrap();
+        let c = client(&[addr]);
+        let bound = IN_FLIGHT_PER_SERVER;
+        let queries =
+            (0..bound + 20).map(|i| lookup_a(&c, Box::leak(format!("q{i}.test").into_boxed_str())));
+        let all = futures::future::join_all(queries);
+        let count = async {
+            tokio::time::sleep(T / 2).await;
+            let mut buf = vec![0; 4096];
+            let mut sent = 0;
+            while silent.try_recv(&mut buf).is_ok() {
+                sent += 1;
+            }
+            sent
+        };
+        let (answers, sent) = tokio::join!(all, count);
+        assert_eq!(sent, bound);
+        assert!(answers.iter().all(|a| *a == Err(DnsFailure::Timeout)));
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_an_error_not_a_timeout() {
+        let gone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = gone.local_addr().unwrap();
+        drop(gone);
+        let c = client(&[addr]);
+        // The refusal (ICMP port unreachable) is the answer: Error, where waiting would be Timeout.
+        assert_eq!(lookup_a(&c, "x.test").await, Err(DnsFailure::Error));
+    }
+
+    #[tokio::test]
+    async fn the_next_server_is_asked_when_one_is_silent_or_refuses() {
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let (refusing, _r) =
+            udp_server(|q| vec![response(q, ResponseCode::Refused, vec![]).to_vec().unwrap()])
+                .await;
+        let (good, _g) = udp_server(|q| {
+            let ip = a("x.test", Ipv4Addr::new(192, 0, 2, 7));
+            vec![
+                response(q, ResponseCode::NoError, vec![ip])
+                    .to_vec()
+                    .unwrap(),
+            ]
+        })
+        .await;
+        let c = client(&[silent.local_addr().unwrap(), refusing, good]);
+        assert_eq!(
+            lookup_a(&c, "x.test").await,
+            Ok(vec![Ipv4Addr::new(192, 0, 2, 7)])
+        );
+        // Only the refusing one: its answer stands.
+        let c = client(&[refusing]);
+        assert_eq!(lookup_a(&c, "x.test").await, Err(DnsFailure::Refused));
+    }
+
+    /// A spoofing-minded server: records each query's source port and id, holds the
+    /// queries until `burst` have arrived (so their sockets are open at once), then answers
+    /// each with the right record plus records of other owners slipped in.
+    async fn recording_server(burst: usize) -> (SocketAddr, Arc<Mutex<Vec<(u16, u16)>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = vec![0; 4096];
+            let mut held = Vec::new();
+            while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+                let q = Message::from_vec(&buf[..n]).unwrap();
+                log.lock().unwrap().push((from.port(), q.metadata.id));
+                held.push((q, from));
+                if held.len() < burst {
+                    continue;
+                }
+                for (q, from) in held.drain(..) {
+                    let qname = host(q.queries[0].name());
+                    let answers = vec![
+                        // Another owner's address, and another owner's alias into ours.
+                        a("evil.test", Ipv4Addr::new(203, 0, 113, 66)),
+                        cname("evil.test", &qname),
+                        cname(&qname, "real.test"),
+                        a("real.test", Ipv4Addr::new(192, 0, 2, 1)),
+                        a("unrelated.test", Ipv4Addr::new(203, 0, 113, 67)),
+                    ];
+                    let r = response(&q, ResponseCode::NoError, answers);
+                    socket.send_to(&r.to_vec().unwrap(), from).await.unwrap();
+                }
+            }
+        });
+        (addr, seen)
+    }
+
+    #[tokio::test]
+    async fn every_query_leaves_from_its_own_port_with_its_own_id_and_reads_only_its_owners() {
+        // 200 at once: 200 sockets open together, so 200 ports.
+        let (addr, seen) = recording_server(200).await;
+        let c = client(&[addr]);
+        let queries = (0..200).map(|i| {
+            let c = &c;
+            async move { lookup_a(c, &format!("h{i}.test")).await }
+        });
+        for got in futures::future::join_all(queries).await {
+            assert_eq!(got, Ok(vec![Ipv4Addr::new(192, 0, 2, 1)]));
+        }
+        let log = seen.lock().unwrap().clone();
+        assert_eq!(log.len(), 200);
+        let ports: std::collections::HashSet<u16> = log.iter().map(|(p, _)| *p).collect();
+        assert_eq!(ports.len(), 200, "one source port per query");
+        let ids: std::collections::HashSet<u16> = log.iter().map(|(_, id)| *id).collect();
+        assert!(ids.len() >= 195, "{} distinct ids of 200", ids.len());
+
+        // One after another: the kernel picks each port at random from its ephemeral range
+        // (a chance repeat allowed), never the previous query's socket again.
+        let (addr, seen) = recording_server(1).await;
+        let c = client(&[addr]);
+        for i in 0..50 {
+            let got = lookup_a(&c, &format!("s{i}.test")).await;
+            assert_eq!(got, Ok(vec![Ipv4Addr::new(192, 0, 2, 1)]));
+        }
+        let log = seen.lock().unwrap().clone();
+        let ports: std::collections::HashSet<u16> = log.iter().map(|(p, _)| *p).collect();
+        assert!(ports.len() >= 45, "{} distinct ports of 50", ports.len());
+        let sequential = log
+            .windows(2)
+            .filter(|w| w[1].0 == w[0].0.wrapping_add(1))
+            .count();
+        assert!(sequential < 5, "{sequential} ports one above the last");
+    }
+
+    #[tokio::test]
+    async fn a_formerr_is_asked_again_without_edns() {
+        let (addr, _server) = udp_server(|q| {
+            let r = if q.edns.is_some() {
+                response(q, ResponseCode::FormErr, vec![])
+            } else {
+                response(
+                    q,
+                    ResponseCode::NoError,
+                    vec![a("old.test", Ipv4Addr::new(192, 0, 2, 4))],
+                )
+            };
+            vec![r.to_vec().unwrap()]
+        })
+        .await;
+        let c = client(&[addr]);
+        assert_eq!(
+            lookup_a(&c, "old.test").await,
+            Ok(vec![Ipv4Addr::new(192, 0, 2, 4)])
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dead_first_server_is_asked_after_the_others_once_it_timed_out() {
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let (good, _g) = udp_server(|q| {
+            let ip = a("x.test", Ipv4Addr::new(192, 0, 2, 8));
+            vec![
+                response(q, ResponseCode::NoError, vec![ip])
+                    .to_vec()
+                    .unwrap(),
+            ]
+        })
+        .await;
+        let options = Options {
+            timeout: T,
+            attempts: 2,
+            rotate: false,
+        };
+        let c = Client::new(vec![silent.local_addr().unwrap(), good], options, true);
+        let want = Ok(vec![Ipv4Addr::new(192, 0, 2, 8)]);
+        assert_eq!(c.order(), vec![0, 1]);
+        assert_eq!(lookup_a(&c, "x.test").await, want);
+        // Now suspect: the good one is asked first.
+        assert!(c.servers[0].is_suspect());
+        assert_eq!(c.order(), vec![1, 0]);
+        assert_eq!(lookup_a(&c, "x.test").await, want);
+        // Either answers the health question.
+        let q = Query::query(name("x.test"), RecordType::A);
+        let fresh = Client::new(vec![silent.local_addr().unwrap(), good], options, true);
+        assert!(fresh.resolve_any(&q).await.is_ok());
+    }
+
+    #[test]
+    fn rotate_starts_each_query_at_the_next_server() {
+        let servers: Vec<SocketAddr> = (1..=3)
+            .map(|p| SocketAddr::from(([127, 0, 0, 1], p)))
+            .collect();
+        let options = |rotate| Options {
+            timeout: T,
+            attempts: 1,
+            rotate,
+        };
+        let c = Client::new(servers.clone(), options(true), true);
+        let firsts: Vec<usize> = (0..4).map(|_| c.order()[0]).collect();
+        assert_eq!(firsts, vec![0, 1, 2, 0]);
+        assert_eq!(c.order(), vec![1, 2, 0]);
+        let c = Client::new(servers, options(false), true);
+        assert_eq!(
+            (0..3).map(|_| c.order()[0]).collect::<Vec<_>>(),
+            vec![0, 0, 0]
+        );
+        c.servers[0].suspect();
+        assert_eq!(c.order(), vec![1, 2, 0]);
+    }
+
+    #[test]
+    fn io_errors_map_to_ours_or_theirs() {
+        let os = std::io::Error::from_raw_os_error;
+        assert_eq!(io_failure(&os(24)), DnsFailure::Local); // EMFILE
+        assert_eq!(io_failure(&os(105)), DnsFailure::Local); // ENOBUFS
+        assert_eq!(io_failure(&os(111)), DnsFailure::Error); // ECONNREFUSED
+        assert_eq!(
+            io_failure(&std::io::ErrorKind::TimedOut.into()),
+            DnsFailure::Timeout
+        );
+    }
+
+    #[test]
+    fn queries_carry_edns_and_the_recursion_bit() {
+        let q = Query::query(name("x.test"), RecordType::SRV);
+        for rd in [true, false] {
+            let m = Message::from_vec(&encode(&q, rd, true, 0xbeef).unwrap()).unwrap();
+            assert_eq!(m.metadata.id, 0xbeef);
+            assert_eq!(m.metadata.recursion_desired, rd);
+            assert_eq!(m.queries, vec![q.clone()]);
+            assert_eq!(m.edns.map(|e| e.max_payload()), Some(EDNS_PAYLOAD));
+            let plain = Message::from_vec(&encode(&q, rd, false, 1).unwrap()).unwrap();
+            assert!(plain.edns.is_none());
+        }
+    }
+}
