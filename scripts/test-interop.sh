@@ -25,7 +25,6 @@ cd "$dir"
 # Addresses of this run: 127.A.B.1 and .2, A/B from the process id, so runs do not collide.
 net="127.$((60 + $$ % 100)).$(($$ / 100 % 250))"
 good_ip="$net.1"; bad_ip="$net.2"; mtls_ip="$net.4"; mtls12_ip="$net.5"
-dns_port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
 # --- certificates (openssl) ---------------------------------------------------------------
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
@@ -163,24 +162,35 @@ pids+=($!)
 unset LD_PRELOAD
 
 # --- dnsmasq: authoritative for .test -------------------------------------------------------
-dnsmasq --keep-in-foreground --no-resolv --no-hosts --local=/test/ --port="$dns_port" \
-  --listen-address=127.0.0.1 --bind-interfaces --pid-file= \
-  --srv-host=_sipfederationtls._tcp.good.test,sip.good.test,5061,0,0 \
-  --host-record=sip.good.test,"$good_ip" \
-  --srv-host=_sipfederationtls._tcp.wild.test,sip.wild.test,5061,0,0 \
-  --host-record=sip.wild.test,"$bad_ip" \
-  --srv-host=_sipfederationtls._tcp.moved.test,sip.elsewhere.test,5061,0,0 \
-  --host-record=sip.elsewhere.test,"$good_ip" \
-  --mx-host=teams.test,teams-test.mail.protection.outlook.com,0 \
-  --txt-record=teams.test,MS=ms12345678 \
-  --srv-host=_sipfederationtls._tcp.down.test,sip.down.test,5061,0,0 \
-  --host-record=sip.down.test,"$net.3" \
-  --host-record=sip.mtls.test,"$mtls_ip" --host-record=sip.mtls12.test,"$mtls12_ip" \
-  $(for id in ok foreign noeku none; do
-      printf -- "--srv-host=_sipfederationtls._tcp.mtls-%s.test,sip.mtls.test,5061,0,0 " "$id"
-      printf -- "--srv-host=_sipfederationtls._tcp.mtls12-%s.test,sip.mtls12.test,5061,0,0 " "$id"
-    done) 2>dnsmasq.log &
-pids+=($!)
+# The port is free when picked, but anything on this busy machine may take it before dnsmasq
+# binds it: pick another when dnsmasq cannot listen ("Address already in use").
+dns_up=
+for _ in 1 2 3 4 5; do
+  dns_port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  dnsmasq --keep-in-foreground --no-resolv --no-hosts --local=/test/ --port="$dns_port" \
+    --listen-address=127.0.0.1 --bind-interfaces --pid-file= \
+    --srv-host=_sipfederationtls._tcp.good.test,sip.good.test,5061,0,0 \
+    --host-record=sip.good.test,"$good_ip" \
+    --srv-host=_sipfederationtls._tcp.wild.test,sip.wild.test,5061,0,0 \
+    --host-record=sip.wild.test,"$bad_ip" \
+    --srv-host=_sipfederationtls._tcp.moved.test,sip.elsewhere.test,5061,0,0 \
+    --host-record=sip.elsewhere.test,"$good_ip" \
+    --mx-host=teams.test,teams-test.mail.protection.outlook.com,0 \
+    --txt-record=teams.test,MS=ms12345678 \
+    --srv-host=_sipfederationtls._tcp.down.test,sip.down.test,5061,0,0 \
+    --host-record=sip.down.test,"$net.3" \
+    --host-record=sip.mtls.test,"$mtls_ip" --host-record=sip.mtls12.test,"$mtls12_ip" \
+    $(for id in ok foreign noeku none; do
+        printf -- "--srv-host=_sipfederationtls._tcp.mtls-%s.test,sip.mtls.test,5061,0,0 " "$id"
+        printf -- "--srv-host=_sipfederationtls._tcp.mtls12-%s.test,sip.mtls12.test,5061,0,0 " "$id"
+      done) --log-facility=- 2>dnsmasq.log &
+  dnsmasq_pid=$!
+  while kill -0 "$dnsmasq_pid" 2>/dev/null && ! grep -q "started" dnsmasq.log; do sleep 0.1; done
+  if kill -0 "$dnsmasq_pid" 2>/dev/null; then pids+=("$dnsmasq_pid"); dns_up=1; break; fi
+  wait "$dnsmasq_pid" 2>/dev/null || true
+  cat dnsmasq.log >&2
+done
+[ -n "$dns_up" ] || { echo "dnsmasq did not start" >&2; exit 1; }
 
 for ip in "$good_ip" "$mtls_ip"; do
   for _ in $(seq 50); do
