@@ -4,8 +4,11 @@
 //! SIP answers after 300 ms). The lab world runs in a separate process (this binary in world
 //! mode), so the CPU figures are the exporter's alone.
 //!
-//! Run: `cargo bench --features lab --bench fleet -- [DOMAINS...]` (default 2000 10000). Asserts that every
-//! domain was probed and every endpoint came up.
+//! Run: `cargo bench --features lab --bench fleet -- [DOMAINS...]` (default 2000 10000).
+//! Asserts that every domain was probed and every endpoint came up, and (the fleet's chains all
+//! point at one lab CA's CRL and OCSP responder) that round 1 fetched the CRL once and asked
+//! OCSP at most once per distinct certificate, round 2 neither. `SIPFED_FLEET_NO_REVOCATION=1`:
+//! chains without pointers, the cost without revocation evidence.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -49,6 +52,7 @@ fn cpu_seconds() -> f64 {
 /// DNS query count until stdin closes.
 async fn world(domains: usize, shared: bool) {
     let lab = Lab::start().await.expect("lab starts");
+    let ca = lab.revocation_ca().await.ok();
     let mut list = String::new();
     if shared {
         let leaf = lab
@@ -74,12 +78,23 @@ async fn world(domains: usize, shared: bool) {
             list.push_str(&format!("  - domain: {name}\n    tenant: t{}\n", d % 100));
         }
     } else {
+        // Every edge's chain points at one CA's CRL and OCSP responder, unless
+        // SIPFED_FLEET_NO_REVOCATION is set (chains without pointers: the cost before).
+        let pointers = std::env::var("SIPFED_FLEET_NO_REVOCATION").is_err();
         let mut addrs = Vec::new();
         for e in 0..EDGES {
-            let p = lab
-                .tls_peer(&LeafSpec::good(&format!("edge{e}.hoster.example")))
-                .await
-                .expect("peer");
+            let name = format!("edge{e}.hoster.example");
+            let p = match &ca {
+                Some(ca) if pointers => lab
+                    .peer(Behavior::Tls {
+                        leaf: ca.leaf(&name).expect("leaf"),
+                        request_client_cert: false,
+                        sip: SipMode::Answer(200),
+                    })
+                    .await
+                    .expect("peer"),
+                _ => lab.tls_peer(&LeafSpec::good(&name)).await.expect("peer"),
+            };
             addrs.push(p.address);
         }
         for d in 0..domains {
@@ -103,6 +118,13 @@ async fn world(domains: usize, shared: bool) {
     while let Ok(Some(line)) = lines.next_line().await {
         if line.trim() == "queries" {
             println!("{}", lab.zone.queries.load(Ordering::Relaxed));
+            let _ = std::io::stdout().flush();
+        }
+        if line.trim() == "revocation" {
+            let (crl, ocsp) = ca
+                .as_ref()
+                .map_or((0, 0), |c| (c.crl_requests(), c.ocsp_requests()));
+            println!("{crl} {ocsp}");
             let _ = std::io::stdout().flush();
         }
     }
@@ -136,6 +158,17 @@ impl World {
             out,
             config: line.trim().into(),
         }
+    }
+
+    /// CRL and OCSP requests the world's CA served so far.
+    fn revocation(&mut self) -> (u64, u64) {
+        let stdin = self.child.stdin.as_mut().expect("stdin");
+        writeln!(stdin, "revocation").expect("ask");
+        stdin.flush().expect("flush");
+        let mut line = String::new();
+        self.out.read_line(&mut line).expect("answer");
+        let mut n = line.split_whitespace().map(|n| n.parse().expect("count"));
+        (n.next().unwrap_or(0), n.next().unwrap_or(0))
     }
 
     fn queries(&mut self) -> u64 {
@@ -213,7 +246,18 @@ async fn fleet(domains: usize) {
         .count();
     assert_eq!(down, 0, "every endpoint came up");
     let sip_ok = sip_ok(&reports);
+    let not_revoked = reports
+        .iter()
+        .filter(|r| {
+            r.vantages.iter().all(|v| {
+                v.findings
+                    .iter()
+                    .any(|f| f.check.as_str() == "cert_not_revoked" && f.passed)
+            })
+        })
+        .count();
     drop(reports);
+    let revocation1 = world.revocation();
     // Second round: what every later round costs (the Microsoft 365 evidence is reused).
     // SIPFED_FLEET_EXTRA_ROUNDS: later rounds before the measured one (profiling them).
     let extra: usize = std::env::var("SIPFED_FLEET_EXTRA_ROUNDS")
@@ -228,6 +272,16 @@ async fn fleet(domains: usize) {
     let wall2 = round(&store).await;
     let cpu2 = cpu_seconds() - cpu_before2;
     let queries2 = world.queries() - queries_before2;
+    let revocation2 = world.revocation();
+    let pointers = std::env::var("SIPFED_FLEET_NO_REVOCATION").is_err();
+    if pointers {
+        // One CRL download for the fleet, at most one OCSP request per distinct certificate
+        // (one per edge), none in a later round before nextUpdate.
+        assert_eq!(revocation1.0, 1, "one CRL fetch in round 1");
+        assert!(revocation1.1 <= EDGES as u64, "OCSP requests in round 1");
+        assert_eq!(revocation2, revocation1, "no fetch in round 2");
+        assert_eq!(not_revoked, domains, "cert_not_revoked passes everywhere");
+    }
     // Scrapes as /metrics serves them: chunks handed out as they are rendered (the page is
     // never held whole); the peak RSS below includes them.
     let mut scrapes = Vec::new();
@@ -272,6 +326,17 @@ async fn fleet(domains: usize) {
         cpu2 * 1000.0 / n,
         queries2 as f64 / n
     );
+    if pointers {
+        println!(
+            "  revocation: every chain points at one CA's CRL and OCSP ({EDGES} distinct leaves): round 1 {} CRL fetch(es), {} OCSP request(s); round 2 {} and {}; cert_not_revoked passes for {not_revoked}/{domains}",
+            revocation1.0,
+            revocation1.1,
+            revocation2.0 - revocation1.0,
+            revocation2.1 - revocation1.1
+        );
+    } else {
+        println!("  revocation: chains without CRL/OCSP pointers (SIPFED_FLEET_NO_REVOCATION)");
+    }
     println!(
         "  /metrics scrape: median {:.1} ms (min {:.1}, max {:.1}), {:.1} MiB plain; gzip {:.1} MiB in {:.0} ms",
         scrapes[scrapes.len() / 2],

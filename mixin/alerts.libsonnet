@@ -59,6 +59,7 @@ local fold(text) = std.join(' ', std.split(std.rstripChars(text, '\n'), '\n'));
                 client_cert_valid                           -> SipFedClientCertInvalid
                 cert_client_auth_kept                       -> SipFedClientAuthCliff
                 cert_renewal_activated                      -> SipFedCertificateRenewalNotActivated
+                cert_not_revoked                            -> SipFedCertificateRevoked
                 teams_federation_srv, and srv_present where teams_federation_srv fails too
                                                             -> SipFedTeamsFederationRecordMissing
                 tcp_connect, tls_handshake (where an endpoint alert applies)
@@ -67,7 +68,7 @@ local fold(text) = std.join(' ', std.split(std.rstripChars(text, '\n'), '\n'));
             |||,
             expr: |||
               (
-                sipfed_check_success{check!~"cert_expiry|cert_valid_now|cert_renewal_activated|teams_federation_srv|srv_present|tcp_connect|tls_handshake|client_cert_accepted|inbound_cert_accepted|client_cert_valid|cert_client_auth_kept"} == 0
+                sipfed_check_success{check!~"cert_expiry|cert_valid_now|cert_renewal_activated|cert_not_revoked|teams_federation_srv|srv_present|tcp_connect|tls_handshake|client_cert_accepted|inbound_cert_accepted|client_cert_valid|cert_client_auth_kept"} == 0
               )
               or
               (
@@ -298,6 +299,26 @@ local fold(text) = std.join(' ', std.split(std.rstripChars(text, '\n'), '\n'));
                 The certificate served by {{ $labels.target }} ({{ $labels.address }}) for domain
                 {{ $labels.domain }} (tenant {{ $labels.tenant }}, vantage {{ $labels.vantage }})
                 expired {{ $value | humanizeDuration }} ago. TLS federation with this endpoint fails.
+              |||,
+            },
+          }),
+
+          alert('SipFedCertificateRevoked', {
+            comment:: |||
+              Verified evidence (the issuer's signature, this certificate's serial, before its
+              nextUpdate) that the CA revoked a presented certificate: edges that check
+              revocation refuse it now. The finding's message has the serial, date, reason code
+              and source (status page, `check --verbose`).
+            |||,
+            expr: 'sipfed_check_success{check="cert_not_revoked"} == 0',
+            'for': '5m',
+            labels: { severity: 'critical' },
+            annotations: {
+              summary: 'A certificate presented for {{ $labels.domain }} is revoked',
+              description: |||
+                Domain {{ $labels.domain }} (tenant {{ $labels.tenant }}, vantage {{ $labels.vantage }})
+                presents a certificate its CA has revoked (by its CRL, its OCSP responder or the
+                stapled OCSP response). Partners that check revocation refuse the TLS connection.
               |||,
             },
           }),

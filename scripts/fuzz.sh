@@ -13,7 +13,7 @@ seconds=${1:-60}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(sip_response cert_der config web_config dns_answer)
+  targets=(sip_response cert_der config web_config dns_answer ocsp_response crl)
 fi
 cargo +nightly fuzz --version >/dev/null 2>&1 || {
   echo "cargo-fuzz not found: cargo install cargo-fuzz (and rustup toolchain install nightly)" >&2

@@ -49,6 +49,59 @@ openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout id-foreig
 printf "subjectAltName=DNS:edge.interop.test\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n" > id-foreign.ext
 openssl x509 -req -in id-foreign.csr -CA ca2.pem -CAkey ca2.key -CAcreateserial -out id-foreign.pem -days 90 -extfile id-foreign.ext 2>/dev/null
 
+# --- revocation evidence (openssl ca, openssl crl, openssl ocsp) -----------------------------
+# Leaves naming a CRL and an OCSP responder on a loopback HTTP front (python): GET /ca.crl
+# serves the CRL `openssl ca -gencrl` made; POST /ocsp runs `openssl ocsp -reqin/-respout` for
+# each request (its own -port would listen on every interface). Chains: leaf + issuer.
+rev_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+revleaf() { # name crl-url ocsp-url
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=sip.$1.test" 2>/dev/null
+  printf "subjectAltName=DNS:sip.%s.test\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\ncrlDistributionPoints=URI:%s\nauthorityInfoAccess=OCSP;URI:%s\n" "$1" "$2" "$3" > "$1.ext"
+  openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$1.leaf.pem" -days 90 -extfile "$1.ext" 2>/dev/null
+  cat "$1.leaf.pem" ca.pem > "$1.pem"
+}
+revleaf revoked "http://127.0.0.1:$rev_port/ca.crl" "http://127.0.0.1:$rev_port/ocsp"
+revleaf fine "http://127.0.0.1:$rev_port/ca.crl" "http://127.0.0.1:$rev_port/ocsp"
+revleaf deadptr "http://127.0.0.1:1/ca.crl" "http://127.0.0.1:1/ocsp"
+mkdir -p cadb && touch cadb/index.txt && echo 1000 > cadb/crlnumber
+printf "[ca]\ndefault_ca = interop\n[interop]\ndatabase = cadb/index.txt\ncrlnumber = cadb/crlnumber\ndefault_md = sha256\ndefault_crl_days = 7\n" > ca.cnf
+openssl ca -config ca.cnf -cert ca.pem -keyfile ca.key -revoke revoked.leaf.pem -crl_reason keyCompromise 2>/dev/null
+openssl ca -config ca.cnf -cert ca.pem -keyfile ca.key -valid fine.leaf.pem 2>/dev/null
+openssl ca -config ca.cnf -cert ca.pem -keyfile ca.key -gencrl -out ca.crl.pem 2>/dev/null
+openssl crl -in ca.crl.pem -outform DER -out ca.crl
+cat > revocation.py <<'PY'
+import http.server, subprocess, sys, tempfile, os
+class H(http.server.BaseHTTPRequestHandler):
+    def answer(self, body, kind):
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self):
+        if self.path != "/ca.crl":
+            return self.send_error(404)
+        self.answer(open("ca.crl", "rb").read(), "application/pkix-crl")
+    def do_POST(self):
+        if self.path != "/ocsp":
+            return self.send_error(404)
+        request = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with tempfile.TemporaryDirectory() as d:
+            open(os.path.join(d, "req"), "wb").write(request)
+            subprocess.run(["openssl", "ocsp", "-index", "cadb/index.txt", "-rsigner", "ca.pem",
+                            "-rkey", "ca.key", "-CA", "ca.pem", "-ndays", "1",
+                            "-reqin", os.path.join(d, "req"), "-respout", os.path.join(d, "resp")],
+                           check=True, capture_output=True)
+            self.answer(open(os.path.join(d, "resp"), "rb").read(), "application/ocsp-response")
+    def log_message(self, *args):
+        sys.stderr.write("revocation: " + (args[0] % args[1:]) + "\n")
+# Threads: the exporter asks for the CRL and each OCSP answer at once; one slow `openssl ocsp`
+# must not hold the others past the probe's deadline.
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+python3 revocation.py "$rev_port" 2>revocation.log &
+pids+=($!)
+
 # --- Kamailio: two TLS listeners, one certificate each -----------------------------------
 cat > tls.cfg <<TLS
 [server:default]
@@ -61,6 +114,24 @@ require_certificate = no
 method = TLSv1.2+
 certificate = $dir/wild.pem
 private_key = $dir/wild.key
+verify_certificate = no
+require_certificate = no
+[server:$net.7:5061]
+method = TLSv1.2+
+certificate = $dir/revoked.pem
+private_key = $dir/revoked.key
+verify_certificate = no
+require_certificate = no
+[server:$net.8:5061]
+method = TLSv1.2+
+certificate = $dir/fine.pem
+private_key = $dir/fine.key
+verify_certificate = no
+require_certificate = no
+[server:$net.9:5061]
+method = TLSv1.2+
+certificate = $dir/deadptr.pem
+private_key = $dir/deadptr.key
 verify_certificate = no
 require_certificate = no
 TLS
@@ -95,6 +166,9 @@ tcp_children=4
 enable_tls=yes
 listen=tls:$good_ip:5061
 listen=tls:$bad_ip:5061
+listen=tls:$net.7:5061
+listen=tls:$net.8:5061
+listen=tls:$net.9:5061
 auto_aliases=no
 loadmodule "sl.so"
 loadmodule "tls.so"
@@ -179,6 +253,12 @@ for _ in 1 2 3 4 5; do
     --txt-record=teams.test,MS=ms12345678 \
     --srv-host=_sipfederationtls._tcp.down.test,sip.down.test,5061,0,0 \
     --host-record=sip.down.test,"$net.3" \
+    --srv-host=_sipfederationtls._tcp.revoked.test,sip.revoked.test,5061,0,0 \
+    --host-record=sip.revoked.test,"$net.7" \
+    --srv-host=_sipfederationtls._tcp.fine.test,sip.fine.test,5061,0,0 \
+    --host-record=sip.fine.test,"$net.8" \
+    --srv-host=_sipfederationtls._tcp.deadptr.test,sip.deadptr.test,5061,0,0 \
+    --host-record=sip.deadptr.test,"$net.9" \
     --host-record=sip.mtls.test,"$mtls_ip" --host-record=sip.mtls12.test,"$mtls12_ip" \
     $(for id in ok foreign noeku none; do
         printf -- "--srv-host=_sipfederationtls._tcp.mtls-%s.test,sip.mtls.test,5061,0,0 " "$id"
@@ -211,7 +291,7 @@ printf "global:\n  ca_file: ca.pem\n  timeout: 5s\n%s\ndomains:\n%s\n" "$tenants
 set +e
 # shellcheck disable=SC2086 # one word per domain
 "$BIN" check --config.file=sipfed.yml --resolver "127.0.0.1:$dns_port" --output json \
-  good.test wild.test moved.test teams.test down.test $mtls_names > report.json
+  good.test wild.test moved.test teams.test down.test $mtls_names revoked.test fine.test deadptr.test > report.json
 status=$?
 set -e
 
@@ -231,6 +311,9 @@ domains:
   - domain: moved.test
   - domain: teams.test
   - domain: down.test
+  - domain: revoked.test
+  - domain: fine.test
+  - domain: deadptr.test
 $mtls_domains
 $tenants
 YML
@@ -241,7 +324,7 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 curl -sf "http://127.0.0.1:$http_port/metrics" > metrics.txt
-for d in good.test wild.test moved.test teams.test down.test $mtls_names; do
+for d in good.test wild.test moved.test teams.test down.test $mtls_names revoked.test fine.test deadptr.test; do
   curl -sf "http://127.0.0.1:$http_port/probe?target=$d" > "probe-$d.txt"
 done
 
@@ -281,6 +364,16 @@ expect("teams.test", "srv_present", False, "nxdomain")
 expect("teams.test", "teams_federation_srv", False, "missing_srv")
 expect("down.test", "tcp_connect", False, "connection_refused")
 absent("down.test", "tls_handshake")
+# Revocation evidence from openssl's CRL and OCSP responder, behind Kamailio.
+expect("revoked.test", "cert_not_revoked", False, "revoked")
+expect("revoked.test", "revocation_reachable", True)
+expect("fine.test", "cert_not_revoked", True)
+expect("fine.test", "revocation_reachable", True)
+expect("deadptr.test", "revocation_reachable", False, "connection_refused")
+absent("deadptr.test", "cert_not_revoked")
+msg = reports.get("revoked.test", {}).get("cert_not_revoked", {}).get("message", "")
+good = "(keyCompromise)" in msg and "according to the" in msg
+print(("ok   " if good else "FAIL ") + f"revoked.test: the message names the reason code and the source: {msg}")
 # Mutual TLS against Kamailio (OpenSSL): TLS 1.3 (alert after the handshake) and TLS 1.2 only
 # (alert during it), one verdict per identity on the same edge.
 def says(domain, check, words):
@@ -322,6 +415,13 @@ for name, view in [("/metrics", from_metrics), ("/probe", from_probe)]:
     good = view == from_check and len(view) > 40
     diff = sorted(set(view.items()) ^ set(from_check.items()))
     print(("ok   " if good else "FAIL ") + f"{name} gives the same verdict as check for {len(view)} (domain, check) pairs" + ("" if good else f": differs in {diff}"))
+    if not good:
+        # Why the served exporter saw otherwise: its failure reasons for the differing pairs.
+        text = open("metrics.txt").read()
+        for (d, c), _ in diff:
+            for line in text.splitlines():
+                if line.startswith("sipfed_check_failure_info{") and f'domain="{d}"' in line and f'check="{c}"' in line:
+                    print("     " + line)
 # The pair verdicts: /metrics and /probe say what check says.
 ready = re.compile(r'^sipfed_federation_ready\{(.*)\} (\S+)$')
 def pairs(text):

@@ -577,7 +577,7 @@
       id: 11,
       type: 'table',
       title: 'Endpoints',
-      description: 'Every address of every SRV target, per vantage: reachability, TCP and TLS timings, TLS version, whether the server asks for a client certificate, SIP OPTIONS.',
+      description: 'Every address of every SRV target, per vantage: reachability, TCP and TLS timings, TLS version, whether the server asks for a client certificate, whether it staples an OCSP response, SIP OPTIONS. Revocation verdicts (cert_not_revoked, revocation_reachable) are in the check panels.',
       gridPos: { x: 0, y: 23, w: 24, h: 7 },
       targets: [
         {
@@ -631,6 +631,14 @@
         {
           refId: 'G',
           expr: 'sipfed_sip_options_duration_seconds{%(jobInstance)s, tenant="$tenant", domain="$domain", vantage=~"$vantage"}',
+          legendFormat: '__auto',
+          instant: true,
+          range: false,
+          format: 'table',
+        },
+        {
+          refId: 'H',
+          expr: 'sipfed_cert_ocsp_stapled{%(jobInstance)s, tenant="$tenant", domain="$domain", vantage=~"$vantage"}',
           legendFormat: '__auto',
           instant: true,
           range: false,
@@ -725,6 +733,24 @@
             ],
           },
           {
+            matcher: { id: 'byName', options: 'Value #H' },
+            properties: [
+              {
+                id: 'mappings',
+                value: [
+                  {
+                    type: 'value',
+                    options: {
+                      '0': { text: 'no', color: 'text', index: 0 },
+                      '1': { text: 'yes', color: 'text', index: 1 },
+                    },
+                  },
+                ],
+              },
+              { id: 'displayName', value: 'OCSP stapled' },
+            ],
+          },
+          {
             matcher: { id: 'byName', options: 'version' },
             properties: [
               { id: 'displayName', value: 'TLS version' },
@@ -770,6 +796,7 @@
               'Value #E': 7,
               'Value #F': 8,
               'Value #G': 9,
+              'Value #H': 10,
             },
             renameByName: {},
           },

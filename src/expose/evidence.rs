@@ -5,7 +5,8 @@
 use std::net::IpAddr;
 
 use crate::facts::{
-    Blind, CertFacts, DnsFailure, EndpointFacts, Facts, ResolverAnswer, SrvRecord, TargetFacts,
+    Blind, CertFacts, CertState, DnsFailure, EndpointFacts, Facts, ResolverAnswer, RevocationFacts,
+    SrvRecord, TargetFacts,
 };
 use crate::judge::VantageReport;
 
@@ -388,6 +389,9 @@ fn endpoint_lines(out: &mut Vec<Line>, e: &EndpointFacts, now: i64) {
         ));
         cert_lines(out, 3, leaf, now);
     }
+    if let Some(r) = &e.revocation {
+        revocation_lines(out, r, now);
+    }
     if let Some(sip) = &e.sip {
         let text = match sip.status {
             // The detail is the status line when gathering kept one.
@@ -404,6 +408,82 @@ fn endpoint_lines(out: &mut Vec<Line>, e: &EndpointFacts, now: i64) {
         });
         if let Some(server) = &sip.server {
             out.push(line(3, "sip_server", "Responding server", server.clone()));
+        }
+    }
+}
+
+/// Per certificate: where revocation evidence came from, what it said, until when it holds.
+fn revocation_lines(out: &mut Vec<Line>, r: &RevocationFacts, now: i64) {
+    let stapled = if r.stapled {
+        "the edge stapled an OCSP response"
+    } else {
+        "no stapled OCSP response"
+    };
+    out.push(line(2, "revocation", "Revocation", stapled));
+    if let Some(b) = r.blind {
+        out.push(line(
+            3,
+            "revocation_blind",
+            "Not fetched",
+            format!("{}: no revocation check judges this chain", blind_text(b)),
+        ));
+        return;
+    }
+    for c in &r.certs {
+        let which = if c.position == 0 {
+            "leaf"
+        } else {
+            "intermediate"
+        };
+        out.push(line(
+            3,
+            "revocation_cert",
+            "Certificate",
+            format!("{which} {} (serial {})", c.subject_cn, c.serial),
+        ));
+        if c.evidence.is_empty() {
+            out.push(line(
+                4,
+                "revocation_evidence",
+                "Evidence",
+                "names no CRL or OCSP responder",
+            ));
+        }
+        for ev in &c.evidence {
+            let from = if ev.url.is_empty() {
+                ev.source.as_str().to_string()
+            } else {
+                format!("{} {}", ev.source.as_str(), ev.url)
+            };
+            let fetched = format!("fetched {} ago", age((now - ev.fetched_at) as f64));
+            let (text, bad) = match &ev.outcome {
+                Err(f) => (
+                    format!("{from}: {}: {} ({fetched})", f.reason.as_str(), f.detail),
+                    true,
+                ),
+                Ok(st) => {
+                    let said = match &st.state {
+                        CertState::Good => "good".to_string(),
+                        CertState::Unknown => "unknown to the responder".to_string(),
+                        CertState::Revoked { at, reason } => format!(
+                            "revoked on {} ({})",
+                            date(*at),
+                            reason.as_deref().unwrap_or("no reason code")
+                        ),
+                    };
+                    let until = match st.next_update {
+                        Some(n) if n < now => format!("stale since {}", date(n)),
+                        Some(n) => format!("holds until {}", datetime(n as f64)),
+                        None => "no nextUpdate".to_string(),
+                    };
+                    let bad = st.stale(now) || matches!(st.state, CertState::Revoked { .. });
+                    (format!("{from}: {said}, {until} ({fetched})"), bad)
+                }
+            };
+            out.push(Line {
+                failed: bad,
+                ..line(4, "revocation_evidence", "Evidence", text)
+            });
         }
     }
 }
@@ -497,6 +577,10 @@ mod tests {
                     any: false,
                 }),
                 self_signed: false,
+                ocsp_urls: Vec::new(),
+                crl_urls: Vec::new(),
+                subject_raw: Vec::new(),
+                issuer_raw: Vec::new(),
             }),
         };
         let record = SrvRecord {
@@ -542,6 +626,7 @@ mod tests {
                         client_cert_sent: false,
                     })),
                     chain: vec![leaf].into(),
+                    revocation: None,
                     sip: Some(SipFacts {
                         status: Ok(200),
                         duration_seconds: 0.004,
@@ -617,6 +702,79 @@ mod tests {
         assert_eq!(find(&lines, "address")[0].depth, 1);
         assert_eq!(find(&lines, "tls")[0].depth, 2);
         assert_eq!(find(&lines, "issuer")[0].depth, 3);
+    }
+
+    #[test]
+    fn revocation_evidence_says_where_what_and_until_when() {
+        use crate::facts::{CertRevocation, Evidence, EvidenceFailure, Source, Status};
+        let mut f = healthy();
+        let status = |state| Status {
+            state,
+            this_update: NOW - 3600,
+            next_update: Some(NOW + 86_400),
+        };
+        f.targets[0].endpoints[0].revocation = Some(std::sync::Arc::new(RevocationFacts {
+            stapled: true,
+            certs: vec![CertRevocation {
+                position: 0,
+                subject_cn: "sip.a.example".into(),
+                serial: "0a1b".into(),
+                evidence: vec![
+                    Evidence {
+                        source: Source::Staple,
+                        url: String::new(),
+                        fetched_at: NOW - 90,
+                        outcome: Ok(status(CertState::Good)),
+                    },
+                    Evidence {
+                        source: Source::Crl,
+                        url: "http://crl.lab/ca.crl".into(),
+                        fetched_at: NOW - 600,
+                        outcome: Ok(status(CertState::Revoked {
+                            at: NOW - 86_400,
+                            reason: Some("keyCompromise".into()),
+                        })),
+                    },
+                    Evidence {
+                        source: Source::Ocsp,
+                        url: "http://ocsp.lab".into(),
+                        fetched_at: NOW - 600,
+                        outcome: Err(EvidenceFailure::new(Reason::HttpError, "answered 404")),
+                    },
+                ],
+            }],
+            blind: None,
+        }));
+        let lines = facts_lines(&f, NOW);
+        assert_eq!(
+            find(&lines, "revocation")[0].text,
+            "the edge stapled an OCSP response"
+        );
+        assert_eq!(
+            find(&lines, "revocation_cert")[0].text,
+            "leaf sip.a.example (serial 0a1b)"
+        );
+        let ev: Vec<(&str, bool)> = find(&lines, "revocation_evidence")
+            .iter()
+            .map(|l| (l.text.as_str(), l.failed))
+            .collect();
+        assert_eq!(
+            ev,
+            [
+                (
+                    "stapled OCSP: good, holds until 2026-01-02 00:00:00 UTC (fetched 90 s ago)",
+                    false
+                ),
+                (
+                    "CRL http://crl.lab/ca.crl: revoked on 2025-12-31 (keyCompromise), holds until 2026-01-02 00:00:00 UTC (fetched 10 min ago)",
+                    true
+                ),
+                (
+                    "OCSP http://ocsp.lab: http_error: answered 404 (fetched 10 min ago)",
+                    true
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -382,7 +382,7 @@ fn write_reports(out: &mut Out<'_>, reports: &[&DomainReport], own: &HashMap<Str
     }
     // Per endpoint: each family emits at most one sample per endpoint (extra labels, value).
     type PerEndpoint = fn(&EndpointFacts, &mut dyn FnMut(&[(&str, &str)], f64));
-    let per_endpoint: [(&str, &str, PerEndpoint); 12] = [
+    let per_endpoint: [(&str, &str, PerEndpoint); 13] = [
         (
             "sipfed_endpoint_up",
             "1 when TCP connected and the TLS handshake completed.",
@@ -430,6 +430,15 @@ fn write_reports(out: &mut Out<'_>, reports: &[&DomainReport], own: &HashMap<Str
             |e, emit| {
                 if let Some(h) = e.handshake() {
                     emit(&[], f64::from(u8::from(h.client_cert_requested)))
+                }
+            },
+        ),
+        (
+            "sipfed_cert_ocsp_stapled",
+            "1 when the edge stapled an OCSP response to the handshake.",
+            |e, emit| {
+                if let (Some(_), Some(r)) = (e.handshake(), &e.revocation) {
+                    emit(&[], f64::from(u8::from(r.stapled)))
                 }
             },
         ),

@@ -32,6 +32,15 @@ pub struct CertDetails {
     /// `None` when the certificate has no EKU extension (any usage).
     pub eku: Option<Eku>,
     pub self_signed: bool,
+    /// The OCSP responders its Authority Information Access names (http URLs only).
+    pub ocsp_urls: Vec<String>,
+    /// Its CRL distribution points (http URLs only).
+    pub crl_urls: Vec<String>,
+    /// DER of the subject and issuer names: finding a certificate's issuer in a chain.
+    #[serde(skip)]
+    pub subject_raw: Vec<u8>,
+    #[serde(skip)]
+    pub issuer_raw: Vec<u8>,
 }
 
 /// The extended key usages relevant to federation.

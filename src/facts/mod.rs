@@ -8,6 +8,7 @@ use serde::{Serialize, Serializer};
 mod address;
 mod cert;
 mod m365;
+mod revocation;
 
 pub use address::{is_forbidden, is_global, may_connect};
 pub use cert::{
@@ -16,6 +17,10 @@ pub use cert::{
 pub use m365::{
     M365Facts, Platform, classify_target, exchange_online_cloud, is_microsoft_host, sip_cloud,
     tenant_cloud,
+};
+pub use revocation::{
+    CertRevocation, CertState, Evidence, EvidenceFailure, RevocationFacts, Source, Status,
+    reason_name,
 };
 
 /// Everything one probe of one domain from one vantage learned before its deadline.
@@ -249,6 +254,9 @@ pub struct EndpointFacts {
     pub chain: std::sync::Arc<[CertFacts]>,
     /// The SIP OPTIONS exchange, when enabled and the handshake completed.
     pub sip: Option<SipFacts>,
+    /// Revocation evidence for the presented chain (shared like the chain); `None` when no
+    /// chain was presented.
+    pub revocation: Option<std::sync::Arc<RevocationFacts>>,
     /// The exporter could not look at this address (its own trouble): whatever else this
     /// endpoint holds is no evidence, and checks skip it.
     pub blind: Option<Blind>,
@@ -505,6 +513,9 @@ pub enum Reason {
     Disagree,
     WrongCloud,
     ForbiddenAddress,
+    Revoked,
+    HttpError,
+    BadResponse,
     ClientCertMissing,
     ClientCertRejected,
     ClientAuthEnding,
@@ -555,6 +566,9 @@ impl Reason {
             Reason::Disagree => "disagree",
             Reason::WrongCloud => "wrong_cloud",
             Reason::ForbiddenAddress => "forbidden_address",
+            Reason::Revoked => "revoked",
+            Reason::HttpError => "http_error",
+            Reason::BadResponse => "bad_response",
             Reason::ClientCertMissing => "client_cert_missing",
             Reason::ClientCertRejected => "client_cert_rejected",
             Reason::ClientAuthEnding => "client_auth_ending",

@@ -1,6 +1,7 @@
 //! Certificate parsing (x509-parser): DER in, the fields checks and metrics need out.
 
-use x509_parser::extensions::GeneralName;
+use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
+use x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_OCSP;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::facts::{CertDetails, CertFacts, Eku, hex};
@@ -61,7 +62,63 @@ fn details(cert: &X509Certificate<'_>) -> CertDetails {
         dns_names,
         eku,
         self_signed: cert.subject().as_raw() == cert.issuer().as_raw(),
+        ocsp_urls: ocsp_urls(cert),
+        crl_urls: crl_urls(cert),
+        subject_raw: cert.subject().as_raw().to_vec(),
+        issuer_raw: cert.issuer().as_raw().to_vec(),
     }
+}
+
+/// Pointers kept per kind at most (a hostile certificate may name hundreds).
+const MAX_POINTERS: usize = 4;
+
+/// An `http://` URL the exporter may fetch (LDAP and others are not followed).
+fn http_url(name: &GeneralName<'_>) -> Option<String> {
+    match name {
+        GeneralName::URI(u) if u.len() <= 1024 && u.get(..7)?.eq_ignore_ascii_case("http://") => {
+            Some(u.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// The OCSP responders of the certificate's Authority Information Access.
+fn ocsp_urls(cert: &X509Certificate<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    for ext in cert.extensions() {
+        if let ParsedExtension::AuthorityInfoAccess(aia) = ext.parsed_extension() {
+            for d in &aia.accessdescs {
+                if d.access_method == OID_PKIX_ACCESS_DESCRIPTOR_OCSP
+                    && let Some(u) = http_url(&d.access_location)
+                    && !out.contains(&u)
+                {
+                    out.push(u);
+                }
+            }
+        }
+    }
+    out.truncate(MAX_POINTERS);
+    out
+}
+
+/// The certificate's CRL distribution points (full names only).
+fn crl_urls(cert: &X509Certificate<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    for ext in cert.extensions() {
+        if let ParsedExtension::CRLDistributionPoints(points) = ext.parsed_extension() {
+            for p in points.iter() {
+                if let Some(DistributionPointName::FullName(names)) = &p.distribution_point {
+                    for u in names.iter().filter_map(http_url) {
+                        if !out.contains(&u) {
+                            out.push(u);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out.truncate(MAX_POINTERS);
+    out
 }
 
 #[cfg(test)]

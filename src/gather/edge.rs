@@ -31,8 +31,9 @@ use tokio::time::{Instant, timeout, timeout_at};
 use super::identity::Identity;
 use super::probe::VantageClient;
 use super::proxy::{self, ProxyError};
+use super::revocation::Revocations;
 use super::sip::{self, Users};
-use crate::facts::{Blind, CertFacts, Reason, SipFacts, TlsFacts, TlsFailure};
+use crate::facts::{Blind, CertFacts, Reason, RevocationFacts, SipFacts, TlsFacts, TlsFailure};
 
 /// Connections in flight to one address at most: many customer domains share one edge.
 pub const PER_ADDRESS_CONNECTIONS: usize = 4;
@@ -79,6 +80,8 @@ pub struct Edges {
     limiter: Arc<AddressLimiter>,
     /// Looks performed (each one TCP connect and at most one TLS handshake).
     looks: std::sync::atomic::AtomicU64,
+    /// Revocation evidence, cached by lifetime for every look of every vantage.
+    pub revocations: Arc<Revocations>,
 }
 
 /// How to reach an edge: everything a look (or a reconnect for SIP) needs.
@@ -93,6 +96,7 @@ struct Dial {
     sip: bool,
     /// Probes in flight that use the edge.
     users: Arc<Users>,
+    revocations: Arc<Revocations>,
 }
 
 /// What one look of an edge showed, and its connection for SIP transactions.
@@ -100,6 +104,8 @@ pub struct Edge {
     pub tcp: Result<f64, Reason>,
     pub tls: Option<Result<TlsFacts, TlsFailure>>,
     pub chain: Arc<[CertFacts]>,
+    /// The presented chain's revocation evidence; `None` without a chain.
+    pub revocation: Option<Arc<RevocationFacts>>,
     pub blind: Option<Blind>,
     dial: Arc<Dial>,
     /// The open connection's transaction queue (`None` without SIP or once it is gone).
@@ -113,6 +119,7 @@ impl Edges {
             slots: Mutex::new((HashMap::new(), SWEEP_EVERY)),
             limiter: Arc::new(AddressLimiter::default()),
             looks: Default::default(),
+            revocations: Default::default(),
         }
     }
 
@@ -172,6 +179,7 @@ impl Edges {
                         timeout,
                         sip,
                         users: Users::one(),
+                        revocations: self.revocations.clone(),
                     });
                     let user = EdgeUse {
                         users: dial.users.clone(),
@@ -206,8 +214,11 @@ struct Opened {
     tcp: Result<f64, Reason>,
     tls: Option<Result<TlsFacts, TlsFailure>>,
     chain: Arc<[CertFacts]>,
+    stapled: Option<Vec<u8>>,
     blind: Option<Blind>,
     conn: Option<sip::Queue>,
+    /// Where the look's time ends (revocation evidence is fetched before it).
+    deadline: Instant,
 }
 
 impl Dial {
@@ -218,8 +229,10 @@ impl Dial {
             tcp: Err(Reason::Timeout),
             tls: None,
             chain: Arc::new([]),
+            stapled: None,
             blind: None,
             conn: None,
+            deadline: Instant::now() + self.timeout,
         };
         let Ok(permit) = timeout(self.timeout, self.limiter.acquire(self.address)).await else {
             // Waiting for a turn at a busy address is our trouble, not the partner's.
@@ -227,6 +240,7 @@ impl Dial {
             return out;
         };
         let deadline = Instant::now() + self.timeout;
+        out.deadline = deadline;
         let start = Instant::now();
         let connect = async {
             match &self.client.proxy {
@@ -269,6 +283,7 @@ impl Dial {
         };
         out.tls = Some(hs.result);
         out.chain = hs.chain;
+        out.stapled = hs.stapled;
         if self.sip
             && let Some(stream) = hs.stream
         {
@@ -283,10 +298,22 @@ impl Dial {
 impl Edge {
     async fn look(dial: Arc<Dial>) -> Edge {
         let opened = dial.open().await;
+        let revocation = if opened.chain.is_empty() || opened.blind.is_some() {
+            None
+        } else {
+            let facts = dial.revocations.gather(
+                &dial.client,
+                &opened.chain,
+                opened.stapled.as_deref(),
+                opened.deadline,
+            );
+            Some(Arc::new(facts.await))
+        };
         Edge {
             tcp: opened.tcp,
             tls: opened.tls,
             chain: opened.chain,
+            revocation,
             blind: opened.blind,
             dial,
             conn: tokio::sync::Mutex::new(opened.conn),

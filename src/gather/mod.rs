@@ -3,16 +3,21 @@
 //! transactions on its connection), [`dns`] (SRV, A/AAAA, CNAME per resolver), [`authoritative`] (every
 //! name server's copy), [`m365`] (Microsoft 365 evidence), [`tls`] (a handshake that keeps any
 //! presented chain, parsed by [`cert`]) presenting the tenant's [`identity`], [`sip`] (OPTIONS over the TLS connection) and
-//! [`proxy`] (a vantage's SOCKS5 proxy); [`vantage`] checks a vantage's own means (health). The result is plain [`crate::facts::Facts`].
+//! [`proxy`] (a vantage's SOCKS5 proxy), [`revocation`] (OCSP and CRL evidence for a presented
+//! chain, cached by lifetime: [`fetch`] over HTTP, read by [`ocsp`] and [`crl`]); [`vantage`] checks a vantage's own means (health). The result is plain [`crate::facts::Facts`].
 
 pub mod authoritative;
 pub mod cert;
+pub mod crl;
 pub mod dns;
 pub mod edge;
+pub mod fetch;
 pub mod identity;
 pub mod m365;
+pub mod ocsp;
 pub mod probe;
 pub mod proxy;
+pub mod revocation;
 pub mod sip;
 pub mod tls;
 pub mod vantage;

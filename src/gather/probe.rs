@@ -339,6 +339,7 @@ impl Prober {
                 tls: None,
                 chain: Default::default(),
                 sip: None,
+                revocation: None,
                 blind: None,
             };
         }
@@ -361,6 +362,7 @@ impl Prober {
             tls: edge.tls.clone(),
             chain: edge.chain.clone(),
             sip: None,
+            revocation: edge.revocation.clone(),
             blind: edge.blind,
         };
         if self.sip_options && facts.up() {

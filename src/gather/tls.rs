@@ -40,6 +40,8 @@ const CHAINS_KEPT: usize = 1024;
 pub struct Handshake {
     pub result: Result<TlsFacts, TlsFailure>,
     pub chain: Arc<[CertFacts]>,
+    /// The OCSP response the peer stapled, if any.
+    pub stapled: Option<Vec<u8>>,
     pub stream: Option<TlsStream<TcpStream>>,
 }
 
@@ -97,6 +99,7 @@ impl TlsClient {
                         format!("invalid server name: {e}"),
                     )),
                     chain: Arc::new([]),
+                    stapled: None,
                     stream: None,
                 };
             }
@@ -105,6 +108,7 @@ impl TlsClient {
         let outcome = connector.connect(name, tcp).await;
         let elapsed = start.elapsed().as_secs_f64();
         let chain = self.parsed(capture.presented());
+        let stapled = capture.stapled();
         match outcome {
             Ok(stream) => {
                 let (_, conn) = stream.get_ref();
@@ -127,6 +131,7 @@ impl TlsClient {
                         client_cert_sent: capture.sent.load(Ordering::Relaxed),
                     }),
                     chain,
+                    stapled,
                     stream: Some(stream),
                 }
             }
@@ -139,6 +144,7 @@ impl TlsClient {
                     alert: refusing_alert(&e),
                 }),
                 chain,
+                stapled,
                 stream: None,
             },
         }
@@ -210,9 +216,14 @@ struct Capture {
     algs: WebPkiSupportedAlgorithms,
     client_cert: Option<Arc<CertifiedKey>>,
     presented: Mutex<Vec<CertificateDer<'static>>>,
+    /// The stapled OCSP response (rustls asks for one in every ClientHello).
+    stapled: Mutex<Option<Vec<u8>>>,
     requested: AtomicBool,
     sent: AtomicBool,
 }
+
+/// A stapled response is kept up to this size (real ones are 1–4 KiB).
+const MAX_STAPLE: usize = 64 * 1024;
 
 impl Capture {
     fn new(algs: WebPkiSupportedAlgorithms, client_cert: Option<Arc<CertifiedKey>>) -> Capture {
@@ -220,9 +231,14 @@ impl Capture {
             algs,
             client_cert,
             presented: Mutex::new(Vec::new()),
+            stapled: Mutex::new(None),
             requested: AtomicBool::new(false),
             sent: AtomicBool::new(false),
         }
+    }
+
+    fn stapled(&self) -> Option<Vec<u8>> {
+        self.stapled.lock().ok()?.take()
     }
 
     fn presented(&self) -> Vec<CertificateDer<'static>> {
@@ -239,9 +255,19 @@ impl ServerCertVerifier for Capture {
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
+        ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        if !ocsp_response.is_empty()
+            && let Ok(mut s) = self.stapled.lock()
+        {
+            // An oversized staple is kept as an empty one: stapled, and no evidence.
+            *s = Some(if ocsp_response.len() <= MAX_STAPLE {
+                ocsp_response.to_vec()
+            } else {
+                Vec::new()
+            });
+        }
         if let Ok(mut p) = self.presented.lock() {
             p.push(end_entity.clone().into_owned());
             // A hostile peer may send hundreds of certificates; judging needs a handful.

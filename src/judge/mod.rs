@@ -2,7 +2,7 @@
 //! the domain's configuration, the trust store and the current time; [`domain`] turns the
 //! facts of every vantage into the one [`DomainReport`] that every view renders.
 //!
-//! Checks live by family: [`dns`], [`reachability`], [`certificate`], [`mutual`] (our client
+//! Checks live by family: [`dns`], [`reachability`], [`certificate`], [`revocation`], [`mutual`] (our client
 //! certificate and theirs: mutual TLS both ways), [`teams`]; what only the comparison of
 //! vantages shows lives in [`vantages`]; [`pairs`] answers whether federation with a partner
 //! works in each direction. A new check is one function in its
@@ -22,6 +22,7 @@ pub mod dns;
 pub mod mutual;
 pub mod pairs;
 pub mod reachability;
+pub mod revocation;
 pub mod teams;
 #[cfg(test)]
 pub mod test_facts;
@@ -72,6 +73,8 @@ pub enum CheckName {
     CertExpiry,
     CertServerAuth,
     CertClientAuth,
+    CertNotRevoked,
+    RevocationReachable,
     CertSameEverywhere,
     CertRenewalActivated,
     SipOptions,
@@ -107,6 +110,8 @@ impl CheckName {
             CheckName::CertExpiry => "cert_expiry",
             CheckName::CertServerAuth => "cert_server_auth",
             CheckName::CertClientAuth => "cert_client_auth",
+            CheckName::CertNotRevoked => "cert_not_revoked",
+            CheckName::RevocationReachable => "revocation_reachable",
             CheckName::CertSameEverywhere => "cert_same_everywhere",
             CheckName::CertRenewalActivated => "cert_renewal_activated",
             CheckName::SipOptions => "sip_options",
@@ -256,6 +261,8 @@ pub const CHECKS: &[Check] = &[
     Check { name: N::CertExpiry,           own: Some(W),  peer: Some(W),  run: certificate::cert_expiry },
     Check { name: N::CertServerAuth,       own: Some(C),  peer: Some(C),  run: certificate::cert_server_auth },
     Check { name: N::CertClientAuth,       own: Some(C),  peer: Some(I),  run: certificate::cert_client_auth },
+    Check { name: N::CertNotRevoked,       own: Some(C),  peer: Some(C),  run: revocation::cert_not_revoked },
+    Check { name: N::RevocationReachable,  own: Some(W),  peer: Some(W),  run: revocation::revocation_reachable },
     Check { name: N::CertSameEverywhere,   own: Some(W),  peer: Some(W),  run: certificate::cert_same_everywhere },
     Check { name: N::CertRenewalActivated, own: Some(W),  peer: None,     run: certificate::cert_renewal_activated },
     Check { name: N::SipOptions,           own: Some(W),  peer: Some(W),  run: reachability::sip_options },

@@ -195,6 +195,10 @@ impl CertFacts {
                     any: false,
                 }),
                 self_signed: false,
+                ocsp_urls: Vec::new(),
+                crl_urls: Vec::new(),
+                subject_raw: Vec::new(),
+                issuer_raw: Vec::new(),
             }),
         }
         .rehash()
@@ -271,6 +275,7 @@ impl EndpointFacts {
             })),
             chain: chain.into(),
             sip: None,
+            revocation: None,
             blind: None,
         }
     }
@@ -355,6 +360,7 @@ impl EndpointFacts {
             tls: None,
             chain: Vec::new().into(),
             sip: None,
+            revocation: None,
             blind: None,
         }
     }

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod dns;
 pub mod peer;
 pub mod pki;
+pub mod revocation;
 pub mod socks;
 pub mod world;
 
@@ -20,6 +21,7 @@ use tokio_util::task::TaskTracker;
 pub use dns::{Fault, Zone};
 pub use peer::{Behavior, Peer, SipMode};
 pub use pki::{Leaf, LeafSpec, Pki, Signer};
+pub use revocation::{Answer, RevocationCa};
 
 /// Accepts connections on `listener` until `shutdown`, serving each on `tracker` with `handle`
 /// (also cut off at shutdown).
@@ -137,6 +139,12 @@ impl Lab {
             sip: SipMode::Answer(200),
         })
         .await
+    }
+
+    /// Starts an issuing CA under the lab root with its CRL and OCSP server on loopback.
+    pub async fn revocation_ca(&self) -> std::io::Result<RevocationCa> {
+        let (params, key) = self.pki.root_signer();
+        RevocationCa::start(params, key, &self.tracker, self.shutdown.clone()).await
     }
 
     /// Starts a SOCKS5 proxy on loopback.

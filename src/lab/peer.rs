@@ -193,7 +193,9 @@ pub async fn spawn(
             // a malformed one, as a broken peer would.
             let signing = rustls::crypto::ring::sign::any_supported_type(&leaf.key)
                 .map_err(std::io::Error::other)?;
-            let key = Arc::new(rustls::sign::CertifiedKey::new(leaf.chain.clone(), signing));
+            let mut key = rustls::sign::CertifiedKey::new(leaf.chain.clone(), signing);
+            key.ocsp = leaf.ocsp.clone();
+            let key = Arc::new(key);
             let config = builder.with_cert_resolver(Arc::new(FixedCert(key)));
             Some(TlsAcceptor::from(Arc::new(config)))
         }

@@ -75,6 +75,8 @@ pub struct Leaf {
     /// mutual-TLS client's certificate file holds.
     pub chain_pem: String,
     pub key_pem: String,
+    /// An OCSP response the server staples to its handshakes.
+    pub ocsp: Option<Vec<u8>>,
 }
 
 impl Leaf {
@@ -86,6 +88,7 @@ impl Leaf {
             leaf_pem: self.leaf_pem.clone(),
             chain_pem: self.chain_pem.clone(),
             key_pem: self.key_pem.clone(),
+            ocsp: self.ocsp.clone(),
         }
     }
 }
@@ -157,6 +160,11 @@ impl Pki {
         })
     }
 
+    /// The root's parameters and key, to sign another intermediate.
+    pub(crate) fn root_signer(&self) -> (&CertificateParams, &KeyPair) {
+        (&self.root.params, &self.root.key)
+    }
+
     /// The root certificate.
     pub fn root_der(&self) -> &CertificateDer<'static> {
         &self.root.der
@@ -221,6 +229,7 @@ impl Pki {
             leaf_pem: cert.pem(),
             chain_pem,
             key_pem: key.serialize_pem(),
+            ocsp: None,
         })
     }
 }

@@ -1,0 +1,320 @@
+//! Plain-HTTP fetches of revocation evidence from a vantage: the URL's host resolved by the
+//! vantage's resolvers, an address allowed by SPEC §5's rules, connected directly or through
+//! the vantage's SOCKS5 proxy, one HTTP/1.1 exchange (hyper's connection-level client: no
+//! pool, the caller's cache is the reuse), the body read frame by frame up to a cap, at most
+//! [`MAX_REDIRECTS`] redirects to other `http://` URLs, everything before one deadline.
+
+use std::net::{IpAddr, SocketAddr};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, LOCATION, USER_AGENT};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::time::{Instant, timeout_at};
+
+use super::local_exhaustion;
+use super::probe::VantageClient;
+use super::proxy::{self, ProxyError};
+use crate::facts::{Blind, EvidenceFailure, Reason, may_connect};
+
+/// Redirects followed at most (then `http_error`): CAs move CRLs behind CDNs, a loop ends here.
+pub const MAX_REDIRECTS: usize = 3;
+
+/// What a fetch asks for.
+#[derive(Debug, Clone, Copy)]
+pub enum Method<'a> {
+    Get,
+    /// POST with a body of `content_type` (an OCSP request).
+    Post {
+        content_type: &'static str,
+        body: &'a [u8],
+    },
+}
+
+/// Why a fetch gave no document.
+#[derive(Debug)]
+pub enum FetchError {
+    /// Evidence about the pointer: the host does not resolve or answer, answers badly.
+    Failed(EvidenceFailure),
+    /// The exporter could not look (its proxy is down, no socket): no evidence at all.
+    Blind(Blind),
+}
+
+fn failed(reason: Reason, detail: impl Into<String>) -> FetchError {
+    FetchError::Failed(EvidenceFailure::new(reason, detail))
+}
+
+/// A parsed `http://host[:port]/path` URL.
+#[derive(Debug, PartialEq, Eq)]
+struct Url {
+    host: String,
+    port: u16,
+    /// The path with its query, at least `/`.
+    path: String,
+}
+
+fn parse_url(url: &str) -> Option<Url> {
+    let rest = url
+        .get(..7)?
+        .eq_ignore_ascii_case("http://")
+        .then(|| &url[7..])?;
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_string()),
+        Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+        None => (rest, "/".to_string()),
+    };
+    // Userinfo is never sent anywhere.
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().ok()?,
+            None if after.is_empty() => 80,
+            None => return None,
+        };
+        (host.to_string(), port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), p.parse().ok()?),
+            None => (authority.to_string(), 80),
+        }
+    };
+    if host.is_empty() || port == 0 || path.chars().any(|c| c.is_ascii_control() || c == ' ') {
+        return None;
+    }
+    Some(Url {
+        host: host.to_ascii_lowercase(),
+        port,
+        path,
+    })
+}
+
+/// Fetches `url` with `method` from `client`'s vantage, reading at most `cap` bytes of body,
+/// before `deadline`.
+pub async fn fetch(
+    client: &VantageClient,
+    url: &str,
+    method: Method<'_>,
+    cap: usize,
+    deadline: Instant,
+) -> Result<Vec<u8>, FetchError> {
+    let mut url = url.to_string();
+    for _ in 0..=MAX_REDIRECTS {
+        let exchange = exchange(client, &url, method, cap, deadline);
+        match timeout_at(deadline, exchange).await {
+            Err(_) => {
+                return Err(failed(
+                    Reason::Timeout,
+                    format!("no complete answer from {url} before the probe's deadline"),
+                ));
+            }
+            Ok(Err(e)) => return Err(e),
+            Ok(Ok(Answer::Body(body))) => return Ok(body),
+            Ok(Ok(Answer::Redirect(to))) => url = to,
+        }
+    }
+    Err(failed(
+        Reason::HttpError,
+        format!("more than {MAX_REDIRECTS} redirects, the last to {url}"),
+    ))
+}
+
+enum Answer {
+    Body(Vec<u8>),
+    Redirect(String),
+}
+
+async fn exchange(
+    client: &VantageClient,
+    url: &str,
+    method: Method<'_>,
+    cap: usize,
+    deadline: Instant,
+) -> Result<Answer, FetchError> {
+    let Some(parsed) = parse_url(url) else {
+        return Err(failed(
+            Reason::HttpError,
+            format!("{url:?} is not an http:// URL the exporter can fetch"),
+        ));
+    };
+    let address = address(client, &parsed).await?;
+    let stream = match &client.proxy {
+        Some(p) => proxy::connect(p, address).await,
+        None => TcpStream::connect(address)
+            .await
+            .map_err(ProxyError::Target),
+    };
+    let stream = match stream {
+        Ok(s) => s,
+        Err(ProxyError::Proxy(detail)) => {
+            tracing::debug!(vantage = %client.name, %detail, "proxy failed");
+            return Err(FetchError::Blind(Blind::ProxyDown));
+        }
+        Err(ProxyError::Target(e)) if local_exhaustion(&e) => {
+            return Err(FetchError::Blind(Blind::LocalResources));
+        }
+        Err(ProxyError::Target(e)) => {
+            let reason = match e.kind() {
+                std::io::ErrorKind::ConnectionRefused => Reason::ConnectionRefused,
+                std::io::ErrorKind::HostUnreachable | std::io::ErrorKind::NetworkUnreachable => {
+                    Reason::Unreachable
+                }
+                std::io::ErrorKind::TimedOut => Reason::Timeout,
+                _ => Reason::ConnectError,
+            };
+            return Err(failed(
+                reason,
+                format!("connecting to {address} for {url}: {e}"),
+            ));
+        }
+    };
+    let http_error = |e: hyper::Error| failed(Reason::HttpError, format!("{url}: {e}"));
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(http_error)?;
+    // The connection task lives at most a moment past the deadline, whatever the peer does
+    // (the moment lets the fetch's own deadline speak first: `timeout`, not a cut body).
+    tokio::spawn(async move {
+        let _ = timeout_at(deadline + std::time::Duration::from_secs(1), conn).await;
+    });
+    let host = if parsed.port == 80 {
+        parsed.host.clone()
+    } else if parsed.host.contains(':') {
+        format!("[{}]:{}", parsed.host, parsed.port)
+    } else {
+        format!("{}:{}", parsed.host, parsed.port)
+    };
+    let builder = Request::builder()
+        .uri(parsed.path.as_str())
+        .header(HOST, host)
+        .header(
+            USER_AGENT,
+            concat!("sipfed_exporter/", env!("CARGO_PKG_VERSION")),
+        );
+    let request = match method {
+        Method::Get => builder.method("GET").body(Full::new(Bytes::new())),
+        Method::Post { content_type, body } => builder
+            .method("POST")
+            .header(CONTENT_TYPE, content_type)
+            .body(Full::new(Bytes::copy_from_slice(body))),
+    };
+    let request = request.map_err(|e| failed(Reason::HttpError, format!("{url}: {e}")))?;
+    let response = sender.send_request(request).await.map_err(http_error)?;
+    let status = response.status();
+    if status.is_redirection() {
+        let to = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .unwrap_or_default();
+        if parse_url(to).is_none() {
+            return Err(failed(
+                Reason::HttpError,
+                format!("{url} answered {status} to {to:?}, not an http:// URL"),
+            ));
+        }
+        return Ok(Answer::Redirect(to.to_string()));
+    }
+    if !status.is_success() {
+        return Err(failed(
+            Reason::HttpError,
+            format!("{url} answered {status}"),
+        ));
+    }
+    let too_large = || {
+        failed(
+            Reason::BadResponse,
+            format!("{url} sent more than the {cap} bytes the exporter reads"),
+        )
+    };
+    let announced = response
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|l| l.to_str().ok()?.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > cap as u64) {
+        return Err(too_large());
+    }
+    let mut body = response.into_body();
+    let mut out = Vec::with_capacity(announced.map_or(0, |n| n as usize).min(cap));
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(http_error)?;
+        if let Some(data) = frame.data_ref() {
+            if out.len() + data.len() > cap {
+                return Err(too_large());
+            }
+            out.extend_from_slice(data);
+        }
+    }
+    Ok(Answer::Body(out))
+}
+
+/// The first address of the URL's host this vantage may connect to.
+async fn address(client: &VantageClient, url: &Url) -> Result<SocketAddr, FetchError> {
+    let ips: Vec<IpAddr> = match url.host.parse::<IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => {
+            let name = super::dns::absolute(&url.host);
+            let (answers, _) = client.resolvers.addresses_and_cname(&name).await;
+            match answers.into_iter().next().map(|a| a.answer) {
+                Some(Ok(ips)) => ips,
+                Some(Err(crate::facts::DnsFailure::Local)) => {
+                    return Err(FetchError::Blind(Blind::LocalResources));
+                }
+                Some(Err(e)) => {
+                    return Err(failed(
+                        e.reason(),
+                        format!("looking up {}: {}", url.host, e.reason().as_str()),
+                    ));
+                }
+                None => return Err(failed(Reason::DnsError, format!("looking up {}", url.host))),
+            }
+        }
+    };
+    match ips.iter().find(|ip| may_connect(**ip, client.public)) {
+        Some(ip) => Ok(SocketAddr::new(*ip, url.port)),
+        None if ips.is_empty() => Err(failed(
+            Reason::NoAddress,
+            format!("{} has no address", url.host),
+        )),
+        None => Err(failed(
+            Reason::ForbiddenAddress,
+            format!(
+                "{} is at {}, an address the exporter never connects to from this vantage",
+                url.host, ips[0]
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let u = |s| parse_url(s).map(|u| (u.host, u.port, u.path));
+        assert_eq!(
+            u("http://crl.Lab.example/ca.crl"),
+            Some(("crl.lab.example".into(), 80, "/ca.crl".into()))
+        );
+        assert_eq!(
+            u("http://127.0.0.1:8080"),
+            Some(("127.0.0.1".into(), 8080, "/".into()))
+        );
+        assert_eq!(
+            u("http://[::1]:81/ocsp?x"),
+            Some(("::1".into(), 81, "/ocsp?x".into()))
+        );
+        assert_eq!(
+            u("HTTP://user:pw@ocsp.x?y"),
+            Some(("ocsp.x".into(), 80, "/?y".into()))
+        );
+        assert_eq!(u("https://crl.x/ca.crl"), None);
+        assert_eq!(u("ldap://crl.x/cn=ca"), None);
+        assert_eq!(u("http://crl.x:0/"), None);
+        assert_eq!(u("http://crl.x/a b"), None);
+        assert_eq!(u("http:///a"), None);
+    }
+}

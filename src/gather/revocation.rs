@@ -1,0 +1,373 @@
+//! Revocation evidence for a presented chain: the stapled OCSP response, each certificate's
+//! OCSP responders and CRL distribution points (fetched by [`fetch`], read by [`ocsp`] and
+//! [`crl`]), for every certificate whose issuer was presented too (a root's revocation is not
+//! a chain's business; an unpresented issuer is `cert_trusted`'s).
+//!
+//! Fetched once per lifetime: a CRL once per (vantage, URL, issuer), an OCSP answer once per
+//! (vantage, URL, issuer, serial), shared by every domain and look that needs it and kept until
+//! the document's nextUpdate. The key holds the vantage because the fetch is made from it
+//! (through its proxy, under its address rules) and `revocation_reachable` is a finding per
+//! vantage; a fleet behind one vantage fetches each CRL once. A failed fetch is kept for a
+//! backoff that doubles with each failure in a row ([`RETRY_FIRST`] .. [`RETRY_MAX`]), so a
+//! dead responder costs one try per backoff, not one per probe. The cache is bounded in
+//! entries and in the bytes its CRLs hold.
+//!
+//! [`fetch`]: super::fetch
+//! [`ocsp`]: super::ocsp
+//! [`crl`]: super::crl
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+use tokio::time::Instant;
+
+use super::crl::{self, Crl};
+use super::fetch::{self, FetchError, Method};
+use super::ocsp;
+use super::probe::VantageClient;
+use crate::facts::{
+    Blind, CertFacts, CertRevocation, Evidence, EvidenceFailure, RevocationFacts, Source, Status,
+    unix,
+};
+
+/// Cache entries kept at most (one per CRL URL, one per OCSP-checked certificate).
+pub const MAX_ENTRIES: usize = 32_768;
+
+/// Bytes the cached CRLs may hold at most, about.
+pub const MAX_BYTES: usize = 128 * 1024 * 1024;
+
+/// How long a failed fetch is kept before the first retry.
+pub const RETRY_FIRST: Duration = Duration::from_secs(60);
+
+/// The longest backoff between retries of a failing pointer.
+pub const RETRY_MAX: Duration = Duration::from_secs(3600);
+
+/// How long a document without nextUpdate is kept.
+const KEEP_UNDATED: Duration = Duration::from_secs(3600);
+
+/// How long a document is kept at most, whatever its nextUpdate says.
+const KEEP_MAX: Duration = Duration::from_secs(7 * 86_400);
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    vantage: String,
+    url: String,
+    /// SHA-256 of the issuer's certificate.
+    issuer: String,
+    /// The certificate's serial (hex) for OCSP; `None` for a CRL.
+    serial: Option<String>,
+}
+
+/// A fetched and verified document.
+enum Document {
+    Crl(Crl),
+    Ocsp(Status),
+}
+
+/// The result of one fetch, as cached.
+struct Fetched {
+    outcome: Result<Document, FetchError>,
+    /// Unix seconds.
+    fetched_at: i64,
+    /// Until when it is reused.
+    keep_until: Instant,
+    /// Failures in a row up to this one (0 after a success).
+    failures: u32,
+}
+
+type Fetching = Shared<BoxFuture<'static, Arc<Fetched>>>;
+
+/// The revocation cache of a prober, shared by every vantage, domain and look.
+#[derive(Default)]
+pub struct Revocations {
+    entries: Mutex<HashMap<Key, Fetching>>,
+    crl_fetches: AtomicU64,
+    ocsp_requests: AtomicU64,
+}
+
+/// One certificate with its issuer, as the chain presented them.
+struct Pair<'a> {
+    position: usize,
+    cert: &'a CertFacts,
+    issuer: &'a CertFacts,
+}
+
+impl Revocations {
+    /// CRL downloads started so far.
+    pub fn crl_fetches(&self) -> u64 {
+        self.crl_fetches.load(Ordering::Relaxed)
+    }
+
+    /// OCSP requests sent so far.
+    pub fn ocsp_requests(&self) -> u64 {
+        self.ocsp_requests.load(Ordering::Relaxed)
+    }
+
+    /// The evidence for `chain` (leaf first) as `client`'s vantage can have it before
+    /// `deadline`; `stapled` is the OCSP response the edge stapled to the handshake.
+    pub async fn gather(
+        self: &Arc<Self>,
+        client: &Arc<VantageClient>,
+        chain: &[CertFacts],
+        stapled: Option<&[u8]>,
+        deadline: Instant,
+    ) -> RevocationFacts {
+        let now = unix(SystemTime::now()) as i64;
+        let pairs = pairs(chain);
+        let mut facts = RevocationFacts {
+            stapled: stapled.is_some(),
+            certs: Vec::new(),
+            blind: None,
+        };
+        let looks = pairs
+            .iter()
+            .map(|p| self.certificate(client, p, stapled, now, deadline));
+        for (cert, blind) in futures::future::join_all(looks).await {
+            facts.blind = facts.blind.or(blind);
+            facts.certs.push(cert);
+        }
+        facts
+    }
+
+    async fn certificate(
+        self: &Arc<Self>,
+        client: &Arc<VantageClient>,
+        pair: &Pair<'_>,
+        stapled: Option<&[u8]>,
+        now: i64,
+        deadline: Instant,
+    ) -> (CertRevocation, Option<Blind>) {
+        let details = pair.cert.parsed.as_ref();
+        let serial = details.map(|d| d.serial.clone()).unwrap_or_default();
+        let mut evidence = Vec::new();
+        if pair.position == 0
+            && let Some(staple) = stapled
+        {
+            evidence.push(Evidence {
+                source: Source::Staple,
+                url: String::new(),
+                fetched_at: now,
+                outcome: ocsp::verify(staple, &pair.cert.der, &pair.issuer.der, now),
+            });
+        }
+        let (ocsp_urls, crl_urls) = match details {
+            Some(d) => (d.ocsp_urls.as_slice(), d.crl_urls.as_slice()),
+            None => (&[][..], &[][..]),
+        };
+        let fetches = ocsp_urls
+            .iter()
+            .map(|u| (Source::Ocsp, u))
+            .chain(crl_urls.iter().map(|u| (Source::Crl, u)))
+            .map(|(source, url)| {
+                let key = Key {
+                    vantage: client.name.clone(),
+                    url: url.clone(),
+                    issuer: pair.issuer.sha256.clone(),
+                    serial: (source == Source::Ocsp).then(|| serial.clone()),
+                };
+                let fetch = self.get(key, client, pair, deadline);
+                async move { (source, url, fetch.await) }
+            });
+        let mut blind = None;
+        for (source, url, fetched) in futures::future::join_all(fetches).await {
+            let outcome = match &fetched.outcome {
+                Ok(Document::Ocsp(status)) => Ok(status.clone()),
+                Ok(Document::Crl(crl)) => Ok(crl.status(&unhex(&serial))),
+                Err(FetchError::Failed(f)) => Err(f.clone()),
+                Err(FetchError::Blind(b)) => {
+                    blind = Some(*b);
+                    continue;
+                }
+            };
+            evidence.push(Evidence {
+                source,
+                url: url.clone(),
+                fetched_at: fetched.fetched_at,
+                outcome,
+            });
+        }
+        let cert = CertRevocation {
+            position: pair.position,
+            subject_cn: details.map(|d| d.subject_cn.clone()).unwrap_or_default(),
+            serial,
+            evidence,
+        };
+        (cert, blind)
+    }
+
+    /// The cached fetch of `key`, or a new one when there is none to reuse.
+    fn get(
+        self: &Arc<Self>,
+        key: Key,
+        client: &Arc<VantageClient>,
+        pair: &Pair<'_>,
+        deadline: Instant,
+    ) -> Fetching {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let failures = match entries.get(&key) {
+            Some(f) => match f.peek() {
+                // In flight, or done and still kept.
+                None => return f.clone(),
+                Some(done) if now < done.keep_until => return f.clone(),
+                Some(done) if done.outcome.is_err() => done.failures + 1,
+                Some(_) => 0,
+            },
+            None => 0,
+        };
+        if entries.len() >= MAX_ENTRIES {
+            sweep(&mut entries, now);
+        }
+        let this = self.clone();
+        let client = client.clone();
+        let (cert, issuer) = (pair.cert.der.clone(), pair.issuer.der.clone());
+        let url = key.url.clone();
+        let is_ocsp = key.serial.is_some();
+        let fetching = async move {
+            let outcome = if is_ocsp {
+                this.ocsp_requests.fetch_add(1, Ordering::Relaxed);
+                fetch_ocsp(&client, &url, &cert, &issuer, deadline).await
+            } else {
+                this.crl_fetches.fetch_add(1, Ordering::Relaxed);
+                fetch_crl(&client, &url, &issuer, deadline).await
+            };
+            let now_unix = unix(SystemTime::now()) as i64;
+            let next_update = match &outcome {
+                Ok(Document::Crl(c)) => Ok(c.next_update),
+                Ok(Document::Ocsp(s)) => Ok(s.next_update),
+                Err(e) => Err(e),
+            };
+            let backoff = RETRY_FIRST
+                .saturating_mul(1 << failures.min(16))
+                .min(RETRY_MAX);
+            let (keep, failures) = match next_update {
+                Ok(None) => (KEEP_UNDATED, 0),
+                Ok(Some(n)) if n > now_unix => {
+                    (Duration::from_secs((n - now_unix) as u64).min(KEEP_MAX), 0)
+                }
+                // Stale evidence is retried like a failure: the next one may be fresh.
+                Ok(Some(_)) => (backoff, failures),
+                // The exporter could not look: nothing learned, nothing kept.
+                Err(FetchError::Blind(_)) => (Duration::ZERO, failures),
+                Err(FetchError::Failed(_)) => (backoff, failures),
+            };
+            Arc::new(Fetched {
+                outcome,
+                fetched_at: now_unix,
+                keep_until: Instant::now() + keep,
+                failures,
+            })
+        }
+        .boxed()
+        .shared();
+        entries.insert(key, fetching.clone());
+        fetching
+    }
+}
+
+/// Drops what is no longer kept, then the entries closest to their end while the cache holds
+/// too many entries or CRL bytes.
+fn sweep(entries: &mut HashMap<Key, Fetching>, now: Instant) {
+    entries.retain(|_, f| f.peek().is_none_or(|d| now < d.keep_until));
+    let size = |f: &Fetching| match f.peek().map(|d| &d.outcome) {
+        Some(Ok(Document::Crl(c))) => c.size(),
+        _ => 256,
+    };
+    let mut bytes: usize = entries.values().map(size).sum();
+    if entries.len() < MAX_ENTRIES && bytes <= MAX_BYTES {
+        return;
+    }
+    let mut done: Vec<(Instant, Key)> = entries
+        .iter()
+        .filter_map(|(k, f)| Some((f.peek()?.keep_until, k.clone())))
+        .collect();
+    done.sort_by_key(|(until, _)| *until);
+    for (_, key) in done {
+        if entries.len() < MAX_ENTRIES * 3 / 4 && bytes <= MAX_BYTES {
+            break;
+        }
+        if let Some(f) = entries.remove(&key) {
+            bytes = bytes.saturating_sub(size(&f));
+        }
+    }
+}
+
+async fn fetch_ocsp(
+    client: &VantageClient,
+    url: &str,
+    cert: &[u8],
+    issuer: &[u8],
+    deadline: Instant,
+) -> Result<Document, FetchError> {
+    let Some(request) = ocsp::request(cert, issuer) else {
+        return Err(FetchError::Failed(EvidenceFailure::new(
+            crate::facts::Reason::BadResponse,
+            "the certificate or its issuer does not parse: no OCSP request can be made",
+        )));
+    };
+    let method = Method::Post {
+        content_type: ocsp::REQUEST_TYPE,
+        body: &request,
+    };
+    let body = fetch::fetch(client, url, method, ocsp::MAX_RESPONSE, deadline).await?;
+    let now = unix(SystemTime::now()) as i64;
+    ocsp::verify(&body, cert, issuer, now)
+        .map(Document::Ocsp)
+        .map_err(FetchError::Failed)
+}
+
+async fn fetch_crl(
+    client: &VantageClient,
+    url: &str,
+    issuer: &[u8],
+    deadline: Instant,
+) -> Result<Document, FetchError> {
+    let body = fetch::fetch(client, url, Method::Get, crl::MAX_CRL, deadline).await?;
+    // Parsing and verifying a large CRL is CPU work: off the I/O threads.
+    let issuer = issuer.to_vec();
+    let verified = tokio::task::spawn_blocking(move || crl::verify(&body, &issuer)).await;
+    match verified {
+        Ok(v) => v.map(Document::Crl).map_err(FetchError::Failed),
+        Err(_) => Err(FetchError::Failed(EvidenceFailure::new(
+            crate::facts::Reason::BadResponse,
+            "the CRL could not be read",
+        ))),
+    }
+}
+
+/// Every certificate of `chain` with its issuer, when the chain presents the issuer.
+fn pairs(chain: &[CertFacts]) -> Vec<Pair<'_>> {
+    chain
+        .iter()
+        .enumerate()
+        .filter_map(|(position, cert)| {
+            let d = cert.parsed.as_ref()?;
+            if d.self_signed {
+                return None;
+            }
+            let issuer = chain.iter().find(|c| {
+                c.sha256 != cert.sha256
+                    && c.parsed
+                        .as_ref()
+                        .is_some_and(|i| i.subject_raw == d.issuer_raw)
+            })?;
+            Some(Pair {
+                position,
+                cert,
+                issuer,
+            })
+        })
+        .collect()
+}
+
+/// Bytes of lower-case hex (as [`crate::facts::hex`] writes them).
+fn unhex(s: &str) -> Vec<u8> {
+    s.as_bytes()
+        .chunks(2)
+        .filter_map(|c| u8::from_str_radix(std::str::from_utf8(c).ok()?, 16).ok())
+        .collect()
+}

@@ -1,0 +1,432 @@
+//! Revocation checks: whether any presented certificate is revoked by the best evidence to be
+//! had (a revocation anywhere wins over any "good": a stapled good never hides a CRL that
+//! says revoked), and whether the pointers the leaf names answer from this vantage.
+
+use super::{Context, Verdict, fail};
+use crate::facts::{CertState, Reason, RevocationFacts, Source, date};
+
+/// The revocation evidence of every endpoint looked at (the exporter could fetch).
+fn looked<'a>(
+    ctx: &'a Context<'_>,
+) -> impl Iterator<Item = (&'a crate::facts::EndpointFacts, &'a RevocationFacts)> {
+    ctx.endpoints().filter_map(|(_, e)| {
+        let r = e.revocation.as_deref()?;
+        r.blind.is_none().then_some((e, r))
+    })
+}
+
+fn what(position: usize) -> &'static str {
+    if position == 0 {
+        "certificate"
+    } else {
+        "intermediate CA certificate"
+    }
+}
+
+pub(super) fn cert_not_revoked(ctx: &Context<'_>) -> Option<Verdict> {
+    let now = ctx.env.now;
+    let mut good = 0;
+    for (e, r) in looked(ctx) {
+        for c in &r.certs {
+            let fresh = c.evidence.iter().filter_map(|ev| match &ev.outcome {
+                Ok(s) if !s.stale(now) => Some((ev, s)),
+                _ => None,
+            });
+            let mut any_good = false;
+            for (ev, s) in fresh {
+                match &s.state {
+                    CertState::Revoked { at, reason } => {
+                        let from = match ev.source {
+                            Source::Staple => "the OCSP response the edge stapled".to_string(),
+                            s => format!("the {} at {}", s.as_str(), ev.url),
+                        };
+                        return fail(
+                            Reason::Revoked,
+                            format!(
+                                "{} {} (serial {}) at {} was revoked on {} ({}) according to {from}",
+                                what(c.position),
+                                c.subject_cn,
+                                c.serial,
+                                e.address,
+                                date(*at),
+                                reason.as_deref().unwrap_or("no reason code"),
+                            ),
+                            "partners that check revocation refuse this certificate: install a newly issued one and select it on the federation server",
+                        );
+                    }
+                    CertState::Good => any_good = true,
+                    CertState::Unknown => {}
+                }
+            }
+            good += usize::from(any_good);
+        }
+    }
+    (good > 0).then(|| {
+        Verdict::Pass(
+            format!("no presented certificate is revoked ({good} with current evidence)").into(),
+        )
+    })
+}
+
+pub(super) fn revocation_reachable(ctx: &Context<'_>) -> Option<Verdict> {
+    let now = ctx.env.now;
+    let mut any = false;
+    for (e, r) in looked(ctx) {
+        let Some(leaf) = r.leaf() else { continue };
+        for ev in leaf
+            .evidence
+            .iter()
+            .filter(|ev| ev.source != Source::Staple)
+        {
+            any = true;
+            let hint = "edges that check revocation refuse a certificate whose revocation status they cannot get: ask the CA (or whoever runs the pointer) to fix it, or use a certificate from a CA whose CRL and OCSP answer";
+            let named = format!(
+                "the {} at {} named by the certificate at {}",
+                ev.source.as_str(),
+                ev.url,
+                e.address
+            );
+            match &ev.outcome {
+                Err(f) => return fail(f.reason, format!("{named}: {}", f.detail), hint),
+                Ok(s) if s.stale(now) => {
+                    let until = s.next_update.map(date).unwrap_or_default();
+                    return fail(
+                        Reason::BadResponse,
+                        format!("{named} is stale: its nextUpdate was {until}"),
+                        hint,
+                    );
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+    any.then(|| {
+        Verdict::Pass(
+            "every CRL and OCSP responder the leaf names answers with current evidence".into(),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::facts::{
+        Blind, CertFacts as Cert, CertRevocation, EndpointFacts as E, Evidence, EvidenceFailure,
+        Facts, RevocationFacts, Status,
+    };
+    use crate::judge::CheckName as N;
+    use crate::judge::Severity::{Critical as C, Warning as W};
+    use crate::judge::test_facts::{DAY, Judge, NOW, fails, passes, table};
+
+    const SIP: &str = "sip.kanzlei.de";
+    const A: &str = "193.99.144.80:5061";
+    const CRL: &str = "http://crl.ca.example/ca.crl";
+    const OCSP: &str = "http://ocsp.ca.example";
+
+    fn good() -> Status {
+        Status {
+            state: CertState::Good,
+            this_update: NOW - DAY,
+            next_update: Some(NOW + 6 * DAY),
+        }
+    }
+
+    fn revoked() -> Status {
+        Status {
+            state: CertState::Revoked {
+                at: NOW - 2 * DAY,
+                reason: Some("keyCompromise".into()),
+            },
+            ..good()
+        }
+    }
+
+    fn stale(s: Status) -> Status {
+        Status {
+            next_update: Some(NOW - 1),
+            ..s
+        }
+    }
+
+    fn unknown() -> Status {
+        Status {
+            state: CertState::Unknown,
+            ..good()
+        }
+    }
+
+    fn ev(source: Source, outcome: Result<Status, EvidenceFailure>) -> Evidence {
+        Evidence {
+            source,
+            url: match source {
+                Source::Staple => String::new(),
+                Source::Ocsp => OCSP.into(),
+                Source::Crl => CRL.into(),
+            },
+            fetched_at: NOW - 60,
+            outcome,
+        }
+    }
+
+    fn failed(source: Source, reason: Reason) -> Evidence {
+        ev(source, Err(EvidenceFailure::new(reason, "test")))
+    }
+
+    /// The leaf's evidence (position 0), what the facts hold.
+    fn with(evidence: Vec<Evidence>) -> Facts {
+        with_certs(vec![(0, evidence)], None)
+    }
+
+    fn with_certs(certs: Vec<(usize, Vec<Evidence>)>, blind: Option<Blind>) -> Facts {
+        let mut e = E::serving(A, vec![Cert::valid(&[SIP])]);
+        e.revocation = Some(Arc::new(RevocationFacts {
+            stapled: false,
+            certs: certs
+                .into_iter()
+                .map(|(position, evidence)| CertRevocation {
+                    position,
+                    subject_cn: SIP.into(),
+                    serial: "0a".into(),
+                    evidence,
+                })
+                .collect(),
+            blind,
+        }));
+        Facts::test()
+            .srv(&[(SIP, 5061)])
+            .target(SIP, 5061, &["193.99.144.80"])
+            .endpoint(e)
+    }
+
+    fn no_revocation_facts() -> Facts {
+        Facts::test()
+            .srv(&[(SIP, 5061)])
+            .target(SIP, 5061, &["193.99.144.80"])
+            .endpoint(E::serving(A, vec![Cert::valid(&[SIP])]))
+    }
+
+    use Source::{Crl, Ocsp, Staple};
+
+    #[test]
+    fn cert_not_revoked() {
+        table(
+            N::CertNotRevoked,
+            vec![
+                (
+                    "good by OCSP and CRL",
+                    Judge::peer(),
+                    with(vec![ev(Ocsp, Ok(good())), ev(Crl, Ok(good()))]),
+                    passes(C),
+                ),
+                (
+                    "good by the staple only",
+                    Judge::own(SIP),
+                    with(vec![ev(Staple, Ok(good()))]),
+                    passes(C),
+                ),
+                (
+                    "revoked in the CRL",
+                    Judge::peer(),
+                    with(vec![ev(Crl, Ok(revoked()))]),
+                    fails(C, Reason::Revoked),
+                ),
+                (
+                    "revoked by OCSP",
+                    Judge::own(SIP),
+                    with(vec![ev(Ocsp, Ok(revoked()))]),
+                    fails(C, Reason::Revoked),
+                ),
+                (
+                    "a stapled good never hides a revoking CRL",
+                    Judge::peer(),
+                    with(vec![
+                        ev(Staple, Ok(good())),
+                        ev(Ocsp, Ok(good())),
+                        ev(Crl, Ok(revoked())),
+                    ]),
+                    fails(C, Reason::Revoked),
+                ),
+                (
+                    "an intermediate revoked",
+                    Judge::peer(),
+                    with_certs(
+                        vec![
+                            (0, vec![ev(Crl, Ok(good()))]),
+                            (1, vec![ev(Crl, Ok(revoked()))]),
+                        ],
+                        None,
+                    ),
+                    fails(C, Reason::Revoked),
+                ),
+                (
+                    "unknown to the responder: no evidence",
+                    Judge::peer(),
+                    with(vec![ev(Ocsp, Ok(unknown()))]),
+                    None,
+                ),
+                (
+                    "unknown, but good in the CRL",
+                    Judge::peer(),
+                    with(vec![ev(Ocsp, Ok(unknown())), ev(Crl, Ok(good()))]),
+                    passes(C),
+                ),
+                (
+                    "stale good: no evidence",
+                    Judge::peer(),
+                    with(vec![ev(Crl, Ok(stale(good())))]),
+                    None,
+                ),
+                (
+                    "stale revoked: no evidence",
+                    Judge::peer(),
+                    with(vec![ev(Crl, Ok(stale(revoked())))]),
+                    None,
+                ),
+                (
+                    "stale CRL, fresh OCSP good",
+                    Judge::peer(),
+                    with(vec![ev(Crl, Ok(stale(revoked()))), ev(Ocsp, Ok(good()))]),
+                    passes(C),
+                ),
+                (
+                    "wrong signer: no evidence",
+                    Judge::peer(),
+                    with(vec![failed(Ocsp, Reason::BadResponse)]),
+                    None,
+                ),
+                (
+                    "unreachable: no evidence",
+                    Judge::peer(),
+                    with(vec![failed(Crl, Reason::ConnectionRefused)]),
+                    None,
+                ),
+                ("no pointers", Judge::peer(), with(vec![]), None),
+                (
+                    "issuer not presented",
+                    Judge::peer(),
+                    with_certs(vec![], None),
+                    None,
+                ),
+                (
+                    "no revocation facts",
+                    Judge::peer(),
+                    no_revocation_facts(),
+                    None,
+                ),
+                (
+                    "the exporter could not fetch",
+                    Judge::peer(),
+                    with_certs(
+                        vec![(0, vec![ev(Crl, Ok(revoked()))])],
+                        Some(Blind::ProxyDown),
+                    ),
+                    None,
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn revoked_message_names_date_reason_and_source() {
+        let f = Judge::peer()
+            .check(
+                &with(vec![ev(Staple, Ok(good())), ev(Crl, Ok(revoked()))]),
+                N::CertNotRevoked,
+            )
+            .expect("applies");
+        assert_eq!(
+            f.message,
+            "certificate sip.kanzlei.de (serial 0a) at 193.99.144.80:5061 was revoked on 2027-01-13 (keyCompromise) according to the CRL at http://crl.ca.example/ca.crl"
+        );
+    }
+
+    #[test]
+    fn revocation_reachable() {
+        table(
+            N::RevocationReachable,
+            vec![
+                (
+                    "both answer",
+                    Judge::peer(),
+                    with(vec![ev(Ocsp, Ok(good())), ev(Crl, Ok(revoked()))]),
+                    passes(W),
+                ),
+                (
+                    "unknown is an answer",
+                    Judge::own(SIP),
+                    with(vec![ev(Ocsp, Ok(unknown()))]),
+                    passes(W),
+                ),
+                (
+                    "CRL refused",
+                    Judge::peer(),
+                    with(vec![
+                        ev(Ocsp, Ok(good())),
+                        failed(Crl, Reason::ConnectionRefused),
+                    ]),
+                    fails(W, Reason::ConnectionRefused),
+                ),
+                (
+                    "CRL timeout",
+                    Judge::peer(),
+                    with(vec![failed(Crl, Reason::Timeout)]),
+                    fails(W, Reason::Timeout),
+                ),
+                (
+                    "OCSP 404",
+                    Judge::own(SIP),
+                    with(vec![failed(Ocsp, Reason::HttpError)]),
+                    fails(W, Reason::HttpError),
+                ),
+                (
+                    "wrong signer",
+                    Judge::peer(),
+                    with(vec![failed(Ocsp, Reason::BadResponse)]),
+                    fails(W, Reason::BadResponse),
+                ),
+                (
+                    "stale CRL",
+                    Judge::peer(),
+                    with(vec![ev(Crl, Ok(stale(good())))]),
+                    fails(W, Reason::BadResponse),
+                ),
+                (
+                    "forbidden address",
+                    Judge::peer(),
+                    with(vec![failed(Crl, Reason::ForbiddenAddress)]),
+                    fails(W, Reason::ForbiddenAddress),
+                ),
+                (
+                    "the staple is not a pointer",
+                    Judge::peer(),
+                    with(vec![failed(Staple, Reason::BadResponse)]),
+                    None,
+                ),
+                ("no pointers", Judge::peer(), with(vec![]), None),
+                (
+                    "only an intermediate's pointer fails",
+                    Judge::peer(),
+                    with_certs(
+                        vec![
+                            (0, vec![ev(Crl, Ok(good()))]),
+                            (1, vec![failed(Crl, Reason::Timeout)]),
+                        ],
+                        None,
+                    ),
+                    passes(W),
+                ),
+                (
+                    "the exporter could not fetch",
+                    Judge::peer(),
+                    with_certs(
+                        vec![(0, vec![failed(Crl, Reason::Timeout)])],
+                        Some(Blind::ProxyDown),
+                    ),
+                    None,
+                ),
+            ],
+        );
+    }
+}
