@@ -429,6 +429,11 @@ async fn silent_connections_from_one_address_leave_room_for_others() {
         body.contains("sipfed_http_connections_rejected_total{reason=\"per_address\"}"),
         "{body}"
     );
+    // The basic-auth queue's refusals are a family of their own (none here).
+    assert!(
+        body.contains("sipfed_http_requests_rejected_total{reason=\"auth_busy\"} 0\n"),
+        "{body}"
+    );
     // The header deadline runs from accept: the silent ones are closed.
     for mut s in held {
         assert!(closed_within(&mut s, Duration::from_secs(10)).await);

@@ -734,6 +734,17 @@ fn render_self(out: &mut String, stats: &Stats, config: &Config) {
     }
     family(
         out,
+        "sipfed_http_requests_rejected_total",
+        "counter",
+        "HTTP requests refused by a limit, by reason (auth_busy: 503 because the basic-auth password-check queue was full).",
+    );
+    let _ = writeln!(
+        out,
+        "sipfed_http_requests_rejected_total{{reason=\"auth_busy\"}} {}",
+        crate::expose::webconfig::AUTH_BUSY.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    family(
+        out,
         "sipfed_probes_in_flight",
         "gauge",
         "Probes running now.",

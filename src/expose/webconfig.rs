@@ -12,6 +12,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
+/// Requests answered 503 because the password-check queue was full
+/// (`sipfed_http_requests_rejected_total{reason="auth_busy"}`).
+pub static AUTH_BUSY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -836,6 +840,7 @@ impl Guard {
             return Auth::Allowed;
         }
         let Some(_queued) = Queued::enter(&self.waiting, BCRYPT_PARALLEL + BCRYPT_QUEUE) else {
+            AUTH_BUSY.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Auth::Busy;
         };
         let Ok(_permit) = self.bcrypt.acquire().await else {
@@ -999,8 +1004,15 @@ mod tests {
         // Wrong passwords: never cached, every one a verification.
         let checks = (0..BCRYPT_PARALLEL + BCRYPT_QUEUE + 10)
             .map(|_| guard.check(&config, Some("Basic cHJvbTp3cm9uZw==")));
+        let counted = AUTH_BUSY.load(std::sync::atomic::Ordering::Relaxed);
         let results = futures::future::join_all(checks).await;
         let busy = results.iter().filter(|r| **r == Auth::Busy).count();
+        // Each busy answer is counted for sipfed_http_requests_rejected_total{reason="auth_busy"}
+        // (no other test here fills the queue).
+        assert_eq!(
+            AUTH_BUSY.load(std::sync::atomic::Ordering::Relaxed) - counted,
+            10
+        );
         let denied = results.iter().filter(|r| **r == Auth::Denied).count();
         assert_eq!(busy, 10);
         assert_eq!(denied, BCRYPT_PARALLEL + BCRYPT_QUEUE);

@@ -52,6 +52,17 @@ pub enum Scope {
     AdHoc,
 }
 
+/// What every target and endpoint of one probe shares: from where, as whom, for which
+/// domain, until when, and whether the domain is configured.
+#[derive(Clone, Copy)]
+struct ProbeContext<'a> {
+    client: &'a Arc<VantageClient>,
+    identity: &'a Identity,
+    domain: &'a str,
+    deadline: Instant,
+    scope: Scope,
+}
+
 /// Runs probes; built once per configuration.
 pub struct Prober {
     vantages: HashMap<String, Arc<VantageClient>>,
@@ -246,9 +257,18 @@ impl Prober {
             }
         };
         let identity = self.identities.of(&domain.tenant);
-        let targets = futures::future::join_all(hosts.iter().map(|(name, port)| {
-            self.target(client, identity, name, *port, &domain.name, deadline, scope)
-        }));
+        let cx = ProbeContext {
+            client,
+            identity,
+            domain: &domain.name,
+            deadline,
+            scope,
+        };
+        let targets = futures::future::join_all(
+            hosts
+                .iter()
+                .map(|(name, port)| self.target(&cx, name, *port)),
+        );
         // Every step is bounded by the deadline on its own, so what finished in time is kept.
         let m365 = async { timeout_at(deadline, m365).await.ok().flatten() };
         let authoritative = async { timeout_at(deadline, authoritative).await.ok().flatten() };
@@ -273,19 +293,10 @@ impl Prober {
         facts
     }
 
-    // The probe's context (vantage, identity, scope) travels as arguments; a struct for it
-    // is a follow-up (issue 17 merged with issue 16's identity late).
-    #[allow(clippy::too_many_arguments)]
-    async fn target(
-        &self,
-        client: &Arc<VantageClient>,
-        identity: &Identity,
-        name: &str,
-        port: u16,
-        domain: &str,
-        deadline: Instant,
-        scope: Scope,
-    ) -> TargetFacts {
+    async fn target(&self, cx: &ProbeContext<'_>, name: &str, port: u16) -> TargetFacts {
+        let ProbeContext {
+            client, deadline, ..
+        } = *cx;
         let lookups = client.resolvers.addresses_and_cname(name);
         let (address_answers, cname) = match timeout_at(deadline, lookups).await {
             Ok(found) => found,
@@ -307,7 +318,7 @@ impl Prober {
         if let Ok(ips) = target.addresses() {
             let probes = ips.iter().take(MAX_ADDRESSES_PER_TARGET).map(|ip| {
                 let address = SocketAddr::new(*ip, port);
-                self.endpoint(client, identity, name, address, domain, deadline, scope)
+                self.endpoint(cx, name, address)
             });
             target.endpoints = futures::future::join_all(probes).await;
         }
@@ -317,19 +328,19 @@ impl Prober {
     /// One address: the edge's shared look, then SIP OPTIONS for this domain on the edge's
     /// connection. Waiting for the look (a turn at the address, another probe's handshake)
     /// is not this probe's time: its deadline moves by the wait.
-    // The probe's context (vantage, identity, scope) travels as arguments; a struct for it
-    // is a follow-up (issue 17 merged with issue 16's identity late).
-    #[allow(clippy::too_many_arguments)]
     async fn endpoint(
         &self,
-        client: &Arc<VantageClient>,
-        identity: &Identity,
+        cx: &ProbeContext<'_>,
         target: &str,
         address: SocketAddr,
-        domain: &str,
-        deadline: Instant,
-        scope: Scope,
     ) -> EndpointFacts {
+        let ProbeContext {
+            client,
+            identity,
+            domain,
+            deadline,
+            scope,
+        } = *cx;
         // An ad-hoc probe connects only where a public vantage would: never inside.
         let public = client.public || scope == Scope::AdHoc;
         if !crate::facts::may_connect(address.ip(), public) {

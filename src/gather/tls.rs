@@ -30,11 +30,55 @@ pub struct TlsClient {
     algs: WebPkiSupportedAlgorithms,
     /// Chains parsed lately, by their certificates: the edges of an MSP present a handful of
     /// chains to thousands of handshakes, parsed once each.
-    chains: Mutex<HashMap<Vec<CertificateDer<'static>>, Arc<[CertFacts]>>>,
+    chains: Mutex<Chains<Arc<[CertFacts]>>>,
 }
 
 /// Parsed chains kept at most (then the cache starts over).
 const CHAINS_KEPT: usize = 1024;
+
+/// Bytes of presented certificates (DER) the chain cache keeps at most, counted twice for the
+/// key and its parsed facts (then the cache starts over). A chain larger than this is parsed
+/// and not kept.
+const CHAIN_BYTES_KEPT: usize = 16 << 20;
+
+/// Chains parsed lately, bounded in count ([`CHAINS_KEPT`]) and bytes ([`CHAIN_BYTES_KEPT`]).
+struct Chains<V> {
+    map: HashMap<Vec<CertificateDer<'static>>, V>,
+    bytes: usize,
+    max_bytes: usize,
+}
+
+impl<V: Clone> Chains<V> {
+    fn new(max_bytes: usize) -> Self {
+        Chains {
+            map: HashMap::new(),
+            bytes: 0,
+            max_bytes,
+        }
+    }
+
+    fn get(&self, presented: &[CertificateDer<'static>]) -> Option<V> {
+        self.map.get(presented).cloned()
+    }
+
+    /// The cost of keeping a chain: its DER bytes, twice (key and parsed facts).
+    fn cost(presented: &[CertificateDer<'static>]) -> usize {
+        2 * presented.iter().map(|c| c.len()).sum::<usize>()
+    }
+
+    fn insert(&mut self, presented: Vec<CertificateDer<'static>>, value: V) {
+        let cost = Self::cost(&presented);
+        if cost > self.max_bytes || self.map.contains_key(&presented) {
+            return;
+        }
+        if self.map.len() >= CHAINS_KEPT || self.bytes + cost > self.max_bytes {
+            self.map.clear();
+            self.bytes = 0;
+        }
+        self.bytes += cost;
+        self.map.insert(presented, value);
+    }
+}
 
 /// What one handshake produced: its outcome, the presented chain and, on success, the stream.
 pub struct Handshake {
@@ -73,7 +117,7 @@ impl TlsClient {
         Ok(TlsClient {
             base: Arc::new(base),
             algs,
-            chains: Mutex::new(HashMap::new()),
+            chains: Mutex::new(Chains::new(CHAIN_BYTES_KEPT)),
         })
     }
 
@@ -159,11 +203,7 @@ impl TlsClient {
             return chain.clone();
         }
         let chain: Arc<[CertFacts]> = presented.iter().map(|c| cert::parse(c)).collect();
-        let mut chains = lock();
-        if chains.len() >= CHAINS_KEPT {
-            chains.clear();
-        }
-        chains.insert(presented, chain.clone());
+        lock().insert(presented, chain.clone());
         chain
     }
 }
@@ -343,4 +383,44 @@ pub fn load_certified_key(cert_file: &Path, key_file: &Path) -> Result<Arc<Certi
         }
     }
     Ok(Arc::new(key))
+}
+
+#[cfg(test)]
+mod chain_cache_tests {
+    use super::*;
+
+    fn chain(tag: u8, len: usize) -> Vec<CertificateDer<'static>> {
+        vec![CertificateDer::from(vec![tag; len])]
+    }
+
+    #[test]
+    fn the_chain_cache_is_bounded_in_bytes() {
+        // 4 MiB: two 1 MiB chains cost 2 MiB each and fill it.
+        let mut chains = Chains::new(4 << 20);
+        chains.insert(chain(1, 1 << 20), 1);
+        chains.insert(chain(2, 1 << 20), 2);
+        assert_eq!(chains.bytes, 4 << 20);
+        assert_eq!(chains.get(&chain(1, 1 << 20)), Some(1));
+        // A third would exceed the bound: the cache starts over with it alone.
+        chains.insert(chain(3, 1 << 20), 3);
+        assert_eq!(chains.map.len(), 1);
+        assert_eq!(chains.bytes, 2 << 20);
+        assert_eq!(chains.get(&chain(1, 1 << 20)), None);
+        assert_eq!(chains.get(&chain(3, 1 << 20)), Some(3));
+        // A chain larger than the whole bound is not kept at all; the others stay.
+        chains.insert(chain(4, 3 << 20), 4);
+        assert_eq!(chains.get(&chain(4, 3 << 20)), None);
+        assert_eq!(chains.get(&chain(3, 1 << 20)), Some(3));
+        assert_eq!(chains.bytes, 2 << 20);
+        // Small chains: bounded by count as before.
+        let mut small = Chains::new(CHAIN_BYTES_KEPT);
+        for i in 0..(CHAINS_KEPT + 5) {
+            small.insert(
+                vec![CertificateDer::from((i as u32).to_be_bytes().to_vec())],
+                i,
+            );
+        }
+        assert!(small.map.len() <= CHAINS_KEPT);
+        assert_eq!(small.map.len(), 5);
+    }
 }
