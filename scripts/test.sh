@@ -9,9 +9,11 @@
 #   target/release/sipfed_exporter      `cargo build --release`: the production binary, what
 #                                       users install (no lab). The interop, web-config,
 #                                       deployment and end-to-end suites run it.
-#   target/release/sipfed_exporter-lab  `cargo build --release --features lab`, copied aside:
-#                                       only where the lab is the point (the demo world of the
-#                                       browser pages and of the end-to-end alerts).
+#   target/debug/sipfed_exporter-lab    the debug binary `cargo test --features lab` builds for
+#                                       the integration tests, copied aside: only where the lab
+#                                       is the point (the demo world of the browser pages and of
+#                                       the end-to-end alerts). Not a second release build: the
+#                                       lab never ships, and that build cost minutes of CI.
 # Counting: every shell suite counts through scripts/lib/checks.sh and ends with
 # "N passed, M failed, K skipped". A skip fails unless its key is listed, with its reason, in
 # scripts/skips-allowed.txt (printed below); a cargo test that skips itself (tests/common skip())
@@ -66,14 +68,14 @@ echo "== cargo test: production build (no lab)"
 cargo test --quiet 2>&1 | tee "$logs/cargo"
 echo "== cargo test --features lab: the lab integration tests (the unit tests ran above)"
 SIPFED_SKIP_LOG="$logs/cargo-skipped" cargo test --features lab --quiet --test '*' 2>&1 | tee -a "$logs/cargo"
+cp target/debug/sipfed_exporter target/debug/sipfed_exporter-lab
 echo "== alerts and dashboards"
 scripts/test-alerts.sh 2>&1 | tee "$logs/alerts"
-echo "== release builds: production, and the lab aside"
-cargo build --release --features lab --quiet
-cp target/release/sipfed_exporter target/release/sipfed_exporter-lab
+echo "== release build: production"
 cargo build --release --quiet
 prod=target/release/sipfed_exporter
-lab=target/release/sipfed_exporter-lab
+lab=target/debug/sipfed_exporter-lab
+"$lab" demo --help >/dev/null   # the lab binary has the demo (it was built with --features lab)
 echo "== deployment artefacts (systemd, Docker, compose, Kubernetes)"
 SIPFED_BIN=$prod scripts/test-deploy.sh 2>&1 | tee "$logs/deploy"
 echo "== interoperability with third-party servers (dnsmasq, Kamailio TLS), production binary"

@@ -90,9 +90,11 @@ pub(super) fn client_cert_accepted(ctx: &Context<'_>) -> Option<Verdict> {
             );
         }
         let Some(Ok(tls)) = &e.tls else { continue };
-        if tls.client_cert_requested && tls.version == facts::TlsVersion::Tls13 && e.sip.is_none() {
-            // TLS 1.3 refuses a certificate only after the handshake: without a read on the
-            // connection (no OPTIONS) nothing shows whether it was accepted.
+        let answered = e.sip.as_ref().is_some_and(|s| s.status.is_ok());
+        if tls.client_cert_requested && tls.version == facts::TlsVersion::Tls13 && !answered {
+            // TLS 1.3 refuses a certificate only after the handshake: only a SIP answer on the
+            // connection shows it was accepted. No OPTIONS, or a session that ended without an
+            // answer and without an alert (an edge that drops the refusal), shows nothing.
             continue;
         }
         any = true;
@@ -317,6 +319,8 @@ mod tests {
             ("asks for none", Judge::peer(), at(up()), passes(C)),
             ("asks and accepts", with_cert(), at(up().asked(true)), passes(C)),
             ("TLS 1.3, asked, no OPTIONS: unknown", with_cert(), at(E::serving(A, Vec::new()).asked(true)), None),
+            ("TLS 1.3, asked, closed without answer or alert: unknown", with_cert(), at(E::serving(A, Vec::new()).asked(true).sip(Err(Reason::Closed))), None),
+            ("TLS 1.3, asked, no answer in time: unknown", with_cert(), at(E::serving(A, Vec::new()).asked(true).sip(Err(Reason::Timeout))), None),
             ("TLS 1.2, asked, no OPTIONS: the handshake completed", with_cert(), at(E::serving(A, Vec::new()).version(TlsVersion::Tls12).asked(true)), passes(C)),
             ("TLS 1.2: none sent, certificate_required", Judge::peer(), at(tls12(PeerAlert::CertificateRequired, false)), fails(C, Reason::ClientCertMissing)),
             ("TLS 1.3: none sent, certificate_required", Judge::peer(), at(tls13(PeerAlert::CertificateRequired, false)), fails(C, Reason::ClientCertMissing)),
