@@ -287,7 +287,11 @@ tenants="tenants:
 mtls_domains=$(for id in ok foreign noeku none; do
   for v in mtls mtls12; do printf "  - {domain: %s-%s.test, tenant: id-%s}\n" "$v" "$id" "$id"; done; done)
 mtls_names=$(for id in ok foreign noeku none; do printf "mtls-%s.test mtls12-%s.test " "$id" "$id"; done)
-printf "global:\n  ca_file: ca.pem\n  timeout: 5s\n%s\ndomains:\n%s\n" "$tenants" "$mtls_domains" > sipfed.yml
+# One probe at a time (check and the served exporter alike): Kamailio 5.6.3's TLS module still
+# refuses an accepted identity now and then when refused handshakes of other identities run in
+# the same worker at the same moment (seen after the error-queue shim above, in about 1 run of
+# 10); the edges are Kamailio's to judge, not a load test of it.
+printf "global:\n  ca_file: ca.pem\n  timeout: 5s\n  concurrency: 1\n%s\ndomains:\n%s\n" "$tenants" "$mtls_domains" > sipfed.yml
 set +e
 # shellcheck disable=SC2086 # one word per domain
 "$BIN" check --config.file=sipfed.yml --resolver "127.0.0.1:$dns_port" --output json \
@@ -302,6 +306,7 @@ global:
   ca_file: ca.pem
   timeout: 5s
   interval: 10m
+  concurrency: 1
 vantages:
   inside:
     resolvers: ["127.0.0.1:$dns_port"]
