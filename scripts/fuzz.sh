@@ -4,6 +4,9 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 #
+# FUZZ_BUILD_ARGS adds cargo-fuzz build options: scripts/test.sh's smoke passes
+# "--dev -s none" (an unoptimised build without AddressSanitizer compiles in a fraction of the
+# time, and a smoke is about panics and hangs in safe Rust); long runs keep the defaults.
 # Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`). Builds into
 # $CARGO_TARGET_DIR when set (else fuzz/target). Exits non-zero when a target finds a crash.
 set -euo pipefail
@@ -27,7 +30,8 @@ for t in "${targets[@]}"; do
   mkdir -p "$scratch/$t"
   echo "== fuzz $t for ${seconds}s"
   # -rss_limit_mb: a probe's memory is bounded; -timeout: one input must not hang.
-  if cargo +nightly fuzz run "$t" "$scratch/$t" "seeds/$t" -- \
+  # shellcheck disable=SC2086 # FUZZ_BUILD_ARGS is a list of options
+  if cargo +nightly fuzz run ${FUZZ_BUILD_ARGS:-} "$t" "$scratch/$t" "seeds/$t" -- \
     -max_total_time="$seconds" -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 \
     >"$scratch/$t.log" 2>&1; then
     grep -E '^(stat::number_of_executed_units|Done )' "$scratch/$t.log" | sed "s/^/   $t: /" || true
