@@ -76,7 +76,7 @@ pub(super) fn worse(a: DnsFailure, b: DnsFailure) -> DnsFailure {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::net::Ipv4Addr;
 
     use hickory_proto::op::{OpCode, Query};
@@ -86,12 +86,16 @@ mod tests {
     use super::*;
     use crate::gather::dns::absolute;
 
-    fn name(n: &str) -> Name {
+    pub(in crate::gather::dns) fn name(n: &str) -> Name {
         Name::from_ascii(absolute(n)).unwrap()
     }
 
     /// The response to `query` with `code` and these answers.
-    fn response(query: &Message, code: ResponseCode, answers: Vec<Record>) -> Message {
+    pub(in crate::gather::dns) fn response(
+        query: &Message,
+        code: ResponseCode,
+        answers: Vec<Record>,
+    ) -> Message {
         let mut m = Message::response(query.metadata.id, OpCode::Query);
         m.metadata.response_code = code;
         m.add_queries(query.queries.clone());
@@ -99,15 +103,15 @@ mod tests {
         m
     }
 
-    fn a(owner: &str, ip: Ipv4Addr) -> Record {
+    pub(in crate::gather::dns) fn a(owner: &str, ip: Ipv4Addr) -> Record {
         Record::from_rdata(name(owner), 300, RData::A(A(ip)))
     }
 
-    fn cname(owner: &str, target: &str) -> Record {
+    pub(in crate::gather::dns) fn cname(owner: &str, target: &str) -> Record {
         Record::from_rdata(name(owner), 300, RData::CNAME(CNAME(name(target))))
     }
 
-    fn pick_a(d: &RData) -> Option<Ipv4Addr> {
+    pub(in crate::gather::dns) fn pick_a(d: &RData) -> Option<Ipv4Addr> {
         match d {
             RData::A(a) => Some(a.0),
             _ => None,

@@ -336,15 +336,14 @@ impl Server {
 mod tests {
     use std::net::Ipv4Addr;
 
-    use hickory_proto::rr::Record;
     use std::sync::{Arc, Mutex};
 
-    use hickory_proto::rr::rdata::{A, CNAME};
-    use hickory_proto::rr::{Name, RData, RecordType};
+    use hickory_proto::rr::RecordType;
     use tokio::net::TcpListener;
 
     use super::*;
-    use crate::gather::dns::{absolute, host, lookup};
+    use crate::gather::dns::answer::tests::{a, cname, name, pick_a, response};
+    use crate::gather::dns::{host, lookup};
 
     const T: Duration = Duration::from_millis(300);
 
@@ -355,34 +354,6 @@ mod tests {
             rotate: false,
         };
         Client::new(servers.to_vec(), options, true)
-    }
-
-    fn name(n: &str) -> Name {
-        Name::from_ascii(absolute(n)).unwrap()
-    }
-
-    /// The response to `query` with `code` and these answers.
-    fn response(query: &Message, code: ResponseCode, answers: Vec<Record>) -> Message {
-        let mut m = Message::response(query.metadata.id, OpCode::Query);
-        m.metadata.response_code = code;
-        m.add_queries(query.queries.clone());
-        m.add_answers(answers);
-        m
-    }
-
-    fn a(owner: &str, ip: Ipv4Addr) -> Record {
-        Record::from_rdata(name(owner), 300, RData::A(A(ip)))
-    }
-
-    fn cname(owner: &str, target: &str) -> Record {
-        Record::from_rdata(name(owner), 300, RData::CNAME(CNAME(name(target))))
-    }
-
-    fn pick_a(d: &RData) -> Option<Ipv4Addr> {
-        match d {
-            RData::A(a) => Some(a.0),
-            _ => None,
-        }
     }
 
     async fn lookup_a(c: &Client, n: &str) -> Result<Vec<Ipv4Addr>, DnsFailure> {
