@@ -24,13 +24,7 @@ pub struct Request {
 pub async fn run(mut req: Request) -> Result<(Vec<DomainReport>, i32), Error> {
     if !req.resolvers.is_empty() {
         if req.config.vantages.is_empty() {
-            req.config.vantages.push(Vantage {
-                name: "inside".into(),
-                resolvers: Vec::new(),
-                public: false,
-                proxy: None,
-                health_query: ".".into(),
-            });
+            req.config.vantages.push(Vantage::inside());
         }
         for v in &mut req.config.vantages {
             v.resolvers = req.resolvers.clone();
