@@ -1,0 +1,150 @@
+//! Exposition: the per-domain families rendered from the store's reports at scrape time and
+//! the exporter's own metrics (the prometheus crate only for the standard `process_*`
+//! collector). The page is written family by family into chunks of [`CHUNK`] bytes handed to a
+//! sink as they fill, so `/metrics` streams them as the response body and the whole page is
+//! never held at once. Each probe's and endpoint's label set is escaped once per scrape, then
+//! copied into every sample. Domains removed from the configuration have no report, so they
+//! are simply not rendered.
+//!
+//! - `domains`: the per-domain families, one writer per family group (probe and DNS counts,
+//!   checks, SRV, reachability, TLS, revocation, certificates, SIP, domains, pairs).
+//! - `exporter`: the exporter's own families (client certificates, vantages, itself, process).
+//! - `text`: the exposition format (family headers, samples, labels, escaping).
+//! - `out`: the chunked output ([`Out`]).
+//!
+//! Adding a family: a per-probe value is one row of a `PerProbe` table, a per-endpoint value
+//! one row of a `PerEndpoint` table of its group (in `domains`; per-probe values are taken in
+//! one pass and the labels are ready in `Probe::labels` / `Endpoint::labels`); any other
+//! per-domain family is a `family(..)` header then one `sample(..)` per series in its group's
+//! writer, with `out.flush_if_full()` once per probe or domain; a family not per domain (like
+//! `render_vantages`, `render_self`) is a function taking `&mut String` in `exporter`, called
+//! from [`render_into`]. `out` derefs to a `String`; it is handed to the sink between samples.
+
+mod domains;
+mod exporter;
+mod out;
+mod text;
+
+use std::collections::HashMap;
+
+use crate::judge::DomainReport;
+use crate::judge::pairs::{self, OwnSide};
+use crate::store::Store;
+
+pub use domains::MAX_SRV_SERIES;
+use domains::write_reports;
+use exporter::{render_identities, render_process, render_self, render_vantages};
+pub use out::{CHUNK, Out};
+pub use text::MAX_CERT_LABEL_CHARS;
+
+/// Renders the whole `/metrics` page into `sink`, chunk by chunk.
+pub fn render_into(store: &Store, sink: &mut dyn FnMut(Vec<u8>) -> bool) {
+    let setup = store.setup();
+    let reports = store.reports(&setup.config);
+    let refs: Vec<&DomainReport> = reports.iter().map(|r| r.as_ref()).collect();
+    let own = pairs::own_sides(refs.iter().copied());
+    let mut out = Out::chunked(sink);
+    write_reports(&mut out, &refs, &own);
+    render_identities(&mut out, &setup);
+    render_vantages(&mut out, store, &setup.config);
+    render_self(&mut out, &store.stats, &setup.config);
+    out.flush();
+    let mut process = Vec::new();
+    render_process(&mut process);
+    if !out.closed()
+        && !process.is_empty()
+        && let Some(sink) = out.sink.as_mut()
+    {
+        sink(process);
+    }
+}
+
+/// Renders the whole `/metrics` page into one buffer (tests, the benchmark).
+pub fn render(store: &Store) -> Vec<u8> {
+    let mut page = Vec::new();
+    render_into(store, &mut |chunk| {
+        page.extend_from_slice(&chunk);
+        true
+    });
+    page
+}
+
+/// Renders one report (what `/probe` answers).
+pub fn render_report(out: &mut String, report: &DomainReport) {
+    render_reports(out, &[report]);
+}
+
+/// Renders the per-domain, per-probe and per-endpoint families of `reports`; the inbound
+/// verdicts of partners are completed with the own domains among `reports`.
+pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
+    let own = pairs::own_sides(reports.iter().copied());
+    render_reports_with(out, reports, &own);
+}
+
+/// [`render_reports`] with the tenants' own sides given (`/probe` of a partner: its tenant's
+/// own domains as the store judged them).
+pub fn render_reports_with(
+    out: &mut String,
+    reports: &[&DomainReport],
+    own: &HashMap<String, OwnSide>,
+) {
+    let mut o = Out::whole(std::mem::take(out));
+    write_reports(&mut o, reports, own);
+    *out = o.buf;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::Facts;
+    use crate::judge::test_facts::Judge;
+
+    /// A report with SRV records, two endpoints (one with a certificate and SIP), findings.
+    fn report() -> DomainReport {
+        let facts = Facts::two_endpoints();
+        Judge::peer().report(vec![
+            ("default", false, facts.clone()),
+            ("inside", false, facts),
+        ])
+    }
+
+    #[test]
+    fn chunked_output_is_the_whole_page_cut_between_samples() {
+        let one = report();
+        let reports: Vec<&DomainReport> = std::iter::repeat_n(&one, 300).collect();
+        let mut whole = String::new();
+        render_reports(&mut whole, &reports);
+        assert!(whole.len() > 2 * CHUNK, "{} bytes", whole.len());
+        assert!(whole.contains(
+            "sipfed_endpoint_up{tenant=\"default\",domain=\"kanzlei.de\",vantage=\"inside\",target=\"sip.example.com\",address=\"[2001:db8::1]:5061\"} 0\n"
+        ));
+        let mut chunks: Vec<Vec<u8>> = Vec::new();
+        let mut sink = |c: Vec<u8>| {
+            chunks.push(c);
+            true
+        };
+        let mut out = Out::chunked(&mut sink);
+        write_reports(&mut out, &reports, &HashMap::new());
+        out.flush();
+        drop(out);
+        assert!(chunks.len() >= 3, "{} chunks", chunks.len());
+        for c in &chunks {
+            assert_eq!(c.last(), Some(&b'\n'));
+            assert!(c.len() < CHUNK + 16384, "{}", c.len());
+        }
+        assert_eq!(chunks.concat(), whole.into_bytes());
+        // A sink that refuses (the client went away) gets nothing more.
+        let mut calls = 0;
+        let mut refusing = |_: Vec<u8>| {
+            calls += 1;
+            false
+        };
+        let mut out = Out::chunked(&mut refusing);
+        write_reports(&mut out, &reports, &HashMap::new());
+        out.flush();
+        assert!(out.closed());
+        assert!(out.len() < CHUNK);
+        drop(out);
+        assert_eq!(calls, 1);
+    }
+}
