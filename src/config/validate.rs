@@ -322,7 +322,7 @@ fn check_identity_files(
         message: format!("{who}: {e}"),
     };
     if let Some(c) = &global.client_cert {
-        crate::gather::tls::load_certified_key(&c.cert_file, &c.key_file).map_err(|e| {
+        crate::pem::load_certified_key(&c.cert_file, &c.key_file).map_err(|e| {
             problem(
                 &[Seg::Key("global"), Seg::Key("client_cert")],
                 "global.client_cert",
@@ -332,7 +332,7 @@ fn check_identity_files(
     }
     for (name, t) in tenants {
         if let Some(c) = &t.client_cert {
-            crate::gather::tls::load_certified_key(&c.cert_file, &c.key_file).map_err(|e| {
+            crate::pem::load_certified_key(&c.cert_file, &c.key_file).map_err(|e| {
                 problem(
                     &[Seg::Key("tenants"), Seg::Key(name), Seg::Key("client_cert")],
                     &format!("tenant {name:?}: client_cert"),
@@ -341,7 +341,7 @@ fn check_identity_files(
             })?;
         }
         if let Some(ca) = &t.inbound_ca_file {
-            crate::judge::TrustStore::load_only(ca).map_err(|e| {
+            crate::pem::read_trust_anchors(ca).map_err(|e| {
                 problem(
                     &[
                         Seg::Key("tenants"),

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use rustls::sign::CertifiedKey;
 
 use super::cert;
-use super::tls::load_certified_key;
 use crate::config::{ClientCert, Config};
 use crate::error::Error;
 use crate::facts::CertFacts;
+use crate::pem::load_certified_key;
 
 /// One identity: what an edge presents when it connects out.
 #[derive(Debug, Clone)]

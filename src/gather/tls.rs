@@ -3,7 +3,6 @@
 //! errors. Also notes whether the peer asked for a client certificate (mutual TLS).
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -21,7 +20,6 @@ use tokio_rustls::client::TlsStream;
 use super::cert;
 use crate::error::Error;
 use crate::facts::{CertFacts, PeerAlert, Reason, TlsFacts, TlsFailure, TlsVersion};
-use crate::pem::{pem_error, read_certs, read_key};
 
 /// The TLS client of a vantage: one base configuration, cheaply specialised per connection
 /// with the identity (client certificate) the probing tenant presents.
@@ -361,28 +359,6 @@ impl ResolvesClientCert for Capture {
     fn has_certs(&self) -> bool {
         true
     }
-}
-
-/// Reads a PEM certificate chain and private key into a signing key for client auth.
-pub fn load_certified_key(cert_file: &Path, key_file: &Path) -> Result<Arc<CertifiedKey>, Error> {
-    let certs = read_certs(cert_file)?;
-    let signing = rustls::crypto::ring::sign::any_supported_type(&read_key(key_file)?)
-        .map_err(|e| pem_error(key_file, e))?;
-    let key = CertifiedKey::new(certs, signing);
-    // A key that is not the certificate's would fail every handshake that asks for it.
-    match key.keys_match() {
-        Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
-        Err(e) => {
-            return Err(pem_error(
-                key_file,
-                format!(
-                    "does not match the certificate of {}: {e}",
-                    cert_file.display()
-                ),
-            ));
-        }
-    }
-    Ok(Arc::new(key))
 }
 
 #[cfg(test)]

@@ -69,15 +69,9 @@ impl TrustStore {
 
     /// Only the certificates of `ca_file` (a tenant's `inbound_ca_file`: what its edge trusts).
     pub fn load_only(ca_file: &Path) -> Result<TrustStore, Error> {
-        let mut anchors = Vec::new();
-        for c in crate::pem::read_certs(ca_file)? {
-            let anchor = webpki::anchor_from_trusted_cert(&c).map_err(|e| Error::Pem {
-                path: ca_file.display().to_string(),
-                message: format!("not a usable trust anchor: {e}"),
-            })?;
-            anchors.push(anchor.to_owned());
-        }
-        Ok(TrustStore::with_anchors(anchors))
+        Ok(TrustStore::with_anchors(crate::pem::read_trust_anchors(
+            ca_file,
+        )?))
     }
 
     /// The built-in web roots alone: the public TLS CAs (`cert_client_auth_kept`).
