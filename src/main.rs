@@ -164,21 +164,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Some(Command::Config {
             command: ConfigCommand::Check,
-        }) => match Config::load(&cli.config_file).and_then(|c| Setup::new(c.clone()).map(|_| c)) {
-            Ok(c) => {
-                println!(
-                    "{}: ok ({} domains, {} vantages)",
-                    cli.config_file.display(),
-                    c.domains.len(),
-                    c.vantages.len()
-                );
-                Ok(0)
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                Ok(1)
-            }
-        },
+        }) => Ok(check_config(&cli)),
         Some(Command::Check {
             domains,
             role,
@@ -226,47 +212,70 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(status as u8)
         }
-        None => {
-            let web = match &cli.web_config {
-                Some(path) => Some(LiveWebConfig::watch(path)?),
-                None => None,
-            };
-            let routes = Routes {
-                telemetry_path: cli.telemetry_path.clone(),
-                enable_lifecycle: cli.enable_lifecycle,
-                ..Routes::default()
-            };
-            routes.check().map_err(anyhow::Error::msg)?;
-            let selection = Selection {
-                vantages: cli.vantage.clone(),
-                shard: cli.shard,
-            };
-            let mut config = Config::load(&cli.config_file)?;
-            config.select(&selection)?;
-            let store = Store::new(
-                Setup::new(config)?,
-                Some(cli.config_file.clone()),
-                selection,
+        None => serve(cli).await,
+    }
+}
+
+/// `config check`: loads the configuration and builds everything from it, as serving would;
+/// the exit status says whether it is usable.
+fn check_config(cli: &Cli) -> u8 {
+    match Config::load(&cli.config_file).and_then(|c| Setup::new(c.clone()).map(|_| c)) {
+        Ok(c) => {
+            println!(
+                "{}: ok ({} domains, {} vantages)",
+                cli.config_file.display(),
+                c.domains.len(),
+                c.vantages.len()
             );
-            let mut listeners = Vec::new();
-            for listen in &cli.listen {
-                let addr = server::parse_listen(listen).map_err(anyhow::Error::msg)?;
-                let listener = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
-                listeners.push(listener);
-            }
-            let options = server::Options {
-                web,
-                routes,
-                limits: server::Limits {
-                    max_connections: cli.max_connections.max(1),
-                    max_connections_per_address: cli.max_connections_per_address.max(1),
-                    ..server::Limits::default()
-                },
-            };
-            server::run_with(store, listeners, options, CancellationToken::new()).await?;
-            Ok(0)
+            0
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            1
         }
     }
+}
+
+/// Serves `/metrics`, the pages and the API until stopped.
+async fn serve(cli: Cli) -> anyhow::Result<u8> {
+    let web = match &cli.web_config {
+        Some(path) => Some(LiveWebConfig::watch(path)?),
+        None => None,
+    };
+    let routes = Routes {
+        telemetry_path: cli.telemetry_path.clone(),
+        enable_lifecycle: cli.enable_lifecycle,
+        ..Routes::default()
+    };
+    routes.check().map_err(anyhow::Error::msg)?;
+    let selection = Selection {
+        vantages: cli.vantage.clone(),
+        shard: cli.shard,
+    };
+    let mut config = Config::load(&cli.config_file)?;
+    config.select(&selection)?;
+    let store = Store::new(
+        Setup::new(config)?,
+        Some(cli.config_file.clone()),
+        selection,
+    );
+    let mut listeners = Vec::new();
+    for listen in &cli.listen {
+        let addr = server::parse_listen(listen).map_err(anyhow::Error::msg)?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        listeners.push(listener);
+    }
+    let options = server::Options {
+        web,
+        routes,
+        limits: server::Limits {
+            max_connections: cli.max_connections.max(1),
+            max_connections_per_address: cli.max_connections_per_address.max(1),
+            ..server::Limits::default()
+        },
+    };
+    server::run_with(store, listeners, options, CancellationToken::new()).await?;
+    Ok(0)
 }

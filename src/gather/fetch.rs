@@ -126,6 +126,8 @@ enum Answer {
     Redirect(String),
 }
 
+/// One HTTP/1.1 request to `url` through the vantage, and its answer: a body of at most
+/// `cap` bytes, or where a redirect points.
 async fn exchange(
     client: &VantageClient,
     url: &str,
@@ -140,20 +142,43 @@ async fn exchange(
         ));
     };
     let address = address(client, &parsed).await?;
+    let stream = connect(client, address, url).await?;
+    let http_error = |e: hyper::Error| failed(Reason::HttpError, format!("{url}: {e}"));
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(http_error)?;
+    // The connection task lives at most a moment past the deadline, whatever the peer does
+    // (the moment lets the fetch's own deadline speak first: `timeout`, not a cut body).
+    tokio::spawn(async move {
+        let _ = timeout_at(deadline + std::time::Duration::from_secs(1), conn).await;
+    });
+    let request =
+        request(&parsed, method).map_err(|e| failed(Reason::HttpError, format!("{url}: {e}")))?;
+    let response = sender.send_request(request).await.map_err(http_error)?;
+    answer(response, url, cap).await
+}
+
+/// A TCP connection to `address` from the vantage (through its proxy, if any); what fails is
+/// the vantage's (blind) or the host's (a failed fetch with a reason).
+async fn connect(
+    client: &VantageClient,
+    address: SocketAddr,
+    url: &str,
+) -> Result<TcpStream, FetchError> {
     let stream = match &client.proxy {
         Some(p) => proxy::connect(p, address).await,
         None => TcpStream::connect(address)
             .await
             .map_err(ProxyError::Target),
     };
-    let stream = match stream {
-        Ok(s) => s,
+    match stream {
+        Ok(s) => Ok(s),
         Err(ProxyError::Proxy(detail)) => {
             tracing::debug!(vantage = %client.name, %detail, "proxy failed");
-            return Err(FetchError::Blind(Blind::ProxyDown));
+            Err(FetchError::Blind(Blind::ProxyDown))
         }
         Err(ProxyError::Target(e)) if local_exhaustion(&e) => {
-            return Err(FetchError::Blind(Blind::LocalResources));
+            Err(FetchError::Blind(Blind::LocalResources))
         }
         Err(ProxyError::Target(e)) => {
             let reason = match e.kind() {
@@ -164,44 +189,47 @@ async fn exchange(
                 std::io::ErrorKind::TimedOut => Reason::Timeout,
                 _ => Reason::ConnectError,
             };
-            return Err(failed(
+            Err(failed(
                 reason,
                 format!("connecting to {address} for {url}: {e}"),
-            ));
+            ))
         }
-    };
-    let http_error = |e: hyper::Error| failed(Reason::HttpError, format!("{url}: {e}"));
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(http_error)?;
-    // The connection task lives at most a moment past the deadline, whatever the peer does
-    // (the moment lets the fetch's own deadline speak first: `timeout`, not a cut body).
-    tokio::spawn(async move {
-        let _ = timeout_at(deadline + std::time::Duration::from_secs(1), conn).await;
-    });
-    let host = if parsed.port == 80 {
-        parsed.host.clone()
-    } else if parsed.host.contains(':') {
-        format!("[{}]:{}", parsed.host, parsed.port)
+    }
+}
+
+/// The request for `url`: its path, `Host` and our `User-Agent`.
+fn request(url: &Url, method: Method<'_>) -> Result<Request<Full<Bytes>>, hyper::http::Error> {
+    let host = if url.port == 80 {
+        url.host.clone()
+    } else if url.host.contains(':') {
+        format!("[{}]:{}", url.host, url.port)
     } else {
-        format!("{}:{}", parsed.host, parsed.port)
+        format!("{}:{}", url.host, url.port)
     };
     let builder = Request::builder()
-        .uri(parsed.path.as_str())
+        .uri(url.path.as_str())
         .header(HOST, host)
         .header(
             USER_AGENT,
             concat!("sipfed_exporter/", env!("CARGO_PKG_VERSION")),
         );
-    let request = match method {
+    match method {
         Method::Get => builder.method("GET").body(Full::new(Bytes::new())),
         Method::Post { content_type, body } => builder
             .method("POST")
             .header(CONTENT_TYPE, content_type)
             .body(Full::new(Bytes::copy_from_slice(body))),
-    };
-    let request = request.map_err(|e| failed(Reason::HttpError, format!("{url}: {e}")))?;
-    let response = sender.send_request(request).await.map_err(http_error)?;
+    }
+}
+
+/// What the response says: where it redirects (an http:// URL), or its body of at most `cap`
+/// bytes; any other status is a failed fetch.
+async fn answer(
+    response: hyper::Response<hyper::body::Incoming>,
+    url: &str,
+    cap: usize,
+) -> Result<Answer, FetchError> {
+    let http_error = |e: hyper::Error| failed(Reason::HttpError, format!("{url}: {e}"));
     let status = response.status();
     if status.is_redirection() {
         let to = response

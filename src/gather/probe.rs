@@ -191,50 +191,16 @@ impl Prober {
         if let Some(path) = &domain.cert_file {
             facts.stored_certs = Some(read_cert_file(path));
         }
-        // (name, port) to connect to, in SRV priority/weight order.
-        let mut hosts: Vec<(String, u16)> = Vec::new();
-        match domain.federation {
-            Federation::Direct => {
-                if let Some(fqdn) = &domain.fqdn {
-                    hosts.push((fqdn.clone(), domain.port));
-                }
+        let (srv, hosts) = self.hosts(client, domain, deadline).await;
+        facts.srv = srv;
+        let hosts = match hosts {
+            Ok(hosts) => hosts,
+            Err(blind) => {
+                facts.blind = Some(blind);
+                facts.duration_seconds = start.elapsed().as_secs_f64();
+                return facts;
             }
-            Federation::Open => {
-                let name = dns::absolute(&format!("_sipfederationtls._tcp.{}", domain.name));
-                let answers = match timeout_at(deadline, client.resolvers.srv(&name)).await {
-                    Ok(a) => a,
-                    Err(_) => {
-                        vec![ResolverAnswer {
-                            resolver: String::new(),
-                            answer: Err(DnsFailure::Timeout),
-                        }]
-                    }
-                };
-                let srv = SrvFacts { name, answers };
-                let outcomes: Vec<Result<(), DnsFailure>> = srv
-                    .answers
-                    .iter()
-                    .map(|a| a.answer.as_ref().map(drop).map_err(|e| *e))
-                    .collect();
-                if let Some(blind) = self.dns_blind(client, outcomes.iter(), deadline).await {
-                    facts.blind = Some(blind);
-                    facts.srv = Some(srv);
-                    facts.duration_seconds = start.elapsed().as_secs_f64();
-                    return facts;
-                }
-                let mut records = srv.records().to_vec();
-                records.sort_by_key(|r| (r.priority, std::cmp::Reverse(r.weight)));
-                for r in records {
-                    let host = (r.target.clone(), r.port);
-                    // "." means "no service here" (RFC 2782).
-                    if !r.target.is_empty() && !hosts.contains(&host) {
-                        hosts.push(host);
-                    }
-                }
-                hosts.truncate(MAX_TARGETS);
-                facts.srv = Some(srv);
-            }
-        }
+        };
         let m365 = self.m365(client, &domain.name, scope);
         let authoritative = async {
             if domain.role == Role::Own && domain.federation == Federation::Open {
@@ -261,6 +227,69 @@ impl Prober {
         let m365 = async { timeout_at(deadline, m365).await.ok().flatten() };
         let authoritative = async { timeout_at(deadline, authoritative).await.ok().flatten() };
         let (targets, m365, authoritative) = tokio::join!(targets, m365, authoritative);
+        facts.blind = self.address_blind(client, &targets, deadline).await;
+        facts.targets = targets;
+        facts.m365 = m365;
+        facts.authoritative = authoritative;
+        facts.duration_seconds = start.elapsed().as_secs_f64();
+        facts
+    }
+
+    /// The hosts to connect to (name, port) and the SRV facts they came from: the direct
+    /// route, or the SRV targets in priority/weight order (at most `MAX_TARGETS`); `Err` when
+    /// the vantage could not look (its resolvers are down).
+    async fn hosts(
+        &self,
+        client: &VantageClient,
+        domain: &Domain,
+        deadline: Instant,
+    ) -> (Option<SrvFacts>, Result<Vec<(String, u16)>, Blind>) {
+        let mut hosts: Vec<(String, u16)> = Vec::new();
+        if domain.federation == Federation::Direct {
+            if let Some(fqdn) = &domain.fqdn {
+                hosts.push((fqdn.clone(), domain.port));
+            }
+            return (None, Ok(hosts));
+        }
+        let name = dns::absolute(&format!("_sipfederationtls._tcp.{}", domain.name));
+        let answers = match timeout_at(deadline, client.resolvers.srv(&name)).await {
+            Ok(a) => a,
+            Err(_) => {
+                vec![ResolverAnswer {
+                    resolver: String::new(),
+                    answer: Err(DnsFailure::Timeout),
+                }]
+            }
+        };
+        let srv = SrvFacts { name, answers };
+        let outcomes: Vec<Result<(), DnsFailure>> = srv
+            .answers
+            .iter()
+            .map(|a| a.answer.as_ref().map(drop).map_err(|e| *e))
+            .collect();
+        if let Some(blind) = self.dns_blind(client, outcomes.iter(), deadline).await {
+            return (Some(srv), Err(blind));
+        }
+        let mut records = srv.records().to_vec();
+        records.sort_by_key(|r| (r.priority, std::cmp::Reverse(r.weight)));
+        for r in records {
+            let host = (r.target.clone(), r.port);
+            // "." means "no service here" (RFC 2782).
+            if !r.target.is_empty() && !hosts.contains(&host) {
+                hosts.push(host);
+            }
+        }
+        hosts.truncate(MAX_TARGETS);
+        (Some(srv), Ok(hosts))
+    }
+
+    /// Whether the address lookups of `targets` left the vantage blind.
+    async fn address_blind(
+        &self,
+        client: &VantageClient,
+        targets: &[TargetFacts],
+        deadline: Instant,
+    ) -> Option<Blind> {
         let outcomes: Vec<Result<(), DnsFailure>> = targets
             .iter()
             .flat_map(|t| &t.address_answers)
@@ -268,17 +297,12 @@ impl Prober {
             .collect();
         if outcomes.contains(&Err(DnsFailure::Local)) {
             // A target we could not look up for want of sockets or memory: not the partner's.
-            facts.blind = Some(Blind::LocalResources);
+            Some(Blind::LocalResources)
         } else {
             // Every address lookup failed in a way that may be ours: asked of the resolvers'
             // health (they may have died since the SRV answer).
-            facts.blind = self.dns_blind(client, outcomes.iter(), deadline).await;
+            self.dns_blind(client, outcomes.iter(), deadline).await
         }
-        facts.targets = targets;
-        facts.m365 = m365;
-        facts.authoritative = authoritative;
-        facts.duration_seconds = start.elapsed().as_secs_f64();
-        facts
     }
 
     async fn target(&self, cx: &ProbeContext<'_>, name: &str, port: u16) -> TargetFacts {

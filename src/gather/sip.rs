@@ -200,6 +200,8 @@ enum Answer {
 /// `turn` is kept for as long as the connection is (the address's turn), and given away as
 /// soon as no probe uses the edge while another connection waits for it; `users` counts the
 /// probes that may still send on it.
+// Long by design: one `select!` over the connection's events (a request to send, bytes read,
+// the last user gone, a turn asked, idleness), whose arms share the split stream and state.
 pub(super) async fn serve<S>(
     stream: S,
     mut rx: mpsc::UnboundedReceiver<Box<Txn>>,
