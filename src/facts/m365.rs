@@ -21,6 +21,17 @@ pub struct M365Facts {
 }
 
 impl M365Facts {
+    /// Bytes its names and records hold on the heap, about (each string's bytes and slot).
+    pub fn heap_bytes(&self) -> usize {
+        let list = |v: &[String]| v.iter().map(|s| s.len() + 24).sum::<usize>();
+        let one = |s: &Option<String>| s.as_ref().map_or(0, |s| s.len());
+        list(&self.mx)
+            + list(&self.ms_txt)
+            + list(&self.sip_tls)
+            + one(&self.lyncdiscover)
+            + one(&self.sip)
+    }
+
     /// MX, TXT or the Skype/Teams records show the domain is a Microsoft 365 tenant.
     pub fn evidence(&self) -> bool {
         self.mx.iter().any(|m| exchange_online_cloud(m).is_some())
