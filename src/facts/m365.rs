@@ -18,6 +18,16 @@ pub struct M365Facts {
     pub sip: Option<String>,
     /// Targets of `_sip._tls.<domain>` SRV.
     pub sip_tls: Vec<String>,
+    /// How many MX records the answer had when it had more than are kept
+    /// ([`MAX_RECORDS`](crate::gather::dns::MAX_RECORDS)): `mx` holds the first of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mx_total: Option<usize>,
+    /// Same for `ms_txt` (counting `MS=` strings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ms_txt_total: Option<usize>,
+    /// Same for `sip_tls`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sip_tls_total: Option<usize>,
 }
 
 impl M365Facts {

@@ -37,7 +37,8 @@ pub async fn gather(resolvers: &Resolvers, domain: &str) -> Option<M365Facts> {
         RData::SRV(s) => Some(dns::host(&s.target)),
         _ => None,
     });
-    let (mx, txt, lyncdiscover, sip, sip_tls) = tokio::join!(mx, txt, lyncdiscover, sip, sip_tls);
+    let ((mx, mx_total), (txt, ms_txt_total), lyncdiscover, sip, (sip_tls, sip_tls_total)) =
+        tokio::join!(mx, txt, lyncdiscover, sip, sip_tls);
     let local = Err(DnsFailure::Local);
     if [&mx, &txt, &sip_tls].contains(&&local) {
         return None;
@@ -48,6 +49,9 @@ pub async fn gather(resolvers: &Resolvers, domain: &str) -> Option<M365Facts> {
         lyncdiscover: lyncdiscover.ok()?,
         sip: sip.ok()?,
         sip_tls: sip_tls.unwrap_or_default(),
+        mx_total,
+        ms_txt_total,
+        sip_tls_total,
     })
 }
 
@@ -64,7 +68,7 @@ async fn alias_or_address(
         RData::CNAME(c) => Some(dns::host(&c.0)),
         _ => None,
     });
-    let first = match alias.await {
+    let first = match alias.await.0 {
         Ok(names) => names.into_iter().next(),
         // No such name: neither an alias nor an address (two queries saved).
         Err(DnsFailure::Nxdomain) => return Ok(None),

@@ -209,6 +209,7 @@ impl Prober {
                     Ok(a) => a,
                     Err(_) => {
                         vec![ResolverAnswer {
+                            total: None,
                             resolver: String::new(),
                             answer: Err(DnsFailure::Timeout),
                         }]
@@ -294,6 +295,7 @@ impl Prober {
             Ok(found) => found,
             Err(_) => (
                 vec![ResolverAnswer {
+                    total: None,
                     resolver: String::new(),
                     answer: Err(DnsFailure::Timeout),
                 }],
