@@ -383,6 +383,9 @@ async fn an_ad_hoc_probe_never_connects_inside_where_a_configured_one_does() {
         Some("forbidden_address")
     );
     assert_eq!(peer.handshakes.load(Ordering::Relaxed), 0, "no connection");
+    // Its Microsoft 365 evidence was looked up and not kept.
+    assert!(m.contains("sipfed_m365_evidence"), "{m}");
+    assert_eq!(setup.prober.m365_cache_size().0, 0);
 
     let configured = setup.config.domains[0].clone();
     let report = setup.probe(&configured, &configured.vantages).await;
@@ -394,6 +397,7 @@ async fn an_ad_hoc_probe_never_connects_inside_where_a_configured_one_does() {
         "{m}"
     );
     assert!(peer.handshakes.load(Ordering::Relaxed) >= 1);
+    assert_eq!(setup.prober.m365_cache_size().0, configured.vantages.len());
 }
 
 /// The failure reason of one check of one domain at one vantage.

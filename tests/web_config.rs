@@ -474,3 +474,116 @@ async fn an_http2_preface_alone_is_closed() {
     assert!(closed_within(&mut s, Duration::from_secs(5)).await);
     shutdown.cancel();
 }
+
+/// Reads from `s` until the server closes it (EOF, a reset, or an HTTP/2 GOAWAY), answering
+/// HTTP/2 PINGs as a live client does; `None` when it is still open at `within`, else the
+/// number of pings answered.
+async fn answer_pings_until_closed(
+    s: &mut tokio::net::TcpStream,
+    within: Duration,
+) -> Option<usize> {
+    let mut pings = 0;
+    let read = async {
+        loop {
+            let mut head = [0u8; 9];
+            if s.read_exact(&mut head).await.is_err() {
+                return pings;
+            }
+            let len = usize::from(head[0]) << 16 | usize::from(head[1]) << 8 | usize::from(head[2]);
+            let mut payload = vec![0u8; len];
+            if s.read_exact(&mut payload).await.is_err() {
+                return pings;
+            }
+            match (head[3], head[4]) {
+                // PING without ACK: answer it.
+                (6, 0) => {
+                    pings += 1;
+                    let mut ack = vec![0, 0, 8, 6, 1, 0, 0, 0, 0];
+                    ack.extend_from_slice(&payload);
+                    if s.write_all(&ack).await.is_err() {
+                        return pings;
+                    }
+                }
+                // GOAWAY: the server is closing the connection.
+                (7, _) => return pings,
+                _ => {}
+            }
+        }
+    };
+    tokio::time::timeout(within, read).await.ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_http2_connection_answering_pings_is_closed() {
+    let lab = Lab::start().await.unwrap();
+    let path = lab
+        .write_config("c.yml", "", "  - domain: a.example\n")
+        .unwrap();
+    let options = Options {
+        limits: Limits {
+            idle_timeout: Duration::from_secs(2),
+            http2_keep_alive_interval: Duration::from_millis(200),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let (addrs, shutdown) = start(&path, 1, options).await;
+    let mut s = tokio::net::TcpStream::connect(addrs[0]).await.unwrap();
+    // Preface, empty SETTINGS, then one request (GET /-/healthy, HPACK: :method GET,
+    // :scheme http, :path literal, :authority literal), END_STREAM | END_HEADERS on stream 1.
+    let mut block = vec![0x82, 0x86, 0x44, 10];
+    block.extend_from_slice(b"/-/healthy");
+    block.extend_from_slice(&[0x41, 4]);
+    block.extend_from_slice(b"test");
+    let mut frames =
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00".to_vec();
+    frames.extend_from_slice(&[0, 0, block.len() as u8, 1, 5, 0, 0, 0, 1]);
+    frames.extend_from_slice(&block);
+    s.write_all(&frames).await.unwrap();
+    // Pinged every 200 ms and answering each, it is still closed after 2 s without a
+    // request (well within 20 s; pings counted as activity would keep it open for good).
+    let pings = answer_pings_until_closed(&mut s, Duration::from_secs(20))
+        .await
+        .expect("the idle connection is closed although it answers pings");
+    assert!(
+        pings >= 3,
+        "only {pings} pings: the test did not exercise them"
+    );
+    shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_is_closed_at_its_maximum_age() {
+    let lab = Lab::start().await.unwrap();
+    let path = lab
+        .write_config("c.yml", "", "  - domain: a.example\n")
+        .unwrap();
+    let options = Options {
+        limits: Limits {
+            max_connection_age: Duration::from_secs(1),
+            header_read_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let (addrs, shutdown) = start(&path, 1, options).await;
+    let mut s = tokio::net::TcpStream::connect(addrs[0]).await.unwrap();
+    // A keep-alive HTTP/1.1 request, answered; then the connection waits for the next.
+    s.write_all(b"GET /-/healthy HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = s.read(&mut buf).await.unwrap();
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    // Idle and header timeouts are a minute away: only its age closes it.
+    assert!(
+        closed_within(&mut s, Duration::from_secs(20)).await,
+        "the connection outlived its maximum age"
+    );
+    shutdown.cancel();
+}

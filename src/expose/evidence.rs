@@ -111,17 +111,23 @@ fn addresses(a: &[IpAddr]) -> String {
         .join(", ")
 }
 
-/// Per-resolver answers: one line when all agree (naming every resolver), else one per resolver.
+/// `first 32 of 2000 records` when an answer had more records than are kept.
+fn cut_short(kept: usize, total: Option<usize>) -> Option<String> {
+    total.map(|total| format!("first {kept} of {total} records"))
+}
+
+/// Per-resolver answers: one line when all agree (naming every resolver), else one per
+/// resolver; a list cut short says so.
 fn answers<T>(
     out: &mut Vec<Line>,
     depth: usize,
     agree: bool,
-    answers: &[ResolverAnswer<T>],
-    mut ok: impl FnMut(&mut Vec<Line>, usize, &T),
+    answers: &[ResolverAnswer<Vec<T>>],
+    mut ok: impl FnMut(&mut Vec<Line>, usize, &Vec<T>),
     key: &'static str,
     label: &'static str,
 ) {
-    let groups: Vec<(String, &ResolverAnswer<T>)> = if agree {
+    let groups: Vec<(String, &ResolverAnswer<Vec<T>>)> = if agree {
         let names: Vec<&str> = answers.iter().map(|a| a.resolver.as_str()).collect();
         answers
             .first()
@@ -136,6 +142,9 @@ fn answers<T>(
             Ok(v) => {
                 out.push(line(depth, "resolver", "Answer from", resolvers));
                 ok(out, depth + 1, v);
+                if let Some(text) = cut_short(v.len(), a.total) {
+                    out.push(line(depth + 1, "cut_short", "Cut short", text));
+                }
             }
             Err(e) => out.push(failed(
                 depth,
@@ -265,11 +274,15 @@ pub fn facts_lines(f: &Facts, now: i64) -> Vec<Line> {
                     "no evidence of a Microsoft 365 tenant"
                 },
             ));
-            let list = |v: &[String]| {
-                if v.is_empty() {
+            let list = |v: &[String], total: Option<usize>| {
+                let text = if v.is_empty() {
                     "none".to_string()
                 } else {
                     v.join(", ")
+                };
+                match cut_short(v.len(), total) {
+                    Some(cut) => format!("{text} ({cut})"),
+                    None => text,
                 }
             };
             let pointer = |p: &Option<String>| match p.as_deref() {
@@ -277,8 +290,13 @@ pub fn facts_lines(f: &Facts, now: i64) -> Vec<Line> {
                 Some("") => "own addresses".to_string(),
                 Some(h) => h.to_string(),
             };
-            out.push(line(1, "mx", "MX", list(&m.mx)));
-            out.push(line(1, "ms_txt", "MS= TXT", list(&m.ms_txt)));
+            out.push(line(1, "mx", "MX", list(&m.mx, m.mx_total)));
+            out.push(line(
+                1,
+                "ms_txt",
+                "MS= TXT",
+                list(&m.ms_txt, m.ms_txt_total),
+            ));
             out.push(line(
                 1,
                 "lyncdiscover",
@@ -286,7 +304,12 @@ pub fn facts_lines(f: &Facts, now: i64) -> Vec<Line> {
                 pointer(&m.lyncdiscover),
             ));
             out.push(line(1, "sip_host", "sip", pointer(&m.sip)));
-            out.push(line(1, "sip_tls", "_sip._tls SRV", list(&m.sip_tls)));
+            out.push(line(
+                1,
+                "sip_tls",
+                "_sip._tls SRV",
+                list(&m.sip_tls, m.sip_tls_total),
+            ));
         }
     }
     out
@@ -598,10 +621,12 @@ mod tests {
                 name: "_sipfederationtls._tcp.a.example.".into(),
                 answers: vec![
                     ResolverAnswer {
+                        total: None,
                         resolver: "10.0.0.1:53".into(),
                         answer: Ok(vec![record.clone()]),
                     },
                     ResolverAnswer {
+                        total: None,
                         resolver: "10.0.0.2:53".into(),
                         answer: Err(DnsFailure::Servfail),
                     },
@@ -612,6 +637,7 @@ mod tests {
                 port: 5061,
                 cname: None,
                 address_answers: vec![ResolverAnswer {
+                    total: None,
                     resolver: "10.0.0.1:53".into(),
                     answer: Ok(vec!["192.0.2.7".parse().unwrap()]),
                 }],
@@ -702,6 +728,34 @@ mod tests {
         assert_eq!(find(&lines, "address")[0].depth, 1);
         assert_eq!(find(&lines, "tls")[0].depth, 2);
         assert_eq!(find(&lines, "issuer")[0].depth, 3);
+    }
+
+    #[test]
+    fn a_list_cut_short_says_first_n_of_m() {
+        let mut f = healthy();
+        let ips: Vec<std::net::IpAddr> = (0..32u8)
+            .map(|i| std::net::IpAddr::from([192, 0, 2, i]))
+            .collect();
+        f.targets[0].address_answers[0].answer = Ok(ips);
+        f.targets[0].address_answers[0].total = Some(300);
+        f.m365 = Some(crate::facts::M365Facts {
+            mx: vec!["mx1.a.example".into(), "mx2.a.example".into()],
+            mx_total: Some(2000),
+            ms_txt: vec!["MS=ms1".into()],
+            ..Default::default()
+        });
+        let lines = facts_lines(&f, NOW);
+        let cut = find(&lines, "cut_short");
+        assert_eq!(cut.len(), 1);
+        assert_eq!(cut[0].text, "first 32 of 300 records");
+        assert_eq!(cut[0].depth, find(&lines, "addresses")[0].depth);
+        assert_eq!(
+            find(&lines, "mx")[0].text,
+            "mx1.a.example, mx2.a.example (first 2 of 2000 records)"
+        );
+        assert_eq!(find(&lines, "ms_txt")[0].text, "MS=ms1");
+        // The SRV answer was whole: no such line under it.
+        assert!(!lines.iter().any(|l| l.text.contains("of 1 records")));
     }
 
     #[test]

@@ -56,6 +56,9 @@ pub struct Limits {
     pub max_connections_per_address: usize,
     /// A connection is closed once this old and between requests.
     pub max_connection_age: Duration,
+    /// How often an HTTP/2 connection is pinged (a dead peer is dropped when a ping goes
+    /// unanswered for 10 s); answered pings are not activity.
+    pub http2_keep_alive_interval: Duration,
 }
 
 /// Connections refused or closed by a limit, by reason (`sipfed_http_connections_rejected_total`).
@@ -94,6 +97,7 @@ impl Default for Limits {
             max_connections: 512,
             max_connections_per_address: 64,
             max_connection_age: Duration::from_secs(600),
+            http2_keep_alive_interval: Duration::from_secs(30),
         }
     }
 }
@@ -333,7 +337,7 @@ impl Server {
             .http2()
             .timer(TokioTimer::new())
             .max_concurrent_streams(32)
-            .keep_alive_interval(Some(Duration::from_secs(30)))
+            .keep_alive_interval(Some(self.limits.http2_keep_alive_interval))
             .keep_alive_timeout(Duration::from_secs(10));
         if !http2 {
             builder = builder.http1_only();

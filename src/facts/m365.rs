@@ -18,9 +18,30 @@ pub struct M365Facts {
     pub sip: Option<String>,
     /// Targets of `_sip._tls.<domain>` SRV.
     pub sip_tls: Vec<String>,
+    /// How many MX records the answer had when it had more than are kept
+    /// ([`MAX_RECORDS`](crate::gather::dns::MAX_RECORDS)): `mx` holds the first of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mx_total: Option<usize>,
+    /// Same for `ms_txt` (counting `MS=` strings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ms_txt_total: Option<usize>,
+    /// Same for `sip_tls`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sip_tls_total: Option<usize>,
 }
 
 impl M365Facts {
+    /// Bytes its names and records hold on the heap, about (each string's bytes and slot).
+    pub fn heap_bytes(&self) -> usize {
+        let list = |v: &[String]| v.iter().map(|s| s.len() + 24).sum::<usize>();
+        let one = |s: &Option<String>| s.as_ref().map_or(0, |s| s.len());
+        list(&self.mx)
+            + list(&self.ms_txt)
+            + list(&self.sip_tls)
+            + one(&self.lyncdiscover)
+            + one(&self.sip)
+    }
+
     /// MX, TXT or the Skype/Teams records show the domain is a Microsoft 365 tenant.
     pub fn evidence(&self) -> bool {
         self.mx.iter().any(|m| exchange_online_cloud(m).is_some())

@@ -110,6 +110,10 @@ pub struct ResolverAnswer<T> {
     pub resolver: String,
     #[serde(serialize_with = "ser_result")]
     pub answer: Result<T, DnsFailure>,
+    /// How many records the answer had when it had more than are kept
+    /// ([`MAX_RECORDS`](crate::gather::dns::MAX_RECORDS)): the list holds the first of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<usize>,
 }
 
 /// Whether two resolvers' answers are the same: record lists compared as sets, failures by

@@ -20,7 +20,7 @@ pub async fn gather(resolvers: &Resolvers, domain: &str, timeout: Duration) -> A
     let mut ns_names = Vec::new();
     // The zone is the domain itself or, for a delegated subdomain, one of its parents.
     for _ in 0..3 {
-        if let Ok(names) = resolvers
+        if let (Ok(names), _) = resolvers
             .first(&dns::absolute(&zone), RecordType::NS, |d| match d {
                 RData::NS(n) => Some(dns::host(&n.0)),
                 _ => None,
@@ -46,6 +46,7 @@ pub async fn gather(resolvers: &Resolvers, domain: &str, timeout: Duration) -> A
         async move {
             let ips = dns::first_answer(resolvers.addresses(&dns::absolute(ns)).await);
             let mut last = ResolverAnswer {
+                total: None,
                 resolver: ns.clone(),
                 answer: Err(DnsFailure::Nxdomain),
             };
@@ -63,6 +64,7 @@ pub async fn gather(resolvers: &Resolvers, domain: &str, timeout: Duration) -> A
                 };
                 let ok = answer.is_ok();
                 last = ResolverAnswer {
+                    total: None,
                     resolver: format!("{ns} ({ip})"),
                     answer,
                 };

@@ -76,6 +76,10 @@ pub struct Edges {
     /// How long a look is shared: a fraction of the interval, shorter than the half interval
     /// between two probes of one domain, so no domain is judged twice on the same look.
     fresh: Duration,
+    /// Each look's own deadline, from its turn at the address.
+    timeout: Duration,
+    /// Whether looks keep their connection for SIP OPTIONS.
+    sip: bool,
     slots: Mutex<(HashMap<EdgeKey, Slot>, usize)>,
     limiter: Arc<AddressLimiter>,
     /// Looks performed (each one TCP connect and at most one TLS handshake).
@@ -97,6 +101,9 @@ struct Dial {
     /// Probes in flight that use the edge.
     users: Arc<Users>,
     revocations: Arc<Revocations>,
+    /// Whether revocation evidence fetched for this look is kept for others (not for an
+    /// ad-hoc probe's).
+    keep: bool,
 }
 
 /// What one look of an edge showed, and its connection for SIP transactions.
@@ -113,14 +120,21 @@ pub struct Edge {
 }
 
 impl Edges {
-    pub fn new(fresh: Duration) -> Edges {
+    pub fn new(fresh: Duration, timeout: Duration, sip: bool) -> Edges {
         Edges {
             fresh,
+            timeout,
+            sip,
             slots: Mutex::new((HashMap::new(), SWEEP_EVERY)),
             limiter: Arc::new(AddressLimiter::default()),
             looks: Default::default(),
             revocations: Default::default(),
         }
+    }
+
+    /// Looks kept for sharing (fresh or not yet swept).
+    pub fn kept(&self) -> usize {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner()).0.len()
     }
 
     /// How many looks (TCP connects) were performed so far.
@@ -130,15 +144,16 @@ impl Edges {
 
     /// The current look of the edge (`address`, `server_name`) from `client`'s vantage,
     /// performing it when there is none fresh. Waiting here is not the caller's time. Keep
-    /// the `EdgeUse` until done with the edge.
+    /// the `EdgeUse` until done with the edge. With `keep` false (an ad-hoc probe) a fresh
+    /// look is used when there is one, but a look made for the caller is its own: not kept
+    /// for others, gone with the caller's `Arc<Edge>`, its revocation evidence not cached.
     pub async fn get(
         self: &Arc<Self>,
         client: &Arc<VantageClient>,
         identity: &Identity,
         address: SocketAddr,
         server_name: &str,
-        timeout: Duration,
-        sip: bool,
+        keep: bool,
     ) -> (EdgeUse, Arc<Edge>) {
         let key = EdgeKey {
             vantage: client.name.clone(),
@@ -166,7 +181,7 @@ impl Edges {
                     )
                 }
                 None => {
-                    if slots.len() >= *sweep_at {
+                    if keep && slots.len() >= *sweep_at {
                         slots.retain(|_, s| now < s.started + self.fresh);
                         *sweep_at = (slots.len() * 2).max(SWEEP_EVERY);
                     }
@@ -176,10 +191,11 @@ impl Edges {
                         limiter: self.limiter.clone(),
                         address,
                         server_name: server_name.to_string(),
-                        timeout,
-                        sip,
+                        timeout: self.timeout,
+                        sip: self.sip,
                         users: Users::one(),
                         revocations: self.revocations.clone(),
+                        keep,
                     });
                     let user = EdgeUse {
                         users: dial.users.clone(),
@@ -192,14 +208,16 @@ impl Edges {
                     }
                     .boxed()
                     .shared();
-                    slots.insert(
-                        key,
-                        Slot {
-                            started: now,
-                            look: look.clone(),
-                            users,
-                        },
-                    );
+                    if keep {
+                        slots.insert(
+                            key,
+                            Slot {
+                                started: now,
+                                look: look.clone(),
+                                users,
+                            },
+                        );
+                    }
                     (user, look)
                 }
             }
@@ -306,6 +324,7 @@ impl Edge {
                 &opened.chain,
                 opened.stapled.as_deref(),
                 opened.deadline,
+                dial.keep,
             );
             Some(Arc::new(facts.await))
         };
@@ -482,5 +501,54 @@ impl Drop for AddressPermit {
         {
             slots.remove(&self.address);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A listener that accepts and closes every connection (a look fails at once).
+    async fn closing_edge() -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((conn, _)) = listener.accept().await {
+                drop(conn);
+            }
+        });
+        address
+    }
+
+    #[tokio::test]
+    async fn an_ad_hoc_look_is_not_kept_but_may_use_a_kept_one() {
+        let edges = Arc::new(Edges::new(
+            Duration::from_secs(60),
+            Duration::from_secs(5),
+            false,
+        ));
+        let client = Arc::new(VantageClient::test("v"));
+        let identity = Identity {
+            id: "global".into(),
+            key: None,
+            chain: None,
+        };
+        let address = closing_edge().await;
+        let look = |keep| edges.get(&client, &identity, address, "edge.test", keep);
+
+        let (_use, edge) = look(false).await;
+        assert!(edge.tcp.is_ok(), "connected: {:?}", edge.tcp);
+        assert_eq!(edges.looks(), 1);
+        assert_eq!(edges.kept(), 0, "an ad-hoc look leaves nothing behind");
+        // Not shared with the next ad-hoc probe either: it looks itself.
+        let _ = look(false).await;
+        assert_eq!((edges.looks(), edges.kept()), (2, 0));
+
+        // A configured probe's look is kept and shared, with ad-hoc probes too.
+        let _ = look(true).await;
+        assert_eq!((edges.looks(), edges.kept()), (3, 1));
+        let _ = look(false).await;
+        let _ = look(true).await;
+        assert_eq!((edges.looks(), edges.kept()), (3, 1));
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::time::{Instant, timeout_at};
@@ -58,8 +58,8 @@ pub struct Prober {
     sip_options: bool,
     /// The looks of shared edges (one connect + handshake per edge and round).
     pub edges: Arc<Edges>,
-    /// Microsoft 365 evidence by (vantage, domain), with when it was gathered.
-    m365: Mutex<HashMap<(String, String), (Instant, M365Facts)>>,
+    /// Microsoft 365 evidence of configured domains by (vantage, domain).
+    m365: m365::Cache,
     /// The latest health of every vantage.
     health: Board,
     /// The client certificate each tenant presents.
@@ -90,8 +90,12 @@ impl Prober {
             sip_options: config.global.sip_options,
             // Shorter than the half interval between two probes of one domain: no domain is
             // judged twice on the same look.
-            edges: Arc::new(Edges::new(config.global.interval / 3)),
-            m365: Mutex::new(HashMap::new()),
+            edges: Arc::new(Edges::new(
+                config.global.interval / 3,
+                config.global.timeout,
+                config.global.sip_options,
+            )),
+            m365: m365::Cache::default(),
             health: Board::default(),
             identities,
         })
@@ -256,6 +260,7 @@ impl Prober {
             Ok(a) => a,
             Err(_) => {
                 vec![ResolverAnswer {
+                    total: None,
                     resolver: String::new(),
                     answer: Err(DnsFailure::Timeout),
                 }]
@@ -314,6 +319,7 @@ impl Prober {
             Ok(found) => found,
             Err(_) => (
                 vec![ResolverAnswer {
+                    total: None,
                     resolver: String::new(),
                     answer: Err(DnsFailure::Timeout),
                 }],
@@ -374,8 +380,7 @@ impl Prober {
                 identity,
                 address,
                 target,
-                self.timeout,
-                self.sip_options,
+                scope == Scope::Configured,
             )
             .await;
         let deadline = deadline + waiting.elapsed();
@@ -397,25 +402,19 @@ impl Prober {
     /// Microsoft 365 evidence, reused for [`M365_FRESH`]; `None` when it could not be looked
     /// up for want of local resources (then nothing is kept). An ad-hoc probe's is never kept.
     async fn m365(&self, client: &VantageClient, domain: &str, scope: Scope) -> Option<M365Facts> {
-        let key = (client.name.clone(), domain.to_string());
-        {
-            let cache = self.m365.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((at, facts)) = cache.get(&key)
-                && at.elapsed() < M365_FRESH
-            {
-                return Some(facts.clone());
-            }
-        }
-        let facts = m365::gather(&client.resolvers, domain).await?;
-        if scope == Scope::AdHoc {
+        if let Some(facts) = self.m365.get(&client.name, domain, M365_FRESH) {
             return Some(facts);
         }
-        let mut cache = self.m365.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= 4096 && cache.len().is_power_of_two() {
-            cache.retain(|_, (at, _)| at.elapsed() < M365_FRESH);
+        let facts = m365::gather(&client.resolvers, domain).await?;
+        if scope == Scope::Configured {
+            self.m365.insert(&client.name, domain, facts.clone());
         }
-        cache.insert(key, (Instant::now(), facts.clone()));
         Some(facts)
+    }
+
+    /// Microsoft 365 evidence entries and bytes kept.
+    pub fn m365_cache_size(&self) -> (usize, usize) {
+        self.m365.size()
     }
 }
 

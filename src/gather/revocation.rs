@@ -102,19 +102,27 @@ impl Revocations {
         self.crl_fetches.load(Ordering::Relaxed)
     }
 
+    /// Fetches kept (in flight or done).
+    pub fn kept(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     /// OCSP requests sent so far.
     pub fn ocsp_requests(&self) -> u64 {
         self.ocsp_requests.load(Ordering::Relaxed)
     }
 
     /// The evidence for `chain` (leaf first) as `client`'s vantage can have it before
-    /// `deadline`; `stapled` is the OCSP response the edge stapled to the handshake.
+    /// `deadline`; `stapled` is the OCSP response the edge stapled to the handshake. With
+    /// `keep` false (an ad-hoc probe's look) cached evidence is used, but what is fetched
+    /// is not kept.
     pub async fn gather(
         self: &Arc<Self>,
         client: &Arc<VantageClient>,
         chain: &[CertFacts],
         stapled: Option<&[u8]>,
         deadline: Instant,
+        keep: bool,
     ) -> RevocationFacts {
         let now = unix(SystemTime::now()) as i64;
         let pairs = pairs(chain);
@@ -125,7 +133,7 @@ impl Revocations {
         };
         let looks = pairs
             .iter()
-            .map(|p| self.certificate(client, p, stapled, now, deadline));
+            .map(|p| self.certificate(client, p, stapled, now, deadline, keep));
         for (cert, blind) in futures::future::join_all(looks).await {
             facts.blind = facts.blind.or(blind);
             facts.certs.push(cert);
@@ -140,6 +148,7 @@ impl Revocations {
         stapled: Option<&[u8]>,
         now: i64,
         deadline: Instant,
+        keep: bool,
     ) -> (CertRevocation, Option<Blind>) {
         let details = pair.cert.parsed.as_ref();
         let serial = details.map(|d| d.serial.clone()).unwrap_or_default();
@@ -169,7 +178,7 @@ impl Revocations {
                     issuer: pair.issuer.sha256.clone(),
                     serial: (source == Source::Ocsp).then(|| serial.clone()),
                 };
-                let fetch = self.get(key, client, pair, deadline);
+                let fetch = self.get(key, client, pair, deadline, keep);
                 async move { (source, url, fetch.await) }
             });
         let mut blind = None;
@@ -199,13 +208,15 @@ impl Revocations {
         (cert, blind)
     }
 
-    /// The cached fetch of `key`, or a new one when there is none to reuse.
+    /// The cached fetch of `key`, or a new one when there is none to reuse (kept only with
+    /// `keep`).
     fn get(
         self: &Arc<Self>,
         key: Key,
         client: &Arc<VantageClient>,
         pair: &Pair<'_>,
         deadline: Instant,
+        keep: bool,
     ) -> Fetching {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
@@ -219,7 +230,7 @@ impl Revocations {
             },
             None => 0,
         };
-        if entries.len() >= MAX_ENTRIES {
+        if keep && entries.len() >= MAX_ENTRIES {
             sweep(&mut entries, now);
         }
         let this = self.clone();
@@ -264,7 +275,9 @@ impl Revocations {
         }
         .boxed()
         .shared();
-        entries.insert(key, fetching.clone());
+        if keep {
+            entries.insert(key, fetching.clone());
+        }
         fetching
     }
 }
@@ -370,4 +383,67 @@ fn unhex(s: &str) -> Vec<u8> {
         .chunks(2)
         .filter_map(|c| u8::from_str_radix(std::str::from_utf8(c).ok()?, 16).ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CrlDistributionPoint, DnType, IsCa, Issuer, KeyPair,
+    };
+
+    use super::*;
+    use crate::gather::cert;
+
+    /// A leaf whose CRL is at `crl`, and its CA.
+    fn chain(crl: &str) -> Vec<CertFacts> {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name.push(DnType::CommonName, "test CA");
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let mut leaf = CertificateParams::new(vec!["edge.test".to_string()]).unwrap();
+        leaf.distinguished_name
+            .push(DnType::CommonName, "edge.test");
+        leaf.crl_distribution_points = vec![CrlDistributionPoint {
+            uris: vec![crl.to_string()],
+        }];
+        let cert = leaf
+            .signed_by(&key, &Issuer::from_params(&ca, &ca_key))
+            .unwrap();
+        vec![cert::parse(cert.der()), cert::parse(ca_cert.der())]
+    }
+
+    #[tokio::test]
+    async fn an_ad_hoc_look_uses_cached_evidence_but_keeps_none() {
+        // A closed port: the CRL fetch fails at once (connection refused), which a
+        // configured look keeps for the backoff.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let chain = chain(&format!("http://127.0.0.1:{port}/ca.crl"));
+        let client = Arc::new(VantageClient::test("v"));
+        let revocations = Arc::new(Revocations::default());
+        let gather = |keep| {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            revocations.gather(&client, &chain, None, deadline, keep)
+        };
+
+        let facts = gather(false).await;
+        assert_eq!(facts.certs.len(), 1, "{facts:?}");
+        assert_eq!(
+            facts.certs[0].evidence.len(),
+            1,
+            "the CRL was asked: {facts:?}"
+        );
+        assert_eq!(revocations.crl_fetches(), 1);
+        assert_eq!(revocations.kept(), 0, "an ad-hoc look keeps no evidence");
+
+        let _ = gather(true).await;
+        assert_eq!((revocations.crl_fetches(), revocations.kept()), (2, 1));
+        // Now cached: an ad-hoc look uses it without fetching.
+        let facts = gather(false).await;
+        assert_eq!(facts.certs[0].evidence.len(), 1);
+        assert_eq!((revocations.crl_fetches(), revocations.kept()), (2, 1));
+    }
 }

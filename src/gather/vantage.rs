@@ -141,3 +141,27 @@ pub async fn check(client: &VantageClient, bound: Duration) -> Health {
         detail: problems.join("; "),
     }
 }
+
+#[cfg(test)]
+impl VantageClient {
+    /// A vantage without proxy whose one resolver (the discard port) is never asked.
+    pub(crate) fn test(name: &str) -> VantageClient {
+        let vantage = crate::config::Vantage {
+            name: name.to_string(),
+            resolvers: vec![crate::config::ResolverAddr::Addr(
+                std::net::SocketAddr::from(([127, 0, 0, 1], 9)),
+            )],
+            public: false,
+            proxy: None,
+            health_query: ".".into(),
+        };
+        VantageClient {
+            name: name.to_string(),
+            public: false,
+            proxy: None,
+            health_query: ".".into(),
+            resolvers: Resolvers::new(&vantage, Duration::from_secs(1)).expect("resolvers"),
+            tls: TlsClient::new().expect("TLS client"),
+        }
+    }
+}

@@ -74,6 +74,7 @@ impl Facts {
             answers: Vec::new(),
         });
         srv.answers.push(ResolverAnswer {
+            total: None,
             resolver: resolver.into(),
             answer,
         });
@@ -87,6 +88,7 @@ impl Facts {
             port,
             cname: None,
             address_answers: vec![ResolverAnswer {
+                total: None,
                 resolver: PRIMARY.into(),
                 answer: Ok(addresses.iter().map(|a| ip(a)).collect()),
             }],
@@ -102,6 +104,7 @@ impl Facts {
             port: 5061,
             cname: None,
             address_answers: vec![ResolverAnswer {
+                total: None,
                 resolver: PRIMARY.into(),
                 answer: Err(failure),
             }],
@@ -140,6 +143,7 @@ impl Facts {
     pub fn addresses_also(mut self, resolver: &str, addresses: &[&str]) -> Facts {
         if let Some(t) = self.targets.last_mut() {
             t.address_answers.push(ResolverAnswer {
+                total: None,
                 resolver: resolver.into(),
                 answer: Ok(addresses.iter().map(|a| ip(a)).collect()),
             });
@@ -155,6 +159,7 @@ impl Facts {
             servers: servers
                 .iter()
                 .map(|(name, srv)| ResolverAnswer {
+                    total: None,
                     resolver: name.to_string(),
                     answer: srv.ok_or(DnsFailure::Timeout).map(|targets| ZoneView {
                         srv: targets.iter().map(|t| format!("100 1 5061 {t}")).collect(),

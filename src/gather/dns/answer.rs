@@ -17,36 +17,48 @@ fn rcode_failure(code: ResponseCode) -> DnsFailure {
     }
 }
 
+/// Records kept of one answer at most: a hostile zone can fill a 64 KiB response with
+/// thousands of MX or TXT records; the facts say how many there were ("first 32 of 2,000").
+pub const MAX_RECORDS: usize = 32;
+
 /// CNAME links followed inside one answer at most (a loop or a long chain ends there).
 const MAX_CHAIN: usize = 8;
 
 /// What a response says: the records of `rtype` owned by `fqdn` or by the CNAME chain from
 /// `fqdn` inside the answer (NODATA without any; a CNAME chain is not data; records of any
 /// other owner are ignored, whatever a server slipped in) and the target of the CNAME owned
-/// by `fqdn`, or the failure its code means.
+/// by `fqdn`, or the failure its code means. At most [`MAX_RECORDS`] records are kept, the
+/// first ones; the third value is how many there were when there were more.
 pub(super) fn records<T>(
     m: &Message,
     fqdn: &Name,
     rtype: RecordType,
     pick: impl Fn(&RData) -> Option<T>,
-) -> (Result<Vec<T>, DnsFailure>, Option<String>) {
+) -> (Result<Vec<T>, DnsFailure>, Option<String>, Option<usize>) {
     if m.metadata.response_code != ResponseCode::NoError {
-        return (Err(rcode_failure(m.metadata.response_code)), None);
+        return (Err(rcode_failure(m.metadata.response_code)), None, None);
     }
     let owners = chain(m, fqdn, rtype);
     let alias = owners.get(1).map(|n| host(n));
-    let out: Vec<T> = m
+    let mut out: Vec<T> = Vec::new();
+    let mut total = 0;
+    let picked = m
         .answers
         .iter()
         .filter(|r| r.record_type() == rtype && owners.contains(&&r.name))
-        .filter_map(|r| pick(&r.data))
-        .collect();
+        .filter_map(|r| pick(&r.data));
+    for record in picked {
+        total += 1;
+        if out.len() < MAX_RECORDS {
+            out.push(record);
+        }
+    }
     let answer = if out.is_empty() {
         Err(DnsFailure::Nodata)
     } else {
         Ok(out)
     };
-    (answer, alias)
+    (answer, alias, (total > MAX_RECORDS).then_some(total))
 }
 
 /// `fqdn` and the names its CNAME chain inside `m`'s answers leads to, in order (only `fqdn`
@@ -123,12 +135,14 @@ pub(super) mod tests {
         let mut q = Message::query();
         q.add_query(Query::query(name("alias.test"), RecordType::A));
         let read = |code, answers| {
-            records(
+            let (records, alias, total) = records(
                 &response(&q, code, answers),
                 &name("alias.test"),
                 RecordType::A,
                 pick_a,
-            )
+            );
+            assert_eq!(total, None, "a short list is whole");
+            (records, alias)
         };
         let ip = Ipv4Addr::new(192, 0, 2, 9);
         assert_eq!(
@@ -194,5 +208,31 @@ pub(super) mod tests {
                 "{code:?}"
             );
         }
+    }
+
+    #[test]
+    fn an_answer_keeps_its_first_records_and_says_how_many_there_were() {
+        let mut q = Message::query();
+        q.add_query(Query::query(name("many.test"), RecordType::A));
+        let answers = (0..=255u8)
+            .map(|i| a("many.test", Ipv4Addr::new(192, 0, 2, i)))
+            .chain([a("other.test", Ipv4Addr::new(203, 0, 113, 1))])
+            .collect();
+        let m = response(&q, ResponseCode::NoError, answers);
+        let (kept, _, total) = records(&m, &name("many.test"), RecordType::A, pick_a);
+        let want: Vec<Ipv4Addr> = (0..MAX_RECORDS as u8)
+            .map(|i| Ipv4Addr::new(192, 0, 2, i))
+            .collect();
+        assert_eq!(kept, Ok(want));
+        // Only the name's own records count: 256, not the other owner's.
+        assert_eq!(total, Some(256));
+        // Exactly MAX_RECORDS is a whole list.
+        let answers = (0..MAX_RECORDS as u8)
+            .map(|i| a("many.test", Ipv4Addr::new(192, 0, 2, i)))
+            .collect();
+        let m = response(&q, ResponseCode::NoError, answers);
+        let (kept, _, total) = records(&m, &name("many.test"), RecordType::A, pick_a);
+        assert_eq!(kept.map(|r| r.len()), Ok(MAX_RECORDS));
+        assert_eq!(total, None);
     }
 }

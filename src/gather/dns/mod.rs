@@ -23,6 +23,7 @@ use crate::facts::{DnsFailure, ResolverAnswer, SrvRecord};
 mod answer;
 mod transport;
 
+pub use answer::MAX_RECORDS;
 use answer::{records, worse};
 use transport::{Client, Options};
 
@@ -141,6 +142,18 @@ impl Resolvers {
             .into_iter()
             .zip(v6)
             .map(|((a, _), (b, _))| {
+                // Either family's list cut short: how many both had.
+                let total = match (a.total, b.total) {
+                    (None, None) => None,
+                    _ => {
+                        let len = |r: &ResolverAnswer<Vec<IpAddr>>| {
+                            r.total
+                                .or(r.answer.as_ref().ok().map(Vec::len))
+                                .unwrap_or(0)
+                        };
+                        Some(len(&a) + len(&b))
+                    }
+                };
                 let answer = match (a.answer, b.answer) {
                     (Ok(mut x), Ok(y)) => {
                         x.extend(y);
@@ -151,6 +164,7 @@ impl Resolvers {
                     (Err(e), Err(f)) => Err(worse(e, f)),
                 };
                 ResolverAnswer {
+                    total,
                     resolver: a.resolver,
                     answer: answer.and_then(|v| {
                         if v.is_empty() {
@@ -168,7 +182,7 @@ impl Resolvers {
     /// The CNAME at `name` according to the first resolver, if it is an alias.
     pub async fn cname(&self, name: &str) -> Option<String> {
         let (_, resolver) = self.resolvers.first()?;
-        let answer = lookup(resolver, name, RecordType::CNAME, |d| match d {
+        let (answer, _) = lookup(resolver, name, RecordType::CNAME, |d| match d {
             RData::CNAME(c) => Some(host(&c.0)),
             _ => None,
         })
@@ -193,6 +207,7 @@ impl Resolvers {
                     Err(e) => Err(e),
                 };
                 ResolverAnswer {
+                    total: None,
                     resolver: label.clone(),
                     answer: match answer {
                         Ok(_) | Err(DnsFailure::Nodata | DnsFailure::Nxdomain) => Ok(()),
@@ -204,16 +219,17 @@ impl Resolvers {
         futures::future::join_all(asks).await
     }
 
-    /// Records of any type from the first resolver (for the Microsoft 365 evidence lookups).
+    /// Records of any type from the first resolver (for the Microsoft 365 evidence lookups),
+    /// and how many the answer had when it had more than [`MAX_RECORDS`].
     pub async fn first<T>(
         &self,
         name: &str,
         rtype: RecordType,
         pick: impl Fn(&RData) -> Option<T>,
-    ) -> Result<Vec<T>, DnsFailure> {
+    ) -> (Result<Vec<T>, DnsFailure>, Option<usize>) {
         match self.resolvers.first() {
             Some((_, r)) => lookup(r, name, rtype, pick).await,
-            None => Err(DnsFailure::Error),
+            None => (Err(DnsFailure::Error), None),
         }
     }
 
@@ -225,9 +241,10 @@ impl Resolvers {
         pick: impl Fn(&RData) -> Option<T> + Copy,
     ) -> Vec<(ResolverAnswer<Vec<T>>, Option<String>)> {
         let lookups = self.resolvers.iter().map(|(label, r)| async move {
-            let (answer, alias) = lookup_seen(r, name, rtype, pick).await;
+            let (answer, alias, total) = lookup_seen(r, name, rtype, pick).await;
             (
                 ResolverAnswer {
+                    total,
                     resolver: label.clone(),
                     answer,
                 },
@@ -244,9 +261,11 @@ impl Resolvers {
         pick: impl Fn(&RData) -> Option<T> + Copy,
     ) -> Vec<ResolverAnswer<Vec<T>>> {
         let lookups = self.resolvers.iter().map(|(label, r)| async move {
+            let (answer, total) = lookup(r, name, rtype, pick).await;
             ResolverAnswer {
+                total,
                 resolver: label.clone(),
-                answer: lookup(r, name, rtype, pick).await,
+                answer,
             }
         });
         futures::future::join_all(lookups).await
@@ -283,30 +302,33 @@ fn system_servers(path: &Path, port: u16) -> Result<(Vec<SocketAddr>, Options), 
     Ok((servers, options))
 }
 
-/// The records of `rtype` at `name` that one resolver gives.
+/// The records of `rtype` at `name` that one resolver gives (the first [`MAX_RECORDS`]),
+/// and how many there were when there were more.
 async fn lookup<T>(
     client: &Client,
     name: &str,
     rtype: RecordType,
     pick: impl Fn(&RData) -> Option<T>,
-) -> Result<Vec<T>, DnsFailure> {
-    lookup_seen(client, name, rtype, pick).await.0
+) -> (Result<Vec<T>, DnsFailure>, Option<usize>) {
+    let (records, _, total) = lookup_seen(client, name, rtype, pick).await;
+    (records, total)
 }
 
-/// [`lookup`], and the target of the CNAME owned by `name` among the answers, if any.
+/// [`lookup`], with the target of the CNAME owned by `name` among the answers, if any, as
+/// the second value.
 async fn lookup_seen<T>(
     client: &Client,
     name: &str,
     rtype: RecordType,
     pick: impl Fn(&RData) -> Option<T>,
-) -> (Result<Vec<T>, DnsFailure>, Option<String>) {
+) -> (Result<Vec<T>, DnsFailure>, Option<String>, Option<usize>) {
     let fqdn = match Name::from_ascii(absolute(name)) {
         Ok(n) => n,
-        Err(_) => return (Err(DnsFailure::Error), None),
+        Err(_) => return (Err(DnsFailure::Error), None, None),
     };
     match client.resolve(&Query::query(fqdn.clone(), rtype)).await {
         Ok(m) => records(&m, &fqdn, rtype, pick),
-        Err(e) => (Err(e), None),
+        Err(e) => (Err(e), None, None),
     }
 }
 
@@ -324,7 +346,7 @@ pub fn read_datagram(
     let fqdn = Name::from_ascii(absolute(name)).ok()?;
     let query = Query::query(fqdn.clone(), rtype);
     let m = transport::response(datagram, &query, id)?;
-    let (records, alias) = records(&m, &fqdn, rtype, |d| Some(d.to_string()));
+    let (records, alias, _) = records(&m, &fqdn, rtype, |d| Some(d.to_string()));
     Some((m.metadata.truncation, records, alias))
 }
 

@@ -364,7 +364,7 @@ mod tests {
     }
 
     async fn lookup_a(c: &Client, n: &str) -> Result<Vec<Ipv4Addr>, DnsFailure> {
-        lookup(c, n, RecordType::A, pick_a).await
+        lookup(c, n, RecordType::A, pick_a).await.0
     }
 
     /// A UDP server on loopback answering each query with the datagrams `answer` returns.
@@ -470,9 +470,12 @@ mod tests {
             }
         });
         let c = client(&[addr]);
-        let got = lookup_a(&c, "big.test").await.unwrap();
-        assert_eq!(got.len(), 100);
-        assert_eq!(got[99], Ipv4Addr::new(198, 51, 100, 100));
+        let (got, total) = lookup(&c, "big.test", RecordType::A, pick_a).await;
+        // The first MAX_RECORDS of the TCP answer's 100.
+        assert_eq!(total, Some(100));
+        let got = got.unwrap();
+        assert_eq!(got.len(), super::super::MAX_RECORDS);
+        assert_eq!(got[0], Ipv4Addr::new(198, 51, 100, 1));
     }
 
     #[tokio::test]
@@ -513,10 +516,11 @@ mod tests {
             }
         });
         let c = client(&[addr]);
-        let got = lookup_a(&c, "big.test").await.unwrap();
-        // The TCP answer, not a cut-short datagram.
-        assert_eq!(got.len(), 250);
-        assert_eq!(got[249], Ipv4Addr::new(198, 51, 100, 250));
+        let (got, total) = lookup(&c, "big.test", RecordType::A, pick_a).await;
+        // The TCP answer's 250, not the cut-short datagram's 350 (of which the first
+        // MAX_RECORDS are kept).
+        assert_eq!(total, Some(250));
+        assert_eq!(got.map(|g| g.len()), Ok(super::super::MAX_RECORDS));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
