@@ -1,18 +1,19 @@
 //! The wire: one configured resolver's servers, asked over UDP (a truncated answer again over
 //! TCP), and which datagram is the response to a query.
 //!
-//! Every exchange has its own socket, bound to a fresh ephemeral port the kernel picks at
-//! random, connected to the server asked (the kernel drops datagrams from anyone else), and
-//! its own random id (RFC 5452): an off-path forger must guess both for each query, and an
+//! Every exchange has its own socket, on a fresh ephemeral port the kernel picks at random,
+//! connected to the server asked (the kernel drops datagrams from anyone else), and its own
+//! random id (RFC 5452): an off-path forger must guess both for each query, and an
 //! ICMP error, which the kernel reports on the socket it concerns, fails only that query.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use ring::rand::{SecureRandom, SystemRandom};
+use socket2::{Domain, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::Semaphore;
@@ -303,13 +304,7 @@ impl Server {
         // Never closed: a wait for a slot ends with one.
         let _slot = self.slots.acquire().await.map_err(|_| DnsFailure::Error)?;
         let io = |e: std::io::Error| io_failure(&e);
-        let local = match self.addr.ip() {
-            IpAddr::V4(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
-            IpAddr::V6(_) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
-        };
-        let socket = UdpSocket::bind(local).await.map_err(io)?;
-        socket.connect(self.addr).await.map_err(io)?;
-        socket.send(wire).await.map_err(io)?;
+        let socket = UdpSocket::from_std(sent(self.addr, wire).map_err(io)?).map_err(io)?;
         let receive = async {
             // Not zeroed: `recv_buf` writes into the spare capacity.
             let mut buf = Vec::with_capacity(RECEIVE_BUFFER);
@@ -330,6 +325,18 @@ impl Server {
             .await
             .unwrap_or(Err(DnsFailure::Timeout))
     }
+}
+
+/// A socket for one exchange, with `wire` already sent to `server`: created non-blocking,
+/// connected without an explicit bind (the kernel binds it to a random ephemeral port, as a
+/// bind to port 0 would) and sent on before tokio registers it, so the exchange costs socket,
+/// connect, send, one epoll registration, the receive, and the close — not also a bind, a
+/// mode change and a reactor turn to learn that a new UDP socket is writable.
+fn sent(server: SocketAddr, wire: &[u8]) -> std::io::Result<std::net::UdpSocket> {
+    let socket = Socket::new(Domain::for_address(server), Type::DGRAM.nonblocking(), None)?;
+    socket.connect(&server.into())?;
+    socket.send(wire)?;
+    Ok(socket.into())
 }
 
 #[cfg(test)]
