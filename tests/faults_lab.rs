@@ -12,21 +12,13 @@ use sipfed_exporter::lab::{Behavior, Fault, Lab, LeafSpec, SipMode};
 
 /// Publishes `domain` with its SRV to `sip.<domain>` at a peer behaving as `b`.
 async fn behaving(lab: &Lab, domain: &str, b: Behavior) -> SocketAddr {
-    let p = lab.peer(b).await.unwrap();
-    lab.publish(domain, &format!("sip.{domain}"), p.address);
-    p.address
+    lab.serve(domain, b).await.unwrap().address
 }
 
 /// A TLS peer with a good certificate whose SIP side behaves as `sip`.
 async fn sip_peer(lab: &Lab, domain: &str, sip: SipMode) {
-    let target = format!("sip.{domain}");
-    let leaf = lab.pki.leaf(&LeafSpec::good(&target)).unwrap();
-    let b = Behavior::Tls {
-        leaf,
-        request_client_cert: false,
-        sip,
-    };
-    behaving(lab, domain, b).await;
+    let spec = LeafSpec::good(&format!("sip.{domain}"));
+    lab.serve_tls(domain, &spec, sip).await.unwrap();
 }
 
 /// Probes one peer domain of the lab with the given extra `global:` keys.
@@ -142,13 +134,8 @@ async fn a_vantage_whose_resolver_is_down_judges_nothing_and_says_so() {
     let outside = format!("    resolvers: [\"{dead}\"]\n");
     let path = two_vantages(&lab, "down.yml", &outside, &common::peer("partner.example"));
     let (m, reports) = common::probe_all(&path).await;
-    let at = |vantage: &str, c: &str| {
-        common::value(
-            &m,
-            "sipfed_check_success",
-            &[("vantage", vantage), ("check", c)],
-        )
-    };
+    let at =
+        |vantage: &str, c: &str| common::check_success(&m, &[("vantage", vantage), ("check", c)]);
     assert_eq!(at("inside", "srv_present"), Some(1.0));
     assert_eq!(at("inside", "sip_options"), Some(1.0));
     // Not one failed check at the broken vantage: it could not look.
@@ -219,13 +206,8 @@ async fn a_vantage_whose_proxy_is_down_judges_no_connection() {
         &common::peer("partner.example"),
     );
     let (m, _) = common::probe_all(&path).await;
-    let at = |vantage: &str, c: &str| {
-        common::value(
-            &m,
-            "sipfed_check_success",
-            &[("vantage", vantage), ("check", c)],
-        )
-    };
+    let at =
+        |vantage: &str, c: &str| common::check_success(&m, &[("vantage", vantage), ("check", c)]);
     assert_eq!(at("inside", "tcp_connect"), Some(1.0));
     assert_eq!(at("outside", "srv_present"), Some(1.0));
     assert_eq!(at("outside", "tcp_connect"), None, "{m}");
@@ -261,13 +243,7 @@ async fn a_socks5_proxy_with_username_and_password() {
     );
     let path = two_vantages(&lab, "auth.yml", &outside, &common::peer("partner.example"));
     let (m, _) = common::probe_all(&path).await;
-    let at = |c: &str| {
-        common::value(
-            &m,
-            "sipfed_check_success",
-            &[("vantage", "outside"), ("check", c)],
-        )
-    };
+    let at = |c: &str| common::check_success(&m, &[("vantage", "outside"), ("check", c)]);
     assert_eq!(at("tcp_connect"), Some(1.0), "{m}");
     assert_eq!(at("sip_options"), Some(1.0), "{m}");
     assert_eq!(socks.relayed.load(std::sync::atomic::Ordering::Relaxed), 1);
@@ -284,13 +260,7 @@ async fn a_socks5_proxy_with_username_and_password() {
         &common::peer("partner.example"),
     );
     let (m, _) = common::probe_all(&path).await;
-    let at = |c: &str| {
-        common::value(
-            &m,
-            "sipfed_check_success",
-            &[("vantage", "outside"), ("check", c)],
-        )
-    };
+    let at = |c: &str| common::check_success(&m, &[("vantage", "outside"), ("check", c)]);
     assert_eq!(at("tcp_connect"), None, "{m}");
     assert_eq!(socks.relayed.load(std::sync::atomic::Ordering::Relaxed), 1);
 }
@@ -458,13 +428,8 @@ async fn silent_target_lookups_are_the_partners_only_if_the_resolver_is_healthy(
         &common::peer("partner.example"),
     );
     let (m, reports) = common::probe_all(&path).await;
-    let at = |vantage: &str, c: &str| {
-        common::value(
-            &m,
-            "sipfed_check_success",
-            &[("vantage", vantage), ("check", c)],
-        )
-    };
+    let at =
+        |vantage: &str, c: &str| common::check_success(&m, &[("vantage", vantage), ("check", c)]);
     assert_eq!(at("inside", "srv_present"), Some(1.0), "{m}");
     assert_eq!(at("inside", "target_resolves"), Some(0.0), "{m}");
     assert_eq!(at("outside", "target_resolves"), None, "{m}");

@@ -10,15 +10,12 @@ use sipfed_exporter::lab::{Answer, Behavior, Lab, Leaf, RevocationCa, SipMode};
 
 /// Publishes `domain` with SRV to `sip.<domain>` served by a TLS peer presenting `leaf`.
 async fn serve(lab: &Lab, domain: &str, leaf: Leaf) {
-    let p = lab
-        .peer(Behavior::Tls {
-            leaf,
-            request_client_cert: false,
-            sip: SipMode::Answer(200),
-        })
-        .await
-        .unwrap();
-    lab.publish(domain, &format!("sip.{domain}"), p.address);
+    let behavior = Behavior::Tls {
+        leaf,
+        request_client_cert: false,
+        sip: SipMode::Answer(200),
+    };
+    lab.serve(domain, behavior).await.unwrap();
 }
 
 fn peers(domains: &[&str]) -> String {

@@ -130,6 +130,31 @@ impl Lab {
         self.peer_on(behavior, 5061).await
     }
 
+    /// Starts a peer behaving as `behavior` and publishes it as `domain`'s federation server
+    /// `sip.<domain>` (SRV and address): the one way tests put a partner into the world.
+    pub async fn serve(&self, domain: &str, behavior: Behavior) -> std::io::Result<Peer> {
+        let p = self.peer(behavior).await?;
+        self.publish(domain, &format!("sip.{domain}"), p.address);
+        Ok(p)
+    }
+
+    /// [`Lab::serve`] of a TLS peer presenting a certificate made from `spec`, answering
+    /// OPTIONS as `sip`.
+    pub async fn serve_tls(
+        &self,
+        domain: &str,
+        spec: &LeafSpec,
+        sip: SipMode,
+    ) -> std::io::Result<Peer> {
+        let leaf = self.pki.leaf(spec).map_err(std::io::Error::other)?;
+        let behavior = Behavior::Tls {
+            leaf,
+            request_client_cert: false,
+            sip,
+        };
+        self.serve(domain, behavior).await
+    }
+
     /// A TLS peer presenting a certificate made from `spec`, answering OPTIONS with 200.
     pub async fn tls_peer(&self, spec: &LeafSpec) -> std::io::Result<Peer> {
         let leaf = self.pki.leaf(spec).map_err(std::io::Error::other)?;
