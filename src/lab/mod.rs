@@ -193,6 +193,22 @@ impl Lab {
         self.zone.addr(target, addr.ip());
     }
 
+    /// Publishes a fleet sharing one edge: each `(domain, target)` gets its SRV record to
+    /// `target` on `edge`'s port, each distinct target one address record of `edge`. Returns
+    /// the `domains:` entries (peers) for [`Lab::write_config`].
+    pub fn publish_fleet(&self, edge: SocketAddr, fleet: &[(String, String)]) -> String {
+        let mut targets = std::collections::HashSet::new();
+        let mut entries = String::new();
+        for (domain, target) in fleet {
+            self.zone.federation_srv(domain, 0, 0, edge.port(), target);
+            if targets.insert(target.as_str()) {
+                self.zone.addr(target, edge.ip());
+            }
+            entries.push_str(&format!("  - domain: {domain}\n"));
+        }
+        entries
+    }
+
     /// Writes a configuration file using the lab's DNS and CA; `domains` is the YAML list
     /// under `domains:` (indented by two spaces), `global_extra` more `global:` keys.
     pub fn write_config(
