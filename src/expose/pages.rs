@@ -593,13 +593,17 @@ mod tests {
         use crate::facts::{CertFacts, EndpointFacts, Facts};
         use crate::judge::test_facts::{DAY, Judge, NOW};
         let judge = Judge::peer();
-        let cell = |left: i64| {
-            let cert = CertFacts::test(&["sip.kanzlei.de"], NOW + left - 30 * DAY, NOW + left);
+        // The report on a certificate judged at NOW with `left` of its `lifetime` left.
+        let judged = |left: i64, lifetime: i64| {
+            let cert = CertFacts::test(&["sip.kanzlei.de"], NOW + left - lifetime, NOW + left);
             let facts = Facts::test()
                 .srv(&[("sip.kanzlei.de", 5061)])
                 .target("sip.kanzlei.de", 5061, &["192.0.2.1"])
                 .endpoint(EndpointFacts::serving("192.0.2.1:5061", vec![cert]));
-            let report = judge.report(vec![("inside", false, facts)]);
+            judge.report(vec![("inside", false, facts)])
+        };
+        let cell = |left: i64| {
+            let report = judged(left, 30 * DAY);
             // The domain page's header says the same.
             let d = overview::tests::domain("t", "kanzlei.de");
             let page = render_domain(&d, Some(&report), &[], NOW);
@@ -626,12 +630,7 @@ mod tests {
             cell(-DAY)
         );
         // Drawn days after judging, the page still says what the judge counted.
-        let cert = CertFacts::test(&["sip.kanzlei.de"], NOW - 15 * DAY, NOW + 15 * DAY);
-        let facts = Facts::test()
-            .srv(&[("sip.kanzlei.de", 5061)])
-            .target("sip.kanzlei.de", 5061, &["192.0.2.1"])
-            .endpoint(EndpointFacts::serving("192.0.2.1:5061", vec![cert]));
-        let report = judge.report(vec![("inside", false, facts)]);
+        let report = judged(15 * DAY, 30 * DAY);
         let d = overview::tests::domain("t", "kanzlei.de");
         let page = render_domain(&d, Some(&report), &[], NOW + 3 * DAY);
         assert!(page.contains("(15 days left)</span>"), "{page}");
