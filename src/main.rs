@@ -8,7 +8,7 @@ use sipfed_exporter::config::{self, Config, Role, Selection, Shard};
 use sipfed_exporter::expose::http::Routes;
 use sipfed_exporter::expose::webconfig::LiveWebConfig;
 use sipfed_exporter::expose::{checklist, server};
-use sipfed_exporter::store::{Setup, Store};
+use sipfed_exporter::store::{self, Setup, Store};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -187,13 +187,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 .map(|r| config::parse_resolver(r))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(anyhow::Error::msg)?;
-            let (reports, status) = checklist::run(checklist::Request {
+            let reports = store::check::run(store::check::Request {
                 config,
                 domains,
                 role,
                 resolvers,
             })
             .await?;
+            let status = checklist::exit_status(&reports);
             match output {
                 Output::Text => {
                     use std::io::IsTerminal;

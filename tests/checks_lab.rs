@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::{check, probe_lab, reason, value};
+use common::{check, probe_lab, value};
 use sipfed_exporter::judge::DomainReport;
 use sipfed_exporter::lab::{Behavior, Lab, LeafSpec, Signer, SipMode};
 
@@ -23,23 +23,11 @@ fn now() -> f64 {
 
 /// Publishes `domain` with SRV to `sip.<domain>` served by a TLS peer presenting `spec`.
 async fn tls_domain(lab: &Lab, domain: &str, spec: LeafSpec, sip: SipMode) -> std::net::SocketAddr {
-    let target = format!("sip.{domain}");
-    let leaf = lab.pki.leaf(&spec).unwrap();
-    let p = lab
-        .peer(Behavior::Tls {
-            leaf,
-            request_client_cert: false,
-            sip,
-        })
-        .await
-        .unwrap();
-    lab.publish(domain, &target, p.address);
-    p.address
+    lab.serve_tls(domain, &spec, sip).await.unwrap().address
 }
 
 async fn behavior_domain(lab: &Lab, domain: &str, b: Behavior) {
-    let p = lab.peer(b).await.unwrap();
-    lab.publish(domain, &format!("sip.{domain}"), p.address);
+    lab.serve(domain, b).await.unwrap();
 }
 
 /// `domains:` entries for peers.
@@ -50,18 +38,11 @@ fn peers(domains: &[&str]) -> String {
 /// Asserts `(domain, check, expected value, expected reason)` rows, reporting every mismatch
 /// with the finding's message.
 fn expect(m: &str, results: &[DomainReport], cases: &[(&str, &str, f64, Option<&str>)]) {
-    let mut failures = Vec::new();
-    for (domain, c, want, want_reason) in cases {
-        let got = check(m, domain, c);
-        let got_reason = reason(m, domain, c);
-        if got != Some(*want) || got_reason.as_deref() != *want_reason {
-            failures.push(format!(
-                "{domain} {c}: got {got:?} ({got_reason:?}), want {want} ({want_reason:?}): {}",
-                common::message(results, domain, c)
-            ));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let cases: Vec<common::Case<'_>> = cases
+        .iter()
+        .map(|&(d, c, want, r)| (d, c, Some(want), r))
+        .collect();
+    common::expect(m, results, &cases);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -303,9 +284,8 @@ async fn srv_targets_outside_unexpected_aliased_or_unresolvable() {
     );
     // Severities follow the role.
     assert_eq!(
-        value(
+        common::check_success(
             &m,
-            "sipfed_check_success",
             &[
                 ("domain", "outside.example"),
                 ("check", "srv_target_in_domain"),
@@ -315,9 +295,8 @@ async fn srv_targets_outside_unexpected_aliased_or_unresolvable() {
         Some(0.0)
     );
     assert_eq!(
-        value(
+        common::check_success(
             &m,
-            "sipfed_check_success",
             &[
                 ("domain", "ownoutside.example"),
                 ("check", "srv_target_in_domain"),
@@ -554,9 +533,8 @@ async fn certificate_faults() {
         ],
     );
     assert_eq!(
-        value(
+        common::check_success(
             &m,
-            "sipfed_check_success",
             &[
                 ("domain", "wildcard.example"),
                 ("check", "cert_not_wildcard"),

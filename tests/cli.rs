@@ -157,11 +157,12 @@ async fn running_out_of_file_descriptors_fails_no_partner() {
         })
         .await
         .unwrap();
-    let mut domains = String::new();
-    for (k, name) in names.iter().enumerate() {
-        lab.publish(&format!("d{k}.example"), name, p.address);
-        domains.push_str(&format!("  - domain: d{k}.example\n"));
-    }
+    let fleet: Vec<(String, String)> = names
+        .iter()
+        .enumerate()
+        .map(|(k, name)| (format!("d{k}.example"), name.clone()))
+        .collect();
+    let domains = lab.publish_fleet(p.address, &fleet);
     let path = lab
         .write_config("fds.yml", "  concurrency: 64\n", &domains)
         .unwrap();

@@ -5,12 +5,13 @@ mod common;
 use std::time::Duration;
 
 use common::{http, start_exporter, value};
-use sipfed_exporter::lab::{Behavior, Lab, LeafSpec};
+use sipfed_exporter::lab::{Behavior, Lab, LeafSpec, SipMode};
 
 async fn good_peer(lab: &Lab, domain: &str) {
-    let target = format!("sip.{domain}");
-    let p = lab.tls_peer(&LeafSpec::good(&target)).await.unwrap();
-    lab.publish(domain, &target, p.address);
+    let spec = LeafSpec::good(&format!("sip.{domain}"));
+    lab.serve_tls(domain, &spec, SipMode::Answer(200))
+        .await
+        .unwrap();
 }
 
 /// Polls `/metrics` until `pred` holds (bounded), returning the last body.
@@ -285,11 +286,7 @@ async fn probe_endpoint_and_pages() {
         Some(0.0)
     );
     assert_eq!(
-        value(
-            &m,
-            "sipfed_check_success",
-            &[("domain", "other.example"), ("check", "srv_present")]
-        ),
+        common::check_success(&m, &[("domain", "other.example"), ("check", "srv_present")]),
         Some(1.0)
     );
     assert_eq!(

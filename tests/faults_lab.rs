@@ -12,21 +12,13 @@ use sipfed_exporter::lab::{Behavior, Fault, Lab, LeafSpec, SipMode};
 
 /// Publishes `domain` with its SRV to `sip.<domain>` at a peer behaving as `b`.
 async fn behaving(lab: &Lab, domain: &str, b: Behavior) -> SocketAddr {
-    let p = lab.peer(b).await.unwrap();
-    lab.publish(domain, &format!("sip.{domain}"), p.address);
-    p.address
+    lab.serve(domain, b).await.unwrap().address
 }
 
 /// A TLS peer with a good certificate whose SIP side behaves as `sip`.
 async fn sip_peer(lab: &Lab, domain: &str, sip: SipMode) {
-    let target = format!("sip.{domain}");
-    let leaf = lab.pki.leaf(&LeafSpec::good(&target)).unwrap();
-    let b = Behavior::Tls {
-        leaf,
-        request_client_cert: false,
-        sip,
-    };
-    behaving(lab, domain, b).await;
+    let spec = LeafSpec::good(&format!("sip.{domain}"));
+    lab.serve_tls(domain, &spec, sip).await.unwrap();
 }
 
 /// Probes one peer domain of the lab with the given extra `global:` keys.
@@ -67,6 +59,37 @@ async fn a_target_at_the_unspecified_address_is_never_connected_to() {
     assert!(accepted.is_err(), "the exporter connected to its own host");
 }
 
+/// How a row of the matrix sets up its one partner domain.
+enum World {
+    /// A peer behaving as built from the lab, published as `sip.<domain>`.
+    Peer(fn(&Lab) -> Behavior),
+    /// A TLS peer with a good certificate whose SIP side behaves so.
+    Sip(SipMode),
+    /// A healthy TLS peer whose SRV name has this DNS fault.
+    Dns(Fault),
+}
+
+/// One row of the fault matrix: `domain` set up as `world`, probed once from the lab, and
+/// `(check, wanted sipfed_check_success, wanted reason)` rows that must all hold (`None`
+/// success: the check is absent). A failure names the test, the domain and every wrong row.
+async fn fault(domain: &str, world: World, rows: &[(&str, Option<f64>, Option<&str>)]) {
+    let lab = Lab::start().await.unwrap();
+    match world {
+        World::Peer(b) => {
+            behaving(&lab, domain, b(&lab)).await;
+        }
+        World::Sip(sip) => sip_peer(&lab, domain, sip).await,
+        World::Dns(f) => dns_fault(&lab, domain, f).await,
+    }
+    let (m, results) = probe_lab(&lab, "", &common::peer(domain)).await;
+    let cases: Vec<common::Case<'_>> = rows
+        .iter()
+        .map(|&(c, want, r)| (domain, c, want, r))
+        .collect();
+    let failures = common::case_failures(&m, &results, &cases);
+    assert!(failures.is_empty(), "{}\n{m}", failures.join("\n"));
+}
+
 /// Asserts that `check` of `domain` failed with `want`.
 fn assert_fails(m: &str, domain: &str, c: &str, want: &str) {
     assert_eq!(check(m, domain, c), Some(0.0), "{domain} {c}:\n{m}");
@@ -75,44 +98,58 @@ fn assert_fails(m: &str, domain: &str, c: &str, want: &str) {
 
 #[tokio::test]
 async fn tls_garbage_instead_of_server_hello() {
-    let lab = Lab::start().await.unwrap();
-    behaving(&lab, "garbage.example", Behavior::Garbage).await;
-    let m = probe_one(&lab, "", "garbage.example").await;
-    assert_eq!(check(&m, "garbage.example", "tcp_connect"), Some(1.0));
-    assert_fails(&m, "garbage.example", "tls_handshake", "handshake_failure");
+    fault(
+        "garbage.example",
+        World::Peer(|_| Behavior::Garbage),
+        &[
+            ("tcp_connect", Some(1.0), None),
+            ("tls_handshake", Some(0.0), Some("handshake_failure")),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn sip_silence() {
-    let lab = Lab::start().await.unwrap();
-    sip_peer(&lab, "silent.example", SipMode::Silent).await;
-    let m = probe_one(&lab, "", "silent.example").await;
-    assert_eq!(check(&m, "silent.example", "tls_handshake"), Some(1.0));
-    assert_fails(&m, "silent.example", "sip_options", "timeout");
+    fault(
+        "silent.example",
+        World::Sip(SipMode::Silent),
+        &[
+            ("tls_handshake", Some(1.0), None),
+            ("sip_options", Some(0.0), Some("timeout")),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn sip_garbage() {
-    let lab = Lab::start().await.unwrap();
-    sip_peer(&lab, "garbage.example", SipMode::Garbage).await;
-    let m = probe_one(&lab, "", "garbage.example").await;
-    assert_fails(&m, "garbage.example", "sip_options", "not_sip");
+    fault(
+        "garbage.example",
+        World::Sip(SipMode::Garbage),
+        &[("sip_options", Some(0.0), Some("not_sip"))],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn sip_endless_stream() {
-    let lab = Lab::start().await.unwrap();
-    sip_peer(&lab, "flood.example", SipMode::Flood).await;
-    let m = probe_one(&lab, "", "flood.example").await;
-    assert_fails(&m, "flood.example", "sip_options", "not_sip");
+    fault(
+        "flood.example",
+        World::Sip(SipMode::Flood),
+        &[("sip_options", Some(0.0), Some("not_sip"))],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn sip_wrong_call_id() {
-    let lab = Lab::start().await.unwrap();
-    sip_peer(&lab, "wrongid.example", SipMode::WrongCallId).await;
-    let m = probe_one(&lab, "", "wrongid.example").await;
-    assert_fails(&m, "wrongid.example", "sip_options", "mismatch");
+    fault(
+        "wrongid.example",
+        World::Sip(SipMode::WrongCallId),
+        &[("sip_options", Some(0.0), Some("mismatch"))],
+    )
+    .await;
 }
 
 /// A lab config with two vantages: `inside` on the lab DNS, `outside` as given.
@@ -142,13 +179,8 @@ async fn a_vantage_whose_resolver_is_down_judges_nothing_and_says_so() {
     let outside = format!("    resolvers: [\"{dead}\"]\n");
     let path = two_vantages(&lab, "down.yml", &outside, &common::peer("partner.example"));
     let (m, reports) = common::probe_all(&path).await;
-    let at = |vantage: &str, c: &str| {
-        common::value(
-            &m,
-            "sipfed_check_success",
-            &[("vantage", vantage), ("check", c)],
-        )
-    };
+    let at =
+        |vantage: &str, c: &str| common::check_success(&m, &[("vantage", vantage), ("check", c)]);
     assert_eq!(at("inside", "srv_present"), Some(1.0));
     assert_eq!(at("inside", "sip_options"), Some(1.0));
     // Not one failed check at the broken vantage: it could not look.
@@ -219,13 +251,8 @@ async fn a_vantage_whose_proxy_is_down_judges_no_connection() {
         &common::peer("partner.example"),
     );
     let (m, _) = common::probe_all(&path).await;
-    let at = |vantage: &str, c: &str| {
-        common::value(
-            &m,
-            "sipfed_check_success",
-            &[("vantage", vantage), ("check", c)],
-        )
-    };
+    let at =
+        |vantage: &str, c: &str| common::check_success(&m, &[("vantage", vantage), ("check", c)]);
     assert_eq!(at("inside", "tcp_connect"), Some(1.0));
     assert_eq!(at("outside", "srv_present"), Some(1.0));
     assert_eq!(at("outside", "tcp_connect"), None, "{m}");
@@ -261,13 +288,7 @@ async fn a_socks5_proxy_with_username_and_password() {
     );
     let path = two_vantages(&lab, "auth.yml", &outside, &common::peer("partner.example"));
     let (m, _) = common::probe_all(&path).await;
-    let at = |c: &str| {
-        common::value(
-            &m,
-            "sipfed_check_success",
-            &[("vantage", "outside"), ("check", c)],
-        )
-    };
+    let at = |c: &str| common::check_success(&m, &[("vantage", "outside"), ("check", c)]);
     assert_eq!(at("tcp_connect"), Some(1.0), "{m}");
     assert_eq!(at("sip_options"), Some(1.0), "{m}");
     assert_eq!(socks.relayed.load(std::sync::atomic::Ordering::Relaxed), 1);
@@ -284,13 +305,7 @@ async fn a_socks5_proxy_with_username_and_password() {
         &common::peer("partner.example"),
     );
     let (m, _) = common::probe_all(&path).await;
-    let at = |c: &str| {
-        common::value(
-            &m,
-            "sipfed_check_success",
-            &[("vantage", "outside"), ("check", c)],
-        )
-    };
+    let at = |c: &str| common::check_success(&m, &[("vantage", "outside"), ("check", c)]);
     assert_eq!(at("tcp_connect"), None, "{m}");
     assert_eq!(socks.relayed.load(std::sync::atomic::Ordering::Relaxed), 1);
 }
@@ -304,45 +319,49 @@ async fn dns_fault(lab: &Lab, domain: &str, fault: Fault) {
 
 #[tokio::test]
 async fn dns_timeout() {
-    let lab = Lab::start().await.unwrap();
-    dns_fault(&lab, "silent.example", Fault::Silence).await;
-    let m = probe_one(&lab, "", "silent.example").await;
-    // The resolver answers its health query: the silence is about the partner's name.
-    assert_fails(&m, "silent.example", "srv_present", "timeout");
-    assert_eq!(check(&m, "silent.example", "tcp_connect"), None);
+    fault(
+        "silent.example",
+        World::Dns(Fault::Silence),
+        &[
+            // The resolver answers its health query: the silence is about the partner's name.
+            ("srv_present", Some(0.0), Some("timeout")),
+            ("tcp_connect", None, None),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn dns_servfail() {
-    let lab = Lab::start().await.unwrap();
-    dns_fault(&lab, "servfail.example", Fault::Servfail).await;
-    let m = probe_one(&lab, "", "servfail.example").await;
-    assert_fails(&m, "servfail.example", "srv_present", "servfail");
+    fault(
+        "servfail.example",
+        World::Dns(Fault::Servfail),
+        &[("srv_present", Some(0.0), Some("servfail"))],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn dns_refused() {
-    let lab = Lab::start().await.unwrap();
-    dns_fault(&lab, "refused.example", Fault::Refused).await;
-    let m = probe_one(&lab, "", "refused.example").await;
-    assert_fails(&m, "refused.example", "srv_present", "refused");
+    fault(
+        "refused.example",
+        World::Dns(Fault::Refused),
+        &[("srv_present", Some(0.0), Some("refused"))],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn dns_truncated_udp_answer_falls_back_to_tcp() {
-    let lab = Lab::start().await.unwrap();
-    dns_fault(&lab, "truncated.example", Fault::Truncate).await;
-    let m = probe_one(&lab, "", "truncated.example").await;
-    assert_eq!(
-        check(&m, "truncated.example", "srv_present"),
-        Some(1.0),
-        "{m}"
-    );
-    assert_eq!(
-        check(&m, "truncated.example", "sip_options"),
-        Some(1.0),
-        "{m}"
-    );
+    fault(
+        "truncated.example",
+        World::Dns(Fault::Truncate),
+        &[
+            ("srv_present", Some(1.0), None),
+            ("sip_options", Some(1.0), None),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -397,44 +416,56 @@ async fn dns_500_srv_records() {
 
 #[tokio::test]
 async fn tcp_blackhole() {
-    let lab = Lab::start().await.unwrap();
-    behaving(&lab, "blackhole.example", Behavior::Blackhole).await;
-    let m = probe_one(&lab, "", "blackhole.example").await;
-    assert_fails(&m, "blackhole.example", "tcp_connect", "timeout");
-    assert_eq!(check(&m, "blackhole.example", "tls_handshake"), None);
+    fault(
+        "blackhole.example",
+        World::Peer(|_| Behavior::Blackhole),
+        &[
+            ("tcp_connect", Some(0.0), Some("timeout")),
+            ("tls_handshake", None, None),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn tcp_reset_after_accept() {
-    let lab = Lab::start().await.unwrap();
-    behaving(&lab, "reset.example", Behavior::ResetAfterAccept).await;
-    let m = probe_one(&lab, "", "reset.example").await;
-    assert_eq!(check(&m, "reset.example", "tcp_connect"), Some(1.0));
-    assert_fails(&m, "reset.example", "tls_handshake", "closed");
+    fault(
+        "reset.example",
+        World::Peer(|_| Behavior::ResetAfterAccept),
+        &[
+            ("tcp_connect", Some(1.0), None),
+            ("tls_handshake", Some(0.0), Some("closed")),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn tls_trickling_one_byte_per_second() {
-    let lab = Lab::start().await.unwrap();
-    behaving(&lab, "trickle.example", Behavior::Trickle).await;
-    let m = probe_one(&lab, "", "trickle.example").await;
-    assert_eq!(check(&m, "trickle.example", "tcp_connect"), Some(1.0));
-    assert_fails(&m, "trickle.example", "tls_handshake", "timeout");
+    fault(
+        "trickle.example",
+        World::Peer(|_| Behavior::Trickle),
+        &[
+            ("tcp_connect", Some(1.0), None),
+            ("tls_handshake", Some(0.0), Some("timeout")),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn tls_close_after_server_hello() {
-    let lab = Lab::start().await.unwrap();
-    let leaf = lab.pki.leaf(&LeafSpec::good("sip.hello.example")).unwrap();
-    behaving(
-        &lab,
+    fault(
         "hello.example",
-        Behavior::CloseAfterServerHello { leaf },
+        World::Peer(|lab| Behavior::CloseAfterServerHello {
+            leaf: lab.pki.leaf(&LeafSpec::good("sip.hello.example")).unwrap(),
+        }),
+        &[
+            ("tcp_connect", Some(1.0), None),
+            ("tls_handshake", Some(0.0), Some("closed")),
+        ],
     )
     .await;
-    let m = probe_one(&lab, "", "hello.example").await;
-    assert_eq!(check(&m, "hello.example", "tcp_connect"), Some(1.0));
-    assert_fails(&m, "hello.example", "tls_handshake", "closed");
 }
 
 /// The SRV record answers but the target's address lookups go unanswered. From a vantage
@@ -458,13 +489,8 @@ async fn silent_target_lookups_are_the_partners_only_if_the_resolver_is_healthy(
         &common::peer("partner.example"),
     );
     let (m, reports) = common::probe_all(&path).await;
-    let at = |vantage: &str, c: &str| {
-        common::value(
-            &m,
-            "sipfed_check_success",
-            &[("vantage", vantage), ("check", c)],
-        )
-    };
+    let at =
+        |vantage: &str, c: &str| common::check_success(&m, &[("vantage", vantage), ("check", c)]);
     assert_eq!(at("inside", "srv_present"), Some(1.0), "{m}");
     assert_eq!(at("inside", "target_resolves"), Some(0.0), "{m}");
     assert_eq!(at("outside", "target_resolves"), None, "{m}");

@@ -32,14 +32,15 @@ async fn fleet(lab: &Lab) -> (Peer, String) {
         })
         .await
         .unwrap();
-    lab.zone.addr("edge.hoster.example", edge.address.ip());
-    let mut domains = String::new();
-    for n in 0..DOMAINS {
-        let name = format!("customer{n}.example");
-        lab.zone
-            .federation_srv(&name, 0, 0, edge.address.port(), "edge.hoster.example");
-        domains.push_str(&format!("  - domain: {name}\n"));
-    }
+    let fleet: Vec<(String, String)> = (0..DOMAINS)
+        .map(|n| {
+            (
+                format!("customer{n}.example"),
+                "edge.hoster.example".to_string(),
+            )
+        })
+        .collect();
+    let domains = lab.publish_fleet(edge.address, &fleet);
     (edge, domains)
 }
 

@@ -26,17 +26,12 @@ async fn serve(lab: &Lab, domain: &str, target: &str, b: Behavior) -> Peer {
 
 /// A TLS peer for `domain` at `sip.<domain>` presenting `leaf`.
 async fn tls(lab: &Lab, domain: &str, leaf: Leaf, request_client_cert: bool, sip: SipMode) -> Peer {
-    serve(
-        lab,
-        domain,
-        &format!("sip.{domain}"),
-        Behavior::Tls {
-            leaf,
-            request_client_cert,
-            sip,
-        },
-    )
-    .await
+    let behavior = Behavior::Tls {
+        leaf,
+        request_client_cert,
+        sip,
+    };
+    lab.serve(domain, behavior).await.unwrap()
 }
 
 /// A peer insisting on mutual TLS for `domain`.
@@ -71,26 +66,6 @@ fn client_cert(lab: &Lab, name: &str, leaf: &Leaf) -> String {
 
 fn client_cert_seen(p: &Peer) -> bool {
     p.client_cert_seen.load(Ordering::Relaxed)
-}
-
-/// (domain, check, expected value (None: absent), expected reason); collects mismatches.
-fn judge_cases(
-    m: &str,
-    results: &[sipfed_exporter::judge::DomainReport],
-    cases: &[(&str, &str, Option<f64>, Option<&str>)],
-) -> Vec<String> {
-    let mut failures = Vec::new();
-    for (domain, c, want, want_reason) in cases {
-        let got = check(m, domain, c);
-        let got_reason = reason(m, domain, c);
-        if got != *want || got_reason.as_deref() != *want_reason {
-            failures.push(format!(
-                "{domain} {c}: got {got:?} ({got_reason:?}), want {want:?} ({want_reason:?}): {}",
-                message(results, domain, c)
-            ));
-        }
-    }
-    failures
 }
 
 fn requested(m: &str, domain: &str) -> Option<f64> {
@@ -165,7 +140,7 @@ async fn sip_options_responders() {
     let (m, results) = probe_lab(&lab, "", &domains).await;
     // The provisional flood is cut off by the byte bound, not by the 5 s probe timeout: its
     // reason below is not_sip, where the timeout would say timeout.
-    let mut failures = judge_cases(
+    let mut failures = common::case_failures(
         &m,
         &results,
         &[
@@ -224,7 +199,7 @@ async fn mutual_tls_without_a_client_certificate() {
         .map(|d| common::peer(d))
         .collect();
     let (m, results) = probe_lab(&lab, "", &domains).await;
-    let mut failures = judge_cases(
+    let mut failures = common::case_failures(
         &m,
         &results,
         &[
@@ -293,7 +268,7 @@ async fn mutual_tls_with_a_client_certificate() {
         .map(|d| common::peer(d))
         .collect();
     let (m, results) = probe_lab(&lab, &global, &domains).await;
-    let failures = judge_cases(
+    let failures = common::case_failures(
         &m,
         &results,
         &[
@@ -451,7 +426,7 @@ async fn renewal_in_the_store_activated_or_not() {
     }
 
     let (m, results) = probe_lab(&lab, "", &domains).await;
-    let failures = judge_cases(
+    let failures = common::case_failures(
         &m,
         &results,
         &[
@@ -506,9 +481,8 @@ async fn renewal_in_the_store_activated_or_not() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     // A warning for an own domain.
     assert_eq!(
-        value(
+        common::check_success(
             &m,
-            "sipfed_check_success",
             &[
                 ("domain", "drift.example"),
                 ("check", "cert_renewal_activated"),
@@ -570,7 +544,7 @@ async fn acme_hint_without_cert_file() {
     .await;
 
     let (m, results) = probe_lab(&lab, "", &domains).await;
-    let failures = judge_cases(
+    let failures = common::case_failures(
         &m,
         &results,
         &[
@@ -658,7 +632,7 @@ async fn client_auth_by_issuer_and_role() {
     tls(&lab, "own-le.example", served, false, SipMode::Answer(200)).await;
 
     let (m, results) = probe_lab(&lab, "", &domains).await;
-    let failures = judge_cases(
+    let failures = common::case_failures(
         &m,
         &results,
         &[
@@ -683,9 +657,8 @@ async fn client_auth_by_issuer_and_role() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     // Severities by role.
     assert_eq!(
-        value(
+        common::check_success(
             &m,
-            "sipfed_check_success",
             &[
                 ("domain", "own-le.example"),
                 ("check", "cert_client_auth"),
@@ -695,9 +668,8 @@ async fn client_auth_by_issuer_and_role() {
         Some(0.0)
     );
     assert_eq!(
-        value(
+        common::check_success(
             &m,
-            "sipfed_check_success",
             &[
                 ("domain", "private-noclient.example"),
                 ("check", "cert_client_auth"),

@@ -4,41 +4,21 @@
 
 mod common;
 
-use common::{check, message, probe_lab, reason, value};
-use sipfed_exporter::judge::DomainReport;
+use common::{expect, message, probe_lab, value};
 use sipfed_exporter::lab::{Answer, Behavior, Lab, Leaf, RevocationCa, SipMode};
 
 /// Publishes `domain` with SRV to `sip.<domain>` served by a TLS peer presenting `leaf`.
 async fn serve(lab: &Lab, domain: &str, leaf: Leaf) {
-    let p = lab
-        .peer(Behavior::Tls {
-            leaf,
-            request_client_cert: false,
-            sip: SipMode::Answer(200),
-        })
-        .await
-        .unwrap();
-    lab.publish(domain, &format!("sip.{domain}"), p.address);
+    let behavior = Behavior::Tls {
+        leaf,
+        request_client_cert: false,
+        sip: SipMode::Answer(200),
+    };
+    lab.serve(domain, behavior).await.unwrap();
 }
 
 fn peers(domains: &[&str]) -> String {
     domains.iter().map(|d| common::peer(d)).collect()
-}
-
-/// Asserts `(domain, check, value, reason)` rows (`None` value: the check is absent).
-fn expect(m: &str, results: &[DomainReport], rows: &[(&str, &str, Option<f64>, Option<&str>)]) {
-    let mut wrong = Vec::new();
-    for (domain, c, want, want_reason) in rows {
-        let got = check(m, domain, c);
-        let got_reason = reason(m, domain, c);
-        if got != *want || got_reason.as_deref() != *want_reason {
-            wrong.push(format!(
-                "{domain} {c}: got {got:?} ({got_reason:?}), want {want:?} ({want_reason:?}): {}",
-                message(results, domain, c)
-            ));
-        }
-    }
-    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
 async fn ca(lab: &Lab) -> RevocationCa {

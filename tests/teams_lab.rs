@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{check, message, probe_lab, reason, value};
+use common::{expect, message, probe_lab, value};
 use sipfed_exporter::judge::DomainReport;
 use sipfed_exporter::lab::{Behavior, Fault, Lab, LeafSpec, SipMode};
 
@@ -122,22 +122,6 @@ fn expect_platforms(m: &str, platforms: &[(&str, f64, &str)]) {
             .count();
         if n != 1 {
             failures.push(format!("{d}: {n} sipfed_platform_info samples"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-/// Asserts `(domain, check, expected value (None: absent), expected reason)` rows.
-fn expect(m: &str, results: &[DomainReport], cases: &[(&str, &str, Option<f64>, Option<&str>)]) {
-    let mut failures = Vec::new();
-    for (domain, c, want, want_reason) in cases {
-        let got = check(m, domain, c);
-        let got_reason = reason(m, domain, c);
-        if got != *want || got_reason.as_deref() != *want_reason {
-            failures.push(format!(
-                "{domain} {c}: got {got:?} ({got_reason:?}), want {want:?} ({want_reason:?}): {}",
-                message(results, domain, c)
-            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -278,9 +262,8 @@ async fn evidence_from_one_record_kind_each() {
     );
     // teams_federation_srv is critical for peers.
     assert_eq!(
-        value(
+        common::check_success(
             &m,
-            "sipfed_check_success",
             &[
                 ("domain", "mx-only.example"),
                 ("check", "teams_federation_srv"),
@@ -685,9 +668,8 @@ async fn own_domains_that_moved_off_teams() {
     );
     // teams_conflict is a warning for own domains.
     assert_eq!(
-        value(
+        common::check_success(
             &m,
-            "sipfed_check_success",
             &[
                 ("domain", "moved.example"),
                 ("check", "teams_conflict"),

@@ -133,9 +133,8 @@ async fn resolvers_that_disagree_and_split_horizon() {
     );
     // Loopback addresses are not reachable from the internet: fails on the public vantage only.
     assert_eq!(
-        value(
+        common::check_success(
             &m,
-            "sipfed_check_success",
             &[
                 ("domain", "same.example"),
                 ("vantage", "outside"),
@@ -146,9 +145,8 @@ async fn resolvers_that_disagree_and_split_horizon() {
         Some(0.0)
     );
     assert_eq!(
-        value(
+        common::check_success(
             &m,
-            "sipfed_check_success",
             &[
                 ("domain", "same.example"),
                 ("vantage", "inside"),

@@ -8,7 +8,8 @@ use crate::facts::{
     Blind, CertFacts, CertState, DnsFailure, EndpointFacts, Facts, ResolverAnswer, RevocationFacts,
     SrvRecord, TargetFacts,
 };
-use crate::judge::{VantageReport, reachability};
+use crate::judge::certificate::{CertExpiry, ExpiryRule, ExpiryState};
+use crate::judge::{EndpointVerdict, FactVerdicts, VantageReport};
 
 /// One fact, nested under the line before it with a smaller depth.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,20 +70,45 @@ pub fn age(seconds: f64) -> String {
     }
 }
 
-/// Whole days from `now` until `not_after`, rounded down (negative once expired).
-pub fn days_left(not_after: i64, now: i64) -> i64 {
-    (not_after - now).div_euclid(86_400)
+/// `2026-05-01 (12 days left)` or `2026-04-01 (expired 3 days ago)`: the judge's count, made
+/// when the report was judged.
+pub fn expiry(x: &CertExpiry) -> String {
+    if x.state == ExpiryState::Expired {
+        format!("{} (expired {} days ago)", date(x.not_after), -x.days_left)
+    } else {
+        format!("{} ({} days left)", date(x.not_after), x.days_left)
+    }
 }
 
-/// `2026-05-01 (12 days left)` or `2026-04-01 (expired 3 days ago)`.
-pub fn expiry(not_after: i64, now: i64) -> String {
-    let days = days_left(not_after, now);
-    if not_after <= now {
-        let ago = (now - not_after).div_euclid(86_400);
-        format!("{} (expired {ago} days ago)", date(not_after))
+/// `12 d` or `expired`: the short form of [`expiry`] for a table cell.
+pub fn days_left_short(x: &CertExpiry) -> String {
+    if x.state == ExpiryState::Expired {
+        "expired".to_string()
     } else {
-        format!("{} ({days} days left)", date(not_after))
+        format!("{} d", x.days_left)
     }
+}
+
+/// `warning: warns 21 days before notAfter (cert_warning_days)`: the state and the threshold
+/// that applied.
+pub fn expiry_rule(x: &CertExpiry) -> String {
+    let seconds = x.threshold_seconds;
+    let days = if seconds % 86_400 == 0 {
+        format!("{}", seconds / 86_400)
+    } else {
+        let d = format!("{:.2}", seconds as f64 / 86_400.0);
+        d.trim_end_matches('0').trim_end_matches('.').to_string()
+    };
+    let why = match x.rule {
+        ExpiryRule::CertWarningDays => "cert_warning_days".to_string(),
+        ExpiryRule::QuarterLifetime => {
+            format!("a quarter of its {}-day lifetime", x.lifetime_days)
+        }
+    };
+    format!(
+        "{}: warns {days} days before notAfter ({why})",
+        x.state.as_str()
+    )
 }
 
 fn millis(seconds: f64) -> String {
@@ -156,13 +182,14 @@ fn answers<T>(
     }
 }
 
-/// Every fact of one vantage's latest probe, in the order the probe gathered them.
+/// Every fact of one vantage's latest probe, in the order the probe gathered them, marked as
+/// the judge marked them; `now` only for how long ago things happened.
 pub fn vantage_lines(v: &VantageReport, now: i64) -> Vec<Line> {
-    facts_lines(&v.facts, now)
+    facts_lines(&v.facts, &v.details, now)
 }
 
-/// Every fact of one probe, in the order the probe gathered them.
-pub fn facts_lines(f: &Facts, now: i64) -> Vec<Line> {
+/// Every fact of one probe with the judge's word on each (`judged`, of the same facts).
+fn facts_lines(f: &Facts, judged: &FactVerdicts, now: i64) -> Vec<Line> {
     let mut out = Vec::new();
     out.push(line(
         0,
@@ -214,15 +241,16 @@ pub fn facts_lines(f: &Facts, now: i64) -> Vec<Line> {
             out.push(line(1, "platform", "Platform", srv.platform().as_str()));
         }
     }
-    for t in &f.targets {
-        target_lines(&mut out, t, now);
+    for (i, t) in f.targets.iter().enumerate() {
+        target_lines(&mut out, t, |j| judged.endpoint(i, j), now);
     }
     if let Some(stored) = &f.stored_certs {
         out.push(line(0, "stored", "Certificate file", ""));
         match stored {
             Ok(certs) => {
-                for c in certs {
-                    cert_lines(&mut out, 1, c, now);
+                for (i, c) in certs.iter().enumerate() {
+                    let x = judged.stored_certs.get(i).and_then(Option::as_ref);
+                    cert_lines(&mut out, 1, c, x);
                 }
             }
             Err(e) => out.push(failed(1, "stored_error", "Unreadable", e.clone())),
@@ -315,7 +343,12 @@ pub fn facts_lines(f: &Facts, now: i64) -> Vec<Line> {
     out
 }
 
-fn target_lines(out: &mut Vec<Line>, t: &TargetFacts, now: i64) {
+fn target_lines<'a>(
+    out: &mut Vec<Line>,
+    t: &TargetFacts,
+    judged: impl Fn(usize) -> Option<&'a EndpointVerdict>,
+    now: i64,
+) {
     out.push(line(
         0,
         "target",
@@ -336,8 +369,8 @@ fn target_lines(out: &mut Vec<Line>, t: &TargetFacts, now: i64) {
         "address_error",
         "No address",
     );
-    for e in &t.endpoints {
-        endpoint_lines(out, e, now);
+    for (j, e) in t.endpoints.iter().enumerate() {
+        endpoint_lines(out, e, judged(j), now);
     }
 }
 
@@ -351,7 +384,12 @@ fn blind_text(b: Blind) -> &'static str {
     }
 }
 
-fn endpoint_lines(out: &mut Vec<Line>, e: &EndpointFacts, now: i64) {
+fn endpoint_lines(
+    out: &mut Vec<Line>,
+    e: &EndpointFacts,
+    judged: Option<&EndpointVerdict>,
+    now: i64,
+) {
     out.push(line(1, "address", "Endpoint", e.address.to_string()));
     if let Some(b) = e.blind {
         out.push(line(
@@ -410,7 +448,7 @@ fn endpoint_lines(out: &mut Vec<Line>, e: &EndpointFacts, now: i64) {
             "Certificate",
             format!("leaf of a chain of {}", e.chain.len()),
         ));
-        cert_lines(out, 3, leaf, now);
+        cert_lines(out, 3, leaf, judged.and_then(|j| j.leaf_expiry.as_ref()));
     }
     if let Some(r) = &e.revocation {
         revocation_lines(out, r, now);
@@ -426,7 +464,7 @@ fn endpoint_lines(out: &mut Vec<Line>, e: &EndpointFacts, now: i64) {
         };
         // The judge's verdict (`sip_options`): any SIP response is an answer.
         out.push(Line {
-            failed: reachability::sip_failure(e).is_some(),
+            failed: judged.is_some_and(|j| j.sip_failure.is_some()),
             ..line(2, "sip", "SIP OPTIONS", text)
         });
         if let Some(server) = &sip.server {
@@ -511,7 +549,7 @@ fn revocation_lines(out: &mut Vec<Line>, r: &RevocationFacts, now: i64) {
     }
 }
 
-fn cert_lines(out: &mut Vec<Line>, depth: usize, c: &CertFacts, now: i64) {
+fn cert_lines(out: &mut Vec<Line>, depth: usize, c: &CertFacts, judged: Option<&CertExpiry>) {
     let Some(d) = &c.parsed else {
         out.push(failed(
             depth,
@@ -547,10 +585,20 @@ fn cert_lines(out: &mut Vec<Line>, depth: usize, c: &CertFacts, now: i64) {
     ));
     out.push(line(depth, "serial", "Serial", d.serial.clone()));
     out.push(line(depth, "not_before", "Not before", date(d.not_before)));
-    out.push(Line {
-        failed: d.not_after <= now,
-        ..line(depth, "not_after", "Not after", expiry(d.not_after, now))
-    });
+    match judged {
+        Some(x) => {
+            out.push(Line {
+                failed: x.state == ExpiryState::Expired,
+                ..line(depth, "not_after", "Not after", expiry(x))
+            });
+            out.push(Line {
+                failed: x.state != ExpiryState::Ok,
+                ..line(depth, "expiry", "Expiry", expiry_rule(x))
+            });
+        }
+        // Not judged (not parsed by the judge): the date alone.
+        None => out.push(line(depth, "not_after", "Not after", date(d.not_after))),
+    }
     out.push(line(depth, "sha256", "SHA-256", c.sha256.clone()));
     let eku = match d.eku {
         None => "no EKU extension (any use)".to_string(),
@@ -667,6 +715,19 @@ mod tests {
         }
     }
 
+    /// The lines of `f` as judged at `NOW` (warning at 21 days) and rendered at `now`.
+    fn facts_lines(f: &Facts, now: i64) -> Vec<Line> {
+        let judge = crate::judge::test_facts::Judge::peer().at(NOW);
+        super::facts_lines(f, &FactVerdicts::of(f, &judge.env()), now)
+    }
+
+    /// The judge's word on a 90-day certificate expiring at `not_after`, judged at `NOW`.
+    fn judged(not_after: i64) -> CertExpiry {
+        let cert = CertFacts::test(&["sip.a.example"], not_after - 90 * 86_400, not_after);
+        let judge = crate::judge::test_facts::Judge::peer().at(NOW);
+        crate::judge::certificate::expiry(&cert, NOW, judge.cert_warning_days).unwrap()
+    }
+
     fn find<'a>(lines: &'a [Line], key: &str) -> Vec<&'a Line> {
         lines.iter().filter(|l| l.key == key).collect()
     }
@@ -678,12 +739,29 @@ mod tests {
         assert_eq!(age(59.0), "59 s");
         assert_eq!(age(600.0), "10 min");
         assert_eq!(age(3.0 * 86_400.0), "3 d");
-        assert_eq!(days_left(NOW + 86_399, NOW), 0);
-        assert_eq!(expiry(NOW + 2 * 86_400, NOW), "2026-01-03 (2 days left)");
-        assert_eq!(expiry(NOW - 1, NOW), "2025-12-31 (expired 0 days ago)");
+        // Days left are the judge's, counted when it judged (at NOW).
+        assert_eq!(judged(NOW + 86_399).days_left, 0);
         assert_eq!(
-            expiry(NOW - 3 * 86_400, NOW),
+            expiry(&judged(NOW + 2 * 86_400)),
+            "2026-01-03 (2 days left)"
+        );
+        assert_eq!(expiry(&judged(NOW - 1)), "2025-12-31 (expired 0 days ago)");
+        assert_eq!(
+            expiry(&judged(NOW - 3 * 86_400)),
             "2025-12-29 (expired 3 days ago)"
+        );
+        assert_eq!(days_left_short(&judged(NOW + 2 * 86_400)), "2 d");
+        assert_eq!(days_left_short(&judged(NOW - 1)), "expired");
+        assert_eq!(
+            expiry_rule(&judged(NOW + 2 * 86_400)),
+            "warning: warns 21 days before notAfter (cert_warning_days)"
+        );
+        // A 30-day certificate warns at a quarter of its lifetime, 7.5 days.
+        let short = CertFacts::test(&["sip.a.example"], NOW - 10 * 86_400, NOW + 20 * 86_400);
+        let x = crate::judge::certificate::expiry(&short, NOW, 21).unwrap();
+        assert_eq!(
+            expiry_rule(&x),
+            "ok: warns 7.5 days before notAfter (a quarter of its 30-day lifetime)"
         );
     }
 
@@ -716,6 +794,17 @@ mod tests {
         assert_eq!(text("issuer"), ["Lab CA (Lab)"]);
         assert_eq!(text("not_before"), ["2025-12-22"]);
         assert_eq!(text("not_after"), ["2026-01-31 (30 days left)"]);
+        // The threshold that applied: a quarter of the 40-day lifetime is below 21 days.
+        assert_eq!(
+            text("expiry"),
+            ["ok: warns 10.01 days before notAfter (a quarter of its 40-day lifetime)"]
+        );
+        // Rendered a day later, the days left are still the judge's count.
+        let later = facts_lines(&healthy(), NOW + 86_400);
+        assert_eq!(
+            find(&later, "not_after")[0].text,
+            "2026-01-31 (30 days left)"
+        );
         assert_eq!(text("eku"), ["serverAuth, clientAuth"]);
         assert_eq!(text("sip"), ["SIP/2.0 200 OK in 4 ms"]);
         assert_eq!(text("sip_server"), ["XPhone Connect Server"]);

@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 use tower_http::compression::CompressionLayer;
 
 use super::{api, metrics, pages};
-use crate::config::{Domain, normalize_domain};
+use crate::config::normalize_domain;
 use crate::store::{Scope, Store};
 
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -179,45 +179,15 @@ async fn probe(
         Ok(n) => n,
         Err(e) => return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
     };
-    let tenant = q.get("tenant");
-    let configured = setup
-        .config
-        .domains
-        .iter()
-        .find(|d| d.name == name && tenant.is_none_or(|t| &d.tenant == t))
-        .cloned();
-    let scope = if configured.is_some() {
-        Scope::Configured
-    } else {
-        Scope::AdHoc
-    };
-    let domain = match configured {
-        Some(d) => d,
-        None if setup.config.global.probe_any_domain => {
-            let mut d = Domain::peer(
-                name.clone(),
-                setup
-                    .config
-                    .vantages
-                    .iter()
-                    .map(|v| v.name.clone())
-                    .collect(),
-            );
-            if let Some(t) = tenant {
-                d.tenant = t.clone();
-            }
-            d
-        }
-        None => {
-            return (
-                StatusCode::NOT_FOUND,
-                format!(
-                    "domain {name} is not configured (set global.probe_any_domain to allow any)\n"
-                ),
-            )
-                .into_response();
-        }
-    };
+    let (domain, scope) =
+        crate::store::lookup(&setup.config, &name, q.get("tenant").map(|t| t.as_str()));
+    if scope == Scope::AdHoc && !setup.config.global.probe_any_domain {
+        return (
+            StatusCode::NOT_FOUND,
+            format!("domain {name} is not configured (set global.probe_any_domain to allow any)\n"),
+        )
+            .into_response();
+    }
     let vantages: Vec<String> = match q.get("vantage") {
         Some(v) if domain.vantages.contains(v) => vec![v.clone()],
         Some(v) => {

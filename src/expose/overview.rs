@@ -317,6 +317,7 @@ pub(crate) mod tests {
                 findings,
                 success: state != State::Failing,
                 state,
+                details: Default::default(),
                 facts: Arc::new(Facts::default()),
             }],
             split_horizon: None,

@@ -185,24 +185,20 @@ fn search_form(out: &mut String, filter: &Filter) {
     out.push_str("<button type=submit>Search</button></form>");
 }
 
-/// The soonest certificate expiry, coloured by the judge's `cert_expiry` verdict.
-fn expiry_cell(report: Option<&DomainReport>, now: i64) -> String {
+/// The soonest certificate expiry with the judge's days left, coloured by its `cert_expiry`
+/// verdict.
+fn expiry_cell(report: Option<&DomainReport>) -> String {
     let Some(r) = report else {
         return String::new();
     };
-    let Some(t) = r.soonest_expiry() else {
+    let Some(x) = r.soonest_leaf() else {
         return String::new();
     };
-    let days = evidence::days_left(t, now);
     format!(
         "{} <small class={}>({})</small>",
-        evidence::date(t),
+        evidence::date(x.not_after),
         expiry_class(r),
-        if t <= now {
-            "expired".to_string()
-        } else {
-            format!("{days} d")
-        }
+        evidence::days_left_short(x)
     )
 }
 
@@ -276,7 +272,7 @@ fn row_html(out: &mut String, row: &Row<'_>, now: i64) {
         name_url = esc(&overview::percent_encode(&d.name)),
         role = d.role.as_str(),
         failing = failing.join(" "),
-        expiry = expiry_cell(report, now),
+        expiry = expiry_cell(report),
     );
 }
 
@@ -511,12 +507,12 @@ pub fn render_domain(
         standing_class(standing),
         standing.as_str()
     );
-    if let Some((r, t)) = report.and_then(|r| Some((r, r.soonest_expiry()?))) {
+    if let Some((r, x)) = report.and_then(|r| Some((r, r.soonest_leaf()?))) {
         let _ = write!(
             out,
             " · soonest certificate expiry <span id=expiry class={}>{}</span>",
             expiry_class(r),
-            evidence::expiry(t, now)
+            evidence::expiry(x)
         );
     }
     if let Some(split) = report.and_then(|r| r.split_horizon) {
@@ -597,13 +593,17 @@ mod tests {
         use crate::facts::{CertFacts, EndpointFacts, Facts};
         use crate::judge::test_facts::{DAY, Judge, NOW};
         let judge = Judge::peer();
-        let cell = |left: i64| {
-            let cert = CertFacts::test(&["sip.kanzlei.de"], NOW + left - 30 * DAY, NOW + left);
+        // The report on a certificate judged at NOW with `left` of its `lifetime` left.
+        let judged = |left: i64, lifetime: i64| {
+            let cert = CertFacts::test(&["sip.kanzlei.de"], NOW + left - lifetime, NOW + left);
             let facts = Facts::test()
                 .srv(&[("sip.kanzlei.de", 5061)])
                 .target("sip.kanzlei.de", 5061, &["192.0.2.1"])
                 .endpoint(EndpointFacts::serving("192.0.2.1:5061", vec![cert]));
-            let report = judge.report(vec![("inside", false, facts)]);
+            judge.report(vec![("inside", false, facts)])
+        };
+        let cell = |left: i64| {
+            let report = judged(left, 30 * DAY);
             // The domain page's header says the same.
             let d = overview::tests::domain("t", "kanzlei.de");
             let page = render_domain(&d, Some(&report), &[], NOW);
@@ -612,7 +612,7 @@ mod tests {
                 page.contains(&format!("<span id=expiry class={class}>")),
                 "{page}"
             );
-            expiry_cell(Some(&report), NOW)
+            expiry_cell(Some(&report))
         };
         assert!(
             cell(15 * DAY).contains("<small class=ok>(15 d)</small>"),
@@ -629,6 +629,12 @@ mod tests {
             "{}",
             cell(-DAY)
         );
+        // Drawn days after judging, the page still says what the judge counted.
+        let report = judged(15 * DAY, 30 * DAY);
+        let d = overview::tests::domain("t", "kanzlei.de");
+        let page = render_domain(&d, Some(&report), &[], NOW + 3 * DAY);
+        assert!(page.contains("(15 days left)</span>"), "{page}");
+        assert!(page.contains("(15 days left)</li>"), "{page}");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Certificate checks: the presented chain's trust, name, validity, purposes, sameness across
 //! addresses, and whether the newest stored certificate is the one served.
 
+use serde::Serialize;
+
 use super::trust::Trust;
 use super::{Context, Verdict, fail, pass};
 use crate::facts::{
@@ -145,19 +147,99 @@ pub(super) fn cert_valid_now(ctx: &Context<'_>) -> Option<Verdict> {
 /// certificate probably sits in the store unselected.
 const ACME_NOT_ACTIVATED: &str = "issued by an ACME CA, whose clients renew with a third of the lifetime left: renewal probably not activated (re-select the renewed certificate on the federation server)";
 
+/// Where one certificate stands against its expiry (SPEC §5 `cert_expiry`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExpiryState {
+    /// More than the threshold left.
+    Ok,
+    /// The threshold or less left: `cert_expiry` fails with `expiring`.
+    Warning,
+    /// Past its notAfter: `cert_expiry` fails with `expired`.
+    Expired,
+}
+
+impl ExpiryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExpiryState::Ok => "ok",
+            ExpiryState::Warning => "warning",
+            ExpiryState::Expired => "expired",
+        }
+    }
+}
+
+/// Which half of min(cert_warning_days, lifetime/4) set a certificate's warning threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpiryRule {
+    /// `global.cert_warning_days` (also when both are equal).
+    CertWarningDays,
+    /// A quarter of the certificate's lifetime: short-lived certificates warn later.
+    QuarterLifetime,
+}
+
+/// The judge's word on one certificate's expiry: what every view shows of it, counted when
+/// the report was judged (a view computes no days and no colour of its own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CertExpiry {
+    /// notAfter, Unix seconds.
+    pub not_after: i64,
+    /// Whole days between notBefore and notAfter.
+    pub lifetime_days: i64,
+    pub state: ExpiryState,
+    /// How long before notAfter the warning starts, in seconds.
+    pub threshold_seconds: i64,
+    /// What set `threshold_seconds`.
+    pub rule: ExpiryRule,
+    /// Whole days from judging to notAfter, rounded toward zero; once expired, minus the
+    /// whole days since (0 on the day it expired: `state` tells the two apart).
+    pub days_left: i64,
+}
+
+/// Judges one certificate's expiry at `now` against min(`warning_days`, lifetime/4); `None`
+/// for a certificate that could not be parsed.
+pub fn expiry(cert: &CertFacts, now: i64, warning_days: u32) -> Option<CertExpiry> {
+    let d = cert.parsed.as_ref()?;
+    let lifetime = d.not_after - d.not_before;
+    let configured = i64::from(warning_days) * 86400;
+    let (threshold_seconds, rule) = if configured <= lifetime / 4 {
+        (configured, ExpiryRule::CertWarningDays)
+    } else {
+        (lifetime / 4, ExpiryRule::QuarterLifetime)
+    };
+    let left = d.not_after - now;
+    // SPEC §5: passes with *more* than the threshold left; exactly at it is a warning.
+    let state = if left <= 0 {
+        ExpiryState::Expired
+    } else if left <= threshold_seconds {
+        ExpiryState::Warning
+    } else {
+        ExpiryState::Ok
+    };
+    Some(CertExpiry {
+        not_after: d.not_after,
+        lifetime_days: lifetime / 86400,
+        state,
+        threshold_seconds,
+        rule,
+        days_left: left / 86400,
+    })
+}
+
 pub(super) fn cert_expiry(ctx: &Context<'_>) -> Option<Verdict> {
-    let now = ctx.env.now;
-    let warn_days = i64::from(ctx.env.cert_warning_days);
     let has_store = ctx.facts.stored_certs.is_some();
     let mut any = false;
     let mut notes = Vec::new();
     for (_, e, leaf) in ctx.leaves() {
-        let Some(d) = &leaf.parsed else { continue };
+        let (Some(d), Some(x)) = (
+            &leaf.parsed,
+            expiry(leaf, ctx.env.now, ctx.env.cert_warning_days),
+        ) else {
+            continue;
+        };
         any = true;
-        let lifetime = d.not_after - d.not_before;
-        let threshold = (warn_days * 86400).min(lifetime / 4);
-        let left = d.not_after - now;
-        if left <= 0 {
+        if x.state == ExpiryState::Expired {
             return fail(
                 Reason::Expired,
                 format!(
@@ -168,16 +250,17 @@ pub(super) fn cert_expiry(ctx: &Context<'_>) -> Option<Verdict> {
                 "renew the certificate and select the new one on the federation server",
             );
         }
-        let stale_acme = facts::is_acme_issuer(d) && !has_store && left < lifetime / 4;
+        let lifetime = d.not_after - d.not_before;
+        let stale_acme =
+            facts::is_acme_issuer(d) && !has_store && d.not_after - ctx.env.now < lifetime / 4;
         let summary = format!(
             "certificate at {} expires on {} ({} day(s) left of {})",
             e.address,
             date(d.not_after),
-            left / 86400,
-            lifetime / 86400
+            x.days_left,
+            x.lifetime_days
         );
-        // SPEC §5: passes with *more* than the threshold left; exactly at it is a warning.
-        if left <= threshold {
+        if x.state == ExpiryState::Warning {
             let message = if stale_acme {
                 format!("{summary}; {ACME_NOT_ACTIVATED}")
             } else {
@@ -465,6 +548,47 @@ mod tests {
             (format!("{days}-day certificate, threshold {over:+}s"), peer(), leaf(cert), want)
         });
         table(N::CertExpiry, cases.collect());
+    }
+
+    /// The judge's word on one certificate, as every view shows it: the state, the threshold
+    /// that applied and why, the days left counted at judging time.
+    #[test]
+    #[rustfmt::skip]
+    fn expiry_says_state_threshold_and_days_left() {
+        use super::{ExpiryRule as R, ExpiryState as S};
+        // (case, lifetime days, seconds left at NOW, cert_warning_days, state, threshold, rule, days left)
+        let cases = [
+            ("90 days, configured 21 applies", 90, 30 * DAY, 21, S::Ok, 21 * DAY, R::CertWarningDays, 30),
+            ("90 days, 20 left: warning", 90, 20 * DAY + 5, 21, S::Warning, 21 * DAY, R::CertWarningDays, 20),
+            ("180 days, configured 30 applies", 180, 25 * DAY, 30, S::Warning, 30 * DAY, R::CertWarningDays, 25),
+            ("configured equals a quarter: configured", 84, 22 * DAY, 21, S::Ok, 21 * DAY, R::CertWarningDays, 22),
+            ("30 days: a quarter applies", 30, 10 * DAY, 21, S::Ok, 30 * DAY / 4, R::QuarterLifetime, 10),
+            ("30 days, 7 left: warning", 30, 7 * DAY, 21, S::Warning, 30 * DAY / 4, R::QuarterLifetime, 7),
+            ("expired a second ago", 90, -1, 21, S::Expired, 21 * DAY, R::CertWarningDays, 0),
+            ("expired 3 days ago", 90, -3 * DAY, 21, S::Expired, 21 * DAY, R::CertWarningDays, -3),
+        ];
+        for (case, lifetime, left, warning_days, state, threshold, rule, days) in cases {
+            let cert = Cert::test(&[SIP], NOW + left - lifetime * DAY, NOW + left);
+            let x = super::expiry(&cert, NOW, warning_days).expect("parsed");
+            assert_eq!(
+                (x.state, x.threshold_seconds, x.rule, x.days_left, x.lifetime_days, x.not_after),
+                (state, threshold, rule, days, lifetime, NOW + left),
+                "{case}"
+            );
+        }
+        // The report carries it per endpoint, judged at its `now`, and the soonest leaf.
+        let mut judge = peer();
+        judge.cert_warning_days = 30;
+        let report = judge.report(vec![("inside", false, leaf(Cert::test(&[SIP], NOW - 155 * DAY, NOW + 25 * DAY)))]);
+        let x = report.vantages[0].details.endpoint(0, 0).and_then(|e| e.leaf_expiry.clone()).expect("judged");
+        assert_eq!((x.state, x.rule, x.days_left), (S::Warning, R::CertWarningDays, 25));
+        assert_eq!(report.soonest_leaf(), Some(&x));
+        assert_eq!(report.soonest_expiry(), Some(NOW + 25 * DAY));
+        let report = peer().report(vec![("inside", false, leaf(Cert::test(&[SIP], NOW - 20 * DAY, NOW + 10 * DAY)))]);
+        let x = report.soonest_leaf().expect("judged");
+        assert_eq!((x.state, x.rule, x.threshold_seconds, x.days_left), (S::Ok, R::QuarterLifetime, 30 * DAY / 4, 10));
+        // An unparsable certificate has no expiry verdict.
+        assert_eq!(super::expiry(&crate::gather::cert::parse(b"garbage"), NOW, 21), None);
     }
 
     #[test]

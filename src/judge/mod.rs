@@ -327,7 +327,60 @@ pub struct VantageReport {
     /// No critical check failed (`sipfed_probe_success`).
     pub success: bool,
     pub state: State,
+    /// The judge's word on the single facts a view shows beside the findings.
+    pub details: FactVerdicts,
     pub facts: Arc<Facts>,
+}
+
+/// The judge's word on single facts of one probe, for views to show as it is: a certificate's
+/// expiry state and days left, whether a SIP answer counts. Parallel to the facts' order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FactVerdicts {
+    /// Per target, per endpoint: `endpoints[i][j]` speaks of `facts.targets[i].endpoints[j]`.
+    pub endpoints: Vec<Vec<EndpointVerdict>>,
+    /// Per certificate of `facts.stored_certs` (`cert_file`), in order; `None`: unparsable.
+    pub stored_certs: Vec<Option<certificate::CertExpiry>>,
+}
+
+/// What the judge says of one endpoint's single facts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct EndpointVerdict {
+    /// The presented leaf's expiry; `None` without a parsed leaf.
+    pub leaf_expiry: Option<certificate::CertExpiry>,
+    /// Why `sip_options` counts this endpoint's OPTIONS exchange against the partner; `None`
+    /// when it does not (any SIP response is an answer; no exchange is not judged).
+    pub sip_failure: Option<Reason>,
+}
+
+impl FactVerdicts {
+    /// Judges the single facts of one probe at `env.now`.
+    pub fn of(facts: &Facts, env: &Env<'_>) -> FactVerdicts {
+        let expiry = |c: &CertFacts| certificate::expiry(c, env.now, env.cert_warning_days);
+        FactVerdicts {
+            endpoints: facts
+                .targets
+                .iter()
+                .map(|t| {
+                    t.endpoints
+                        .iter()
+                        .map(|e| EndpointVerdict {
+                            leaf_expiry: e.leaf().and_then(expiry),
+                            sip_failure: reachability::sip_failure(e),
+                        })
+                        .collect()
+                })
+                .collect(),
+            stored_certs: match &facts.stored_certs {
+                Some(Ok(certs)) => certs.iter().map(expiry).collect(),
+                _ => Vec::new(),
+            },
+        }
+    }
+
+    /// The verdict on `facts.targets[target].endpoints[endpoint]`.
+    pub fn endpoint(&self, target: usize, endpoint: usize) -> Option<&EndpointVerdict> {
+        self.endpoints.get(target)?.get(endpoint)
+    }
 }
 
 /// The one verdict on a domain, from the facts of all its vantages: what `/metrics`, `/probe`,
@@ -350,12 +403,17 @@ pub struct DomainReport {
 impl DomainReport {
     /// The earliest leaf notAfter presented at any address from any vantage.
     pub fn soonest_expiry(&self) -> Option<i64> {
+        self.soonest_leaf().map(|x| x.not_after)
+    }
+
+    /// The judge's word on the leaf presented at any address from any vantage that expires
+    /// first: its days left as counted when judged.
+    pub fn soonest_leaf(&self) -> Option<&certificate::CertExpiry> {
         self.vantages
             .iter()
-            .flat_map(|v| v.facts.targets.iter())
-            .flat_map(|t| t.endpoints.iter())
-            .filter_map(|e| e.leaf()?.parsed.as_ref().map(|d| d.not_after))
-            .min()
+            .flat_map(|v| v.details.endpoints.iter().flatten())
+            .filter_map(|e| e.leaf_expiry.as_ref())
+            .min_by_key(|x| x.not_after)
     }
 
     /// The judge's word on certificate expiry, worst over the vantages: a failed `cert_expiry`
@@ -419,6 +477,7 @@ pub fn domain(domain: &Domain, env: &Env<'_>, facts: &[VantageFacts]) -> DomainR
                 success: State::of(&findings) != State::Failing,
                 state: State::of(&findings),
                 findings,
+                details: FactVerdicts::of(&v.facts, env),
                 facts: v.facts.clone(),
             }
         })

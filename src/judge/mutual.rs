@@ -287,21 +287,14 @@ pub(super) fn cert_client_auth_kept(ctx: &Context<'_>) -> Option<Verdict> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::{EndpointFacts as E, Facts, TlsVersion};
+    use crate::facts::{EndpointFacts as E, TlsVersion};
     use crate::judge::CheckName as N;
     use crate::judge::Severity::{Critical as C, Info as I, Warning as W};
-    use crate::judge::test_facts::{DAY, Judge, NOW, TestPki, fails, passes, table};
+    use crate::judge::test_facts::{DAY, Judge, NOW, TestPki, at, fails, passes, table};
 
     const SIP: &str = "sip.kanzlei.de";
     const A: &str = "193.99.144.80:5061";
     const VALID: (i64, i64) = (NOW - 30 * DAY, NOW + 60 * DAY);
-
-    fn at(e: E) -> Facts {
-        Facts::test()
-            .srv(&[(SIP, 5061)])
-            .target(SIP, 5061, &["193.99.144.80"])
-            .endpoint(e)
-    }
 
     fn up() -> E {
         E::serving(A, Vec::new()).sip(Ok(200))

@@ -253,17 +253,10 @@ pub fn all_ready(pairs: &[Pair]) -> Option<bool> {
 mod tests {
     use super::*;
     use crate::facts::{EndpointFacts as E, Facts, PeerAlert};
-    use crate::judge::test_facts::{DAY, Judge, NOW, TestPki};
+    use crate::judge::test_facts::{DAY, Judge, NOW, TestPki, at};
 
     const SIP: &str = "sip.kanzlei.de";
     const VALID: (i64, i64) = (NOW - 30 * DAY, NOW + 60 * DAY);
-
-    fn at(e: E) -> Facts {
-        Facts::test()
-            .srv(&[(SIP, 5061)])
-            .target(SIP, 5061, &["193.99.144.80"])
-            .endpoint(e)
-    }
 
     /// (vantage, direction, ready, reason) of one verdict.
     type Row<'a> = (&'a str, &'a str, bool, Option<Reason>);

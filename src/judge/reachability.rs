@@ -214,4 +214,33 @@ mod tests {
             ],
         );
     }
+
+    /// The report says per endpoint whether its SIP answer counts (what the evidence's SIP
+    /// line shows): a 405 is an answer, a non-SIP reply counts against the partner, no
+    /// exchange is not judged.
+    #[test]
+    fn the_report_says_which_sip_answers_count() {
+        let report = peer().report(vec![(
+            "inside",
+            false,
+            at(
+                up().sip(Ok(405)),
+                E::serving(B, Vec::new()).sip(Err(Reason::NotSip)),
+            ),
+        )]);
+        let d = &report.vantages[0].details;
+        let sip = |j| d.endpoint(0, j).map(|e| e.sip_failure);
+        assert_eq!(
+            (sip(0), sip(1), sip(2)),
+            (Some(None), Some(Some(Reason::NotSip)), None)
+        );
+        let report = peer().report(vec![("inside", false, at(up(), E::serving(B, Vec::new())))]);
+        assert_eq!(
+            report.vantages[0]
+                .details
+                .endpoint(0, 0)
+                .map(|e| e.sip_failure),
+            Some(None)
+        );
+    }
 }

@@ -371,6 +371,16 @@ impl EndpointFacts {
     }
 }
 
+/// The federation server `sip.kanzlei.de:5061` behind [`DOMAIN`]'s SRV record, at
+/// 193.99.144.80, with what happened at that endpoint.
+pub fn at(e: EndpointFacts) -> Facts {
+    const SIP: &str = "sip.kanzlei.de";
+    Facts::test()
+        .srv(&[(SIP, 5061)])
+        .target(SIP, 5061, &["193.99.144.80"])
+        .endpoint(e)
+}
+
 /// How a check is run on hand-built facts.
 pub struct Judge {
     pub domain: Domain,
@@ -530,7 +540,7 @@ pub struct TestPki {
     intermediate_der: Vec<u8>,
 }
 
-fn at(ts: i64) -> time::OffsetDateTime {
+fn datetime(ts: i64) -> time::OffsetDateTime {
     time::OffsetDateTime::from_unix_timestamp(ts).expect("test timestamp")
 }
 
@@ -545,8 +555,8 @@ fn ca(cn: &str, path_len: Option<u8>) -> CertificateParams {
         None => BasicConstraints::Unconstrained,
     });
     p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    p.not_before = at(NOW - 3650 * DAY);
-    p.not_after = at(NOW + 3650 * DAY);
+    p.not_before = datetime(NOW - 3650 * DAY);
+    p.not_after = datetime(NOW + 3650 * DAY);
     p
 }
 
@@ -561,8 +571,8 @@ fn leaf_params(
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, name);
     p.distinguished_name = dn;
-    p.not_before = at(not_before);
-    p.not_after = at(not_after);
+    p.not_before = datetime(not_before);
+    p.not_after = datetime(not_after);
     p.extended_key_usages = Vec::new();
     if eku.0 {
         p.extended_key_usages

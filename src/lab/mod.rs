@@ -130,6 +130,31 @@ impl Lab {
         self.peer_on(behavior, 5061).await
     }
 
+    /// Starts a peer behaving as `behavior` and publishes it as `domain`'s federation server
+    /// `sip.<domain>` (SRV and address): the one way tests put a partner into the world.
+    pub async fn serve(&self, domain: &str, behavior: Behavior) -> std::io::Result<Peer> {
+        let p = self.peer(behavior).await?;
+        self.publish(domain, &format!("sip.{domain}"), p.address);
+        Ok(p)
+    }
+
+    /// [`Lab::serve`] of a TLS peer presenting a certificate made from `spec`, answering
+    /// OPTIONS as `sip`.
+    pub async fn serve_tls(
+        &self,
+        domain: &str,
+        spec: &LeafSpec,
+        sip: SipMode,
+    ) -> std::io::Result<Peer> {
+        let leaf = self.pki.leaf(spec).map_err(std::io::Error::other)?;
+        let behavior = Behavior::Tls {
+            leaf,
+            request_client_cert: false,
+            sip,
+        };
+        self.serve(domain, behavior).await
+    }
+
     /// A TLS peer presenting a certificate made from `spec`, answering OPTIONS with 200.
     pub async fn tls_peer(&self, spec: &LeafSpec) -> std::io::Result<Peer> {
         let leaf = self.pki.leaf(spec).map_err(std::io::Error::other)?;
@@ -166,6 +191,22 @@ impl Lab {
     pub fn publish(&self, domain: &str, target: &str, addr: SocketAddr) {
         self.zone.federation_srv(domain, 0, 0, addr.port(), target);
         self.zone.addr(target, addr.ip());
+    }
+
+    /// Publishes a fleet sharing one edge: each `(domain, target)` gets its SRV record to
+    /// `target` on `edge`'s port, each distinct target one address record of `edge`. Returns
+    /// the `domains:` entries (peers) for [`Lab::write_config`].
+    pub fn publish_fleet(&self, edge: SocketAddr, fleet: &[(String, String)]) -> String {
+        let mut targets = std::collections::HashSet::new();
+        let mut entries = String::new();
+        for (domain, target) in fleet {
+            self.zone.federation_srv(domain, 0, 0, edge.port(), target);
+            if targets.insert(target.as_str()) {
+                self.zone.addr(target, edge.ip());
+            }
+            entries.push_str(&format!("  - domain: {domain}\n"));
+        }
+        entries
     }
 
     /// Writes a configuration file using the lab's DNS and CA; `domains` is the YAML list

@@ -17,6 +17,7 @@ use crate::gather::probe::Prober;
 pub use crate::gather::probe::Scope;
 use crate::judge::{self, DomainReport, Env, Tenant, Tenants, TrustStore, VantageFacts};
 
+pub mod check;
 pub mod scheduler;
 pub mod stats;
 
@@ -142,6 +143,25 @@ impl Setup {
     pub async fn probe_each(&self, domains: &[Domain]) -> Vec<DomainReport> {
         futures::future::join_all(domains.iter().map(|d| self.probe(d, &d.vantages))).await
     }
+}
+
+/// The domain a view asks for by name (and tenant, when given): the configured one
+/// ([`Scope::Configured`]), else a peer of that name probed from every vantage
+/// ([`Scope::AdHoc`]; whether that is allowed is the caller's to say). `name` is normalised.
+pub fn lookup(config: &Config, name: &str, tenant: Option<&str>) -> (Domain, Scope) {
+    let configured = config
+        .domains
+        .iter()
+        .find(|d| d.name == name && tenant.is_none_or(|t| d.tenant == t));
+    if let Some(d) = configured {
+        return (d.clone(), Scope::Configured);
+    }
+    let vantages = config.vantages.iter().map(|v| v.name.clone()).collect();
+    let mut d = Domain::peer(name.to_string(), vantages);
+    if let Some(t) = tenant {
+        d.tenant = t.to_string();
+    }
+    (d, Scope::AdHoc)
 }
 
 /// Every tenant's identity as judging sees it: the client certificate its probes present and
@@ -380,4 +400,48 @@ pub fn keys(config: &Config) -> impl Iterator<Item = ProbeKey> + '_ {
             vantage: v.clone(),
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `/probe` and `check` find a domain the same way: configured (of the tenant, when one is
+    /// named), else an ad-hoc peer probed from every vantage.
+    #[test]
+    fn lookup_finds_the_configured_domain_else_an_ad_hoc_peer() {
+        let yaml = "vantages:\n  inside:\n    resolvers: [\"127.0.0.1:9\"]\n  outside:\n    resolvers: [\"127.0.0.1:9\"]\n    public: true\ndomains:\n  - domain: kanzlei.de\n    tenant: acme\n    role: own\n    fqdn: sip.kanzlei.de\n    vantages: [inside]\n";
+        let config = Config::parse(std::path::Path::new("test.yml"), yaml).expect("test config");
+        let (d, scope) = lookup(&config, "kanzlei.de", None);
+        assert_eq!(
+            (d.tenant.as_str(), d.role, d.vantages.clone(), scope),
+            (
+                "acme",
+                crate::config::Role::Own,
+                vec!["inside".to_string()],
+                Scope::Configured
+            )
+        );
+        let (d, scope) = lookup(&config, "kanzlei.de", Some("acme"));
+        assert_eq!(
+            (d.role, scope),
+            (crate::config::Role::Own, Scope::Configured)
+        );
+        // Another tenant's question about the same name is an ad-hoc peer of that tenant.
+        let (d, scope) = lookup(&config, "kanzlei.de", Some("beta"));
+        assert_eq!(
+            (d.tenant.as_str(), d.role, scope),
+            ("beta", crate::config::Role::Peer, Scope::AdHoc)
+        );
+        let (d, scope) = lookup(&config, "partner.example", None);
+        assert_eq!(
+            (d.name.as_str(), d.role, d.vantages, scope),
+            (
+                "partner.example",
+                crate::config::Role::Peer,
+                vec!["inside".to_string(), "outside".to_string()],
+                Scope::AdHoc
+            )
+        );
+    }
 }

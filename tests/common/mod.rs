@@ -85,11 +85,13 @@ pub fn skip(test: &str, reason: &str) {
 
 /// `sipfed_check_success` of one check of one domain.
 pub fn check(text: &str, domain: &str, check: &str) -> Option<f64> {
-    value(
-        text,
-        "sipfed_check_success",
-        &[("domain", domain), ("check", check)],
-    )
+    check_success(text, &[("domain", domain), ("check", check)])
+}
+
+/// `sipfed_check_success` of the series with these labels (domain, check, and any of vantage,
+/// severity, tenant): the one way tests read a check's verdict from `/metrics`.
+pub fn check_success(text: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    value(text, "sipfed_check_success", labels)
 }
 
 /// The failure reason of a check, if it failed.
@@ -107,6 +109,33 @@ pub fn reason(text: &str, domain: &str, check: &str) -> Option<String> {
             let j = l[i..].find('"')? + i;
             Some(l[i..j].to_string())
         })
+}
+
+/// One row of a case table: domain, check, the `sipfed_check_success` wanted (`None`: the
+/// check must be absent) and the `reason` label wanted (`None`: no reason, the check passed).
+pub type Case<'a> = (&'a str, &'a str, Option<f64>, Option<&'a str>);
+
+/// The rows of `cases` that the exposition `m` does not bear out, each naming its domain and
+/// check with what was got, what was wanted and the finding's message from `results`.
+pub fn case_failures(m: &str, results: &[DomainReport], cases: &[Case<'_>]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for (domain, c, want, want_reason) in cases {
+        let got = check(m, domain, c);
+        let got_reason = reason(m, domain, c);
+        if got != *want || got_reason.as_deref() != *want_reason {
+            failures.push(format!(
+                "{domain} {c}: got {got:?} ({got_reason:?}), want {want:?} ({want_reason:?}): {}",
+                message(results, domain, c)
+            ));
+        }
+    }
+    failures
+}
+
+/// Asserts every row of a case table; a failure lists every row that did not hold.
+pub fn expect(m: &str, results: &[DomainReport], cases: &[Case<'_>]) {
+    let failures = case_failures(m, results, cases);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// The finding's message of a check (for text assertions).
