@@ -94,6 +94,14 @@ impl SrvFacts {
         agree(&self.answers)
     }
 
+    /// How many records the primary answer had, including those past the kept first ones.
+    pub fn record_count(&self) -> usize {
+        self.answers
+            .first()
+            .and_then(|a| a.total)
+            .unwrap_or(self.records().len())
+    }
+
     /// The records of the primary answer; empty when it failed.
     pub fn records(&self) -> &[SrvRecord] {
         match self.primary() {

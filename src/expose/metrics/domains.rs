@@ -104,7 +104,7 @@ const DNS_COUNTS: [PerProbe; 3] = [
         "Federation SRV records the vantage's first resolver returned.",
         // A probe that could not look (its vantage's resolvers down) counted nothing.
         |r| match (&r.facts.srv, r.facts.blind) {
-            (Some(s), None) => Some(s.records().len() as f64),
+            (Some(s), None) => Some(s.record_count() as f64),
             _ => None,
         },
     ),
