@@ -9,6 +9,7 @@ use crate::facts::{
     SrvRecord, TargetFacts,
 };
 use crate::judge::certificate::{CertExpiry, ExpiryRule, ExpiryState};
+use crate::judge::revocation::EvidenceVerdict;
 use crate::judge::{EndpointVerdict, FactVerdicts, VantageReport};
 
 /// One fact, nested under the line before it with a smaller depth.
@@ -451,7 +452,8 @@ fn endpoint_lines(
         cert_lines(out, 3, leaf, judged.and_then(|j| j.leaf_expiry.as_ref()));
     }
     if let Some(r) = &e.revocation {
-        revocation_lines(out, r, now);
+        let judged = judged.map(|j| j.revocation.as_slice()).unwrap_or_default();
+        revocation_lines(out, r, judged, now);
     }
     if let Some(sip) = &e.sip {
         let text = match sip.status {
@@ -473,8 +475,15 @@ fn endpoint_lines(
     }
 }
 
-/// Per certificate: where revocation evidence came from, what it said, until when it holds.
-fn revocation_lines(out: &mut Vec<Line>, r: &RevocationFacts, now: i64) {
+/// Per certificate: where revocation evidence came from, what it said, until when it holds,
+/// marked as `judged` says (per certificate, per piece of evidence); `now` only for how long
+/// ago it was fetched.
+fn revocation_lines(
+    out: &mut Vec<Line>,
+    r: &RevocationFacts,
+    judged: &[Vec<EvidenceVerdict>],
+    now: i64,
+) {
     let stapled = if r.stapled {
         "the edge stapled an OCSP response"
     } else {
@@ -490,7 +499,7 @@ fn revocation_lines(out: &mut Vec<Line>, r: &RevocationFacts, now: i64) {
         ));
         return;
     }
-    for c in &r.certs {
+    for (i, c) in r.certs.iter().enumerate() {
         let which = if c.position == 0 {
             "leaf"
         } else {
@@ -510,18 +519,16 @@ fn revocation_lines(out: &mut Vec<Line>, r: &RevocationFacts, now: i64) {
                 "names no CRL or OCSP responder",
             ));
         }
-        for ev in &c.evidence {
+        for (k, ev) in c.evidence.iter().enumerate() {
+            let verdict = judged.get(i).and_then(|c| c.get(k)).copied();
             let from = if ev.url.is_empty() {
                 ev.source.as_str().to_string()
             } else {
                 format!("{} {}", ev.source.as_str(), ev.url)
             };
             let fetched = format!("fetched {} ago", age((now - ev.fetched_at) as f64));
-            let (text, bad) = match &ev.outcome {
-                Err(f) => (
-                    format!("{from}: {}: {} ({fetched})", f.reason.as_str(), f.detail),
-                    true,
-                ),
+            let text = match &ev.outcome {
+                Err(f) => format!("{from}: {}: {} ({fetched})", f.reason.as_str(), f.detail),
                 Ok(st) => {
                     let said = match &st.state {
                         CertState::Good => "good".to_string(),
@@ -533,14 +540,17 @@ fn revocation_lines(out: &mut Vec<Line>, r: &RevocationFacts, now: i64) {
                         ),
                     };
                     let until = match st.next_update {
-                        Some(n) if n < now => format!("stale since {}", date(n)),
+                        Some(n) if verdict == Some(EvidenceVerdict::Stale) => {
+                            format!("stale since {}", date(n))
+                        }
                         Some(n) => format!("holds until {}", datetime(n as f64)),
                         None => "no nextUpdate".to_string(),
                     };
-                    let bad = st.stale(now) || matches!(st.state, CertState::Revoked { .. });
-                    (format!("{from}: {said}, {until} ({fetched})"), bad)
+                    format!("{from}: {said}, {until} ({fetched})")
                 }
             };
+            // Unjudged evidence (facts without a verdict) is shown unmarked.
+            let bad = verdict.is_some_and(EvidenceVerdict::marked);
             out.push(Line {
                 failed: bad,
                 ..line(4, "revocation_evidence", "Evidence", text)
@@ -917,6 +927,28 @@ mod tests {
                     true
                 ),
             ]
+        );
+        // Drawn two days after judging, past the documents' nextUpdate: the marks and words
+        // are still the judge's (it judged at NOW, when they held), not the drawing time's.
+        let later = facts_lines(&f, NOW + 2 * 86_400);
+        let staple = find(&later, "revocation_evidence")[0];
+        assert_eq!(
+            (staple.text.as_str(), staple.failed),
+            (
+                "stapled OCSP: good, holds until 2026-01-02 00:00:00 UTC (fetched 2 d ago)",
+                false
+            )
+        );
+        // Judged after nextUpdate, the same evidence is stale and marked.
+        let judge = crate::judge::test_facts::Judge::peer().at(NOW + 2 * 86_400);
+        let stale = super::facts_lines(&f, &FactVerdicts::of(&f, &judge.env()), NOW + 2 * 86_400);
+        let staple = find(&stale, "revocation_evidence")[0];
+        assert_eq!(
+            (staple.text.as_str(), staple.failed),
+            (
+                "stapled OCSP: good, stale since 2026-01-02 (fetched 2 d ago)",
+                true
+            )
         );
     }
 

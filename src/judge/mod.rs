@@ -350,6 +350,10 @@ pub struct EndpointVerdict {
     /// Why `sip_options` counts this endpoint's OPTIONS exchange against the partner; `None`
     /// when it does not (any SIP response is an answer; no exchange is not judged).
     pub sip_failure: Option<Reason>,
+    /// Per certificate, per piece of revocation evidence (the order of
+    /// `EndpointFacts::revocation`): what it counts for at judging time; empty without any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub revocation: Vec<Vec<revocation::EvidenceVerdict>>,
 }
 
 impl FactVerdicts {
@@ -366,6 +370,11 @@ impl FactVerdicts {
                         .map(|e| EndpointVerdict {
                             leaf_expiry: e.leaf().and_then(expiry),
                             sip_failure: reachability::sip_failure(e),
+                            revocation: e
+                                .revocation
+                                .as_deref()
+                                .map(|r| revocation::evidence_verdicts(r, env.now))
+                                .unwrap_or_default(),
                         })
                         .collect()
                 })

@@ -2,8 +2,52 @@
 //! had (a revocation anywhere wins over any "good": a stapled good never hides a CRL that
 //! says revoked), and whether the pointers the leaf names answer from this vantage.
 
+use serde::Serialize;
+
 use super::{Context, Verdict, fail};
 use crate::facts::{CertState, Reason, RevocationFacts, Source, date};
+
+/// What the judge makes of one piece of revocation evidence, at judging time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceVerdict {
+    /// It holds and does not say revoked (good, or unknown to the responder).
+    Holds,
+    /// It says revoked and holds.
+    Revoked,
+    /// Past its nextUpdate: no evidence any more.
+    Stale,
+    /// It could not be fetched or read.
+    Failed,
+}
+
+impl EvidenceVerdict {
+    /// Whether a view marks it: anything but evidence that holds and does not say revoked.
+    pub fn marked(self) -> bool {
+        self != EvidenceVerdict::Holds
+    }
+}
+
+/// Per certificate of `r`, per piece of its evidence (in the facts' order): the verdict at
+/// `now`.
+pub fn evidence_verdicts(r: &RevocationFacts, now: i64) -> Vec<Vec<EvidenceVerdict>> {
+    r.certs
+        .iter()
+        .map(|c| {
+            c.evidence
+                .iter()
+                .map(|ev| match &ev.outcome {
+                    Err(_) => EvidenceVerdict::Failed,
+                    Ok(s) if s.stale(now) => EvidenceVerdict::Stale,
+                    Ok(s) if matches!(s.state, CertState::Revoked { .. }) => {
+                        EvidenceVerdict::Revoked
+                    }
+                    Ok(_) => EvidenceVerdict::Holds,
+                })
+                .collect()
+        })
+        .collect()
+}
 
 /// The revocation evidence of every endpoint looked at (the exporter could fetch).
 fn looked<'a>(
@@ -208,6 +252,48 @@ mod tests {
     }
 
     use Source::{Crl, Ocsp, Staple};
+
+    #[test]
+    fn each_piece_of_evidence_is_judged_at_judging_time() {
+        let facts = with_certs(
+            vec![
+                (
+                    0,
+                    vec![
+                        ev(Staple, Ok(good())),
+                        ev(Ocsp, Ok(unknown())),
+                        ev(Crl, Ok(stale(good()))),
+                    ],
+                ),
+                (
+                    1,
+                    vec![
+                        ev(Crl, Ok(revoked())),
+                        failed(Ocsp, Reason::Timeout),
+                        ev(Ocsp, Ok(stale(revoked()))),
+                    ],
+                ),
+            ],
+            None,
+        );
+        let r = facts.targets[0].endpoints[0].revocation.clone().unwrap();
+        use EvidenceVerdict::{Failed, Holds, Revoked, Stale};
+        assert_eq!(
+            evidence_verdicts(&r, NOW),
+            vec![vec![Holds, Holds, Stale], vec![Revoked, Failed, Stale]]
+        );
+        // A day earlier nothing was stale yet: the verdict is the judging time's.
+        assert_eq!(
+            evidence_verdicts(&r, NOW - DAY),
+            vec![vec![Holds, Holds, Holds], vec![Revoked, Failed, Revoked]]
+        );
+        let judged = crate::judge::FactVerdicts::of(&facts, &Judge::peer().env());
+        assert_eq!(
+            judged.endpoints[0][0].revocation,
+            evidence_verdicts(&r, NOW)
+        );
+        assert!(!Holds.marked() && Stale.marked() && Revoked.marked() && Failed.marked());
+    }
 
     #[test]
     fn cert_not_revoked() {
