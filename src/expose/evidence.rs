@@ -5,8 +5,8 @@
 use std::net::IpAddr;
 
 use crate::facts::{
-    Blind, CertFacts, CertState, DnsFailure, EndpointFacts, Facts, ResolverAnswer, RevocationFacts,
-    SrvRecord, TargetFacts,
+    AuthoritativeFacts, Blind, CertFacts, CertState, DnsFailure, EndpointFacts, Facts, M365Facts,
+    ResolverAnswer, RevocationFacts, SrvFacts, SrvRecord, TargetFacts, TlsFacts, TlsFailure,
 };
 use crate::judge::certificate::{CertExpiry, ExpiryRule, ExpiryState};
 use crate::judge::revocation::EvidenceVerdict;
@@ -214,7 +214,23 @@ fn facts_lines(f: &Facts, judged: &FactVerdicts, now: i64) -> Vec<Line> {
             ),
         ));
     }
-    match &f.srv {
+    srv_lines(&mut out, f.srv.as_ref());
+    for (i, t) in f.targets.iter().enumerate() {
+        target_lines(&mut out, t, |j| judged.endpoint(i, j), now);
+    }
+    if let Some(stored) = &f.stored_certs {
+        stored_lines(&mut out, stored, judged);
+    }
+    if let Some(auth) = &f.authoritative {
+        authoritative_lines(&mut out, auth);
+    }
+    m365_lines(&mut out, f.m365.as_ref());
+    out
+}
+
+/// The federation SRV lookup: each resolver's answer, and whose edge it points at.
+fn srv_lines(out: &mut Vec<Line>, srv: Option<&SrvFacts>) {
+    match srv {
         None => out.push(line(
             0,
             "srv",
@@ -224,7 +240,7 @@ fn facts_lines(f: &Facts, judged: &FactVerdicts, now: i64) -> Vec<Line> {
         Some(srv) => {
             out.push(line(0, "srv", "SRV", srv.name.clone()));
             answers(
-                &mut out,
+                out,
                 1,
                 srv.resolvers_agree(),
                 &srv.answers,
@@ -242,50 +258,59 @@ fn facts_lines(f: &Facts, judged: &FactVerdicts, now: i64) -> Vec<Line> {
             out.push(line(1, "platform", "Platform", srv.platform().as_str()));
         }
     }
-    for (i, t) in f.targets.iter().enumerate() {
-        target_lines(&mut out, t, |j| judged.endpoint(i, j), now);
-    }
-    if let Some(stored) = &f.stored_certs {
-        out.push(line(0, "stored", "Certificate file", ""));
-        match stored {
-            Ok(certs) => {
-                for (i, c) in certs.iter().enumerate() {
-                    let x = judged.stored_certs.get(i).and_then(Option::as_ref);
-                    cert_lines(&mut out, 1, c, x);
-                }
-            }
-            Err(e) => out.push(failed(1, "stored_error", "Unreadable", e.clone())),
-        }
-    }
-    if let Some(auth) = &f.authoritative {
-        out.push(line(0, "authoritative", "Authoritative servers", {
-            if auth.zone.is_empty() {
-                "no NS records found".to_string()
-            } else {
-                format!("zone {}", auth.zone)
-            }
-        }));
-        for s in &auth.servers {
-            match &s.answer {
-                Ok(view) => {
-                    out.push(line(1, "ns", "Server", s.resolver.clone()));
-                    for r in &view.srv {
-                        out.push(line(2, "ns_srv", "SRV", r.clone()));
-                    }
-                    for a in &view.addresses {
-                        out.push(line(2, "ns_address", "Address", a.clone()));
-                    }
-                }
-                Err(e) => out.push(failed(
-                    1,
-                    "ns",
-                    "Server",
-                    format!("{}: {}", s.resolver, dns_failure(e)),
-                )),
+}
+
+/// The configured `cert_file`'s certificates, each with the judge's expiry verdict.
+fn stored_lines(
+    out: &mut Vec<Line>,
+    stored: &Result<Vec<CertFacts>, String>,
+    judged: &FactVerdicts,
+) {
+    out.push(line(0, "stored", "Certificate file", ""));
+    match stored {
+        Ok(certs) => {
+            for (i, c) in certs.iter().enumerate() {
+                let x = judged.stored_certs.get(i).and_then(Option::as_ref);
+                cert_lines(out, 1, c, x);
             }
         }
+        Err(e) => out.push(failed(1, "stored_error", "Unreadable", e.clone())),
     }
-    match &f.m365 {
+}
+
+/// Own domains: what each authoritative name server holds.
+fn authoritative_lines(out: &mut Vec<Line>, auth: &AuthoritativeFacts) {
+    out.push(line(0, "authoritative", "Authoritative servers", {
+        if auth.zone.is_empty() {
+            "no NS records found".to_string()
+        } else {
+            format!("zone {}", auth.zone)
+        }
+    }));
+    for s in &auth.servers {
+        match &s.answer {
+            Ok(view) => {
+                out.push(line(1, "ns", "Server", s.resolver.clone()));
+                for r in &view.srv {
+                    out.push(line(2, "ns_srv", "SRV", r.clone()));
+                }
+                for a in &view.addresses {
+                    out.push(line(2, "ns_address", "Address", a.clone()));
+                }
+            }
+            Err(e) => out.push(failed(
+                1,
+                "ns",
+                "Server",
+                format!("{}: {}", s.resolver, dns_failure(e)),
+            )),
+        }
+    }
+}
+
+/// The Microsoft 365 records (MX, MS= TXT, lyncdiscover, sip, _sip._tls).
+fn m365_lines(out: &mut Vec<Line>, m365: Option<&M365Facts>) {
+    match m365 {
         None => out.push(failed(
             0,
             "m365",
@@ -341,7 +366,6 @@ fn facts_lines(f: &Facts, judged: &FactVerdicts, now: i64) -> Vec<Line> {
             ));
         }
     }
-    out
 }
 
 fn target_lines<'a>(
@@ -385,32 +409,10 @@ fn blind_text(b: Blind) -> &'static str {
     }
 }
 
-fn endpoint_lines(
-    out: &mut Vec<Line>,
-    e: &EndpointFacts,
-    judged: Option<&EndpointVerdict>,
-    now: i64,
-) {
-    out.push(line(1, "address", "Endpoint", e.address.to_string()));
-    if let Some(b) = e.blind {
-        out.push(line(
-            2,
-            "blind",
-            "Not looked at",
-            format!("{}: no check judges this address", blind_text(b)),
-        ));
-        return;
-    }
-    match &e.tcp {
-        Ok(s) => out.push(line(
-            2,
-            "tcp",
-            "TCP",
-            format!("connected in {}", millis(*s)),
-        )),
-        Err(r) => out.push(failed(2, "tcp", "TCP", r.as_str())),
-    }
-    match &e.tls {
+/// The TLS handshake: version, suite and time, or why it failed; whether a client
+/// certificate was asked for.
+fn tls_lines(out: &mut Vec<Line>, tls: Option<&Result<TlsFacts, TlsFailure>>) {
+    match tls {
         None => {}
         Some(Ok(t)) => {
             out.push(line(
@@ -442,6 +444,34 @@ fn endpoint_lines(
             format!("{}: {}", f.reason.as_str(), f.detail),
         )),
     }
+}
+
+fn endpoint_lines(
+    out: &mut Vec<Line>,
+    e: &EndpointFacts,
+    judged: Option<&EndpointVerdict>,
+    now: i64,
+) {
+    out.push(line(1, "address", "Endpoint", e.address.to_string()));
+    if let Some(b) = e.blind {
+        out.push(line(
+            2,
+            "blind",
+            "Not looked at",
+            format!("{}: no check judges this address", blind_text(b)),
+        ));
+        return;
+    }
+    match &e.tcp {
+        Ok(s) => out.push(line(
+            2,
+            "tcp",
+            "TCP",
+            format!("connected in {}", millis(*s)),
+        )),
+        Err(r) => out.push(failed(2, "tcp", "TCP", r.as_str())),
+    }
+    tls_lines(out, e.tls.as_ref());
     if let Some(leaf) = e.leaf() {
         out.push(line(
             2,

@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 use tower_http::compression::CompressionLayer;
 
 use super::{api, metrics, pages};
-use crate::config::normalize_domain;
+use crate::config::{Config, Domain, normalize_domain};
 use crate::store::{Scope, Store};
 
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -167,37 +167,9 @@ async fn probe(
             .into_response();
     };
     let setup = ex.setup();
-    // `target=` as in Prometheus' multi-target pattern (blackbox_exporter, the Probe resource).
-    let Some(name) = q.get("domain").or_else(|| q.get("target")) else {
-        return (
-            StatusCode::BAD_REQUEST,
-            "missing parameter: domain (or target)\n",
-        )
-            .into_response();
-    };
-    let name = match normalize_domain(name) {
-        Ok(n) => n,
-        Err(e) => return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
-    };
-    let (domain, scope) =
-        crate::store::lookup(&setup.config, &name, q.get("tenant").map(|t| t.as_str()));
-    if scope == Scope::AdHoc && !setup.config.global.probe_any_domain {
-        return (
-            StatusCode::NOT_FOUND,
-            format!("domain {name} is not configured (set global.probe_any_domain to allow any)\n"),
-        )
-            .into_response();
-    }
-    let vantages: Vec<String> = match q.get("vantage") {
-        Some(v) if domain.vantages.contains(v) => vec![v.clone()],
-        Some(v) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                format!("unknown vantage {v:?} for {name}\n"),
-            )
-                .into_response();
-        }
-        None => domain.vantages.clone(),
+    let (domain, scope, vantages) = match probe_request(&setup.config, &q) {
+        Ok(r) => r,
+        Err(refused) => return *refused,
     };
     // /probe shares the scheduler's concurrency limit, so it cannot be used to amplify load.
     let report = setup.probe_scoped(&domain, &vantages, scope).await;
@@ -208,6 +180,51 @@ async fn probe(
     own.extend(crate::judge::pairs::own_sides([&report]));
     metrics::render_reports_with(&mut out, &[&report], &own);
     ([(header::CONTENT_TYPE, TEXT_FORMAT)], out).into_response()
+}
+
+/// What a `/probe` request asks for (domain, scope and vantages), or the answer refusing it.
+fn probe_request(
+    config: &Config,
+    q: &HashMap<String, String>,
+) -> Result<(Domain, Scope, Vec<String>), Box<Response>> {
+    // `target=` as in Prometheus' multi-target pattern (blackbox_exporter, the Probe resource).
+    let Some(name) = q.get("domain").or_else(|| q.get("target")) else {
+        return Err(Box::new(
+            (
+                StatusCode::BAD_REQUEST,
+                "missing parameter: domain (or target)\n",
+            )
+                .into_response(),
+        ));
+    };
+    let name = normalize_domain(name)
+        .map_err(|e| Box::new((StatusCode::BAD_REQUEST, format!("{e}\n")).into_response()))?;
+    let (domain, scope) = crate::store::lookup(config, &name, q.get("tenant").map(|t| t.as_str()));
+    if scope == Scope::AdHoc && !config.global.probe_any_domain {
+        return Err(Box::new(
+            (
+                StatusCode::NOT_FOUND,
+                format!(
+                    "domain {name} is not configured (set global.probe_any_domain to allow any)\n"
+                ),
+            )
+                .into_response(),
+        ));
+    }
+    let vantages: Vec<String> = match q.get("vantage") {
+        Some(v) if domain.vantages.contains(v) => vec![v.clone()],
+        Some(v) => {
+            return Err(Box::new(
+                (
+                    StatusCode::BAD_REQUEST,
+                    format!("unknown vantage {v:?} for {name}\n"),
+                )
+                    .into_response(),
+            ));
+        }
+        None => domain.vantages.clone(),
+    };
+    Ok((domain, scope, vantages))
 }
 
 #[cfg(test)]

@@ -486,6 +486,43 @@ fn facts_html(out: &mut String, lines: &[Line]) {
     out.push_str("</ul>");
 }
 
+/// One vantage's part of a domain page: its state, checks (failing first) and facts.
+fn vantage_section(out: &mut String, v: &str, report: Option<&DomainReport>, now: i64) {
+    let _ = write!(out, "<section data-vantage=\"{}\">", esc(v));
+    let Some(vr) = report.and_then(|r| r.vantages.iter().find(|x| x.vantage == v)) else {
+        let _ = write!(
+            out,
+            "<h2>Vantage {}</h2><p class=pending>Not probed yet.</p></section>",
+            esc(v)
+        );
+        return;
+    };
+    let _ = write!(
+        out,
+        "<h2>Vantage {} – <span class={}>{}</span></h2><p><small>probe started {} ({} ago), took {:.2} s{}</small></p>",
+        esc(v),
+        state_class(vr.state),
+        vr.state.as_str(),
+        evidence::datetime(vr.facts.started_at),
+        evidence::age(now as f64 - vr.facts.started_at),
+        vr.facts.duration_seconds,
+        if vr.public { " · public vantage" } else { "" }
+    );
+    out.push_str("<h3>Checks</h3><table class=checks><tr><th>Check</th><th>Result</th><th>Finding</th><th>What to do</th></tr>");
+    // Failing first (worst first), then the passed ones in checklist order.
+    let mut findings: Vec<&Finding> = vr.findings.iter().collect();
+    findings.sort_by_key(|f| (f.passed, f.severity));
+    for f in findings {
+        finding_row(out, f, None);
+    }
+    if vr.findings.is_empty() {
+        out.push_str("<tr><td colspan=4>no check applies (nothing could be gathered)</td></tr>");
+    }
+    out.push_str("</table><h3>Facts</h3>");
+    facts_html(out, &evidence::vantage_lines(vr, now));
+    out.push_str("</section>");
+}
+
 /// A domain's page, pure.
 pub fn render_domain(
     d: &Domain,
@@ -539,41 +576,7 @@ pub fn render_domain(
         }
     }
     for v in &d.vantages {
-        let _ = write!(out, "<section data-vantage=\"{}\">", esc(v));
-        let Some(vr) = report.and_then(|r| r.vantages.iter().find(|x| &x.vantage == v)) else {
-            let _ = write!(
-                out,
-                "<h2>Vantage {}</h2><p class=pending>Not probed yet.</p></section>",
-                esc(v)
-            );
-            continue;
-        };
-        let _ = write!(
-            out,
-            "<h2>Vantage {} – <span class={}>{}</span></h2><p><small>probe started {} ({} ago), took {:.2} s{}</small></p>",
-            esc(v),
-            state_class(vr.state),
-            vr.state.as_str(),
-            evidence::datetime(vr.facts.started_at),
-            evidence::age(now as f64 - vr.facts.started_at),
-            vr.facts.duration_seconds,
-            if vr.public { " · public vantage" } else { "" }
-        );
-        out.push_str("<h3>Checks</h3><table class=checks><tr><th>Check</th><th>Result</th><th>Finding</th><th>What to do</th></tr>");
-        // Failing first (worst first), then the passed ones in checklist order.
-        let mut findings: Vec<&Finding> = vr.findings.iter().collect();
-        findings.sort_by_key(|f| (f.passed, f.severity));
-        for f in findings {
-            finding_row(&mut out, f, None);
-        }
-        if vr.findings.is_empty() {
-            out.push_str(
-                "<tr><td colspan=4>no check applies (nothing could be gathered)</td></tr>",
-            );
-        }
-        out.push_str("</table><h3>Facts</h3>");
-        facts_html(&mut out, &evidence::vantage_lines(vr, now));
-        out.push_str("</section>");
+        vantage_section(&mut out, v, report, now);
     }
     out.push_str("</body></html>");
     out
