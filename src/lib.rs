@@ -8,7 +8,8 @@
 //! - [`judge`]: pure functions from facts to findings (SPEC §5), and the one function that
 //!   judges a domain from the facts of all its vantages into a report.
 //! - [`store`]: the latest facts and report of every domain; its [`store::scheduler`] runs
-//!   the probes.
+//!   the probes, [`store::check`] the one-shot `check`, and [`store::lookup`] finds a
+//!   configured domain or makes the ad-hoc peer the views ask about.
 //! - [`expose`]: `/metrics` (one writer per family group), the pages, `/probe`, the JSON API
 //!   and the `check` command, all rendering reports; `--web.config.file` (TLS, client
 //!   certificates, basic auth).
