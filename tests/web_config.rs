@@ -20,6 +20,21 @@ use sipfed_exporter::store::{Setup, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
+/// The exporter over a one-domain lab configuration on one listener with `limits`; the lab
+/// lives as long as the returned handle.
+async fn serve(limits: Limits) -> (Lab, Vec<SocketAddr>, CancellationToken) {
+    let lab = Lab::start().await.unwrap();
+    let path = lab
+        .write_config("c.yml", "", "  - domain: a.example\n")
+        .unwrap();
+    let options = Options {
+        limits,
+        ..Default::default()
+    };
+    let (addrs, shutdown) = start(&path, 1, options).await;
+    (lab, addrs, shutdown)
+}
+
 /// Starts the exporter over `config` on `n` listeners with `options`.
 async fn start(config: &Path, n: usize, options: Options) -> (Vec<SocketAddr>, CancellationToken) {
     let store = Store::new(
@@ -380,20 +395,13 @@ async fn closed_within(s: &mut tokio::net::TcpStream, within: Duration) -> bool 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_connections_from_one_address_leave_room_for_others() {
-    let lab = Lab::start().await.unwrap();
-    let path = lab
-        .write_config("c.yml", "", "  - domain: a.example\n")
-        .unwrap();
-    let options = Options {
-        limits: Limits {
-            header_read_timeout: Duration::from_secs(5),
-            max_connections: 40,
-            max_connections_per_address: 20,
-            ..Default::default()
-        },
+    let (_lab, addrs, shutdown) = serve(Limits {
+        header_read_timeout: Duration::from_secs(5),
+        max_connections: 40,
+        max_connections_per_address: 20,
         ..Default::default()
-    };
-    let (addrs, shutdown) = start(&path, 1, options).await;
+    })
+    .await;
     let addr = addrs[0];
     // 100 connections from 127.0.0.2 that never send a byte: 20 are held, 80 closed at once.
     let mut silent = Vec::new();
@@ -453,18 +461,11 @@ async fn silent_connections_from_one_address_leave_room_for_others() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_http2_preface_alone_is_closed() {
-    let lab = Lab::start().await.unwrap();
-    let path = lab
-        .write_config("c.yml", "", "  - domain: a.example\n")
-        .unwrap();
-    let options = Options {
-        limits: Limits {
-            header_read_timeout: Duration::from_secs(1),
-            ..Default::default()
-        },
+    let (_lab, addrs, shutdown) = serve(Limits {
+        header_read_timeout: Duration::from_secs(1),
         ..Default::default()
-    };
-    let (addrs, shutdown) = start(&path, 1, options).await;
+    })
+    .await;
     let mut s = tokio::net::TcpStream::connect(addrs[0]).await.unwrap();
     // The client preface and an empty SETTINGS frame, then nothing: no request ever.
     s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
@@ -515,19 +516,12 @@ async fn answer_pings_until_closed(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_http2_connection_answering_pings_is_closed() {
-    let lab = Lab::start().await.unwrap();
-    let path = lab
-        .write_config("c.yml", "", "  - domain: a.example\n")
-        .unwrap();
-    let options = Options {
-        limits: Limits {
-            idle_timeout: Duration::from_secs(2),
-            http2_keep_alive_interval: Duration::from_millis(200),
-            ..Default::default()
-        },
+    let (_lab, addrs, shutdown) = serve(Limits {
+        idle_timeout: Duration::from_secs(2),
+        http2_keep_alive_interval: Duration::from_millis(200),
         ..Default::default()
-    };
-    let (addrs, shutdown) = start(&path, 1, options).await;
+    })
+    .await;
     let mut s = tokio::net::TcpStream::connect(addrs[0]).await.unwrap();
     // Preface, empty SETTINGS, then one request (GET /-/healthy, HPACK: :method GET,
     // :scheme http, :path literal, :authority literal), END_STREAM | END_HEADERS on stream 1.
@@ -554,20 +548,13 @@ async fn an_idle_http2_connection_answering_pings_is_closed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_is_closed_at_its_maximum_age() {
-    let lab = Lab::start().await.unwrap();
-    let path = lab
-        .write_config("c.yml", "", "  - domain: a.example\n")
-        .unwrap();
-    let options = Options {
-        limits: Limits {
-            max_connection_age: Duration::from_secs(1),
-            header_read_timeout: Duration::from_secs(60),
-            idle_timeout: Duration::from_secs(60),
-            ..Default::default()
-        },
+    let (_lab, addrs, shutdown) = serve(Limits {
+        max_connection_age: Duration::from_secs(1),
+        header_read_timeout: Duration::from_secs(60),
+        idle_timeout: Duration::from_secs(60),
         ..Default::default()
-    };
-    let (addrs, shutdown) = start(&path, 1, options).await;
+    })
+    .await;
     let mut s = tokio::net::TcpStream::connect(addrs[0]).await.unwrap();
     // A keep-alive HTTP/1.1 request, answered; then the connection waits for the next.
     s.write_all(b"GET /-/healthy HTTP/1.1\r\nHost: test\r\n\r\n")
