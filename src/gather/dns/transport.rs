@@ -15,7 +15,9 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode}
 use ring::rand::{SecureRandom, SystemRandom};
 use socket2::{Domain, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+#[cfg(unix)]
+use tokio::io::{Interest, unix::AsyncFd};
+use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
 use crate::facts::DnsFailure;
@@ -304,15 +306,13 @@ impl Server {
         // Never closed: a wait for a slot ends with one.
         let _slot = self.slots.acquire().await.map_err(|_| DnsFailure::Error)?;
         let io = |e: std::io::Error| io_failure(&e);
-        let socket = UdpSocket::from_std(sent(self.addr, wire).map_err(io)?).map_err(io)?;
+        let socket = Exchange::new(sent(self.addr, wire).map_err(io)?).map_err(io)?;
         let receive = async {
-            // Not zeroed: `recv_buf` writes into the spare capacity.
-            let mut buf = Vec::with_capacity(RECEIVE_BUFFER);
+            let mut buf = vec![0u8; RECEIVE_BUFFER];
             loop {
-                buf.clear();
-                match socket.recv_buf(&mut buf).await {
-                    Ok(_) => {
-                        if let Some(m) = response(&buf, query, id) {
+                match socket.recv(&mut buf).await {
+                    Ok(n) => {
+                        if let Some(m) = response(&buf[..n], query, id) {
                             return Ok(m);
                         }
                     }
@@ -324,6 +324,50 @@ impl Server {
         tokio::time::timeout(timeout, receive)
             .await
             .unwrap_or(Err(DnsFailure::Timeout))
+    }
+}
+
+/// The socket of one exchange, waiting for its answer.
+#[cfg(unix)]
+struct Exchange(AsyncFd<std::net::UdpSocket>);
+
+#[cfg(unix)]
+impl Exchange {
+    /// Registered for reading only: a fresh UDP socket is writable at once, and with tokio's
+    /// UdpSocket (readable and writable) every exchange cost a reactor event nobody waited
+    /// for. ERROR: an ICMP error (port unreachable) is EPOLLERR without EPOLLIN.
+    const INTEREST: Interest = Interest::READABLE.add(Interest::ERROR);
+
+    fn new(socket: std::net::UdpSocket) -> std::io::Result<Exchange> {
+        // SAFETY: the AsyncFd owns the socket, which owns its descriptor: it stays open and
+        // the same until the AsyncFd is dropped (only `get_ref` reaches it, to receive).
+        let fd = unsafe { AsyncFd::register_with_interest(socket, Self::INTEREST) };
+        Ok(Exchange(fd.map_err(std::io::Error::from)?))
+    }
+
+    /// The next datagram (or the error waiting on the socket) into `buf`.
+    async fn recv(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let mut ready = self.0.ready(Self::INTEREST).await?;
+            // Err: not readable after all; the readiness is cleared, wait again.
+            if let Ok(received) = ready.try_io(|s| s.get_ref().recv(buf)) {
+                return received;
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+struct Exchange(tokio::net::UdpSocket);
+
+#[cfg(not(unix))]
+impl Exchange {
+    fn new(socket: std::net::UdpSocket) -> std::io::Result<Exchange> {
+        Ok(Exchange(tokio::net::UdpSocket::from_std(socket)?))
+    }
+
+    async fn recv(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.recv(buf).await
     }
 }
 
@@ -346,7 +390,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use hickory_proto::rr::RecordType;
-    use tokio::net::TcpListener;
+    use tokio::net::{TcpListener, UdpSocket};
 
     use super::*;
     use crate::gather::dns::answer::tests::{a, cname, name, pick_a, response};
