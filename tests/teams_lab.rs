@@ -687,3 +687,46 @@ async fn own_domains_that_moved_off_teams() {
         assert!(text.contains(record), "{record}: {text}");
     }
 }
+
+/// The evidence asks one query per lyncdiscover/sip name that has an A record or is an alias:
+/// an A query shows the alias's CNAME or the name's addresses; AAAA is asked only when there
+/// is no A record. Per domain, MX, TXT and `_sip._tls` SRV are three more queries.
+#[tokio::test]
+async fn evidence_asks_one_query_for_an_alias_or_an_address() {
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    use sipfed_exporter::config::{ResolverAddr, Vantage};
+    use sipfed_exporter::gather::{dns::Resolvers, m365};
+
+    let lab = Lab::start().await.unwrap();
+    let vantage = Vantage {
+        name: "inside".into(),
+        resolvers: vec![ResolverAddr::Addr(lab.dns)],
+        public: false,
+        proxy: None,
+        health_query: ".".into(),
+    };
+    let resolvers = Resolvers::new(&vantage, Duration::from_secs(1)).unwrap();
+    let z = &lab.zone;
+    z.addr("sip.v4.test", "192.0.2.10".parse().unwrap());
+    z.addr("sip.v6.test", "2001:db8::10".parse().unwrap());
+    z.cname("sip.alias.test", "sipdir.online.lync.com");
+    z.cname("sip.dangling.test", "gone.dangling.test");
+    // (domain, sip evidence, queries: MX, TXT, SRV, lyncdiscover (no such name), then sip's)
+    let cases: [(&str, Option<&str>, u64); 5] = [
+        ("v4.test", Some(""), 4 + 1),
+        ("v6.test", Some(""), 4 + 2),
+        ("alias.test", Some("sipdir.online.lync.com"), 4 + 1),
+        ("dangling.test", Some("gone.dangling.test"), 4 + 2),
+        ("none.test", None, 4 + 1),
+    ];
+    for (domain, sip, queries) in cases {
+        let before = z.queries.load(Ordering::Relaxed);
+        let facts = m365::gather(&resolvers, domain).await.expect("evidence");
+        let asked = z.queries.load(Ordering::Relaxed) - before;
+        assert_eq!(facts.sip.as_deref(), sip, "{domain}: sip");
+        assert_eq!(facts.lyncdiscover, None, "{domain}: lyncdiscover");
+        assert_eq!(asked, queries, "{domain}: queries");
+    }
+}

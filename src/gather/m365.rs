@@ -59,23 +59,17 @@ pub async fn gather(resolvers: &Resolvers, domain: &str) -> Option<M365Facts> {
 const MAX_CNAME_HOPS: usize = 8;
 
 /// The alias target (or `""` for a name with addresses), `None` for neither; an error when the
-/// lookup could not be made (local resources).
+/// lookup could not be made (local resources). One A query usually answers both: a resolver
+/// asked for an alias's addresses returns its CNAME chain with them (RFC 1034 §3.6.2), even
+/// when the chain ends at no name (NXDOMAIN, RFC 6604). AAAA is asked only when the name has
+/// no A record (one query instead of three for a name with addresses).
 async fn alias_or_address(
     resolvers: &Resolvers,
     name: String,
 ) -> Result<Option<String>, DnsFailure> {
-    let alias = resolvers.first(&name, RecordType::CNAME, |d| match d {
-        RData::CNAME(c) => Some(dns::host(&c.0)),
-        _ => None,
-    });
-    let first = match alias.await.0 {
-        Ok(names) => names.into_iter().next(),
-        // No such name: neither an alias nor an address (two queries saved).
-        Err(DnsFailure::Nxdomain) => return Ok(None),
-        Err(DnsFailure::Local) => return Err(DnsFailure::Local),
-        Err(_) => None,
-    };
-    if let Some(first) = first {
+    let is_a = |d: &RData| matches!(d, RData::A(_)).then_some(());
+    let (v4, alias) = resolvers.first_seen(&name, RecordType::A, is_a).await;
+    if let Some(first) = alias {
         let mut current = first.clone();
         for _ in 0..MAX_CNAME_HOPS {
             if is_microsoft_host(&current) {
@@ -88,11 +82,22 @@ async fn alias_or_address(
         }
         return Ok(Some(first));
     }
-    let addrs = resolvers.addresses(&name).await;
-    match addrs.first().map(|a| &a.answer) {
-        Some(Ok(_)) => Ok(Some(String::new())),
-        Some(Err(DnsFailure::Local)) => Err(DnsFailure::Local),
-        _ => Ok(None),
+    match v4 {
+        Ok(_) => return Ok(Some(String::new())),
+        Err(DnsFailure::Local) => return Err(DnsFailure::Local),
+        // No such name: neither an alias nor an address.
+        Err(DnsFailure::Nxdomain) => return Ok(None),
+        Err(_) => {}
+    }
+    let is_aaaa = |d: &RData| matches!(d, RData::AAAA(_)).then_some(());
+    match resolvers
+        .first_seen(&name, RecordType::AAAA, is_aaaa)
+        .await
+        .0
+    {
+        Ok(_) => Ok(Some(String::new())),
+        Err(DnsFailure::Local) => Err(DnsFailure::Local),
+        Err(_) => Ok(None),
     }
 }
 

@@ -27,7 +27,8 @@ const MAX_CHAIN: usize = 8;
 /// What a response says: the records of `rtype` owned by `fqdn` or by the CNAME chain from
 /// `fqdn` inside the answer (NODATA without any; a CNAME chain is not data; records of any
 /// other owner are ignored, whatever a server slipped in) and the target of the CNAME owned
-/// by `fqdn`, or the failure its code means. At most [`MAX_RECORDS`] records are kept, the
+/// by `fqdn` (beside NXDOMAIN too: an alias of a name that does not exist, RFC 6604), or the
+/// failure its code means. At most [`MAX_RECORDS`] records are kept, the
 /// first ones; the third value is how many there were when there were more.
 pub(super) fn records<T>(
     m: &Message,
@@ -35,11 +36,16 @@ pub(super) fn records<T>(
     rtype: RecordType,
     pick: impl Fn(&RData) -> Option<T>,
 ) -> (Result<Vec<T>, DnsFailure>, Option<String>, Option<usize>) {
-    if m.metadata.response_code != ResponseCode::NoError {
-        return (Err(rcode_failure(m.metadata.response_code)), None, None);
+    let code = m.metadata.response_code;
+    if code != ResponseCode::NoError && code != ResponseCode::NXDomain {
+        return (Err(rcode_failure(code)), None, None);
     }
     let owners = chain(m, fqdn, rtype);
     let alias = owners.get(1).map(|n| host(n));
+    // NXDOMAIN with a CNAME chain: the alias exists, the name it leads to does not (RFC 6604).
+    if code == ResponseCode::NXDomain {
+        return (Err(DnsFailure::Nxdomain), alias, None);
+    }
     let mut out: Vec<T> = Vec::new();
     let mut total = 0;
     let picked = m
@@ -194,6 +200,17 @@ pub(super) mod tests {
                 vec![cname("other.test", "real.test"), a("alias.test", ip)]
             ),
             (Ok(vec![ip]), None)
+        );
+        // An alias of a name that does not exist: NXDOMAIN with the chain (RFC 6604) shows the
+        // alias; a failure does not.
+        let dangling = || vec![cname("alias.test", "gone.test")];
+        assert_eq!(
+            read(ResponseCode::NXDomain, dangling()),
+            (Err(DnsFailure::Nxdomain), Some("gone.test".to_string()))
+        );
+        assert_eq!(
+            read(ResponseCode::ServFail, dangling()),
+            (Err(DnsFailure::Servfail), None)
         );
         for (code, want) in [
             (ResponseCode::NXDomain, DnsFailure::Nxdomain),

@@ -233,6 +233,23 @@ impl Resolvers {
         }
     }
 
+    /// [`Resolvers::first`], with the target of the CNAME owned by `name` the answer showed
+    /// (also beside NXDOMAIN: an alias of a name that does not exist).
+    pub async fn first_seen<T>(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        pick: impl Fn(&RData) -> Option<T>,
+    ) -> (Result<Vec<T>, DnsFailure>, Option<String>) {
+        match self.resolvers.first() {
+            Some((_, r)) => {
+                let (answer, alias, _) = lookup_seen(r, name, rtype, pick).await;
+                (answer, alias)
+            }
+            None => (Err(DnsFailure::Error), None),
+        }
+    }
+
     /// [`Resolvers::each`], with the CNAME at `name` each answer showed.
     async fn each_seen<T>(
         &self,
