@@ -283,6 +283,12 @@ fn authoritative_lines(out: &mut Vec<Line>, auth: &AuthoritativeFacts) {
     out.push(line(0, "authoritative", "Authoritative servers", {
         if auth.zone.is_empty() {
             "no NS records found".to_string()
+        } else if auth.name_servers > auth.servers.len() {
+            let (asked, named) = (auth.servers.len(), auth.name_servers);
+            format!(
+                "zone {} (first {asked} of {named} name servers asked)",
+                auth.zone
+            )
         } else {
             format!("zone {}", auth.zone)
         }
@@ -885,6 +891,25 @@ mod tests {
         assert_eq!(find(&lines, "ms_txt")[0].text, "MS=ms1");
         // The SRV answer was whole: no such line under it.
         assert!(!lines.iter().any(|l| l.text.contains("of 1 records")));
+        // A zone naming more name servers than are asked says so; one naming few does not.
+        let mut auth = crate::facts::AuthoritativeFacts {
+            zone: "a.example".into(),
+            servers: Vec::new(),
+            name_servers: 9,
+        };
+        for ns in ["ns1", "ns2"] {
+            auth.servers.push(crate::facts::ResolverAnswer {
+                total: None,
+                resolver: format!("{ns}.a.example (192.0.2.53)"),
+                answer: Err(crate::facts::DnsFailure::Timeout),
+            });
+        }
+        f.authoritative = Some(auth.clone());
+        let zone = |f: &Facts| find(&facts_lines(f, NOW), "authoritative")[0].text.clone();
+        assert_eq!(zone(&f), "zone a.example (first 2 of 9 name servers asked)");
+        auth.name_servers = 2;
+        f.authoritative = Some(auth);
+        assert_eq!(zone(&f), "zone a.example");
     }
 
     #[test]

@@ -462,6 +462,9 @@ pub struct AuthoritativeFacts {
     pub zone: String,
     /// `ns-name (address)` and what it answered.
     pub servers: Vec<ResolverAnswer<ZoneView>>,
+    /// How many name servers the zone's NS records named: more than `servers` when the list
+    /// was cut (a zone may name dozens; only the first few, by name, are asked).
+    pub name_servers: usize,
 }
 
 impl AuthoritativeFacts {

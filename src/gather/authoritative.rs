@@ -37,6 +37,7 @@ pub async fn gather(resolvers: &Resolvers, domain: &str, timeout: Duration) -> A
     }
     ns_names.sort();
     ns_names.dedup();
+    let name_servers = ns_names.len();
     ns_names.truncate(MAX_SERVERS);
     let srv_name = dns::absolute(&format!("_sipfederationtls._tcp.{domain}"));
     // One answer per name server: its first address that answers (IPv4 and IPv6 of one
@@ -78,6 +79,7 @@ pub async fn gather(resolvers: &Resolvers, domain: &str, timeout: Duration) -> A
     AuthoritativeFacts {
         zone,
         servers: futures::future::join_all(views).await,
+        name_servers,
     }
 }
 

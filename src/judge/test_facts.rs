@@ -167,6 +167,7 @@ impl Facts {
                     }),
                 })
                 .collect(),
+            name_servers: servers.len(),
         });
         self
     }
