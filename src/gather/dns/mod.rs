@@ -227,10 +227,8 @@ impl Resolvers {
         rtype: RecordType,
         pick: impl Fn(&RData) -> Option<T>,
     ) -> (Result<Vec<T>, DnsFailure>, Option<usize>) {
-        match self.resolvers.first() {
-            Some((_, r)) => lookup(r, name, rtype, pick).await,
-            None => (Err(DnsFailure::Error), None),
-        }
+        let (answer, _, total) = self.first_read(name, rtype, pick).await;
+        (answer, total)
     }
 
     /// [`Resolvers::first`], with the target of the CNAME owned by `name` the answer showed
@@ -241,12 +239,20 @@ impl Resolvers {
         rtype: RecordType,
         pick: impl Fn(&RData) -> Option<T>,
     ) -> (Result<Vec<T>, DnsFailure>, Option<String>) {
+        let (answer, alias, _) = self.first_read(name, rtype, pick).await;
+        (answer, alias)
+    }
+
+    /// What the first resolver's answer says: records, alias and count (see [`lookup_seen`]).
+    async fn first_read<T>(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        pick: impl Fn(&RData) -> Option<T>,
+    ) -> (Result<Vec<T>, DnsFailure>, Option<String>, Option<usize>) {
         match self.resolvers.first() {
-            Some((_, r)) => {
-                let (answer, alias, _) = lookup_seen(r, name, rtype, pick).await;
-                (answer, alias)
-            }
-            None => (Err(DnsFailure::Error), None),
+            Some((_, r)) => lookup_seen(r, name, rtype, pick).await,
+            None => (Err(DnsFailure::Error), None, None),
         }
     }
 
