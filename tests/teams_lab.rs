@@ -713,12 +713,17 @@ async fn evidence_asks_one_query_for_an_alias_or_an_address() {
     z.addr("sip.v6.test", "2001:db8::10".parse().unwrap());
     z.cname("sip.alias.test", "sipdir.online.lync.com");
     z.cname("sip.dangling.test", "gone.dangling.test");
+    // An alias into a name whose servers fail: the A query fails, the CNAME is asked for.
+    z.cname("sip.broken.test", "sip.failing.test");
+    z.fault("sip.failing.test", Fault::Servfail);
     // (domain, sip evidence, queries: MX, TXT, SRV, lyncdiscover (no such name), then sip's)
-    let cases: [(&str, Option<&str>, u64); 5] = [
+    let cases: [(&str, Option<&str>, u64); 6] = [
         ("v4.test", Some(""), 4 + 1),
         ("v6.test", Some(""), 4 + 2),
         ("alias.test", Some("sipdir.online.lync.com"), 4 + 1),
         ("dangling.test", Some("gone.dangling.test"), 4 + 2),
+        // A (SERVFAIL), CNAME, and the next hop's CNAME (SERVFAIL).
+        ("broken.test", Some("sip.failing.test"), 4 + 3),
         ("none.test", None, 4 + 1),
     ];
     for (domain, sip, queries) in cases {

@@ -62,13 +62,23 @@ const MAX_CNAME_HOPS: usize = 8;
 /// lookup could not be made (local resources). One A query usually answers both: a resolver
 /// asked for an alias's addresses returns its CNAME chain with them (RFC 1034 §3.6.2), even
 /// when the chain ends at no name (NXDOMAIN, RFC 6604). AAAA is asked only when the name has
-/// no A record (one query instead of three for a name with addresses).
+/// no A record (one query instead of three for a name with addresses), and CNAME only when
+/// the A query failed.
 async fn alias_or_address(
     resolvers: &Resolvers,
     name: String,
 ) -> Result<Option<String>, DnsFailure> {
     let is_a = |d: &RData| matches!(d, RData::A(_)).then_some(());
     let (v4, alias) = resolvers.first_seen(&name, RecordType::A, is_a).await;
+    let alias = match (&v4, alias) {
+        (_, Some(alias)) => Some(alias),
+        // A failed answer shows no chain, yet the alias may be what exists (a CNAME into a
+        // zone whose servers fail): ask for it as such.
+        (Err(DnsFailure::Servfail | DnsFailure::Refused | DnsFailure::Timeout), None) => {
+            resolvers.cname(&name).await
+        }
+        _ => None,
+    };
     if let Some(first) = alias {
         let mut current = first.clone();
         for _ in 0..MAX_CNAME_HOPS {

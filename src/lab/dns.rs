@@ -16,7 +16,8 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::MessageResponseBuilder;
 use tokio::net::{TcpListener, UdpSocket};
 
-/// A failure a name can be configured to produce.
+/// A failure a name can be configured to produce. A CNAME chain that leads into a name with
+/// a fault (other than `Truncate`) is answered SERVFAIL, as a recursive resolver would.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     Servfail,
@@ -159,6 +160,12 @@ impl Zone {
                         RData::CNAME(c.clone()),
                     ));
                     current = key(&c.0.to_ascii());
+                    // A chain into a name whose servers fail: a recursive resolver cannot
+                    // finish it and says SERVFAIL (a truncating server still answers).
+                    let faults = self.faults.read().unwrap_or_else(|p| p.into_inner());
+                    if faults.get(&current).is_some_and(|f| *f != Fault::Truncate) {
+                        return Err(ResponseCode::ServFail);
+                    }
                 }
                 _ => break,
             }
