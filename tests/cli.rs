@@ -141,10 +141,11 @@ async fn config_check_names_file_line_and_key() {
 }
 
 /// A `check` that runs out of file descriptors (a hard limit of 24, 100 domains, 64 probes at
-/// once, each domain its own server name; every DNS query and connection is a descriptor) is the exporter's trouble: probes that could not
-/// open a socket are blind (`local_resources`), their checks absent, and no check fails (the
-/// world is healthy). Before targets' address lookups and the Microsoft 365 lookups minded
-/// `local` failures, such probes failed `target_resolves` with `dns_error`.
+/// once, each domain its own server name; every DNS query and connection is a descriptor) is
+/// the exporter's trouble: probes that could not open a socket are blind (`local_resources`),
+/// their checks absent, and no check fails (the world is healthy). Before targets' address
+/// lookups and the Microsoft 365 lookups minded `local` failures, such probes failed
+/// `target_resolves` with `dns_error`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn running_out_of_file_descriptors_fails_no_partner() {
     const DOMAINS: usize = 100;
@@ -170,8 +171,8 @@ async fn running_out_of_file_descriptors_fails_no_partner() {
     c.arg("check")
         .arg(format!("--config.file={}", path.display()))
         .args(["--output", "json"]);
-    // 24, not less: the exporter inherits whatever descriptors the test was started with
-    // (a CI wrapper's log file), and its runtime takes several before the config is read; at 10,
+    // 24, not less: the exporter inherits whatever descriptors the test was started with (a
+    // CI wrapper's log file), and its runtime takes several before the config is read; at 10,
     // three inherited ones made it fail to start (reproduced with `exec 3<... 5<...`).
     // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
     unsafe {

@@ -69,7 +69,7 @@ async fn alias_or_address(
     name: String,
 ) -> Result<Option<String>, DnsFailure> {
     let is_a = |d: &RData| matches!(d, RData::A(_)).then_some(());
-    let (v4, alias) = resolvers.first_seen(&name, RecordType::A, is_a).await;
+    let (v4, alias, _) = resolvers.first_seen(&name, RecordType::A, is_a).await;
     let alias = match (&v4, alias) {
         (_, Some(alias)) => Some(alias),
         // A failed answer shows no chain, yet the alias may be what exists (a CNAME into a
@@ -100,11 +100,7 @@ async fn alias_or_address(
         Err(_) => {}
     }
     let is_aaaa = |d: &RData| matches!(d, RData::AAAA(_)).then_some(());
-    match resolvers
-        .first_seen(&name, RecordType::AAAA, is_aaaa)
-        .await
-        .0
-    {
+    match resolvers.first(&name, RecordType::AAAA, is_aaaa).await.0 {
         Ok(_) => Ok(Some(String::new())),
         Err(DnsFailure::Local) => Err(DnsFailure::Local),
         Err(_) => Ok(None),

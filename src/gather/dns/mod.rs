@@ -227,24 +227,13 @@ impl Resolvers {
         rtype: RecordType,
         pick: impl Fn(&RData) -> Option<T>,
     ) -> (Result<Vec<T>, DnsFailure>, Option<usize>) {
-        let (answer, _, total) = self.first_read(name, rtype, pick).await;
+        let (answer, _, total) = self.first_seen(name, rtype, pick).await;
         (answer, total)
     }
 
     /// [`Resolvers::first`], with the target of the CNAME owned by `name` the answer showed
-    /// (also beside NXDOMAIN: an alias of a name that does not exist).
+    /// (also beside NXDOMAIN: an alias of a name that does not exist) as the second value.
     pub async fn first_seen<T>(
-        &self,
-        name: &str,
-        rtype: RecordType,
-        pick: impl Fn(&RData) -> Option<T>,
-    ) -> (Result<Vec<T>, DnsFailure>, Option<String>) {
-        let (answer, alias, _) = self.first_read(name, rtype, pick).await;
-        (answer, alias)
-    }
-
-    /// What the first resolver's answer says: records, alias and count (see [`lookup_seen`]).
-    async fn first_read<T>(
         &self,
         name: &str,
         rtype: RecordType,
