@@ -735,3 +735,39 @@ async fn evidence_asks_one_query_for_an_alias_or_an_address() {
         assert_eq!(asked, queries, "{domain}: queries");
     }
 }
+
+/// A probe asks a question once, however many of its parts need the answer: the SRV target
+/// `sip.<domain>` is also a Microsoft 365 evidence name, and its A query goes out once. The
+/// evidence still reads it (an address, so the sip name is no alias) and the target still
+/// gets its address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_asks_its_srv_target_once_when_it_is_also_an_evidence_name() {
+    use std::sync::atomic::Ordering;
+
+    let lab = Lab::start().await.unwrap();
+    let peer = lab
+        .serve_tls(
+            "selfhosted.test",
+            &LeafSpec::good("sip.selfhosted.test"),
+            SipMode::Answer(200),
+        )
+        .await
+        .unwrap();
+    let before = lab.zone.queries.load(Ordering::Relaxed);
+    let (m, reports) = probe(&lab, &[], &["selfhosted.test"]).await;
+    let asked = lab.zone.queries.load(Ordering::Relaxed) - before;
+    // SRV; the target's A and AAAA; MX, TXT, lyncdiscover A, _sip._tls SRV. Not sip A again.
+    assert_eq!(asked, 7, "queries of one probe");
+    let facts = &reports[0].vantages[0].facts;
+    let m365 = facts.m365.as_ref().expect("evidence");
+    assert_eq!(m365.sip.as_deref(), Some(""), "sip.<domain>: an address");
+    assert_eq!(
+        facts.targets[0].addresses().unwrap(),
+        [peer.address.ip()],
+        "the target's address"
+    );
+    assert_eq!(
+        common::check(&m, "selfhosted.test", "sip_options"),
+        Some(1.0)
+    );
+}

@@ -45,6 +45,8 @@ pub enum Scope {
 #[derive(Clone, Copy)]
 struct ProbeContext<'a> {
     client: &'a Arc<VantageClient>,
+    /// The probe's view of the vantage's resolvers.
+    resolvers: &'a Resolvers,
     identity: &'a Identity,
     domain: &'a str,
     deadline: Instant,
@@ -205,11 +207,14 @@ impl Prober {
                 return facts;
             }
         };
-        let m365 = self.m365(client, &domain.name, scope);
+        // The SRV target is often a Microsoft 365 evidence name as well (`sip.<domain>`): in
+        // this view, a question two parts ask goes out once.
+        let resolvers = client.resolvers.for_probe();
+        let m365 = self.m365(client, &resolvers, &domain.name, scope);
         let authoritative = async {
             if domain.role == Role::Own && domain.federation == Federation::Open {
                 let per_query = (self.timeout / 4).max(Duration::from_millis(200));
-                Some(authoritative::gather(&client.resolvers, &domain.name, per_query).await)
+                Some(authoritative::gather(&resolvers, &domain.name, per_query).await)
             } else {
                 None
             }
@@ -217,6 +222,7 @@ impl Prober {
         let identity = self.identities.of(&domain.tenant);
         let cx = ProbeContext {
             client,
+            resolvers: &resolvers,
             identity,
             domain: &domain.name,
             deadline,
@@ -312,9 +318,11 @@ impl Prober {
 
     async fn target(&self, cx: &ProbeContext<'_>, name: &str, port: u16) -> TargetFacts {
         let ProbeContext {
-            client, deadline, ..
+            resolvers,
+            deadline,
+            ..
         } = *cx;
-        let lookups = client.resolvers.addresses_and_cname(name);
+        let lookups = resolvers.addresses_and_cname(name);
         let (address_answers, cname) = match timeout_at(deadline, lookups).await {
             Ok(found) => found,
             Err(_) => (
@@ -358,6 +366,7 @@ impl Prober {
             domain,
             deadline,
             scope,
+            ..
         } = *cx;
         // An ad-hoc probe connects only where a public vantage would: never inside.
         let public = client.public || scope == Scope::AdHoc;
@@ -401,11 +410,17 @@ impl Prober {
 
     /// Microsoft 365 evidence, reused for [`M365_FRESH`]; `None` when it could not be looked
     /// up for want of local resources (then nothing is kept). An ad-hoc probe's is never kept.
-    async fn m365(&self, client: &VantageClient, domain: &str, scope: Scope) -> Option<M365Facts> {
+    async fn m365(
+        &self,
+        client: &VantageClient,
+        resolvers: &Resolvers,
+        domain: &str,
+        scope: Scope,
+    ) -> Option<M365Facts> {
         if let Some(facts) = self.m365.get(&client.name, domain, M365_FRESH) {
             return Some(facts);
         }
-        let facts = m365::gather(&client.resolvers, domain).await?;
+        let facts = m365::gather(resolvers, domain).await?;
         if scope == Scope::Configured {
             self.m365.insert(&client.name, domain, facts.clone());
         }

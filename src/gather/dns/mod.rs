@@ -9,11 +9,13 @@
 //! `rotate` options of /etc/resolv.conf (or of the file `SIPFED_RESOLV_CONF` names) and treats
 //! the servers as alternatives.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hickory_proto::op::Query;
+use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{Name, RData, RecordType};
 
 use crate::config::{ResolverAddr, Vantage};
@@ -27,10 +29,22 @@ pub use answer::MAX_RECORDS;
 use answer::{records, worse};
 use transport::{Client, Options};
 
-/// The resolvers of one vantage, built once and shared by every probe from it.
+/// The resolvers of one vantage, built once and shared by every probe from it; a probe asks
+/// through its own view ([`Resolvers::for_probe`]).
 pub struct Resolvers {
-    resolvers: Vec<(String, Client)>,
+    resolvers: Arc<[(String, Client)]>,
+    /// One probe's answers, in its view only.
+    asked: Option<Asked>,
 }
+
+/// What one resolver answered to one question.
+type Answer = Arc<tokio::sync::OnceCell<Result<Message, DnsFailure>>>;
+
+/// The questions one probe asked, by resolver: a question asked twice in one probe is asked
+/// of the network once (an SRV target `sip.<domain>` is also a Microsoft 365 evidence name),
+/// and a second asker while the first waits shares its answer. Gone with the probe.
+#[derive(Default)]
+struct Asked(Mutex<HashMap<(usize, Query), Answer>>);
 
 impl Resolvers {
     /// Builds one client per configured address; `query_timeout` bounds each attempt.
@@ -79,7 +93,19 @@ impl Resolvers {
             };
             resolvers.push((addr.to_string(), client));
         }
-        Ok(Resolvers { resolvers })
+        Ok(Resolvers {
+            resolvers: resolvers.into(),
+            asked: None,
+        })
+    }
+
+    /// A view for one probe: the same resolvers, and each question asked once however many
+    /// parts of the probe ask it.
+    pub fn for_probe(&self) -> Resolvers {
+        Resolvers {
+            resolvers: self.resolvers.clone(),
+            asked: Some(Asked::default()),
+        }
     }
 
     /// The SRV records at `name` from every resolver, in configuration order.
@@ -181,12 +207,13 @@ impl Resolvers {
 
     /// The CNAME at `name` according to the first resolver, if it is an alias.
     pub async fn cname(&self, name: &str) -> Option<String> {
-        let (_, resolver) = self.resolvers.first()?;
-        let (answer, _) = lookup(resolver, name, RecordType::CNAME, |d| match d {
-            RData::CNAME(c) => Some(host(&c.0)),
-            _ => None,
-        })
-        .await;
+        self.resolvers.first()?;
+        let (answer, _) = self
+            .lookup(0, name, RecordType::CNAME, |d| match d {
+                RData::CNAME(c) => Some(host(&c.0)),
+                _ => None,
+            })
+            .await;
         answer.ok().and_then(|v| v.into_iter().next())
     }
 
@@ -240,7 +267,7 @@ impl Resolvers {
         pick: impl Fn(&RData) -> Option<T>,
     ) -> (Result<Vec<T>, DnsFailure>, Option<String>, Option<usize>) {
         match self.resolvers.first() {
-            Some((_, r)) => lookup_seen(r, name, rtype, pick).await,
+            Some(_) => self.lookup_seen(0, name, rtype, pick).await,
             None => (Err(DnsFailure::Error), None, None),
         }
     }
@@ -252,18 +279,65 @@ impl Resolvers {
         rtype: RecordType,
         pick: impl Fn(&RData) -> Option<T> + Copy,
     ) -> Vec<(ResolverAnswer<Vec<T>>, Option<String>)> {
-        let lookups = self.resolvers.iter().map(|(label, r)| async move {
-            let (answer, alias, total) = lookup_seen(r, name, rtype, pick).await;
-            (
-                ResolverAnswer {
-                    total,
-                    resolver: label.clone(),
-                    answer,
-                },
-                alias,
-            )
-        });
+        let lookups = self
+            .resolvers
+            .iter()
+            .enumerate()
+            .map(|(i, (label, _))| async move {
+                let (answer, alias, total) = self.lookup_seen(i, name, rtype, pick).await;
+                (
+                    ResolverAnswer {
+                        total,
+                        resolver: label.clone(),
+                        answer,
+                    },
+                    alias,
+                )
+            });
         futures::future::join_all(lookups).await
+    }
+
+    /// The records of `rtype` at `name` that resolver `i` gives (the first [`MAX_RECORDS`]),
+    /// and how many there were when there were more.
+    async fn lookup<T>(
+        &self,
+        i: usize,
+        name: &str,
+        rtype: RecordType,
+        pick: impl Fn(&RData) -> Option<T>,
+    ) -> (Result<Vec<T>, DnsFailure>, Option<usize>) {
+        let (records, _, total) = self.lookup_seen(i, name, rtype, pick).await;
+        (records, total)
+    }
+
+    /// [`Resolvers::lookup`], with the target of the CNAME owned by `name` among the answers,
+    /// if any, as the second value.
+    async fn lookup_seen<T>(
+        &self,
+        i: usize,
+        name: &str,
+        rtype: RecordType,
+        pick: impl Fn(&RData) -> Option<T>,
+    ) -> (Result<Vec<T>, DnsFailure>, Option<String>, Option<usize>) {
+        let fqdn = match Name::from_ascii(absolute(name)) {
+            Ok(n) => n,
+            Err(_) => return (Err(DnsFailure::Error), None, None),
+        };
+        let query = Query::query(fqdn.clone(), rtype);
+        let client = &self.resolvers[i].1;
+        match &self.asked {
+            None => read(&client.resolve(&query).await, &fqdn, rtype, pick),
+            Some(Asked(answers)) => {
+                let answer = answers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry((i, query.clone()))
+                    .or_default()
+                    .clone();
+                let response = answer.get_or_init(|| client.resolve(&query)).await;
+                read(response, &fqdn, rtype, pick)
+            }
+        }
     }
 
     async fn each<T>(
@@ -272,14 +346,18 @@ impl Resolvers {
         rtype: RecordType,
         pick: impl Fn(&RData) -> Option<T> + Copy,
     ) -> Vec<ResolverAnswer<Vec<T>>> {
-        let lookups = self.resolvers.iter().map(|(label, r)| async move {
-            let (answer, total) = lookup(r, name, rtype, pick).await;
-            ResolverAnswer {
-                total,
-                resolver: label.clone(),
-                answer,
-            }
-        });
+        let lookups = self
+            .resolvers
+            .iter()
+            .enumerate()
+            .map(|(i, (label, _))| async move {
+                let (answer, total) = self.lookup(i, name, rtype, pick).await;
+                ResolverAnswer {
+                    total,
+                    resolver: label.clone(),
+                    answer,
+                }
+            });
         futures::future::join_all(lookups).await
     }
 }
@@ -314,33 +392,30 @@ fn system_servers(path: &Path, port: u16) -> Result<(Vec<SocketAddr>, Options), 
     Ok((servers, options))
 }
 
-/// The records of `rtype` at `name` that one resolver gives (the first [`MAX_RECORDS`]),
-/// and how many there were when there were more.
+/// The records one client gives, asked outside any probe (the transport's tests).
+#[cfg(test)]
 async fn lookup<T>(
     client: &Client,
     name: &str,
     rtype: RecordType,
     pick: impl Fn(&RData) -> Option<T>,
 ) -> (Result<Vec<T>, DnsFailure>, Option<usize>) {
-    let (records, _, total) = lookup_seen(client, name, rtype, pick).await;
+    let fqdn = Name::from_ascii(absolute(name)).expect("name");
+    let response = client.resolve(&Query::query(fqdn.clone(), rtype)).await;
+    let (records, _, total) = read(&response, &fqdn, rtype, pick);
     (records, total)
 }
 
-/// [`lookup`], with the target of the CNAME owned by `name` among the answers, if any, as
-/// the second value.
-async fn lookup_seen<T>(
-    client: &Client,
-    name: &str,
+/// What a response (or the failure to get one) says of `rtype` at `fqdn`.
+fn read<T>(
+    response: &Result<Message, DnsFailure>,
+    fqdn: &Name,
     rtype: RecordType,
     pick: impl Fn(&RData) -> Option<T>,
 ) -> (Result<Vec<T>, DnsFailure>, Option<String>, Option<usize>) {
-    let fqdn = match Name::from_ascii(absolute(name)) {
-        Ok(n) => n,
-        Err(_) => return (Err(DnsFailure::Error), None, None),
-    };
-    match client.resolve(&Query::query(fqdn.clone(), rtype)).await {
-        Ok(m) => records(&m, &fqdn, rtype, pick),
-        Err(e) => (Err(e), None, None),
+    match response {
+        Ok(m) => records(m, fqdn, rtype, pick),
+        Err(e) => (Err(*e), None, None),
     }
 }
 
