@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use sipfed_exporter::config::{Config, Selection};
 use sipfed_exporter::expose::metrics;
 use sipfed_exporter::lab::{Behavior, Lab, LeafSpec, SipMode};
+use sipfed_exporter::store::workers::Workers;
 use sipfed_exporter::store::{Setup, Store};
 
 const EDGES: usize = 50;
@@ -188,9 +189,10 @@ impl Drop for World {
     }
 }
 
-/// One round over every configured domain, as the scheduler runs it (at most `concurrency`
-/// probes in flight, each recorded in the store, which judges the domain).
-async fn round(store: &Arc<Store>) -> Duration {
+/// One round over every configured domain, as the scheduler runs it (on the probe workers,
+/// at most `concurrency` probes in flight, each recorded in the store, which judges the
+/// domain).
+async fn round(store: &Arc<Store>, workers: &Workers) -> Duration {
     let setup = store.setup();
     let start = Instant::now();
     let probes = setup.config.domains.iter().flat_map(|d| {
@@ -201,14 +203,17 @@ async fn round(store: &Arc<Store>) -> Duration {
             let store = store.clone();
             let d = d.clone();
             let v = v.clone();
-            async move {
+            let probe = async move {
                 let _slot = setup.slots.acquire().await;
                 let facts = setup.prober.gather(&d, &v).await;
                 store.record(&d, &v, Arc::new(facts));
-            }
+            };
+            workers.next().expect("probe workers").spawn(probe)
         })
     });
-    futures::future::join_all(probes).await;
+    for finished in futures::future::join_all(probes).await {
+        finished.expect("probe ran");
+    }
     start.elapsed()
 }
 
@@ -224,9 +229,10 @@ fn store(world: &World) -> Arc<Store> {
 async fn fleet(domains: usize) {
     let mut world = World::start(domains, false);
     let store = store(&world);
+    let workers = Workers::start();
     let queries_before = world.queries();
     let cpu_before = cpu_seconds();
-    let wall = round(&store).await;
+    let wall = round(&store, &workers).await;
     let cpu = cpu_seconds() - cpu_before;
     let queries = world.queries() - queries_before;
     let setup = store.setup();
@@ -265,11 +271,11 @@ async fn fleet(domains: usize) {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     for _ in 0..extra {
-        round(&store).await;
+        round(&store, &workers).await;
     }
     let queries_before2 = world.queries();
     let cpu_before2 = cpu_seconds();
-    let wall2 = round(&store).await;
+    let wall2 = round(&store, &workers).await;
     let cpu2 = cpu_seconds() - cpu_before2;
     let queries2 = world.queries() - queries_before2;
     let revocation2 = world.revocation();
@@ -356,7 +362,8 @@ async fn fleet(domains: usize) {
 async fn shared(domains: usize) {
     let world = World::start(domains, true);
     let store = store(&world);
-    let wall = round(&store).await;
+    let workers = Workers::start();
+    let wall = round(&store, &workers).await;
     let setup = store.setup();
     let reports = store.reports(&setup.config);
     assert_eq!(reports.len(), domains, "every domain probed");

@@ -20,6 +20,7 @@ use crate::judge::{self, DomainReport, Env, Tenant, Tenants, TrustStore, Vantage
 pub mod check;
 pub mod scheduler;
 pub mod stats;
+pub mod workers;
 
 use stats::Stats;
 

@@ -2,6 +2,7 @@
 //! at a stable per-domain offset; at most `concurrency` probes in flight; each probe's facts
 //! recorded in the store, which judges the domain; on reload only the pairs whose settings
 //! changed are restarted. Every vantage's own means are checked beside (vantage health).
+//! Probe loops run on the probe [`Workers`], one single-threaded runtime per core.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use std::time::{Duration, SystemTime};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::workers::Workers;
 use super::{ProbeKey, Setup, Store};
 use crate::config::{Domain, Global, Vantage};
 use crate::facts::unix;
@@ -44,6 +46,7 @@ struct Running {
 /// never land), new pairs start at once, and unchanged pairs keep running on their schedule.
 pub async fn run(store: Arc<Store>, shutdown: CancellationToken) {
     let tracker = TaskTracker::new();
+    let workers = Workers::start();
     let mut running: HashMap<ProbeKey, Running> = HashMap::new();
     let mut health: Option<CancellationToken> = None;
     loop {
@@ -70,13 +73,17 @@ pub async fn run(store: Arc<Store>, shutdown: CancellationToken) {
                 }
                 let cancel = shutdown.child_token();
                 let at_once = !store.has_facts(&key);
-                tracker.spawn(probe_loop(
+                let probes = tracker.track_future(probe_loop(
                     store.clone(),
                     domain.clone(),
                     key.clone(),
                     at_once,
                     cancel.clone(),
                 ));
+                match workers.next() {
+                    Some(worker) => drop(worker.spawn(probes)),
+                    None => drop(tokio::spawn(probes)),
+                }
                 running.insert(key, Running { settings, cancel });
             }
         }
