@@ -197,7 +197,10 @@ impl Prober {
         if let Some(path) = &domain.cert_file {
             facts.stored_certs = Some(read_cert_file(path));
         }
-        let (srv, hosts) = self.hosts(client, domain, deadline).await;
+        // Every question of the probe goes through its view of the resolvers: the SRV target
+        // is often a Microsoft 365 evidence name as well (`sip.<domain>`), asked once.
+        let resolvers = client.resolvers.for_probe();
+        let (srv, hosts) = self.hosts(client, &resolvers, domain, deadline).await;
         facts.srv = srv;
         let hosts = match hosts {
             Ok(hosts) => hosts,
@@ -207,9 +210,6 @@ impl Prober {
                 return facts;
             }
         };
-        // The SRV target is often a Microsoft 365 evidence name as well (`sip.<domain>`): in
-        // this view, a question two parts ask goes out once.
-        let resolvers = client.resolvers.for_probe();
         let m365 = self.m365(client, &resolvers, &domain.name, scope);
         let authoritative = async {
             if domain.role == Role::Own && domain.federation == Federation::Open {
@@ -251,6 +251,7 @@ impl Prober {
     async fn hosts(
         &self,
         client: &VantageClient,
+        resolvers: &Resolvers,
         domain: &Domain,
         deadline: Instant,
     ) -> (Option<SrvFacts>, Result<Vec<(String, u16)>, Blind>) {
@@ -262,7 +263,7 @@ impl Prober {
             return (None, Ok(hosts));
         }
         let name = dns::absolute(&format!("_sipfederationtls._tcp.{}", domain.name));
-        let answers = match timeout_at(deadline, client.resolvers.srv(&name)).await {
+        let answers = match timeout_at(deadline, resolvers.srv(&name)).await {
             Ok(a) => a,
             Err(_) => {
                 vec![ResolverAnswer {

@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 /// The probe workers; they stop when this is dropped (tasks still on them are dropped).
 pub struct Workers {
-    handles: Vec<Handle>,
-    threads: Vec<JoinHandle<()>>,
+    /// Each worker's runtime and the thread that runs it.
+    workers: Vec<(Handle, JoinHandle<()>)>,
     stop: CancellationToken,
     next: AtomicUsize,
 }
@@ -24,20 +24,17 @@ impl Workers {
     pub fn start() -> Workers {
         let n = std::thread::available_parallelism().map_or(1, usize::from);
         let stop = CancellationToken::new();
-        let mut handles = Vec::with_capacity(n);
-        let mut threads = Vec::with_capacity(n);
-        for i in 0..n {
-            match start_one(i, stop.clone()) {
-                Ok((handle, thread)) => {
-                    handles.push(handle);
-                    threads.push(thread);
-                }
-                Err(e) => tracing::warn!(error = %e, worker = i, "cannot start a probe worker"),
-            }
-        }
+        let workers = (0..n)
+            .filter_map(|i| {
+                start_one(i, stop.clone())
+                    .inspect_err(
+                        |e| tracing::warn!(error = %e, worker = i, "cannot start a probe worker"),
+                    )
+                    .ok()
+            })
+            .collect();
         Workers {
-            handles,
-            threads,
+            workers,
             stop,
             next: AtomicUsize::new(0),
         }
@@ -45,18 +42,8 @@ impl Workers {
 
     /// The worker for the next probe loop (round robin).
     pub fn next(&self) -> Option<&Handle> {
-        let n = self.handles.len();
-        (n > 0).then(|| &self.handles[self.next.fetch_add(1, Ordering::Relaxed) % n])
-    }
-
-    /// How many workers run.
-    pub fn len(&self) -> usize {
-        self.threads.len()
-    }
-
-    /// Whether no worker runs.
-    pub fn is_empty(&self) -> bool {
-        self.threads.is_empty()
+        let n = self.workers.len();
+        (n > 0).then(|| &self.workers[self.next.fetch_add(1, Ordering::Relaxed) % n].0)
     }
 }
 
@@ -89,7 +76,7 @@ mod tests {
     fn loops_go_round_the_workers_on_their_own_threads() {
         let workers = Workers::start();
         let n = std::thread::available_parallelism().map_or(1, usize::from);
-        assert_eq!(workers.len(), n);
+        assert_eq!(workers.workers.len(), n);
         let (tx, rx) = std::sync::mpsc::channel();
         for _ in 0..2 * n {
             let tx = tx.clone();
@@ -104,9 +91,9 @@ mod tests {
             .flat_map(|i| [format!("sipfed-probe-{i}"), format!("sipfed-probe-{i}")])
             .collect();
         assert_eq!(names, want);
-        let threads: Vec<JoinHandle<()>> = std::mem::take(&mut { workers }.threads);
-        for t in threads {
-            t.join().unwrap();
+        let started = std::mem::take(&mut { workers }.workers);
+        for (_, thread) in started {
+            thread.join().unwrap();
         }
     }
 }

@@ -207,7 +207,9 @@ impl Resolvers {
 
     /// The CNAME at `name` according to the first resolver, if it is an alias.
     pub async fn cname(&self, name: &str) -> Option<String> {
-        self.resolvers.first()?;
+        if self.resolvers.is_empty() {
+            return None;
+        }
         let (answer, _) = self
             .lookup(0, name, RecordType::CNAME, |d| match d {
                 RData::CNAME(c) => Some(host(&c.0)),
@@ -266,10 +268,10 @@ impl Resolvers {
         rtype: RecordType,
         pick: impl Fn(&RData) -> Option<T>,
     ) -> (Result<Vec<T>, DnsFailure>, Option<String>, Option<usize>) {
-        match self.resolvers.first() {
-            Some(_) => self.lookup_seen(0, name, rtype, pick).await,
-            None => (Err(DnsFailure::Error), None, None),
+        if self.resolvers.is_empty() {
+            return (Err(DnsFailure::Error), None, None);
         }
+        self.lookup_seen(0, name, rtype, pick).await
     }
 
     /// [`Resolvers::each`], with the CNAME at `name` each answer showed.
@@ -319,25 +321,8 @@ impl Resolvers {
         rtype: RecordType,
         pick: impl Fn(&RData) -> Option<T>,
     ) -> (Result<Vec<T>, DnsFailure>, Option<String>, Option<usize>) {
-        let fqdn = match Name::from_ascii(absolute(name)) {
-            Ok(n) => n,
-            Err(_) => return (Err(DnsFailure::Error), None, None),
-        };
-        let query = Query::query(fqdn.clone(), rtype);
-        let client = &self.resolvers[i].1;
-        match &self.asked {
-            None => read(&client.resolve(&query).await, &fqdn, rtype, pick),
-            Some(Asked(answers)) => {
-                let answer = answers
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .entry((i, query.clone()))
-                    .or_default()
-                    .clone();
-                let response = answer.get_or_init(|| client.resolve(&query)).await;
-                read(response, &fqdn, rtype, pick)
-            }
-        }
+        let memo = self.asked.as_ref().map(|asked| (asked, i));
+        lookup_seen(&self.resolvers[i].1, memo, name, rtype, pick).await
     }
 
     async fn each<T>(
@@ -400,22 +385,41 @@ async fn lookup<T>(
     rtype: RecordType,
     pick: impl Fn(&RData) -> Option<T>,
 ) -> (Result<Vec<T>, DnsFailure>, Option<usize>) {
-    let fqdn = Name::from_ascii(absolute(name)).expect("name");
-    let response = client.resolve(&Query::query(fqdn.clone(), rtype)).await;
-    let (records, _, total) = read(&response, &fqdn, rtype, pick);
+    let (records, _, total) = lookup_seen(client, None, name, rtype, pick).await;
     (records, total)
 }
 
-/// What a response (or the failure to get one) says of `rtype` at `fqdn`.
-fn read<T>(
-    response: &Result<Message, DnsFailure>,
-    fqdn: &Name,
+/// The records of `rtype` at `name` that `client` gives, the target of the CNAME owned by
+/// `name` among the answers, and how many records there were when there were more. With a
+/// memo (a probe's questions and the resolver's index), a question the probe already asked
+/// is read from its answer.
+async fn lookup_seen<T>(
+    client: &Client,
+    memo: Option<(&Asked, usize)>,
+    name: &str,
     rtype: RecordType,
     pick: impl Fn(&RData) -> Option<T>,
 ) -> (Result<Vec<T>, DnsFailure>, Option<String>, Option<usize>) {
-    match response {
-        Ok(m) => records(m, fqdn, rtype, pick),
+    let fqdn = match Name::from_ascii(absolute(name)) {
+        Ok(n) => n,
+        Err(_) => return (Err(DnsFailure::Error), None, None),
+    };
+    let query = Query::query(fqdn.clone(), rtype);
+    let read = |response: &Result<Message, DnsFailure>| match response {
+        Ok(m) => records(m, &fqdn, rtype, &pick),
         Err(e) => (Err(*e), None, None),
+    };
+    match memo {
+        None => read(&client.resolve(&query).await),
+        Some((Asked(answers), i)) => {
+            let answer = answers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry((i, query.clone()))
+                .or_default()
+                .clone();
+            read(answer.get_or_init(|| client.resolve(&query)).await)
+        }
     }
 }
 
