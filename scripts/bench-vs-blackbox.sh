@@ -24,8 +24,13 @@
 # (domain, vantage) must have been probed again (its probe timestamp later than the first
 # round's end). The interval must exceed the first round.
 #
-# Usage: scripts/bench-vs-blackbox.sh [--smoke] [--bin BIN] [--later SECONDS] [N...]
-# (default N = 2000; --smoke = N 100, no build if BIN or target/release/sipfed_exporter exists)
+# With --runs K both exporters are measured K times, alternately, in the same world (a fresh
+# process each time); the table gives the medians and the range of the K ratios. Both figures
+# move by 5-15 % from run to run on a shared 2-core machine, so one run decides nothing
+# within that distance of a goal.
+#
+# Usage: scripts/bench-vs-blackbox.sh [--smoke] [--bin BIN] [--later SECONDS] [--runs K] [N...]
+# (default N = 2000, K = 1; --smoke = N 100, no build if BIN or target/release/sipfed_exporter exists)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -34,12 +39,14 @@ bin=""
 sizes=()
 smoke=0
 later=0
+runs=1
 while (($#)); do
   case "$1" in
     --smoke) smoke=1 ;;
     --later) later=$2; shift; [[ "$later" =~ ^[0-9]+$ ]] || { echo "--later takes seconds" >&2; exit 2; } ;;
+    --runs) runs=$2; shift; [[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "--runs takes a count" >&2; exit 2; } ;;
     --bin) bin=$(realpath "$2"); shift ;;
-    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) [[ "$1" =~ ^[0-9]+$ ]] || { echo "not a size: $1" >&2; exit 2; }; sizes+=("$1") ;;
   esac
   shift
@@ -237,6 +244,10 @@ PY
   done
   ((up)) || { echo "Kamailio did not come up:" >&2; tail -20 "$w/kamailio.log" >&2; exit 1; }
 
+  # The K runs (the loop's body is not indented, as its heredocs cannot be).
+  for ((run = 1; run <= runs; run++)); do
+  ((runs == 1)) || echo "-- run $run of $runs"
+
   # --- 1. sipfed_exporter: one round ---------------------------------------------------------
   port=$(free_port)
   t0=$(date +%s.%N)
@@ -375,37 +386,45 @@ sys.exit(0 if not failed and len(domains) == n else 1)
 PY
   tail -1 "$results"
   kill "$bp"; wait "$bp" 2>/dev/null || true
+  done
   stop_world
 done
 
 # --- the table ---------------------------------------------------------------------------------
 python3 - "$results" "$(nproc)" "$status" <<'PY'
-import re, sys
-rows = {}
+import re, statistics, sys
+rows = {}  # N -> kind -> the runs' fields, in order
 for line in open(sys.argv[1]):
     kind, rest = line.split(" ", 1)
     fields = dict(re.findall(r"(\w+)=(\S+)", rest))
-    rows.setdefault(int(fields["n"]), {})[kind] = fields
+    rows.setdefault(int(fields["n"]), {}).setdefault(kind, []).append(fields)
+def med(runs, key):
+    return statistics.median(float(f[key]) for f in runs)
+def ratios(ours, theirs):  # per run: our figure over blackbox's in the same run
+    return [float(s["per_domain"]) / float(b["per_domain"]) for s, b in zip(ours, theirs) if float(b["per_domain"])]
 print()
 print(f"sipfed_exporter vs blackbox_exporter, same world, {sys.argv[2]} cores (CPU = utime+stime of the exporter process)")
-print("| N | sipfed CPU ms/domain | blackbox CPU ms/domain | ratio | sipfed round wall | blackbox wall | sipfed peak RSS | blackbox peak RSS |")
-print("|---|---|---|---|---|---|---|---|")
+print("| N | runs | sipfed CPU ms/domain | blackbox CPU ms/domain | ratio | sipfed round wall | blackbox wall | sipfed peak RSS | blackbox peak RSS |")
+print("|---|---|---|---|---|---|---|---|---|")
 for n, r in sorted(rows.items()):
-    s, b = r.get("sipfed"), r.get("blackbox")
-    if not s or not b:
-        print(f"| {n} | incomplete run | | | | | | |")
+    s, b = r.get("sipfed", []), r.get("blackbox", [])
+    q = ratios(s, b)
+    if not q:
+        print(f"| {n} | incomplete run | | | | | | | |")
         continue
-    ratio = float(s["per_domain"]) / float(b["per_domain"]) if float(b["per_domain"]) else float("nan")
-    print(f"| {n} | {float(s['per_domain']):.3f} | {float(b['per_domain']):.3f} | {ratio:.2f}x | {float(s['wall']):.2f} s | "
-          f"{float(b['wall']):.2f} s | {int(float(s['hwm_kib'])) / 1024:.0f} MiB | {int(b['hwm_kib']) / 1024:.0f} MiB |")
+    ratio = f"{statistics.median(q):.3f}x" + (f" ({min(q):.3f}-{max(q):.3f})" if len(q) > 1 else "")
+    print(f"| {n} | {len(q)} | {med(s, 'per_domain'):.3f} | {med(b, 'per_domain'):.3f} | {ratio} | {med(s, 'wall'):.2f} s | "
+          f"{med(b, 'wall'):.2f} s | {med(s, 'hwm_kib') / 1024:.0f} MiB | {med(b, 'hwm_kib') / 1024:.0f} MiB |")
+if any(len(r.get("sipfed", [])) > 1 for r in rows.values()):
+    print("(medians over the runs; ratio: the median and range of the runs' own ratios)")
 print()
 for n, r in sorted(rows.items()):
-    s, b = r.get("later"), r.get("blackbox")
-    if s and b:
-        ratio = float(s["per_domain"]) / float(b["per_domain"])
-        print(f"later rounds, N={n}: sipfed {float(s['per_domain']):.3f} ms per domain probe ({s['probes']} probes in"
-              f" {float(s['wall']):.0f} s, idle time included; {s['probed_again']} of {n} probed again) ="
-              f" {ratio:.2f}x blackbox's {float(b['per_domain']):.3f}")
+    s, b = r.get("later", []), r.get("blackbox", [])
+    q = ratios(s, b)
+    if q:
+        print(f"later rounds, N={n}: sipfed {med(s, 'per_domain'):.3f} ms per domain probe ({s[0]['probes']} probes in"
+              f" {med(s, 'wall'):.0f} s, idle time included; {s[0]['probed_again']} of {n} probed again) ="
+              f" {statistics.median(q):.3f}x blackbox's {med(b, 'per_domain'):.3f}")
 print()
 print("sipfed per domain: SRV, A/AAAA/CNAME, Microsoft 365 records, authoritative checks, TCP, TLS, SIP OPTIONS,")
 print("every check judged. blackbox per domain: SRV (dns), A (dns), TCP+TLS (tcp, tls: true) only —")
