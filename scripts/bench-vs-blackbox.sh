@@ -422,8 +422,8 @@ for n, r in sorted(rows.items()):
     s, b = r.get("later", []), r.get("blackbox", [])
     q = ratios(s, b)
     if q:
-        print(f"later rounds, N={n}: sipfed {med(s, 'per_domain'):.3f} ms per domain probe ({s[0]['probes']} probes in"
-              f" {med(s, 'wall'):.0f} s, idle time included; {s[0]['probed_again']} of {n} probed again) ="
+        print(f"later rounds, N={n}: sipfed {med(s, 'per_domain'):.3f} ms per domain probe ({med(s, 'probes'):.0f} probes in"
+              f" {med(s, 'wall'):.0f} s, idle time included; {med(s, 'probed_again'):.0f} of {n} probed again) ="
               f" {statistics.median(q):.3f}x blackbox's {med(b, 'per_domain'):.3f}")
 print()
 print("sipfed per domain: SRV, A/AAAA/CNAME, Microsoft 365 records, authoritative checks, TCP, TLS, SIP OPTIONS,")

@@ -355,6 +355,18 @@ impl Exchange {
     }
 }
 
+/// `f` with this thread's receive buffer: a datagram is read and made sense of without an
+/// await in between, so one buffer per thread serves every exchange (no 4 KiB allocation and
+/// zeroing per query).
+#[cfg(unix)]
+fn with_buffer<T>(f: impl FnOnce(&mut [u8]) -> T) -> T {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Box<[u8]>> =
+            std::cell::RefCell::new(vec![0; RECEIVE_BUFFER].into_boxed_slice());
+    }
+    BUFFER.with_borrow_mut(|buf| f(buf))
+}
+
 #[cfg(not(unix))]
 struct Exchange(tokio::net::UdpSocket);
 
@@ -369,18 +381,6 @@ impl Exchange {
         let n = self.0.recv(&mut buf).await?;
         Ok(read(&buf[..n]))
     }
-}
-
-/// `f` with this thread's receive buffer: a datagram is read and made sense of without an
-/// await in between, so one buffer per thread serves every exchange (no 4 KiB allocation and
-/// zeroing per query).
-#[cfg(unix)]
-fn with_buffer<T>(f: impl FnOnce(&mut [u8]) -> T) -> T {
-    thread_local! {
-        static BUFFER: std::cell::RefCell<Box<[u8]>> =
-            std::cell::RefCell::new(vec![0; RECEIVE_BUFFER].into_boxed_slice());
-    }
-    BUFFER.with_borrow_mut(|buf| f(buf))
 }
 
 /// A socket for one exchange, with `wire` already sent to `server`: created non-blocking,
