@@ -43,7 +43,7 @@ runs=1
 while (($#)); do
   case "$1" in
     --smoke) smoke=1 ;;
-    --later) later=$2; shift; [[ "$later" =~ ^[0-9]+$ ]] || { echo "--later takes seconds" >&2; exit 2; } ;;
+    --later) later=$2; shift; [[ "$later" =~ ^[0-9]+$ ]] && ((later > 10)) || { echo "--later takes seconds, more than the 10 s probe timeout" >&2; exit 2; } ;;
     --runs) runs=$2; shift; [[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "--runs takes a count" >&2; exit 2; } ;;
     --bin) bin=$(realpath "$2"); shift ;;
     -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
