@@ -43,6 +43,46 @@ pub struct CertDetails {
     pub issuer_raw: Vec<u8>,
 }
 
+/// Where a moment stands against a certificate's validity period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Validity {
+    NotYetValid,
+    Valid,
+    Expired,
+}
+
+impl CertDetails {
+    /// Where `now` (Unix seconds) stands against notBefore..notAfter. Both ends are inclusive
+    /// (RFC 5280 §4.1.2.5: the certificate is valid through the second of its notAfter), the
+    /// one rule every check and view uses.
+    pub fn validity_at(&self, now: i64) -> Validity {
+        if now < self.not_before {
+            Validity::NotYetValid
+        } else if now > self.not_after {
+            Validity::Expired
+        } else {
+            Validity::Valid
+        }
+    }
+
+    /// Whether the certificate is valid at `now`: notBefore <= now <= notAfter.
+    pub fn valid_at(&self, now: i64) -> bool {
+        self.validity_at(now) == Validity::Valid
+    }
+
+    /// Whether the certificate may authenticate a TLS client: no EKU extension (any usage),
+    /// or one with clientAuth or anyExtendedKeyUsage.
+    pub fn allows_client_auth(&self) -> bool {
+        self.eku.is_none_or(|k| k.client_auth || k.any)
+    }
+
+    /// Whether the certificate may authenticate a TLS server: no EKU extension, or one with
+    /// serverAuth or anyExtendedKeyUsage.
+    pub fn allows_server_auth(&self) -> bool {
+        self.eku.is_none_or(|k| k.server_auth || k.any)
+    }
+}
+
 /// The extended key usages relevant to federation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Eku {
@@ -108,6 +148,66 @@ mod tests {
 
     fn names(n: &[&str]) -> Vec<String> {
         n.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn details(not_before: i64, not_after: i64, eku: Option<(bool, bool, bool)>) -> CertDetails {
+        CertDetails {
+            subject_cn: String::new(),
+            issuer_cn: String::new(),
+            issuer_o: String::new(),
+            serial: String::new(),
+            not_before,
+            not_after,
+            dns_names: Vec::new(),
+            eku: eku.map(|(server_auth, client_auth, any)| Eku {
+                server_auth,
+                client_auth,
+                any,
+            }),
+            self_signed: false,
+            ocsp_urls: Vec::new(),
+            crl_urls: Vec::new(),
+            subject_raw: Vec::new(),
+            issuer_raw: Vec::new(),
+        }
+    }
+
+    /// Both ends of the validity period are inclusive (RFC 5280 §4.1.2.5).
+    #[test]
+    fn validity_includes_both_ends() {
+        let d = details(100, 200, None);
+        let cases = [
+            (99, Validity::NotYetValid),
+            (100, Validity::Valid),
+            (150, Validity::Valid),
+            (200, Validity::Valid),
+            (201, Validity::Expired),
+        ];
+        for (now, want) in cases {
+            assert_eq!(d.validity_at(now), want, "at {now}");
+            assert_eq!(d.valid_at(now), want == Validity::Valid, "at {now}");
+        }
+    }
+
+    #[test]
+    fn extended_key_usage_rules() {
+        // (eku as (serverAuth, clientAuth, any), allows client, allows server)
+        let cases = [
+            (None, true, true),
+            (Some((true, true, false)), true, true),
+            (Some((true, false, false)), false, true),
+            (Some((false, true, false)), true, false),
+            (Some((false, false, true)), true, true),
+            (Some((false, false, false)), false, false),
+        ];
+        for (eku, client, server) in cases {
+            let d = details(0, 1, eku);
+            assert_eq!(
+                (d.allows_client_auth(), d.allows_server_auth()),
+                (client, server),
+                "{eku:?}"
+            );
+        }
     }
 
     #[test]

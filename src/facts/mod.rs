@@ -12,7 +12,7 @@ mod revocation;
 
 pub use address::{is_forbidden, is_global, may_connect};
 pub use cert::{
-    CertDetails, CertFacts, Eku, NameCoverage, coverage, is_acme_issuer, is_lets_encrypt,
+    CertDetails, CertFacts, Eku, NameCoverage, Validity, coverage, is_acme_issuer, is_lets_encrypt,
 };
 pub use m365::{
     M365Facts, Platform, classify_target, exchange_online_cloud, is_microsoft_host, sip_cloud,

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::trust::Trust;
 use super::{Context, Verdict, fail, pass};
 use crate::facts::{
-    self, CertDetails, CertFacts, EndpointFacts, NameCoverage, Reason, TargetFacts, date,
+    self, CertDetails, CertFacts, EndpointFacts, NameCoverage, Reason, TargetFacts, Validity, date,
 };
 
 pub(super) fn cert_trusted(ctx: &Context<'_>) -> Option<Verdict> {
@@ -113,30 +113,26 @@ pub(super) fn cert_valid_now(ctx: &Context<'_>) -> Option<Verdict> {
     let now = ctx.env.now;
     each_leaf(
         ctx,
-        |_, e, d| {
-            if now > d.not_after {
-                return fail(
-                    Reason::Expired,
-                    format!(
-                        "certificate at {} expired on {}",
-                        e.address,
-                        date(d.not_after)
-                    ),
-                    "renew the certificate and select the new one on the federation server",
-                );
-            }
-            if now < d.not_before {
-                return fail(
-                    Reason::NotYetValid,
-                    format!(
-                        "certificate at {} is valid only from {}",
-                        e.address,
-                        date(d.not_before)
-                    ),
-                    "check the server's clock and the certificate's validity",
-                );
-            }
-            None
+        |_, e, d| match d.validity_at(now) {
+            Validity::Expired => fail(
+                Reason::Expired,
+                format!(
+                    "certificate at {} expired on {}",
+                    e.address,
+                    date(d.not_after)
+                ),
+                "renew the certificate and select the new one on the federation server",
+            ),
+            Validity::NotYetValid => fail(
+                Reason::NotYetValid,
+                format!(
+                    "certificate at {} is valid only from {}",
+                    e.address,
+                    date(d.not_before)
+                ),
+                "check the server's clock and the certificate's validity",
+            ),
+            Validity::Valid => None,
         },
         "every certificate is within its validity period",
     )
@@ -209,8 +205,9 @@ pub fn expiry(cert: &CertFacts, now: i64, warning_days: u32) -> Option<CertExpir
         (lifetime / 4, ExpiryRule::QuarterLifetime)
     };
     let left = d.not_after - now;
-    // SPEC §5: passes with *more* than the threshold left; exactly at it is a warning.
-    let state = if left <= 0 {
+    // Passes with *more* than the threshold left; exactly at it is a warning. Expired is the
+    // one rule of `CertDetails::validity_at`: valid through the second of notAfter.
+    let state = if d.validity_at(now) == Validity::Expired {
         ExpiryState::Expired
     } else if left <= threshold_seconds {
         ExpiryState::Warning
@@ -289,16 +286,18 @@ pub(super) fn cert_expiry(ctx: &Context<'_>) -> Option<Verdict> {
 pub(super) fn cert_server_auth(ctx: &Context<'_>) -> Option<Verdict> {
     each_leaf(
         ctx,
-        |_, e, d| match d.eku {
-            Some(k) if !k.server_auth && !k.any => fail(
+        |_, e, d| {
+            if d.allows_server_auth() {
+                return None;
+            }
+            fail(
                 Reason::NoServerAuth,
                 format!(
                     "certificate at {} lacks the serverAuth extended key usage",
                     e.address
                 ),
                 "issue a certificate with the Server Authentication EKU (and Client Authentication for mutual TLS)",
-            ),
-            _ => None,
+            )
         },
         "every certificate allows server authentication",
     )
@@ -307,24 +306,24 @@ pub(super) fn cert_server_auth(ctx: &Context<'_>) -> Option<Verdict> {
 pub(super) fn cert_client_auth(ctx: &Context<'_>) -> Option<Verdict> {
     each_leaf(
         ctx,
-        |_, e, d| match d.eku {
-            Some(k) if !k.client_auth && !k.any => {
-                let mut message = format!(
-                    "certificate at {} lacks the clientAuth extended key usage",
-                    e.address
-                );
-                if facts::is_lets_encrypt(d) {
-                    message.push_str(
+        |_, e, d| {
+            if d.allows_client_auth() {
+                return None;
+            }
+            let mut message = format!(
+                "certificate at {} lacks the clientAuth extended key usage",
+                e.address
+            );
+            if facts::is_lets_encrypt(d) {
+                message.push_str(
                         "; Let's Encrypt stopped issuing clientAuth certificates in 2026 (none issued since 2026-07-08 has it): get the federation certificate from a CA that still issues clientAuth",
                     );
-                }
-                fail(
-                    Reason::NoClientAuth,
-                    message,
-                    "the certificate also authenticates outgoing mutual-TLS federation: use a CA profile that includes Client Authentication",
-                )
             }
-            _ => None,
+            fail(
+                Reason::NoClientAuth,
+                message,
+                "the certificate also authenticates outgoing mutual-TLS federation: use a CA profile that includes Client Authentication",
+            )
         },
         "every certificate allows client authentication (mutual TLS)",
     )
@@ -384,8 +383,7 @@ pub(super) fn cert_renewal_activated(ctx: &Context<'_>) -> Option<Verdict> {
             .iter()
             .filter_map(|c| c.parsed.as_ref().map(|d| (c, d)))
             .find(|(c, d)| {
-                d.not_before <= now
-                    && now <= d.not_after
+                d.valid_at(now)
                     && d.not_before > served.not_before
                     && c.sha256 != leaf.sha256
                     && facts::coverage(&d.dns_names, &t.name) != NameCoverage::None
@@ -528,6 +526,26 @@ mod tests {
                 ("nothing presented", peer(), down(), None),
             ],
         );
+    }
+
+    /// notAfter is inclusive (RFC 5280): at its very second the certificate is valid and
+    /// `cert_expiry` warns; one second later both checks say expired.
+    #[test]
+    #[rustfmt::skip]
+    fn not_after_second_agrees_in_both_checks() {
+        let at_end = || leaf(Cert::test(&[SIP], NOW - 90 * DAY, NOW));
+        let past_end = || leaf(Cert::test(&[SIP], NOW - 90 * DAY, NOW - 1));
+        table(N::CertValidNow, vec![
+            ("now == notAfter", peer(), at_end(), passes(C)),
+            ("now == notAfter + 1", peer(), past_end(), fails(C, Reason::Expired)),
+        ]);
+        table(N::CertExpiry, vec![
+            ("now == notAfter", peer(), at_end(), fails(W, Reason::Expiring)),
+            ("now == notAfter + 1", peer(), past_end(), fails(W, Reason::Expired)),
+        ]);
+        let state = |f: Facts| super::expiry(&f.targets[0].endpoints[0].chain[0], NOW, 21).map(|x| x.state);
+        assert_eq!(state(at_end()), Some(ExpiryState::Warning));
+        assert_eq!(state(past_end()), Some(ExpiryState::Expired));
     }
 
     /// SPEC §5: passes with more than min(cert_warning_days, lifetime/4) left, so exactly the

@@ -7,7 +7,7 @@
 
 use super::trust::Trust;
 use super::{Context, Verdict, fail, pass};
-use crate::facts::{self, CertDetails, NameCoverage, PeerAlert, Reason, Refusal, date};
+use crate::facts::{self, CertDetails, NameCoverage, PeerAlert, Reason, Refusal, Validity, date};
 
 /// What an alert refusing our client certificate usually means, and what to do about it.
 pub fn alert_meaning(alert: PeerAlert) -> (&'static str, &'static str) {
@@ -127,8 +127,9 @@ pub(super) fn inbound_cert_accepted(ctx: &Context<'_>) -> Option<Verdict> {
                 "add the partner's issuing CA to our edge's trusted roots (and to inbound_ca_file), or ask the partner for a certificate from a CA our edge trusts",
             );
         }
-        if ctx.env.now > d.not_after || ctx.env.now < d.not_before {
-            let reason = if ctx.env.now > d.not_after {
+        let validity = d.validity_at(ctx.env.now);
+        if validity != Validity::Valid {
+            let reason = if validity == Validity::Expired {
                 Reason::Expired
             } else {
                 Reason::NotYetValid
@@ -143,10 +144,7 @@ pub(super) fn inbound_cert_accepted(ctx: &Context<'_>) -> Option<Verdict> {
                 "the partner must renew its federation certificate",
             );
         }
-        if let Some(k) = d.eku
-            && !k.client_auth
-            && !k.any
-        {
+        if !d.allows_client_auth() {
             return fail(
                 Reason::NoClientAuth,
                 format!(
@@ -175,24 +173,24 @@ pub(super) fn client_cert_valid(ctx: &Context<'_>) -> Option<Verdict> {
         );
     };
     let now = ctx.env.now;
-    if now > d.not_after {
-        return fail(
-            Reason::Expired,
-            format!("{who} expired on {}", date(d.not_after)),
-            "renew the client certificate: every partner that asks for one refuses us",
-        );
+    match d.validity_at(now) {
+        Validity::Expired => {
+            return fail(
+                Reason::Expired,
+                format!("{who} expired on {}", date(d.not_after)),
+                "renew the client certificate: every partner that asks for one refuses us",
+            );
+        }
+        Validity::NotYetValid => {
+            return fail(
+                Reason::NotYetValid,
+                format!("{who} is valid only from {}", date(d.not_before)),
+                "check the clock and the certificate's dates",
+            );
+        }
+        Validity::Valid => {}
     }
-    if now < d.not_before {
-        return fail(
-            Reason::NotYetValid,
-            format!("{who} is valid only from {}", date(d.not_before)),
-            "check the clock and the certificate's dates",
-        );
-    }
-    if let Some(k) = d.eku
-        && !k.client_auth
-        && !k.any
-    {
+    if !d.allows_client_auth() {
         return fail(
             Reason::NoClientAuth,
             format!(
@@ -249,7 +247,7 @@ pub const CLIENT_AUTH_CLIFF: &str = "2026-06-15";
 /// Whether a leaf with clientAuth chains to a public (built-in) root: it will lack
 /// clientAuth when renewed from the same CA.
 fn loses_client_auth(ctx: &Context<'_>, chain: &[facts::CertFacts], d: &CertDetails) -> bool {
-    d.eku.is_some_and(|k| k.client_auth)
+    d.allows_client_auth()
         && ctx.env.public.verify(chain, ctx.env.now) == Trust::Trusted
 }
 
@@ -257,7 +255,7 @@ pub(super) fn cert_client_auth_kept(ctx: &Context<'_>) -> Option<Verdict> {
     let mut any = false;
     for (t, e, leaf) in ctx.leaves() {
         let Some(d) = &leaf.parsed else { continue };
-        if !d.eku.is_some_and(|k| k.client_auth) {
+        if !d.allows_client_auth() {
             // Nothing to lose: a missing clientAuth is `cert_client_auth`'s verdict.
             continue;
         }

@@ -172,7 +172,7 @@ impl TrustStore {
 /// leaf's validity period; `None` without a parsed leaf.
 fn verification_time(chain: &[CertFacts], now: i64) -> Option<i64> {
     let details = chain.first()?.parsed.as_ref()?;
-    Some(if (details.not_before..=details.not_after).contains(&now) {
+    Some(if details.valid_at(now) {
         now
     } else {
         details.not_before + (details.not_after - details.not_before) / 2

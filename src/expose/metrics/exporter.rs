@@ -48,7 +48,7 @@ pub(super) fn render_identities(out: &mut String, setup: &Setup) {
         "The tenant's client certificate: subject, issuer, SHA-256, whether it allows client authentication.",
     );
     for (t, leaf, d) in &certs {
-        let client_auth = d.eku.is_none_or(|k| k.client_auth || k.any);
+        let client_auth = d.allows_client_auth();
         sample(
             out,
             "sipfed_client_cert_info",
