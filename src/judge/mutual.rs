@@ -247,8 +247,7 @@ pub const CLIENT_AUTH_CLIFF: &str = "2026-06-15";
 /// Whether a leaf with clientAuth chains to a public (built-in) root: it will lack
 /// clientAuth when renewed from the same CA.
 fn loses_client_auth(ctx: &Context<'_>, chain: &[facts::CertFacts], d: &CertDetails) -> bool {
-    d.allows_client_auth()
-        && ctx.env.public.verify(chain, ctx.env.now) == Trust::Trusted
+    d.allows_client_auth() && ctx.env.public.verify(chain, ctx.env.now) == Trust::Trusted
 }
 
 pub(super) fn cert_client_auth_kept(ctx: &Context<'_>) -> Option<Verdict> {
