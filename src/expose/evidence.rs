@@ -436,8 +436,10 @@ fn tls_lines(out: &mut Vec<Line>, tls: Option<&Result<TlsFacts, TlsFailure>>) {
                 2,
                 "client_cert",
                 "Client certificate",
-                if t.client_cert_requested {
-                    "requested (mutual TLS)"
+                if t.client_cert_requested && t.client_cert_sent {
+                    "requested (mutual TLS), ours sent"
+                } else if t.client_cert_requested {
+                    "requested (mutual TLS), none sent"
                 } else {
                     "not requested"
                 },

@@ -54,6 +54,9 @@ pub fn alert_meaning(alert: PeerAlert) -> (&'static str, &'static str) {
 pub(super) fn client_cert_accepted(ctx: &Context<'_>) -> Option<Verdict> {
     let mut any = false;
     let mut asked = false;
+    // An edge that asked and went on although we sent no certificate accepted a session
+    // without one, not ours: the pass must not say it accepts ours.
+    let mut went_on_without = false;
     for (t, e) in ctx.endpoints() {
         if let Some(Refusal { alert, sent }) = e.client_cert_refusal() {
             let (meaning, hint) = alert_meaning(alert);
@@ -99,11 +102,16 @@ pub(super) fn client_cert_accepted(ctx: &Context<'_>) -> Option<Verdict> {
         }
         any = true;
         asked |= tls.client_cert_requested;
+        went_on_without |= tls.client_cert_requested && !tls.client_cert_sent;
     }
     if !any {
         return None;
     }
-    if asked {
+    if went_on_without {
+        pass(
+            "their edge asks for a client certificate and goes on without one (we sent none: whether it would take ours is not known)",
+        )
+    } else if asked {
         pass("their edge asks for a client certificate and accepts ours")
     } else {
         pass("their edge asks for no client certificate")
@@ -284,7 +292,7 @@ pub(super) fn cert_client_auth_kept(ctx: &Context<'_>) -> Option<Verdict> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::{EndpointFacts as E, TlsVersion};
+    use crate::facts::{EndpointFacts as E, Facts, TlsVersion};
     use crate::judge::CheckName as N;
     use crate::judge::Severity::{Critical as C, Info as I, Warning as W};
     use crate::judge::test_facts::{DAY, Judge, NOW, TestPki, at, fails, passes, table};
@@ -317,6 +325,11 @@ mod tests {
             ("an alert without a request is not about us", Judge::peer(), at(E::tls_failed(A, Reason::HandshakeFailure).alert_without_request(PeerAlert::HandshakeFailure)), None),
             ("TCP never connected", with_cert(), at(E::refused(A, Reason::ConnectionRefused)), None),
         ];
+        // "accepts ours" only when ours was sent.
+        let said = |judge: Judge, facts: Facts| judge.check(&facts, N::ClientCertAccepted).map(|f| f.message);
+        assert_eq!(said(with_cert(), at(up().asked(true))).as_deref(), Some("their edge asks for a client certificate and accepts ours"));
+        let none_sent = said(Judge::peer(), at(up().asked(false).sip(Ok(200)))).unwrap_or_default();
+        assert!(!none_sent.contains("accepts ours") && none_sent.contains("we sent none"), "{none_sent}");
         for alert in [PeerAlert::UnknownCa, PeerAlert::UnsupportedCertificate, PeerAlert::BadCertificate, PeerAlert::CertificateUnknown, PeerAlert::AccessDenied, PeerAlert::HandshakeFailure] {
             cases.push(("TLS 1.2: refused", with_cert(), at(tls12(alert, true)), fails(C, Reason::ClientCertRejected)));
             cases.push(("TLS 1.3: refused", with_cert(), at(tls13(alert, true)), fails(C, Reason::ClientCertRejected)));
