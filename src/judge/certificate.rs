@@ -17,6 +17,26 @@ pub(super) fn cert_trusted(ctx: &Context<'_>) -> Option<Verdict> {
         }
         any = true;
         if let Trust::Untrusted(reason) = ctx.env.trust.verify(&e.chain, ctx.env.now) {
+            if reason == Reason::IntermediateExpired {
+                let expired = e.chain[1..]
+                    .iter()
+                    .filter_map(|c| c.parsed.as_ref())
+                    .find(|d| d.validity_at(ctx.env.now) == Validity::Expired);
+                let what = match expired {
+                    Some(d) => format!(
+                        "presents an intermediate CA certificate ({}) that expired on {}",
+                        d.subject_cn,
+                        date(d.not_after)
+                    ),
+                    None => "presents an intermediate CA certificate outside its validity period"
+                        .to_string(),
+                };
+                return fail(
+                    reason,
+                    format!("{} ({}) {what}", e.address, t.name),
+                    "replace the intermediate the server sends with the CA's current one (renewing the leaf alone does not help; on Windows: remove the expired intermediate from the machine's Intermediate Certification Authorities store)",
+                );
+            }
             let (what, hint) = match reason {
                 Reason::SelfSigned => (
                     "presents a self-signed certificate",
@@ -452,6 +472,7 @@ mod tests {
     #[rustfmt::skip]
     fn cert_trusted() {
         let pki = TestPki::generate();
+        let old_ca = TestPki::with_intermediate_dates(NOW - 3650 * DAY, NOW - DAY);
         let other = TestPki::generate();
         let peer = || Judge::peer().trusting(pki.trust());
         let own = || Judge::own(SIP).trusting(pki.trust());
@@ -469,6 +490,8 @@ mod tests {
                 ("self-signed without serverAuth", peer(), serving(TestPki::self_signed(SIP, VALID, (false, true))), fails(C, Reason::SelfSigned)),
                 ("self-signed without serverAuth, own", own(), serving(TestPki::self_signed(SIP, VALID, (false, true))), fails(C, Reason::SelfSigned)),
                 ("intermediate not sent", peer(), serving(pki.chain(SIP, VALID, both, true)), fails(C, Reason::IncompleteChain)),
+                ("intermediate expired", Judge::peer().trusting(old_ca.trust()), serving(old_ca.chain(SIP, VALID, both, false)), fails(C, Reason::IntermediateExpired)),
+                ("intermediate expired, own", Judge::own(SIP).trusting(old_ca.trust()), serving(old_ca.chain(SIP, VALID, both, false)), fails(C, Reason::IntermediateExpired)),
                 ("another CA's chain", peer(), serving(other.chain(SIP, VALID, both, false)), fails(C, Reason::Untrusted)),
                 ("garbage DER", peer(), serving(vec![crate::gather::cert::parse(b"\x30\x03\x02\x01\x05garbage")]), fails(C, Reason::MalformedCertificate)),
                 ("nothing presented", peer(), down(), None),
@@ -477,6 +500,10 @@ mod tests {
         // Trusting no root, the same chain is untrusted.
         let f = Judge::peer().check(&serving(pki.chain(SIP, VALID, both, false)), N::CertTrusted);
         assert_eq!(f.map(|f| f.reason), Some(Some(Reason::Untrusted)));
+        // The expired intermediate is named, with its date, not "send its intermediates".
+        let f = Judge::peer().trusting(old_ca.trust()).check(&serving(old_ca.chain(SIP, VALID, both, false)), N::CertTrusted).expect("judged");
+        assert!(f.message.contains(&format!("intermediate CA certificate (Test Issuing CA) that expired on {}", date(NOW - DAY))), "{}", f.message);
+        assert!(!f.hint.contains("send its intermediates"), "{}", f.hint);
     }
 
     #[test]

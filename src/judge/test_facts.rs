@@ -593,11 +593,18 @@ fn leaf_params(
 
 impl TestPki {
     pub fn generate() -> TestPki {
+        TestPki::with_intermediate_dates(NOW - 3650 * DAY, NOW + 3650 * DAY)
+    }
+
+    /// A PKI whose issuing CA is valid from `not_before` to `not_after` (the root as ever).
+    pub fn with_intermediate_dates(not_before: i64, not_after: i64) -> TestPki {
         let root_key = KeyPair::generate().expect("test key");
         let root_params = ca("Test Root", None);
         let root = root_params.self_signed(&root_key).expect("test root");
         let key = KeyPair::generate().expect("test key");
-        let params = ca("Test Issuing CA", Some(0));
+        let mut params = ca("Test Issuing CA", Some(0));
+        params.not_before = datetime(not_before);
+        params.not_after = datetime(not_after);
         let cert = params
             .signed_by(&key, &Issuer::from_params(&root_params, &root_key))
             .expect("test intermediate");

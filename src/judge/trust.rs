@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use rustls::pki_types::{CertificateDer, SignatureVerificationAlgorithm, TrustAnchor, UnixTime};
 
 use crate::error::Error;
-use crate::facts::{CertFacts, Reason};
+use crate::facts::{CertFacts, Reason, Validity};
 
 /// Trust anchors and the signature algorithms chains may use, and the verdicts of chains
 /// already verified.
@@ -162,6 +162,17 @@ impl TrustStore {
             }
             Err(webpki::Error::BadDer | webpki::Error::TrailingData(_)) => {
                 Trust::Untrusted(Reason::MalformedCertificate)
+            }
+            // The leaf is valid at `at` (see `verification_time`): the certificate out of its
+            // period is a presented intermediate, not a missing one nor an untrusted root.
+            Err(webpki::Error::CertExpired { .. })
+                if chain[1..].iter().any(|c| {
+                    c.parsed
+                        .as_ref()
+                        .is_some_and(|d| d.validity_at(at) == Validity::Expired)
+                }) =>
+            {
+                Trust::Untrusted(Reason::IntermediateExpired)
             }
             Err(_) => Trust::Untrusted(Reason::Untrusted),
         }
