@@ -219,12 +219,28 @@ pub(super) fn response(datagram: &[u8], query: &Query, id: u16) -> Option<Messag
 }
 
 /// Whether `m` is a response to `query` (sent with `id`): same id, and the same single
-/// question (name case-insensitively, type, class).
+/// question (name case-insensitively, type, class). An error response (FORMERR, SERVFAIL,
+/// NOTIMP, REFUSED) without a question section counts too, when it carries no records: some
+/// servers send those (RFC 1035 leaves the question out of an error reply), and only the id
+/// and the server asked (the connected socket) tie it to the query then.
 fn answers(m: &Message, query: &Query, id: u16) -> bool {
-    m.metadata.id == id
-        && m.metadata.message_type == MessageType::Response
-        && m.queries.len() == 1
-        && m.queries[0] == *query
+    if m.metadata.id != id || m.metadata.message_type != MessageType::Response {
+        return false;
+    }
+    match m.queries.as_slice() {
+        [q] => q == query,
+        [] => {
+            matches!(
+                m.metadata.response_code,
+                ResponseCode::FormErr
+                    | ResponseCode::ServFail
+                    | ResponseCode::NotImp
+                    | ResponseCode::Refused
+            ) && m.answers.is_empty()
+                && m.authorities.is_empty()
+        }
+        _ => false,
+    }
 }
 
 /// One exchange over a fresh TCP connection (RFC 1035 §4.2.2 length framing; the 16-bit
@@ -476,6 +492,64 @@ mod tests {
         assert_eq!(
             lookup_a(&c, "x.test").await,
             Ok(vec![Ipv4Addr::new(192, 0, 2, 5)])
+        );
+    }
+
+    /// An error reply with QDCOUNT 0 (as some servers send REFUSED, SERVFAIL, FORMERR) is the
+    /// response when its id matches; with another id, or as a NOERROR with records, it is not.
+    #[tokio::test]
+    async fn an_error_reply_without_a_question_is_matched_by_id() {
+        let without_question = |q: &Message, code, id_delta: u16, records| {
+            let mut m = response(q, code, records);
+            m.queries.clear();
+            m.metadata.id = q.metadata.id.wrapping_add(id_delta);
+            m.to_vec().unwrap()
+        };
+        let ip = || vec![a("x.test", Ipv4Addr::new(192, 0, 2, 7))];
+        for (code, want) in [
+            (ResponseCode::Refused, DnsFailure::Refused),
+            (ResponseCode::ServFail, DnsFailure::Servfail),
+        ] {
+            let (addr, _server) =
+                udp_server(move |q| vec![without_question(q, code, 0, Vec::new())]).await;
+            assert_eq!(
+                lookup_a(&client(&[addr]), "x.test").await,
+                Err(want),
+                "{code}"
+            );
+            // Another id: not ours, the query times out.
+            let (addr, _server) =
+                udp_server(move |q| vec![without_question(q, code, 1, Vec::new())]).await;
+            assert_eq!(
+                lookup_a(&client(&[addr]), "x.test").await,
+                Err(DnsFailure::Timeout),
+                "{code}, other id"
+            );
+        }
+        // Records without a question are no answer, whatever the code.
+        let (addr, _server) = udp_server(move |q| {
+            vec![
+                without_question(q, ResponseCode::NoError, 0, ip()),
+                without_question(q, ResponseCode::Refused, 0, ip()),
+            ]
+        })
+        .await;
+        assert_eq!(
+            lookup_a(&client(&[addr]), "x.test").await,
+            Err(DnsFailure::Timeout)
+        );
+        // FORMERR without a question to the EDNS query: asked again without EDNS, answered.
+        let (addr, _server) = udp_server(move |q| {
+            if q.edns.is_some() {
+                vec![without_question(q, ResponseCode::FormErr, 0, Vec::new())]
+            } else {
+                vec![response(q, ResponseCode::NoError, ip()).to_vec().unwrap()]
+            }
+        })
+        .await;
+        assert_eq!(
+            lookup_a(&client(&[addr]), "x.test").await,
+            Ok(vec![Ipv4Addr::new(192, 0, 2, 7)])
         );
     }
 
