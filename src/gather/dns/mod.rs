@@ -5,13 +5,13 @@
 //! [`transport`] asks a resolver's servers, each exchange from its own random source port with
 //! its own random id, and takes only the response from the server asked to the question asked;
 //! [`answer`] reads from it only the records owned by the queried name or by the CNAME chain
-//! inside the answer. `system` reads the name servers and the `timeout`, `attempts` and
-//! `rotate` options of /etc/resolv.conf (or of the file `SIPFED_RESOLV_CONF` names) and treats
-//! the servers as alternatives.
+//! inside the answer. `system` ([`resolv`]) reads the name servers and the `timeout`,
+//! `attempts` and `rotate` options of /etc/resolv.conf (or of the file `SIPFED_RESOLV_CONF`
+//! names) as glibc does, treats the servers as alternatives, and reads the file again when it
+//! changes.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,6 +23,7 @@ use crate::error::Error;
 use crate::facts::{DnsFailure, ResolverAnswer, SrvRecord};
 
 mod answer;
+mod resolv;
 mod transport;
 
 pub use answer::MAX_RECORDS;
@@ -32,9 +33,26 @@ use transport::{Client, Options};
 /// The resolvers of one vantage, built once and shared by every probe from it; a probe asks
 /// through its own view ([`Resolvers::for_probe`]).
 pub struct Resolvers {
-    resolvers: Arc<[(String, Client)]>,
+    resolvers: Arc<[(String, Resolver)]>,
     /// One probe's answers, in its view only.
     asked: Option<Asked>,
+}
+
+/// One configured resolver: a listed address, or `system` (resolv.conf, read again when it
+/// changes).
+enum Resolver {
+    Listed(Arc<Client>),
+    System(resolv::System),
+}
+
+impl Resolver {
+    /// The client to ask now.
+    fn client(&self) -> Arc<Client> {
+        match self {
+            Resolver::Listed(c) => c.clone(),
+            Resolver::System(s) => s.client(),
+        }
+    }
 }
 
 /// What one resolver answered to one question.
@@ -69,18 +87,18 @@ impl Resolvers {
         for addr in &vantage.resolvers {
             let client = match addr {
                 ResolverAddr::System => {
-                    let path = resolv_conf_path();
-                    let (servers, mut options) =
-                        system_servers(&path, 53).map_err(|message| Error::Config {
-                            location: path.display().to_string(),
+                    let path = resolv::path();
+                    let location = path.display().to_string();
+                    let system = resolv::System::new(path, 53, query_timeout, recursion).map_err(
+                        |message| Error::Config {
+                            location,
                             message: format!(
                                 "vantage {}: system resolver: {message}",
                                 vantage.name
                             ),
-                        })?;
-                    // resolv.conf's timeout, within the probe's budget for one attempt.
-                    options.timeout = options.timeout.min(query_timeout);
-                    Client::new(servers, options, recursion)
+                        },
+                    )?;
+                    Resolver::System(system)
                 }
                 ResolverAddr::Addr(sa) => {
                     let options = Options {
@@ -88,7 +106,7 @@ impl Resolvers {
                         attempts: transport::ATTEMPTS,
                         rotate: false,
                     };
-                    Client::new(vec![*sa], options, recursion)
+                    Resolver::Listed(Arc::new(Client::new(vec![*sa], options, recursion)))
                 }
             };
             resolvers.push((addr.to_string(), client));
@@ -231,7 +249,7 @@ impl Resolvers {
         let asks = self.resolvers.iter().map(|(label, r)| {
             let (query, fqdn) = (&query, &fqdn);
             async move {
-                let answer = match r.resolve_any(query).await {
+                let answer = match r.client().resolve_any(query).await {
                     Ok(m) => records(&m, fqdn, RecordType::NS, |_| Some(())).0,
                     Err(e) => Err(e),
                 };
@@ -322,7 +340,8 @@ impl Resolvers {
         pick: impl Fn(&RData) -> Option<T>,
     ) -> (Result<Vec<T>, DnsFailure>, Option<String>, Option<usize>) {
         let memo = self.asked.as_ref().map(|asked| (asked, i));
-        lookup_seen(&self.resolvers[i].1, memo, name, rtype, pick).await
+        let client = self.resolvers[i].1.client();
+        lookup_seen(&client, memo, name, rtype, pick).await
     }
 
     async fn each<T>(
@@ -345,36 +364,6 @@ impl Resolvers {
             });
         futures::future::join_all(lookups).await
     }
-}
-
-/// The resolv.conf `system` stands for: `SIPFED_RESOLV_CONF` if set, else /etc/resolv.conf.
-fn resolv_conf_path() -> PathBuf {
-    std::env::var_os("SIPFED_RESOLV_CONF").map_or_else(|| "/etc/resolv.conf".into(), PathBuf::from)
-}
-
-/// The name servers a resolv.conf lists, in order, at `port`, and its `timeout`, `attempts`
-/// and `rotate` options (glibc's defaults 5 s and 2 when absent; attempts at most 5 as glibc
-/// caps them).
-fn system_servers(path: &Path, port: u16) -> Result<(Vec<SocketAddr>, Options), String> {
-    let text = std::fs::read(path).map_err(|e| e.to_string())?;
-    let conf = resolv_conf::Config::parse(&text).map_err(|e| e.to_string())?;
-    // Only the name servers and the options: the search list is what makes nslookup lie.
-    let mut servers: Vec<SocketAddr> = Vec::new();
-    for ns in &conf.nameservers {
-        let addr = SocketAddr::new(ns.into(), port);
-        if !servers.contains(&addr) {
-            servers.push(addr);
-        }
-    }
-    if servers.is_empty() {
-        return Err("no name server".into());
-    }
-    let options = Options {
-        timeout: Duration::from_secs(u64::from(conf.timeout.max(1))),
-        attempts: usize::try_from(conf.attempts.clamp(1, 5)).unwrap_or(1),
-        rotate: conf.rotate,
-    };
-    Ok((servers, options))
 }
 
 /// The records one client gives, asked outside any probe (the transport's tests).
@@ -458,47 +447,4 @@ pub fn first_answer<T>(answers: Vec<ResolverAnswer<Vec<T>>>) -> Result<Vec<T>, D
         .next()
         .map(|a| a.answer)
         .unwrap_or(Err(DnsFailure::Error))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resolv_conf_gives_servers_and_options() {
-        let dir = std::env::temp_dir().join(format!("sipfed-resolv-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("resolv.conf");
-        let read = |text: &str| {
-            std::fs::write(&path, text).unwrap();
-            system_servers(&path, 5353)
-        };
-        let (servers, options) = read(
-            "search corp.example\nnameserver 192.0.2.1\nnameserver 2001:db8::1\nnameserver 192.0.2.1\noptions timeout:1 attempts:3 rotate\n",
-        )
-        .unwrap();
-        assert_eq!(
-            servers,
-            vec![
-                "192.0.2.1:5353".parse::<SocketAddr>().unwrap(),
-                "[2001:db8::1]:5353".parse().unwrap()
-            ]
-        );
-        let want = Options {
-            timeout: Duration::from_secs(1),
-            attempts: 3,
-            rotate: true,
-        };
-        assert_eq!(options, want);
-        // glibc's defaults; attempts capped at 5 as glibc does.
-        let (_, options) = read("nameserver 192.0.2.1\noptions attempts:9\n").unwrap();
-        let want = Options {
-            timeout: Duration::from_secs(5),
-            attempts: 5,
-            rotate: false,
-        };
-        assert_eq!(options, want);
-        assert_eq!(read("search x\n"), Err("no name server".into()));
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
 }
