@@ -53,6 +53,9 @@ pub enum Answer {
     Trickle,
     /// 302 to itself.
     RedirectLoop,
+    /// OCSP: signed by the CA's impostor ([`RevocationCa::impostor`]), about the leaf as if
+    /// the impostor had issued it (its key hash in the CertID).
+    Impostor,
     NotFound,
 }
 
@@ -65,6 +68,9 @@ struct Ca {
 
 struct State {
     ca: Ca,
+    /// A certificate with the CA's name under another key, self-signed: what an attacker
+    /// puts in a chain to have its own staples and CRLs read as the CA's.
+    impostor: Ca,
     /// Raw serials revoked, with when.
     revoked: Mutex<Vec<(Vec<u8>, OffsetDateTime)>>,
     crl: Mutex<Answer>,
@@ -155,12 +161,21 @@ impl RevocationCa {
         let cert = params
             .signed_by(&key, &Issuer::from_params(root, root_key))
             .map_err(io)?;
+        let impostor_key = KeyPair::generate().map_err(io)?;
+        let impostor_params = params.clone();
+        let impostor_cert = impostor_params.self_signed(&impostor_key).map_err(io)?;
         let state = Arc::new(State {
             ca: Ca {
                 params,
                 key,
                 der: cert.der().clone(),
                 pem: cert.pem(),
+            },
+            impostor: Ca {
+                params: impostor_params,
+                key: impostor_key,
+                der: impostor_cert.der().clone(),
+                pem: impostor_cert.pem(),
             },
             revoked: Mutex::new(Vec::new()),
             crl: Mutex::new(Answer::Normal),
@@ -271,10 +286,25 @@ impl RevocationCa {
         self.state.ocsp_requests.load(Ordering::Relaxed)
     }
 
+    /// The CA's impostor as PEM: its name, another key, self-signed.
+    pub fn impostor_pem(&self) -> &str {
+        &self.state.impostor.pem
+    }
+
     /// A signed OCSP response about `leaf` as the CA sees it now (for stapling).
     pub fn staple(&self, leaf: &Leaf) -> std::io::Result<Vec<u8>> {
+        self.staple_as(leaf, Answer::Normal)
+    }
+
+    /// A staple about `leaf` as `answer` wants it: [`Answer::Impostor`] is a "good" signed by
+    /// the impostor, whatever the CA says.
+    pub fn staple_as(&self, leaf: &Leaf, answer: Answer) -> std::io::Result<Vec<u8>> {
         let serial = serial(&leaf.chain[0]).ok_or_else(|| io("leaf serial"))?;
-        let ca = &self.state.ca;
+        let ca = if answer == Answer::Impostor {
+            &self.state.impostor
+        } else {
+            &self.state.ca
+        };
         let issuer = x509_parser::parse_x509_certificate(&ca.der).map_err(io)?.1;
         let id = x509_ocsp::CertId {
             hash_algorithm: AlgorithmIdentifierOwned {
@@ -287,7 +317,7 @@ impl RevocationCa {
             serial_number: x509_cert::serial_number::SerialNumber::new(strip(&serial))
                 .map_err(io)?,
         };
-        ocsp_response(&self.state, id, Answer::Normal)
+        ocsp_response(&self.state, id, answer)
     }
 }
 
@@ -352,6 +382,7 @@ fn ocsp_response(
         .find(|(s, _)| strip(s) == strip(&asked))
         .map(|(_, at)| *at);
     let status = match revoked {
+        Some(_) if answer == Answer::Impostor => CertStatus::Good(der::asn1::Null),
         Some(at) => CertStatus::Revoked(RevokedInfo {
             revocation_time: time(at),
             revocation_reason: Some(x509_cert::ext::pkix::crl::CrlReason::KeyCompromise),
@@ -370,7 +401,11 @@ fn ocsp_response(
         Answer::Stale => (now - Duration::days(8), now - Duration::days(1)),
         _ => (now - Duration::minutes(5), now + Duration::days(7)),
     };
-    let ca = &state.ca;
+    let ca = if answer == Answer::Impostor {
+        &state.impostor
+    } else {
+        &state.ca
+    };
     let issuer = x509_parser::parse_x509_certificate(&ca.der).map_err(io)?.1;
     let tbs = ResponseData {
         version: Default::default(),
