@@ -93,6 +93,8 @@ async fn revoked_by_ocsp_alone_fails() {
             .contains("according to the OCSP at http://")
     );
     assert_eq!(ca.crl_requests(), 0);
+    // A request of 255 bytes or less goes by GET (RFC 5019).
+    assert_eq!((ca.ocsp_requests(), ca.ocsp_gets()), (1, 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

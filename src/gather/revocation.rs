@@ -326,11 +326,17 @@ async fn fetch_ocsp(
             "the certificate or its issuer does not parse: no OCSP request can be made",
         )));
     };
-    let method = Method::Post {
-        content_type: ocsp::REQUEST_TYPE,
-        body: &request,
+    // GET where the request fits (RFC 5019: responders and their caches expect it), else POST.
+    let body = if request.len() <= ocsp::MAX_GET {
+        let url = ocsp::get_url(url, &request);
+        fetch::fetch(client, &url, Method::Get, ocsp::MAX_RESPONSE, deadline).await?
+    } else {
+        let method = Method::Post {
+            content_type: ocsp::REQUEST_TYPE,
+            body: &request,
+        };
+        fetch::fetch(client, url, method, ocsp::MAX_RESPONSE, deadline).await?
     };
-    let body = fetch::fetch(client, url, method, ocsp::MAX_RESPONSE, deadline).await?;
     let now = unix(SystemTime::now()) as i64;
     ocsp::verify(&body, cert, issuer, now)
         .map(Document::Ocsp)

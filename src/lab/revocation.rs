@@ -77,6 +77,8 @@ struct State {
     ocsp: Mutex<Answer>,
     crl_requests: AtomicU64,
     ocsp_requests: AtomicU64,
+    /// OCSP requests that came by GET (RFC 5019's `/ocsp/<base64>`).
+    ocsp_gets: AtomicU64,
 }
 
 /// A running CA with its CRL and OCSP server.
@@ -182,6 +184,7 @@ impl RevocationCa {
             ocsp: Mutex::new(Answer::Normal),
             crl_requests: AtomicU64::new(0),
             ocsp_requests: AtomicU64::new(0),
+            ocsp_gets: AtomicU64::new(0),
         });
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
@@ -289,6 +292,11 @@ impl RevocationCa {
     /// The CA's impostor as PEM: its name, another key, self-signed.
     pub fn impostor_pem(&self) -> &str {
         &self.state.impostor.pem
+    }
+
+    /// OCSP requests served so far that came by GET.
+    pub fn ocsp_gets(&self) -> u64 {
+        self.state.ocsp_gets.load(Ordering::Relaxed)
     }
 
     /// A signed OCSP response about `leaf` as the CA sees it now (for stapling).
@@ -470,7 +478,7 @@ fn ocsp_response(
     .map_err(io)
 }
 
-/// Serves one HTTP/1.x request: `GET /ca.crl`, `POST /ocsp`.
+/// Serves one HTTP/1.x request: `GET /ca.crl`, `POST /ocsp`, `GET /ocsp/<request>`.
 async fn serve(mut stream: TcpStream, state: &State, address: SocketAddr) -> std::io::Result<()> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -509,9 +517,21 @@ async fn serve(mut stream: TcpStream, state: &State, address: SocketAddr) -> std
         state.crl_requests.fetch_add(1, Ordering::Relaxed);
         let answer = *lock(&state.crl);
         (answer, crl(state, answer))
-    } else if path == "/ocsp" {
+    } else if path == "/ocsp" || path.starts_with("/ocsp/") {
         state.ocsp_requests.fetch_add(1, Ordering::Relaxed);
         let answer = *lock(&state.ocsp);
+        // GET: the request is the path's last segment, base64 then URL-encoded.
+        if let Some(encoded) = path.strip_prefix("/ocsp/") {
+            use base64::Engine;
+            state.ocsp_gets.fetch_add(1, Ordering::Relaxed);
+            let decoded = encoded
+                .replace("%2B", "+")
+                .replace("%2F", "/")
+                .replace("%3D", "=");
+            body = base64::engine::general_purpose::STANDARD
+                .decode(decoded)
+                .unwrap_or_default();
+        }
         let id = OcspRequest::from_der(&body)
             .ok()
             .and_then(|r| r.tbs_request.request_list.into_iter().next())
