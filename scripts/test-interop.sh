@@ -79,13 +79,18 @@ class H(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
     def do_GET(self):
+        # RFC 5019 GET: /ocsp/<URL-encoded base64 of the request>
+        if self.path.startswith("/ocsp/"):
+            import base64, urllib.parse
+            return self.ocsp(base64.b64decode(urllib.parse.unquote(self.path[len("/ocsp/"):])))
         if self.path != "/ca.crl":
             return self.send_error(404)
         self.answer(open("ca.crl", "rb").read(), "application/pkix-crl")
     def do_POST(self):
         if self.path != "/ocsp":
             return self.send_error(404)
-        request = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.ocsp(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+    def ocsp(self, request):
         with tempfile.TemporaryDirectory() as d:
             open(os.path.join(d, "req"), "wb").write(request)
             subprocess.run(["openssl", "ocsp", "-index", "cadb/index.txt", "-rsigner", "ca.pem",

@@ -93,6 +93,8 @@ async fn revoked_by_ocsp_alone_fails() {
             .contains("according to the OCSP at http://")
     );
     assert_eq!(ca.crl_requests(), 0);
+    // A request of 255 bytes or less goes by GET (RFC 5019).
+    assert_eq!((ca.ocsp_requests(), ca.ocsp_gets()), (1, 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -469,5 +471,132 @@ async fn a_delegated_ocsp_responder_counts_only_with_the_ocsp_signing_eku() {
                 Some("bad_response"),
             ),
         ],
+    );
+}
+
+/// An `openssl s_server` on a free loopback port presenting `chain_pem` (the leaf first) with
+/// the key `key_pem`, stapling `staple` (DER) to every handshake; published for `domain` at
+/// `sip.<domain>`. Killed when the returned child is dropped.
+async fn openssl_stapling(
+    lab: &Lab,
+    domain: &str,
+    leaf_pem: &str,
+    chain_pem: &str,
+    key_pem: &str,
+    staple: &[u8],
+) -> tokio::process::Child {
+    let dir = lab.dir.join(domain);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = |name: &str, data: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, data).unwrap();
+        path
+    };
+    let (leaf, chain) = (
+        file("leaf.pem", leaf_pem.as_bytes()),
+        file("chain.pem", chain_pem.as_bytes()),
+    );
+    let (key, staple) = (
+        file("key.pem", key_pem.as_bytes()),
+        file("staple.der", staple),
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let child = tokio::process::Command::new("openssl")
+        .arg("s_server")
+        .arg("-accept")
+        .arg(address.to_string())
+        .arg("-cert")
+        .arg(&leaf)
+        .arg("-key")
+        .arg(&key)
+        .arg("-cert_chain")
+        .arg(&chain)
+        .arg("-status_file")
+        .arg(&staple)
+        // One answer per connection, then the next: never an interactive session.
+        .arg("-www")
+        .arg("-quiet")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("openssl runs");
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(address).await.is_ok() {
+            lab.publish(domain, &format!("sip.{domain}"), address);
+            return child;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("openssl s_server did not listen on {address}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staple_signed_by_an_impostor_of_the_issuer_is_no_evidence() {
+    // A revoked leaf presented as [leaf, X, CA]: X has the CA's name and the attacker's key,
+    // and the OCSP response stapled (by a real openssl s_server) is X's "good". The issuer is
+    // the certificate whose key signed the leaf: the CA, whose CRL says revoked.
+    let lab = Lab::start().await.unwrap();
+    let ca = ca(&lab).await;
+    let leaf = ca
+        .leaf_pointing("sip.forged.example", Some(&ca.crl_url()), None)
+        .unwrap();
+    ca.revoke(&leaf);
+    let staple = ca.staple_as(&leaf, Answer::Impostor).unwrap();
+    let chain = format!("{}{}", ca.impostor_pem(), ca.pem());
+    let _forged = openssl_stapling(
+        &lab,
+        "forged.example",
+        &leaf.leaf_pem,
+        &chain,
+        &leaf.key_pem,
+        &staple,
+    )
+    .await;
+    // The same forgery with no pointer to fetch: the impostor's staple is all there is.
+    let bare = ca.leaf_pointing("sip.bare.example", None, None).unwrap();
+    ca.revoke(&bare);
+    let staple = ca.staple_as(&bare, Answer::Impostor).unwrap();
+    let _bare = openssl_stapling(
+        &lab,
+        "bare.example",
+        &bare.leaf_pem,
+        &chain,
+        &bare.key_pem,
+        &staple,
+    )
+    .await;
+    let (m, results) = probe_lab(&lab, "", &peers(&["forged.example", "bare.example"])).await;
+    expect(
+        &m,
+        &results,
+        &[
+            ("forged.example", "cert_trusted", Some(1.0), None),
+            (
+                "forged.example",
+                "cert_not_revoked",
+                Some(0.0),
+                Some("revoked"),
+            ),
+            // The CA's own CRL verifies against the CA.
+            ("forged.example", "revocation_reachable", Some(1.0), None),
+            ("bare.example", "cert_not_revoked", None, None),
+        ],
+    );
+    for d in ["forged.example", "bare.example"] {
+        assert_eq!(
+            value(&m, "sipfed_cert_ocsp_stapled", &[("domain", d)]),
+            Some(1.0),
+            "openssl stapled for {d}"
+        );
+    }
+    assert!(
+        message(&results, "forged.example", "cert_not_revoked").contains("according to the CRL at"),
     );
 }

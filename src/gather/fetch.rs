@@ -155,7 +155,7 @@ async fn exchange(
     let request =
         request(&parsed, method).map_err(|e| failed(Reason::HttpError, format!("{url}: {e}")))?;
     let response = sender.send_request(request).await.map_err(http_error)?;
-    answer(response, url, cap).await
+    answer(response, &parsed, url, cap).await
 }
 
 /// A TCP connection to `address` from the vantage (through its proxy, if any); what fails is
@@ -197,15 +197,58 @@ async fn connect(
     }
 }
 
+impl Url {
+    /// The authority as a `Host` header and a URL carry it: an IPv6 literal in brackets
+    /// (RFC 9110 §7.2, RFC 3986 §3.2.2), the port only when it is not 80.
+    fn authority(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        if self.port == 80 {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+/// Where a `Location` header sent in answer to `base` points, as an absolute URL: relative
+/// references (RFC 9110 §10.2.2, RFC 3986 §5.2) are resolved against the request's URL. The
+/// result is not checked: [`parse_url`] decides whether the exporter follows it.
+fn resolve(base: &Url, location: &str) -> String {
+    // A fragment is never sent.
+    let location = location.split_once('#').map_or(location, |(l, _)| l);
+    // An absolute URL starts with a scheme: a letter, then letters, digits, `+-.`, then `:`.
+    let scheme = location.find(':').is_some_and(|i| {
+        let s = &location[..i];
+        s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
+    if scheme {
+        return location.to_string();
+    }
+    if let Some(rest) = location.strip_prefix("//") {
+        return format!("http://{rest}");
+    }
+    let path = if location.starts_with('/') {
+        location.to_string()
+    } else if location.starts_with('?') {
+        let path = base.path.split_once('?').map_or(&base.path[..], |(p, _)| p);
+        format!("{path}{location}")
+    } else {
+        let path = base.path.split_once('?').map_or(&base.path[..], |(p, _)| p);
+        let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+        format!("{dir}/{location}")
+    };
+    format!("http://{}{path}", base.authority())
+}
+
 /// The request for `url`: its path, `Host` and our `User-Agent`.
 fn request(url: &Url, method: Method<'_>) -> Result<Request<Full<Bytes>>, hyper::http::Error> {
-    let host = if url.port == 80 {
-        url.host.clone()
-    } else if url.host.contains(':') {
-        format!("[{}]:{}", url.host, url.port)
-    } else {
-        format!("{}:{}", url.host, url.port)
-    };
+    let host = url.authority();
     let builder = Request::builder()
         .uri(url.path.as_str())
         .header(HOST, host)
@@ -226,6 +269,7 @@ fn request(url: &Url, method: Method<'_>) -> Result<Request<Full<Bytes>>, hyper:
 /// bytes; any other status is a failed fetch.
 async fn answer(
     response: hyper::Response<hyper::body::Incoming>,
+    parsed: &Url,
     url: &str,
     cap: usize,
 ) -> Result<Answer, FetchError> {
@@ -236,14 +280,15 @@ async fn answer(
             .headers()
             .get(LOCATION)
             .and_then(|l| l.to_str().ok())
+            .map(|l| resolve(parsed, l.trim()))
             .unwrap_or_default();
-        if parse_url(to).is_none() {
+        if parse_url(&to).is_none() {
             return Err(failed(
                 Reason::HttpError,
                 format!("{url} answered {status} to {to:?}, not an http:// URL"),
             ));
         }
-        return Ok(Answer::Redirect(to.to_string()));
+        return Ok(Answer::Redirect(to));
     }
     if !status.is_success() {
         return Err(failed(
@@ -344,5 +389,40 @@ mod tests {
         assert_eq!(u("http://crl.x:0/"), None);
         assert_eq!(u("http://crl.x/a b"), None);
         assert_eq!(u("http:///a"), None);
+    }
+
+    #[test]
+    fn relative_redirects_resolve_against_the_request() {
+        let base = parse_url("http://crl.ca.example:8080/pki/ca.crl?x=1").unwrap();
+        let r = |l| resolve(&base, l);
+        assert_eq!(r("/new/ca.crl"), "http://crl.ca.example:8080/new/ca.crl");
+        assert_eq!(r("other.crl"), "http://crl.ca.example:8080/pki/other.crl");
+        assert_eq!(r("?y=2"), "http://crl.ca.example:8080/pki/ca.crl?y=2");
+        assert_eq!(r("//cdn.example/ca.crl"), "http://cdn.example/ca.crl");
+        assert_eq!(r("http://cdn.example/a"), "http://cdn.example/a");
+        // Not followed, and still said as sent.
+        assert_eq!(r("https://cdn.example/a"), "https://cdn.example/a");
+        assert_eq!(
+            r("a.crl?u=http://x#f"),
+            "http://crl.ca.example:8080/pki/a.crl?u=http://x"
+        );
+        let v6 = parse_url("http://[::1]/a/b").unwrap();
+        assert_eq!(resolve(&v6, "c"), "http://[::1]/a/c");
+        assert_eq!(
+            parse_url(&resolve(&v6, "/c")).map(|u| (u.host, u.port)),
+            Some(("::1".into(), 80))
+        );
+    }
+
+    #[test]
+    fn host_header_brackets_ipv6_literals() {
+        let host = |s| {
+            let r = request(&parse_url(s).unwrap(), Method::Get).unwrap();
+            r.headers()[HOST].to_str().unwrap().to_string()
+        };
+        assert_eq!(host("http://[::1]/ca.crl"), "[::1]");
+        assert_eq!(host("http://[2001:db8::1]:81/"), "[2001:db8::1]:81");
+        assert_eq!(host("http://127.0.0.1/"), "127.0.0.1");
+        assert_eq!(host("http://crl.x:8080/"), "crl.x:8080");
     }
 }

@@ -2,6 +2,8 @@
 //! proves about it. A response counts only when it is signed by the certificate's issuer or
 //! by a responder the issuer delegated (issued by it, with the OCSP-signing EKU, valid at the
 //! time), and only its answer for this very certificate (issuer name and key hashes, serial).
+//! The signature is checked over the bytes received (never a re-encoding), and times with
+//! fractional seconds, which DER forbids but responders send, are read to the second.
 
 use der::asn1::{Null, OctetString};
 use der::{Decode, Encode};
@@ -23,6 +25,143 @@ const MAX_EMBEDDED: usize = 4;
 
 /// The media type of an OCSP request body (RFC 6960 Appendix A.1).
 pub const REQUEST_TYPE: &str = "application/ocsp-request";
+
+/// Requests up to this size go by GET (RFC 5019 §5, the CA/B Forum Baseline Requirements
+/// demand responders answer GET); larger ones by POST.
+pub const MAX_GET: usize = 255;
+
+/// Nesting followed at most when reading a response's structure.
+const MAX_DEPTH: usize = 16;
+
+/// The URL of a GET request for the DER `request` at responder `url` (RFC 6960 Appendix A.1:
+/// the base64 of the request, URL-encoded, as the last path segment).
+pub fn get_url(url: &str, request: &[u8]) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(request);
+    let mut out = String::with_capacity(url.len() + encoded.len() * 3 / 2 + 1);
+    out.push_str(url);
+    if !url.ends_with('/') {
+        out.push('/');
+    }
+    for c in encoded.chars() {
+        match c {
+            '+' => out.push_str("%2B"),
+            '/' => out.push_str("%2F"),
+            '=' => out.push_str("%3D"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One DER element at the start of `input`: its tag, its whole length, and where its content
+/// is. `None` for what DER does not allow (indefinite lengths) or does not fit.
+fn element(input: &[u8]) -> Option<(u8, usize, std::ops::Range<usize>)> {
+    let tag = *input.first()?;
+    // High tag numbers never occur in OCSP.
+    if tag & 0x1f == 0x1f {
+        return None;
+    }
+    let first = *input.get(1)?;
+    let (len, header) = if first < 0x80 {
+        (usize::from(first), 2)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let bytes = input.get(2..2 + n)?;
+        (
+            bytes.iter().fold(0usize, |a, b| (a << 8) | usize::from(*b)),
+            2 + n,
+        )
+    };
+    let end = header.checked_add(len)?;
+    (end <= input.len()).then_some((tag, end, header..end))
+}
+
+/// A DER element of `tag` around `content`.
+fn encode(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(content.len() + 6);
+    out.push(tag);
+    let n = content.len();
+    if n < 0x80 {
+        out.push(n as u8);
+    } else {
+        let bytes = n.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// Gives the new content of a primitive DER element (tag, content), or `None` to keep it.
+pub(crate) type Rewrite<'a> = &'a dyn Fn(u8, &[u8]) -> Option<Vec<u8>>;
+
+/// The DER elements of `der` with every primitive one `f` rewrites (`f` gives its new
+/// content, or `None` to keep it) rewritten, constructed ones followed into (up to `depth`
+/// levels) and their lengths made to fit. `None` when `der` is not a sequence of elements.
+pub(crate) fn map_primitives(
+    der: &[u8],
+    depth: usize,
+    f: Rewrite<'_>,
+) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(der.len());
+    let mut rest = der;
+    while !rest.is_empty() {
+        let (tag, end, content) = element(rest)?;
+        let inner = &rest[content];
+        if tag & 0x20 != 0 {
+            let mapped = map_primitives(inner, depth.checked_sub(1)?, f)?;
+            out.extend(encode(tag, &mapped));
+        } else {
+            match f(tag, inner) {
+                Some(c) => out.extend(encode(tag, &c)),
+                None => out.extend_from_slice(&rest[..end]),
+            }
+        }
+        rest = &rest[end..];
+    }
+    Some(out)
+}
+
+/// A GeneralizedTime with fractional seconds (`YYYYMMDDHHMMSS.fffZ`) cut to the second.
+fn whole_seconds(tag: u8, content: &[u8]) -> Option<Vec<u8>> {
+    const GENERALIZED_TIME: u8 = 0x18;
+    if tag != GENERALIZED_TIME || content.len() < 17 || content[14] != b'.' {
+        return None;
+    }
+    let (digits, rest) = content.split_at(14);
+    let fraction = &rest[1..rest.len() - 1];
+    let ok = digits.iter().all(u8::is_ascii_digit)
+        && !fraction.is_empty()
+        && fraction.iter().all(u8::is_ascii_digit)
+        && rest.last() == Some(&b'Z');
+    ok.then(|| [digits, b"Z"].concat())
+}
+
+/// The basic response in `der`, read with fractional seconds cut, and the bytes of its
+/// tbsResponseData as received (what the signature covers).
+fn basic_response(der: &[u8]) -> Result<(BasicOcspResponse, &[u8]), EvidenceFailure> {
+    let malformed = || bad("a malformed basic OCSP response");
+    let (tag, _, content) = element(der).ok_or_else(malformed)?;
+    if tag != 0x30 {
+        return Err(malformed());
+    }
+    let inner = &der[content];
+    let (_, tbs_end, _) = element(inner).ok_or_else(malformed)?;
+    let tbs = &inner[..tbs_end];
+    let read = map_primitives(tbs, MAX_DEPTH, &whole_seconds).ok_or_else(malformed)?;
+    let basic = if read == tbs {
+        BasicOcspResponse::from_der(der)
+    } else {
+        BasicOcspResponse::from_der(&encode(0x30, &[&read[..], &inner[tbs_end..]].concat()))
+    }
+    .map_err(|e| bad(format!("a malformed basic OCSP response: {e}")))?;
+    Ok((basic, tbs))
+}
 
 const SHA1: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
 const SHA256: der::oid::ObjectIdentifier =
@@ -116,14 +255,9 @@ pub fn verify(
             bytes.response_type
         )));
     }
-    let basic = BasicOcspResponse::from_der(bytes.response.as_bytes())
-        .map_err(|e| bad(format!("a malformed basic OCSP response: {e}")))?;
-    let signed = basic
-        .tbs_response_data
-        .to_der()
-        .map_err(|e| bad(format!("a malformed basic OCSP response: {e}")))?;
-    let signer_ok = signature_by(&basic, &signed, issuer.public_key().raw)
-        || delegated(&basic, &signed, &issuer, now);
+    let (basic, signed) = basic_response(bytes.response.as_bytes())?;
+    let signer_ok = signature_by(&basic, signed, issuer.public_key().raw)
+        || delegated(&basic, signed, &issuer, now);
     if !signer_ok {
         return Err(bad(
             "signed by neither the issuer nor a responder the issuer delegated (OCSP-signing EKU)",
@@ -241,6 +375,141 @@ mod tests {
         );
         // Our request for the same certificate is one openssl answers (same CertID).
         assert!(request(cert, issuer).is_some_and(|r| r.len() > 40));
+    }
+
+    /// A CA and a leaf it issued (DER), and the CA's key.
+    fn ca_and_leaf() -> (Vec<u8>, Vec<u8>, rcgen::KeyPair) {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name.push(DnType::CommonName, "test CA");
+        let ca_cert = ca.self_signed(&key).unwrap();
+        let mut leaf = CertificateParams::new(vec!["edge.test".to_string()]).unwrap();
+        leaf.serial_number = Some(rcgen::SerialNumber::from(0x1234u64));
+        let leaf = leaf
+            .signed_by(
+                &KeyPair::generate().unwrap(),
+                &Issuer::from_params(&ca, &key),
+            )
+            .unwrap();
+        (ca_cert.der().to_vec(), leaf.der().to_vec(), key)
+    }
+
+    /// A successful OCSP response around the DER tbsResponseData `tbs`, signed with `key`
+    /// (ECDSA P-256 with SHA-256) over exactly these bytes.
+    fn response_around(tbs: &[u8], key: &rcgen::KeyPair) -> Vec<u8> {
+        response_signed_over(tbs, tbs, key)
+    }
+
+    /// A response carrying `tbs` with `key`'s signature over `signed`.
+    fn response_signed_over(tbs: &[u8], signed: &[u8], key: &rcgen::KeyPair) -> Vec<u8> {
+        use rcgen::SigningKey;
+        let signature = key.sign(signed).unwrap();
+        let alg = encode(
+            0x30,
+            &encode(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]),
+        );
+        let sig = encode(0x03, &[&[0u8][..], &signature].concat());
+        let basic = encode(0x30, &[tbs, &alg, &sig].concat());
+        let kind = ID_PKIX_OCSP_BASIC.to_der().unwrap();
+        let bytes = encode(0x30, &[&kind[..], &encode(0x04, &basic)].concat());
+        encode(0x30, &[&[0x0a, 1, 0][..], &encode(0xa0, &bytes)].concat())
+    }
+
+    /// A tbsResponseData saying `good` for the leaf, dated `this_update`, a week's validity.
+    fn good_tbs(ca: &[u8], leaf: &[u8], this_update: u64) -> Vec<u8> {
+        use x509_ocsp::{OcspGeneralizedTime, ResponderId, ResponseData, SingleResponse};
+        let (_, issuer) = X509Certificate::from_der(ca).unwrap();
+        let (_, cert) = X509Certificate::from_der(leaf).unwrap();
+        let at = |s: u64| {
+            OcspGeneralizedTime(
+                der::asn1::GeneralizedTime::from_unix_duration(std::time::Duration::from_secs(s))
+                    .unwrap(),
+            )
+        };
+        let key_hash = digest(&SHA1, &issuer.public_key().subject_public_key.data).unwrap();
+        ResponseData {
+            version: Default::default(),
+            responder_id: ResponderId::ByKey(OctetString::new(key_hash.clone()).unwrap()),
+            produced_at: at(this_update),
+            responses: vec![SingleResponse {
+                cert_id: CertId {
+                    hash_algorithm: AlgorithmIdentifierOwned {
+                        oid: SHA1,
+                        parameters: Some(Null.into()),
+                    },
+                    issuer_name_hash: OctetString::new(
+                        digest(&SHA1, issuer.subject().as_raw()).unwrap(),
+                    )
+                    .unwrap(),
+                    issuer_key_hash: OctetString::new(key_hash).unwrap(),
+                    serial_number: SerialNumber::new(serial_value(cert.raw_serial())).unwrap(),
+                },
+                cert_status: CertStatus::Good(Null),
+                this_update: at(this_update),
+                next_update: Some(at(this_update + 7 * 86_400)),
+                single_extensions: None,
+            }],
+            response_extensions: None,
+        }
+        .to_der()
+        .unwrap()
+    }
+
+    #[test]
+    fn fractional_seconds_are_read_and_the_received_bytes_verified() {
+        let (ca, leaf, key) = ca_and_leaf();
+        let now = 1_800_000_000;
+        let tbs = good_tbs(&ca, &leaf, now as u64 - 60);
+        let whole = response_around(&tbs, &key);
+        let status = verify(&whole, &leaf, &ca, now).unwrap();
+        assert_eq!(
+            (status.state, status.this_update),
+            (CertState::Good, now - 60)
+        );
+        // The same times with fractional seconds (`...SS.250Z`), signed as sent: readable,
+        // and the signature holds over these bytes (not over a whole-second re-encoding).
+        let fractional = map_primitives(&tbs, MAX_DEPTH, &|tag, c| {
+            (tag == 0x18).then(|| [&c[..14], b".250Z"].concat())
+        })
+        .unwrap();
+        assert_ne!(fractional, tbs);
+        let response = response_around(&fractional, &key);
+        let status = verify(&response, &leaf, &ca, now).unwrap();
+        assert_eq!(
+            (status.state, status.this_update),
+            (CertState::Good, now - 60)
+        );
+        assert_eq!(status.next_update, Some(now - 60 + 7 * 86_400));
+        // Signed over the whole-second bytes but sent fractional: not the signed bytes.
+        let resigned = response_signed_over(&fractional, &tbs, &key);
+        let e = verify(&resigned, &leaf, &ca, now).unwrap_err();
+        assert!(e.detail.starts_with("signed by neither"), "{}", e.detail);
+    }
+
+    #[test]
+    fn get_urls_carry_the_request_url_encoded() {
+        let (cert, issuer, _) = parts();
+        let request = request(cert, issuer).unwrap();
+        assert!(request.len() <= MAX_GET, "{} bytes", request.len());
+        let url = get_url("http://ocsp.ca.example", &request);
+        let path = url.strip_prefix("http://ocsp.ca.example/").unwrap();
+        assert!(!path.contains(['+', '/', '=']), "{path}");
+        let decoded = path
+            .replace("%2B", "+")
+            .replace("%2F", "/")
+            .replace("%3D", "=");
+        use base64::Engine;
+        let back = base64::engine::general_purpose::STANDARD
+            .decode(decoded)
+            .unwrap();
+        assert_eq!(back, request);
+        // A responder URL ending in `/` gets no second one.
+        assert_eq!(
+            get_url("http://o.x/", &[0xfb, 0xff]),
+            "http://o.x/%2B%2F8%3D"
+        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Revocation evidence for a presented chain: the stapled OCSP response, each certificate's
 //! OCSP responders and CRL distribution points (fetched by [`fetch`], read by [`ocsp`] and
 //! [`crl`]), for every certificate whose issuer was presented too (a root's revocation is not
-//! a chain's business; an unpresented issuer is `cert_trusted`'s).
+//! a chain's business; an unpresented issuer is `cert_trusted`'s). The issuer is the presented
+//! certificate whose key verifies the signature, and staples, OCSP answers and CRLs count only
+//! when signed by it (or its delegated responder).
 //!
 //! Fetched once per lifetime: a CRL once per (vantage, URL, issuer), an OCSP answer once per
 //! (vantage, URL, issuer, serial), shared by every domain and look that needs it and kept until
@@ -24,6 +26,8 @@ use std::time::{Duration, SystemTime};
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use tokio::time::Instant;
+use x509_parser::extensions::ParsedExtension;
+use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::crl::{self, Crl};
 use super::fetch::{self, FetchError, Method};
@@ -322,11 +326,17 @@ async fn fetch_ocsp(
             "the certificate or its issuer does not parse: no OCSP request can be made",
         )));
     };
-    let method = Method::Post {
-        content_type: ocsp::REQUEST_TYPE,
-        body: &request,
+    // GET where the request fits (RFC 5019: responders and their caches expect it), else POST.
+    let body = if request.len() <= ocsp::MAX_GET {
+        let url = ocsp::get_url(url, &request);
+        fetch::fetch(client, &url, Method::Get, ocsp::MAX_RESPONSE, deadline).await?
+    } else {
+        let method = Method::Post {
+            content_type: ocsp::REQUEST_TYPE,
+            body: &request,
+        };
+        fetch::fetch(client, url, method, ocsp::MAX_RESPONSE, deadline).await?
     };
-    let body = fetch::fetch(client, url, method, ocsp::MAX_RESPONSE, deadline).await?;
     let now = unix(SystemTime::now()) as i64;
     ocsp::verify(&body, cert, issuer, now)
         .map(Document::Ocsp)
@@ -352,8 +362,18 @@ async fn fetch_crl(
     }
 }
 
-/// Every certificate of `chain` with its issuer, when the chain presents the issuer.
+/// Issuer candidates whose signature is checked at most per certificate (a hostile chain may
+/// carry many certificates of one name).
+const MAX_CANDIDATES: usize = 4;
+
+/// Every certificate of `chain` with its issuer, when the chain presents the issuer: the
+/// certificate whose key verifies its signature, never a name match alone (a chain may carry
+/// a forged certificate with the issuer's name, and a staple or CRL signed by that forger).
 fn pairs(chain: &[CertFacts]) -> Vec<Pair<'_>> {
+    let parsed: Vec<Option<X509Certificate<'_>>> = chain
+        .iter()
+        .map(|c| X509Certificate::from_der(&c.der).ok().map(|(_, x)| x))
+        .collect();
     chain
         .iter()
         .enumerate()
@@ -362,19 +382,65 @@ fn pairs(chain: &[CertFacts]) -> Vec<Pair<'_>> {
             if d.self_signed {
                 return None;
             }
-            let issuer = chain.iter().find(|c| {
-                c.sha256 != cert.sha256
-                    && c.parsed
-                        .as_ref()
-                        .is_some_and(|i| i.subject_raw == d.issuer_raw)
-            })?;
+            let issuer = issuer_of(position, chain, &parsed)?;
             Some(Pair {
                 position,
                 cert,
-                issuer,
+                issuer: &chain[issuer],
             })
         })
         .collect()
+}
+
+/// The position of the presented certificate that issued `chain[position]`: among those with
+/// its issuer's name (the ones whose subject key identifier is its authority key identifier
+/// first), the first whose public key verifies its signature.
+fn issuer_of(
+    position: usize,
+    chain: &[CertFacts],
+    parsed: &[Option<X509Certificate<'_>>],
+) -> Option<usize> {
+    let cert = parsed[position].as_ref()?;
+    let aki = cert
+        .extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::AuthorityKeyIdentifier(a) => a.key_identifier.as_ref().map(|k| k.0),
+            _ => None,
+        });
+    let mut candidates: Vec<(bool, usize)> = parsed
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let p = p.as_ref()?;
+            (chain[i].sha256 != chain[position].sha256
+                && p.subject().as_raw() == cert.issuer().as_raw())
+            .then_some(i)
+        })
+        .map(|i| {
+            let ski = parsed[i].as_ref().and_then(|p| {
+                p.extensions()
+                    .iter()
+                    .find_map(|e| match e.parsed_extension() {
+                        ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0),
+                        _ => None,
+                    })
+            });
+            // `false` sorts first: a key identifier that matches.
+            let mismatch = aki.is_some() && ski != aki;
+            (mismatch, i)
+        })
+        .collect();
+    candidates.sort();
+    candidates
+        .into_iter()
+        .take(MAX_CANDIDATES)
+        .map(|(_, i)| i)
+        .find(|i| {
+            parsed[*i]
+                .as_ref()
+                .is_some_and(|p| cert.verify_signature(Some(p.public_key())).is_ok())
+        })
 }
 
 /// Bytes of lower-case hex (as [`crate::facts::hex`] writes them).
@@ -412,6 +478,30 @@ mod tests {
             .signed_by(&key, &Issuer::from_params(&ca, &ca_key))
             .unwrap();
         vec![cert::parse(cert.der()), cert::parse(ca_cert.der())]
+    }
+
+    #[test]
+    fn the_issuer_is_the_key_that_signed_not_the_first_with_its_name() {
+        let real = chain("http://127.0.0.1:1/ca.crl");
+        // An impostor with the CA's name (and the same subject key identifier: it is the
+        // forger's to choose) under another key, presented before the real CA.
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "test CA");
+        let impostor = params.self_signed(&KeyPair::generate().unwrap()).unwrap();
+        let presented = vec![
+            real[0].clone(),
+            cert::parse(impostor.der()),
+            real[1].clone(),
+        ];
+        let p = pairs(&presented);
+        assert_eq!(p.len(), 1, "only the leaf has a presented issuer");
+        assert_eq!((p[0].position, &p[0].issuer.sha256), (0, &real[1].sha256));
+        // Without the real CA, the impostor is no issuer at all.
+        let p = pairs(&presented[..2]);
+        assert!(p.is_empty(), "an impostor's name alone makes no issuer");
     }
 
     #[tokio::test]

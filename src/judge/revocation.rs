@@ -70,7 +70,13 @@ fn what(position: usize) -> &'static str {
 pub(super) fn cert_not_revoked(ctx: &Context<'_>) -> Option<Verdict> {
     let now = ctx.env.now;
     let mut good = 0;
+    let mut leaves = 0;
+    let mut all_leaves_good = true;
+    // Certificates looked at without current evidence of good standing (none, stale,
+    // unknown, failed): named in the verdict, never covered by another certificate's.
+    let mut without = Vec::new();
     for (e, r) in looked(ctx) {
+        let mut leaf_good = false;
         for c in &r.certs {
             let fresh = c.evidence.iter().filter_map(|ev| match &ev.outcome {
                 Ok(s) if !s.stale(now) => Some((ev, s)),
@@ -99,17 +105,43 @@ pub(super) fn cert_not_revoked(ctx: &Context<'_>) -> Option<Verdict> {
                         );
                     }
                     CertState::Good => any_good = true,
+                    // The responder does not know it: no evidence of good standing.
                     CertState::Unknown => {}
                 }
             }
-            good += usize::from(any_good);
+            if any_good {
+                good += 1;
+                leaf_good |= c.position == 0;
+            } else {
+                without.push(format!(
+                    "{} {} (serial {}) at {}",
+                    what(c.position),
+                    c.subject_cn,
+                    c.serial,
+                    e.address
+                ));
+            }
+        }
+        // The leaf's standing is the leaf's evidence: an intermediate's "good" says nothing
+        // of it, and a leaf without evidence leaves the check without evidence (a revocation
+        // at another address still fails it: the loop goes on).
+        leaves += 1;
+        all_leaves_good &= leaf_good;
+    }
+    if leaves == 0 || !all_leaves_good {
+        return None;
+    }
+    let mut message = format!("no presented certificate is revoked ({good} with current evidence)");
+    if !without.is_empty() {
+        const NAMED: usize = 3;
+        let more = without.len().saturating_sub(NAMED);
+        without.truncate(NAMED);
+        message = format!("{message}; no current evidence for {}", without.join(", "));
+        if more > 0 {
+            message = format!("{message} and {more} more");
         }
     }
-    (good > 0).then(|| {
-        Verdict::Pass(
-            format!("no presented certificate is revoked ({good} with current evidence)").into(),
-        )
-    })
+    Some(Verdict::Pass(message.into()))
 }
 
 pub(super) fn revocation_reachable(ctx: &Context<'_>) -> Option<Verdict> {
@@ -137,6 +169,17 @@ pub(super) fn revocation_reachable(ctx: &Context<'_>) -> Option<Verdict> {
                     return fail(
                         Reason::BadResponse,
                         format!("{named} is stale: its nextUpdate was {until}"),
+                        hint,
+                    );
+                }
+                // An edge with strict checks refuses a certificate its responder does not
+                // know as it refuses one whose responder does not answer.
+                Ok(s) if s.state == CertState::Unknown => {
+                    return fail(
+                        Reason::BadResponse,
+                        format!(
+                            "{named} answers \"unknown\": the responder does not know the certificate (no evidence of good standing)"
+                        ),
                         hint,
                     );
                 }
@@ -347,6 +390,36 @@ mod tests {
                     fails(C, Reason::Revoked),
                 ),
                 (
+                    "an intermediate's good does not cover a leaf without evidence",
+                    Judge::peer(),
+                    with_certs(
+                        vec![
+                            (0, vec![failed(Crl, Reason::Timeout)]),
+                            (1, vec![ev(Crl, Ok(good()))]),
+                        ],
+                        None,
+                    ),
+                    None,
+                ),
+                (
+                    "the leaf's issuer not presented, an intermediate good",
+                    Judge::peer(),
+                    with_certs(vec![(1, vec![ev(Crl, Ok(good()))])], None),
+                    None,
+                ),
+                (
+                    "the leaf good, its intermediate without evidence",
+                    Judge::peer(),
+                    with_certs(
+                        vec![
+                            (0, vec![ev(Crl, Ok(good()))]),
+                            (1, vec![ev(Ocsp, Ok(unknown()))]),
+                        ],
+                        None,
+                    ),
+                    passes(C),
+                ),
+                (
                     "unknown to the responder: no evidence",
                     Judge::peer(),
                     with(vec![ev(Ocsp, Ok(unknown()))]),
@@ -415,6 +488,28 @@ mod tests {
     }
 
     #[test]
+    fn a_pass_names_the_certificates_without_evidence() {
+        let facts = with_certs(
+            vec![
+                (0, vec![ev(Crl, Ok(good()))]),
+                (1, vec![ev(Crl, Ok(stale(good())))]),
+            ],
+            None,
+        );
+        let f = Judge::peer()
+            .check(&facts, N::CertNotRevoked)
+            .expect("applies");
+        assert_eq!(
+            f.message,
+            "no presented certificate is revoked (1 with current evidence); no current evidence for intermediate CA certificate sip.kanzlei.de (serial 0a) at 193.99.144.80:5061"
+        );
+        let f = Judge::peer()
+            .check(&with(vec![ev(Ocsp, Ok(unknown()))]), N::RevocationReachable)
+            .expect("applies");
+        assert!(f.message.contains("answers \"unknown\""), "{}", f.message);
+    }
+
+    #[test]
     fn revoked_message_names_date_reason_and_source() {
         let f = Judge::peer()
             .check(
@@ -440,10 +535,16 @@ mod tests {
                     passes(W),
                 ),
                 (
-                    "unknown is an answer",
+                    "unknown is no evidence of good standing",
                     Judge::own(SIP),
                     with(vec![ev(Ocsp, Ok(unknown()))]),
-                    passes(W),
+                    fails(W, Reason::BadResponse),
+                ),
+                (
+                    "unknown beside a good CRL",
+                    Judge::peer(),
+                    with(vec![ev(Crl, Ok(good())), ev(Ocsp, Ok(unknown()))]),
+                    fails(W, Reason::BadResponse),
                 ),
                 (
                     "CRL refused",

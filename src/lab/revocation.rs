@@ -53,6 +53,9 @@ pub enum Answer {
     Trickle,
     /// 302 to itself.
     RedirectLoop,
+    /// OCSP: signed by the CA's impostor ([`RevocationCa::impostor`]), about the leaf as if
+    /// the impostor had issued it (its key hash in the CertID).
+    Impostor,
     NotFound,
 }
 
@@ -65,12 +68,17 @@ struct Ca {
 
 struct State {
     ca: Ca,
+    /// A certificate with the CA's name under another key, self-signed: what an attacker
+    /// puts in a chain to have its own staples and CRLs read as the CA's.
+    impostor: Ca,
     /// Raw serials revoked, with when.
     revoked: Mutex<Vec<(Vec<u8>, OffsetDateTime)>>,
     crl: Mutex<Answer>,
     ocsp: Mutex<Answer>,
     crl_requests: AtomicU64,
     ocsp_requests: AtomicU64,
+    /// OCSP requests that came by GET (RFC 5019's `/ocsp/<base64>`).
+    ocsp_gets: AtomicU64,
 }
 
 /// A running CA with its CRL and OCSP server.
@@ -155,6 +163,9 @@ impl RevocationCa {
         let cert = params
             .signed_by(&key, &Issuer::from_params(root, root_key))
             .map_err(io)?;
+        let impostor_key = KeyPair::generate().map_err(io)?;
+        let impostor_params = params.clone();
+        let impostor_cert = impostor_params.self_signed(&impostor_key).map_err(io)?;
         let state = Arc::new(State {
             ca: Ca {
                 params,
@@ -162,11 +173,18 @@ impl RevocationCa {
                 der: cert.der().clone(),
                 pem: cert.pem(),
             },
+            impostor: Ca {
+                params: impostor_params,
+                key: impostor_key,
+                der: impostor_cert.der().clone(),
+                pem: impostor_cert.pem(),
+            },
             revoked: Mutex::new(Vec::new()),
             crl: Mutex::new(Answer::Normal),
             ocsp: Mutex::new(Answer::Normal),
             crl_requests: AtomicU64::new(0),
             ocsp_requests: AtomicU64::new(0),
+            ocsp_gets: AtomicU64::new(0),
         });
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
@@ -271,10 +289,30 @@ impl RevocationCa {
         self.state.ocsp_requests.load(Ordering::Relaxed)
     }
 
+    /// The CA's impostor as PEM: its name, another key, self-signed.
+    pub fn impostor_pem(&self) -> &str {
+        &self.state.impostor.pem
+    }
+
+    /// OCSP requests served so far that came by GET.
+    pub fn ocsp_gets(&self) -> u64 {
+        self.state.ocsp_gets.load(Ordering::Relaxed)
+    }
+
     /// A signed OCSP response about `leaf` as the CA sees it now (for stapling).
     pub fn staple(&self, leaf: &Leaf) -> std::io::Result<Vec<u8>> {
+        self.staple_as(leaf, Answer::Normal)
+    }
+
+    /// A staple about `leaf` as `answer` wants it: [`Answer::Impostor`] is a "good" signed by
+    /// the impostor, whatever the CA says.
+    pub fn staple_as(&self, leaf: &Leaf, answer: Answer) -> std::io::Result<Vec<u8>> {
         let serial = serial(&leaf.chain[0]).ok_or_else(|| io("leaf serial"))?;
-        let ca = &self.state.ca;
+        let ca = if answer == Answer::Impostor {
+            &self.state.impostor
+        } else {
+            &self.state.ca
+        };
         let issuer = x509_parser::parse_x509_certificate(&ca.der).map_err(io)?.1;
         let id = x509_ocsp::CertId {
             hash_algorithm: AlgorithmIdentifierOwned {
@@ -287,7 +325,7 @@ impl RevocationCa {
             serial_number: x509_cert::serial_number::SerialNumber::new(strip(&serial))
                 .map_err(io)?,
         };
-        ocsp_response(&self.state, id, Answer::Normal)
+        ocsp_response(&self.state, id, answer)
     }
 }
 
@@ -352,6 +390,7 @@ fn ocsp_response(
         .find(|(s, _)| strip(s) == strip(&asked))
         .map(|(_, at)| *at);
     let status = match revoked {
+        Some(_) if answer == Answer::Impostor => CertStatus::Good(der::asn1::Null),
         Some(at) => CertStatus::Revoked(RevokedInfo {
             revocation_time: time(at),
             revocation_reason: Some(x509_cert::ext::pkix::crl::CrlReason::KeyCompromise),
@@ -370,7 +409,11 @@ fn ocsp_response(
         Answer::Stale => (now - Duration::days(8), now - Duration::days(1)),
         _ => (now - Duration::minutes(5), now + Duration::days(7)),
     };
-    let ca = &state.ca;
+    let ca = if answer == Answer::Impostor {
+        &state.impostor
+    } else {
+        &state.ca
+    };
     let issuer = x509_parser::parse_x509_certificate(&ca.der).map_err(io)?.1;
     let tbs = ResponseData {
         version: Default::default(),
@@ -435,7 +478,7 @@ fn ocsp_response(
     .map_err(io)
 }
 
-/// Serves one HTTP/1.x request: `GET /ca.crl`, `POST /ocsp`.
+/// Serves one HTTP/1.x request: `GET /ca.crl`, `POST /ocsp`, `GET /ocsp/<request>`.
 async fn serve(mut stream: TcpStream, state: &State, address: SocketAddr) -> std::io::Result<()> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -474,9 +517,21 @@ async fn serve(mut stream: TcpStream, state: &State, address: SocketAddr) -> std
         state.crl_requests.fetch_add(1, Ordering::Relaxed);
         let answer = *lock(&state.crl);
         (answer, crl(state, answer))
-    } else if path == "/ocsp" {
+    } else if path == "/ocsp" || path.starts_with("/ocsp/") {
         state.ocsp_requests.fetch_add(1, Ordering::Relaxed);
         let answer = *lock(&state.ocsp);
+        // GET: the request is the path's last segment, base64 then URL-encoded.
+        if let Some(encoded) = path.strip_prefix("/ocsp/") {
+            use base64::Engine;
+            state.ocsp_gets.fetch_add(1, Ordering::Relaxed);
+            let decoded = encoded
+                .replace("%2B", "+")
+                .replace("%2F", "/")
+                .replace("%3D", "=");
+            body = base64::engine::general_purpose::STANDARD
+                .decode(decoded)
+                .unwrap_or_default();
+        }
         let id = OcspRequest::from_der(&body)
             .ok()
             .and_then(|r| r.tbs_request.request_list.into_iter().next())
