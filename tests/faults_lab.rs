@@ -335,6 +335,16 @@ async fn a_vantage_whose_proxy_is_down_judges_no_connection() {
     assert_eq!(at("outside", "srv_present"), Some(1.0));
     assert_eq!(at("outside", "tcp_connect"), None, "{m}");
     assert_eq!(at("outside", "tls_handshake"), None, "{m}");
+    // "Ready" needs evidence: no edge was reached from outside, so no outbound verdict there.
+    let ready = |vantage: &str| {
+        common::value(
+            &m,
+            "sipfed_federation_ready",
+            &[("vantage", vantage), ("direction", "outbound")],
+        )
+    };
+    assert_eq!(ready("inside"), Some(1.0), "{m}");
+    assert_eq!(ready("outside"), None, "{m}");
 
     let config = sipfed_exporter::config::Config::load(&path).unwrap();
     let store = sipfed_exporter::store::Store::new(
