@@ -233,6 +233,84 @@ async fn a_vantage_whose_resolver_is_down_judges_nothing_and_says_so() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_first_resolver_while_the_second_answers_is_the_vantages_trouble() {
+    let lab = Lab::start().await.unwrap();
+    sip_peer(&lab, "partner.example", SipMode::Answer(200)).await;
+    let (_silent, dead) = dead_resolver().await;
+    let outside = format!("    resolvers: [\"{dead}\", \"{}\"]\n", lab.dns);
+    let path = two_vantages(
+        &lab,
+        "silent.yml",
+        &outside,
+        &common::peer("partner.example"),
+    );
+    let (m, reports) = common::probe_all(&path).await;
+    let at = |c: &str| common::check_success(&m, &[("vantage", "outside"), ("check", c)]);
+    // The partner's checks go on with the answering resolver's view.
+    for c in [
+        "srv_present",
+        "target_resolves",
+        "tcp_connect",
+        "tls_handshake",
+        "sip_options",
+    ] {
+        assert_eq!(at(c), Some(1.0), "{c}: {m}");
+    }
+    // The vantage's trouble, named in resolvers_agree (a warning) and nowhere as the partner's.
+    assert_eq!(at("resolvers_agree"), Some(0.0), "{m}");
+    assert_eq!(
+        common::value(
+            &m,
+            "sipfed_check_failure_info",
+            &[
+                ("vantage", "outside"),
+                ("check", "resolvers_agree"),
+                ("reason", "timeout")
+            ]
+        ),
+        Some(1.0),
+        "{m}"
+    );
+    let outside = reports[0]
+        .vantages
+        .iter()
+        .find(|v| v.vantage == "outside")
+        .unwrap();
+    let agree = outside
+        .findings
+        .iter()
+        .find(|f| f.check.as_str() == "resolvers_agree")
+        .unwrap();
+    assert!(
+        agree.message.starts_with(&format!(
+            "resolver {dead} did not answer _sipfederationtls._tcp.partner.example. (timeout)"
+        )),
+        "{}",
+        agree.message
+    );
+    assert_eq!(outside.state.as_str(), "warning");
+    assert_eq!(
+        common::value(&m, "sipfed_srv_records", &[("vantage", "outside")]),
+        Some(1.0),
+        "{m}"
+    );
+
+    // And on the vantage: not every resolver answers.
+    let config = sipfed_exporter::config::Config::load(&path).unwrap();
+    let store = sipfed_exporter::store::Store::new(
+        sipfed_exporter::store::Setup::new(config).unwrap(),
+        None,
+        Default::default(),
+    );
+    store.setup().prober.check_vantages().await;
+    let page = String::from_utf8(sipfed_exporter::expose::metrics::render(&store)).unwrap();
+    assert!(
+        page.contains("sipfed_vantage_up{vantage=\"outside\"} 0\n"),
+        "{page}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vantage_whose_proxy_is_down_judges_no_connection() {
     let lab = Lab::start().await.unwrap();
     sip_peer(&lab, "partner.example", SipMode::Answer(200)).await;
@@ -257,6 +335,16 @@ async fn a_vantage_whose_proxy_is_down_judges_no_connection() {
     assert_eq!(at("outside", "srv_present"), Some(1.0));
     assert_eq!(at("outside", "tcp_connect"), None, "{m}");
     assert_eq!(at("outside", "tls_handshake"), None, "{m}");
+    // "Ready" needs evidence: no edge was reached from outside, so no outbound verdict there.
+    let ready = |vantage: &str| {
+        common::value(
+            &m,
+            "sipfed_federation_ready",
+            &[("vantage", vantage), ("direction", "outbound")],
+        )
+    };
+    assert_eq!(ready("inside"), Some(1.0), "{m}");
+    assert_eq!(ready("outside"), None, "{m}");
 
     let config = sipfed_exporter::config::Config::load(&path).unwrap();
     let store = sipfed_exporter::store::Store::new(

@@ -68,14 +68,16 @@ pub enum Blind {
 pub struct SrvFacts {
     /// The query name, absolute (`_sipfederationtls._tcp.example.com.`).
     pub name: String,
-    /// One answer per resolver, in configuration order; the first decides the targets.
+    /// One answer per resolver, in configuration order; the first answering one decides the
+    /// targets.
     pub answers: Vec<ResolverAnswer<Vec<SrvRecord>>>,
 }
 
 impl SrvFacts {
-    /// The answer the probe went on with (the first resolver's).
+    /// The answer the probe went on with: the first answering resolver's (see
+    /// [`answering`]).
     pub fn primary(&self) -> Option<&Result<Vec<SrvRecord>, DnsFailure>> {
-        self.answers.first().map(|a| &a.answer)
+        answering(&self.answers).map(|a| &a.answer)
     }
 
     /// Who hosts the edge the most preferred record (lowest priority, then highest weight)
@@ -96,8 +98,7 @@ impl SrvFacts {
 
     /// How many records the primary answer had, including those past the kept first ones.
     pub fn record_count(&self) -> usize {
-        self.answers
-            .first()
+        answering(&self.answers)
             .and_then(|a| a.total)
             .unwrap_or(self.records().len())
     }
@@ -124,6 +125,22 @@ pub struct ResolverAnswer<T> {
     pub total: Option<usize>,
 }
 
+/// Whether a resolver's answer is one at all: a timeout, a network error, REFUSED or a query
+/// we could not send says nothing about the name asked, only about the resolver (or us).
+pub fn silent<T>(answer: &ResolverAnswer<T>) -> bool {
+    answer.answer.as_ref().is_err_and(|e| e.maybe_ours())
+}
+
+/// The answer a probe goes on with: the first resolver's that answered, else the first (every
+/// one was silent). A first resolver that does not answer while another does is the vantage's
+/// trouble (`resolvers_agree` says so), never the partner's.
+pub fn answering<T>(answers: &[ResolverAnswer<T>]) -> Option<&ResolverAnswer<T>> {
+    answers
+        .iter()
+        .find(|a| !silent(a))
+        .or_else(|| answers.first())
+}
+
 /// Whether two resolvers' answers are the same: record lists compared as sets, failures by
 /// kind (NXDOMAIN from one and SERVFAIL from another disagree).
 pub fn same_answer<T: Ord + Clone>(
@@ -143,13 +160,15 @@ pub fn same_answer<T: Ord + Clone>(
 /// Two resolvers' answers to the same question.
 pub type AnswerPair<'a, T> = (&'a ResolverAnswer<Vec<T>>, &'a ResolverAnswer<Vec<T>>);
 
-/// The first resolver whose answer differs from the first resolver's, with that first one.
+/// The first answering resolver whose answer differs from the answer the probe went on with
+/// ([`answering`]), with that one. Silent resolvers are not compared: see [`silent`].
 pub fn disagreeing<T: Ord + Clone>(
     answers: &[ResolverAnswer<Vec<T>>],
 ) -> Option<AnswerPair<'_, T>> {
-    let first = answers.first()?;
-    answers[1..]
+    let first = answering(answers)?;
+    answers
         .iter()
+        .filter(|a| !std::ptr::eq(*a, first) && !silent(a))
         .find(|a| !same_answer(&first.answer, &a.answer))
         .map(|other| (first, other))
 }
@@ -230,7 +249,7 @@ pub struct TargetFacts {
     /// The CNAME the name is an alias for, when it is one.
     pub cname: Option<String>,
     /// Per resolver: the A and AAAA set it gave, an error only when both lookups failed; the
-    /// first resolver's answer decides the endpoints.
+    /// first answering resolver's answer decides the endpoints.
     pub address_answers: Vec<ResolverAnswer<Vec<IpAddr>>>,
     pub endpoints: Vec<EndpointFacts>,
 }
@@ -241,9 +260,9 @@ impl TargetFacts {
         agree(&self.address_answers)
     }
 
-    /// The addresses the probe went on with (the first resolver's answer).
+    /// The addresses the probe went on with (the first answering resolver's answer).
     pub fn addresses(&self) -> Result<&[IpAddr], DnsFailure> {
-        match self.address_answers.first() {
+        match answering(&self.address_answers) {
             Some(a) => a.answer.as_deref().map_err(|e| *e),
             None => Err(DnsFailure::Error),
         }

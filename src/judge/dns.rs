@@ -199,7 +199,8 @@ pub(super) fn resolvers_agree(ctx: &Context<'_>) -> Option<Verdict> {
             Err(e) => e.reason().as_str().to_string(),
         }
     }
-    /// Fails when a resolver's answer for `name` differs from the first resolver's.
+    /// Fails when an answering resolver's answer for `name` differs from the one the probe
+    /// went on with.
     fn compare<T: ToString + Ord + Clone>(
         name: &str,
         answers: &[ResolverAnswer<Vec<T>>],
@@ -227,7 +228,37 @@ pub(super) fn resolvers_agree(ctx: &Context<'_>) -> Option<Verdict> {
     if !many {
         return None;
     }
-    srv.and_then(|s| compare(&s.name, &s.answers))
+    /// Fails when a resolver did not answer `name` while another did: the vantage's trouble
+    /// (the probe went on with the answering one), said here rather than as the partner's.
+    fn silence<T>(name: &str, answers: &[ResolverAnswer<T>]) -> Option<Verdict> {
+        let quiet = answers.iter().find(|a| facts::silent(a))?;
+        let used = answers.iter().find(|a| !facts::silent(a))?;
+        let why = match &quiet.answer {
+            Err(e) => e.reason(),
+            Ok(_) => return None,
+        };
+        fail(
+            why,
+            format!(
+                "resolver {} did not answer {name} ({}); the checks went on with {}'s answer",
+                quiet.resolver,
+                why.as_str(),
+                used.resolver
+            ),
+            format!(
+                "resolver {} of this vantage does not answer: fix or remove it (the partner is not at fault)",
+                quiet.resolver
+            ),
+        )
+    }
+    srv.and_then(|s| silence(&s.name, &s.answers))
+        .or_else(|| {
+            ctx.facts
+                .targets
+                .iter()
+                .find_map(|t| silence(&t.name, &t.address_answers))
+        })
+        .or_else(|| srv.and_then(|s| compare(&s.name, &s.answers)))
         .or_else(|| {
             ctx.facts
                 .targets
@@ -495,6 +526,41 @@ mod tests {
             f.message,
             "resolvers disagree on _sipfederationtls._tcp.kanzlei.de.: 192.0.2.53:53 says nxdomain, 192.0.2.54:53 says [10 1 5061 sip.kanzlei.de]"
         );
+    }
+
+    /// A first resolver that does not answer while the second does: the probe went on with
+    /// the second's view, the partner's checks pass, and `resolvers_agree` names the silent one.
+    #[test]
+    #[rustfmt::skip]
+    fn a_silent_first_resolver_is_the_vantages_trouble() {
+        let silent_srv = || Facts::test()
+            .srv_failure(D::Timeout)
+            .srv_also("192.0.2.54:53", &[(SIP, 5061)])
+            .target(SIP, 5061, &["193.99.144.80"]);
+        for check in [N::SrvPresent, N::SrvPort5061, N::TargetResolves] {
+            let f = peer().check(&silent_srv(), check).unwrap();
+            assert!(f.passed, "{check}: {}", f.message);
+        }
+        let f = peer().check(&silent_srv(), N::ResolversAgree).unwrap();
+        assert_eq!((f.passed, f.reason, f.severity), (false, Some(Reason::Timeout), W));
+        assert_eq!(
+            f.message,
+            "resolver 192.0.2.53:53 did not answer _sipfederationtls._tcp.kanzlei.de. (timeout); the checks went on with 192.0.2.54:53's answer"
+        );
+        // The same for a target's addresses: the answering resolver's addresses are used.
+        let mut silent_addresses = srv(SIP).target(SIP, 5061, &["193.99.144.80"]).addresses_also("192.0.2.54:53", &["193.99.144.81"]);
+        silent_addresses.targets[0].address_answers[0].answer = Err(D::Refused);
+        let t = &silent_addresses.targets[0];
+        assert_eq!(t.addresses().unwrap(), &["193.99.144.81".parse::<std::net::IpAddr>().unwrap()][..]);
+        assert!(peer().check(&silent_addresses, N::TargetResolves).unwrap().passed);
+        let f = peer().check(&silent_addresses, N::ResolversAgree).unwrap();
+        assert_eq!(f.reason, Some(Reason::Refused));
+        // Every resolver silent: nothing answered, the first one's failure stands.
+        let all = Facts::test().srv_failure(D::Timeout);
+        assert_eq!(peer().check(&all, N::SrvPresent).unwrap().reason, Some(Reason::Timeout));
+        // An answer that says something about the name (NXDOMAIN) is an answer, compared.
+        let nx = Facts::test().srv_failure(D::Nxdomain).srv_also("192.0.2.54:53", &[(SIP, 5061)]);
+        assert_eq!(peer().check(&nx, N::SrvPresent).unwrap().reason, Some(Reason::Nxdomain));
     }
 
     #[test]

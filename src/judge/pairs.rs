@@ -93,16 +93,20 @@ fn breaks_outbound(f: &Finding) -> bool {
         && (f.severity == Severity::Critical || f.check == CheckName::SipOptions)
 }
 
-/// A partner's side as one vantage saw it (outbound: `Ok` carries `client_cert_accepted`).
+/// A partner's side as one vantage saw it. Outbound is broken by any finding that breaks it,
+/// and ready only on evidence: an edge reached and judged, its acceptance of our client
+/// certificate known (`client_cert_accepted` judged, which `Ok` carries). Nothing looked at
+/// (resolvers or proxy down, no route, no turn) or acceptance unknown (TLS 1.3 without a SIP
+/// answer): `None`, never ready.
 fn side(v: &VantageReport) -> Side<'_> {
-    let outbound =
-        (!v.findings.is_empty()).then(|| match v.findings.iter().find(|f| breaks_outbound(f)) {
-            Some(f) => Err(f),
-            None => Ok(v
-                .findings
-                .iter()
-                .find(|f| f.check == CheckName::ClientCertAccepted)),
-        });
+    let outbound = match v.findings.iter().find(|f| breaks_outbound(f)) {
+        Some(f) => Some(Err(f)),
+        None => v
+            .findings
+            .iter()
+            .find(|f| f.check == CheckName::ClientCertAccepted)
+            .map(|f| Ok(Some(f))),
+    };
     let inbound = v
         .findings
         .iter()
@@ -252,7 +256,7 @@ pub fn all_ready(pairs: &[Pair]) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::{EndpointFacts as E, Facts, PeerAlert};
+    use crate::facts::{Blind, EndpointFacts as E, Facts, PeerAlert};
     use crate::judge::test_facts::{DAY, Judge, NOW, TestPki, at};
 
     const SIP: &str = "sip.kanzlei.de";
@@ -283,6 +287,11 @@ mod tests {
         let judge = || Judge::peer().trusting(pki.trust()).client_cert(pki.chain("edge.zahnfee.de", VALID, (true, true), false));
         let serving = |eku| E::serving("193.99.144.80:5061", pki.chain(SIP, VALID, eku, false)).sip(Ok(200));
         let report = |e: E| judge().report(vec![("inside", false, at(e))]);
+        let blind = |b| {
+            let mut e = E::refused("193.99.144.80:5061", Reason::ConnectError);
+            e.blind = Some(b);
+            e
+        };
         let cases: Vec<(&str, DomainReport, Vec<Row<'_>>)> = vec![
             ("both ways", report(serving((true, true)).asked(true)),
                 vec![("inside", "outbound", true, None), ("inside", "inbound", true, None)]),
@@ -294,6 +303,12 @@ mod tests {
                 vec![("inside", "outbound", false, Some(Reason::Timeout)), ("inside", "inbound", true, None)]),
             ("nothing reachable: no certificate, no inbound verdict", report(E::refused("193.99.144.80:5061", Reason::ConnectionRefused)),
                 vec![("inside", "outbound", false, Some(Reason::ConnectionRefused))]),
+            // No evidence, no verdict: the DNS checks pass, but no edge was looked at.
+            ("proxy down: nothing looked at, no outbound verdict", report(blind(Blind::ProxyDown)), vec![]),
+            // TLS 1.3 refuses a client certificate after the handshake: without a SIP answer
+            // their acceptance of ours is unknown, so is outbound readiness.
+            ("TLS 1.3, asked for our certificate, no SIP exchange", report(E::serving("193.99.144.80:5061", pki.chain(SIP, VALID, (true, true), false)).asked(true)),
+                vec![("inside", "inbound", true, None)]),
         ];
         for (case, report, want) in cases {
             let pairs = ready(&report, None);

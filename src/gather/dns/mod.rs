@@ -176,8 +176,11 @@ impl Resolvers {
         });
         let (v4, v6) = tokio::join!(v4, v6);
         let mut alias = None;
-        if let (Some((a, a_alias)), Some((b, b_alias))) = (v4.first(), v6.first())
-            && (a.answer.is_ok() || b.answer.is_ok())
+        // The first resolver with data is the one whose view the probe goes on with.
+        if let Some(((a, a_alias), (_, b_alias))) = v4
+            .iter()
+            .zip(&v6)
+            .find(|((a, _), (b, _))| a.answer.is_ok() || b.answer.is_ok())
         {
             let seen = if a.answer.is_ok() { a_alias } else { b_alias };
             alias = Some(seen.clone());
@@ -223,13 +226,10 @@ impl Resolvers {
         (answers, alias)
     }
 
-    /// The CNAME at `name` according to the first resolver, if it is an alias.
+    /// The CNAME at `name` according to the first answering resolver, if it is an alias.
     pub async fn cname(&self, name: &str) -> Option<String> {
-        if self.resolvers.is_empty() {
-            return None;
-        }
-        let (answer, _) = self
-            .lookup(0, name, RecordType::CNAME, |d| match d {
+        let (answer, _, _) = self
+            .lookup_answering(name, RecordType::CNAME, |d| match d {
                 RData::CNAME(c) => Some(host(&c.0)),
                 _ => None,
             })
@@ -266,7 +266,8 @@ impl Resolvers {
         futures::future::join_all(asks).await
     }
 
-    /// Records of any type from the first resolver (for the Microsoft 365 evidence lookups),
+    /// Records of any type from the first answering resolver (for the Microsoft 365 evidence
+    /// lookups; see [`Resolvers::first_seen`]),
     /// and how many the answer had when it had more than [`MAX_RECORDS`].
     pub async fn first<T>(
         &self,
@@ -286,10 +287,63 @@ impl Resolvers {
         rtype: RecordType,
         pick: impl Fn(&RData) -> Option<T>,
     ) -> (Result<Vec<T>, DnsFailure>, Option<String>, Option<usize>) {
-        if self.resolvers.is_empty() {
-            return (Err(DnsFailure::Error), None, None);
+        self.lookup_answering(name, rtype, pick).await
+    }
+
+    /// Asks the resolvers in order until one answers: a resolver that does not (timeout,
+    /// network error, REFUSED) is the vantage's trouble, and the next one is asked. One known
+    /// silent in this probe already is skipped unless it is the last. Every one silent: the
+    /// first failure.
+    async fn lookup_answering<T>(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        pick: impl Fn(&RData) -> Option<T>,
+    ) -> (Result<Vec<T>, DnsFailure>, Option<String>, Option<usize>) {
+        let mut first_failure = None;
+        let last = self.resolvers.len().saturating_sub(1);
+        for i in 0..self.resolvers.len() {
+            if i < last && self.known_silent(i) {
+                continue;
+            }
+            let seen = self.lookup_seen(i, name, rtype, &pick).await;
+            match &seen.0 {
+                Err(e) if e.maybe_ours() => {
+                    first_failure.get_or_insert(seen);
+                }
+                _ => return seen,
+            }
         }
-        self.lookup_seen(0, name, rtype, pick).await
+        first_failure.unwrap_or((Err(DnsFailure::Error), None, None))
+    }
+
+    /// Whether resolver `i` left a question of this probe unanswered (timeout, network error).
+    fn known_silent(&self, i: usize) -> bool {
+        self.silence(i).is_some()
+    }
+
+    /// How resolver `i` failed to answer a question of this probe, if it did.
+    fn silence(&self, i: usize) -> Option<DnsFailure> {
+        let Asked(asked) = self.asked.as_ref()?;
+        let asked = asked.lock().unwrap_or_else(|e| e.into_inner());
+        asked
+            .iter()
+            .find_map(|((j, _), answer)| match answer.get() {
+                Some(Err(e)) if *j == i && e.maybe_ours() => Some(*e),
+                _ => None,
+            })
+    }
+
+    /// Per resolver, the failure to give instead of asking: a resolver silent earlier in this
+    /// probe is not waited for again while another one has answered every question so far
+    /// (a dead first resolver must not eat the probe's deadline at every step).
+    fn skips(&self) -> Vec<Option<DnsFailure>> {
+        let silences: Vec<Option<DnsFailure>> =
+            (0..self.resolvers.len()).map(|i| self.silence(i)).collect();
+        if silences.iter().all(Option::is_some) {
+            return vec![None; silences.len()];
+        }
+        silences
     }
 
     /// [`Resolvers::each`], with the CNAME at `name` each answer showed.
@@ -299,12 +353,13 @@ impl Resolvers {
         rtype: RecordType,
         pick: impl Fn(&RData) -> Option<T> + Copy,
     ) -> Vec<(ResolverAnswer<Vec<T>>, Option<String>)> {
-        let lookups = self
-            .resolvers
-            .iter()
-            .enumerate()
-            .map(|(i, (label, _))| async move {
-                let (answer, alias, total) = self.lookup_seen(i, name, rtype, pick).await;
+        let skips = self.skips();
+        let lookups = self.resolvers.iter().enumerate().zip(skips).map(
+            |((i, (label, _)), skip)| async move {
+                let (answer, alias, total) = match skip {
+                    Some(e) => (Err(e), None, None),
+                    None => self.lookup_seen(i, name, rtype, pick).await,
+                };
                 (
                     ResolverAnswer {
                         total,
@@ -313,7 +368,8 @@ impl Resolvers {
                     },
                     alias,
                 )
-            });
+            },
+        );
         futures::future::join_all(lookups).await
     }
 
@@ -350,18 +406,20 @@ impl Resolvers {
         rtype: RecordType,
         pick: impl Fn(&RData) -> Option<T> + Copy,
     ) -> Vec<ResolverAnswer<Vec<T>>> {
-        let lookups = self
-            .resolvers
-            .iter()
-            .enumerate()
-            .map(|(i, (label, _))| async move {
-                let (answer, total) = self.lookup(i, name, rtype, pick).await;
+        let skips = self.skips();
+        let lookups = self.resolvers.iter().enumerate().zip(skips).map(
+            |((i, (label, _)), skip)| async move {
+                let (answer, total) = match skip {
+                    Some(e) => (Err(e), None),
+                    None => self.lookup(i, name, rtype, pick).await,
+                };
                 ResolverAnswer {
                     total,
                     resolver: label.clone(),
                     answer,
                 }
-            });
+            },
+        );
         futures::future::join_all(lookups).await
     }
 }
@@ -440,11 +498,15 @@ pub fn host(name: &Name) -> String {
     name.to_ascii().trim_end_matches('.').to_ascii_lowercase()
 }
 
-/// The first resolver's answer of a per-resolver list.
+/// The first answering resolver's answer of a per-resolver list ([`crate::facts::answering`]).
 pub fn first_answer<T>(answers: Vec<ResolverAnswer<Vec<T>>>) -> Result<Vec<T>, DnsFailure> {
+    let used = answers
+        .iter()
+        .position(|a| !crate::facts::silent(a))
+        .unwrap_or(0);
     answers
         .into_iter()
-        .next()
+        .nth(used)
         .map(|a| a.answer)
         .unwrap_or(Err(DnsFailure::Error))
 }
