@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, timeout_at};
 
 use super::message::{self, Ids, MAX_RESPONSE_BYTES};
-use crate::facts::{Reason, SipFacts};
+use crate::facts::{Reason, SipFacts, SipPlatform};
 
 /// The connection went away with the transaction unanswered (after answering others): the
 /// caller may try another connection.
@@ -52,13 +52,24 @@ pub(crate) async fn transact(
             fail(Reason::Timeout, detail)
         }
         Ok(Err(_)) | Ok(Ok(Answer::Gone)) => return Err(Gone),
-        Ok(Ok(Answer::Final(code, status_line, server))) => SipFacts {
-            status: Ok(code),
-            duration_seconds: start.elapsed().as_secs_f64(),
-            detail: status_line,
-            server,
-            alert: None,
-        },
+        Ok(Ok(Answer::Final(code, headers))) => {
+            let platform = headers.server.as_deref().map(|server| {
+                let source = headers
+                    .diagnostics
+                    .as_ref()
+                    .and_then(|d| d.source.as_deref());
+                SipPlatform::of(server, source)
+            });
+            SipFacts {
+                status: Ok(code),
+                duration_seconds: start.elapsed().as_secs_f64(),
+                detail: headers.status_line,
+                server: headers.server,
+                platform,
+                diagnostics: headers.diagnostics,
+                alert: None,
+            }
+        }
         Ok(Ok(Answer::Fail(reason, detail))) => fail(reason, detail),
         Ok(Ok(Answer::Refused(alert, detail))) => SipFacts {
             alert: Some(alert),
@@ -74,6 +85,8 @@ pub(crate) fn failed(start: StdInstant, reason: Reason, detail: String) -> SipFa
         duration_seconds: start.elapsed().as_secs_f64(),
         detail,
         server: None,
+        platform: None,
+        diagnostics: None,
         alert: None,
     }
 }
@@ -93,6 +106,8 @@ where
             duration_seconds: 0.0,
             detail: "the peer closed the connection without answering".into(),
             server: None,
+            platform: None,
+            diagnostics: None,
             alert: None,
         },
     };
@@ -158,8 +173,8 @@ pub(crate) struct Txn {
 }
 
 enum Answer {
-    /// The final status code, status line and responding server.
-    Final(u16, String, Option<String>),
+    /// The final status code and the response's headers.
+    Final(u16, Box<message::Headers>),
     Fail(Reason, String),
     /// The peer ended the TLS session with an alert refusing a client certificate.
     Refused(crate::facts::PeerAlert, String),
@@ -314,7 +329,7 @@ fn dispatch(
                 .as_deref()
                 .is_some_and(|c| c.split_whitespace().eq(["1", "OPTIONS"]));
         let answer = if matches {
-            Answer::Final(code, headers.status_line, headers.server)
+            Answer::Final(code, Box::new(headers))
         } else {
             Answer::Fail(
                 Reason::Mismatch,

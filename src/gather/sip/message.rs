@@ -3,7 +3,7 @@
 //! the checks use. Pure functions of bytes (bounded: nothing here allocates more than the
 //! input it is given), so the fuzz target drives them directly.
 
-use crate::facts::hex;
+use crate::facts::{MsDiagnostics, hex};
 
 /// At most this much is read from a peer, however much it sends.
 pub const MAX_RESPONSE_BYTES: usize = 16 * 1024;
@@ -102,6 +102,8 @@ pub struct Headers {
     pub status_line: String,
     /// `Server` (or, failing that, `User-Agent`), cut to 128 characters.
     pub server: Option<String>,
+    /// `ms-diagnostics` (or, failing that, `ms-diagnostics-public`).
+    pub diagnostics: Option<MsDiagnostics>,
 }
 
 /// Parses `SIP/2.0 CODE reason` and the headers checks need (compact forms included).
@@ -132,6 +134,10 @@ pub fn parse_response(head: &str) -> Option<(u16, Headers)> {
                 h.server = Some(value.chars().take(128).collect())
             }
             "cseq" => h.cseq = Some(value),
+            "ms-diagnostics" => h.diagnostics = ms_diagnostics(&value).or(h.diagnostics),
+            "ms-diagnostics-public" if h.diagnostics.is_none() => {
+                h.diagnostics = ms_diagnostics(&value)
+            }
             "via" | "v" if h.branch.is_none() => {
                 // The first value of a comma-separated Via header is the topmost.
                 h.branch = value
@@ -148,6 +154,89 @@ pub fn parse_response(head: &str) -> Option<(u16, Headers)> {
         }
     }
     Some((code, h))
+}
+
+/// Parses an `ms-diagnostics` value, `CODE;reason="...";source="..."` (more parameters
+/// ignored; quoted values may hold `;` and `\"`); `None` without a numeric code.
+pub fn ms_diagnostics(value: &str) -> Option<MsDiagnostics> {
+    let mut params = split_params(value);
+    let code = params.next()?.trim();
+    // Codes are at most five digits; a longer number is not one.
+    let code: u32 = Some(code)
+        .filter(|c| (1..=5).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_digit()))?
+        .parse()
+        .ok()?;
+    let (mut reason, mut source) = (String::new(), None);
+    for p in params {
+        let Some((name, v)) = p.split_once('=') else {
+            continue;
+        };
+        match name.trim().to_ascii_lowercase().as_str() {
+            "reason" => reason = clean(&unquote(v), MsDiagnostics::MAX_REASON),
+            "source" => source = Some(clean(&unquote(v), 128)),
+            _ => {}
+        }
+    }
+    Some(MsDiagnostics {
+        code,
+        reason,
+        source,
+    })
+}
+
+/// The `;`-separated parts of a header value, quotes respected.
+fn split_params(value: &str) -> impl Iterator<Item = &str> {
+    let mut quoted = false;
+    let mut escaped = false;
+    let mut start = 0;
+    let mut cuts = Vec::new();
+    for (i, c) in value.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            ';' if !quoted => {
+                cuts.push((start, i));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    cuts.push((start, value.len()));
+    cuts.into_iter().map(move |(a, b)| &value[a..b])
+}
+
+/// A parameter value without its quotes and quoted-pair backslashes.
+fn unquote(v: &str) -> String {
+    let v = v.trim();
+    let Some(inner) = v.strip_prefix('"') else {
+        return v.to_string();
+    };
+    let inner = inner.strip_suffix('"').unwrap_or(inner);
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        out.push(if c == '\\' {
+            chars.next().unwrap_or(c)
+        } else {
+            c
+        });
+    }
+    out
+}
+
+/// At most `max` characters of `s`, control characters written as `\u{..}` escapes so that
+/// no view prints a peer's terminal codes.
+fn clean(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max));
+    for c in s.chars().take(max) {
+        if c.is_control() {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn content_length(head: &str) -> usize {
@@ -179,6 +268,34 @@ mod tests {
         assert_eq!(h.cseq.as_deref(), Some("1 OPTIONS"));
         assert!(parse_response("HTTP/1.1 200 OK").is_none());
         assert!(parse_response("SIP/2.0 999 Nope").is_none());
+    }
+
+    #[test]
+    fn ms_diagnostics_give_code_reason_and_source() {
+        let head = "SIP/2.0 403 Forbidden\r\nms-diagnostics: 1034;reason=\"Previous hop; \\\"federated\\\" peer\";source=\"sip.partner.example\";Domain=\"x\"";
+        let (_, h) = parse_response(head).unwrap();
+        assert_eq!(
+            h.diagnostics,
+            Some(MsDiagnostics {
+                code: 1034,
+                reason: "Previous hop; \"federated\" peer".into(),
+                source: Some("sip.partner.example".into()),
+            })
+        );
+        // The public variant counts when the private one is absent; no code, no diagnostics.
+        let (_, h) =
+            parse_response("SIP/2.0 480 X\r\nms-diagnostics-public: 1047;reason=\"TLS\"").unwrap();
+        assert_eq!(
+            h.diagnostics.map(|d| (d.code, d.reason)),
+            Some((1047, "TLS".into()))
+        );
+        assert_eq!(ms_diagnostics("reason=\"x\""), None);
+        assert_eq!(ms_diagnostics("12345678;reason=x"), None);
+        // Bounded and escaped: a terminal code is shown, not obeyed.
+        let long = format!("1;reason=\"\u{1b}[31m{}\"", "a".repeat(10_000));
+        let d = ms_diagnostics(&long).unwrap();
+        assert!(d.reason.starts_with("\\u{1b}[31m"), "{}", d.reason);
+        assert!(d.reason.chars().count() <= MsDiagnostics::MAX_REASON + 8);
     }
 
     #[test]
