@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::{check, probe_lab, value};
 use sipfed_exporter::judge::DomainReport;
-use sipfed_exporter::lab::{Behavior, Lab, LeafSpec, Signer, SipMode};
+use sipfed_exporter::lab::{Behavior, LAB_DIAGNOSTICS, Lab, LeafSpec, Signer, SipMode};
 
 fn good(name: &str) -> LeafSpec {
     LeafSpec::good(name)
@@ -614,6 +614,41 @@ async fn sip_options_answers_and_faults() {
         ),
         Some(0.0)
     );
+}
+
+/// An edge that refuses us says why in `ms-diagnostics`: the code is exported per endpoint
+/// (and only where an answer carried one); its port still speaks SIP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ms_diagnostics_are_kept_and_exported() {
+    let lab = Lab::start().await.unwrap();
+    let modes = [
+        ("diagnosed.example", SipMode::AllowFrom(&["friend.example"])),
+        ("plain.example", SipMode::Answer(200)),
+    ];
+    let mut domains = String::new();
+    for (d, mode) in modes {
+        domains.push_str(&common::peer(d));
+        tls_domain(&lab, d, good(&format!("sip.{d}")), mode).await;
+    }
+    let (m, results) = probe_lab(&lab, "", &domains).await;
+    expect(
+        &m,
+        &results,
+        &[("diagnosed.example", "sip_options", 1.0, None)],
+    );
+    let diagnostics = |d| value(&m, "sipfed_sip_ms_diagnostics_code", &[("domain", d)]);
+    assert_eq!(
+        diagnostics("diagnosed.example"),
+        Some(f64::from(LAB_DIAGNOSTICS))
+    );
+    assert_eq!(diagnostics("plain.example"), None);
+    let report = results
+        .iter()
+        .find(|r| r.domain == "diagnosed.example")
+        .unwrap();
+    let json = serde_json::to_string(&report.vantages[0].facts).unwrap();
+    assert!(json.contains(r#""diagnostics":{"code":1034,"reason":"Federation with the domain is not allowed","source":"edge.lab"}"#), "{json}");
+    assert!(json.contains(r#""platform":{"kind":"skype_for_business","product":"Skype for Business Server 2015","version":"6.0"}"#), "{json}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

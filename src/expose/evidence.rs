@@ -510,6 +510,16 @@ fn endpoint_lines(
         if let Some(server) = &sip.server {
             out.push(line(3, "sip_server", "Responding server", server.clone()));
         }
+        if let Some(p) = &sip.platform {
+            out.push(line(3, "sip_platform", "Platform", p.describe()));
+        }
+        if let Some(d) = &sip.diagnostics {
+            let mut text = format!("{} {}", d.code, d.reason);
+            if let Some(source) = &d.source {
+                text.push_str(&format!(" (from {source})"));
+            }
+            out.push(line(3, "sip_ms_diagnostics", "ms-diagnostics", text));
+        }
     }
 }
 
@@ -754,6 +764,8 @@ mod tests {
                         duration_seconds: 0.004,
                         detail: "SIP/2.0 200 OK".into(),
                         server: Some("XPhone Connect Server".into()),
+                        platform: Some(crate::facts::SipPlatform::XPhone),
+                        diagnostics: None,
                         alert: None,
                     }),
                     blind: None,
@@ -1024,6 +1036,26 @@ mod tests {
         assert!(!sip_failed(Ok(200)));
         assert!(!sip_failed(Ok(405)));
         assert!(sip_failed(Err(Reason::NotSip)));
+    }
+
+    /// The answer's platform and `ms-diagnostics` are shown with it.
+    #[test]
+    fn sip_server_platform_and_ms_diagnostics_are_shown() {
+        let mut f = healthy();
+        let sip = f.targets[0].endpoints[0].sip.as_mut().unwrap();
+        sip.diagnostics = Some(crate::facts::MsDiagnostics {
+            code: 1034,
+            reason: "Previous hop federated peer did not report diagnostic information".into(),
+            source: Some("sip.partner.example".into()),
+        });
+        let lines = facts_lines(&f, NOW);
+        assert_eq!(find(&lines, "sip_platform")[0].text, "XPhone Connect");
+        assert_eq!(
+            find(&lines, "sip_ms_diagnostics")[0].text,
+            "1034 Previous hop federated peer did not report diagnostic information (from sip.partner.example)"
+        );
+        f.targets[0].endpoints[0].sip.as_mut().unwrap().diagnostics = None;
+        assert!(find(&facts_lines(&f, NOW), "sip_ms_diagnostics").is_empty());
     }
 
     #[test]

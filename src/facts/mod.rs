@@ -9,6 +9,7 @@ mod address;
 mod cert;
 mod m365;
 mod revocation;
+mod sip;
 
 pub use address::{is_forbidden, is_global, may_connect};
 pub use cert::{
@@ -22,6 +23,7 @@ pub use revocation::{
     CertRevocation, CertState, Evidence, EvidenceFailure, RevocationFacts, Source, Status,
     reason_name,
 };
+pub use sip::{MsDiagnostics, SipPlatform};
 
 /// Everything one probe of one domain from one vantage learned before its deadline.
 #[derive(Debug, Clone, Serialize, Default)]
@@ -459,6 +461,12 @@ pub struct SipFacts {
     /// The responding software (`Server`, else `User-Agent` header), at most 128 characters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
+    /// The platform `server` names (`None` without a `Server`/`User-Agent` header).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<SipPlatform>,
+    /// The answer's `ms-diagnostics` header, when it carried one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<MsDiagnostics>,
     /// The TLS alert that ended the session before an answer, when it is one that refuses a
     /// client certificate (TLS 1.3 refuses ours after the handshake, on the first read).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -31,7 +31,7 @@ use tokio::time::{Instant, timeout, timeout_at};
 use super::identity::Identity;
 use super::proxy::{self, ProxyError};
 use super::revocation::Revocations;
-use super::sip::{self, Users};
+use super::sip::{self, connection::Queue};
 use super::vantage::VantageClient;
 use crate::facts::{Blind, CertFacts, Reason, RevocationFacts, SipFacts, TlsFacts, TlsFailure};
 
@@ -116,7 +116,7 @@ pub struct Edge {
     pub blind: Option<Blind>,
     dial: Arc<Dial>,
     /// The open connection's transaction queue (`None` without SIP or once it is gone).
-    conn: tokio::sync::Mutex<Option<sip::Queue>>,
+    conn: tokio::sync::Mutex<Option<Queue>>,
 }
 
 impl Edges {
@@ -234,7 +234,7 @@ struct Opened {
     chain: Arc<[CertFacts]>,
     stapled: Option<Vec<u8>>,
     blind: Option<Blind>,
-    conn: Option<sip::Queue>,
+    conn: Option<Queue>,
     /// Where the look's time ends (revocation evidence is fetched before it).
     deadline: Instant,
 }
@@ -306,7 +306,11 @@ impl Dial {
             && let Some(stream) = hs.stream
         {
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(sip::serve(stream, rx, permit, self.users.clone()));
+            let held = Held {
+                turn: permit,
+                users: self.users.clone(),
+            };
+            tokio::spawn(sip::connection::serve(stream, rx, held));
             out.conn = Some(tx);
         }
         out
@@ -344,7 +348,7 @@ impl Edge {
     /// Waiting for a turn or another probe's reconnect extends `deadline`.
     pub async fn options(&self, domain: &str, mut deadline: Instant) -> Option<SipFacts> {
         let start = StdInstant::now();
-        let fail = |reason, detail| sip::failed(start, reason, detail);
+        let fail = |reason, detail| sip::connection::failed(start, reason, detail);
         // A connection the peer closed after answering others is reopened once.
         for _ in 0..2 {
             let waiting = Instant::now();
@@ -379,10 +383,10 @@ impl Edge {
                 }
             };
             deadline += waiting.elapsed();
-            match sip::transact(&sender, domain, deadline).await {
+            match sip::connection::transact(&sender, domain, deadline).await {
                 Ok(facts) => return Some(facts),
                 // The connection went away with the transaction unanswered: reopen once.
-                Err(sip::Gone) => self.forget(&sender).await,
+                Err(sip::connection::Gone) => self.forget(&sender).await,
             }
         }
         Some(fail(
@@ -394,11 +398,87 @@ impl Edge {
 
 impl Edge {
     /// Drops `sender`'s connection from the edge, unless another probe replaced it already.
-    async fn forget(&self, sender: &sip::Queue) {
+    async fn forget(&self, sender: &Queue) {
         let mut conn = self.conn.lock().await;
         if conn.as_ref().is_some_and(|c| c.same_channel(sender)) {
             *conn = None;
         }
+    }
+}
+
+/// The probes in flight that may still send OPTIONS on an edge's connection.
+#[derive(Default)]
+pub(crate) struct Users {
+    count: AtomicUsize,
+    /// Notified when the count drops to zero: the connection may give its turn away at once.
+    none: Notify,
+}
+
+impl Users {
+    pub(crate) fn one() -> Arc<Users> {
+        let users = Arc::new(Users::default());
+        users.count.store(1, Ordering::Relaxed);
+        users
+    }
+
+    pub(crate) fn join(&self) {
+        self.count.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn leave(&self) {
+        if self.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.none.notify_one();
+        }
+    }
+
+    /// Whether no probe uses the edge now.
+    pub(crate) fn none(&self) -> bool {
+        self.count.load(Ordering::Acquire) == 0
+    }
+
+    /// Resolves when the last user has gone (at once if it went since the last call).
+    pub(crate) async fn gone(&self) {
+        self.none.notified().await
+    }
+}
+
+/// What an edge's connection holds while it is open: its turn at the address.
+pub(crate) trait Turn: Send + 'static {
+    /// Whether another connection waits for this turn.
+    fn wanted(&self) -> bool;
+
+    /// Resolves when another connection starts to wait (a wait that starts after this call
+    /// returned is never missed).
+    fn asked(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+}
+
+/// What an edge's open connection holds: its turn at the address, given away as soon as no
+/// probe uses the edge while another connection waits for it, and the probes using it.
+struct Held<T: Turn> {
+    turn: T,
+    users: Arc<Users>,
+}
+
+impl<T: Turn> sip::connection::Hold for Held<T> {
+    fn unused(&self) -> bool {
+        self.users.none()
+    }
+
+    fn release(&self) -> bool {
+        self.users.none() && self.turn.wanted()
+    }
+
+    fn changed(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        // Asked for before it is awaited, so a wait that starts meanwhile is not missed; the
+        // users' notification keeps a permit.
+        let asked = self.turn.asked();
+        let users = &*self.users;
+        Box::pin(async move {
+            tokio::select! {
+                _ = asked => {}
+                _ = users.gone() => {}
+            }
+        })
     }
 }
 
@@ -479,7 +559,7 @@ impl AddressLimiter {
     }
 }
 
-impl sip::Turn for AddressPermit {
+impl Turn for AddressPermit {
     fn wanted(&self) -> bool {
         self.turns.waiting.load(Ordering::Acquire) > 0
     }
@@ -507,6 +587,7 @@ impl Drop for AddressPermit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// A listener that accepts and closes every connection (a look fails at once).
     async fn closing_edge() -> SocketAddr {
@@ -550,5 +631,140 @@ mod tests {
         let _ = look(false).await;
         let _ = look(true).await;
         assert_eq!((edges.looks(), edges.kept()), (3, 1));
+    }
+
+    /// Reads one request's head on the peer's side of a pipe; `None` if it closed first.
+    async fn read_request(server: &mut tokio::io::DuplexStream) -> Option<String> {
+        let mut request = Vec::new();
+        let mut chunk = [0u8; 512];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            match server.read(&mut chunk).await {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => request.extend_from_slice(&chunk[..n]),
+            }
+        }
+        Some(String::from_utf8_lossy(&request).into_owned())
+    }
+
+    /// The value of the header line starting with `prefix` in a request's text.
+    fn header(text: &str, prefix: &str) -> String {
+        text.split("\r\n")
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// A turn whose `wanted` the test sets, asking with `Notify::notify_waiters` as the
+    /// address limiter does.
+    #[derive(Clone, Default)]
+    struct Wanted(Arc<std::sync::atomic::AtomicBool>, Arc<Notify>);
+
+    impl Wanted {
+        fn ask(&self) {
+            self.0.store(true, Ordering::Relaxed);
+            self.1.notify_waiters();
+        }
+    }
+
+    impl Turn for Wanted {
+        fn wanted(&self) -> bool {
+            self.0.load(Ordering::Relaxed)
+        }
+
+        fn asked(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+            let mut asked = Box::pin(self.1.notified());
+            asked.as_mut().enable();
+            asked
+        }
+    }
+
+    /// Runs one transaction on a served connection whose peer answers 200, then lets its only
+    /// user go; returns whether the connection was still open 1 ms (virtual) later, and
+    /// whether it was closed `LINGER` later.
+    async fn open_after_last_user(wanted: bool) -> (bool, bool) {
+        let turn = Wanted::default();
+        if wanted {
+            turn.ask();
+        }
+        let (open, conn, peer, _sender) = served_until_last_user_left(turn).await;
+        let closed = !open
+            || tokio::time::timeout(sip::connection::LINGER, conn)
+                .await
+                .is_ok();
+        peer.abort();
+        (open, closed)
+    }
+
+    /// Serves one answered transaction with `turn`, lets its only user go and waits 1 ms
+    /// (virtual): whether the connection is still open, its task, the peer's, and the
+    /// connection's queue (the edge keeps it: dropping it ends the connection).
+    async fn served_until_last_user_left(
+        turn: Wanted,
+    ) -> (
+        bool,
+        tokio::task::JoinHandle<()>,
+        tokio::task::JoinHandle<()>,
+        Queue,
+    ) {
+        let (client, mut server) = tokio::io::duplex(4096);
+        let peer = tokio::spawn(async move {
+            let Some(text) = read_request(&mut server).await else {
+                return;
+            };
+            let id = header(&text, "Call-ID: ");
+            let branch = text
+                .split("\r\n")
+                .find_map(|l| l.split("branch=").nth(1))
+                .unwrap_or_default()
+                .to_string();
+            let answer = format!(
+                "SIP/2.0 200 OK\r\nVia: SIP/2.0/TLS x;branch={branch}\r\nCall-ID: {id}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+            );
+            let _ = server.write_all(answer.as_bytes()).await;
+            // Keep the connection open from the peer's side.
+            std::future::pending::<()>().await;
+        });
+        let users = Users::one();
+        let (sender, rx) = mpsc::unbounded_channel();
+        let held = Held {
+            turn,
+            users: users.clone(),
+        };
+        let conn = tokio::spawn(sip::connection::serve(client, rx, held));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let facts = match sip::connection::transact(&sender, "zahnfee.de", deadline).await {
+            Ok(f) => f,
+            Err(sip::connection::Gone) => panic!("the connection went away"),
+        };
+        assert_eq!(facts.status, Ok(200), "{}", facts.detail);
+        users.leave();
+        let mut conn = conn;
+        let open = tokio::time::timeout(Duration::from_millis(1), &mut conn)
+            .await
+            .is_err();
+        (open, conn, peer, sender)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wanted_turn_is_given_away_when_the_last_user_leaves() {
+        // Another connection waits for the address: no lingering.
+        assert_eq!(open_after_last_user(true).await, (false, true));
+        // Nobody waits: the connection lingers for probes that may still come, then closes.
+        assert_eq!(open_after_last_user(false).await, (true, true));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lingering_connection_gives_its_turn_away_when_asked() {
+        let turn = Wanted::default();
+        let (open, mut conn, peer, _sender) = served_until_last_user_left(turn.clone()).await;
+        assert!(open);
+        // Another connection starts to wait well within the linger.
+        turn.ask();
+        let closed = tokio::time::timeout(Duration::from_millis(1), &mut conn).await;
+        peer.abort();
+        assert!(
+            closed.is_ok(),
+            "still open 1 ms after the turn was asked for"
+        );
     }
 }

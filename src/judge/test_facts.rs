@@ -315,6 +315,8 @@ impl EndpointFacts {
                 Err(r) => format!("no SIP response ({})", r.as_str()),
             },
             server: None,
+            platform: None,
+            diagnostics: None,
             alert: None,
         });
         self

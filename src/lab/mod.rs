@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use dns::{Fault, Zone};
-pub use peer::{Behavior, Peer, SipMode};
+pub use peer::{Behavior, LAB_DIAGNOSTICS, Peer, SipMode};
 pub use pki::{Leaf, LeafSpec, Pki, Signer};
 pub use revocation::{Answer, RevocationCa};
 

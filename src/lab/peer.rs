@@ -90,6 +90,11 @@ pub enum SipMode {
     /// A proxy named like this: answers 482 Loop Detected when a Via header carries its own
     /// name (RFC 3261 §16.3), 200 otherwise.
     Proxy(&'static str),
+    /// A Skype for Business edge with an allow list of `From` domains: 200 to a request from
+    /// one of them, else 403 with `ms-diagnostics: 1034` ([`LAB_DIAGNOSTICS`]); `Server:
+    /// RTC/6.0`. Every request on the connection, each on its own; the domains are recorded
+    /// in [`Peer::from_seen`].
+    AllowFrom(&'static [&'static str]),
 }
 
 /// A running peer.
@@ -99,7 +104,13 @@ pub struct Peer {
     pub client_cert_seen: Arc<AtomicBool>,
     /// TLS handshakes completed (TLS behaviours only).
     pub handshakes: Arc<AtomicU32>,
+    /// The domains of the `From` headers of the OPTIONS requests answered by
+    /// [`SipMode::AllowFrom`], in order (at most [`FROM_SEEN`]).
+    pub from_seen: Arc<std::sync::Mutex<Vec<String>>>,
 }
+
+/// How many `From` domains a peer remembers.
+pub const FROM_SEEN: usize = 256;
 
 static NEXT: AtomicU32 = AtomicU32::new(1);
 
@@ -121,6 +132,7 @@ pub async fn spawn(
 ) -> std::io::Result<Peer> {
     let client_cert_seen = Arc::new(AtomicBool::new(false));
     let handshakes = Arc::new(AtomicU32::new(0));
+    let from_seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let (listener, address) = loop {
         let ip = next_loopback();
         if let Behavior::Refuse = behavior {
@@ -148,6 +160,7 @@ pub async fn spawn(
             address,
             client_cert_seen,
             handshakes,
+            from_seen,
         });
     };
     let tls_server = match &behavior {
@@ -208,6 +221,7 @@ pub async fn spawn(
                 sip,
                 seen: client_cert_seen.clone(),
                 handshakes: handshakes.clone(),
+                from_seen: from_seen.clone(),
             }
         }
         (Behavior::CloseAfterServerHello { .. }, Some(acceptor)) => {
@@ -228,6 +242,7 @@ pub async fn spawn(
         address,
         client_cert_seen,
         handshakes,
+        from_seen,
     })
 }
 
@@ -238,6 +253,7 @@ enum Conn {
         sip: SipMode,
         seen: Arc<AtomicBool>,
         handshakes: Arc<AtomicU32>,
+        from_seen: Arc<std::sync::Mutex<Vec<String>>>,
     },
     Hang,
     CloseMidHandshake,
@@ -353,6 +369,7 @@ async fn serve(mut stream: TcpStream, conn: &Conn) {
             sip,
             seen,
             handshakes,
+            from_seen,
         } => {
             let Ok(mut tls) = acceptor.accept(stream).await else {
                 return;
@@ -367,9 +384,23 @@ async fn serve(mut stream: TcpStream, conn: &Conn) {
                 seen.store(true, Ordering::Relaxed);
             }
             match *sip {
-                SipMode::Answer(code) => answer_each(tls, code, Duration::ZERO).await,
+                SipMode::Answer(code) => {
+                    answer_each(tls, &|r| response(r, code), Duration::ZERO).await
+                }
                 SipMode::Delayed { code, after_ms } => {
-                    answer_each(tls, code, Duration::from_millis(after_ms)).await
+                    let delay = Duration::from_millis(after_ms);
+                    answer_each(tls, &|r| response(r, code), delay).await
+                }
+                SipMode::AllowFrom(allowed) => {
+                    let answer = |request: &str| {
+                        let from = from_domain(request);
+                        let mut seen = from_seen.lock().unwrap_or_else(|p| p.into_inner());
+                        if seen.len() < FROM_SEEN {
+                            seen.push(from.clone());
+                        }
+                        policy_response(request, &from, allowed)
+                    };
+                    answer_each(tls, &answer, Duration::ZERO).await
                 }
                 mode => answer_sip(&mut tls, mode).await,
             }
@@ -378,8 +409,8 @@ async fn serve(mut stream: TcpStream, conn: &Conn) {
 }
 
 /// Answers every OPTIONS request on the connection until the client closes it: 100 Trying at
-/// once, the final `code` after `delay`, each request on its own.
-async fn answer_each<S>(tls: S, code: u16, delay: Duration)
+/// once, the final response `answer` writes after `delay`, each request on its own.
+async fn answer_each<S>(tls: S, answer: &(dyn Fn(&str) -> String + Sync), delay: Duration)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -393,7 +424,7 @@ where
             let request = String::from_utf8_lossy(&buf[..end]).into_owned();
             buf.drain(..end + 4);
             let trying = response(&request, 100);
-            let last = response(&request, code);
+            let last = answer(&request);
             let wr = wr.clone();
             answers.spawn(async move {
                 {
@@ -422,6 +453,45 @@ where
 fn response(request: &str, code: u16) -> String {
     response_as(request, code, &header(request, "call-id"))
 }
+
+/// The host of a request's `From` URI (`<sip:user@host>;tag=...`), lower-case.
+fn from_domain(request: &str) -> String {
+    let from = header(request, "from");
+    let uri = from
+        .split_once('<')
+        .and_then(|(_, rest)| rest.split_once('>'))
+        .map_or(from.as_str(), |(uri, _)| uri);
+    let host = uri.rsplit_once('@').map_or(uri, |(_, host)| host);
+    host.split([';', ':', '>'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+/// A Skype for Business edge's answer by its allow list: 200 when `from` is on it, else 403
+/// with the `ms-diagnostics` code an edge gives a domain it does not federate with.
+fn policy_response(request: &str, from: &str, allowed: &[&str]) -> String {
+    let ok = response(request, 200);
+    let with_server = |r: String, extra: &str| {
+        r.replacen(
+            "\r\nContent-Length:",
+            &format!("\r\nServer: RTC/6.0{extra}\r\nContent-Length:"),
+            1,
+        )
+    };
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(from)) {
+        return with_server(ok, "");
+    }
+    with_server(
+        response(request, 403),
+        &format!(
+            "\r\nms-diagnostics: {LAB_DIAGNOSTICS};reason=\"Federation with the domain is not allowed\";source=\"edge.lab\";Domain=\"{from}\""
+        ),
+    )
+}
+
+/// The `ms-diagnostics` code a [`SipMode::AllowFrom`] peer refuses with.
+pub const LAB_DIAGNOSTICS: u32 = 1034;
 
 /// The value of a request's header `name` (case-insensitive), empty when absent.
 fn header(request: &str, name: &str) -> String {
@@ -482,6 +552,8 @@ async fn answer_sip<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
         )
     };
     match mode {
+        // Served by `answer_each`.
+        SipMode::AllowFrom(_) => {}
         // Served by `answer_each`; kept here for a single exchange.
         SipMode::Answer(code) | SipMode::Delayed { code, .. } => {
             let _ = tls.write_all(response(100, &call_id).as_bytes()).await;

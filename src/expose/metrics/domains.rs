@@ -395,7 +395,7 @@ const CERTIFICATES: [PerEndpoint; 4] = [
 ];
 
 /// The answer to SIP OPTIONS.
-const SIP: [PerEndpoint; 2] = [
+const SIP: [PerEndpoint; 3] = [
     (
         "sipfed_sip_options_status_code",
         "Status code of the final response to SIP OPTIONS (0: no SIP response).",
@@ -411,6 +411,15 @@ const SIP: [PerEndpoint; 2] = [
         |e, emit| {
             if let Some(sip) = &e.sip {
                 emit(&[], sip.duration_seconds)
+            }
+        },
+    ),
+    (
+        "sipfed_sip_ms_diagnostics_code",
+        "The ms-diagnostics code of the SIP answer, when it carried one.",
+        |e, emit| {
+            if let Some(d) = e.sip.as_ref().and_then(|s| s.diagnostics.as_ref()) {
+                emit(&[], f64::from(d.code))
             }
         },
     ),

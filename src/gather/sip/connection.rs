@@ -1,30 +1,29 @@
-//! The SIP step: RFC 3261 OPTIONS requests over an established TLS connection, to learn
-//! whether a SIP stack really answers behind the port. One connection carries the
-//! transactions of every domain probing its edge ([`serve`]), each matched to its response by
-//! the Via branch; reads are bounded in size and time.
+//! SIP transactions on a connection: RFC 3261 OPTIONS requests over an established TLS
+//! connection, to learn whether a SIP stack really answers behind the port. One connection
+//! carries the transactions of every domain probing its edge ([`serve`]), each matched to its
+//! response by the Via branch; reads are bounded in size and time. What the bytes mean is
+//! [`super::message`]'s; when an idle connection closes is its holder's ([`Hold`]).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant as StdInstant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, timeout_at};
 
-use crate::facts::{Reason, SipFacts, hex};
-
-/// At most this much is read from a peer, however much it sends.
-pub(super) const MAX_RESPONSE_BYTES: usize = 16 * 1024;
+use super::message::{self, Ids, MAX_RESPONSE_BYTES};
+use crate::facts::{Reason, SipFacts, SipPlatform};
 
 /// The connection went away with the transaction unanswered (after answering others): the
 /// caller may try another connection.
-pub(super) struct Gone;
+pub(crate) struct Gone;
 
 /// Sends OPTIONS for `domain` as one transaction on a connection run by [`serve`] and waits
 /// for its final response until `deadline`.
-pub(super) async fn transact(
+pub(crate) async fn transact(
     sender: &Queue,
     domain: &str,
     deadline: Instant,
@@ -53,13 +52,24 @@ pub(super) async fn transact(
             fail(Reason::Timeout, detail)
         }
         Ok(Err(_)) | Ok(Ok(Answer::Gone)) => return Err(Gone),
-        Ok(Ok(Answer::Final(code, status_line, server))) => SipFacts {
-            status: Ok(code),
-            duration_seconds: start.elapsed().as_secs_f64(),
-            detail: status_line,
-            server,
-            alert: None,
-        },
+        Ok(Ok(Answer::Final(code, headers))) => {
+            let platform = headers.server.as_deref().map(|server| {
+                let source = headers
+                    .diagnostics
+                    .as_ref()
+                    .and_then(|d| d.source.as_deref());
+                SipPlatform::of(server, source)
+            });
+            SipFacts {
+                status: Ok(code),
+                duration_seconds: start.elapsed().as_secs_f64(),
+                detail: headers.status_line,
+                server: headers.server,
+                platform,
+                diagnostics: headers.diagnostics,
+                alert: None,
+            }
+        }
         Ok(Ok(Answer::Fail(reason, detail))) => fail(reason, detail),
         Ok(Ok(Answer::Refused(alert, detail))) => SipFacts {
             alert: Some(alert),
@@ -69,12 +79,14 @@ pub(super) async fn transact(
 }
 
 /// A SIP step that failed for `reason`, begun at `start`.
-pub(super) fn failed(start: StdInstant, reason: Reason, detail: String) -> SipFacts {
+pub(crate) fn failed(start: StdInstant, reason: Reason, detail: String) -> SipFacts {
     SipFacts {
         status: Err(reason),
         duration_seconds: start.elapsed().as_secs_f64(),
         detail,
         server: None,
+        platform: None,
+        diagnostics: None,
         alert: None,
     }
 }
@@ -86,7 +98,7 @@ where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (sender, rx) = mpsc::unbounded_channel();
-    let conn = tokio::spawn(serve(stream, rx, (), Arc::new(Users::default())));
+    let conn = tokio::spawn(serve(stream, rx, ()));
     let facts = match transact(&sender, domain, deadline).await {
         Ok(facts) => facts,
         Err(Gone) => SipFacts {
@@ -94,6 +106,8 @@ where
             duration_seconds: 0.0,
             detail: "the peer closed the connection without answering".into(),
             server: None,
+            platform: None,
+            diagnostics: None,
             alert: None,
         },
     };
@@ -107,64 +121,38 @@ where
 /// host. It holds one of the address's few turns, so it closes at once when another
 /// connection to the address waits for one, and at the latest after `IDLE` without a
 /// transaction.
-const LINGER: Duration = Duration::from_secs(1);
+pub(crate) const LINGER: Duration = Duration::from_secs(1);
 const IDLE: Duration = Duration::from_secs(5);
 
 /// How long writing one OPTIONS request (and flushing it) may take.
 const SEND_BOUND: Duration = Duration::from_secs(10);
 
-/// The probes in flight that may still send OPTIONS on an edge's connection.
-#[derive(Default)]
-pub(super) struct Users {
-    count: AtomicUsize,
-    /// Notified when the count drops to zero: the connection may give its turn away at once.
-    none: Notify,
+/// What an open connection holds, and what decides when it closes while idle: for an edge,
+/// its turn at the address and the probes using it ([`crate::gather::edge`]). `()` holds
+/// nothing: the connection lives until its queue is dropped.
+pub(crate) trait Hold: Send + 'static {
+    /// Whether no probe may still send on the connection (it closes after [`LINGER`] idle).
+    fn unused(&self) -> bool;
+
+    /// Whether the idle connection should close at once: unused, and what it holds is wanted
+    /// by another connection.
+    fn release(&self) -> bool;
+
+    /// Resolves when `unused` or `release` may have changed (a change that happens after this
+    /// call returned is never missed).
+    fn changed(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
 }
 
-impl Users {
-    pub(super) fn one() -> Arc<Users> {
-        let users = Arc::new(Users::default());
-        users.count.store(1, Ordering::Relaxed);
-        users
+impl Hold for () {
+    fn unused(&self) -> bool {
+        true
     }
 
-    pub(super) fn join(&self) {
-        self.count.fetch_add(1, Ordering::AcqRel);
-    }
-
-    pub(super) fn leave(&self) {
-        if self.count.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.none.notify_one();
-        }
-    }
-
-    /// Whether no probe uses the edge now.
-    pub(super) fn none(&self) -> bool {
-        self.count.load(Ordering::Acquire) == 0
-    }
-
-    /// Resolves when the last user has gone (at once if it went since the last call).
-    pub(super) async fn gone(&self) {
-        self.none.notified().await
-    }
-}
-
-/// What an edge's connection holds while it is open: its turn at the address.
-pub(super) trait Turn: Send + 'static {
-    /// Whether another connection waits for this turn.
-    fn wanted(&self) -> bool;
-
-    /// Resolves when another connection starts to wait (a wait that starts after this call
-    /// returned is never missed).
-    fn asked(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
-}
-
-impl Turn for () {
-    fn wanted(&self) -> bool {
+    fn release(&self) -> bool {
         false
     }
 
-    fn asked(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+    fn changed(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         Box::pin(std::future::pending())
     }
 }
@@ -172,10 +160,10 @@ impl Turn for () {
 /// The queue of a connection's transactions. Boxed: an edge keeps its sender until the edge is
 /// swept, and the channel's first block holds 32 items (2.9 KiB unboxed; 28 MiB for the
 /// 10,000 edges of 10,000 domains with their own server names).
-pub(super) type Queue = mpsc::UnboundedSender<Box<Txn>>;
+pub(crate) type Queue = mpsc::UnboundedSender<Box<Txn>>;
 
 /// One OPTIONS transaction handed to a connection.
-pub(super) struct Txn {
+pub(crate) struct Txn {
     request: String,
     branch: String,
     call_id: String,
@@ -185,8 +173,8 @@ pub(super) struct Txn {
 }
 
 enum Answer {
-    /// The final status code, status line and responding server.
-    Final(u16, String, Option<String>),
+    /// The final status code and the response's headers.
+    Final(u16, Box<message::Headers>),
     Fail(Reason, String),
     /// The peer ended the TLS session with an alert refusing a client certificate.
     Refused(crate::facts::PeerAlert, String),
@@ -197,17 +185,11 @@ enum Answer {
 /// Runs the transactions of one connection: writes requests as they come, reads responses
 /// only while some are pending and hands each final one to its transaction. Ends when idle,
 /// when its edge is dropped, or at the first sign the peer is not a SIP stack.
-/// `turn` is kept for as long as the connection is (the address's turn), and given away as
-/// soon as no probe uses the edge while another connection waits for it; `users` counts the
-/// probes that may still send on it.
+/// `hold` is kept for as long as the connection is, and decides when it closes while idle.
 // Long by design: one `select!` over the connection's events (a request to send, bytes read,
-// the last user gone, a turn asked, idleness), whose arms share the split stream and state.
-pub(super) async fn serve<S>(
-    stream: S,
-    mut rx: mpsc::UnboundedReceiver<Box<Txn>>,
-    turn: impl Turn,
-    users: Arc<Users>,
-) where
+// the holder's change, idleness), whose arms share the split stream and state.
+pub(crate) async fn serve<S>(stream: S, mut rx: mpsc::UnboundedReceiver<Box<Txn>>, hold: impl Hold)
+where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let mut idle_since = Instant::now();
@@ -226,9 +208,9 @@ pub(super) async fn serve<S>(
     };
     loop {
         pending.retain(|t| !t.reply.is_closed());
-        // Listened for only while idle (before `wanted` is read, so no ask is missed).
-        let mut asked = pending.is_empty().then(|| turn.asked());
-        if pending.is_empty() && (!open || (users.none() && turn.wanted())) {
+        // Listened for only while idle (before `release` is read, so no change is missed).
+        let mut changed = pending.is_empty().then(|| hold.changed());
+        if pending.is_empty() && (!open || hold.release()) {
             return;
         }
         tokio::select! {
@@ -270,7 +252,7 @@ pub(super) async fn serve<S>(
                 }
                 Err(e) => {
                     let (reason, detail) = read_failure(&e);
-                    let refused = (!answered).then(|| super::tls::refusing_alert(&e)).flatten();
+                    let refused = (!answered).then(|| crate::gather::tls::refusing_alert(&e)).flatten();
                     fail_all(&mut pending, &|| {
                         if let Some(alert) = refused {
                             Answer::Refused(alert, detail.clone())
@@ -298,13 +280,12 @@ pub(super) async fn serve<S>(
                     }
                 }
             },
-            // The last probe left, or another connection asks for a turn: the loop's check
-            // gives the turn away if it is wanted and the edge unused.
-            _ = users.gone(), if pending.is_empty() => {}
-            _ = async { if let Some(a) = asked.as_mut() { a.await } }, if asked.is_some() => {}
+            // The holder changed (for an edge: the last probe left, or another connection
+            // asks for the turn): the loop's check closes the connection if it should.
+            _ = async { if let Some(c) = changed.as_mut() { c.await } }, if changed.is_some() => {}
             // Nothing happened for `LINGER`, the last probe's leaving included.
             _ = tokio::time::sleep(LINGER), if pending.is_empty() => {
-                if users.none() || idle_since.elapsed() >= IDLE {
+                if hold.unused() || idle_since.elapsed() >= IDLE {
                     return;
                 }
             }
@@ -321,21 +302,12 @@ fn dispatch(
     answered: &mut bool,
 ) -> Result<(), String> {
     loop {
-        skip_keepalives(buf);
-        if !could_be_status_line(buf) {
-            return Err("the peer answered something that is not SIP".into());
-        }
-        let Some(end) = find(buf, b"\r\n\r\n") else {
-            return Ok(());
-        };
-        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-        let consumed = end + 4 + content_length(&head);
-        if consumed > buf.len() {
-            return Ok(());
-        }
-        buf.drain(..consumed);
-        let Some((code, headers)) = parse_response(&head) else {
-            return Err("the peer answered something that is not SIP".into());
+        let (code, headers) = match message::next_response(buf) {
+            Ok(Some(response)) => response,
+            Ok(None) => return Ok(()),
+            Err(message::NotSip) => {
+                return Err("the peer answered something that is not SIP".into());
+            }
         };
         // By Via branch; a peer that mangles Via still answers the only pending transaction.
         let index = headers
@@ -357,7 +329,7 @@ fn dispatch(
                 .as_deref()
                 .is_some_and(|c| c.split_whitespace().eq(["1", "OPTIONS"]));
         let answer = if matches {
-            Answer::Final(code, headers.status_line, headers.server)
+            Answer::Final(code, Box::new(headers))
         } else {
             Answer::Fail(
                 Reason::Mismatch,
@@ -368,25 +340,9 @@ fn dispatch(
     }
 }
 
-/// RFC 3261 §7.5: CRLFs before a start line (keep-alives, RFC 5626) are ignored.
-pub(super) fn skip_keepalives(buf: &mut Vec<u8>) {
-    let n = buf
-        .iter()
-        .take_while(|b| **b == b'\r' || **b == b'\n')
-        .count();
-    buf.drain(..n);
-}
-
-/// Whether `buf` is empty or a prefix of, or starts with, `SIP/2.0 ` (case-insensitive).
-pub(super) fn could_be_status_line(buf: &[u8]) -> bool {
-    const START: &[u8] = b"SIP/2.0 ";
-    let n = buf.len().min(START.len());
-    buf[..n].eq_ignore_ascii_case(&START[..n])
-}
-
 /// Why reading the response failed. A TLS alert right after a TLS 1.3 handshake is how a
 /// peer that insists on mutual TLS rejects a missing or unfit client certificate.
-pub(super) fn read_failure(e: &std::io::Error) -> (Reason, String) {
+pub(crate) fn read_failure(e: &std::io::Error) -> (Reason, String) {
     use rustls::AlertDescription as A;
     match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
         Some(rustls::Error::AlertReceived(
@@ -408,137 +364,10 @@ pub(super) fn read_failure(e: &std::io::Error) -> (Reason, String) {
     }
 }
 
-/// Identifiers of one request.
-pub(super) struct Ids {
-    pub(super) branch: String,
-    tag: String,
-    pub(super) call_id: String,
-}
-
-impl Ids {
-    pub(super) fn new() -> Ids {
-        use ring::rand::SecureRandom;
-        let mut bytes = [0u8; 24];
-        // An all-zero fallback only weakens uniqueness; the exchange still works.
-        let _ = ring::rand::SystemRandom::new().fill(&mut bytes);
-        Ids {
-            branch: format!("z9hG4bK{}", hex(&bytes[0..8])),
-            tag: hex(&bytes[8..14]),
-            call_id: format!("{}@sipfed-exporter", hex(&bytes[14..24])),
-        }
-    }
-
-    /// The request; responses come back on the same connection (RFC 3261 §18.2.2), so the
-    /// Via sent-by and the From host are placeholders in the reserved `.invalid` domain.
-    pub(super) fn request(&self, domain: &str) -> String {
-        format!(
-            "OPTIONS sip:{domain} SIP/2.0\r\n\
-             Via: SIP/2.0/TLS sipfed-exporter.invalid;branch={branch};rport\r\n\
-             Max-Forwards: 70\r\n\
-             From: <sip:sipfed-exporter@sipfed-exporter.invalid>;tag={tag}\r\n\
-             To: <sip:{domain}>\r\n\
-             Call-ID: {call_id}\r\n\
-             CSeq: 1 OPTIONS\r\n\
-             Accept: application/sdp\r\n\
-             User-Agent: sipfed_exporter/{version}\r\n\
-             Content-Length: 0\r\n\r\n",
-            branch = self.branch,
-            tag = self.tag,
-            call_id = self.call_id,
-            version = env!("CARGO_PKG_VERSION"),
-        )
-    }
-}
-
-#[derive(Default)]
-pub(super) struct Headers {
-    pub(super) call_id: Option<String>,
-    pub(super) cseq: Option<String>,
-    /// The `branch` parameter of the topmost Via: which client transaction this answers
-    /// (RFC 3261 §17.1.3).
-    pub(super) branch: Option<String>,
-    /// The status line, e.g. `SIP/2.0 200 OK`.
-    pub(super) status_line: String,
-    /// `Server` (or, failing that, `User-Agent`), cut to 128 characters.
-    pub(super) server: Option<String>,
-}
-
-/// Parses `SIP/2.0 CODE reason` and the headers checks need (compact forms included).
-pub(super) fn parse_response(head: &str) -> Option<(u16, Headers)> {
-    let mut lines = head.split("\r\n");
-    let status = lines.next()?;
-    let rest = status
-        .get(..8)
-        .filter(|v| v.eq_ignore_ascii_case("SIP/2.0 "))
-        .and_then(|_| status.get(8..))?;
-    let code: u16 = rest.get(..3)?.parse().ok()?;
-    if !(100..700).contains(&code) {
-        return None;
-    }
-    let mut h = Headers {
-        status_line: status.chars().take(128).collect(),
-        ..Headers::default()
-    };
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        let value = value.trim().to_string();
-        match name.trim().to_ascii_lowercase().as_str() {
-            "call-id" | "i" => h.call_id = Some(value),
-            "server" => h.server = Some(value.chars().take(128).collect()),
-            "user-agent" if h.server.is_none() => {
-                h.server = Some(value.chars().take(128).collect())
-            }
-            "cseq" => h.cseq = Some(value),
-            "via" | "v" if h.branch.is_none() => {
-                // The first value of a comma-separated Via header is the topmost.
-                h.branch = value
-                    .split(',')
-                    .next()
-                    .unwrap_or_default()
-                    .split(';')
-                    .skip(1)
-                    .filter_map(|p| p.split_once('='))
-                    .find(|(k, _)| k.trim().eq_ignore_ascii_case("branch"))
-                    .map(|(_, b)| b.trim().to_string());
-            }
-            _ => {}
-        }
-    }
-    Some((code, h))
-}
-
-pub(super) fn content_length(head: &str) -> usize {
-    head.split("\r\n")
-        .filter_map(|l| l.split_once(':'))
-        .find(|(n, _)| {
-            let n = n.trim();
-            n.eq_ignore_ascii_case("content-length") || n.eq_ignore_ascii_case("l")
-        })
-        .and_then(|(_, v)| v.trim().parse().ok())
-        .unwrap_or(0)
-        .min(MAX_RESPONSE_BYTES)
-}
-
-pub(super) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_status_and_compact_headers() {
-        let (code, h) =
-            parse_response("SIP/2.0 200 OK\r\ni: abc@x\r\nCSeq: 1 OPTIONS\r\nl: 0").unwrap();
-        assert_eq!(code, 200);
-        assert_eq!(h.call_id.as_deref(), Some("abc@x"));
-        assert_eq!(h.cseq.as_deref(), Some("1 OPTIONS"));
-        assert!(parse_response("HTTP/1.1 200 OK").is_none());
-        assert!(parse_response("SIP/2.0 999 Nope").is_none());
-    }
+    use crate::gather::sip::message::find;
 
     /// Reads one request's head on the peer's side of a pipe; `None` if it closed first.
     async fn read_request(server: &mut tokio::io::DuplexStream) -> Option<String> {
@@ -666,128 +495,5 @@ mod tests {
             facts.detail
         );
         peer.abort();
-    }
-
-    /// A turn whose `wanted` the test sets, asking with `Notify::notify_waiters` as the
-    /// address limiter does.
-    #[derive(Clone, Default)]
-    struct Wanted(Arc<std::sync::atomic::AtomicBool>, Arc<Notify>);
-
-    impl Wanted {
-        fn ask(&self) {
-            self.0.store(true, Ordering::Relaxed);
-            self.1.notify_waiters();
-        }
-    }
-
-    impl Turn for Wanted {
-        fn wanted(&self) -> bool {
-            self.0.load(Ordering::Relaxed)
-        }
-
-        fn asked(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-            let mut asked = Box::pin(self.1.notified());
-            asked.as_mut().enable();
-            asked
-        }
-    }
-
-    /// Runs one transaction on a served connection whose peer answers 200, then lets its only
-    /// user go; returns whether the connection was still open 1 ms (virtual) later, and
-    /// whether it was closed `LINGER` later.
-    async fn open_after_last_user(wanted: bool) -> (bool, bool) {
-        let turn = Wanted::default();
-        if wanted {
-            turn.ask();
-        }
-        let (open, conn, peer, _sender) = served_until_last_user_left(turn).await;
-        let closed = !open || tokio::time::timeout(LINGER, conn).await.is_ok();
-        peer.abort();
-        (open, closed)
-    }
-
-    /// Serves one answered transaction with `turn`, lets its only user go and waits 1 ms
-    /// (virtual): whether the connection is still open, its task, the peer's, and the
-    /// connection's queue (the edge keeps it: dropping it ends the connection).
-    async fn served_until_last_user_left(
-        turn: Wanted,
-    ) -> (
-        bool,
-        tokio::task::JoinHandle<()>,
-        tokio::task::JoinHandle<()>,
-        Queue,
-    ) {
-        let (client, mut server) = tokio::io::duplex(4096);
-        let peer = tokio::spawn(async move {
-            let Some(text) = read_request(&mut server).await else {
-                return;
-            };
-            let id = header(&text, "Call-ID: ");
-            let branch = text
-                .split("\r\n")
-                .find_map(|l| l.split("branch=").nth(1))
-                .unwrap_or_default()
-                .to_string();
-            let answer = format!(
-                "SIP/2.0 200 OK\r\nVia: SIP/2.0/TLS x;branch={branch}\r\nCall-ID: {id}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
-            );
-            let _ = server.write_all(answer.as_bytes()).await;
-            // Keep the connection open from the peer's side.
-            std::future::pending::<()>().await;
-        });
-        let users = Users::one();
-        let (sender, rx) = mpsc::unbounded_channel();
-        let conn = tokio::spawn(serve(client, rx, turn, users.clone()));
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let facts = match transact(&sender, "zahnfee.de", deadline).await {
-            Ok(f) => f,
-            Err(Gone) => panic!("the connection went away"),
-        };
-        assert_eq!(facts.status, Ok(200), "{}", facts.detail);
-        users.leave();
-        let mut conn = conn;
-        let open = tokio::time::timeout(Duration::from_millis(1), &mut conn)
-            .await
-            .is_err();
-        (open, conn, peer, sender)
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_wanted_turn_is_given_away_when_the_last_user_leaves() {
-        // Another connection waits for the address: no lingering.
-        assert_eq!(open_after_last_user(true).await, (false, true));
-        // Nobody waits: the connection lingers for probes that may still come, then closes.
-        assert_eq!(open_after_last_user(false).await, (true, true));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_lingering_connection_gives_its_turn_away_when_asked() {
-        let turn = Wanted::default();
-        let (open, mut conn, peer, _sender) = served_until_last_user_left(turn.clone()).await;
-        assert!(open);
-        // Another connection starts to wait well within the linger.
-        turn.ask();
-        let closed = tokio::time::timeout(Duration::from_millis(1), &mut conn).await;
-        peer.abort();
-        assert!(
-            closed.is_ok(),
-            "still open 1 ms after the turn was asked for"
-        );
-    }
-
-    #[test]
-    fn request_is_rfc3261_shaped() {
-        let ids = Ids::new();
-        let r = ids.request("zahnfee.de");
-        assert!(r.starts_with("OPTIONS sip:zahnfee.de SIP/2.0\r\n"));
-        assert!(r.contains(";branch=z9hG4bK"));
-        assert!(r.contains(&format!(";tag={}\r\n", ids.tag)));
-        assert!(r.contains("To: <sip:zahnfee.de>\r\n"));
-        // Never the peer's own name in Via (a proxy would see a loop).
-        assert!(!r.contains("xphone"));
-        assert!(r.contains(&format!("Call-ID: {}\r\n", ids.call_id)));
-        assert!(r.contains("CSeq: 1 OPTIONS\r\n"));
-        assert!(r.contains("Max-Forwards: 70\r\n"));
-        assert!(r.ends_with("Content-Length: 0\r\n\r\n"));
     }
 }
