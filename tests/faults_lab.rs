@@ -541,6 +541,100 @@ async fn tls_trickling_one_byte_per_second() {
     .await;
 }
 
+/// A real `openssl s_server` on loopback, TLS 1.2 only, offering only the cipher suites
+/// `ciphers` (OpenSSL names), with an RSA certificate for `name` made by `openssl req`.
+/// Killed when dropped.
+async fn openssl_server(
+    lab: &Lab,
+    name: &str,
+    ciphers: &str,
+) -> (SocketAddr, tokio::process::Child) {
+    let dir = lab.dir.join(format!("openssl-{name}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = tokio::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .args([
+            "-subj",
+            &format!("/CN={name}"),
+            "-addext",
+            &format!("subjectAltName=DNS:{name}"),
+        ])
+        .output()
+        .await
+        .expect("openssl runs");
+    assert!(
+        made.status.success(),
+        "openssl req: {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    loop {
+        let address = SocketAddr::new(sipfed_exporter::lab::peer::next_loopback(), 5061);
+        let mut child = tokio::process::Command::new("openssl")
+            .args([
+                "s_server", "-quiet", "-tls1_2", "-cipher", ciphers, "-accept",
+            ])
+            .arg(address.to_string())
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("openssl s_server starts");
+        // Ready once it accepts TCP; gone (address taken) means another address.
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(address).await.is_ok() {
+                return (address, child);
+            }
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = child.kill().await;
+    }
+}
+
+/// An edge that offers only static-RSA CBC suites (OpenSSL `AES128-SHA`, TLS 1.2): our rustls
+/// client has none of those, so the handshake fails with `no_shared_cipher`, and the message
+/// names what we offer and that the probe lacks CBC and static RSA. The same openssl with an
+/// ECDHE-GCM suite completes the handshake.
+#[tokio::test]
+async fn tls_no_shared_cipher_with_openssl_s_server() {
+    let lab = Lab::start().await.unwrap();
+    let (old, _old) = openssl_server(&lab, "sip.cbc.example", "AES128-SHA").await;
+    lab.publish("cbc.example", "sip.cbc.example", old);
+    let (new, _new) = openssl_server(&lab, "sip.gcm.example", "ECDHE-RSA-AES128-GCM-SHA256").await;
+    lab.publish("gcm.example", "sip.gcm.example", new);
+    let domains = format!(
+        "{}{}",
+        common::peer("cbc.example"),
+        common::peer("gcm.example")
+    );
+    let (m, reports) = probe_lab(&lab, "", &domains).await;
+    assert_eq!(check(&m, "cbc.example", "tcp_connect"), Some(1.0), "{m}");
+    assert_fails(&m, "cbc.example", "tls_handshake", "no_shared_cipher");
+    let said = common::message(&reports, "cbc.example", "tls_handshake");
+    for part in [
+        "accepts none of the cipher suites this probe offers",
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        "TLS13_AES_128_GCM_SHA256",
+        "no CBC and no static-RSA",
+    ] {
+        assert!(said.contains(part), "{part:?} missing in {said}");
+    }
+    assert_eq!(check(&m, "gcm.example", "tls_handshake"), Some(1.0), "{m}");
+}
+
 #[tokio::test]
 async fn tls_close_after_server_hello() {
     fault(

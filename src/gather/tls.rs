@@ -25,6 +25,8 @@ use crate::facts::{CertFacts, PeerAlert, Reason, TlsFacts, TlsFailure, TlsVersio
 /// with the identity (client certificate) the probing tenant presents.
 pub struct TlsClient {
     base: Arc<ClientConfig>,
+    /// The cipher suites the client offers, as said when a handshake fails for want of one.
+    offered: Arc<str>,
     algs: WebPkiSupportedAlgorithms,
     /// Chains parsed lately, by their certificates: the edges of an MSP present a handful of
     /// chains to thousands of handshakes, parsed once each.
@@ -98,6 +100,13 @@ impl TlsClient {
                 .as_str()
                 .is_some_and(|n| n.contains("AES_128_GCM"))
         });
+        let offered = provider
+            .cipher_suites
+            .iter()
+            .filter_map(|s| s.suite().as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+            .into();
         let provider = Arc::new(provider);
         let algs = provider.signature_verification_algorithms;
         let capture = Arc::new(Capture::new(algs, None));
@@ -114,6 +123,7 @@ impl TlsClient {
         base.resumption = rustls::client::Resumption::disabled();
         Ok(TlsClient {
             base: Arc::new(base),
+            offered,
             algs,
             chains: Mutex::new(Chains::new(CHAIN_BYTES_KEPT)),
         })
@@ -177,20 +187,50 @@ impl TlsClient {
                     stream: Some(stream),
                 }
             }
-            Err(e) => Handshake {
-                result: Err(TlsFailure {
-                    reason: classify(&e),
-                    detail: e.to_string(),
-                    client_cert_requested: capture.requested.load(Ordering::Relaxed),
-                    client_cert_sent: capture.sent.load(Ordering::Relaxed),
-                    alert: refusing_alert(&e),
-                }),
-                chain,
-                stapled,
-                stream: None,
-            },
+            Err(e) => {
+                let requested = capture.requested.load(Ordering::Relaxed);
+                let mut reason = classify(&e);
+                let mut detail = e.to_string();
+                if reason == Reason::HandshakeFailure
+                    && chain.is_empty()
+                    && !requested
+                    && refused_hello(&e)
+                {
+                    // Refused at the hello, before any certificate: the edge found none of
+                    // the suites (and key exchanges) we offer acceptable.
+                    reason = Reason::NoSharedCipher;
+                    detail = format!(
+                        "{e}: the edge accepts none of the cipher suites this probe offers ({}); the probe's TLS client (rustls) has no CBC and no static-RSA key exchange suites, so an edge that offers only those (e.g. AES128-SHA) fails here while older clients may still connect",
+                        self.offered
+                    );
+                }
+                Handshake {
+                    result: Err(TlsFailure {
+                        reason,
+                        detail,
+                        client_cert_requested: requested,
+                        client_cert_sent: capture.sent.load(Ordering::Relaxed),
+                        alert: refusing_alert(&e),
+                    }),
+                    chain,
+                    stapled,
+                    stream: None,
+                }
+            }
         }
     }
+}
+
+/// Whether the peer ended the handshake with the alert servers send when no cipher suite (or
+/// key exchange) of the ClientHello suits them: handshake_failure (OpenSSL's "no shared
+/// cipher") or insufficient_security.
+fn refused_hello(e: &std::io::Error) -> bool {
+    matches!(
+        e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
+        Some(rustls::Error::AlertReceived(
+            AlertDescription::HandshakeFailure | AlertDescription::InsufficientSecurity
+        ))
+    )
 }
 
 impl TlsClient {

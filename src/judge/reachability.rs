@@ -48,13 +48,18 @@ pub(super) fn tls_handshake(ctx: &Context<'_>) -> Option<Verdict> {
             // Refused over our client certificate: `client_cert_accepted`'s verdict.
             Some(Err(_)) if e.client_cert_refusal().is_some() => {}
             Some(Err(f)) => {
+                let hint = if f.reason == Reason::NoSharedCipher {
+                    "the edge offers only cipher suites this probe lacks (CBC or static-RSA key exchange): enable TLS 1.3 or ECDHE with AES-GCM for TLS 1.2 on the federation server (what partners' edges offer differs: this says what our probe cannot use, not that every partner fails)"
+                } else {
+                    "the port accepts TCP but does not complete TLS: is it the federation server's TLS port, and does it have a certificate selected?"
+                };
                 return fail(
                     f.reason,
                     format!(
                         "TLS handshake with {} ({}) failed: {}",
                         e.address, t.name, f.detail
                     ),
-                    "the port accepts TCP but does not complete TLS: is it the federation server's TLS port, and does it have a certificate selected?",
+                    hint,
                 );
             }
         }
@@ -179,9 +184,13 @@ mod tests {
                 ("completes, own", own(), at(up(), E::serving(B, Vec::new())), passes(C)),
                 ("fails at one address", peer(), at(up(), E::tls_failed(B, Reason::HandshakeFailure)), fails(C, Reason::HandshakeFailure)),
                 ("closed, own", own(), at(up(), E::tls_failed(B, Reason::Closed)), fails(C, Reason::Closed)),
+                ("no shared cipher suite", peer(), at(up(), E::tls_failed(B, Reason::NoSharedCipher)), fails(C, Reason::NoSharedCipher)),
                 ("TCP never connected", peer(), at(E::refused(A, Reason::ConnectionRefused), E::refused(B, Reason::Timeout)), None),
             ],
         );
+        // The hint says what our probe lacks, not that the port is no TLS port.
+        let f = peer().check(&at(up(), E::tls_failed(B, Reason::NoSharedCipher)), N::TlsHandshake).expect("judged");
+        assert!(f.hint.contains("cipher suites this probe lacks (CBC or static-RSA"), "{}", f.hint);
     }
 
     #[test]
