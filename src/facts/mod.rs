@@ -19,8 +19,8 @@ pub use m365::{
     tenant_cloud,
 };
 pub use revocation::{
-    CertRevocation, CertState, Evidence, EvidenceFailure, RevocationFacts, Source, Status,
-    reason_name,
+    CertRevocation, CertState, Evidence, EvidenceFailure, MAX_UNDATED_AGE, RevocationFacts, Source,
+    Status, reason_name,
 };
 
 /// Everything one probe of one domain from one vantage learned before its deadline.

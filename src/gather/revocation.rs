@@ -34,8 +34,8 @@ use super::fetch::{self, FetchError, Method};
 use super::ocsp;
 use super::vantage::VantageClient;
 use crate::facts::{
-    Blind, CertFacts, CertRevocation, Evidence, EvidenceFailure, RevocationFacts, Source, Status,
-    unix,
+    Blind, CertFacts, CertRevocation, Evidence, EvidenceFailure, MAX_UNDATED_AGE, RevocationFacts,
+    Source, Status, unix,
 };
 
 /// Cache entries kept at most (one per CRL URL, one per OCSP-checked certificate).
@@ -98,6 +98,8 @@ struct Pair<'a> {
     position: usize,
     cert: &'a CertFacts,
     issuer: &'a CertFacts,
+    /// The certificate is a CA's (basicConstraints cA): which CRLs cover it.
+    is_ca: bool,
 }
 
 impl Revocations {
@@ -189,7 +191,7 @@ impl Revocations {
         for (source, url, fetched) in futures::future::join_all(fetches).await {
             let outcome = match &fetched.outcome {
                 Ok(Document::Ocsp(status)) => Ok(status.clone()),
-                Ok(Document::Crl(crl)) => Ok(crl.status(&unhex(&serial))),
+                Ok(Document::Crl(crl)) => crl.status(&unhex(&serial), pair.is_ca),
                 Err(FetchError::Failed(f)) => Err(f.clone()),
                 Err(FetchError::Blind(b)) => {
                     blind = Some(*b);
@@ -251,25 +253,12 @@ impl Revocations {
                 fetch_crl(&client, &url, &issuer, deadline).await
             };
             let now_unix = unix(SystemTime::now()) as i64;
-            let next_update = match &outcome {
-                Ok(Document::Crl(c)) => Ok(c.next_update),
-                Ok(Document::Ocsp(s)) => Ok(s.next_update),
+            let dated = match &outcome {
+                Ok(Document::Crl(c)) => Ok((c.this_update, c.next_update)),
+                Ok(Document::Ocsp(s)) => Ok((s.this_update, s.next_update)),
                 Err(e) => Err(e),
             };
-            let backoff = RETRY_FIRST
-                .saturating_mul(1 << failures.min(16))
-                .min(RETRY_MAX);
-            let (keep, failures) = match next_update {
-                Ok(None) => (KEEP_UNDATED, 0),
-                Ok(Some(n)) if n > now_unix => {
-                    (Duration::from_secs((n - now_unix) as u64).min(KEEP_MAX), 0)
-                }
-                // Stale evidence is retried like a failure: the next one may be fresh.
-                Ok(Some(_)) => (backoff, failures),
-                // The exporter could not look: nothing learned, nothing kept.
-                Err(FetchError::Blind(_)) => (Duration::ZERO, failures),
-                Err(FetchError::Failed(_)) => (backoff, failures),
-            };
+            let (keep, failures) = keep_for(dated, now_unix, failures);
             Arc::new(Fetched {
                 outcome,
                 fetched_at: now_unix,
@@ -283,6 +272,33 @@ impl Revocations {
             entries.insert(key, fetching.clone());
         }
         fetching
+    }
+}
+
+/// How long a fetch's outcome is kept, and the failures in a row it makes: `dated` is a
+/// document's (thisUpdate, nextUpdate), `failures` those before this fetch.
+fn keep_for(
+    dated: Result<(i64, Option<i64>), &FetchError>,
+    now: i64,
+    failures: u32,
+) -> (Duration, u32) {
+    let backoff = RETRY_FIRST
+        .saturating_mul(1 << failures.min(16))
+        .min(RETRY_MAX);
+    match dated {
+        // Stale evidence is retried like a failure: the next one may be fresh.
+        Ok((this_update, None)) if this_update.saturating_add(MAX_UNDATED_AGE) < now => {
+            (backoff, failures)
+        }
+        Ok((this_update, None)) => {
+            let left = this_update.saturating_add(MAX_UNDATED_AGE) - now;
+            (KEEP_UNDATED.min(Duration::from_secs(left as u64)), 0)
+        }
+        Ok((_, Some(n))) if n > now => (Duration::from_secs((n - now) as u64).min(KEEP_MAX), 0),
+        Ok((_, Some(_))) => (backoff, failures),
+        // The exporter could not look: nothing learned, nothing kept.
+        Err(FetchError::Blind(_)) => (Duration::ZERO, failures),
+        Err(FetchError::Failed(_)) => (backoff, failures),
     }
 }
 
@@ -351,8 +367,10 @@ async fn fetch_crl(
 ) -> Result<Document, FetchError> {
     let body = fetch::fetch(client, url, Method::Get, crl::MAX_CRL, deadline).await?;
     // Parsing and verifying a large CRL is CPU work: off the I/O threads.
-    let issuer = issuer.to_vec();
-    let verified = tokio::task::spawn_blocking(move || crl::verify(&body, &issuer)).await;
+    let (issuer, url) = (issuer.to_vec(), url.to_string());
+    let now = unix(SystemTime::now()) as i64;
+    let verified =
+        tokio::task::spawn_blocking(move || crl::verify(&body, &issuer, &url, now)).await;
     match verified {
         Ok(v) => v.map(Document::Crl).map_err(FetchError::Failed),
         Err(_) => Err(FetchError::Failed(EvidenceFailure::new(
@@ -387,6 +405,7 @@ fn pairs(chain: &[CertFacts]) -> Vec<Pair<'_>> {
                 position,
                 cert,
                 issuer: &chain[issuer],
+                is_ca: parsed[position].as_ref().is_some_and(|x| x.is_ca()),
             })
         })
         .collect()
@@ -478,6 +497,31 @@ mod tests {
             .signed_by(&key, &Issuer::from_params(&ca, &ca_key))
             .unwrap();
         vec![cert::parse(cert.der()), cert::parse(ca_cert.der())]
+    }
+
+    #[test]
+    fn stale_and_old_undated_documents_back_off_like_failures() {
+        let now = 1_800_000_000;
+        let failed = FetchError::Failed(EvidenceFailure::new(crate::facts::Reason::Timeout, "t"));
+        let min = |m: u64| Duration::from_secs(60 * m);
+        // Fresh until tomorrow: kept a day, the failures forgotten.
+        assert_eq!(
+            keep_for(Ok((now - 60, Some(now + 86_400))), now, 3),
+            (Duration::from_secs(86_400), 0)
+        );
+        // Stale: the backoff of a third failure in a row (1, 2, 4 minutes).
+        assert_eq!(keep_for(Ok((now - 99, Some(now - 1))), now, 2), (min(4), 2));
+        assert_eq!(keep_for(Err(&failed), now, 2), (min(4), 2));
+        // Undated: an hour, or what is left of its 7 days; older is stale.
+        assert_eq!(keep_for(Ok((now - 60, None)), now, 0), (min(60), 0));
+        let almost = now - MAX_UNDATED_AGE + 600;
+        assert_eq!(keep_for(Ok((almost, None)), now, 0), (min(10), 0));
+        let old = now - MAX_UNDATED_AGE - 1;
+        assert_eq!(keep_for(Ok((old, None)), now, 0), (min(1), 0));
+        assert_eq!(
+            keep_for(Err(&FetchError::Blind(Blind::ProxyDown)), now, 1),
+            (Duration::ZERO, 1)
+        );
     }
 
     #[test]
