@@ -61,6 +61,9 @@ pub enum Blind {
     ProxyDown,
     /// None of the vantage's resolvers answers.
     ResolversDown,
+    /// The probe's deadline came before the revocation evidence it waited for (the fetch,
+    /// which has a time budget of its own, goes on and is kept for the next probe).
+    OutOfTime,
 }
 
 /// The federation SRV record as each resolver of the vantage answered it.
