@@ -600,3 +600,38 @@ async fn a_staple_signed_by_an_impostor_of_the_issuer_is_no_evidence() {
         message(&results, "forged.example", "cert_not_revoked").contains("according to the CRL at"),
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_shard_of_the_cas_crl_is_no_evidence() {
+    // At the leaf's CRL URL an on-path attacker (or a CDN mix-up) serves another part of the
+    // CA's CRL: validly signed by the CA, its issuing distribution point another URL, and the
+    // leaf not in it. It says nothing about the leaf.
+    let lab = Lab::start().await.unwrap();
+    let ca = ca(&lab).await;
+    ca.set_crl(Answer::Shard);
+    let leaf = ca
+        .leaf_pointing("sip.shard.example", Some(&ca.crl_url()), None)
+        .unwrap();
+    ca.revoke(&leaf);
+    serve(&lab, "shard.example", leaf).await;
+    let (m, results) = probe_lab(&lab, "", &peers(&["shard.example"])).await;
+    expect(
+        &m,
+        &results,
+        &[
+            ("shard.example", "cert_not_revoked", None, None),
+            (
+                "shard.example",
+                "revocation_reachable",
+                Some(0.0),
+                Some("bad_response"),
+            ),
+        ],
+    );
+    let msg = message(&results, "shard.example", "revocation_reachable");
+    assert!(
+        msg.contains("/shard-2.crl, not http://") && msg.contains("another part (shard)"),
+        "{msg}"
+    );
+    assert_eq!(ca.crl_requests(), 1);
+}

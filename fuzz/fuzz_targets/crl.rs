@@ -1,5 +1,6 @@
 //! CRLs over arbitrary bytes: parsing and verifying any CRL (DER or PEM) against any issuer
-//! never panics, and a verified one answers for any serial.
+//! never panics (the issuing distribution point, delta, indirect and critical extensions
+//! included), and a verified one answers for any serial and role.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -11,9 +12,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let (issuer, list) = rest.split_at(usize::from(u16::from_be_bytes([a, b])).min(rest.len()));
-    if let Ok(c) = crl::verify(list, issuer) {
-        let _ = c.status(&[0x01, 0x02]);
-        let _ = c.status(&[]);
+    // The seeds' distribution point (fuzz/seeds/crl/openssl-idp).
+    let url = "http://crl.ca.example/ca.crl";
+    if let Ok(c) = crl::verify(list, issuer, url, 1_800_000_000) {
+        let _ = c.status(&[0x01, 0x02], false);
+        let _ = c.status(&[], true);
         let _ = c.size();
     }
 });

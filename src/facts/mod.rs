@@ -20,8 +20,8 @@ pub use m365::{
     tenant_cloud,
 };
 pub use revocation::{
-    CertRevocation, CertState, Evidence, EvidenceFailure, RevocationFacts, Source, Status,
-    reason_name,
+    CertRevocation, CertState, Evidence, EvidenceFailure, MAX_UNDATED_AGE, RevocationFacts, Source,
+    Status, reason_name,
 };
 pub use sip::{MsDiagnostics, SipPlatform};
 
@@ -63,6 +63,9 @@ pub enum Blind {
     ProxyDown,
     /// None of the vantage's resolvers answers.
     ResolversDown,
+    /// The probe's deadline came before the revocation evidence it waited for (the fetch,
+    /// which has a time budget of its own, goes on and is kept for the next probe).
+    OutOfTime,
 }
 
 /// The federation SRV record as each resolver of the vantage answered it.

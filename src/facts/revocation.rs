@@ -82,10 +82,19 @@ pub struct Status {
     pub next_update: Option<i64>,
 }
 
+/// How old a document without nextUpdate may be and still count (seconds): as long as the
+/// longest validity the CA/B Forum Baseline Requirements allow an OCSP response (10 days),
+/// less, so a forgotten CRL without a date does not hold forever.
+pub const MAX_UNDATED_AGE: i64 = 7 * 86_400;
+
 impl Status {
-    /// Whether the document is past its nextUpdate at `now` (then it is no evidence).
+    /// Whether the document is past its nextUpdate at `now`, or, without one, older than
+    /// [`MAX_UNDATED_AGE`] (then it is no evidence).
     pub fn stale(&self, now: i64) -> bool {
-        self.next_update.is_some_and(|n| n < now)
+        match self.next_update {
+            Some(n) => n < now,
+            None => self.this_update.saturating_add(MAX_UNDATED_AGE) < now,
+        }
     }
 }
 

@@ -328,6 +328,7 @@ impl Edge {
                 &opened.chain,
                 opened.stapled.as_deref(),
                 opened.deadline,
+                dial.timeout / crate::gather::revocation::BUDGET_SHARE,
                 dial.keep,
             );
             Some(Arc::new(facts.await))

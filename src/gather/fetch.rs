@@ -92,22 +92,25 @@ fn parse_url(url: &str) -> Option<Url> {
 }
 
 /// Fetches `url` with `method` from `client`'s vantage, reading at most `cap` bytes of body,
-/// before `deadline`.
+/// before `deadline` (the fetch's own budget: missing it is the host's timeout). With `public`
+/// only globally routable addresses are connected to, whatever the vantage (an ad-hoc
+/// probe's fetches: never loopback or private hosts), every redirect's host included.
 pub async fn fetch(
     client: &VantageClient,
     url: &str,
     method: Method<'_>,
     cap: usize,
     deadline: Instant,
+    public: bool,
 ) -> Result<Vec<u8>, FetchError> {
     let mut url = url.to_string();
     for _ in 0..=MAX_REDIRECTS {
-        let exchange = exchange(client, &url, method, cap, deadline);
+        let exchange = exchange(client, &url, method, cap, deadline, public);
         match timeout_at(deadline, exchange).await {
             Err(_) => {
                 return Err(failed(
                     Reason::Timeout,
-                    format!("no complete answer from {url} before the probe's deadline"),
+                    format!("no complete answer from {url} within the time a fetch gets"),
                 ));
             }
             Ok(Err(e)) => return Err(e),
@@ -134,6 +137,7 @@ async fn exchange(
     method: Method<'_>,
     cap: usize,
     deadline: Instant,
+    public: bool,
 ) -> Result<Answer, FetchError> {
     let Some(parsed) = parse_url(url) else {
         return Err(failed(
@@ -141,7 +145,7 @@ async fn exchange(
             format!("{url:?} is not an http:// URL the exporter can fetch"),
         ));
     };
-    let address = address(client, &parsed).await?;
+    let address = address(client, &parsed, public).await?;
     let stream = connect(client, address, url).await?;
     let http_error = |e: hyper::Error| failed(Reason::HttpError, format!("{url}: {e}"));
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
@@ -323,8 +327,14 @@ async fn answer(
     Ok(Answer::Body(out))
 }
 
-/// The first address of the URL's host this vantage may connect to.
-async fn address(client: &VantageClient, url: &Url) -> Result<SocketAddr, FetchError> {
+/// The first address of the URL's host this vantage may connect to (only globally routable
+/// ones with `public`, or when the vantage is public).
+async fn address(
+    client: &VantageClient,
+    url: &Url,
+    public: bool,
+) -> Result<SocketAddr, FetchError> {
+    let public = public || client.public;
     let ips: Vec<IpAddr> = match url.host.parse::<IpAddr>() {
         Ok(ip) => vec![ip],
         Err(_) => {
@@ -345,7 +355,7 @@ async fn address(client: &VantageClient, url: &Url) -> Result<SocketAddr, FetchE
             }
         }
     };
-    match ips.iter().find(|ip| may_connect(**ip, client.public)) {
+    match ips.iter().find(|ip| may_connect(**ip, public)) {
         Some(ip) => Ok(SocketAddr::new(*ip, url.port)),
         None if ips.is_empty() => Err(failed(
             Reason::NoAddress,
@@ -354,8 +364,16 @@ async fn address(client: &VantageClient, url: &Url) -> Result<SocketAddr, FetchE
         None => Err(failed(
             Reason::ForbiddenAddress,
             format!(
-                "{} is at {}, an address the exporter never connects to from this vantage",
-                url.host, ips[0]
+                "{} is at {}, an address the exporter never connects to {}",
+                url.host,
+                ips[0],
+                if client.public {
+                    "from this vantage"
+                } else if public {
+                    "for an ad-hoc probe (only globally routable ones)"
+                } else {
+                    "from this vantage"
+                }
             ),
         )),
     }

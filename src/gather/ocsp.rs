@@ -56,7 +56,7 @@ pub fn get_url(url: &str, request: &[u8]) -> String {
 
 /// One DER element at the start of `input`: its tag, its whole length, and where its content
 /// is. `None` for what DER does not allow (indefinite lengths) or does not fit.
-fn element(input: &[u8]) -> Option<(u8, usize, std::ops::Range<usize>)> {
+pub(crate) fn element(input: &[u8]) -> Option<(u8, usize, std::ops::Range<usize>)> {
     let tag = *input.first()?;
     // High tag numbers never occur in OCSP.
     if tag & 0x1f == 0x1f {
@@ -81,7 +81,7 @@ fn element(input: &[u8]) -> Option<(u8, usize, std::ops::Range<usize>)> {
 }
 
 /// A DER element of `tag` around `content`.
-fn encode(tag: u8, content: &[u8]) -> Vec<u8> {
+pub(crate) fn encode(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(content.len() + 6);
     out.push(tag);
     let n = content.len();
@@ -103,11 +103,7 @@ pub(crate) type Rewrite<'a> = &'a dyn Fn(u8, &[u8]) -> Option<Vec<u8>>;
 /// The DER elements of `der` with every primitive one `f` rewrites (`f` gives its new
 /// content, or `None` to keep it) rewritten, constructed ones followed into (up to `depth`
 /// levels) and their lengths made to fit. `None` when `der` is not a sequence of elements.
-pub(crate) fn map_primitives(
-    der: &[u8],
-    depth: usize,
-    f: Rewrite<'_>,
-) -> Option<Vec<u8>> {
+pub(crate) fn map_primitives(der: &[u8], depth: usize, f: Rewrite<'_>) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(der.len());
     let mut rest = der;
     while !rest.is_empty() {

@@ -34,8 +34,8 @@ use super::fetch::{self, FetchError, Method};
 use super::ocsp;
 use super::vantage::VantageClient;
 use crate::facts::{
-    Blind, CertFacts, CertRevocation, Evidence, EvidenceFailure, RevocationFacts, Source, Status,
-    unix,
+    Blind, CertFacts, CertRevocation, Evidence, EvidenceFailure, MAX_UNDATED_AGE, RevocationFacts,
+    Source, Status, unix,
 };
 
 /// Cache entries kept at most (one per CRL URL, one per OCSP-checked certificate).
@@ -49,6 +49,10 @@ pub const RETRY_FIRST: Duration = Duration::from_secs(60);
 
 /// The longest backoff between retries of a failing pointer.
 pub const RETRY_MAX: Duration = Duration::from_secs(3600);
+
+/// A revocation fetch gets the probe timeout divided by this, from its start: a host that
+/// does not answer within it timed out; a probe whose deadline comes first did not look.
+pub const BUDGET_SHARE: u32 = 2;
 
 /// How long a document without nextUpdate is kept.
 const KEEP_UNDATED: Duration = Duration::from_secs(3600);
@@ -98,6 +102,8 @@ struct Pair<'a> {
     position: usize,
     cert: &'a CertFacts,
     issuer: &'a CertFacts,
+    /// The certificate is a CA's (basicConstraints cA): which CRLs cover it.
+    is_ca: bool,
 }
 
 impl Revocations {
@@ -117,15 +123,20 @@ impl Revocations {
     }
 
     /// The evidence for `chain` (leaf first) as `client`'s vantage can have it before
-    /// `deadline`; `stapled` is the OCSP response the edge stapled to the handshake. With
-    /// `keep` false (an ad-hoc probe's look) cached evidence is used, but what is fetched
-    /// is not kept.
+    /// `deadline`; `stapled` is the OCSP response the edge stapled to the handshake. A fetch
+    /// gets `budget` of its own (missing it is the host's timeout); one the probe's deadline
+    /// cuts short is not looked at (`blind`, [`Blind::OutOfTime`]), never a failure. With
+    /// `keep` false (an ad-hoc probe's look) cached evidence is used, but what is fetched is
+    /// not kept, and only from globally routable addresses (never loopback or private hosts,
+    /// whatever the vantage). Kept fetches run as tasks of their own: a probe that is
+    /// cancelled (a `/probe` whose caller left) leaves none half-done for others to join.
     pub async fn gather(
         self: &Arc<Self>,
         client: &Arc<VantageClient>,
         chain: &[CertFacts],
         stapled: Option<&[u8]>,
         deadline: Instant,
+        budget: Duration,
         keep: bool,
     ) -> RevocationFacts {
         let now = unix(SystemTime::now()) as i64;
@@ -137,7 +148,7 @@ impl Revocations {
         };
         let looks = pairs
             .iter()
-            .map(|p| self.certificate(client, p, stapled, now, deadline, keep));
+            .map(|p| self.certificate(client, p, stapled, now, (deadline, budget, keep)));
         for (cert, blind) in futures::future::join_all(looks).await {
             facts.blind = facts.blind.or(blind);
             facts.certs.push(cert);
@@ -151,8 +162,7 @@ impl Revocations {
         pair: &Pair<'_>,
         stapled: Option<&[u8]>,
         now: i64,
-        deadline: Instant,
-        keep: bool,
+        (deadline, budget, keep): (Instant, Duration, bool),
     ) -> (CertRevocation, Option<Blind>) {
         let details = pair.cert.parsed.as_ref();
         let serial = details.map(|d| d.serial.clone()).unwrap_or_default();
@@ -182,14 +192,19 @@ impl Revocations {
                     issuer: pair.issuer.sha256.clone(),
                     serial: (source == Source::Ocsp).then(|| serial.clone()),
                 };
-                let fetch = self.get(key, client, pair, deadline, keep);
-                async move { (source, url, fetch.await) }
+                let fetch = self.get(key, client, pair, budget, keep);
+                async move { (source, url, tokio::time::timeout_at(deadline, fetch).await) }
             });
         let mut blind = None;
         for (source, url, fetched) in futures::future::join_all(fetches).await {
+            let Ok(fetched) = fetched else {
+                // The probe's time ran out, not the fetch's: nothing learned for this probe.
+                blind = Some(Blind::OutOfTime);
+                continue;
+            };
             let outcome = match &fetched.outcome {
                 Ok(Document::Ocsp(status)) => Ok(status.clone()),
-                Ok(Document::Crl(crl)) => Ok(crl.status(&unhex(&serial))),
+                Ok(Document::Crl(crl)) => crl.status(&unhex(&serial), pair.is_ca),
                 Err(FetchError::Failed(f)) => Err(f.clone()),
                 Err(FetchError::Blind(b)) => {
                     blind = Some(*b);
@@ -212,14 +227,14 @@ impl Revocations {
         (cert, blind)
     }
 
-    /// The cached fetch of `key`, or a new one when there is none to reuse (kept only with
-    /// `keep`).
+    /// The cached fetch of `key`, or a new one within `budget` when there is none to reuse
+    /// (kept, and run as a task of its own, only with `keep`).
     fn get(
         self: &Arc<Self>,
         key: Key,
         client: &Arc<VantageClient>,
         pair: &Pair<'_>,
-        deadline: Instant,
+        budget: Duration,
         keep: bool,
     ) -> Fetching {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
@@ -242,47 +257,78 @@ impl Revocations {
         let (cert, issuer) = (pair.cert.der.clone(), pair.issuer.der.clone());
         let url = key.url.clone();
         let is_ocsp = key.serial.is_some();
+        let deadline = now + budget;
+        // An ad-hoc probe's fetches: only globally routable hosts.
+        let public = !keep;
         let fetching = async move {
             let outcome = if is_ocsp {
                 this.ocsp_requests.fetch_add(1, Ordering::Relaxed);
-                fetch_ocsp(&client, &url, &cert, &issuer, deadline).await
+                fetch_ocsp(&client, &url, &cert, &issuer, deadline, public).await
             } else {
                 this.crl_fetches.fetch_add(1, Ordering::Relaxed);
-                fetch_crl(&client, &url, &issuer, deadline).await
+                fetch_crl(&client, &url, &issuer, deadline, public).await
             };
             let now_unix = unix(SystemTime::now()) as i64;
-            let next_update = match &outcome {
-                Ok(Document::Crl(c)) => Ok(c.next_update),
-                Ok(Document::Ocsp(s)) => Ok(s.next_update),
+            let dated = match &outcome {
+                Ok(Document::Crl(c)) => Ok((c.this_update, c.next_update)),
+                Ok(Document::Ocsp(s)) => Ok((s.this_update, s.next_update)),
                 Err(e) => Err(e),
             };
-            let backoff = RETRY_FIRST
-                .saturating_mul(1 << failures.min(16))
-                .min(RETRY_MAX);
-            let (keep, failures) = match next_update {
-                Ok(None) => (KEEP_UNDATED, 0),
-                Ok(Some(n)) if n > now_unix => {
-                    (Duration::from_secs((n - now_unix) as u64).min(KEEP_MAX), 0)
-                }
-                // Stale evidence is retried like a failure: the next one may be fresh.
-                Ok(Some(_)) => (backoff, failures),
-                // The exporter could not look: nothing learned, nothing kept.
-                Err(FetchError::Blind(_)) => (Duration::ZERO, failures),
-                Err(FetchError::Failed(_)) => (backoff, failures),
-            };
+            let (keep, failures) = keep_for(dated, now_unix, failures);
             Arc::new(Fetched {
                 outcome,
                 fetched_at: now_unix,
                 keep_until: Instant::now() + keep,
                 failures,
             })
+        };
+        if !keep {
+            // Its caller's alone: cancelled with it.
+            return fetching.boxed().shared();
+        }
+        // Kept fetches are shared: they run on their own, whoever waits or stops waiting.
+        let task = tokio::spawn(fetching);
+        let fetching = async move {
+            task.await.unwrap_or_else(|_| {
+                Arc::new(Fetched {
+                    outcome: Err(FetchError::Blind(Blind::LocalResources)),
+                    fetched_at: unix(SystemTime::now()) as i64,
+                    keep_until: Instant::now(),
+                    failures,
+                })
+            })
         }
         .boxed()
         .shared();
-        if keep {
-            entries.insert(key, fetching.clone());
-        }
+        entries.insert(key, fetching.clone());
         fetching
+    }
+}
+
+/// How long a fetch's outcome is kept, and the failures in a row it makes: `dated` is a
+/// document's (thisUpdate, nextUpdate), `failures` those before this fetch.
+fn keep_for(
+    dated: Result<(i64, Option<i64>), &FetchError>,
+    now: i64,
+    failures: u32,
+) -> (Duration, u32) {
+    let backoff = RETRY_FIRST
+        .saturating_mul(1 << failures.min(16))
+        .min(RETRY_MAX);
+    match dated {
+        // Stale evidence is retried like a failure: the next one may be fresh.
+        Ok((this_update, None)) if this_update.saturating_add(MAX_UNDATED_AGE) < now => {
+            (backoff, failures)
+        }
+        Ok((this_update, None)) => {
+            let left = this_update.saturating_add(MAX_UNDATED_AGE) - now;
+            (KEEP_UNDATED.min(Duration::from_secs(left as u64)), 0)
+        }
+        Ok((_, Some(n))) if n > now => (Duration::from_secs((n - now) as u64).min(KEEP_MAX), 0),
+        Ok((_, Some(_))) => (backoff, failures),
+        // The exporter could not look: nothing learned, nothing kept.
+        Err(FetchError::Blind(_)) => (Duration::ZERO, failures),
+        Err(FetchError::Failed(_)) => (backoff, failures),
     }
 }
 
@@ -319,6 +365,7 @@ async fn fetch_ocsp(
     cert: &[u8],
     issuer: &[u8],
     deadline: Instant,
+    public: bool,
 ) -> Result<Document, FetchError> {
     let Some(request) = ocsp::request(cert, issuer) else {
         return Err(FetchError::Failed(EvidenceFailure::new(
@@ -329,13 +376,21 @@ async fn fetch_ocsp(
     // GET where the request fits (RFC 5019: responders and their caches expect it), else POST.
     let body = if request.len() <= ocsp::MAX_GET {
         let url = ocsp::get_url(url, &request);
-        fetch::fetch(client, &url, Method::Get, ocsp::MAX_RESPONSE, deadline).await?
+        fetch::fetch(
+            client,
+            &url,
+            Method::Get,
+            ocsp::MAX_RESPONSE,
+            deadline,
+            public,
+        )
+        .await?
     } else {
         let method = Method::Post {
             content_type: ocsp::REQUEST_TYPE,
             body: &request,
         };
-        fetch::fetch(client, url, method, ocsp::MAX_RESPONSE, deadline).await?
+        fetch::fetch(client, url, method, ocsp::MAX_RESPONSE, deadline, public).await?
     };
     let now = unix(SystemTime::now()) as i64;
     ocsp::verify(&body, cert, issuer, now)
@@ -348,11 +403,14 @@ async fn fetch_crl(
     url: &str,
     issuer: &[u8],
     deadline: Instant,
+    public: bool,
 ) -> Result<Document, FetchError> {
-    let body = fetch::fetch(client, url, Method::Get, crl::MAX_CRL, deadline).await?;
+    let body = fetch::fetch(client, url, Method::Get, crl::MAX_CRL, deadline, public).await?;
     // Parsing and verifying a large CRL is CPU work: off the I/O threads.
-    let issuer = issuer.to_vec();
-    let verified = tokio::task::spawn_blocking(move || crl::verify(&body, &issuer)).await;
+    let (issuer, url) = (issuer.to_vec(), url.to_string());
+    let now = unix(SystemTime::now()) as i64;
+    let verified =
+        tokio::task::spawn_blocking(move || crl::verify(&body, &issuer, &url, now)).await;
     match verified {
         Ok(v) => v.map(Document::Crl).map_err(FetchError::Failed),
         Err(_) => Err(FetchError::Failed(EvidenceFailure::new(
@@ -387,6 +445,7 @@ fn pairs(chain: &[CertFacts]) -> Vec<Pair<'_>> {
                 position,
                 cert,
                 issuer: &chain[issuer],
+                is_ca: parsed[position].as_ref().is_some_and(|x| x.is_ca()),
             })
         })
         .collect()
@@ -481,6 +540,31 @@ mod tests {
     }
 
     #[test]
+    fn stale_and_old_undated_documents_back_off_like_failures() {
+        let now = 1_800_000_000;
+        let failed = FetchError::Failed(EvidenceFailure::new(crate::facts::Reason::Timeout, "t"));
+        let min = |m: u64| Duration::from_secs(60 * m);
+        // Fresh until tomorrow: kept a day, the failures forgotten.
+        assert_eq!(
+            keep_for(Ok((now - 60, Some(now + 86_400))), now, 3),
+            (Duration::from_secs(86_400), 0)
+        );
+        // Stale: the backoff of a third failure in a row (1, 2, 4 minutes).
+        assert_eq!(keep_for(Ok((now - 99, Some(now - 1))), now, 2), (min(4), 2));
+        assert_eq!(keep_for(Err(&failed), now, 2), (min(4), 2));
+        // Undated: an hour, or what is left of its 7 days; older is stale.
+        assert_eq!(keep_for(Ok((now - 60, None)), now, 0), (min(60), 0));
+        let almost = now - MAX_UNDATED_AGE + 600;
+        assert_eq!(keep_for(Ok((almost, None)), now, 0), (min(10), 0));
+        let old = now - MAX_UNDATED_AGE - 1;
+        assert_eq!(keep_for(Ok((old, None)), now, 0), (min(1), 0));
+        assert_eq!(
+            keep_for(Err(&FetchError::Blind(Blind::ProxyDown)), now, 1),
+            (Duration::ZERO, 1)
+        );
+    }
+
+    #[test]
     fn the_issuer_is_the_key_that_signed_not_the_first_with_its_name() {
         let real = chain("http://127.0.0.1:1/ca.crl");
         // An impostor with the CA's name (and the same subject key identifier: it is the
@@ -504,10 +588,12 @@ mod tests {
         assert!(p.is_empty(), "an impostor's name alone makes no issuer");
     }
 
+    const BUDGET: Duration = Duration::from_secs(2);
+
     #[tokio::test]
     async fn an_ad_hoc_look_uses_cached_evidence_but_keeps_none() {
-        // A closed port: the CRL fetch fails at once (connection refused), which a
-        // configured look keeps for the backoff.
+        // A closed port: the CRL fetch of a configured look fails at once (connection
+        // refused) and is kept for the backoff; an ad-hoc look never connects to loopback.
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = closed.local_addr().unwrap().port();
         drop(closed);
@@ -516,24 +602,147 @@ mod tests {
         let revocations = Arc::new(Revocations::default());
         let gather = |keep| {
             let deadline = Instant::now() + Duration::from_secs(5);
-            revocations.gather(&client, &chain, None, deadline, keep)
+            revocations.gather(&client, &chain, None, deadline, BUDGET, keep)
         };
+        let reason = |f: &RevocationFacts| {
+            f.certs[0].evidence[0]
+                .outcome
+                .as_ref()
+                .map_err(|e| e.reason)
+                .err()
+        };
+        use crate::facts::Reason::{ConnectionRefused, ForbiddenAddress};
 
         let facts = gather(false).await;
         assert_eq!(facts.certs.len(), 1, "{facts:?}");
-        assert_eq!(
-            facts.certs[0].evidence.len(),
-            1,
-            "the CRL was asked: {facts:?}"
-        );
+        assert_eq!(reason(&facts), Some(ForbiddenAddress), "{facts:?}");
         assert_eq!(revocations.crl_fetches(), 1);
         assert_eq!(revocations.kept(), 0, "an ad-hoc look keeps no evidence");
 
-        let _ = gather(true).await;
+        let facts = gather(true).await;
+        assert_eq!(reason(&facts), Some(ConnectionRefused), "{facts:?}");
         assert_eq!((revocations.crl_fetches(), revocations.kept()), (2, 1));
         // Now cached: an ad-hoc look uses it without fetching.
         let facts = gather(false).await;
-        assert_eq!(facts.certs[0].evidence.len(), 1);
+        assert_eq!(reason(&facts), Some(ConnectionRefused));
         assert_eq!((revocations.crl_fetches(), revocations.kept()), (2, 1));
+    }
+
+    /// A loopback HTTP server answering every request with 404 after `delay`; counts them.
+    async fn slow_404(delay: Duration) -> (String, Arc<AtomicU64>) {
+        slow_http(delay, 0).await
+    }
+
+    /// A loopback HTTP server answering every request after `delay`: 404, or with `body`
+    /// bytes > 0 a 200 with that many bytes of junk; counts them.
+    async fn slow_http(delay: Duration, body: usize) -> (String, Arc<AtomicU64>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/ca.crl", listener.local_addr().unwrap());
+        let served = Arc::new(AtomicU64::new(0));
+        let counter = served.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(delay).await;
+                    if body == 0 {
+                        let _ = s
+                            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                            .await;
+                    } else {
+                        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {body}\r\n\r\n");
+                        let _ = s.write_all(head.as_bytes()).await;
+                        let _ = s.write_all(&vec![0x30u8; body]).await;
+                    }
+                });
+            }
+        });
+        (url, served)
+    }
+
+    #[tokio::test]
+    async fn an_ad_hoc_look_never_fetches_from_loopback_even_on_an_inside_vantage() {
+        let (url, served) = slow_404(Duration::ZERO).await;
+        let chain = chain(&url);
+        // An inside vantage (not public): configured looks may fetch from loopback.
+        let client = Arc::new(VantageClient::test("inside"));
+        let revocations = Arc::new(Revocations::default());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let facts = revocations
+            .gather(&client, &chain, None, deadline, BUDGET, false)
+            .await;
+        let e = facts.certs[0].evidence[0].outcome.as_ref().unwrap_err();
+        assert_eq!(e.reason, crate::facts::Reason::ForbiddenAddress, "{e:?}");
+        assert!(e.detail.contains("for an ad-hoc probe"), "{}", e.detail);
+        assert_eq!(
+            served.load(Ordering::Relaxed),
+            0,
+            "nothing reached the server"
+        );
+        let facts = revocations
+            .gather(&client, &chain, None, deadline, BUDGET, true)
+            .await;
+        let e = facts.certs[0].evidence[0].outcome.as_ref().unwrap_err();
+        assert_eq!(e.reason, crate::facts::Reason::HttpError, "{e:?}");
+        assert_eq!(served.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_look_leaves_no_fetch_that_later_times_out() {
+        // The host answers after 100 ms with 8 MiB (junk: no CRL); the fetch's budget is 1 s.
+        // A body that large is read only while someone drives the fetch.
+        let (url, served) = slow_http(Duration::from_millis(100), 8 << 20).await;
+        let chain = chain(&url);
+        let client = Arc::new(VantageClient::test("v"));
+        let revocations = Arc::new(Revocations::default());
+        let budget = Duration::from_secs(1);
+        let far = Instant::now() + Duration::from_secs(10);
+        // A probe that starts the fetch and is cancelled (its caller left) after 50 ms.
+        let cancelled = revocations.gather(&client, &chain, None, far, budget, true);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), cancelled)
+                .await
+                .is_err()
+        );
+        // Well past the fetch's budget (and its connection's life), the next probe joins
+        // what the first one left.
+        tokio::time::sleep(Duration::from_millis(2_300)).await;
+        let facts = revocations
+            .gather(&client, &chain, None, far, budget, true)
+            .await;
+        let e = facts.certs[0].evidence[0].outcome.as_ref().unwrap_err();
+        // What the host sent, read to its end, not the end of a fetch nobody drove.
+        assert_eq!(e.reason, crate::facts::Reason::BadResponse, "{e:?}");
+        assert!(e.detail.starts_with("not a CRL"), "{}", e.detail);
+        assert_eq!(served.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn a_probe_deadline_before_the_evidence_is_not_looked_not_a_timeout() {
+        let (url, served) = slow_404(Duration::from_millis(300)).await;
+        let chain = chain(&url);
+        let client = Arc::new(VantageClient::test("v"));
+        let revocations = Arc::new(Revocations::default());
+        // The probe has 100 ms left; the fetch has its budget of 2 s.
+        let soon = Instant::now() + Duration::from_millis(100);
+        let facts = revocations
+            .gather(&client, &chain, None, soon, BUDGET, true)
+            .await;
+        assert_eq!(facts.blind, Some(Blind::OutOfTime), "{facts:?}");
+        assert!(facts.certs[0].evidence.is_empty(), "{facts:?}");
+        // The fetch went on and is kept: the next probe has the responder's answer.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let later = Instant::now() + Duration::from_secs(5);
+        let facts = revocations
+            .gather(&client, &chain, None, later, BUDGET, true)
+            .await;
+        assert_eq!(facts.blind, None);
+        let e = facts.certs[0].evidence[0].outcome.as_ref().unwrap_err();
+        assert_eq!(e.reason, crate::facts::Reason::HttpError, "{e:?}");
+        assert_eq!(served.load(Ordering::Relaxed), 1);
     }
 }

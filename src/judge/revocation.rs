@@ -165,10 +165,17 @@ pub(super) fn revocation_reachable(ctx: &Context<'_>) -> Option<Verdict> {
             match &ev.outcome {
                 Err(f) => return fail(f.reason, format!("{named}: {}", f.detail), hint),
                 Ok(s) if s.stale(now) => {
-                    let until = s.next_update.map(date).unwrap_or_default();
+                    let when = match s.next_update {
+                        Some(n) => format!("its nextUpdate was {}", date(n)),
+                        None => format!(
+                            "it has no nextUpdate and was issued on {}, more than {} days ago",
+                            date(s.this_update),
+                            crate::facts::MAX_UNDATED_AGE / 86_400
+                        ),
+                    };
                     return fail(
                         Reason::BadResponse,
-                        format!("{named} is stale: its nextUpdate was {until}"),
+                        format!("{named} is stale: {when}"),
                         hint,
                     );
                 }
@@ -234,6 +241,14 @@ mod tests {
         Status {
             next_update: Some(NOW - 1),
             ..s
+        }
+    }
+
+    fn undated(this_update: i64) -> Status {
+        Status {
+            this_update,
+            next_update: None,
+            ..good()
         }
     }
 
@@ -432,6 +447,12 @@ mod tests {
                     passes(C),
                 ),
                 (
+                    "no nextUpdate and old: no evidence",
+                    Judge::peer(),
+                    with(vec![ev(Crl, Ok(undated(NOW - 8 * DAY)))]),
+                    None,
+                ),
+                (
                     "stale good: no evidence",
                     Judge::peer(),
                     with(vec![ev(Crl, Ok(stale(good())))]),
@@ -578,6 +599,18 @@ mod tests {
                     Judge::peer(),
                     with(vec![ev(Crl, Ok(stale(good())))]),
                     fails(W, Reason::BadResponse),
+                ),
+                (
+                    "no nextUpdate, issued 8 days ago",
+                    Judge::peer(),
+                    with(vec![ev(Crl, Ok(undated(NOW - 8 * DAY)))]),
+                    fails(W, Reason::BadResponse),
+                ),
+                (
+                    "no nextUpdate, issued 6 days ago",
+                    Judge::peer(),
+                    with(vec![ev(Crl, Ok(undated(NOW - 6 * DAY)))]),
+                    passes(W),
                 ),
                 (
                     "forbidden address",

@@ -53,6 +53,9 @@ pub enum Answer {
     Trickle,
     /// 302 to itself.
     RedirectLoop,
+    /// CRL: another part (shard) of the CA's CRL, validly signed, listing none of the revoked
+    /// serials, whose issuing distribution point names another URL (`/shard-2.crl`).
+    Shard,
     /// OCSP: signed by the CA's impostor ([`RevocationCa::impostor`]), about the leaf as if
     /// the impostor had issued it (its key hash in the CertID).
     Impostor,
@@ -339,15 +342,25 @@ fn serial(cert: &[u8]) -> Option<Vec<u8>> {
     Some(c.raw_serial().to_vec())
 }
 
-/// The CRL as `answer` wants it signed and dated.
-fn crl(state: &State, answer: Answer) -> std::io::Result<Vec<u8>> {
+/// The CRL as `answer` wants it signed and dated; its issuing distribution point is the
+/// CA's CRL URL on `address` (a shard's its own).
+fn crl(state: &State, answer: Answer, address: SocketAddr) -> std::io::Result<Vec<u8>> {
     let now = OffsetDateTime::now_utc();
     let (this_update, next_update) = match answer {
         Answer::Stale => (now - Duration::days(8), now - Duration::days(1)),
         _ => (now - Duration::minutes(5), now + Duration::days(7)),
     };
+    let shard = answer == Answer::Shard;
+    let path = if shard { "shard-2.crl" } else { "ca.crl" };
+    let issuing_distribution_point = Some(rcgen::CrlIssuingDistributionPoint {
+        distribution_point: CrlDistributionPoint {
+            uris: vec![format!("http://{address}/{path}")],
+        },
+        scope: None,
+    });
     let revoked_certs = lock(&state.revoked)
         .iter()
+        .filter(|_| !shard)
         .map(|(serial, at)| RevokedCertParams {
             serial_number: SerialNumber::from_slice(serial),
             revocation_time: *at,
@@ -359,7 +372,7 @@ fn crl(state: &State, answer: Answer) -> std::io::Result<Vec<u8>> {
         this_update,
         next_update,
         crl_number: SerialNumber::from(1u64),
-        issuing_distribution_point: None,
+        issuing_distribution_point,
         revoked_certs,
         key_identifier_method: KeyIdMethod::Sha256,
     };
@@ -516,7 +529,7 @@ async fn serve(mut stream: TcpStream, state: &State, address: SocketAddr) -> std
     let (answer, document) = if path == "/ca.crl" {
         state.crl_requests.fetch_add(1, Ordering::Relaxed);
         let answer = *lock(&state.crl);
-        (answer, crl(state, answer))
+        (answer, crl(state, answer, address))
     } else if path == "/ocsp" || path.starts_with("/ocsp/") {
         state.ocsp_requests.fetch_add(1, Ordering::Relaxed);
         let answer = *lock(&state.ocsp);
