@@ -406,7 +406,7 @@ fn target_lines<'a>(
 }
 
 /// Why the exporter could not look, for people.
-fn blind_text(b: Blind) -> &'static str {
+pub fn blind_text(b: Blind) -> &'static str {
     match b {
         Blind::NoTurn => "no turn at this busy shared edge before the deadline",
         Blind::LocalResources => "the exporter ran out of file descriptors or memory",
