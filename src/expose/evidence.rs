@@ -412,6 +412,7 @@ pub fn blind_text(b: Blind) -> &'static str {
         Blind::LocalResources => "the exporter ran out of file descriptors or memory",
         Blind::ProxyDown => "the vantage's SOCKS5 proxy does not accept connections",
         Blind::ResolversDown => "none of the vantage's resolvers answers",
+        Blind::NoRoute => "the vantage's host has no route for this address family",
     }
 }
 

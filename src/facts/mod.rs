@@ -61,6 +61,9 @@ pub enum Blind {
     ProxyDown,
     /// None of the vantage's resolvers answers.
     ResolversDown,
+    /// The vantage's host has no route for the address's family (ENETUNREACH,
+    /// EADDRNOTAVAIL: an IPv4-only container asked to reach an AAAA address).
+    NoRoute,
 }
 
 /// The federation SRV record as each resolver of the vantage answered it.
