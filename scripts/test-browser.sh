@@ -120,7 +120,7 @@ FAILING = {"praxis-nord.de", "kfo-sued.de", "stille-praxis.de", "kanzlei-umzug.d
 WARNING = {"toothfairy.uk"}
 index = page("index")
 summary = " ".join(index.ids.get("summary", "").split())
-want = f"{total} domains: {len(FAILING)} failing · {len(WARNING)} warning · 0 pending · {total - len(FAILING) - len(WARNING)} ok"
+want = f"{total} domains: {len(FAILING)} failing · {len(WARNING)} warning · 0 unknown · 0 pending · {total - len(FAILING) - len(WARNING)} ok"
 expect(f"summary line '{summary}'", summary == want)
 expect("per-tenant summary table is shown", "tenants" in index.ids)
 first = [r for r, _ in index.rows[: len(FAILING) + len(WARNING)]]

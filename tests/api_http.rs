@@ -64,7 +64,7 @@ async fn api_lists_every_domain_and_serves_each_report() {
     }
     assert_eq!(
         list["summary"],
-        serde_json::json!({"domains": 3, "failing": 1, "warning": 1, "pending": 0, "ok": 1}),
+        serde_json::json!({"domains": 3, "failing": 1, "warning": 1, "unknown": 0, "pending": 0, "ok": 1}),
         "{list}"
     );
     // Worst first, every domain with its state and failing checks per vantage.
@@ -175,5 +175,96 @@ async fn api_lists_every_domain_and_serves_each_report() {
     ] {
         assert!(page.contains(&fact), "{fact} missing from\n{page}");
     }
+    shutdown.cancel();
+}
+
+/// The only resolver of the vantage does not answer: nothing could be looked at, so every
+/// view says `unknown`, never `ok` (and never `failing`: it is the exporter's trouble).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_domain_nothing_could_be_looked_at_is_unknown_everywhere() {
+    let lab = Lab::start().await.unwrap();
+    let good = lab
+        .tls_peer(&LeafSpec::good("sip.a.example"))
+        .await
+        .unwrap();
+    lab.publish("a.example", "sip.a.example", good.address);
+    lab.publish("b.example", "sip.b.example", good.address);
+    // A bound UDP port that never answers: the vantage's resolver is down.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dead = silent.local_addr().unwrap();
+    let path = lab
+        .write_config(
+            "c.yml",
+            "",
+            "  - domain: a.example\n  - domain: b.example\n",
+        )
+        .unwrap();
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(&format!("[\"{}\"]", lab.dns), &format!("[\"{dead}\"]"));
+    std::fs::write(&path, text).unwrap();
+    let (addr, shutdown, _store) = start_exporter(&path).await;
+
+    let mut list = Value::Null;
+    for _ in 0..400 {
+        let (status, l) = json(addr, "/api/v1/domains").await;
+        assert_eq!(status, 200);
+        if l["summary"]["pending"] == 0 {
+            list = l;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        list["summary"],
+        serde_json::json!({"domains": 2, "failing": 0, "warning": 0, "unknown": 2, "pending": 0, "ok": 0}),
+        "{list}"
+    );
+    let a = &list["domains"][0];
+    assert_eq!(a["state"], "unknown", "{list}");
+    assert_eq!(a["vantages"][0]["state"], "unknown");
+    assert_eq!(a["vantages"][0]["blind"], "resolvers_down");
+    assert_eq!(a["vantages"][0]["failing_checks"], serde_json::json!([]));
+    let (_, filtered) = json(addr, "/api/v1/domains?state=unknown").await;
+    assert_eq!(names(&filtered), ["a.example", "b.example"]);
+    let (_, report) = json(addr, "/api/v1/domains/default/a.example").await;
+    assert_eq!(report["state"], "unknown");
+    assert_eq!(report["vantages"][0]["success"], false);
+
+    let (_, page) = http(addr, "GET", "/").await;
+    let summary = page
+        .split("<p id=summary>")
+        .nth(1)
+        .and_then(|s| s.split("</p>").next())
+        .unwrap_or_default()
+        .to_string();
+    assert!(summary.contains(">2 unknown</a>"), "{summary}");
+    assert!(
+        summary.contains("<span class=pending>0 ok</span>"),
+        "{summary}"
+    );
+    let (_, domain) = http(addr, "GET", "/domain/default/a.example").await;
+    assert!(
+        domain.contains("<span id=state class=unknown>unknown</span>"),
+        "{domain}"
+    );
+    assert!(
+        domain.contains("Vantage inside – <span class=unknown>unknown</span>"),
+        "{domain}"
+    );
+    assert!(
+        domain.contains(
+            "Could not look from this vantage: none of the vantage&#39;s resolvers answers."
+        ),
+        "{domain}"
+    );
+
+    // On /metrics: no probe success, the probe says it did not look, and no failed check.
+    let (_, m) = http(addr, "GET", "/metrics").await;
+    let at =
+        |name: &str| common::value(&m, name, &[("domain", "a.example"), ("vantage", "inside")]);
+    assert_eq!(at("sipfed_probe_success"), Some(0.0), "{m}");
+    assert_eq!(at("sipfed_probe_blind"), Some(1.0), "{m}");
+    assert!(!m.contains("sipfed_check_failure_info{"), "{m}");
     shutdown.cancel();
 }

@@ -96,6 +96,51 @@ async fn check_prints_a_checklist_and_exits_by_severity() {
     assert_eq!(wildcard["severity"], "critical");
 }
 
+/// Nothing could be looked at (the only resolver is silent): `check` says UNKNOWN (exit 3,
+/// the monitoring-plugin convention), in text and JSON, never ok.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_exits_3_when_nothing_could_be_looked_at() {
+    let lab = Lab::start().await.unwrap();
+    let p = lab
+        .tls_peer(&LeafSpec::good("sip.good.example"))
+        .await
+        .unwrap();
+    lab.publish("good.example", "sip.good.example", p.address);
+    let path = lab
+        .write_config("c.yml", "", "  - domain: good.example\n")
+        .unwrap();
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dead = silent.local_addr().unwrap().to_string();
+    let run = |output: &'static str| {
+        let mut c = Command::new(BIN);
+        c.arg("check")
+            .arg(format!("--config.file={}", path.display()))
+            .args(["good.example", "--resolver", &dead, "--output", output]);
+        c.output()
+    };
+    let out = run("json").await.unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json[0]["state"], "unknown");
+    assert_eq!(json[0]["vantages"][0]["state"], "unknown");
+    assert_eq!(json[0]["vantages"][0]["success"], false);
+    assert_eq!(json[0]["vantages"][0]["blind"], "resolvers_down");
+    let out = run("text").await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains(
+            "[ UNKN ] could not look from this vantage: none of the vantage's resolvers answers"
+        ),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn config_check_names_file_line_and_key() {
     let dir = std::env::temp_dir().join(format!("sipfed-cli-{}", std::process::id()));
@@ -143,7 +188,8 @@ async fn config_check_names_file_line_and_key() {
 /// A `check` that runs out of file descriptors (a hard limit of 24, 100 domains, 64 probes at
 /// once, each domain its own server name; every DNS query and connection is a descriptor) is
 /// the exporter's trouble: probes that could not open a socket are blind (`local_resources`),
-/// their checks absent, and no check fails (the world is healthy). Before targets' address
+/// their checks absent, and no check fails (the world is healthy); a domain its probe could
+/// not look at is `unknown` and `check` exits 3. Before targets' address
 /// lookups and the Microsoft 365 lookups minded `local` failures, such probes failed
 /// `target_resolves` with `dns_error`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,6 +266,10 @@ async fn running_out_of_file_descriptors_fails_no_partner() {
             .any(|e| e["blind"] == "local_resources");
         if v["facts"]["blind"] == "local_resources" || endpoint_blind {
             blind += 1;
+            // A probe that could not look at all is unknown, never ok.
+            if v["blind"] == "local_resources" {
+                assert_eq!(r["state"], "unknown", "{}", r["domain"]);
+            }
         } else if r["state"] == "ok" {
             healthy += 1;
         }
@@ -228,9 +278,12 @@ async fn running_out_of_file_descriptors_fails_no_partner() {
     // depends on timing.
     assert_eq!(blind + healthy, DOMAINS, "{blind} blind, {healthy} healthy");
     assert!(blind > 0, "the limit was never reached: {healthy} healthy");
+    // Nothing failed, but some domains could not be looked at: UNKNOWN, not OK.
+    let unknown = reports.iter().filter(|r| r["state"] == "unknown").count();
+    assert!(unknown > 0, "{blind} blind, none unknown");
     assert_eq!(
         out.status.code(),
-        Some(0),
+        Some(3),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -711,3 +711,139 @@ async fn a_health_query_answered_with_nxdomain_counts_as_an_answer() {
         "{page}"
     );
 }
+
+/// Set in the child this test re-runs itself as, inside a network namespace of its own.
+const NETNS_CHILD: &str = "SIPFED_TEST_NETNS_CHILD";
+
+/// Runs test `name` of this binary again inside a fresh network namespace (`unshare -n`, we
+/// are root in CI) with only loopback up and IPv6 gone from it (`::1` deleted): a host with
+/// no route for IPv6, as an IPv4-only container is. Nothing can leave the machine from there.
+/// Returns false in the child (run the body), true in the parent once the child passed.
+fn in_namespace_without_ipv6(name: &str) -> bool {
+    if std::env::var_os(NETNS_CHILD).is_some() {
+        return false;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new("unshare")
+        .args([
+            "-n",
+            "--",
+            "sh",
+            "-ec",
+            "ip link set lo up; ip -6 addr del ::1/128 dev lo; exec \"$0\" \"$@\"",
+        ])
+        .arg(&exe)
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(NETNS_CHILD, "1")
+        .output()
+        .expect("unshare runs (util-linux)");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "the test in its namespace failed:\n{text}"
+    );
+    // The child really ran the test (a filter matching nothing passes too).
+    assert!(text.contains("1 passed"), "{text}");
+    true
+}
+
+/// A host without an IPv6 route (ENETUNREACH/EADDRNOTAVAIL on connect) is blind for IPv6:
+/// the partner's AAAA addresses are not looked at (no failed tcp_connect), its IPv4 addresses
+/// are judged, outbound readiness stands on them, and the vantage says it cannot reach IPv6
+/// (`sipfed_vantage_address_family_up{family="ipv6"}` 0). A partner with only AAAA addresses
+/// is `unknown`, with no outbound verdict.
+#[test]
+fn no_route_for_ipv6_is_the_vantages_blindness_not_the_partners() {
+    if in_namespace_without_ipv6("no_route_for_ipv6_is_the_vantages_blindness_not_the_partners") {
+        return;
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            // The namespace has no IPv6: a connect to ::1 fails as for a v4-only host.
+            let err = std::net::TcpStream::connect("[::1]:5061").unwrap_err();
+            assert!(
+                matches!(err.raw_os_error(), Some(99 | 101)),
+                "not a no-route error: {err:?}"
+            );
+            let lab = Lab::start().await.unwrap();
+            // dual.example: A (the lab peer) and AAAA ::1; v6only.example: AAAA ::1 only.
+            let spec = LeafSpec::good("sip.dual.example");
+            let peer = lab.tls_peer(&spec).await.unwrap();
+            lab.publish("dual.example", "sip.dual.example", peer.address);
+            lab.zone.addr("sip.dual.example", "::1".parse().unwrap());
+            lab.zone
+                .federation_srv("v6only.example", 0, 0, 5061, "sip.v6only.example");
+            lab.zone.addr("sip.v6only.example", "::1".parse().unwrap());
+            let path = lab
+                .write_config(
+                    "noroute.yml",
+                    "",
+                    "  - domain: dual.example\n  - domain: v6only.example\n",
+                )
+                .unwrap();
+            let config = sipfed_exporter::config::Config::load(&path).unwrap();
+            let store = sipfed_exporter::store::Store::new(
+                sipfed_exporter::store::Setup::new(config).unwrap(),
+                None,
+                Default::default(),
+            );
+            let setup = store.setup();
+            let reports = setup.probe_each(&setup.config.domains).await;
+            let mut m = String::new();
+            let refs: Vec<&sipfed_exporter::judge::DomainReport> = reports.iter().collect();
+            sipfed_exporter::expose::metrics::render_reports(&mut m, &refs);
+            let at = |d: &str, c: &str| common::check_success(&m, &[("domain", d), ("check", c)]);
+            // The IPv4 address is judged; the IPv6 one is absent, not a failed connect.
+            assert_eq!(at("dual.example", "tcp_connect"), Some(1.0), "{m}");
+            assert_eq!(at("dual.example", "tls_handshake"), Some(1.0), "{m}");
+            assert!(!m.contains("sipfed_check_failure_info{"), "{m}");
+            let dual = &reports[0];
+            assert_eq!(dual.state.as_str(), "ok");
+            let v6 = dual.vantages[0].facts.targets[0]
+                .endpoints
+                .iter()
+                .find(|e| e.address.is_ipv6())
+                .unwrap();
+            assert_eq!(v6.blind, Some(sipfed_exporter::facts::Blind::NoRoute));
+            let ready = |d: &str| {
+                common::value(
+                    &m,
+                    "sipfed_federation_ready",
+                    &[("domain", d), ("direction", "outbound")],
+                )
+            };
+            assert_eq!(ready("dual.example"), Some(1.0), "{m}");
+            // Only AAAA: nothing looked at, so no verdict and no readiness, and unknown.
+            assert_eq!(at("v6only.example", "srv_present"), Some(1.0), "{m}");
+            assert_eq!(at("v6only.example", "tcp_connect"), None, "{m}");
+            assert_eq!(ready("v6only.example"), None, "{m}");
+            assert_eq!(reports[1].state.as_str(), "unknown");
+            assert_eq!(
+                common::value(&m, "sipfed_probe_blind", &[("domain", "v6only.example")]),
+                Some(1.0),
+                "{m}"
+            );
+            // The vantage says it: it reaches IPv4, not IPv6 (what its connections found).
+            let page = String::from_utf8(sipfed_exporter::expose::metrics::render(&store)).unwrap();
+            assert!(
+                page.contains(
+                    "sipfed_vantage_address_family_up{vantage=\"inside\",family=\"ipv6\"} 0\n"
+                ),
+                "{page}"
+            );
+            assert!(
+                page.contains(
+                    "sipfed_vantage_address_family_up{vantage=\"inside\",family=\"ipv4\"} 1\n"
+                ),
+                "{page}"
+            );
+        });
+}

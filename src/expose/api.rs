@@ -30,6 +30,7 @@ pub struct CountsJson {
     pub domains: usize,
     pub failing: usize,
     pub warning: usize,
+    pub unknown: usize,
     pub pending: usize,
     pub ok: usize,
 }
@@ -40,6 +41,7 @@ impl From<Counts> for CountsJson {
             domains: c.total(),
             failing: c.failing,
             warning: c.warning,
+            unknown: c.unknown,
             pending: c.pending,
             ok: c.ok,
         }
@@ -52,7 +54,8 @@ pub struct DomainEntry {
     pub tenant: String,
     pub domain: String,
     pub role: &'static str,
-    /// `failing`, `warning`, `ok`, or `pending` before the first probe.
+    /// `failing`, `warning`, `unknown` (a vantage could not look), `ok`, or `pending` before
+    /// the first probe.
     pub state: &'static str,
     /// The earliest leaf notAfter seen from any vantage, Unix seconds.
     pub soonest_expiry: Option<i64>,
@@ -66,6 +69,10 @@ pub struct DomainEntry {
 pub struct VantageEntry {
     pub vantage: String,
     pub state: &'static str,
+    /// Why the vantage could not look (`resolvers_down`, `proxy_down`, `no_route`, ...),
+    /// when its state is `unknown` for want of a look.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blind: Option<crate::facts::Blind>,
     /// When the latest probe started, Unix seconds (`null` while pending).
     pub probed_at: Option<f64>,
     /// Worst first.
@@ -92,6 +99,7 @@ pub fn entry(row: &Row<'_>) -> DomainEntry {
                 None => VantageEntry {
                     vantage: v.clone(),
                     state: Standing::Pending.as_str(),
+                    blind: None,
                     probed_at: None,
                     failing_checks: Vec::new(),
                 },
@@ -111,6 +119,7 @@ pub fn entry(row: &Row<'_>) -> DomainEntry {
                     VantageEntry {
                         vantage: v.clone(),
                         state: x.state.as_str(),
+                        blind: x.blind,
                         probed_at: Some(x.facts.started_at),
                         failing_checks: failing,
                     }
@@ -232,6 +241,7 @@ mod tests {
                 domains: 3,
                 failing: 1,
                 warning: 0,
+                unknown: 0,
                 pending: 1,
                 ok: 1
             }

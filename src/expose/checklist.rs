@@ -1,6 +1,7 @@
 //! `check`: a one-shot checklist for people setting up federation, rendered from the reports
 //! `store::check` probed and judged. Exit status 0 when every check passed (info findings
-//! aside), 1 with a failed warning, 2 with a failed critical check.
+//! aside), 1 with a failed warning, 2 with a failed critical check, 3 when a domain could
+//! not be looked at (the monitoring-plugin convention for UNKNOWN).
 
 use std::fmt::Write;
 
@@ -8,11 +9,14 @@ use super::evidence;
 use crate::judge::pairs;
 use crate::judge::{DomainReport, Severity, State};
 
-/// 0 when every domain is ok, 1 when the worst is a warning, 2 with a failed critical check.
+/// 0 when every domain is ok, 1 when the worst is a warning, 2 with a failed critical check,
+/// 3 when the worst is that some vantage could not look (`unknown`, as monitoring plugins
+/// say UNKNOWN): a failed check outranks it, since that is evidence.
 pub fn exit_status(reports: &[DomainReport]) -> i32 {
     match reports.iter().map(|r| r.state).min() {
         Some(State::Failing) => 2,
         Some(State::Warning) => 1,
+        Some(State::Unknown) => 3,
         _ => 0,
     }
 }
@@ -149,7 +153,14 @@ pub fn styled(reports: &[DomainReport], style: TextStyle, now: i64) -> String {
                 escape_control(&r.tenant),
                 escape_control(&v.vantage)
             );
-            if v.findings.is_empty() {
+            if let Some(b) = v.blind {
+                let _ = writeln!(
+                    out,
+                    "[{}] could not look from this vantage: {} (the exporter's own trouble)",
+                    style.paint("35", " UNKN "),
+                    evidence::blind_text(b)
+                );
+            } else if v.findings.is_empty() {
                 let _ = writeln!(out, "  no check applies (nothing could be gathered)");
             }
             for f in &v.findings {

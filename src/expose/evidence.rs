@@ -406,13 +406,14 @@ fn target_lines<'a>(
 }
 
 /// Why the exporter could not look, for people.
-fn blind_text(b: Blind) -> &'static str {
+pub fn blind_text(b: Blind) -> &'static str {
     match b {
         Blind::NoTurn => "no turn at this busy shared edge before the deadline",
         Blind::LocalResources => "the exporter ran out of file descriptors or memory",
         Blind::ProxyDown => "the vantage's SOCKS5 proxy does not accept connections",
         Blind::ResolversDown => "none of the vantage's resolvers answers",
         Blind::OutOfTime => "the probe's deadline came before the revocation evidence",
+        Blind::NoRoute => "the vantage's host has no route for this address family",
     }
 }
 

@@ -1,6 +1,7 @@
 //! The fleet at a glance, shared by the status page and `/api/v1/domains`: every configured
 //! domain with its latest report (or none yet), the filters (`state`, `tenant`, `q`), the
-//! summary counts and the order (failing, warning, pending, ok; configuration order within).
+//! summary counts and the order (failing, warning, unknown, pending, ok; configuration order
+//! within).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,14 +19,17 @@ pub const PAGE_SIZE: usize = 500;
 pub enum Standing {
     Failing,
     Warning,
+    /// A report, but the exporter could not look (its own trouble): not ok.
+    Unknown,
     Pending,
     Ok,
 }
 
 impl Standing {
-    pub const ALL: [Standing; 4] = [
+    pub const ALL: [Standing; 5] = [
         Standing::Failing,
         Standing::Warning,
+        Standing::Unknown,
         Standing::Pending,
         Standing::Ok,
     ];
@@ -34,6 +38,7 @@ impl Standing {
         match self {
             Standing::Failing => "failing",
             Standing::Warning => "warning",
+            Standing::Unknown => "unknown",
             Standing::Pending => "pending",
             Standing::Ok => "ok",
         }
@@ -48,6 +53,7 @@ impl Standing {
             None => Standing::Pending,
             Some(State::Failing) => Standing::Failing,
             Some(State::Warning) => Standing::Warning,
+            Some(State::Unknown) => Standing::Unknown,
             Some(State::Ok) => Standing::Ok,
         }
     }
@@ -115,7 +121,7 @@ impl Filter {
         let state = match get("state") {
             None => None,
             Some(s) => Some(Standing::parse(s).ok_or_else(|| {
-                format!("unknown state {s:?}: use ok, warning, failing or pending")
+                format!("unknown state {s:?}: use ok, warning, failing, unknown or pending")
             })?),
         };
         let not_ready = match get("federation") {
@@ -187,6 +193,7 @@ pub fn select<'r, 'a>(rows: &'r [Row<'a>], filter: &Filter) -> Vec<&'r Row<'a>> 
 pub struct Counts {
     pub failing: usize,
     pub warning: usize,
+    pub unknown: usize,
     pub pending: usize,
     pub ok: usize,
 }
@@ -196,6 +203,7 @@ impl Counts {
         match s {
             Standing::Failing => self.failing,
             Standing::Warning => self.warning,
+            Standing::Unknown => self.unknown,
             Standing::Pending => self.pending,
             Standing::Ok => self.ok,
         }
@@ -205,13 +213,14 @@ impl Counts {
         match s {
             Standing::Failing => self.failing += 1,
             Standing::Warning => self.warning += 1,
+            Standing::Unknown => self.unknown += 1,
             Standing::Pending => self.pending += 1,
             Standing::Ok => self.ok += 1,
         }
     }
 
     pub fn total(&self) -> usize {
-        self.failing + self.warning + self.pending + self.ok
+        self.failing + self.warning + self.unknown + self.pending + self.ok
     }
 }
 
@@ -304,7 +313,7 @@ pub(crate) mod tests {
                 crate::judge::CheckName::CertExpiry,
                 Severity::Warning,
             )],
-            State::Ok => vec![],
+            State::Ok | State::Unknown => vec![],
         };
         Arc::new(DomainReport {
             tenant: d.tenant.clone(),
@@ -315,8 +324,9 @@ pub(crate) mod tests {
                 vantage: "inside".into(),
                 public: false,
                 findings,
-                success: state != State::Failing,
+                success: matches!(state, State::Ok | State::Warning),
                 state,
+                blind: (state == State::Unknown).then_some(crate::facts::Blind::ResolversDown),
                 details: Default::default(),
                 facts: Arc::new(Facts::default()),
             }],
@@ -412,8 +422,25 @@ pub(crate) mod tests {
         }
         assert_eq!(
             Filter::from_query(&query(&[("state", "broken")])).unwrap_err(),
-            "unknown state \"broken\": use ok, warning, failing or pending"
+            "unknown state \"broken\": use ok, warning, failing, unknown or pending"
         );
+    }
+
+    /// A domain no vantage could look at stands `unknown`: never counted or listed as ok,
+    /// after the warnings and before the pending ones.
+    #[test]
+    fn a_domain_that_could_not_be_looked_at_is_unknown() {
+        let mut f = fleet();
+        f.push((domain("beta", "g.test"), Some(State::Unknown)));
+        let rows = rows_of(&f);
+        let filter = Filter::from_query(&query(&[("state", "unknown")])).unwrap();
+        assert_eq!(names(&select(&rows, &filter)), ["g.test"]);
+        let ok = Filter::from_query(&query(&[("state", "ok")])).unwrap();
+        assert_eq!(names(&select(&rows, &ok)), ["a.example", "f.test"]);
+        let all = names(&select(&rows, &Filter::default()));
+        assert_eq!(all[3..5], ["g.test", "c.example"]);
+        let s = summary(&rows);
+        assert_eq!((s.all.unknown, s.all.ok), (1, 2));
     }
 
     #[test]
@@ -425,6 +452,7 @@ pub(crate) mod tests {
             Counts {
                 failing: 2,
                 warning: 1,
+                unknown: 0,
                 pending: 1,
                 ok: 2
             }

@@ -52,7 +52,7 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-const STYLE: &str = "<style>body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse}td,th{padding:.3em .7em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}.ok{color:#1a7f37}.critical,.failing,.bad{color:#c62828;font-weight:600}.warning{color:#b26a00}.info{color:#555}.pending{color:#888}small{color:#666}ul.facts{list-style:none;padding-left:0;font-family:ui-monospace,monospace;font-size:90%}ul.facts li{margin:.1em 0}ul.facts b{font-weight:600;color:#444}nav a{margin-right:.6em}.d1{padding-left:1.5em}.d2{padding-left:3em}.d3{padding-left:4.5em}.d4{padding-left:6em}</style>";
+const STYLE: &str = "<style>body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse}td,th{padding:.3em .7em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}.ok{color:#1a7f37}.critical,.failing,.bad{color:#c62828;font-weight:600}.warning{color:#b26a00}.info{color:#555}.pending{color:#888}.unknown{color:#6a1b9a;font-weight:600}small{color:#666}ul.facts{list-style:none;padding-left:0;font-family:ui-monospace,monospace;font-size:90%}ul.facts li{margin:.1em 0}ul.facts b{font-weight:600;color:#444}nav a{margin-right:.6em}.d1{padding-left:1.5em}.d2{padding-left:3em}.d3{padding-left:4.5em}.d4{padding-left:6em}</style>";
 
 fn head(title: &str) -> String {
     format!(
@@ -65,6 +65,7 @@ fn state_class(s: Verdict) -> &'static str {
     match s {
         Verdict::Ok => "ok",
         Verdict::Warning => "warning",
+        Verdict::Unknown => "unknown",
         Verdict::Failing => "critical",
     }
 }
@@ -73,6 +74,7 @@ fn standing_class(s: Standing) -> &'static str {
     match s {
         Standing::Failing => "critical",
         Standing::Warning => "warning",
+        Standing::Unknown => "unknown",
         Standing::Pending => "pending",
         Standing::Ok => "ok",
     }
@@ -508,6 +510,14 @@ fn vantage_section(out: &mut String, v: &str, report: Option<&DomainReport>, now
         vr.facts.duration_seconds,
         if vr.public { " · public vantage" } else { "" }
     );
+    if let Some(b) = vr.blind {
+        let _ = write!(
+            out,
+            "<p id=\"unknown-{}\" class=unknown>Could not look from this vantage: {}. The exporter's own trouble, not the partner's: no check that needed the look is judged.</p>",
+            esc(v),
+            esc(evidence::blind_text(b))
+        );
+    }
     out.push_str("<h3>Checks</h3><table class=checks><tr><th>Check</th><th>Result</th><th>Finding</th><th>What to do</th></tr>");
     // Failing first (worst first), then the passed ones in checklist order.
     let mut findings: Vec<&Finding> = vr.findings.iter().collect();

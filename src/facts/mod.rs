@@ -66,6 +66,9 @@ pub enum Blind {
     /// The probe's deadline came before the revocation evidence it waited for (the fetch,
     /// which has a time budget of its own, goes on and is kept for the next probe).
     OutOfTime,
+    /// The vantage's host has no route for the address's family (ENETUNREACH,
+    /// EADDRNOTAVAIL: an IPv4-only container asked to reach an AAAA address).
+    NoRoute,
 }
 
 /// The federation SRV record as each resolver of the vantage answered it.

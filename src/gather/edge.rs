@@ -281,11 +281,20 @@ impl Dial {
                 out.tcp = Err(connect_reason(&e));
                 if local_exhaustion(&e) {
                     out.blind = Some(Blind::LocalResources);
+                } else if super::no_route(&e) {
+                    // Our host cannot reach this family at all: nothing learned about the
+                    // partner, and the vantage says so (sipfed_vantage_address_family_up).
+                    out.blind = Some(Blind::NoRoute);
+                    self.client.routes.saw(self.address.ip(), false);
+                } else if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                    // A refusal came back: the family is routed.
+                    self.client.routes.saw(self.address.ip(), true);
                 }
                 return out;
             }
             Ok(Ok(s)) => s,
         };
+        self.client.routes.saw(self.address.ip(), true);
         out.tcp = Ok(start.elapsed().as_secs_f64());
         let _ = tcp.set_nodelay(true);
         let handshake =

@@ -22,9 +22,43 @@ pub mod sip;
 pub mod tls;
 pub mod vantage;
 
+/// A connect error that says the exporter's host has no route for the address's family:
+/// ENETUNREACH (no route at all) or EADDRNOTAVAIL (no source address of that family). The
+/// vantage's blindness, never the partner's fault. EHOSTUNREACH is not one: a route exists
+/// and a router or the neighbour lookup said the host is not there, which is about the
+/// partner's address.
+pub(crate) fn no_route(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(101 | 99))
+}
+
 /// An I/O error for want of local resources (file descriptors, buffers, memory): the
 /// exporter's trouble, never the partner's.
 pub(crate) fn local_exhaustion(e: &std::io::Error) -> bool {
     // EMFILE, ENFILE, ENOBUFS, ENOMEM on Linux.
     matches!(e.raw_os_error(), Some(24 | 23 | 105 | 12))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Error;
+
+    /// No route for the family (ENETUNREACH, EADDRNOTAVAIL) is ours; a host unreachable
+    /// (EHOSTUNREACH) or a refusal is about the partner's address.
+    #[test]
+    fn no_route_is_only_a_missing_route_for_the_family() {
+        let cases = [
+            (101, true),  // ENETUNREACH
+            (99, true),   // EADDRNOTAVAIL
+            (113, false), // EHOSTUNREACH
+            (111, false), // ECONNREFUSED
+            (110, false), // ETIMEDOUT
+        ];
+        for (errno, want) in cases {
+            assert_eq!(
+                super::no_route(&Error::from_raw_os_error(errno)),
+                want,
+                "{errno}"
+            );
+        }
+    }
 }

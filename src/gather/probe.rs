@@ -83,6 +83,7 @@ impl Prober {
                 health_query: v.health_query.clone(),
                 resolvers: Resolvers::new(v, query_timeout)?,
                 tls: TlsClient::new()?,
+                routes: Default::default(),
             };
             vantages.insert(v.name.clone(), Arc::new(client));
         }
@@ -111,6 +112,15 @@ impl Prober {
     /// The latest health of every vantage.
     pub fn health(&self) -> &Board {
         &self.health
+    }
+
+    /// Per address family, whether `vantage`'s host has a route for it, as its connections
+    /// found (families not tried yet are missing).
+    pub fn routes(&self, vantage: &str) -> Vec<(&'static str, bool)> {
+        self.vantages
+            .get(vantage)
+            .map(|c| c.routes.known())
+            .unwrap_or_default()
     }
 
     /// Checks every vantage's own means at once and records the results.

@@ -54,8 +54,10 @@ fn classify(e: SocksError) -> ProxyError {
     let target = |kind: ErrorKind| ProxyError::Target(kind.into());
     match e {
         SocksError::ConnectionRefused => target(ErrorKind::ConnectionRefused),
-        SocksError::HostUnreachable | SocksError::NetworkUnreachable => {
-            target(ErrorKind::HostUnreachable)
+        SocksError::HostUnreachable => target(ErrorKind::HostUnreachable),
+        // The proxy's host has no route for the family: as ENETUNREACH on our own host.
+        SocksError::NetworkUnreachable => {
+            ProxyError::Target(std::io::Error::from_raw_os_error(101))
         }
         SocksError::TtlExpired => target(ErrorKind::TimedOut),
         SocksError::GeneralSocksServerFailure => {

@@ -4,7 +4,9 @@
 //! vantage is down, the checks that needed the broken means are absent, not failed (SPEC §5).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use tokio::time::{Instant, timeout};
@@ -24,6 +26,61 @@ pub struct VantageClient {
     pub health_query: String,
     pub resolvers: Resolvers,
     pub tls: TlsClient,
+    /// Whether the vantage's host has a route for each address family, as its connections
+    /// found.
+    pub routes: Routes,
+}
+
+/// Per address family, what the vantage's latest telling connection found: routed (it
+/// connected, or was refused), or no route (ENETUNREACH, EADDRNOTAVAIL); unknown until one
+/// was tried. `sipfed_vantage_address_family_up`.
+#[derive(Debug, Default)]
+pub struct Routes {
+    v4: AtomicU8,
+    v6: AtomicU8,
+}
+
+impl Routes {
+    const UNKNOWN: u8 = 0;
+    const UP: u8 = 1;
+    const DOWN: u8 = 2;
+
+    /// Records what a connection to `ip` showed of its family's route.
+    pub fn saw(&self, ip: IpAddr, routed: bool) {
+        let slot = match ip {
+            IpAddr::V4(_) => &self.v4,
+            IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => &self.v4,
+            IpAddr::V6(_) => &self.v6,
+        };
+        let now = if routed { Self::UP } else { Self::DOWN };
+        let was = slot.swap(now, Ordering::Relaxed);
+        if was != now && !routed {
+            tracing::warn!(
+                family = family_name(ip),
+                "no route for this address family: its addresses are not looked at from this vantage"
+            );
+        }
+    }
+
+    /// (`ipv4` | `ipv6`, routed) for every family a connection was tried in.
+    pub fn known(&self) -> Vec<(&'static str, bool)> {
+        [("ipv4", &self.v4), ("ipv6", &self.v6)]
+            .into_iter()
+            .filter_map(|(name, slot)| match slot.load(Ordering::Relaxed) {
+                Self::UNKNOWN => None,
+                s => Some((name, s == Self::UP)),
+            })
+            .collect()
+    }
+}
+
+/// The `family` label value of an address.
+pub fn family_name(ip: IpAddr) -> &'static str {
+    match ip {
+        IpAddr::V4(_) => "ipv4",
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => "ipv4",
+        IpAddr::V6(_) => "ipv6",
+    }
 }
 
 /// The scheduled checker runs at least this often.
@@ -162,6 +219,26 @@ impl VantageClient {
             health_query: ".".into(),
             resolvers: Resolvers::new(&vantage, Duration::from_secs(1)).expect("resolvers"),
             tls: TlsClient::new().expect("TLS client"),
+            routes: Routes::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Routes;
+
+    /// A family is unknown until a connection tells, then what the latest telling one found;
+    /// an IPv4-mapped IPv6 address counts for IPv4.
+    #[test]
+    fn routes_per_family_follow_the_latest_connection() {
+        let r = Routes::default();
+        assert_eq!(r.known(), vec![]);
+        r.saw("::1".parse().unwrap(), false);
+        assert_eq!(r.known(), vec![("ipv6", false)]);
+        r.saw("::ffff:192.0.2.1".parse().unwrap(), true);
+        assert_eq!(r.known(), vec![("ipv4", true), ("ipv6", false)]);
+        r.saw("2001:db8::1".parse().unwrap(), true);
+        assert_eq!(r.known(), vec![("ipv4", true), ("ipv6", true)]);
     }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::config::{Domain, Federation, Role};
-use crate::facts::{CertFacts, EndpointFacts, Facts, Reason, SrvRecord, TargetFacts};
+use crate::facts::{Blind, CertFacts, EndpointFacts, Facts, Reason, SrvRecord, TargetFacts};
 
 pub mod certificate;
 pub mod dns;
@@ -282,6 +282,9 @@ pub const CHECKS: &[Check] = &[
 pub enum State {
     Failing,
     Warning,
+    /// The exporter could not look (its resolvers or proxy down, no route, no turn): no
+    /// evidence either way, never `ok` (`check` exits 3, the monitoring-plugin UNKNOWN).
+    Unknown,
     Ok,
 }
 
@@ -290,6 +293,7 @@ impl State {
         match self {
             State::Failing => "failing",
             State::Warning => "warning",
+            State::Unknown => "unknown",
             State::Ok => "ok",
         }
     }
@@ -306,6 +310,42 @@ impl State {
             State::Ok
         }
     }
+
+    /// A probe's state: its findings' ([`State::of`]), but `unknown` instead of `ok` when it
+    /// could not look ([`looked`]): what was not looked at is not fine.
+    pub fn judged(findings: &[Finding], facts: &Facts) -> State {
+        match State::of(findings) {
+            State::Ok if !looked(facts) => State::Unknown,
+            s => s,
+        }
+    }
+}
+
+/// Whether a probe looked at the partner: the exporter could look up its records (no
+/// [`Facts::blind`]) and, where there were addresses to connect to, looked at one of them
+/// (every endpoint blind: proxy down, no route for the family, no turn, is no look).
+pub fn looked(facts: &Facts) -> bool {
+    blindness(facts).is_none()
+}
+
+/// Why a probe did not look ([`looked`]): the probe's own blindness, else, when every
+/// endpoint was blind, the first endpoint's.
+pub fn blindness(facts: &Facts) -> Option<Blind> {
+    if facts.blind.is_some() {
+        return facts.blind;
+    }
+    let mut endpoints = facts.targets.iter().flat_map(|t| &t.endpoints).peekable();
+    endpoints.peek()?;
+    let mut first = None;
+    for e in endpoints {
+        match e.blind {
+            None => return None,
+            Some(b) => {
+                first.get_or_insert(b);
+            }
+        }
+    }
+    first
 }
 
 /// The facts of one vantage's latest probe, with what judging needs to know of the vantage.
@@ -324,9 +364,14 @@ pub struct VantageReport {
     pub public: bool,
     /// Every applicable check, in checks-table order, cross-vantage explanations included.
     pub findings: Vec<Finding>,
-    /// No critical check failed (`sipfed_probe_success`).
+    /// The probe looked and no critical check failed (`sipfed_probe_success`): false when
+    /// the state is `failing` or `unknown`, or the probe did not look (`blind`).
     pub success: bool,
     pub state: State,
+    /// Why the probe did not look, when it did not (the state is then `unknown` unless a
+    /// finding failed): the exporter's trouble, never the partner's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blind: Option<Blind>,
     /// The judge's word on the single facts a view shows beside the findings.
     pub details: FactVerdicts,
     pub facts: Arc<Facts>,
@@ -405,7 +450,7 @@ pub struct DomainReport {
     /// `Some` when two or more vantages looked up the SRV record: whether they saw different
     /// SRV or address sets (`sipfed_dns_split_horizon`).
     pub split_horizon: Option<bool>,
-    /// The worst state of any vantage.
+    /// The worst state of any vantage (failing, warning, unknown, ok).
     pub state: State,
 }
 
@@ -480,11 +525,14 @@ pub fn domain(domain: &Domain, env: &Env<'_>, facts: &[VantageFacts]) -> DomainR
                 vantage_public: v.public,
             };
             let findings = probe(&ctx);
+            let state = State::judged(&findings, &v.facts);
+            let blind = blindness(&v.facts);
             VantageReport {
                 vantage: v.vantage.clone(),
                 public: v.public,
-                success: State::of(&findings) != State::Failing,
-                state: State::of(&findings),
+                success: blind.is_none() && matches!(state, State::Ok | State::Warning),
+                state,
+                blind,
                 findings,
                 details: FactVerdicts::of(&v.facts, env),
                 facts: v.facts.clone(),
@@ -681,6 +729,33 @@ mod tests {
         let mut blind = refused;
         blind.blind = Some(Blind::ResolversDown);
         assert!(judge.all(&blind).is_empty());
+    }
+
+    /// What could not be looked at is `unknown`, never `ok`, and no probe success: a probe
+    /// blind as a whole, or one whose every endpoint was blind (proxy down); one endpoint
+    /// looked at is a look.
+    #[test]
+    #[rustfmt::skip]
+    fn a_probe_that_could_not_look_is_unknown_not_ok() {
+        let pki = TestPki::generate();
+        let judge = Judge::peer().trusting(pki.trust()).inbound(pki.trust());
+        let up = || E::serving("193.99.144.80:5061", pki.chain(SIP, (NOW - 30 * DAY, NOW + 60 * DAY), (true, true), false)).sip(Ok(200));
+        let blind = |b| { let mut e = E::refused("193.99.144.81:5061", Reason::ConnectError); e.blind = Some(b); e };
+        let two = |a: E, b: E| Facts::test().srv(&[(SIP, 5061)]).target(SIP, 5061, &["193.99.144.80", "193.99.144.81"]).endpoint(a).endpoint(b);
+        let mut resolvers_down = Facts::test();
+        resolvers_down.blind = Some(Blind::ResolversDown);
+        let cases: Vec<(&str, Facts, State, bool, Option<Blind>)> = vec![
+            ("resolvers down", resolvers_down, State::Unknown, false, Some(Blind::ResolversDown)),
+            ("proxy down: every endpoint blind", two(blind(Blind::ProxyDown), blind(Blind::ProxyDown)), State::Unknown, false, Some(Blind::ProxyDown)),
+            ("one endpoint looked at", two(up(), blind(Blind::NoTurn)), State::Ok, true, None),
+            ("nothing blind", federation(&pki, SIP, 5061), State::Ok, true, None),
+            ("a failure is evidence whatever else was blind", Facts::test().srv_failure(crate::facts::DnsFailure::Nxdomain), State::Failing, false, None),
+        ];
+        for (case, facts, state, success, why) in cases {
+            let report = judge.report(vec![("inside", false, facts)]);
+            let v = &report.vantages[0];
+            assert_eq!((v.state, v.success, v.blind, report.state), (state, success, why, state), "{case}: {:?}", report.failing().map(|(_, f)| (f.check, f.reason, &f.message)).collect::<Vec<_>>());
+        }
     }
 
     #[test]

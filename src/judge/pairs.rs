@@ -305,6 +305,7 @@ mod tests {
                 vec![("inside", "outbound", false, Some(Reason::ConnectionRefused))]),
             // No evidence, no verdict: the DNS checks pass, but no edge was looked at.
             ("proxy down: nothing looked at, no outbound verdict", report(blind(Blind::ProxyDown)), vec![]),
+            ("no route for the family: no outbound verdict", report(blind(Blind::NoRoute)), vec![]),
             // TLS 1.3 refuses a client certificate after the handshake: without a SIP answer
             // their acceptance of ours is unknown, so is outbound readiness.
             ("TLS 1.3, asked for our certificate, no SIP exchange", report(E::serving("193.99.144.80:5061", pki.chain(SIP, VALID, (true, true), false)).asked(true)),

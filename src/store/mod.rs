@@ -251,6 +251,24 @@ impl Store {
             .collect()
     }
 
+    /// Per vantage and address family, whether the vantage's host has a route for it
+    /// (`sipfed_vantage_address_family_up`), for the families its connections tried.
+    pub fn vantage_routes(&self) -> Vec<(String, &'static str, bool)> {
+        let setup = self.setup();
+        setup
+            .config
+            .vantages
+            .iter()
+            .flat_map(|v| {
+                setup
+                    .prober
+                    .routes(&v.name)
+                    .into_iter()
+                    .map(|(family, up)| (v.name.clone(), family, up))
+            })
+            .collect()
+    }
+
     /// The latest report of a domain.
     pub fn report(&self, key: &DomainKey) -> Option<Arc<DomainReport>> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());

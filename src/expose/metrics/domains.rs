@@ -79,11 +79,16 @@ type PerProbe = (
 );
 
 /// The probe itself.
-const PROBE: [PerProbe; 3] = [
+const PROBE: [PerProbe; 4] = [
     (
         "sipfed_probe_success",
-        "1 when no critical check failed in the latest probe.",
+        "1 when the latest probe looked and no critical check failed.",
         |r| Some(f64::from(u8::from(r.success))),
+    ),
+    (
+        "sipfed_probe_blind",
+        "1 when the latest probe could not look (the exporter's trouble, not the partner's).",
+        |r| Some(f64::from(u8::from(r.blind.is_some()))),
     ),
     (
         "sipfed_probe_duration_seconds",
@@ -101,7 +106,7 @@ const PROBE: [PerProbe; 3] = [
 const DNS_COUNTS: [PerProbe; 3] = [
     (
         "sipfed_srv_records",
-        "Federation SRV records the vantage's first resolver returned.",
+        "Federation SRV records the vantage's first answering resolver returned.",
         // A probe that could not look (its vantage's resolvers down) counted nothing.
         |r| match (&r.facts.srv, r.facts.blind) {
             (Some(s), None) => Some(s.record_count() as f64),

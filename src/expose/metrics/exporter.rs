@@ -83,6 +83,21 @@ pub(super) fn render_vantages(out: &mut String, store: &Store, config: &Config) 
     }
     family(
         out,
+        "sipfed_vantage_address_family_up",
+        "gauge",
+        "1 when the vantage's host has a route for the address family, 0 when connections found none (ENETUNREACH, EADDRNOTAVAIL).",
+    );
+    for (name, fam, up) in store.vantage_routes() {
+        sample(
+            out,
+            "sipfed_vantage_address_family_up",
+            |o| label(o, "vantage", &name),
+            &[("family", fam)],
+            f64::from(u8::from(up)),
+        );
+    }
+    family(
+        out,
         "sipfed_vantage_info",
         "gauge",
         "A configured vantage: whether it is public, and its proxy (host:port, no credentials).",
