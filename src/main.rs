@@ -220,8 +220,12 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
 /// `config check`: loads the configuration and builds everything from it, as serving would;
 /// the exit status says whether it is usable.
 fn check_config(cli: &Cli) -> u8 {
-    match Config::load(&cli.config_file).and_then(|c| Setup::new(c.clone()).map(|_| c)) {
-        Ok(c) => {
+    match Config::load(&cli.config_file).and_then(|c| Setup::new(c.clone()).map(|s| (c, s))) {
+        Ok((c, setup)) => {
+            let identities = setup.prober.identities();
+            for w in sipfed_exporter::gather::identity::sip_from_warnings(&c, identities) {
+                eprintln!("{}: warning: {w}", cli.config_file.display());
+            }
             println!(
                 "{}: ok ({} domains, {} vantages)",
                 cli.config_file.display(),

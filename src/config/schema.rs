@@ -23,6 +23,10 @@ pub struct Config {
     /// `tenants:`: the federation identities configured apart from the globals, by name.
     /// A tenant named by domains but not listed here inherits the globals.
     pub tenants: BTreeMap<String, TenantIdentity>,
+    /// Who each tenant's OPTIONS come from: its `sip_from`, else `sipfed-monitor@` its first
+    /// own domain; a tenant with neither has none. Resolved over every domain before a
+    /// shard's selection, so every instance sends the same.
+    pub sip_from: BTreeMap<String, SipAddress>,
 }
 
 /// One tenant's federation identity (`tenants.<name>`), paths resolved.
@@ -35,6 +39,62 @@ pub struct TenantIdentity {
     /// What the tenant's edge trusts when partners connect (default: `global.ca_file` plus the
     /// built-in roots); when set, only the certificates of this file.
     pub inbound_ca_file: Option<PathBuf>,
+    /// Who the tenant's OPTIONS to its partners come from (default: `sipfed-monitor@` its
+    /// first own domain).
+    pub sip_from: Option<SipAddress>,
+}
+
+/// A SIP address `user@domain` (no `sip:` scheme, no parameters): the user of RFC 3261's
+/// unreserved characters, the domain a valid domain name, stored lower-case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipAddress {
+    pub user: String,
+    pub domain: String,
+}
+
+impl SipAddress {
+    /// The user the exporter sends as when `sip_from` is not configured.
+    pub const DEFAULT_USER: &'static str = "sipfed-monitor";
+}
+
+impl fmt::Display for SipAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.user, self.domain)
+    }
+}
+
+impl std::str::FromStr for SipAddress {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<SipAddress, String> {
+        let expected = || {
+            format!(
+                "invalid SIP address {s:?}: expected user@domain, e.g. sipfed-monitor@zahnfee.de"
+            )
+        };
+        let (user, domain) = s.split_once('@').ok_or_else(expected)?;
+        // RFC 3261 §25.1 user: unreserved characters (no escapes, which no edge needs here).
+        let user_ok = !user.is_empty()
+            && user.len() <= 64
+            && user
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.!~*'()&=+$,;?/".contains(c));
+        if !user_ok || domain.contains('@') || domain.contains(':') || domain.ends_with('.') {
+            return Err(expected());
+        }
+        let domain = super::normalize::normalize_domain(domain)
+            .map_err(|e| format!("invalid SIP address {s:?}: {e}"))?;
+        Ok(SipAddress {
+            user: user.to_string(),
+            domain,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for SipAddress {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(de::Error::custom)
+    }
 }
 
 /// `global:` settings, defaults applied.

@@ -47,11 +47,13 @@ impl Config {
             &mut seen,
             &mut domains,
         )?;
+        let sip_from = sip_from(&tenants, &domains);
         Ok(Config {
             global,
             vantages,
             domains,
             tenants,
+            sip_from,
         })
     }
 }
@@ -154,6 +156,24 @@ fn vantage(path: &Path, text: &str, name: String, v: RawVantage) -> Result<Vanta
         proxy,
         health_query,
     })
+}
+
+/// Each tenant's `sip_from`, else `sipfed-monitor@` its first own domain (in file order).
+fn sip_from(
+    tenants: &BTreeMap<String, TenantIdentity>,
+    domains: &[Domain],
+) -> BTreeMap<String, SipAddress> {
+    let mut from: BTreeMap<String, SipAddress> = tenants
+        .iter()
+        .filter_map(|(name, t)| Some((name.clone(), t.sip_from.clone()?)))
+        .collect();
+    for d in domains.iter().filter(|d| d.role == Role::Own) {
+        from.entry(d.tenant.clone()).or_insert_with(|| SipAddress {
+            user: SipAddress::DEFAULT_USER.into(),
+            domain: d.name.clone(),
+        });
+    }
+    from
 }
 
 /// `tenants:` with their paths resolved against `base` (the file's folder).
@@ -380,6 +400,49 @@ mod tests {
             ("default", Role::Peer, Federation::Open, 5061)
         );
         assert_eq!(d.vantages, vec!["inside".to_string()]);
+    }
+
+    /// `sip_from` is a strict `user@domain`; without it a tenant sends as `sipfed-monitor@`
+    /// its first own domain, and a tenant without own domains has no address at all.
+    #[test]
+    fn sip_from_is_strict_and_defaults_to_the_first_own_domain() {
+        let bad = [
+            (
+                "zahnfee.de",
+                "sipfed.yml:3:5: tenants.zahnfee: invalid SIP address \"zahnfee.de\": expected user@domain",
+            ),
+            (
+                "sip:monitor@zahnfee.de",
+                "invalid SIP address \"sip:monitor@zahnfee.de\": expected user@domain",
+            ),
+            (
+                "a b@zahnfee.de",
+                "invalid SIP address \"a b@zahnfee.de\": expected user@domain",
+            ),
+            (
+                "monitor@zahn..fee.de",
+                "sipfed.yml:3:5: tenants.zahnfee: invalid SIP address \"monitor@zahn..fee.de\": invalid domain name",
+            ),
+            ("monitor@zahnfee.de;transport=tls", "invalid SIP address"),
+        ];
+        for (from, want) in bad {
+            let err =
+                parse(&format!("tenants:\n  zahnfee:\n    sip_from: \"{from}\"\n")).unwrap_err();
+            assert!(
+                err.contains(want),
+                "sip_from {from:?}\n got: {err}\nwant: {want}"
+            );
+        }
+        let c = Config::parse(
+            Path::new("sipfed.yml"),
+            "tenants:\n  zahnfee:\n    sip_from: Monitor@ZahnFee.DE\n\
+             domains:\n  - domain: peer.example\n  - domain: toothfairy.uk\n    role: own\n    tenant: tf\n  - domain: second.uk\n    role: own\n    tenant: tf\n  - domain: other.example\n    tenant: zahnfee\n",
+        )
+        .unwrap();
+        let from = |t: &str| c.sip_from.get(t).map(ToString::to_string);
+        assert_eq!(from("zahnfee").as_deref(), Some("Monitor@zahnfee.de"));
+        assert_eq!(from("tf").as_deref(), Some("sipfed-monitor@toothfairy.uk"));
+        assert_eq!(from("default"), None, "no own domain, no address");
     }
 
     #[test]

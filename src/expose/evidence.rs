@@ -768,6 +768,7 @@ mod tests {
                         server: Some("XPhone Connect Server".into()),
                         platform: Some(crate::facts::SipPlatform::XPhone),
                         diagnostics: None,
+                        from: None,
                         alert: None,
                     }),
                     blind: None,

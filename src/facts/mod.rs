@@ -473,6 +473,10 @@ pub struct SipFacts {
     /// The answer's `ms-diagnostics` header, when it carried one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diagnostics: Option<MsDiagnostics>,
+    /// Whom the request came from: the tenant's `sip_from`; `None` when it was sent from a
+    /// placeholder (an own domain's probe, a tenant without an address).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
     /// The TLS alert that ended the session before an answer, when it is one that refuses a
     /// client certificate (TLS 1.3 refuses ours after the handshake, on the first read).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -570,6 +574,8 @@ pub enum Reason {
     ClientCertRejected,
     ClientAuthEnding,
     MixedPlatforms,
+    SipRefused,
+    SipError,
 }
 
 impl Reason {
@@ -625,6 +631,8 @@ impl Reason {
             Reason::ClientCertRejected => "client_cert_rejected",
             Reason::ClientAuthEnding => "client_auth_ending",
             Reason::MixedPlatforms => "mixed_platforms",
+            Reason::SipRefused => "sip_refused",
+            Reason::SipError => "sip_error",
         }
     }
 }

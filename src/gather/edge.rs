@@ -353,10 +353,16 @@ impl Edge {
         }
     }
 
-    /// SIP OPTIONS for `domain` as its own transaction on the edge's connection, reopened
-    /// when it is gone; `None` when no connection could be had for want of a turn (absent).
-    /// Waiting for a turn or another probe's reconnect extends `deadline`.
-    pub async fn options(&self, domain: &str, mut deadline: Instant) -> Option<SipFacts> {
+    /// SIP OPTIONS for `domain`, from `from` (the tenant's address, else a placeholder), as
+    /// its own transaction on the edge's connection, reopened when it is gone; `None` when
+    /// no connection could be had for want of a turn (absent). Waiting for a turn or another
+    /// probe's reconnect extends `deadline`.
+    pub async fn options(
+        &self,
+        domain: &str,
+        from: Option<&str>,
+        mut deadline: Instant,
+    ) -> Option<SipFacts> {
         let start = StdInstant::now();
         let fail = |reason, detail| sip::connection::failed(start, reason, detail);
         // A connection the peer closed after answering others is reopened once.
@@ -393,7 +399,7 @@ impl Edge {
                 }
             };
             deadline += waiting.elapsed();
-            match sip::connection::transact(&sender, domain, deadline).await {
+            match sip::connection::transact(&sender, domain, from, deadline).await {
                 Ok(facts) => return Some(facts),
                 // The connection went away with the transaction unanswered: reopen once.
                 Err(sip::connection::Gone) => self.forget(&sender).await,
@@ -742,7 +748,7 @@ mod tests {
         };
         let conn = tokio::spawn(sip::connection::serve(client, rx, held));
         let deadline = Instant::now() + Duration::from_secs(5);
-        let facts = match sip::connection::transact(&sender, "zahnfee.de", deadline).await {
+        let facts = match sip::connection::transact(&sender, "zahnfee.de", None, deadline).await {
             Ok(f) => f,
             Err(sip::connection::Gone) => panic!("the connection went away"),
         };

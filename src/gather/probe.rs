@@ -49,6 +49,8 @@ struct ProbeContext<'a> {
     resolvers: &'a Resolvers,
     identity: &'a Identity,
     domain: &'a str,
+    /// Whom OPTIONS come from: the tenant's `sip_from` when probing a partner.
+    from: Option<&'a str>,
     deadline: Instant,
     scope: Scope,
 }
@@ -66,6 +68,8 @@ pub struct Prober {
     health: Board,
     /// The client certificate each tenant presents.
     identities: Identities,
+    /// Who each tenant's OPTIONS to partners come from (`user@domain`).
+    sip_from: HashMap<String, Arc<str>>,
 }
 
 impl Prober {
@@ -101,6 +105,11 @@ impl Prober {
             m365: m365::Cache::default(),
             health: Board::default(),
             identities,
+            sip_from: config
+                .sip_from
+                .iter()
+                .map(|(tenant, from)| (tenant.clone(), from.to_string().into()))
+                .collect(),
         })
     }
 
@@ -230,11 +239,17 @@ impl Prober {
             }
         };
         let identity = self.identities.of(&domain.tenant);
+        // Partners are asked as the tenant; an own edge is not asked to accept itself.
+        let from = match domain.role {
+            Role::Peer => self.sip_from.get(&domain.tenant).map(|f| &**f),
+            Role::Own => None,
+        };
         let cx = ProbeContext {
             client,
             resolvers: &resolvers,
             identity,
             domain: &domain.name,
+            from,
             deadline,
             scope,
         };
@@ -375,6 +390,7 @@ impl Prober {
             client,
             identity,
             domain,
+            from,
             deadline,
             scope,
             ..
@@ -414,7 +430,7 @@ impl Prober {
             blind: edge.blind,
         };
         if self.sip_options && facts.up() {
-            facts.sip = edge.options(domain, deadline).await;
+            facts.sip = edge.options(domain, from, deadline).await;
         }
         facts
     }

@@ -3,7 +3,8 @@
 //! facts of every vantage into the one [`DomainReport`] that every view renders.
 //!
 //! Checks live by family: [`dns`], [`reachability`], [`certificate`], [`revocation`], [`mutual`] (our client
-//! certificate and theirs: mutual TLS both ways), [`teams`]; what only the comparison of
+//! certificate and theirs: mutual TLS both ways), [`acceptance`] (their edge accepts SIP from
+//! us), [`teams`]; what only the comparison of
 //! vantages shows lives in [`vantages`]; [`pairs`] answers whether federation with a partner
 //! works in each direction. A new check is one function in its
 //! family's file, one row in [`CHECKS`] and one table of unit cases.
@@ -17,6 +18,7 @@ use serde::Serialize;
 use crate::config::{Domain, Federation, Role};
 use crate::facts::{Blind, CertFacts, EndpointFacts, Facts, Reason, SrvRecord, TargetFacts};
 
+pub mod acceptance;
 pub mod certificate;
 pub mod dns;
 pub mod mutual;
@@ -78,6 +80,7 @@ pub enum CheckName {
     CertSameEverywhere,
     CertRenewalActivated,
     SipOptions,
+    SipAcceptsUs,
     ClientCertAccepted,
     InboundCertAccepted,
     ClientCertValid,
@@ -115,6 +118,7 @@ impl CheckName {
             CheckName::CertSameEverywhere => "cert_same_everywhere",
             CheckName::CertRenewalActivated => "cert_renewal_activated",
             CheckName::SipOptions => "sip_options",
+            CheckName::SipAcceptsUs => "sip_accepts_us",
             CheckName::ClientCertAccepted => "client_cert_accepted",
             CheckName::InboundCertAccepted => "inbound_cert_accepted",
             CheckName::ClientCertValid => "client_cert_valid",
@@ -266,6 +270,7 @@ pub const CHECKS: &[Check] = &[
     Check { name: N::CertSameEverywhere,   own: Some(W),  peer: Some(W),  run: certificate::cert_same_everywhere },
     Check { name: N::CertRenewalActivated, own: Some(W),  peer: None,     run: certificate::cert_renewal_activated },
     Check { name: N::SipOptions,           own: Some(W),  peer: Some(W),  run: reachability::sip_options },
+    Check { name: N::SipAcceptsUs,         own: None,     peer: Some(C),  run: acceptance::sip_accepts_us },
     Check { name: N::ClientCertAccepted,   own: None,     peer: Some(C),  run: mutual::client_cert_accepted },
     Check { name: N::InboundCertAccepted,  own: None,     peer: Some(C),  run: mutual::inbound_cert_accepted },
     Check { name: N::ClientCertValid,      own: Some(C),  peer: None,     run: mutual::client_cert_valid },

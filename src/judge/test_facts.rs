@@ -317,6 +317,7 @@ impl EndpointFacts {
             server: None,
             platform: None,
             diagnostics: None,
+            from: None,
             alert: None,
         });
         self

@@ -21,11 +21,13 @@ use crate::facts::{Reason, SipFacts, SipPlatform};
 /// caller may try another connection.
 pub(crate) struct Gone;
 
-/// Sends OPTIONS for `domain` as one transaction on a connection run by [`serve`] and waits
-/// for its final response until `deadline`.
+/// Sends OPTIONS for `domain`, from `from` (the tenant's address; `None`: a placeholder), as
+/// one transaction on a connection run by [`serve`] and waits for its final response until
+/// `deadline`.
 pub(crate) async fn transact(
     sender: &Queue,
     domain: &str,
+    from: Option<&str>,
     deadline: Instant,
 ) -> Result<SipFacts, Gone> {
     let start = StdInstant::now();
@@ -34,7 +36,7 @@ pub(crate) async fn transact(
     let provisional = Arc::new(AtomicU16::new(0));
     let (reply, answer) = oneshot::channel();
     let txn = Txn {
-        request: ids.request(domain),
+        request: ids.request(domain, from),
         branch: ids.branch.clone(),
         call_id: ids.call_id.clone(),
         provisional: provisional.clone(),
@@ -43,7 +45,7 @@ pub(crate) async fn transact(
     if sender.send(Box::new(txn)).is_err() {
         return Err(Gone);
     }
-    Ok(match timeout_at(deadline, answer).await {
+    let facts = match timeout_at(deadline, answer).await {
         Err(_) => {
             let detail = match provisional.load(Ordering::Relaxed) {
                 0 => "no SIP response before the deadline".into(),
@@ -67,6 +69,7 @@ pub(crate) async fn transact(
                 server: headers.server,
                 platform,
                 diagnostics: headers.diagnostics,
+                from: None,
                 alert: None,
             }
         }
@@ -75,6 +78,10 @@ pub(crate) async fn transact(
             alert: Some(alert),
             ..fail(Reason::HandshakeFailure, detail)
         },
+    };
+    Ok(SipFacts {
+        from: from.map(str::to_string),
+        ..facts
     })
 }
 
@@ -87,6 +94,7 @@ pub(crate) fn failed(start: StdInstant, reason: Reason, detail: String) -> SipFa
         server: None,
         platform: None,
         diagnostics: None,
+        from: None,
         alert: None,
     }
 }
@@ -99,7 +107,7 @@ where
 {
     let (sender, rx) = mpsc::unbounded_channel();
     let conn = tokio::spawn(serve(stream, rx, ()));
-    let facts = match transact(&sender, domain, deadline).await {
+    let facts = match transact(&sender, domain, None, deadline).await {
         Ok(facts) => facts,
         Err(Gone) => SipFacts {
             status: Err(Reason::Closed),
@@ -108,6 +116,7 @@ where
             server: None,
             platform: None,
             diagnostics: None,
+            from: None,
             alert: None,
         },
     };

@@ -69,17 +69,28 @@ impl Ids {
         }
     }
 
-    /// The request; responses come back on the same connection (RFC 3261 §18.2.2), so the
-    /// Via sent-by and the From host are placeholders in the reserved `.invalid` domain.
-    pub(crate) fn request(&self, domain: &str) -> String {
+    /// The request for `domain`, `From:` the tenant's address `from` (`user@domain`) when
+    /// there is one. Responses come back on the same connection (RFC 3261 §18.2.2); as the
+    /// tenant, Via sent-by and Contact name the tenant's domain on 5061 over TLS (what its
+    /// edge would send), else they and From are placeholders in the reserved `.invalid`
+    /// domain.
+    pub(crate) fn request(&self, domain: &str, from: Option<&str>) -> String {
+        let (from, host) = match from.and_then(|f| Some((f, f.rsplit_once('@')?.1))) {
+            Some((from, host)) => (from, host),
+            None => (
+                "sipfed-exporter@sipfed-exporter.invalid",
+                "sipfed-exporter.invalid",
+            ),
+        };
         format!(
             "OPTIONS sip:{domain} SIP/2.0\r\n\
-             Via: SIP/2.0/TLS sipfed-exporter.invalid;branch={branch};rport\r\n\
+             Via: SIP/2.0/TLS {host}:5061;branch={branch};rport\r\n\
              Max-Forwards: 70\r\n\
-             From: <sip:sipfed-exporter@sipfed-exporter.invalid>;tag={tag}\r\n\
+             From: <sip:{from}>;tag={tag}\r\n\
              To: <sip:{domain}>\r\n\
              Call-ID: {call_id}\r\n\
              CSeq: 1 OPTIONS\r\n\
+             Contact: <sip:{from}:5061;transport=tls>\r\n\
              Accept: application/sdp\r\n\
              User-Agent: sipfed_exporter/{version}\r\n\
              Content-Length: 0\r\n\r\n",
@@ -319,7 +330,7 @@ mod tests {
     #[test]
     fn request_is_rfc3261_shaped() {
         let ids = Ids::new();
-        let r = ids.request("zahnfee.de");
+        let r = ids.request("zahnfee.de", None);
         assert!(r.starts_with("OPTIONS sip:zahnfee.de SIP/2.0\r\n"));
         assert!(r.contains(";branch=z9hG4bK"));
         assert!(r.contains(&format!(";tag={}\r\n", ids.tag)));
@@ -330,5 +341,16 @@ mod tests {
         assert!(r.contains("CSeq: 1 OPTIONS\r\n"));
         assert!(r.contains("Max-Forwards: 70\r\n"));
         assert!(r.ends_with("Content-Length: 0\r\n\r\n"));
+        assert!(r.contains("From: <sip:sipfed-exporter@sipfed-exporter.invalid>;tag="));
+
+        // As the tenant: From, Via sent-by and Contact are the tenant's.
+        let r = ids.request("partner.example", Some("sipfed-monitor@zahnfee.de"));
+        assert!(r.contains(&format!(
+            "From: <sip:sipfed-monitor@zahnfee.de>;tag={}\r\n",
+            ids.tag
+        )));
+        assert!(r.contains("Via: SIP/2.0/TLS zahnfee.de:5061;branch=z9hG4bK"));
+        assert!(r.contains("Contact: <sip:sipfed-monitor@zahnfee.de:5061;transport=tls>\r\n"));
+        assert!(r.contains("To: <sip:partner.example>\r\n"));
     }
 }
