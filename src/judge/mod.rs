@@ -495,6 +495,49 @@ impl DomainReport {
             .min_by(f64::total_cmp)
     }
 
+    /// The report as an ad-hoc answer may show it (SPEC "Ad-hoc probes"): no address that is
+    /// not globally routable is read out to the caller. Such endpoints (never connected to:
+    /// `forbidden_address`) and such addresses in the resolvers' answers are dropped from the
+    /// facts (with their verdicts); the findings stand as judged, their reasons say what was
+    /// wrong, and the addresses are not in anything `/probe` renders.
+    pub fn without_inside_addresses(mut self) -> DomainReport {
+        for v in &mut self.vantages {
+            let hidden = v.facts.targets.iter().any(|t| {
+                t.endpoints
+                    .iter()
+                    .any(|e| !crate::facts::is_global(e.address.ip()))
+                    || t.address_answers.iter().any(|a| {
+                        a.answer
+                            .as_ref()
+                            .is_ok_and(|ips| ips.iter().any(|ip| !crate::facts::is_global(*ip)))
+                    })
+            });
+            if !hidden {
+                continue;
+            }
+            let facts = Arc::make_mut(&mut v.facts);
+            for (i, t) in facts.targets.iter_mut().enumerate() {
+                let keep: Vec<bool> = t
+                    .endpoints
+                    .iter()
+                    .map(|e| crate::facts::is_global(e.address.ip()))
+                    .collect();
+                let mut k = keep.iter();
+                t.endpoints.retain(|_| *k.next().unwrap_or(&false));
+                if let Some(verdicts) = v.details.endpoints.get_mut(i) {
+                    let mut k = keep.iter();
+                    verdicts.retain(|_| *k.next().unwrap_or(&false));
+                }
+                for a in &mut t.address_answers {
+                    if let Ok(ips) = &mut a.answer {
+                        ips.retain(|ip| crate::facts::is_global(*ip));
+                    }
+                }
+            }
+        }
+        self
+    }
+
     /// The failing findings of every vantage, worst first.
     pub fn failing(&self) -> impl Iterator<Item = (&str, &Finding)> {
         let mut out: Vec<(&str, &Finding)> = self
