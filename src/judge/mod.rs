@@ -801,6 +801,39 @@ mod tests {
         }
     }
 
+    /// An ad-hoc answer keeps the verdicts and drops every address that is not globally
+    /// routable, with its endpoint's verdicts (parallel lists stay parallel).
+    #[test]
+    fn an_ad_hoc_report_keeps_verdicts_and_drops_inside_addresses() {
+        let judge = Judge::peer();
+        let facts = Facts::test()
+            .srv(&[(SIP, 5061)])
+            .target(SIP, 5061, &["127.14.0.99", "193.99.144.80"])
+            .endpoint(E::refused("127.14.0.99:5061", Reason::ForbiddenAddress))
+            .endpoint(E::refused("193.99.144.80:5061", Reason::ConnectionRefused));
+        let report = judge.report(vec![("inside", false, facts)]);
+        let before: Vec<(CheckName, bool)> = report.vantages[0]
+            .findings
+            .iter()
+            .map(|f| (f.check, f.passed))
+            .collect();
+        let shown = report.without_inside_addresses();
+        let v = &shown.vantages[0];
+        let after: Vec<(CheckName, bool)> =
+            v.findings.iter().map(|f| (f.check, f.passed)).collect();
+        assert_eq!(after, before);
+        let t = &v.facts.targets[0];
+        let addresses: Vec<String> = t.endpoints.iter().map(|e| e.address.to_string()).collect();
+        assert_eq!(addresses, ["193.99.144.80:5061"]);
+        assert_eq!(
+            t.addresses().unwrap(),
+            &["193.99.144.80".parse::<std::net::IpAddr>().unwrap()][..]
+        );
+        assert_eq!(v.details.endpoints[0].len(), 1);
+        let json = serde_json::to_string(&v.facts).unwrap();
+        assert!(!json.contains("127.14.0.99"), "{json}");
+    }
+
     #[test]
     fn check_names_serialise_as_their_label_values() {
         for c in CHECKS {
