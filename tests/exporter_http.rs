@@ -308,3 +308,54 @@ async fn probe_endpoint_and_pages() {
     assert!(body.contains("an IP address is not a domain"), "{body}");
     shutdown.cancel();
 }
+
+/// An ad-hoc probe (`probe_any_domain`) reads out no address that is not globally routable:
+/// an inside resolver's private answer (`127.14.0.99`) is not in its answer, while the
+/// verdict (`tcp_connect` failed, `forbidden_address`) is. A configured domain at the same
+/// address on the inside vantage shows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ad_hoc_probe_reads_out_no_inside_address() {
+    let lab = Lab::start().await.unwrap();
+    let inside: std::net::SocketAddr = "127.14.0.99:5061".parse().unwrap();
+    lab.publish("inside.example", "sip.inside.example", inside);
+    lab.publish("configured.example", "sip.configured.example", inside);
+    let path = lab
+        .write_config(
+            "adhoc.yml",
+            "  probe_any_domain: true\n",
+            "  - domain: configured.example\n",
+        )
+        .unwrap();
+    let (addr, shutdown, _) = start_exporter(&path).await;
+
+    let (status, m) = http(addr, "GET", "/probe?target=inside.example").await;
+    assert_eq!(status, 200, "{m}");
+    assert!(
+        !m.contains("127.14.0.99"),
+        "an inside address was read out:\n{m}"
+    );
+    assert_eq!(
+        common::check(&m, "inside.example", "tcp_connect"),
+        Some(0.0),
+        "{m}"
+    );
+    assert_eq!(
+        common::reason(&m, "inside.example", "tcp_connect").as_deref(),
+        Some("forbidden_address"),
+        "{m}"
+    );
+    assert_eq!(
+        common::check(&m, "inside.example", "target_resolves"),
+        Some(1.0),
+        "{m}"
+    );
+
+    // Configured, on the inside vantage: its own addresses are the operator's to see.
+    let (status, m) = http(addr, "GET", "/probe?target=configured.example").await;
+    assert_eq!(status, 200, "{m}");
+    assert!(
+        m.contains("address=\"127.14.0.99:5061\""),
+        "a configured domain's endpoint is shown:\n{m}"
+    );
+    shutdown.cancel();
+}

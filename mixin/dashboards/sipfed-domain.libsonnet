@@ -31,7 +31,7 @@
       id: 1,
       type: 'stat',
       title: 'Probe result',
-      description: 'Per vantage: OK when no critical check fails (sipfed_probe_success).',
+      description: 'Per vantage: OK when the probe looked and no critical check fails (sipfed_probe_success; 0 also when it could not look, sipfed_probe_blind 1: the vantage\'s trouble).',
       gridPos: { x: 0, y: 0, w: 4, h: 4 },
       targets: [
         {

@@ -73,12 +73,12 @@
       id: 2,
       type: 'stat',
       title: 'Domains failing',
-      description: 'Domains where a critical check fails from at least one vantage (sipfed_probe_success == 0).',
+      description: 'Domains where a critical check fails from at least one vantage (sipfed_probe_success == 0, not counting probes that could not look: sipfed_probe_blind == 1).',
       gridPos: { x: 4, y: 0, w: 4, h: 4 },
       targets: [
         {
           refId: 'A',
-          expr: 'count(max by (tenant, domain) (sipfed_probe_success{%(jobInstance)s, tenant=~"$tenant", domain=~"$domain", vantage=~"$vantage"} == 0)) or vector(0)',
+          expr: 'count(max by (tenant, domain) ((sipfed_probe_success{%(jobInstance)s, tenant=~"$tenant", domain=~"$domain", vantage=~"$vantage"} == 0 unless on (job, instance, tenant, domain, vantage) sipfed_probe_blind{%(jobInstance)s, tenant=~"$tenant", domain=~"$domain", vantage=~"$vantage"} == 1))) or vector(0)',
           legendFormat: '__auto',
           instant: true,
           range: false,
@@ -302,7 +302,7 @@
         },
         {
           refId: 'B',
-          expr: 'count by (tenant) (max by (tenant, domain) (sipfed_probe_success{%(jobInstance)s, tenant=~"$tenant", domain=~"$domain", vantage=~"$vantage"} == 0)) or 0 * sum by (tenant) (sipfed_domains{%(jobInstance)s, tenant=~"$tenant"})',
+          expr: 'count by (tenant) (max by (tenant, domain) ((sipfed_probe_success{%(jobInstance)s, tenant=~"$tenant", domain=~"$domain", vantage=~"$vantage"} == 0 unless on (job, instance, tenant, domain, vantage) sipfed_probe_blind{%(jobInstance)s, tenant=~"$tenant", domain=~"$domain", vantage=~"$vantage"} == 1))) or 0 * sum by (tenant) (sipfed_domains{%(jobInstance)s, tenant=~"$tenant"})',
           legendFormat: '__auto',
           instant: true,
           range: false,

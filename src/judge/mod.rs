@@ -500,6 +500,49 @@ impl DomainReport {
             .min_by(f64::total_cmp)
     }
 
+    /// The report as an ad-hoc answer may show it (SPEC "Ad-hoc probes"): no address that is
+    /// not globally routable is read out to the caller. Such endpoints (never connected to:
+    /// `forbidden_address`) and such addresses in the resolvers' answers are dropped from the
+    /// facts (with their verdicts); the findings stand as judged, their reasons say what was
+    /// wrong, and the addresses are not in anything `/probe` renders.
+    pub fn without_inside_addresses(mut self) -> DomainReport {
+        for v in &mut self.vantages {
+            let hidden = v.facts.targets.iter().any(|t| {
+                t.endpoints
+                    .iter()
+                    .any(|e| !crate::facts::is_global(e.address.ip()))
+                    || t.address_answers.iter().any(|a| {
+                        a.answer
+                            .as_ref()
+                            .is_ok_and(|ips| ips.iter().any(|ip| !crate::facts::is_global(*ip)))
+                    })
+            });
+            if !hidden {
+                continue;
+            }
+            let facts = Arc::make_mut(&mut v.facts);
+            for (i, t) in facts.targets.iter_mut().enumerate() {
+                let keep: Vec<bool> = t
+                    .endpoints
+                    .iter()
+                    .map(|e| crate::facts::is_global(e.address.ip()))
+                    .collect();
+                let mut k = keep.iter();
+                t.endpoints.retain(|_| *k.next().unwrap_or(&false));
+                if let Some(verdicts) = v.details.endpoints.get_mut(i) {
+                    let mut k = keep.iter();
+                    verdicts.retain(|_| *k.next().unwrap_or(&false));
+                }
+                for a in &mut t.address_answers {
+                    if let Ok(ips) = &mut a.answer {
+                        ips.retain(|ip| crate::facts::is_global(*ip));
+                    }
+                }
+            }
+        }
+        self
+    }
+
     /// The failing findings of every vantage, worst first.
     pub fn failing(&self) -> impl Iterator<Item = (&str, &Finding)> {
         let mut out: Vec<(&str, &Finding)> = self
@@ -761,6 +804,39 @@ mod tests {
             let v = &report.vantages[0];
             assert_eq!((v.state, v.success, v.blind, report.state), (state, success, why, state), "{case}: {:?}", report.failing().map(|(_, f)| (f.check, f.reason, &f.message)).collect::<Vec<_>>());
         }
+    }
+
+    /// An ad-hoc answer keeps the verdicts and drops every address that is not globally
+    /// routable, with its endpoint's verdicts (parallel lists stay parallel).
+    #[test]
+    fn an_ad_hoc_report_keeps_verdicts_and_drops_inside_addresses() {
+        let judge = Judge::peer();
+        let facts = Facts::test()
+            .srv(&[(SIP, 5061)])
+            .target(SIP, 5061, &["127.14.0.99", "193.99.144.80"])
+            .endpoint(E::refused("127.14.0.99:5061", Reason::ForbiddenAddress))
+            .endpoint(E::refused("193.99.144.80:5061", Reason::ConnectionRefused));
+        let report = judge.report(vec![("inside", false, facts)]);
+        let before: Vec<(CheckName, bool)> = report.vantages[0]
+            .findings
+            .iter()
+            .map(|f| (f.check, f.passed))
+            .collect();
+        let shown = report.without_inside_addresses();
+        let v = &shown.vantages[0];
+        let after: Vec<(CheckName, bool)> =
+            v.findings.iter().map(|f| (f.check, f.passed)).collect();
+        assert_eq!(after, before);
+        let t = &v.facts.targets[0];
+        let addresses: Vec<String> = t.endpoints.iter().map(|e| e.address.to_string()).collect();
+        assert_eq!(addresses, ["193.99.144.80:5061"]);
+        assert_eq!(
+            t.addresses().unwrap(),
+            &["193.99.144.80".parse::<std::net::IpAddr>().unwrap()][..]
+        );
+        assert_eq!(v.details.endpoints[0].len(), 1);
+        let json = serde_json::to_string(&v.facts).unwrap();
+        assert!(!json.contains("127.14.0.99"), "{json}");
     }
 
     #[test]

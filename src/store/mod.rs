@@ -136,7 +136,12 @@ impl Setup {
             self.vantage_facts(v, Arc::new(facts))
         }))
         .await;
-        judge::domain(domain, &self.env(), &gathered)
+        let report = judge::domain(domain, &self.env(), &gathered);
+        match scope {
+            Scope::Configured => report,
+            // An ad-hoc answer reads out no inside resolver's private answers.
+            Scope::AdHoc => report.without_inside_addresses(),
+        }
     }
 
     /// Probes every domain of `domains` from its vantages, at most `concurrency` probes at a
