@@ -107,6 +107,12 @@ struct Fetched {
 
 type Fetching = Shared<BoxFuture<'static, Arc<Fetched>>>;
 
+/// Chains whose path is remembered at most.
+const MAX_PATHS: usize = 16_384;
+
+/// One step of a chain's path: a certificate's position, its issuer's, whether it is a CA's.
+type Link = (usize, usize, bool);
+
 /// The kept fetches and the bytes the done ones hold (counted when each is done).
 #[derive(Default)]
 struct Cache {
@@ -123,6 +129,10 @@ struct Turns {
 /// The revocation cache of a prober, shared by every vantage, domain and look.
 pub struct Revocations {
     entries: Mutex<Cache>,
+    /// The path found by signature per chain (its certificates' hashes): a signature check
+    /// per look of an edge would be per-probe work; a chain is checked once. Bounded by
+    /// [`MAX_PATHS`] (then it starts over).
+    paths: Mutex<HashMap<String, Arc<[Link]>>>,
     turns: Mutex<HashMap<String, Arc<Turns>>>,
     /// The cache's byte bound ([`MAX_BYTES`]; smaller in tests).
     max_bytes: usize,
@@ -134,6 +144,7 @@ impl Default for Revocations {
     fn default() -> Revocations {
         Revocations {
             entries: Mutex::default(),
+            paths: Mutex::default(),
             turns: Mutex::default(),
             max_bytes: MAX_BYTES,
             crl_fetches: AtomicU64::new(0),
@@ -179,6 +190,35 @@ impl Revocations {
         self.entries.lock().unwrap_or_else(|p| p.into_inner()).bytes
     }
 
+    /// The certificates of `chain` looked at, with their issuers ([`path`], remembered).
+    fn pairs<'a>(&self, chain: &'a [CertFacts]) -> Vec<Pair<'a>> {
+        let key: String = chain.iter().map(|c| c.sha256.as_str()).collect();
+        let known = self
+            .paths
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
+        let links = known.unwrap_or_else(|| {
+            let links: Arc<[Link]> = path(chain).into();
+            let mut paths = self.paths.lock().unwrap_or_else(|p| p.into_inner());
+            if paths.len() >= MAX_PATHS {
+                paths.clear();
+            }
+            paths.insert(key, links.clone());
+            links
+        });
+        links
+            .iter()
+            .map(|&(position, issuer, is_ca)| Pair {
+                position,
+                cert: &chain[position],
+                issuer: &chain[issuer],
+                is_ca,
+            })
+            .collect()
+    }
+
     /// The turns of `vantage`.
     fn turns(&self, vantage: &str) -> Arc<Turns> {
         let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
@@ -216,7 +256,7 @@ impl Revocations {
         keep: bool,
     ) -> RevocationFacts {
         let now = unix(SystemTime::now()) as i64;
-        let pairs = pairs(chain);
+        let pairs = self.pairs(chain);
         let turns = Semaphore::new(FETCHES_PER_CHAIN);
         let mut facts = RevocationFacts {
             stapled: stapled.is_some(),
@@ -542,10 +582,11 @@ async fn fetch_crl(
 /// carry many certificates of one name).
 const MAX_CANDIDATES: usize = 4;
 
-/// Every certificate of `chain` with its issuer, when the chain presents the issuer: the
-/// certificate whose key verifies its signature, never a name match alone (a chain may carry
-/// a forged certificate with the issuer's name, and a staple or CRL signed by that forger).
-fn pairs(chain: &[CertFacts]) -> Vec<Pair<'_>> {
+/// The leaf and, up to [`MAX_CERTS`], each certificate that signed the one before, with its
+/// issuer, while the chain presents the issuer: the certificate whose key verifies the
+/// signature, never a name match alone (a chain may carry a forged certificate with the
+/// issuer's name, and a staple or CRL signed by that forger).
+fn path(chain: &[CertFacts]) -> Vec<Link> {
     let parsed: Vec<Option<X509Certificate<'_>>> = chain
         .iter()
         .map(|c| X509Certificate::from_der(&c.der).ok().map(|(_, x)| x))
@@ -564,12 +605,11 @@ fn pairs(chain: &[CertFacts]) -> Vec<Pair<'_>> {
         let Some(issuer) = issuer_of(position, chain, &parsed) else {
             break;
         };
-        out.push(Pair {
+        out.push((
             position,
-            cert,
-            issuer: &chain[issuer],
-            is_ca: parsed[position].as_ref().is_some_and(|x| x.is_ca()),
-        });
+            issuer,
+            parsed[position].as_ref().is_some_and(|x| x.is_ca()),
+        ));
         position = issuer;
     }
     out
@@ -704,11 +744,18 @@ mod tests {
             cert::parse(impostor.der()),
             real[1].clone(),
         ];
-        let p = pairs(&presented);
+        let revocations = Revocations::default();
+        let p = revocations.pairs(&presented);
         assert_eq!(p.len(), 1, "only the leaf has a presented issuer");
         assert_eq!((p[0].position, &p[0].issuer.sha256), (0, &real[1].sha256));
+        // Remembered per chain: the same answer without a signature check.
+        assert_eq!(
+            revocations.pairs(&presented)[0].issuer.sha256,
+            real[1].sha256
+        );
+        assert_eq!(path(&presented), vec![(0, 2, false)]);
         // Without the real CA, the impostor is no issuer at all.
-        let p = pairs(&presented[..2]);
+        let p = revocations.pairs(&presented[..2]);
         assert!(p.is_empty(), "an impostor's name alone makes no issuer");
     }
 
