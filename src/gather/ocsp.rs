@@ -485,6 +485,19 @@ mod tests {
     }
 
     #[test]
+    fn an_openssl_response_with_fractional_seconds_is_read_then_its_signature_checked() {
+        // The openssl seed with its times made `...SS.125Z` (the signature then no longer
+        // holds): read as far as the signature, not refused as malformed. Also a fuzz seed.
+        let seed = include_bytes!("../../fuzz/seeds/ocsp_response/fractional-seconds");
+        let cert_len = usize::from(u16::from_be_bytes([seed[0], seed[1]]));
+        let issuer_len = usize::from(u16::from_be_bytes([seed[2], seed[3]]));
+        let (cert, rest) = seed[4..].split_at(cert_len);
+        let (issuer, response) = rest.split_at(issuer_len);
+        let e = verify(response, cert, issuer, 1_800_000_000).unwrap_err();
+        assert!(e.detail.starts_with("signed by neither"), "{}", e.detail);
+    }
+
+    #[test]
     fn get_urls_carry_the_request_url_encoded() {
         let (cert, issuer, _) = parts();
         let request = request(cert, issuer).unwrap();

@@ -25,6 +25,7 @@ use std::time::{Duration, SystemTime};
 
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use x509_parser::extensions::ParsedExtension;
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -49,6 +50,23 @@ pub const RETRY_FIRST: Duration = Duration::from_secs(60);
 
 /// The longest backoff between retries of a failing pointer.
 pub const RETRY_MAX: Duration = Duration::from_secs(3600);
+
+/// Certificates of a chain looked at: the leaf and its issuer (a hostile chain may present
+/// dozens, each naming many pointers).
+pub const MAX_CERTS: usize = 2;
+
+/// OCSP responders asked per certificate at most (in the certificate's order).
+pub const MAX_OCSP_PER_CERT: usize = 2;
+
+/// CRL distribution points fetched per certificate at most.
+pub const MAX_CRL_PER_CERT: usize = 2;
+
+/// Fetches one chain has in flight at most (the rest wait their turn within the deadline).
+pub const FETCHES_PER_CHAIN: usize = 4;
+
+/// Fetches in flight per vantage at most, and of them CRLs (up to [`crl::MAX_CRL`] each).
+pub const FETCHES_PER_VANTAGE: usize = 32;
+pub const CRLS_PER_VANTAGE: usize = 4;
 
 /// A revocation fetch gets the probe timeout divided by this, from its start: a host that
 /// does not answer within it timed out; a probe whose deadline comes first did not look.
@@ -89,12 +107,58 @@ struct Fetched {
 
 type Fetching = Shared<BoxFuture<'static, Arc<Fetched>>>;
 
-/// The revocation cache of a prober, shared by every vantage, domain and look.
+/// Chains whose path is remembered at most.
+const MAX_PATHS: usize = 16_384;
+
+/// One step of a chain's path: a certificate's position, its issuer's, whether it is a CA's.
+type Link = (usize, usize, bool);
+
+/// The kept fetches and the bytes the done ones hold (counted when each is done).
 #[derive(Default)]
+struct Cache {
+    map: HashMap<Key, Fetching>,
+    bytes: usize,
+}
+
+/// The turns of one vantage: fetches in flight, and CRL fetches among them.
+struct Turns {
+    fetches: Arc<Semaphore>,
+    crls: Arc<Semaphore>,
+}
+
+/// The revocation cache of a prober, shared by every vantage, domain and look.
 pub struct Revocations {
-    entries: Mutex<HashMap<Key, Fetching>>,
+    entries: Mutex<Cache>,
+    /// The path found by signature per chain (its certificates' hashes): a signature check
+    /// per look of an edge would be per-probe work; a chain is checked once. Bounded by
+    /// [`MAX_PATHS`] (then it starts over).
+    paths: Mutex<HashMap<String, Arc<[Link]>>>,
+    turns: Mutex<HashMap<String, Arc<Turns>>>,
+    /// The cache's byte bound ([`MAX_BYTES`]; smaller in tests).
+    max_bytes: usize,
     crl_fetches: AtomicU64,
     ocsp_requests: AtomicU64,
+}
+
+impl Default for Revocations {
+    fn default() -> Revocations {
+        Revocations {
+            entries: Mutex::default(),
+            paths: Mutex::default(),
+            turns: Mutex::default(),
+            max_bytes: MAX_BYTES,
+            crl_fetches: AtomicU64::new(0),
+            ocsp_requests: AtomicU64::new(0),
+        }
+    }
+}
+
+/// What a cached outcome holds in memory, about.
+fn size(f: &Fetched) -> usize {
+    match &f.outcome {
+        Ok(Document::Crl(c)) => c.size().max(256),
+        _ => 256,
+    }
 }
 
 /// One certificate with its issuer, as the chain presented them.
@@ -114,7 +178,59 @@ impl Revocations {
 
     /// Fetches kept (in flight or done).
     pub fn kept(&self) -> usize {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map
+            .len()
+    }
+
+    /// Bytes the done kept fetches hold, about.
+    pub fn bytes(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).bytes
+    }
+
+    /// The certificates of `chain` looked at, with their issuers ([`path`], remembered).
+    fn pairs<'a>(&self, chain: &'a [CertFacts]) -> Vec<Pair<'a>> {
+        let key: String = chain.iter().map(|c| c.sha256.as_str()).collect();
+        let known = self
+            .paths
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
+        let links = known.unwrap_or_else(|| {
+            let links: Arc<[Link]> = path(chain).into();
+            let mut paths = self.paths.lock().unwrap_or_else(|p| p.into_inner());
+            if paths.len() >= MAX_PATHS {
+                paths.clear();
+            }
+            paths.insert(key, links.clone());
+            links
+        });
+        links
+            .iter()
+            .map(|&(position, issuer, is_ca)| Pair {
+                position,
+                cert: &chain[position],
+                issuer: &chain[issuer],
+                is_ca,
+            })
+            .collect()
+    }
+
+    /// The turns of `vantage`.
+    fn turns(&self, vantage: &str) -> Arc<Turns> {
+        let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
+        turns
+            .entry(vantage.to_string())
+            .or_insert_with(|| {
+                Arc::new(Turns {
+                    fetches: Arc::new(Semaphore::new(FETCHES_PER_VANTAGE)),
+                    crls: Arc::new(Semaphore::new(CRLS_PER_VANTAGE)),
+                })
+            })
+            .clone()
     }
 
     /// OCSP requests sent so far.
@@ -140,7 +256,8 @@ impl Revocations {
         keep: bool,
     ) -> RevocationFacts {
         let now = unix(SystemTime::now()) as i64;
-        let pairs = pairs(chain);
+        let pairs = self.pairs(chain);
+        let turns = Semaphore::new(FETCHES_PER_CHAIN);
         let mut facts = RevocationFacts {
             stapled: stapled.is_some(),
             certs: Vec::new(),
@@ -148,7 +265,7 @@ impl Revocations {
         };
         let looks = pairs
             .iter()
-            .map(|p| self.certificate(client, p, stapled, now, (deadline, budget, keep)));
+            .map(|p| self.certificate(client, p, stapled, now, (deadline, budget, keep), &turns));
         for (cert, blind) in futures::future::join_all(looks).await {
             facts.blind = facts.blind.or(blind);
             facts.certs.push(cert);
@@ -163,6 +280,7 @@ impl Revocations {
         stapled: Option<&[u8]>,
         now: i64,
         (deadline, budget, keep): (Instant, Duration, bool),
+        turns: &Semaphore,
     ) -> (CertRevocation, Option<Blind>) {
         let details = pair.cert.parsed.as_ref();
         let serial = details.map(|d| d.serial.clone()).unwrap_or_default();
@@ -183,8 +301,14 @@ impl Revocations {
         };
         let fetches = ocsp_urls
             .iter()
+            .take(MAX_OCSP_PER_CERT)
             .map(|u| (Source::Ocsp, u))
-            .chain(crl_urls.iter().map(|u| (Source::Crl, u)))
+            .chain(
+                crl_urls
+                    .iter()
+                    .take(MAX_CRL_PER_CERT)
+                    .map(|u| (Source::Crl, u)),
+            )
             .map(|(source, url)| {
                 let key = Key {
                     vantage: client.name.clone(),
@@ -192,7 +316,11 @@ impl Revocations {
                     issuer: pair.issuer.sha256.clone(),
                     serial: (source == Source::Ocsp).then(|| serial.clone()),
                 };
-                let fetch = self.get(key, client, pair, budget, keep);
+                // The chain's turn first: its fetches are started (or joined) a few at a time.
+                let fetch = async move {
+                    let _turn = turns.acquire().await;
+                    self.get(key, client, pair, budget, keep).await
+                };
                 async move { (source, url, tokio::time::timeout_at(deadline, fetch).await) }
             });
         let mut blind = None;
@@ -239,7 +367,7 @@ impl Revocations {
     ) -> Fetching {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        let failures = match entries.get(&key) {
+        let failures = match entries.map.get(&key) {
             Some(f) => match f.peek() {
                 // In flight, or done and still kept.
                 None => return f.clone(),
@@ -249,18 +377,26 @@ impl Revocations {
             },
             None => 0,
         };
-        if keep && entries.len() >= MAX_ENTRIES {
-            sweep(&mut entries, now);
+        if keep && entries.map.len() >= MAX_ENTRIES {
+            sweep(&mut entries, now, self.max_bytes);
         }
         let this = self.clone();
         let client = client.clone();
         let (cert, issuer) = (pair.cert.der.clone(), pair.issuer.der.clone());
         let url = key.url.clone();
         let is_ocsp = key.serial.is_some();
-        let deadline = now + budget;
         // An ad-hoc probe's fetches: only globally routable hosts.
         let public = !keep;
+        let turns = self.turns(&client.name);
+        let kept = keep.then(|| key.clone());
         let fetching = async move {
+            // The vantage's turn (waiting is ours, not the host's: the budget starts after).
+            let _crl = match is_ocsp {
+                true => None,
+                false => turns.crls.clone().acquire_owned().await.ok(),
+            };
+            let _fetch = turns.fetches.clone().acquire_owned().await;
+            let deadline = Instant::now() + budget;
             let outcome = if is_ocsp {
                 this.ocsp_requests.fetch_add(1, Ordering::Relaxed);
                 fetch_ocsp(&client, &url, &cert, &issuer, deadline, public).await
@@ -275,12 +411,24 @@ impl Revocations {
                 Err(e) => Err(e),
             };
             let (keep, failures) = keep_for(dated, now_unix, failures);
-            Arc::new(Fetched {
+            let fetched = Arc::new(Fetched {
                 outcome,
                 fetched_at: now_unix,
                 keep_until: Instant::now() + keep,
                 failures,
-            })
+            });
+            if let Some(key) = kept {
+                // Counted as it is done (its entry, in flight, cannot have gone), and the
+                // cache swept when over its bytes.
+                let mut entries = this.entries.lock().unwrap_or_else(|p| p.into_inner());
+                if entries.map.contains_key(&key) {
+                    entries.bytes += size(&fetched);
+                    if entries.bytes > this.max_bytes {
+                        sweep(&mut entries, Instant::now(), this.max_bytes);
+                    }
+                }
+            }
+            fetched
         };
         if !keep {
             // Its caller's alone: cancelled with it.
@@ -300,7 +448,11 @@ impl Revocations {
         }
         .boxed()
         .shared();
-        entries.insert(key, fetching.clone());
+        if let Some(old) = entries.map.insert(key, fetching.clone())
+            && let Some(done) = old.peek()
+        {
+            entries.bytes = entries.bytes.saturating_sub(size(done));
+        }
         fetching
     }
 }
@@ -333,28 +485,34 @@ fn keep_for(
 }
 
 /// Drops what is no longer kept, then the entries closest to their end while the cache holds
-/// too many entries or CRL bytes.
-fn sweep(entries: &mut HashMap<Key, Fetching>, now: Instant) {
-    entries.retain(|_, f| f.peek().is_none_or(|d| now < d.keep_until));
-    let size = |f: &Fetching| match f.peek().map(|d| &d.outcome) {
-        Some(Ok(Document::Crl(c))) => c.size(),
-        _ => 256,
-    };
-    let mut bytes: usize = entries.values().map(size).sum();
-    if entries.len() < MAX_ENTRIES && bytes <= MAX_BYTES {
+/// too many entries or more than `max_bytes`.
+fn sweep(cache: &mut Cache, now: Instant, max_bytes: usize) {
+    let mut freed = 0;
+    cache.map.retain(|_, f| match f.peek() {
+        Some(d) if now >= d.keep_until => {
+            freed += size(d);
+            false
+        }
+        _ => true,
+    });
+    cache.bytes = cache.bytes.saturating_sub(freed);
+    if cache.map.len() < MAX_ENTRIES && cache.bytes <= max_bytes {
         return;
     }
-    let mut done: Vec<(Instant, Key)> = entries
+    let mut done: Vec<(Instant, Key)> = cache
+        .map
         .iter()
         .filter_map(|(k, f)| Some((f.peek()?.keep_until, k.clone())))
         .collect();
     done.sort_by_key(|(until, _)| *until);
     for (_, key) in done {
-        if entries.len() < MAX_ENTRIES * 3 / 4 && bytes <= MAX_BYTES {
+        if cache.map.len() < MAX_ENTRIES * 3 / 4 && cache.bytes <= max_bytes * 3 / 4 {
             break;
         }
-        if let Some(f) = entries.remove(&key) {
-            bytes = bytes.saturating_sub(size(&f));
+        if let Some(f) = cache.map.remove(&key)
+            && let Some(d) = f.peek()
+        {
+            cache.bytes = cache.bytes.saturating_sub(size(d));
         }
     }
 }
@@ -424,31 +582,37 @@ async fn fetch_crl(
 /// carry many certificates of one name).
 const MAX_CANDIDATES: usize = 4;
 
-/// Every certificate of `chain` with its issuer, when the chain presents the issuer: the
-/// certificate whose key verifies its signature, never a name match alone (a chain may carry
-/// a forged certificate with the issuer's name, and a staple or CRL signed by that forger).
-fn pairs(chain: &[CertFacts]) -> Vec<Pair<'_>> {
+/// The leaf and, up to [`MAX_CERTS`], each certificate that signed the one before, with its
+/// issuer, while the chain presents the issuer: the certificate whose key verifies the
+/// signature, never a name match alone (a chain may carry a forged certificate with the
+/// issuer's name, and a staple or CRL signed by that forger).
+fn path(chain: &[CertFacts]) -> Vec<Link> {
     let parsed: Vec<Option<X509Certificate<'_>>> = chain
         .iter()
         .map(|c| X509Certificate::from_der(&c.der).ok().map(|(_, x)| x))
         .collect();
-    chain
-        .iter()
-        .enumerate()
-        .filter_map(|(position, cert)| {
-            let d = cert.parsed.as_ref()?;
-            if d.self_signed {
-                return None;
-            }
-            let issuer = issuer_of(position, chain, &parsed)?;
-            Some(Pair {
-                position,
-                cert,
-                issuer: &chain[issuer],
-                is_ca: parsed[position].as_ref().is_some_and(|x| x.is_ca()),
-            })
-        })
-        .collect()
+    // The leaf, then the certificate that signed it: the path as far as MAX_CERTS.
+    let mut out = Vec::new();
+    let mut position = 0;
+    while out.len() < MAX_CERTS {
+        let Some(cert) = chain.get(position) else {
+            break;
+        };
+        match cert.parsed.as_ref() {
+            Some(d) if !d.self_signed => {}
+            _ => break,
+        }
+        let Some(issuer) = issuer_of(position, chain, &parsed) else {
+            break;
+        };
+        out.push((
+            position,
+            issuer,
+            parsed[position].as_ref().is_some_and(|x| x.is_ca()),
+        ));
+        position = issuer;
+    }
+    out
 }
 
 /// The position of the presented certificate that issued `chain[position]`: among those with
@@ -580,15 +744,106 @@ mod tests {
             cert::parse(impostor.der()),
             real[1].clone(),
         ];
-        let p = pairs(&presented);
+        let revocations = Revocations::default();
+        let p = revocations.pairs(&presented);
         assert_eq!(p.len(), 1, "only the leaf has a presented issuer");
         assert_eq!((p[0].position, &p[0].issuer.sha256), (0, &real[1].sha256));
+        // Remembered per chain: the same answer without a signature check.
+        assert_eq!(
+            revocations.pairs(&presented)[0].issuer.sha256,
+            real[1].sha256
+        );
+        assert_eq!(path(&presented), vec![(0, 2, false)]);
         // Without the real CA, the impostor is no issuer at all.
-        let p = pairs(&presented[..2]);
+        let p = revocations.pairs(&presented[..2]);
         assert!(p.is_empty(), "an impostor's name alone makes no issuer");
     }
 
     const BUDGET: Duration = Duration::from_secs(2);
+
+    /// A chain of `n` certificates, each signed by the next (the last self-signed), each
+    /// naming `pointers` OCSP responders and as many CRLs, all distinct URLs on `base`.
+    fn hostile_chain(n: usize, pointers: usize, base: &str) -> Vec<CertFacts> {
+        let keys: Vec<KeyPair> = (0..n).map(|_| KeyPair::generate().unwrap()).collect();
+        let params: Vec<CertificateParams> = (0..n)
+            .map(|i| {
+                let mut p = CertificateParams::new(vec![format!("c{i}.test")]).unwrap();
+                p.distinguished_name
+                    .push(DnType::CommonName, format!("c{i}"));
+                if i > 0 {
+                    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+                }
+                p.crl_distribution_points = (0..pointers)
+                    .map(|j| CrlDistributionPoint {
+                        uris: vec![format!("{base}/c{i}-crl{j}")],
+                    })
+                    .collect();
+                p.custom_extensions = vec![aia_ocsp(
+                    &(0..pointers)
+                        .map(|j| format!("{base}/c{i}-ocsp{j}"))
+                        .collect::<Vec<_>>(),
+                )];
+                p
+            })
+            .collect();
+        (0..n)
+            .map(|i| {
+                let der = if i + 1 == n {
+                    params[i].self_signed(&keys[i]).unwrap().der().to_vec()
+                } else {
+                    let issuer = Issuer::from_params(&params[i + 1], &keys[i + 1]);
+                    params[i]
+                        .signed_by(&keys[i], &issuer)
+                        .unwrap()
+                        .der()
+                        .to_vec()
+                };
+                cert::parse(&der)
+            })
+            .collect()
+    }
+
+    /// An Authority Information Access extension naming `urls` as OCSP responders.
+    fn aia_ocsp(urls: &[String]) -> rcgen::CustomExtension {
+        use crate::gather::ocsp::encode;
+        let oid = encode(0x06, &[0x2b, 6, 1, 5, 5, 7, 0x30, 1]);
+        let descriptions: Vec<u8> = urls
+            .iter()
+            .flat_map(|u| encode(0x30, &[&oid[..], &encode(0x86, u.as_bytes())].concat()))
+            .collect();
+        rcgen::CustomExtension::from_oid_content(
+            &[1, 3, 6, 1, 5, 5, 7, 1, 1],
+            encode(0x30, &descriptions),
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hostile_chain_causes_a_bounded_number_of_fetches() {
+        // 10 certificates x (4 OCSP + 4 CRL pointers: what cert.rs keeps of 8 each), every
+        // pointer answered with 16 MiB.
+        let (url, served, peak) = slow_http_peak(Duration::ZERO, 16 << 20).await;
+        let base = url.trim_end_matches("/ca.crl").to_string();
+        let chain = hostile_chain(10, 8, &base);
+        assert_eq!(chain[0].parsed.as_ref().unwrap().crl_urls.len(), 4);
+        let client = Arc::new(VantageClient::test("v"));
+        let revocations = Arc::new(Revocations::default());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let budget = Duration::from_secs(10);
+        let facts = revocations
+            .gather(&client, &chain, None, deadline, budget, true)
+            .await;
+        let requests = served.load(Ordering::Relaxed);
+        let peak = peak.load(Ordering::SeqCst);
+        eprintln!("hostile chain: {requests} requests, at most {peak} at once");
+        assert!(peak <= FETCHES_PER_CHAIN as u64, "{peak} at once");
+        // The leaf and its issuer, 2 OCSP + 2 CRL pointers each.
+        assert_eq!(facts.certs.len(), 2);
+        assert_eq!(requests, 8);
+        for c in &facts.certs {
+            assert_eq!(c.evidence.len(), 4, "{c:?}");
+            assert!(c.evidence.iter().all(|e| e.outcome.is_err()), "{c:?}");
+        }
+    }
 
     #[tokio::test]
     async fn an_ad_hoc_look_uses_cached_evidence_but_keeps_none() {
@@ -636,18 +891,31 @@ mod tests {
     /// A loopback HTTP server answering every request after `delay`: 404, or with `body`
     /// bytes > 0 a 200 with that many bytes of junk; counts them.
     async fn slow_http(delay: Duration, body: usize) -> (String, Arc<AtomicU64>) {
+        let (url, served, _) = slow_http_peak(delay, body).await;
+        (url, served)
+    }
+
+    /// [`slow_http`], also counting the most requests it had open at once.
+    async fn slow_http_peak(
+        delay: Duration,
+        body: usize,
+    ) -> (String, Arc<AtomicU64>, Arc<AtomicU64>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/ca.crl", listener.local_addr().unwrap());
         let served = Arc::new(AtomicU64::new(0));
-        let counter = served.clone();
+        let peak = Arc::new(AtomicU64::new(0));
+        let open = Arc::new(AtomicU64::new(0));
+        let (counter, most) = (served.clone(), peak.clone());
         tokio::spawn(async move {
             while let Ok((mut s, _)) = listener.accept().await {
-                let counter = counter.clone();
+                let (counter, most, open) = (counter.clone(), most.clone(), open.clone());
                 tokio::spawn(async move {
                     let mut buf = [0u8; 4096];
                     let _ = s.read(&mut buf).await;
                     counter.fetch_add(1, Ordering::Relaxed);
+                    let now = open.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
                     tokio::time::sleep(delay).await;
                     if body == 0 {
                         let _ = s
@@ -656,12 +924,49 @@ mod tests {
                     } else {
                         let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {body}\r\n\r\n");
                         let _ = s.write_all(head.as_bytes()).await;
-                        let _ = s.write_all(&vec![0x30u8; body]).await;
+                        // 64 KiB at a time: the server's memory is not the client's.
+                        let block = [0x30u8; 64 * 1024];
+                        let mut left = body;
+                        while left > 0 {
+                            let n = left.min(block.len());
+                            if s.write_all(&block[..n]).await.is_err() {
+                                break;
+                            }
+                            left -= n;
+                        }
                     }
+                    // Written: the client has read it (but for what the sockets buffer), or
+                    // gave up and closed.
+                    open.fetch_sub(1, Ordering::SeqCst);
                 });
             }
         });
-        (url, served)
+        (url, served, peak)
+    }
+
+    #[tokio::test]
+    async fn the_cache_is_bounded_by_the_bytes_counted_as_each_fetch_is_done() {
+        // Every fetch fails (404): 256 bytes each. A bound of 600 holds two.
+        let (url, _) = slow_404(Duration::ZERO).await;
+        let client = Arc::new(VantageClient::test("v"));
+        let revocations = Arc::new(Revocations {
+            max_bytes: 600,
+            ..Revocations::default()
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for i in 0..2 {
+            let chain = chain(&format!("{url}?{i}"));
+            revocations
+                .gather(&client, &chain, None, deadline, BUDGET, true)
+                .await;
+        }
+        assert_eq!((revocations.kept(), revocations.bytes()), (2, 512));
+        // The third goes over: swept to three quarters of the bound, the soonest to end first.
+        let chain = chain(&format!("{url}?2"));
+        revocations
+            .gather(&client, &chain, None, deadline, BUDGET, true)
+            .await;
+        assert_eq!((revocations.kept(), revocations.bytes()), (1, 256));
     }
 
     #[tokio::test]
