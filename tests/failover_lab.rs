@@ -117,3 +117,65 @@ async fn pools_and_backups_are_judged_as_edges_fail_over() {
         (Some(1.0), Some(0.0), Some(1.0))
     );
 }
+
+/// The demo world shows this three faults: a partner refusing zahnfee.de (403 with
+/// ms-diagnostics), a degraded pool (a warning, still ready), a dead preferred target beside a
+/// live backup (not ready).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_world_shows_refusal_degraded_pool_and_dead_preferred_target() {
+    let lab = Lab::start().await.unwrap();
+    let path = sipfed_exporter::lab::world::build(&lab).await.unwrap();
+    let (m, results) = common::probe_all(&path).await;
+    common::expect(
+        &m,
+        &results,
+        &[
+            (
+                "dental-ring.de",
+                "sip_accepts_us",
+                Some(0.0),
+                Some("sip_refused"),
+            ),
+            ("dental-ring.de", "sip_options", Some(1.0), None),
+            ("zahnzentrum-ost.de", "tcp_connect", Some(1.0), None),
+            (
+                "zahnzentrum-ost.de",
+                "edge_redundancy",
+                Some(0.0),
+                Some("connection_refused"),
+            ),
+            (
+                "mundwerk.de",
+                "tcp_connect",
+                Some(0.0),
+                Some("connection_refused"),
+            ),
+            ("mundwerk.de", "edge_redundancy", Some(1.0), None),
+            // Healthy partners accept zahnfee's address.
+            ("kieferklinik.de", "sip_accepts_us", Some(1.0), None),
+        ],
+    );
+    assert_eq!(
+        value(
+            &m,
+            "sipfed_sip_ms_diagnostics_code",
+            &[("domain", "dental-ring.de")]
+        ),
+        Some(1034.0)
+    );
+    let ready = |d| {
+        value(
+            &m,
+            "sipfed_federation_ready",
+            &[("domain", d), ("direction", "outbound")],
+        )
+    };
+    assert_eq!(
+        (
+            ready("dental-ring.de"),
+            ready("zahnzentrum-ost.de"),
+            ready("mundwerk.de")
+        ),
+        (Some(0.0), Some(1.0), Some(0.0))
+    );
+}
