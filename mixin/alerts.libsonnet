@@ -65,10 +65,11 @@ local fold(text) = std.join(' ', std.split(std.rstripChars(text, '\n'), '\n'));
                 tcp_connect, tls_handshake (where an endpoint alert applies)
                                                             -> SipFedPeerUnreachable,
                                                                SipFedOwnDomainUnreachableFromOutside
+                edge_redundancy                             -> SipFedEdgeDegraded
             |||,
             expr: |||
               (
-                sipfed_check_success{check!~"cert_expiry|cert_valid_now|cert_renewal_activated|cert_not_revoked|teams_federation_srv|srv_present|tcp_connect|tls_handshake|client_cert_accepted|inbound_cert_accepted|client_cert_valid|cert_client_auth_kept"} == 0
+                sipfed_check_success{check!~"cert_expiry|cert_valid_now|cert_renewal_activated|cert_not_revoked|teams_federation_srv|srv_present|tcp_connect|tls_handshake|edge_redundancy|client_cert_accepted|inbound_cert_accepted|client_cert_valid|cert_client_auth_kept"} == 0
               )
               or
               (
@@ -125,11 +126,18 @@ local fold(text) = std.join(' ', std.split(std.rstripChars(text, '\n'), '\n'));
         name: 'sipfed.endpoints',
         rules: [
           alert('SipFedPeerUnreachable', {
-            comment:: 'Outbound: our side (vantage %(insideVantage)s) cannot reach a peer\'s federation edge.' % c,
+            comment:: |||
+              Outbound: our side (vantage %(insideVantage)s) cannot reach a peer's federation edge:
+              its dead addresses while no address of a preferred target works (tcp_connect or
+              tls_handshake fails). A dead address beside a working one, or a dead backup
+              target, is SipFedEdgeDegraded: partners' edges fail over within a target.
+            ||| % c,
             expr: |||
               sipfed_endpoint_up{vantage="%(insideVantage)s"} == 0
               and on (job, instance, tenant, domain)
                 sipfed_domain_info{role="peer"}
+              and on (job, instance, tenant, domain, vantage)
+                (sipfed_check_success{check=~"tcp_connect|tls_handshake"} == 0)
             ||| % c,
             'for': '10m',
             labels: { severity: 'critical' },
@@ -144,11 +152,16 @@ local fold(text) = std.join(' ', std.split(std.rstripChars(text, '\n'), '\n'));
           }),
 
           alert('SipFedOwnDomainUnreachableFromOutside', {
-            comment:: 'Inbound: the internet (vantage %(outsideVantage)s) cannot reach our own federation edge.' % c,
+            comment:: |||
+              Inbound: the internet (vantage %(outsideVantage)s) cannot reach our own federation
+              edge (no address of a preferred target works; else SipFedEdgeDegraded).
+            ||| % c,
             expr: |||
               sipfed_endpoint_up{vantage="%(outsideVantage)s"} == 0
               and on (job, instance, tenant, domain)
                 sipfed_domain_info{role="own"}
+              and on (job, instance, tenant, domain, vantage)
+                (sipfed_check_success{check=~"tcp_connect|tls_handshake"} == 0)
             ||| % c,
             'for': '10m',
             labels: { severity: 'critical' },
@@ -158,6 +171,26 @@ local fold(text) = std.join(' ', std.split(std.rstripChars(text, '\n'), '\n'));
                 Our federation endpoint {{ $labels.target }} ({{ $labels.address }}) for
                 {{ $labels.domain }} (tenant {{ $labels.tenant }}) does not complete TCP and TLS from
                 vantage {{ $labels.vantage }}: federated partners cannot reach us.
+              |||,
+            },
+          }),
+
+          alert('SipFedEdgeDegraded', {
+            comment:: |||
+              A ticket, not a page: federation works, with less margin (edge_redundancy): an
+              address of a pool or a backup target is dead.
+            |||,
+            expr: 'sipfed_check_success{check="edge_redundancy"} == 0',
+            'for': '30m',
+            labels: { severity: 'warning' },
+            annotations: {
+              summary: 'The federation edge of {{ $labels.domain }} is degraded (vantage {{ $labels.vantage }})',
+              description: |||
+                An address of a pool or of a backup target of {{ $labels.domain }} (tenant
+                {{ $labels.tenant }}) does not accept TCP or complete TLS from vantage
+                {{ $labels.vantage }}, reason:
+                {{ $reason := "unknown" }}{{ range printf "sipfed_check_failure_info{instance=%q,tenant=%q,domain=%q,vantage=%q,check=%q}" $labels.instance $labels.tenant $labels.domain $labels.vantage "edge_redundancy" | query }}{{ $reason = .Labels.reason }}{{ end }}{{ $reason }}.
+                Federation still works; partners that pick the dead address wait for their timeout.
               |||,
             },
           }),

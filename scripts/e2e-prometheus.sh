@@ -422,6 +422,19 @@ EXPECTED = [
     ("altbau-dental.de: certificate without clientAuth, cannot connect to us", [
         {"alertname": "SipFedFederationBroken", "tenant": "zahnfee", "domain": "altbau-dental.de",
          "direction": "inbound", "severity": "critical"}]),
+    ("dental-ring.de: refuses SIP from zahnfee.de (403, ms-diagnostics 1034)", [
+        {"alertname": "SipFedFederationBroken", "tenant": "zahnfee", "domain": "dental-ring.de",
+         "direction": "outbound", "severity": "critical"},
+        {"alertname": "SipFedCheckFailing", "tenant": "zahnfee", "domain": "dental-ring.de",
+         "check": "sip_accepts_us", "severity": "critical"}]),
+    ("zahnzentrum-ost.de: a pool address in maintenance (a ticket, not a page)", [
+        {"alertname": "SipFedEdgeDegraded", "tenant": "zahnfee", "domain": "zahnzentrum-ost.de",
+         "check": "edge_redundancy", "severity": "warning"}]),
+    ("mundwerk.de: preferred SRV target down, backup up", [
+        {"alertname": "SipFedPeerUnreachable", "tenant": "zahnfee", "domain": "mundwerk.de",
+         "vantage": "inside", "severity": "critical"},
+        {"alertname": "SipFedFederationBroken", "tenant": "zahnfee", "domain": "mundwerk.de",
+         "direction": "outbound", "severity": "critical"}]),
     ("dentalbuero.de: Microsoft 365 tenant without federation SRV", [
         {"alertname": "SipFedTeamsFederationRecordMissing", "tenant": "msp-kunde",
          "domain": "dentalbuero.de", "check": "teams_federation_srv", "severity": "critical"}]),

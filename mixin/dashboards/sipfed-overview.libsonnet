@@ -1279,5 +1279,91 @@
         },
       ],
     },
+    {
+      id: 20,
+      type: 'stat',
+      title: 'Degraded edges',
+      description: 'Domains with a dead address of a pool or a dead backup target (edge_redundancy fails): federation works with less margin (SipFedEdgeDegraded).',
+      gridPos: { x: 0, y: 60, w: 12, h: 4 },
+      targets: [
+        {
+          refId: 'A',
+          expr: 'count(sipfed_check_success{%(jobInstance)s, tenant=~"$tenant", domain=~"$domain", vantage=~"$vantage", check="edge_redundancy"} == 0) or vector(0)',
+          legendFormat: '__auto',
+          instant: true,
+          range: false,
+        },
+      ],
+      fieldConfig: {
+        defaults: {
+          unit: 'short',
+          thresholds: {
+            mode: 'absolute',
+            steps: [
+              { color: 'green', value: null },
+              { color: 'orange', value: 1 },
+            ],
+          },
+          color: { mode: 'thresholds' },
+        },
+        overrides: [],
+      },
+      options: {
+        reduceOptions: {
+          calcs: ['lastNotNull'],
+          fields: '',
+          values: false,
+        },
+        colorMode: 'value',
+        graphMode: 'none',
+        justifyMode: 'auto',
+        orientation: 'auto',
+        textMode: 'auto',
+        wideLayout: true,
+      },
+    },
+    {
+      id: 21,
+      type: 'stat',
+      title: 'Partners refusing us',
+      description: 'Partners whose edge refuses SIP from the tenant\'s sip_from (sip_accepts_us fails: 403 and the like, see sipfed_sip_ms_diagnostics_code).',
+      gridPos: { x: 12, y: 60, w: 12, h: 4 },
+      targets: [
+        {
+          refId: 'A',
+          expr: 'count(sipfed_check_success{%(jobInstance)s, tenant=~"$tenant", domain=~"$domain", vantage=~"$vantage", check="sip_accepts_us"} == 0) or vector(0)',
+          legendFormat: '__auto',
+          instant: true,
+          range: false,
+        },
+      ],
+      fieldConfig: {
+        defaults: {
+          unit: 'short',
+          thresholds: {
+            mode: 'absolute',
+            steps: [
+              { color: 'green', value: null },
+              { color: 'red', value: 1 },
+            ],
+          },
+          color: { mode: 'thresholds' },
+        },
+        overrides: [],
+      },
+      options: {
+        reduceOptions: {
+          calcs: ['lastNotNull'],
+          fields: '',
+          values: false,
+        },
+        colorMode: 'value',
+        graphMode: 'none',
+        justifyMode: 'auto',
+        orientation: 'auto',
+        textMode: 'auto',
+        wideLayout: true,
+      },
+    },
   ],
 }

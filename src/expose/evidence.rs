@@ -515,6 +515,9 @@ fn endpoint_lines(
         if let Some(p) = &sip.platform {
             out.push(line(3, "sip_platform", "Platform", p.describe()));
         }
+        if let Some(from) = &sip.from {
+            out.push(line(3, "sip_from", "Sent as", from.clone()));
+        }
         if let Some(d) = &sip.diagnostics {
             let mut text = format!("{} {}", d.code, d.reason);
             if let Some(source) = &d.source {
@@ -1046,6 +1049,7 @@ mod tests {
     fn sip_server_platform_and_ms_diagnostics_are_shown() {
         let mut f = healthy();
         let sip = f.targets[0].endpoints[0].sip.as_mut().unwrap();
+        sip.from = Some("sipfed-monitor@zahnfee.de".into());
         sip.diagnostics = Some(crate::facts::MsDiagnostics {
             code: 1034,
             reason: "Previous hop federated peer did not report diagnostic information".into(),
@@ -1053,6 +1057,7 @@ mod tests {
         });
         let lines = facts_lines(&f, NOW);
         assert_eq!(find(&lines, "sip_platform")[0].text, "XPhone Connect");
+        assert_eq!(find(&lines, "sip_from")[0].text, "sipfed-monitor@zahnfee.de");
         assert_eq!(
             find(&lines, "sip_ms_diagnostics")[0].text,
             "1034 Previous hop federated peer did not report diagnostic information (from sip.partner.example)"

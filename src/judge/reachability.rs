@@ -1,13 +1,47 @@
-//! Reachability checks: TCP connect, TLS handshake and version at every address, and SIP
-//! OPTIONS answered over the TLS connection.
+//! Reachability checks, as a partner's edge experiences them: TCP connect and TLS handshake
+//! per preferred target (an address that works is enough: edges try a pool's addresses in
+//! turn), the redundancy behind it (every address, backup targets too), the TLS version at
+//! every address, and SIP OPTIONS answered over the TLS connection.
 
 use super::{Context, Verdict, fail};
-use crate::facts::{EndpointFacts, Reason, TlsVersion};
+use crate::facts::{EndpointFacts, Reason, TargetFacts, TlsVersion};
+
+/// Whether partners' edges use `t` first: a target of the SRV records of the lowest priority
+/// value (every target of a direct route). They try its addresses in turn, but never fall
+/// back to a record of a higher value.
+fn preferred(ctx: &Context<'_>, t: &TargetFacts) -> bool {
+    let records = ctx.srv_records();
+    let Some(lowest) = records.iter().map(|r| r.priority).min() else {
+        return true;
+    };
+    records.iter().any(|r| {
+        r.priority == lowest
+            && r.port == t.port
+            && r.target.trim_end_matches('.').eq_ignore_ascii_case(&t.name)
+    })
+}
+
+/// The addresses of `t` the exporter looked at (evidence about the partner).
+fn looked(t: &TargetFacts) -> impl Iterator<Item = &EndpointFacts> {
+    t.endpoints.iter().filter(|e| e.looked())
+}
+
+/// Whether an address works as a partner's edge needs it: TCP and TLS, or a session that
+/// ended over our client certificate (`client_cert_accepted`'s verdict, not this one's).
+fn works(e: &EndpointFacts) -> bool {
+    e.tcp.is_ok() && (e.up() || e.client_cert_refusal().is_some())
+}
+
+/// `address: reason` for each address of `t` that failed, for messages.
+fn failures(t: &TargetFacts, reason: impl Fn(&EndpointFacts) -> Option<String>) -> String {
+    looked(t)
+        .filter_map(|e| Some(format!("{} {}", e.address, reason(e)?)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 pub(super) fn tcp_connect(ctx: &Context<'_>) -> Option<Verdict> {
-    let mut any = false;
     for (t, e) in ctx.endpoints() {
-        any = true;
         if e.tcp == Err(Reason::ForbiddenAddress) {
             return fail(
                 Reason::ForbiddenAddress,
@@ -18,53 +52,136 @@ pub(super) fn tcp_connect(ctx: &Context<'_>) -> Option<Verdict> {
                 "the target's A/AAAA record points at no server on the Internet (unspecified, multicast, broadcast, link-local, or not globally routable on a public vantage): publish the edge's public address",
             );
         }
-        if let Err(r) = e.tcp {
-            let hint = if ctx.is_own() {
-                "check that the firewall forwards TCP 5061 to the federation server and that it listens"
-            } else {
-                "check the outbound firewall for TCP 5061; if it is open, the partner's edge is down or not forwarded"
-            };
-            return fail(
-                r,
-                format!(
-                    "{} ({}) does not accept TCP: {}",
-                    e.address,
-                    t.name,
-                    r.as_str()
-                ),
-                hint,
-            );
-        }
     }
-    any.then(|| Verdict::Pass("every address accepts TCP".into()))
+    let mut any = false;
+    for t in ctx.facts.targets.iter().filter(|t| preferred(ctx, t)) {
+        let Some(first) = looked(t).next() else {
+            continue;
+        };
+        any = true;
+        if looked(t).any(|e| e.tcp.is_ok()) {
+            continue;
+        }
+        let hint = if ctx.is_own() {
+            "check that the firewall forwards TCP 5061 to the federation server and that it listens"
+        } else {
+            "check the outbound firewall for TCP 5061; if it is open, the partner's edge is down or not forwarded"
+        };
+        let reason = first.tcp.err().unwrap_or(Reason::ConnectError);
+        let message = if looked(t).count() == 1 {
+            format!(
+                "{} ({}) does not accept TCP: {}",
+                first.address,
+                t.name,
+                reason.as_str()
+            )
+        } else {
+            let dead = failures(t, |e| e.tcp.err().map(|r| r.as_str().to_string()));
+            format!(
+                "no address of the preferred target {} accepts TCP: {dead}",
+                t.name
+            )
+        };
+        return fail(reason, message, hint);
+    }
+    let all = ctx.endpoints().all(|(_, e)| e.tcp.is_ok());
+    any.then(|| {
+        Verdict::Pass(if all {
+            "every address accepts TCP".into()
+        } else {
+            "every preferred target has an address that accepts TCP".into()
+        })
+    })
 }
 
 pub(super) fn tls_handshake(ctx: &Context<'_>) -> Option<Verdict> {
     let mut any = false;
-    for (t, e) in ctx.endpoints() {
-        match &e.tls {
-            None => {}
-            Some(Ok(_)) => any = true,
-            // Refused over our client certificate: `client_cert_accepted`'s verdict.
-            Some(Err(_)) if e.client_cert_refusal().is_some() => {}
-            Some(Err(f)) => {
-                let hint = if f.reason == Reason::NoSharedCipher {
-                    "the edge offers only cipher suites this probe lacks (CBC or static-RSA key exchange): enable TLS 1.3 or ECDHE with AES-GCM for TLS 1.2 on the federation server (what partners' edges offer differs: this says what our probe cannot use, not that every partner fails)"
-                } else {
-                    "the port accepts TCP but does not complete TLS: is it the federation server's TLS port, and does it have a certificate selected?"
-                };
-                return fail(
-                    f.reason,
-                    format!(
-                        "TLS handshake with {} ({}) failed: {}",
-                        e.address, t.name, f.detail
-                    ),
-                    hint,
-                );
+    for t in ctx.facts.targets.iter().filter(|t| preferred(ctx, t)) {
+        // Addresses where TLS was tried, but not those refused over our client certificate.
+        let tried = || looked(t).filter(|e| e.tls.is_some() && e.client_cert_refusal().is_none());
+        let Some(first) = tried().find(|e| !e.up()) else {
+            any |= tried().next().is_some();
+            continue;
+        };
+        any = true;
+        if tried().any(|e| e.up()) {
+            continue;
+        }
+        let Some(Err(f)) = &first.tls else { continue };
+        let message = if tried().count() == 1 {
+            format!(
+                "TLS handshake with {} ({}) failed: {}",
+                first.address, t.name, f.detail
+            )
+        } else {
+            let failed = failures(t, |e| match &e.tls {
+                Some(Err(f)) if e.client_cert_refusal().is_none() => Some(f.detail.clone()),
+                _ => None,
+            });
+            format!(
+                "TLS handshake fails at every address of the preferred target {}: {failed}",
+                t.name
+            )
+        };
+        let hint = if f.reason == Reason::NoSharedCipher {
+            "the edge offers only cipher suites this probe lacks (CBC or static-RSA key exchange): enable TLS 1.3 or ECDHE with AES-GCM for TLS 1.2 on the federation server (what partners' edges offer differs: this says what our probe cannot use, not that every partner fails)"
+        } else {
+            "the port accepts TCP but does not complete TLS: is it the federation server's TLS port, and does it have a certificate selected?"
+        };
+        return fail(f.reason, message, hint);
+    }
+    let all = ctx
+        .endpoints()
+        .all(|(_, e)| e.tls.is_none() || e.up() || e.client_cert_refusal().is_some());
+    any.then(|| {
+        Verdict::Pass(if all {
+            "TLS handshake completes at every address".into()
+        } else {
+            "TLS handshake completes at an address of every preferred target".into()
+        })
+    })
+}
+
+pub(super) fn edge_redundancy(ctx: &Context<'_>) -> Option<Verdict> {
+    let mut any = false;
+    for t in &ctx.facts.targets {
+        let preferred = preferred(ctx, t);
+        // A preferred target without a working address is `tcp_connect`'s or
+        // `tls_handshake`'s finding: one fault, one finding.
+        if preferred && !looked(t).any(works) {
+            continue;
+        }
+        for e in looked(t) {
+            any = true;
+            if works(e) || e.tcp == Err(Reason::ForbiddenAddress) {
+                continue;
             }
+            let (reason, what) = match (&e.tcp, &e.tls) {
+                (Err(r), _) => (*r, format!("does not accept TCP: {}", r.as_str())),
+                (Ok(_), Some(Err(f))) => (f.reason, format!("does not complete TLS: {}", f.detail)),
+                _ => (Reason::ConnectError, "does not work".into()),
+            };
+            let (message, hint) = if preferred {
+                (
+                    format!(
+                        "{} of {} {what}: a partner's edge that picks this address waits for its timeout before it tries another",
+                        e.address, t.name
+                    ),
+                    "bring the address back or take it out of the target's A/AAAA records (a pool member in maintenance)",
+                )
+            } else {
+                (
+                    format!(
+                        "{} of the backup target {} {what}: a partner that falls back to it fails (Skype for Business edges never fall back to a higher SRV priority value)",
+                        e.address, t.name
+                    ),
+                    "bring the backup edge up or remove its SRV record, so the fallback is real",
+                )
+            };
+            return fail(reason, message, hint);
         }
     }
-    any.then(|| Verdict::Pass("TLS handshake completes at every address".into()))
+    any.then(|| Verdict::Pass("every address of every target accepts TCP and completes TLS".into()))
 }
 
 pub(super) fn tls_min_version(ctx: &Context<'_>) -> Option<Verdict> {
@@ -135,6 +252,7 @@ mod tests {
     use crate::judge::test_facts::{Judge, fails, passes, table};
 
     const SIP: &str = "sip.kanzlei.de";
+    const BACKUP: &str = "sip2.kanzlei.de";
     const A: &str = "193.99.144.80:5061";
     const B: &str = "193.99.144.81:5061";
 
@@ -159,6 +277,20 @@ mod tests {
         E::serving(A, Vec::new())
     }
 
+    fn up_at(address: &str) -> E {
+        E::serving(address, Vec::new())
+    }
+
+    /// A preferred target (priority 10) at `a` and a backup target (priority 20) at `b`.
+    fn backup(a: E, b: E) -> Facts {
+        Facts::test()
+            .srv_records(&[(10, SIP, 5061), (20, BACKUP, 5061)])
+            .target(SIP, 5061, &["193.99.144.80"])
+            .endpoint(a)
+            .target(BACKUP, 5061, &["193.99.144.81"])
+            .endpoint(b)
+    }
+
     #[test]
     #[rustfmt::skip]
     fn tcp_connect() {
@@ -167,8 +299,11 @@ mod tests {
             vec![
                 ("both accept", peer(), at(up(), E::serving(B, Vec::new())), passes(C)),
                 ("both accept, own", own(), at(up(), E::serving(B, Vec::new())), passes(C)),
-                ("one refuses", peer(), at(up(), E::refused(B, Reason::ConnectionRefused)), fails(C, Reason::ConnectionRefused)),
-                ("one times out, own", own(), at(up(), E::refused(B, Reason::Timeout)), fails(C, Reason::Timeout)),
+                ("one of a pool refuses: edges fail over", peer(), at(up(), E::refused(B, Reason::ConnectionRefused)), passes(C)),
+                ("the whole pool refuses", peer(), at(E::refused(A, Reason::ConnectionRefused), E::refused(B, Reason::Timeout)), fails(C, Reason::ConnectionRefused)),
+                ("the whole pool times out, own", own(), at(E::refused(A, Reason::Timeout), E::refused(B, Reason::Timeout)), fails(C, Reason::Timeout)),
+                ("dead preferred target, live backup", peer(), backup(E::refused(A, Reason::ConnectionRefused), up_at(B)), fails(C, Reason::ConnectionRefused)),
+                ("live preferred target, dead backup", peer(), backup(up(), E::refused(B, Reason::ConnectionRefused)), passes(C)),
                 ("no endpoint", peer(), Facts::test().srv(&[(SIP, 5061)]).target(SIP, 5061, &[]), None),
             ],
         );
@@ -182,15 +317,73 @@ mod tests {
             vec![
                 ("completes", peer(), at(up(), E::serving(B, Vec::new())), passes(C)),
                 ("completes, own", own(), at(up(), E::serving(B, Vec::new())), passes(C)),
-                ("fails at one address", peer(), at(up(), E::tls_failed(B, Reason::HandshakeFailure)), fails(C, Reason::HandshakeFailure)),
-                ("closed, own", own(), at(up(), E::tls_failed(B, Reason::Closed)), fails(C, Reason::Closed)),
-                ("no shared cipher suite", peer(), at(up(), E::tls_failed(B, Reason::NoSharedCipher)), fails(C, Reason::NoSharedCipher)),
+                ("fails at one address of a pool", peer(), at(up(), E::tls_failed(B, Reason::HandshakeFailure)), passes(C)),
+                ("fails at every address of the pool", peer(), at(E::tls_failed(A, Reason::HandshakeFailure), E::tls_failed(B, Reason::Closed)), fails(C, Reason::HandshakeFailure)),
+                ("closed where TCP works, own", own(), at(E::refused(A, Reason::Timeout), E::tls_failed(B, Reason::Closed)), fails(C, Reason::Closed)),
+                ("fails at the preferred target, backup fine", peer(), backup(E::tls_failed(A, Reason::HandshakeFailure), up_at(B)), fails(C, Reason::HandshakeFailure)),
+                ("no shared cipher suite at every address", peer(), at(E::tls_failed(A, Reason::NoSharedCipher), E::tls_failed(B, Reason::NoSharedCipher)), fails(C, Reason::NoSharedCipher)),
                 ("TCP never connected", peer(), at(E::refused(A, Reason::ConnectionRefused), E::refused(B, Reason::Timeout)), None),
             ],
         );
         // The hint says what our probe lacks, not that the port is no TLS port.
-        let f = peer().check(&at(up(), E::tls_failed(B, Reason::NoSharedCipher)), N::TlsHandshake).expect("judged");
+        let f = peer().check(&at(E::tls_failed(A, Reason::NoSharedCipher), E::tls_failed(B, Reason::NoSharedCipher)), N::TlsHandshake).expect("judged");
         assert!(f.hint.contains("cipher suites this probe lacks (CBC or static-RSA"), "{}", f.hint);
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn edge_redundancy() {
+        table(
+            N::EdgeRedundancy,
+            vec![
+                ("every address works", peer(), at(up(), up_at(B)), passes(W)),
+                ("every address works, both targets", own(), backup(up(), up_at(B)), passes(W)),
+                ("a dead address of a pool", peer(), at(up(), E::refused(B, Reason::ConnectionRefused)), fails(W, Reason::ConnectionRefused)),
+                ("a pool address without TLS, own", own(), at(E::tls_failed(A, Reason::Closed), up_at(B)), fails(W, Reason::Closed)),
+                ("a dead backup target", peer(), backup(up(), E::refused(B, Reason::Timeout)), fails(W, Reason::Timeout)),
+                ("the preferred target dead: tcp_connect's finding", peer(), at(E::refused(A, Reason::ConnectionRefused), E::refused(B, Reason::Timeout)), None),
+                ("the preferred target dead, backup fine: tcp_connect's", peer(), backup(E::refused(A, Reason::ConnectionRefused), up_at(B)), passes(W)),
+                ("no endpoint", peer(), Facts::test().srv(&[(SIP, 5061)]).target(SIP, 5061, &[]), None),
+            ],
+        );
+    }
+
+    /// The messages name the address, the target and what a partner's edge then does.
+    #[test]
+    fn redundancy_messages_name_address_and_target() {
+        let f = peer()
+            .check(
+                &backup(up(), E::refused(B, Reason::Timeout)),
+                N::EdgeRedundancy,
+            )
+            .unwrap();
+        assert_eq!(
+            f.message,
+            "193.99.144.81:5061 of the backup target sip2.kanzlei.de does not accept TCP: timeout: a partner that falls back to it fails (Skype for Business edges never fall back to a higher SRV priority value)"
+        );
+        let f = peer()
+            .check(
+                &at(up(), E::refused(B, Reason::ConnectionRefused)),
+                N::EdgeRedundancy,
+            )
+            .unwrap();
+        assert_eq!(
+            f.message,
+            "193.99.144.81:5061 of sip.kanzlei.de does not accept TCP: connection_refused: a partner's edge that picks this address waits for its timeout before it tries another"
+        );
+        let f = peer()
+            .check(
+                &at(
+                    E::refused(A, Reason::ConnectionRefused),
+                    E::refused(B, Reason::Timeout),
+                ),
+                N::TcpConnect,
+            )
+            .unwrap();
+        assert_eq!(
+            f.message,
+            "no address of the preferred target sip.kanzlei.de accepts TCP: 193.99.144.80:5061 connection_refused, 193.99.144.81:5061 timeout"
+        );
     }
 
     #[test]

@@ -57,6 +57,21 @@ impl Facts {
         self.srv_answer(PRIMARY, Ok(srv_records(records)))
     }
 
+    /// The primary resolver's SRV records with their priorities: `(priority, target, port)`.
+    pub fn srv_records(mut self, records: &[(u16, &str, u16)]) -> Facts {
+        self.srv = None;
+        let records = records
+            .iter()
+            .map(|(priority, t, p)| SrvRecord {
+                priority: *priority,
+                weight: 1,
+                port: *p,
+                target: t.to_string(),
+            })
+            .collect();
+        self.srv_answer(PRIMARY, Ok(records))
+    }
+
     /// The primary resolver failed the SRV lookup.
     pub fn srv_failure(mut self, failure: DnsFailure) -> Facts {
         self.srv = None;

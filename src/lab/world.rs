@@ -74,6 +74,24 @@ pub const DEMO_DOMAINS: &[DemoDomain] = &[
         problem: "certificate without clientAuth: it cannot connect to zahnfee (inbound not ready)",
     },
     DemoDomain {
+        tenant: "zahnfee",
+        domain: "dental-ring.de",
+        role: "peer",
+        problem: "Skype for Business edge that refuses zahnfee.de: 403 with ms-diagnostics 1034",
+    },
+    DemoDomain {
+        tenant: "zahnfee",
+        domain: "zahnzentrum-ost.de",
+        role: "peer",
+        problem: "pool of two addresses, one in maintenance: degraded, still federates",
+    },
+    DemoDomain {
+        tenant: "zahnfee",
+        domain: "mundwerk.de",
+        role: "peer",
+        problem: "preferred SRV target down, backup answers: Skype for Business edges do not fail over",
+    },
+    DemoDomain {
         tenant: "msp-kunde",
         domain: "kanzlei-umzug.de",
         role: "peer",
@@ -201,6 +219,26 @@ pub async fn build(lab: &Lab) -> std::io::Result<std::path::PathBuf> {
     );
     std::fs::write(&cert, &identity.chain_pem)?;
     std::fs::write(&key, &identity.key_pem)?;
+
+    // Will they talk to us: a Skype for Business edge whose allow list lacks zahnfee.de.
+    lab.serve_tls(
+        "dental-ring.de",
+        &ok("sip.dental-ring.de"),
+        SipMode::AllowFrom(&["partner-of-dental-ring.example"]),
+    )
+    .await?;
+    // Failover as edges do it: a pool with a dead address; a dead preferred target.
+    let live = lab.tls_peer(&ok("sip.zahnzentrum-ost.de")).await?;
+    let dead = lab.peer(Behavior::Refuse).await?;
+    z.federation_srv("zahnzentrum-ost.de", 10, 1, 5061, "sip.zahnzentrum-ost.de");
+    z.addr("sip.zahnzentrum-ost.de", live.address.ip());
+    z.addr("sip.zahnzentrum-ost.de", dead.address.ip());
+    let dead = lab.peer(Behavior::Refuse).await?;
+    let backup = lab.tls_peer(&ok("sip2.mundwerk.de")).await?;
+    z.federation_srv("mundwerk.de", 10, 1, 5061, "sip1.mundwerk.de");
+    z.federation_srv("mundwerk.de", 20, 1, 5061, "sip2.mundwerk.de");
+    z.addr("sip1.mundwerk.de", dead.address.ip());
+    z.addr("sip2.mundwerk.de", backup.address.ip());
 
     z.addr("labor-ost.de", "127.0.0.1".parse().expect("static address"));
     z.mx("labor-ost.de", 10, "mx.labor-ost.de");
