@@ -44,8 +44,9 @@ struct Cli {
     /// Probe only shard I of N (0-based), e.g. 0/3: domains are split by a hash of tenant and name.
     #[arg(long = "shard")]
     shard: Option<Shard>,
-    #[arg(long = "log.level", default_value = "info", global = true)]
-    log_level: String,
+    /// Only messages at this level or above (an unknown level is a usage error, as in the toolkit).
+    #[arg(long = "log.level", value_enum, default_value = "info", global = true)]
+    log_level: LogLevel,
     #[arg(
         long = "log.format",
         value_enum,
@@ -61,6 +62,27 @@ struct Cli {
 enum LogFormat {
     Logfmt,
     Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -120,7 +142,10 @@ fn main() -> ExitCode {
             };
         }
     };
-    sipfed_exporter::logging::init(&cli.log_level, matches!(cli.log_format, LogFormat::Json));
+    sipfed_exporter::logging::init(
+        cli.log_level.as_str(),
+        matches!(cli.log_format, LogFormat::Json),
+    );
     #[cfg(unix)]
     match server::raise_fd_limit() {
         Ok((old, new)) if old != new => {

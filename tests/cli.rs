@@ -288,3 +288,39 @@ async fn running_out_of_file_descriptors_fails_no_partner() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `--log.level=debgu` is a usage error naming the value and the accepted levels (it used to
+/// fall back to `info` silently), as `--log.format` is.
+#[tokio::test]
+async fn an_unknown_log_level_is_refused() {
+    for (flag, bad) in [("--log.level", "debgu"), ("--log.format", "xml")] {
+        let out = Command::new(BIN)
+            .arg(format!("{flag}={bad}"))
+            .args(["config", "check", "--config.file=/nonexistent.yml"])
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(out.status.code(), Some(64), "{flag}={bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("'{bad}'")), "{flag}: {err}");
+        assert!(err.contains(flag), "{flag}: {err}");
+    }
+    let out = Command::new(BIN)
+        .arg("--log.level=debgu")
+        .args(["config", "check", "--config.file=/nonexistent.yml"])
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    for level in ["error", "warn", "info", "debug", "trace"] {
+        assert!(err.contains(level), "{level} missing: {err}");
+    }
+    // A known level is accepted: the exporter goes on to the (missing) config file.
+    let out = Command::new(BIN)
+        .arg("--log.level=debug")
+        .args(["config", "check", "--config.file=/nonexistent.yml"])
+        .output()
+        .await
+        .unwrap();
+    assert_ne!(out.status.code(), Some(64));
+}

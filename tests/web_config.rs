@@ -574,3 +574,196 @@ async fn a_connection_is_closed_at_its_maximum_age() {
     );
     shutdown.cancel();
 }
+
+/// GET `path` over TLS trusting `root`, presenting `client` (chain, key) if given: the
+/// status, or 0 when the handshake or the exchange fails (a refused client certificate
+/// shows on TLS 1.3 only when the server's alert arrives).
+async fn tls_status(
+    addr: SocketAddr,
+    root: &CertificateDer<'static>,
+    client: Option<&sipfed_exporter::lab::Leaf>,
+) -> u16 {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(root.clone()).unwrap();
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots);
+    let config = match client {
+        Some(leaf) => builder
+            .with_client_auth_cert(leaf.chain.clone(), leaf.key.clone_key())
+            .unwrap(),
+        None => builder.with_no_client_auth(),
+    };
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let Ok(mut tls) = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+    else {
+        return 0;
+    };
+    if tls
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .is_err()
+    {
+        return 0;
+    }
+    let mut buf = Vec::new();
+    let _ = tls.read_to_end(&mut buf).await;
+    split(&buf).0
+}
+
+/// Serves over a one-domain lab configuration with the web config `text` (written to
+/// web.yml in the lab's directory and loaded as the binary does).
+async fn serve_web(lab: &Lab, text: &str) -> (SocketAddr, CancellationToken) {
+    let web_path = lab.dir.join("web.yml");
+    std::fs::write(&web_path, text).unwrap();
+    let web = WebConfig::load(&web_path).unwrap();
+    let path = lab
+        .write_config("c.yml", "", "  - domain: a.example\n")
+        .unwrap();
+    let options = Options {
+        web: Some(LiveWebConfig::fixed(web)),
+        ..Default::default()
+    };
+    let (addrs, shutdown) = start(&path, 1, options).await;
+    (addrs[0], shutdown)
+}
+
+/// `rate_limit` (exporter-toolkit v0.17): a bucket of `burst` requests over every endpoint,
+/// one more per `interval`, 429 beyond it; fails without the limiter (all 200).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_answers_429_beyond_the_burst() {
+    let lab = Lab::start().await.unwrap();
+    let (addr, shutdown) = serve_web(&lab, "rate_limit:\n  interval: 1m\n  burst: 3\n").await;
+    let mut statuses = Vec::new();
+    for path in ["/metrics", "/-/healthy", "/", "/metrics", "/-/healthy"] {
+        statuses.push(common::http(addr, "GET", path).await.0);
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429]);
+    shutdown.cancel();
+
+    // A short interval gives a token back: after it, one more request passes.
+    let (addr, shutdown) =
+        serve_web(&lab, "rate_limit:\n  interval: \"300ms\"\n  burst: 1\n").await;
+    assert_eq!(common::http(addr, "GET", "/metrics").await.0, 200);
+    assert_eq!(common::http(addr, "GET", "/metrics").await.0, 429);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(common::http(addr, "GET", "/metrics").await.0, 200);
+    shutdown.cancel();
+
+    // interval 0: no limiter (the toolkit's web_config_rate_limiter_nonblocking.yaml).
+    let (addr, shutdown) = serve_web(&lab, "rate_limit:\n  interval: 0\n  burst: 0\n").await;
+    for _ in 0..10 {
+        assert_eq!(common::http(addr, "GET", "/-/healthy").await.0, 200);
+    }
+    shutdown.cancel();
+
+    let web_path = lab.dir.join("bad.yml");
+    std::fs::write(&web_path, "rate_limit:\n  interval: 1x\n  burst: 1\n").unwrap();
+    let err = WebConfig::load(&web_path).unwrap_err().to_string();
+    assert!(err.contains("invalid duration"), "{err}");
+}
+
+/// `tls_server_config.client_allowed_sans`: a client certificate under the client CA is
+/// accepted only with one of the listed SANs; fails without the SAN check (the other
+/// certificate would be served).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_allowed_sans_refuse_a_certificate_without_a_listed_san() {
+    let lab = Lab::start().await.unwrap();
+    write_leaf(&lab, "web");
+    let (addr, shutdown) = serve_web(
+        &lab,
+        &format!(
+            "tls_server_config:\n  cert_file: web.pem\n  key_file: web.key\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {}\n  client_allowed_sans:\n    - other.example\n    - prometheus.client.example\n",
+            lab.ca_file().display()
+        ),
+    )
+    .await;
+    let root = lab.pki.root_der().clone();
+    let allowed = lab
+        .pki
+        .leaf(&LeafSpec::good("prometheus.client.example"))
+        .unwrap();
+    let stranger = lab
+        .pki
+        .leaf(&LeafSpec::good("stranger.client.example"))
+        .unwrap();
+    assert_eq!(tls_status(addr, &root, Some(&allowed)).await, 200);
+    assert_eq!(tls_status(addr, &root, Some(&stranger)).await, 0);
+    assert_eq!(tls_status(addr, &root, None).await, 0);
+    shutdown.cancel();
+
+    // Without client_allowed_sans the same stranger is served: the refusal above is the SAN
+    // check's, not the chain's.
+    let (addr, shutdown) = serve_web(
+        &lab,
+        &format!(
+            "tls_server_config:\n  cert_file: web.pem\n  key_file: web.key\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {}\n",
+            lab.ca_file().display()
+        ),
+    )
+    .await;
+    assert_eq!(tls_status(addr, &root, Some(&stranger)).await, 200);
+    shutdown.cancel();
+}
+
+/// Inline `cert`, `key` and `client_ca` PEM serve TLS as the files would: the server presents
+/// the inline certificate and verifies clients against the inline CA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inline_pem_serves_tls() {
+    let lab = Lab::start().await.unwrap();
+    let leaf = lab.pki.leaf(&LeafSpec::good("localhost")).unwrap();
+    let ca = std::fs::read_to_string(lab.ca_file()).unwrap();
+    let indent = |pem: &str| {
+        pem.lines()
+            .map(|l| format!("    {l}\n"))
+            .collect::<String>()
+    };
+    let (addr, shutdown) = serve_web(
+        &lab,
+        &format!(
+            "tls_server_config:\n  cert: |\n{}  key: |\n{}  client_auth_type: RequireAndVerifyClientCert\n  client_ca: |\n{}",
+            indent(&leaf.chain_pem),
+            indent(&leaf.key_pem),
+            indent(&ca)
+        ),
+    )
+    .await;
+    let root = lab.pki.root_der().clone();
+    let client = lab
+        .pki
+        .leaf(&LeafSpec::good("prometheus.client.example"))
+        .unwrap();
+    assert_eq!(tls_status(addr, &root, Some(&client)).await, 200);
+    assert_eq!(tls_status(addr, &root, None).await, 0);
+    // A client certificate from another CA is not under the inline client_ca.
+    let foreign = sipfed_exporter::lab::Pki::named("foreign").unwrap();
+    let outsider = foreign.leaf(&LeafSpec::good("outsider.example")).unwrap();
+    assert_eq!(tls_status(addr, &root, Some(&outsider)).await, 0);
+    shutdown.cancel();
+
+    // Missing inline key, and a key that is not PEM: refused, naming the key, never quoting it.
+    let web_path = lab.dir.join("bad.yml");
+    std::fs::write(
+        &web_path,
+        "tls_server_config:\n  cert_file: web.pem\n  key: \"\"\n",
+    )
+    .unwrap();
+    let err = WebConfig::load(&web_path).unwrap_err().to_string();
+    assert!(err.contains("missing one of key or key_file"), "{err}");
+    write_leaf(&lab, "web");
+    std::fs::write(
+        &web_path,
+        "tls_server_config:\n  cert_file: web.pem\n  key: not-a-key-s3cret\n",
+    )
+    .unwrap();
+    let err = WebConfig::load(&web_path).unwrap_err().to_string();
+    assert!(
+        err.contains("tls_server_config.key:") && !err.contains("s3cret"),
+        "{err}"
+    );
+}

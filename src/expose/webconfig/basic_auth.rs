@@ -152,6 +152,10 @@ impl Drop for Queued<'_> {
 /// valid basic-auth credentials when users are configured.
 pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
     let config = guard.web.current();
+    // Before auth and headers, as the toolkit's handler does.
+    if config.limiter().is_some_and(|l| !l.allow()) {
+        return (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests\n").into_response();
+    }
     let mut response = if config.wants_auth() {
         let value = request
             .headers()

@@ -1,5 +1,5 @@
 //! Client-certificate verification as the toolkit means `client_auth_type` and
-//! `client_ca_file`, on rustls.
+//! `client_ca_file` (or inline `client_ca`), and `client_allowed_sans`, on rustls.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -53,28 +53,45 @@ impl ClientAuth {
     }
 }
 
-/// The verifier `client_auth_type` and `client_ca_file` ask for; `None` when no certificate is
-/// asked for. `bad(key, message)` makes the error for a key of `tls_server_config`.
+/// The client-certificate keys of `tls_server_config`.
+pub(super) struct Policy<'a> {
+    pub client_auth_type: &'a str,
+    pub client_ca_file: &'a str,
+    /// Inline PEM; used when `client_ca_file` is empty, as in the toolkit.
+    pub client_ca: &'a str,
+    pub allowed_sans: Option<&'a [String]>,
+}
+
+/// The verifier the policy asks for; `None` when no certificate is asked for.
+/// `bad(key, message)` makes the error for a key of `tls_server_config`.
 pub(super) fn verifier(
-    client_auth_type: &str,
-    client_ca_file: &str,
+    policy: &Policy<'_>,
     provider: &Arc<CryptoProvider>,
     bad: &dyn Fn(&str, String) -> Error,
 ) -> Result<Option<Arc<dyn ClientCertVerifier>>, Error> {
     let key = |k: &str| format!("tls_server_config.{k}");
-    let auth: ClientAuth = client_auth_type
+    let auth: ClientAuth = policy
+        .client_auth_type
         .parse()
         .map_err(|m| bad(&key("client_auth_type"), m))?;
     let (mandatory, verify) = auth.policy();
     let mut roots = RootCertStore::empty();
     let mut direct = Vec::new();
-    if !client_ca_file.is_empty() {
-        let ca = Path::new(client_ca_file);
-        let text = std::fs::read(ca)
-            .map_err(|e| bad(&key("client_ca_file"), format!("{}: {e}", ca.display())))?;
+    let ca_text = if !policy.client_ca_file.is_empty() {
+        let ca = Path::new(policy.client_ca_file);
+        Some(
+            std::fs::read(ca)
+                .map_err(|e| bad(&key("client_ca_file"), format!("{}: {e}", ca.display())))?,
+        )
+    } else if !policy.client_ca.is_empty() {
+        Some(policy.client_ca.as_bytes().to_vec())
+    } else {
+        None
+    };
+    if let Some(text) = &ca_text {
         // Like Go's AppendCertsFromPEM: what parses is used, the rest ignored.
         use rustls::pki_types::pem::PemObject;
-        for c in CertificateDer::pem_slice_iter(&text).flatten() {
+        for c in CertificateDer::pem_slice_iter(text).flatten() {
             direct.push(c.clone());
             let _ = roots.add(c);
         }
@@ -82,9 +99,14 @@ pub(super) fn verifier(
         // Go verifies against the system pool when no client CA is set.
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     }
-    if !client_ca_file.is_empty() && verify.is_none() {
+    if ca_text.is_some() && verify.is_none() {
+        let k = if policy.client_ca_file.is_empty() {
+            "client_ca"
+        } else {
+            "client_ca_file"
+        };
         return Err(bad(
-            &key("client_ca_file"),
+            &key(k),
             "Client CA's have been configured without a Client Auth Policy (set client_auth_type)"
                 .into(),
         ));
@@ -103,10 +125,14 @@ pub(super) fn verifier(
             .map_err(|e| bad(&key("client_ca_file"), e.to_string()))?;
         Chain::WebPki(v)
     };
+    let allowed_sans = policy.allowed_sans.map(<[String]>::to_vec);
     Ok(Some(Arc::new(ClientVerifier {
-        mandatory,
+        // The toolkit's SAN check runs on every handshake that asks for a certificate and
+        // fails one without (Go's VerifyPeerCertificate reads the first certificate).
+        mandatory: mandatory || allowed_sans.is_some(),
         chain,
         direct,
+        allowed_sans,
         algorithms: provider.signature_verification_algorithms,
     })))
 }
@@ -130,23 +156,65 @@ struct ClientVerifier {
     mandatory: bool,
     chain: Chain,
     direct: Vec<CertificateDer<'static>>,
+    /// `client_allowed_sans`: the presented certificate must carry one of these SANs.
+    allowed_sans: Option<Vec<String>>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl ClientCertVerifier for ClientVerifier {
-    fn offer_client_auth(&self) -> bool {
-        true
+/// The SAN values Go's toolkit compares: DNS names, e-mail addresses, IP addresses (as Go
+/// prints them) and URIs. An unparsable certificate has none.
+fn san_values(cert: &[u8]) -> Vec<String> {
+    use x509_parser::extensions::GeneralName;
+    let Ok((_, c)) = x509_parser::parse_x509_certificate(cert) else {
+        return Vec::new();
+    };
+    let Ok(Some(san)) = c.subject_alternative_name() else {
+        return Vec::new();
+    };
+    let mut values = Vec::new();
+    for name in &san.value.general_names {
+        match name {
+            GeneralName::DNSName(d) => values.push(d.to_string()),
+            GeneralName::RFC822Name(e) => values.push(e.to_string()),
+            GeneralName::URI(u) => values.push(u.to_string()),
+            GeneralName::IPAddress(b) => match b.len() {
+                4 => values.push(
+                    std::net::Ipv4Addr::from(<[u8; 4]>::try_from(*b).unwrap_or_default())
+                        .to_string(),
+                ),
+                16 => {
+                    let ip = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(*b).unwrap_or_default());
+                    // Go prints an IPv4-mapped address as IPv4.
+                    values.push(match ip.to_ipv4_mapped() {
+                        Some(v4) => v4.to_string(),
+                        None => ip.to_string(),
+                    });
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    values
+}
+
+impl ClientVerifier {
+    /// `client_allowed_sans` against the presented certificate.
+    fn check_sans(&self, end_entity: &CertificateDer<'_>) -> Result<(), rustls::Error> {
+        let Some(allowed) = &self.allowed_sans else {
+            return Ok(());
+        };
+        if san_values(end_entity).iter().any(|v| allowed.contains(v)) {
+            Ok(())
+        } else {
+            Err(rustls::Error::General(format!(
+                "could not find allowed SANs in client cert, found: {allowed:?}"
+            )))
+        }
     }
 
-    fn client_auth_mandatory(&self) -> bool {
-        self.mandatory
-    }
-
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        &[]
-    }
-
-    fn verify_client_cert(
+    /// The chain as `client_auth_type` and the client CAs mean it.
+    fn check_chain(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
@@ -181,6 +249,32 @@ impl ClientCertVerifier for ClientVerifier {
                 v.verify_client_cert(end_entity, intermediates, now)
             }
         }
+    }
+}
+
+impl ClientCertVerifier for ClientVerifier {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.mandatory
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        // Chain first, then SANs, as Go runs VerifyPeerCertificate after its own checks.
+        let verified = self.check_chain(end_entity, intermediates, now)?;
+        self.check_sans(end_entity)?;
+        Ok(verified)
     }
 
     fn verify_tls12_signature(

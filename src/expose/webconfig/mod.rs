@@ -20,10 +20,11 @@ mod live;
 mod tls;
 
 use std::path::Path;
+use std::sync::Arc;
 
 pub use basic_auth::{AUTH_BUSY, Auth, Guard, guard};
 pub use client_verify::ClientAuth;
-pub use decode::{HttpServerConfig, TlsServerConfig, WebConfig};
+pub use decode::{HttpServerConfig, RateLimitConfig, RateLimiter, TlsServerConfig, WebConfig};
 pub use live::LiveWebConfig;
 
 use crate::error::Error;
@@ -43,6 +44,7 @@ impl WebConfig {
             None => None,
         };
         wc.warnings = warnings;
+        wc.limiter = decode::RateLimiter::new(&wc.rate_limit).map(Arc::new);
         // Made now, not by the first unknown user's request (which would pay for it).
         if wc.wants_auth() {
             wc.dummy_hash();

@@ -21,6 +21,18 @@ fn key(k: &str) -> String {
     format!("tls_server_config.{k}")
 }
 
+/// The certificates of an inline PEM (`cert:`): at least one, every block well formed.
+fn inline_certs(text: &str) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
+    use rustls::pki_types::pem::PemObject;
+    let certs = rustls::pki_types::CertificateDer::pem_slice_iter(text.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("failed to load X509KeyPair: {e}"))?;
+    if certs.is_empty() {
+        return Err("failed to load X509KeyPair: no certificate found".into());
+    }
+    Ok(certs)
+}
+
 /// The TLS versions left to offer.
 #[derive(Debug, Clone, Copy)]
 struct Versions {
@@ -95,22 +107,43 @@ impl TlsServerConfig {
         bad: Bad<'_>,
     ) -> Result<Option<Arc<rustls::ServerConfig>>, Error> {
         if self.cert_file.is_empty()
+            && self.cert.is_empty()
             && self.key_file.is_empty()
+            && self.key.is_empty()
             && self.client_auth_type.is_empty()
             && self.client_ca_file.is_empty()
+            && self.client_ca.is_empty()
         {
             return Ok(None);
         }
-        if self.cert_file.is_empty() {
-            return Err(bad(&key("cert_file"), "missing cert_file".into()));
+        if self.cert_file.is_empty() && self.cert.is_empty() {
+            return Err(bad(
+                &key("cert_file"),
+                "missing one of cert or cert_file".into(),
+            ));
         }
-        if self.key_file.is_empty() {
-            return Err(bad(&key("key_file"), "missing key_file".into()));
+        if self.key_file.is_empty() && self.key.is_empty() {
+            return Err(bad(
+                &key("key_file"),
+                "missing one of key or key_file".into(),
+            ));
         }
-        let certs = pem::read_certs(Path::new(&self.cert_file))
-            .map_err(|e| bad(&key("cert_file"), e.to_string()))?;
-        let private_key = pem::read_key(Path::new(&self.key_file))
-            .map_err(|e| bad(&key("key_file"), e.to_string()))?;
+        // A file wins over the inline PEM, as in the toolkit's loadCert.
+        let certs = if !self.cert_file.is_empty() {
+            pem::read_certs(Path::new(&self.cert_file))
+                .map_err(|e| bad(&key("cert_file"), e.to_string()))?
+        } else {
+            inline_certs(&self.cert).map_err(|m| bad(&key("cert"), m))?
+        };
+        let private_key = if !self.key_file.is_empty() {
+            pem::read_key(Path::new(&self.key_file))
+                .map_err(|e| bad(&key("key_file"), e.to_string()))?
+        } else {
+            use rustls::pki_types::pem::PemObject;
+            // The key is a secret: the message never quotes it.
+            rustls::pki_types::PrivateKeyDer::from_pem_slice(self.key.as_bytes())
+                .map_err(|e| bad(&key("key"), format!("no usable private key: {e}")))?
+        };
 
         let versions = self.versions(warnings, bad)?;
         let defaults = rustls::crypto::ring::default_provider();
@@ -133,17 +166,26 @@ impl TlsServerConfig {
             .with_protocol_versions(&offered)
             .map_err(|e| bad(&key("cipher_suites"), e.to_string()))?;
         let builder = match client_verify::verifier(
-            &self.client_auth_type,
-            &self.client_ca_file,
+            &client_verify::Policy {
+                client_auth_type: &self.client_auth_type,
+                client_ca_file: &self.client_ca_file,
+                client_ca: &self.client_ca,
+                allowed_sans: self.client_allowed_sans.as_deref(),
+            },
             &provider,
             bad,
         )? {
             None => builder.with_no_client_auth(),
             Some(verifier) => builder.with_client_cert_verifier(verifier),
         };
-        let mut config = builder
-            .with_single_cert(certs, private_key)
-            .map_err(|e| bad(&key("key_file"), e.to_string()))?;
+        let mut config = builder.with_single_cert(certs, private_key).map_err(|e| {
+            let k = if self.key_file.is_empty() {
+                "key"
+            } else {
+                "key_file"
+            };
+            bad(&key(k), e.to_string())
+        })?;
         config.ignore_client_order = self.prefer_server_cipher_suites.unwrap_or(true);
         config.alpn_protocols = if http.http2 {
             vec![b"h2".to_vec(), b"http/1.1".to_vec()]
