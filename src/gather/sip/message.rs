@@ -3,6 +3,8 @@
 //! the checks use. Pure functions of bytes (bounded: nothing here allocates more than the
 //! input it is given), so the fuzz target drives them directly.
 
+use std::borrow::Cow;
+
 use crate::facts::{MsDiagnostics, hex};
 
 /// At most this much is read from a peer, however much it sends.
@@ -75,22 +77,28 @@ impl Ids {
     /// edge would send), else they and From are placeholders in the reserved `.invalid`
     /// domain.
     pub(crate) fn request(&self, domain: &str, from: Option<&str>) -> String {
-        let (from, host) = match from.and_then(|f| Some((f, f.rsplit_once('@')?.1))) {
-            Some((from, host)) => (from, host),
+        let (via, from, contact) = match from.and_then(|f| Some((f, f.rsplit_once('@')?.1))) {
+            Some((from, host)) => (
+                Cow::Owned(format!("{host}:5061")),
+                from,
+                Cow::Owned(format!("Contact: <sip:{from}:5061;transport=tls>\r\n")),
+            ),
+            // The request as it always was: no allocation beyond the text itself.
             None => (
+                Cow::Borrowed("sipfed-exporter.invalid"),
                 "sipfed-exporter@sipfed-exporter.invalid",
-                "sipfed-exporter.invalid",
+                Cow::Borrowed(""),
             ),
         };
         format!(
             "OPTIONS sip:{domain} SIP/2.0\r\n\
-             Via: SIP/2.0/TLS {host}:5061;branch={branch};rport\r\n\
+             Via: SIP/2.0/TLS {via};branch={branch};rport\r\n\
              Max-Forwards: 70\r\n\
              From: <sip:{from}>;tag={tag}\r\n\
              To: <sip:{domain}>\r\n\
              Call-ID: {call_id}\r\n\
              CSeq: 1 OPTIONS\r\n\
-             Contact: <sip:{from}:5061;transport=tls>\r\n\
+             {contact}\
              Accept: application/sdp\r\n\
              User-Agent: sipfed_exporter/{version}\r\n\
              Content-Length: 0\r\n\r\n",
@@ -342,6 +350,8 @@ mod tests {
         assert!(r.contains("Max-Forwards: 70\r\n"));
         assert!(r.ends_with("Content-Length: 0\r\n\r\n"));
         assert!(r.contains("From: <sip:sipfed-exporter@sipfed-exporter.invalid>;tag="));
+        assert!(r.contains("Via: SIP/2.0/TLS sipfed-exporter.invalid;branch=z9hG4bK"));
+        assert!(!r.contains("Contact:"), "a placeholder has no contact");
 
         // As the tenant: From, Via sent-by and Contact are the tenant's.
         let r = ids.request("partner.example", Some("sipfed-monitor@zahnfee.de"));
