@@ -184,6 +184,8 @@ async fn connect(
         Err(ProxyError::Target(e)) if local_exhaustion(&e) => {
             Err(FetchError::Blind(Blind::LocalResources))
         }
+        // Our host has no route for the responder's family: not looked, not the CA's failure.
+        Err(ProxyError::Target(e)) if super::no_route(&e) => Err(FetchError::Blind(Blind::NoRoute)),
         Err(ProxyError::Target(e)) => {
             let reason = match e.kind() {
                 std::io::ErrorKind::ConnectionRefused => Reason::ConnectionRefused,
@@ -442,5 +444,56 @@ mod tests {
         assert_eq!(host("http://[2001:db8::1]:81/"), "[2001:db8::1]:81");
         assert_eq!(host("http://127.0.0.1/"), "127.0.0.1");
         assert_eq!(host("http://crl.x:8080/"), "crl.x:8080");
+    }
+}
+
+#[cfg(test)]
+mod no_route_tests {
+    use super::*;
+
+    /// Set in the child this test re-runs itself as, inside a network namespace of its own.
+    const CHILD: &str = "SIPFED_FETCH_NETNS_CHILD";
+
+    /// A host without an IPv6 route (loopback only, `::1` deleted, in a network namespace of
+    /// the test's own: nothing can leave the machine) fetching a responder at an IPv6 address
+    /// did not look: `Blind::NoRoute`, not the CA's `unreachable` kept for every domain.
+    #[test]
+    fn no_route_for_the_responders_family_is_not_looked() {
+        const NAME: &str =
+            "gather::fetch::no_route_tests::no_route_for_the_responders_family_is_not_looked";
+        if std::env::var_os(CHILD).is_none() {
+            let out = std::process::Command::new("unshare")
+                .args(["-n", "--", "sh", "-ec"])
+                .arg("ip link set lo up; ip -6 addr del ::1/128 dev lo; exec \"$0\" \"$@\"")
+                .arg(std::env::current_exe().unwrap())
+                .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+                .env(CHILD, "1")
+                .output()
+                .expect("unshare runs (util-linux)");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "in its namespace:\n{text}");
+            assert!(text.contains("1 passed"), "the child ran the test: {text}");
+            return;
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = VantageClient::test("inside");
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        let got = runtime.block_on(fetch(
+            &client,
+            "http://[::1]:8080/ca.crl",
+            Method::Get,
+            1024,
+            deadline,
+            false,
+        ));
+        assert!(
+            matches!(got, Err(FetchError::Blind(Blind::NoRoute))),
+            "{:?}",
+            got.err()
+        );
     }
 }
