@@ -200,14 +200,31 @@ impl Edges {
                     let user = EdgeUse {
                         users: dial.users.clone(),
                     };
+                    let dial_for_join_error = dial.clone();
                     let users = dial.users.clone();
                     let edges = self.clone();
-                    let look = async move {
+                    let looking = async move {
                         edges.looks.fetch_add(1, Ordering::Relaxed);
                         Arc::new(Edge::look(dial).await)
-                    }
-                    .boxed()
-                    .shared();
+                    };
+                    let look = if keep {
+                        // A kept look is shared: it runs on its own, so a caller that stops
+                        // waiting (a cancelled `/probe`) leaves no half-done look that a later
+                        // probe would resume past its deadline and read as the partner's
+                        // timeout.
+                        let task = tokio::spawn(looking);
+                        let dial = dial_for_join_error;
+                        async move {
+                            task.await.unwrap_or_else(|_| {
+                                Arc::new(Edge::not_looked(dial, Blind::LocalResources))
+                            })
+                        }
+                        .boxed()
+                        .shared()
+                    } else {
+                        // Its caller's alone: cancelled with it.
+                        looking.boxed().shared()
+                    };
                     if keep {
                         slots.insert(
                             key,
@@ -327,6 +344,19 @@ impl Dial {
 }
 
 impl Edge {
+    /// An edge the exporter could not look at (`blind`): nothing learned about the partner.
+    fn not_looked(dial: Arc<Dial>, blind: Blind) -> Edge {
+        Edge {
+            tcp: Err(Reason::ConnectError),
+            tls: None,
+            chain: Arc::from(Vec::new()),
+            revocation: None,
+            blind: Some(blind),
+            dial,
+            conn: tokio::sync::Mutex::new(None),
+        }
+    }
+
     async fn look(dial: Arc<Dial>) -> Edge {
         let opened = dial.open().await;
         let revocation = if opened.chain.is_empty() || opened.blind.is_some() {
@@ -647,6 +677,55 @@ mod tests {
         let _ = look(false).await;
         let _ = look(true).await;
         assert_eq!((edges.looks(), edges.kept()), (3, 1));
+    }
+
+    /// A caller that stops waiting for a kept look (a cancelled `/probe`) leaves it running
+    /// to its own end within its own deadline, instead of a half-done look parked in the
+    /// slot that a later probe would resume past that deadline and read as the partner's
+    /// timeout. The edge here reads the ClientHello and never answers: the look ends at its
+    /// deadline and closes the connection, which the edge sees.
+    #[tokio::test]
+    async fn a_cancelled_kept_look_runs_to_its_own_end() {
+        let edges = Arc::new(Edges::new(
+            Duration::from_secs(60),
+            Duration::from_millis(300),
+            false,
+        ));
+        let client = Arc::new(VantageClient::test("v"));
+        let identity = Identity {
+            id: "global".into(),
+            key: None,
+            chain: None,
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (closed_tx, closed_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let Ok((mut conn, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = [0u8; 4096];
+            // Until the prober closes its side.
+            while matches!(conn.read(&mut buf).await, Ok(n) if n > 0) {}
+            let _ = closed_tx.send(());
+        });
+        let look = || edges.get(&client, &identity, address, "edge.test", true);
+        let cancelled = tokio::time::timeout(Duration::from_millis(50), look()).await;
+        assert!(cancelled.is_err(), "the caller stopped waiting");
+        // The look went on without its caller and ended at its deadline (300 ms).
+        let ended = tokio::time::timeout(Duration::from_secs(5), closed_rx).await;
+        assert!(
+            ended.is_ok(),
+            "the cancelled look was left parked, its connection open"
+        );
+        let (_use, edge) = look().await;
+        assert_eq!(edges.looks(), 1, "the kept look was shared, not repeated");
+        let failure = edge
+            .tls
+            .as_ref()
+            .and_then(|t| t.as_ref().err())
+            .map(|f| f.reason);
+        assert_eq!(failure, Some(Reason::Timeout));
     }
 
     /// Reads one request's head on the peer's side of a pipe; `None` if it closed first.
