@@ -38,6 +38,15 @@ struct Cli {
     /// Allow POST /-/reload (SIGHUP always reloads).
     #[arg(long = "web.enable-lifecycle")]
     enable_lifecycle: bool,
+    /// Serve on the sockets systemd passes (LISTEN_FDS) instead of --web.listen-address.
+    #[arg(long = "web.systemd-socket")]
+    systemd_socket: bool,
+    /// Path prefix every endpoint answers under (default: the path of --web.external-url).
+    #[arg(long = "web.route-prefix")]
+    route_prefix: Option<String>,
+    /// The URL users reach the exporter at (e.g. behind a reverse proxy); links carry its path.
+    #[arg(long = "web.external-url")]
+    external_url: Option<String>,
     /// Probe only from these vantages (repeatable).
     #[arg(long = "vantage")]
     vantage: Vec<String>,
@@ -266,6 +275,54 @@ fn check_config(cli: &Cli) -> u8 {
     }
 }
 
+/// The listening sockets systemd passes (socket activation, sd_listen_fds(3)): fds 3 … 3+N-1
+/// when `LISTEN_PID` is this process and `LISTEN_FDS` is N, as the toolkit's
+/// `--web.systemd-socket` (go-systemd's activation.Listeners) takes them; the variables are
+/// removed so children do not take them too.
+#[cfg(unix)]
+fn systemd_listeners() -> anyhow::Result<Vec<tokio::net::TcpListener>> {
+    use std::os::fd::FromRawFd;
+    let pid = std::env::var("LISTEN_PID").ok();
+    let fds = std::env::var("LISTEN_FDS").ok();
+    // SAFETY: no other thread reads or writes the environment yet (the runtime's workers
+    // do not touch it).
+    unsafe {
+        std::env::remove_var("LISTEN_PID");
+        std::env::remove_var("LISTEN_FDS");
+        std::env::remove_var("LISTEN_FDNAMES");
+    }
+    let ours = pid.and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
+    let n = fds.and_then(|n| n.parse::<i32>().ok()).unwrap_or(0);
+    if !ours || n < 1 {
+        anyhow::bail!(
+            "--web.systemd-socket: no socket activation file descriptors found (LISTEN_PID must be this process, LISTEN_FDS at least 1)"
+        );
+    }
+    let mut listeners = Vec::new();
+    for fd in 3..3 + n {
+        // SAFETY: sd_listen_fds(3): systemd hands this process fds 3 … 3+N-1 to own; each
+        // is taken once, here.
+        let socket = unsafe { socket2::Socket::from_raw_fd(fd) };
+        let kind = socket
+            .r#type()
+            .map_err(|e| anyhow::anyhow!("--web.systemd-socket: fd {fd} is not a socket: {e}"))?;
+        if kind != socket2::Type::STREAM || !socket.is_listener().unwrap_or(false) {
+            anyhow::bail!("--web.systemd-socket: fd {fd} is not a listening stream socket");
+        }
+        socket.set_cloexec(true)?;
+        socket.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(socket.into())?;
+        tracing::info!(address = ?listener.local_addr().ok(), "listening on a systemd socket");
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+#[cfg(not(unix))]
+fn systemd_listeners() -> anyhow::Result<Vec<tokio::net::TcpListener>> {
+    anyhow::bail!("--web.systemd-socket needs a unix system")
+}
+
 /// Serves `/metrics`, the pages and the API until stopped.
 async fn serve(cli: Cli) -> anyhow::Result<u8> {
     let web = match &cli.web_config {
@@ -275,6 +332,8 @@ async fn serve(cli: Cli) -> anyhow::Result<u8> {
     let routes = Routes {
         telemetry_path: cli.telemetry_path.clone(),
         enable_lifecycle: cli.enable_lifecycle,
+        route_prefix: cli.route_prefix.clone(),
+        external_url: cli.external_url.clone(),
         ..Routes::default()
     };
     routes.check().map_err(anyhow::Error::msg)?;
@@ -290,7 +349,10 @@ async fn serve(cli: Cli) -> anyhow::Result<u8> {
         selection,
     );
     let mut listeners = Vec::new();
-    for listen in &cli.listen {
+    if cli.systemd_socket {
+        listeners = systemd_listeners()?;
+    }
+    for listen in cli.listen.iter().filter(|_| !cli.systemd_socket) {
         let addr = server::parse_listen(listen).map_err(anyhow::Error::msg)?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await

@@ -329,6 +329,7 @@ async fn lifecycle_telemetry_path_gzip_listeners_and_probe_limit() {
             telemetry_path: "/m".into(),
             enable_lifecycle: true,
             probe_concurrency: 0,
+            ..Default::default()
         },
         ..Default::default()
     };
@@ -766,4 +767,183 @@ async fn inline_pem_serves_tls() {
         err.contains("tls_server_config.key:") && !err.contains("s3cret"),
         "{err}"
     );
+}
+
+/// Every `href="…"` of an HTML page.
+fn hrefs(html: &str) -> Vec<&str> {
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect()
+}
+
+/// Polls `path` until it answers 200 (at most 10 s).
+async fn wait_for(addr: SocketAddr, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if tokio::net::TcpStream::connect(addr).await.is_ok()
+            && common::http(addr, "GET", path).await.0 == 200
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{path} never answered 200");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `--web.systemd-socket` serves on the socket systemd passes as fd 3 (LISTEN_FDS=1,
+/// LISTEN_PID = the exporter's pid, set by `sh` before it execs the exporter), not on
+/// `--web.listen-address` (a non-local address here, which could not be bound); with
+/// `--web.route-prefix=/sipfed` every endpoint answers under /sipfed, every link of the status
+/// page starts with /sipfed/, `/` redirects there (as blackbox_exporter does) and the
+/// unprefixed endpoints are 404. Fails without either flag (the exporter exits at start, or
+/// /metrics answers at the root).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn systemd_socket_and_route_prefix_serve_under_the_prefix() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let lab = Lab::start().await.unwrap();
+    let config = lab
+        .write_config("c.yml", "", "  - domain: a.example\n")
+        .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fd = listener.as_raw_fd();
+    let mut command = std::process::Command::new("sh");
+    command
+        .arg("-c")
+        .arg("LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_sipfed_exporter"))
+        .arg(format!("--config.file={}", config.display()))
+        .arg("--web.listen-address=192.0.2.1:9")
+        .arg("--web.systemd-socket")
+        .arg("--web.route-prefix=/sipfed")
+        .stdout(std::process::Stdio::null());
+    // SAFETY: between fork and exec only async-signal-safe calls (dup2, fcntl).
+    unsafe {
+        command.pre_exec(move || {
+            if fd == 3 {
+                if libc::fcntl(3, libc::F_SETFD, 0) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            } else if libc::dup2(fd, 3) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    /// Kills the exporter when the test ends, failed or not.
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let child = Reap(command.spawn().unwrap());
+    drop(listener);
+    wait_for(addr, "/sipfed/-/healthy").await;
+
+    let (status, body) = common::http(addr, "GET", "/sipfed/metrics").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("sipfed_"), "{body}");
+    assert_eq!(
+        common::http(addr, "GET", "/sipfed/-/ready").await.0 / 100,
+        2
+    );
+    assert_eq!(
+        common::http(addr, "GET", "/sipfed/api/v1/domains").await.0,
+        200
+    );
+    for page in ["/sipfed/", "/sipfed", "/sipfed/?state=ok"] {
+        let (status, body) = common::http(addr, "GET", page).await;
+        assert_eq!(status, 200, "{page}");
+        let links = hrefs(&body);
+        assert!(links.contains(&"/sipfed/metrics"), "{page}: {links:?}");
+        if !page.contains('?') {
+            assert!(
+                links.iter().any(|l| l.starts_with("/sipfed/domain/")),
+                "{page}: {links:?}"
+            );
+        }
+        for l in links.iter().filter(|l| !l.starts_with("http")) {
+            assert!(l.starts_with("/sipfed/"), "{page}: link {l}");
+        }
+    }
+    let (status, body) = common::http(addr, "GET", "/sipfed/domain/default/a.example").await;
+    assert_eq!(status, 200);
+    for l in hrefs(&body).iter().filter(|l| !l.starts_with("http")) {
+        assert!(l.starts_with("/sipfed/"), "domain page link {l}");
+    }
+    let (status, head, _) = split(&raw(addr, "GET / HTTP/1.0\r\n\r\n").await);
+    assert_eq!(status, 302);
+    assert!(head.contains("location: /sipfed/"), "{head}");
+    for outside in [
+        "/metrics",
+        "/-/healthy",
+        "/sipfedx/metrics",
+        "/domain/default/a.example",
+    ] {
+        assert_eq!(common::http(addr, "GET", outside).await.0, 404, "{outside}");
+    }
+    drop(child);
+
+    // Without sockets from systemd the flag is an error at start, naming the trouble.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sipfed_exporter"))
+        .arg(format!("--config.file={}", config.display()))
+        .arg("--web.systemd-socket")
+        .env_remove("LISTEN_FDS")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no socket activation file descriptors"),
+        "{err}"
+    );
+}
+
+/// `--web.external-url` alone: the route prefix defaults to its path; with
+/// `--web.route-prefix=/` (a proxy that strips the path) the endpoints answer at the root and
+/// the links still carry the external path, as in Prometheus.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_external_url_gives_the_links_their_path() {
+    let lab = Lab::start().await.unwrap();
+    let path = lab
+        .write_config("c.yml", "", "  - domain: a.example\n")
+        .unwrap();
+    for (route_prefix, page) in [(None, "/fed/sub/"), (Some("/".to_string()), "/")] {
+        let options = Options {
+            routes: Routes {
+                external_url: Some("https://proxy.example/fed/sub/".into()),
+                route_prefix: route_prefix.clone(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let (addrs, shutdown) = start(&path, 1, options).await;
+        let (status, body) = common::http(addrs[0], "GET", page).await;
+        assert_eq!(status, 200, "{route_prefix:?}");
+        let links = hrefs(&body);
+        assert!(links.contains(&"/fed/sub/metrics"), "{links:?}");
+        for l in links.iter().filter(|l| !l.starts_with("http")) {
+            assert!(l.starts_with("/fed/sub/"), "{route_prefix:?}: link {l}");
+        }
+        let metrics = if route_prefix.is_none() {
+            "/fed/sub/metrics"
+        } else {
+            "/metrics"
+        };
+        assert_eq!(common::http(addrs[0], "GET", metrics).await.0, 200);
+        if route_prefix.is_none() {
+            // `/` goes to the external URL, as blackbox_exporter redirects it.
+            let (status, head, _) = split(&raw(addrs[0], "GET / HTTP/1.0\r\n\r\n").await);
+            assert_eq!(status, 302);
+            assert!(
+                head.contains("location: https://proxy.example/fed/sub/"),
+                "{head}"
+            );
+        }
+        shutdown.cancel();
+    }
 }

@@ -27,6 +27,10 @@ pub struct Routes {
     pub enable_lifecycle: bool,
     /// At most this many `/probe` requests at once; more get 503 at once.
     pub probe_concurrency: usize,
+    /// `--web.route-prefix` as given; `None`: the external URL's path, else `/`.
+    pub route_prefix: Option<String>,
+    /// `--web.external-url`: where users reach the exporter (links carry its path).
+    pub external_url: Option<String>,
 }
 
 impl Default for Routes {
@@ -35,13 +39,39 @@ impl Default for Routes {
             telemetry_path: "/metrics".into(),
             enable_lifecycle: false,
             probe_concurrency: 4,
+            route_prefix: None,
+            external_url: None,
         }
     }
 }
 
 impl Routes {
+    /// (route prefix, link prefix, where `/` redirects to), each normalized (`""`: root), as
+    /// Prometheus derives them: the route prefix defaults to the external URL's path; links
+    /// carry the external URL's path when there is one (a proxy may strip the prefix before
+    /// the exporter sees it), else the route prefix.
+    pub fn prefixes(&self) -> Result<(String, String, String), String> {
+        let external = match &self.external_url {
+            Some(u) => Some(super::prefix::external_path(u)?),
+            None => None,
+        };
+        let route = match &self.route_prefix {
+            Some(p) => {
+                super::prefix::normalize(p).map_err(|e| format!("--web.route-prefix: {e}"))?
+            }
+            None => external.clone().unwrap_or_default(),
+        };
+        let link = external.unwrap_or_else(|| route.clone());
+        let home = match &self.external_url {
+            Some(u) => u.clone(),
+            None => format!("{route}/"),
+        };
+        Ok((route, link, home))
+    }
+
     /// Checks `--web.telemetry-path`: an absolute path that no other endpoint uses.
     pub fn check(&self) -> Result<(), String> {
+        self.prefixes()?;
         let p = &self.telemetry_path;
         let taken = ["/", "/probe", "/-/healthy", "/-/ready", "/-/reload"];
         if !p.starts_with('/')
@@ -69,8 +99,16 @@ pub fn router(store: Arc<Store>) -> Router {
     router_with(store, &Routes::default())
 }
 
-/// The router over a store; `/metrics` (or the telemetry path) gzipped when accepted.
+/// The router over a store; `/metrics` (or the telemetry path) gzipped when accepted; under
+/// the route prefix, links with the link prefix ([`Routes::prefixes`]; unchecked prefixes
+/// count as the root).
 pub fn router_with(store: Arc<Store>, routes: &Routes) -> Router {
+    let (route, link, home) = routes.prefixes().unwrap_or_default();
+    super::prefix::mount(endpoints(store, routes), &route, &link, &home)
+}
+
+/// The endpoints at the root.
+fn endpoints(store: Arc<Store>, routes: &Routes) -> Router {
     let slots = ProbeSlots(Arc::new(Semaphore::new(routes.probe_concurrency)));
     Router::new()
         .route("/", get(pages::status_page))

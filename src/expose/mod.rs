@@ -11,5 +11,6 @@ pub mod http;
 pub mod metrics;
 pub mod overview;
 pub mod pages;
+pub mod prefix;
 pub mod server;
 pub mod webconfig;
