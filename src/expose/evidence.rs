@@ -1057,7 +1057,10 @@ mod tests {
         });
         let lines = facts_lines(&f, NOW);
         assert_eq!(find(&lines, "sip_platform")[0].text, "XPhone Connect");
-        assert_eq!(find(&lines, "sip_from")[0].text, "sipfed-monitor@zahnfee.de");
+        assert_eq!(
+            find(&lines, "sip_from")[0].text,
+            "sipfed-monitor@zahnfee.de"
+        );
         assert_eq!(
             find(&lines, "sip_ms_diagnostics")[0].text,
             "1034 Previous hop federated peer did not report diagnostic information (from sip.partner.example)"

@@ -284,6 +284,24 @@ pub const CHECKS: &[Check] = &[
     Check { name: N::TeamsConflict,        own: Some(W),  peer: None,     run: teams::teams_conflict },
 ];
 
+/// Pairs of checks that report one fact twice: `(check, while)`: `check` is absent while
+/// `while` fails, so one fault is one finding on every view and in the metrics (an expired
+/// leaf is `cert_valid_now`'s critical finding, not also `cert_expiry`'s warning).
+/// `inbound_cert_accepted` stays beside `cert_valid_now`: it is the inbound direction's
+/// verdict of the pair (see [`pairs`]), not a second word on the leaf's dates.
+pub const SUBSUMED: &[(CheckName, CheckName)] = &[(N::CertExpiry, N::CertValidNow)];
+
+/// Drops the findings [`SUBSUMED`] leaves out: the judge decides, the views show what is left.
+fn one_finding_per_fault(findings: &mut Vec<Finding>) {
+    let failed = |c: CheckName, fs: &[Finding]| fs.iter().any(|f| f.check == c && !f.passed);
+    let drop: Vec<CheckName> = SUBSUMED
+        .iter()
+        .filter(|(_, by)| failed(*by, findings))
+        .map(|(c, _)| *c)
+        .collect();
+    findings.retain(|f| !drop.contains(&f.check));
+}
+
 /// The state of a probe or a domain, worst first: what the pages and `check` show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -479,14 +497,18 @@ impl DomainReport {
     }
 
     /// The judge's word on certificate expiry, worst over the vantages: a failed `cert_expiry`
-    /// (expired before expiring) before a passed one; `None` when no vantage judged it. Views
-    /// colour expiry from this, never from a threshold of their own (the threshold is
+    /// (expired before expiring) before a passed one; `None` when no vantage judged it. An
+    /// expired leaf is `cert_valid_now`'s finding (`cert_expiry` is then absent, [`SUBSUMED`]).
+    /// Views colour expiry from this, never from a threshold of their own (the threshold is
     /// min(cert_warning_days, lifetime/4), which only the judge knows).
     pub fn cert_expiry(&self) -> Option<&Finding> {
         self.vantages
             .iter()
             .flat_map(|v| v.findings.iter())
-            .filter(|f| f.check == CheckName::CertExpiry)
+            .filter(|f| {
+                f.check == CheckName::CertExpiry
+                    || (f.check == CheckName::CertValidNow && f.reason == Some(Reason::Expired))
+            })
             .max_by_key(|f| match (f.passed, f.reason) {
                 (true, _) => 0,
                 (false, Some(Reason::Expired)) => 2,
@@ -643,6 +665,7 @@ pub fn probe(ctx: &Context<'_>) -> Vec<Finding> {
             },
         });
     }
+    one_finding_per_fault(&mut out);
     out
 }
 
@@ -840,6 +863,37 @@ mod tests {
         assert_eq!(v.details.endpoints[0].len(), 1);
         let json = serde_json::to_string(&v.facts).unwrap();
         assert!(!json.contains("127.14.0.99"), "{json}");
+    }
+
+    /// An expired partner certificate is one critical finding (`cert_valid_now`), not also
+    /// `cert_expiry`'s warning; the expiry colour still says expired.
+    #[test]
+    fn an_expired_certificate_is_one_finding() {
+        let pki = TestPki::generate();
+        let judge = Judge::peer().trusting(pki.trust()).inbound(pki.trust());
+        let expired = pki.chain(SIP, (NOW - 90 * DAY, NOW - DAY), (true, true), false);
+        let facts = Facts::test()
+            .srv(&[(SIP, 5061)])
+            .target(SIP, 5061, &["193.99.144.80"])
+            .endpoint(E::serving("193.99.144.80:5061", expired).sip(Ok(200)));
+        let report = judge.report(vec![("inside", false, facts)]);
+        let leaf_checks: Vec<(CheckName, Severity)> = report
+            .failing()
+            .map(|(_, f)| (f.check, f.severity))
+            .filter(|(c, _)| matches!(c, CheckName::CertValidNow | CheckName::CertExpiry))
+            .collect();
+        assert_eq!(leaf_checks, vec![(CheckName::CertValidNow, C)]);
+        assert!(
+            report.vantages[0]
+                .findings
+                .iter()
+                .all(|f| f.check != CheckName::CertExpiry)
+        );
+        let x = report.cert_expiry().expect("the expiry verdict");
+        assert_eq!(
+            (x.check, x.reason),
+            (CheckName::CertValidNow, Some(Reason::Expired))
+        );
     }
 
     #[test]
