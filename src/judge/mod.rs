@@ -158,6 +158,60 @@ pub struct Finding {
     pub message: Cow<'static, str>,
     /// What to do about it (empty when passed).
     pub hint: String,
+    /// Whose move a failure is (`None` when passed): decided here, by [`owner`] and the
+    /// comparison of vantages, never by a view.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Owner>,
+}
+
+/// Whose move a failing check is: ours (our edge, our DNS, our certificate), the partner's
+/// (their records, their certificate, their edge), or the vantage's (what only one vantage
+/// sees: its network, its resolver, its route).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Owner {
+    Ours,
+    Partner,
+    Vantage,
+}
+
+impl Owner {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Owner::Ours => "ours",
+            Owner::Partner => "partner",
+            Owner::Vantage => "vantage",
+        }
+    }
+
+    /// The words a page shows for it.
+    pub fn words(self) -> &'static str {
+        match self {
+            Owner::Ours => "our move",
+            Owner::Partner => "the partner's move",
+            Owner::Vantage => "this vantage's network",
+        }
+    }
+}
+
+/// Whose move a failed `check` with `reason` is for a domain of `role`, from one vantage's
+/// facts alone ([`domain`] turns it into [`Owner::Vantage`] when another vantage saw the check
+/// pass). An own domain is ours throughout; for a partner it is theirs, except where the fault
+/// is in what we present or trust: our client certificate missing, their certificate not from
+/// a CA our edge trusts inbound. A silent resolver of the vantage is the vantage's.
+pub fn owner(check: CheckName, role: Role, reason: Reason) -> Owner {
+    if check == CheckName::ResolversAgree && reason != Reason::Disagree {
+        // A resolver of the vantage that does not answer: the vantage's, whoever the domain's.
+        return Owner::Vantage;
+    }
+    match role {
+        Role::Own => Owner::Ours,
+        Role::Peer => match (check, reason) {
+            (CheckName::ClientCertAccepted, Reason::ClientCertMissing)
+            | (CheckName::InboundCertAccepted, Reason::Untrusted) => Owner::Ours,
+            _ => Owner::Partner,
+        },
+    }
 }
 
 /// What a check function says before role and severity are attached.
@@ -613,6 +667,7 @@ pub fn domain(domain: &Domain, env: &Env<'_>, facts: &[VantageFacts]) -> DomainR
         })
         .collect();
     vantages::explain(domain, &mut vantages);
+    vantages::blame(&mut vantages);
     let split_horizon = vantages::split_horizon(&vantages);
     let state = vantages.iter().map(|v| v.state).min().unwrap_or(State::Ok);
     DomainReport {
@@ -650,6 +705,7 @@ pub fn probe(ctx: &Context<'_>) -> Vec<Finding> {
                 reason: None,
                 message,
                 hint: String::new(),
+                owner: None,
             },
             Verdict::Fail {
                 reason,
@@ -662,6 +718,7 @@ pub fn probe(ctx: &Context<'_>) -> Vec<Finding> {
                 reason: Some(reason),
                 message: message.into(),
                 hint,
+                owner: Some(owner(check.name, ctx.domain.role, reason)),
             },
         });
     }
@@ -721,6 +778,7 @@ mod tests {
             reason: (!passed).then_some(Reason::Nxdomain),
             message: "".into(),
             hint: String::new(),
+            owner: None,
         }
     }
 
@@ -894,6 +952,43 @@ mod tests {
             (x.check, x.reason),
             (CheckName::CertValidNow, Some(Reason::Expired))
         );
+    }
+
+    /// Whose move: an own domain's failures are ours; a partner's are theirs except where we
+    /// present or trust; a failure one vantage sees and another does not is the vantage's.
+    #[test]
+    #[rustfmt::skip]
+    fn the_judge_says_whose_move_a_failure_is() {
+        use crate::config::Role::{Own, Peer};
+        let cases = [
+            (CheckName::CertValidNow, Own, Reason::Expired, Owner::Ours),
+            (CheckName::CertValidNow, Peer, Reason::Expired, Owner::Partner),
+            (CheckName::SrvPresent, Peer, Reason::Nxdomain, Owner::Partner),
+            (CheckName::ClientCertAccepted, Peer, Reason::ClientCertMissing, Owner::Ours),
+            (CheckName::ClientCertAccepted, Peer, Reason::ClientCertRejected, Owner::Partner),
+            (CheckName::InboundCertAccepted, Peer, Reason::Untrusted, Owner::Ours),
+            (CheckName::InboundCertAccepted, Peer, Reason::Expired, Owner::Partner),
+            (CheckName::TcpConnect, Own, Reason::Timeout, Owner::Ours),
+            (CheckName::ResolversAgree, Peer, Reason::Disagree, Owner::Partner),
+            (CheckName::ResolversAgree, Peer, Reason::Timeout, Owner::Vantage),
+            (CheckName::ResolversAgree, Own, Reason::Servfail, Owner::Vantage),
+        ];
+        for (check, role, reason, want) in cases {
+            assert_eq!(owner(check, role, reason), want, "{check} {role:?} {reason:?}");
+        }
+        // Refused from one vantage, answered from the other: the failing vantage's network.
+        let pki = TestPki::generate();
+        let judge = Judge::peer().trusting(pki.trust()).inbound(pki.trust());
+        let down = Facts::test().srv(&[(SIP, 5061)]).target(SIP, 5061, &["193.99.144.80"]).endpoint(E::refused("193.99.144.80:5061", Reason::ConnectionRefused));
+        let report = judge.report(vec![("inside", false, down.clone()), ("outside", true, federation(&pki, SIP, 5061))]);
+        let tcp = report.failing().find(|(_, f)| f.check == CheckName::TcpConnect).expect("tcp_connect fails inside");
+        assert_eq!((tcp.0, tcp.1.owner), ("inside", Some(Owner::Vantage)));
+        // From every vantage: the partner's.
+        let report = judge.report(vec![("inside", false, down)]);
+        let tcp = report.failing().find(|(_, f)| f.check == CheckName::TcpConnect).expect("tcp_connect fails");
+        assert_eq!(tcp.1.owner, Some(Owner::Partner));
+        // A passed finding has no owner.
+        assert!(report.vantages[0].findings.iter().filter(|f| f.passed).all(|f| f.owner.is_none()));
     }
 
     #[test]
