@@ -21,6 +21,7 @@ use crate::facts::{Blind, CertFacts, EndpointFacts, Facts, Reason, SrvRecord, Ta
 pub mod acceptance;
 pub mod certificate;
 pub mod dns;
+pub mod hints;
 pub mod mutual;
 pub mod pairs;
 pub mod reachability;
@@ -716,8 +717,8 @@ pub fn probe(ctx: &Context<'_>) -> Vec<Finding> {
                 severity,
                 passed: false,
                 reason: Some(reason),
+                hint: hints::for_role(check.name, ctx.domain.role, &message, &hint),
                 message: message.into(),
-                hint,
                 owner: Some(owner(check.name, ctx.domain.role, reason)),
             },
         });
