@@ -52,6 +52,7 @@ dom '/?q=praxis' search
 dom '/?tenant=fleet-3&state=ok&page=all' fleet3
 dom /domain/fleet-7/customer7.example healthy
 dom /domain/msp-kunde/dentalbuero.de dentalbuero
+dom /domain/zahnfee/kfo-sued.de expired
 browse --screenshot="$shots/status.png" "$base/"
 browse --screenshot="$shots/domain.png" "$base/domain/fleet-7/customer7.example"
 browse --screenshot="$shots/failing.png" "$base/domain/msp-kunde/dentalbuero.de"
@@ -183,6 +184,8 @@ for s in ("status.png", "domain.png", "failing.png"):
     ok = os.path.exists(p) and open(p, "rb").read(8) == b"\x89PNG\r\n\x1a\n" and os.path.getsize(p) > 10000
     expect(f"screenshot {s} taken ({os.path.getsize(p) if os.path.exists(p) else 0} bytes)", ok)
 PY
+# Why, who and what (issue 32): scripts/lib/why_who.py.
+python3 scripts/lib/why_who.py "$dir" >>"$dir/results" || py_status=$?
 tally "$dir/results"
 ((py_status == 0)) || fail "page checks ended early (python exit status $py_status)"
 summary

@@ -82,6 +82,18 @@ async fn api_lists_every_domain_and_serves_each_report() {
         b["vantages"][0]["failing_checks"][0]["reason"],
         "connection_refused"
     );
+    // Whose move and what to do, as the judge said (the report's finding carries the same).
+    let failing = &b["vantages"][0]["failing_checks"][0];
+    assert_eq!(failing["owner"], "partner", "{failing}");
+    let hint = failing["hint"].as_str().expect("a hint");
+    assert!(!hint.is_empty(), "{failing}");
+    // Worded for a partner: what to ask them, and the finding to tell them.
+    assert!(
+        hint.starts_with(
+            "Ask the partner to open TCP 5061 on their firewall to their edge. Tell them: "
+        ),
+        "{hint}"
+    );
     let c = &list["domains"][1];
     assert_eq!(c["state"], "warning");
     assert_eq!(

@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::overview::{self, Counts, Filter, Row, Standing};
 use crate::facts::Reason;
 use crate::judge::pairs::{self, Judged, Pair};
-use crate::judge::{CheckName, Severity};
+use crate::judge::{CheckName, Owner, Severity};
 use crate::store::{DomainKey, Store};
 
 /// `/api/v1/domains`: the summary over every configured domain and the domains that match.
@@ -85,6 +85,10 @@ pub struct FailingCheck {
     pub severity: Severity,
     pub reason: Option<Reason>,
     pub message: String,
+    /// What to do about it: the judge's hint for the domain's role.
+    pub hint: String,
+    /// Whose move it is (`ours`, `partner`, `vantage`): the judge's word.
+    pub owner: Option<Owner>,
 }
 
 /// The list entry of one row, pure.
@@ -113,6 +117,8 @@ pub fn entry(row: &Row<'_>) -> DomainEntry {
                             severity: f.severity,
                             reason: f.reason,
                             message: f.message.to_string(),
+                            hint: f.hint.clone(),
+                            owner: f.owner,
                         })
                         .collect();
                     failing.sort_by_key(|f| f.severity);

@@ -180,8 +180,20 @@ pub fn styled(reports: &[DomainReport], style: TextStyle, now: i64) -> String {
                     f.check.as_str(),
                     escape_control(&f.message)
                 );
-                if !f.passed && !f.hint.is_empty() {
-                    let _ = writeln!(out, "         {:<24} -> {}", "", escape_control(&f.hint));
+                if !f.passed {
+                    // Why, whose move, what to do: the judge's words (reason, owner, hint).
+                    let why = match (f.reason, f.owner) {
+                        (Some(r), Some(o)) => format!("{}, {}", r.as_str(), o.words()),
+                        (Some(r), None) => r.as_str().to_string(),
+                        (None, Some(o)) => o.words().to_string(),
+                        (None, None) => String::new(),
+                    };
+                    let _ = writeln!(
+                        out,
+                        "         {:<24} -> [{why}] {}",
+                        "",
+                        escape_control(&f.hint)
+                    );
                 }
             }
             if style.verbose {
@@ -256,6 +268,11 @@ mod tests {
         );
         assert!(!plain.contains("facts:"));
         assert!(plain.contains("[ CRIT ] tcp_connect"), "{plain}");
+        // Why, whose move and what to do, on the line under the failing check.
+        assert!(
+            plain.contains("-> [timeout, the partner's move] h\n"),
+            "{plain}"
+        );
         let verbose = styled(
             std::slice::from_ref(&r),
             TextStyle {

@@ -303,6 +303,7 @@ pub(crate) mod tests {
             reason: Some(crate::facts::Reason::Timeout),
             message: "m".into(),
             hint: "h".into(),
+            owner: Some(crate::judge::Owner::Partner),
         };
         let findings = match state {
             State::Failing => vec![failing(

@@ -245,15 +245,22 @@ fn row_html(out: &mut String, row: &Row<'_>, now: i64) {
         .map(|r| {
             r.failing()
                 .map(|(v, f)| {
+                    // Why and whose move on the row, what to do one hover away: the judge's
+                    // reason, owner and hint as they are.
+                    let reason = f.reason.map(|r| r.as_str()).unwrap_or("");
+                    let owner = f.owner.map(|o| o.as_str()).unwrap_or("");
                     format!(
-                        "<span class={}>{}{}</span>",
-                        f.severity.as_str(),
-                        if multi {
+                        "<span class=\"fail {sev}\" data-check={check} data-reason=\"{reason}\" data-owner=\"{owner}\" title=\"{hint}\">{v}{check}</span> <small class=why>{reason}{sep}{words}</small>",
+                        sev = f.severity.as_str(),
+                        v = if multi {
                             format!("{}:", esc(v))
                         } else {
                             String::new()
                         },
-                        f.check
+                        check = f.check,
+                        hint = esc(&f.hint),
+                        sep = if f.owner.is_some() && !reason.is_empty() { " · " } else { "" },
+                        words = f.owner.map(|o| o.words()).unwrap_or(""),
                     )
                 })
                 .collect()
@@ -273,7 +280,7 @@ fn row_html(out: &mut String, row: &Row<'_>, now: i64) {
         tenant_url = esc(&overview::percent_encode(&d.tenant)),
         name_url = esc(&overview::percent_encode(&d.name)),
         role = d.role.as_str(),
-        failing = failing.join(" "),
+        failing = failing.join("<br>"),
         expiry = expiry_cell(report),
     );
 }
@@ -439,7 +446,41 @@ pub async fn domain_page(
     Html(render_domain(d, report.as_deref(), &pairs, now())).into_response()
 }
 
-fn finding_row(out: &mut String, f: &Finding, vantage: Option<&str>) {
+/// The domain page's lead: what to do about each failing check, once (the same check, reason
+/// and hint from several vantages is one row naming them), worst first, with whose move it is.
+fn what_to_do(out: &mut String, r: &DomainReport) {
+    let mut rows: Vec<(&Finding, Vec<&str>)> = Vec::new();
+    for (v, f) in r.failing() {
+        match rows.iter_mut().find(|(g, _)| {
+            (g.check, g.reason, &g.hint, g.owner) == (f.check, f.reason, &f.hint, f.owner)
+        }) {
+            Some((_, vs)) => vs.push(v),
+            None => rows.push((f, vec![v])),
+        }
+    }
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str("<h2>What to do</h2><table id=failing><tr><th>What to do</th><th>Whose move</th><th>Check</th><th>Result</th><th>Finding</th><th>Vantage</th></tr>");
+    for (f, vs) in rows {
+        let _ = write!(
+            out,
+            "<tr data-check={check} data-owner=\"{owner}\"><td class=todo><b>{hint}</b> <a class=runbook href=\"{RUNBOOK_URL}#{anchor}\">runbook</a></td><td class=owner>{words}</td><td>{check}</td><td><span class={sev}>{sev} ({reason})</span></td><td>{message}</td><td>{vantages}</td></tr>",
+            check = f.check,
+            owner = f.owner.map(|o| o.as_str()).unwrap_or(""),
+            hint = esc(&f.hint),
+            anchor = runbook_anchor(f.check),
+            words = f.owner.map(|o| o.words()).unwrap_or(""),
+            sev = f.severity.as_str(),
+            reason = f.reason.map(|r| r.as_str()).unwrap_or(""),
+            message = esc(&f.message),
+            vantages = esc(&vs.join(", ")),
+        );
+    }
+    out.push_str("</table>");
+}
+
+fn finding_row(out: &mut String, f: &Finding) {
     let result = if f.passed {
         "<span class=ok>pass</span>".to_string()
     } else {
@@ -460,9 +501,6 @@ fn finding_row(out: &mut String, f: &Finding, vantage: Option<&str>) {
         )
     };
     let _ = write!(out, "<tr data-check={}>", f.check);
-    if let Some(v) = vantage {
-        let _ = write!(out, "<td>{}</td>", esc(v));
-    }
     let _ = write!(
         out,
         "<td>{}</td><td>{result}</td><td>{}</td><td>{what}</td></tr>",
@@ -518,12 +556,19 @@ fn vantage_section(out: &mut String, v: &str, report: Option<&DomainReport>, now
             esc(evidence::blind_text(b))
         );
     }
-    out.push_str("<h3>Checks</h3><table class=checks><tr><th>Check</th><th>Result</th><th>Finding</th><th>What to do</th></tr>");
-    // Failing first (worst first), then the passed ones in checklist order.
-    let mut findings: Vec<&Finding> = vr.findings.iter().collect();
-    findings.sort_by_key(|f| (f.passed, f.severity));
-    for f in findings {
-        finding_row(out, f, None);
+    let failed = vr.findings.iter().filter(|f| !f.passed).count();
+    if failed > 0 {
+        // Each failing check is shown once, under "What to do" above.
+        let _ = write!(
+            out,
+            "<p class=failed-here>{failed} failing check{} from this vantage: see <a href=\"#failing\">What to do</a>.</p>",
+            if failed == 1 { "" } else { "s" }
+        );
+    }
+    out.push_str("<h3>Passed checks</h3><table class=checks><tr><th>Check</th><th>Result</th><th>Finding</th><th>What to do</th></tr>");
+    // The passed ones in checklist order.
+    for f in vr.findings.iter().filter(|f| f.passed) {
+        finding_row(out, f);
     }
     if vr.findings.is_empty() {
         out.push_str("<tr><td colspan=4>no check applies (nothing could be gathered)</td></tr>");
@@ -576,14 +621,7 @@ pub fn render_domain(
     out.push_str("</p>");
     federation_html(&mut out, &d.tenant, pairs);
     if let Some(r) = report {
-        let failing: Vec<(&str, &Finding)> = r.failing().collect();
-        if !failing.is_empty() {
-            out.push_str("<h2>Failing checks</h2><table id=failing><tr><th>Vantage</th><th>Check</th><th>Result</th><th>Finding</th><th>What to do</th></tr>");
-            for (v, f) in failing {
-                finding_row(&mut out, f, Some(v));
-            }
-            out.push_str("</table>");
-        }
+        what_to_do(&mut out, r);
     }
     for v in &d.vantages {
         vantage_section(&mut out, v, report, now);
@@ -731,5 +769,35 @@ mod tests {
         assert!(page.contains(&format!("href=\"{RUNBOOK_URL}#tcp_connect\">runbook</a>")));
         // The failing checks come first, in their own table.
         assert!(page.find("id=failing").unwrap() < page.find("class=checks").unwrap());
+    }
+
+    /// The status row says why and whose move each failing check is, the hint one hover away;
+    /// the domain page leads with what to do and shows each failing check once.
+    #[test]
+    fn failing_rows_say_why_who_and_what() {
+        let d = domain("t", "x.example");
+        let rows = [Row {
+            domain: &d,
+            report: Some(report(&d, State::Failing)),
+            pairs: Vec::new(),
+        }];
+        let html = render_status(&rows, &Filter::default(), Page::Number(1), 0);
+        assert!(
+            html.contains("data-check=tcp_connect data-reason=\"timeout\" data-owner=\"partner\" title=\"h\">tcp_connect</span> <small class=why>timeout · the partner's move</small>"),
+            "{html}"
+        );
+        let page = render_domain(&d, Some(&report(&d, State::Failing)), &[], 0);
+        assert!(page.find("<h2>What to do</h2>").unwrap() < page.find("<section").unwrap());
+        assert!(page.contains("<td class=todo><b>h</b>"), "{page}");
+        assert!(
+            page.contains("<td class=owner>the partner's move</td>"),
+            "{page}"
+        );
+        assert_eq!(
+            page.matches("<tr data-check=tcp_connect").count(),
+            1,
+            "{page}"
+        );
+        assert!(page.contains("1 failing check from this vantage"), "{page}");
     }
 }

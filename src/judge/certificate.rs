@@ -568,7 +568,8 @@ mod tests {
         ]);
         table(N::CertExpiry, vec![
             ("now == notAfter", peer(), at_end(), fails(W, Reason::Expiring)),
-            ("now == notAfter + 1", peer(), past_end(), fails(W, Reason::Expired)),
+            // Expired: cert_valid_now's one finding (judge::SUBSUMED); the expiry verdict below.
+            ("now == notAfter + 1", peer(), past_end(), None),
         ]);
         let state = |f: Facts| super::expiry(&f.targets[0].endpoints[0].chain[0], NOW, 21).map(|x| x.state);
         assert_eq!(state(at_end()), Some(ExpiryState::Warning));
@@ -646,7 +647,9 @@ mod tests {
                 ("60 of 90 days left", peer(), leaf(Cert::valid(&[SIP])), passes(W)),
                 ("60 of 90 days left, own", own(), leaf(Cert::valid(&[SIP])), passes(W)),
                 ("10 days left, own", own(), leaf(Cert::test(&[SIP], NOW - 80 * DAY, NOW + 10 * DAY)), fails(W, Reason::Expiring)),
-                ("expired", peer(), leaf(Cert::test(&[SIP], NOW - 90 * DAY, NOW - DAY)), fails(W, Reason::Expired)),
+                // One fault, one finding: the expired leaf is cert_valid_now's (judge::SUBSUMED).
+                ("expired: absent, cert_valid_now fails", peer(), leaf(Cert::test(&[SIP], NOW - 90 * DAY, NOW - DAY)), None),
+                ("not yet valid: absent, cert_valid_now fails", peer(), leaf(Cert::test(&[SIP], NOW + DAY, NOW + 90 * DAY)), None),
                 ("ACME, a quarter left: passes with a note", own(), leaf(lets_encrypt(22)), passes(W)),
                 ("ACME, 20 days left", own(), leaf(lets_encrypt(20)), fails(W, Reason::Expiring)),
                 ("nothing presented", peer(), down(), None),

@@ -21,6 +21,7 @@ use crate::facts::{Blind, CertFacts, EndpointFacts, Facts, Reason, SrvRecord, Ta
 pub mod acceptance;
 pub mod certificate;
 pub mod dns;
+pub mod hints;
 pub mod mutual;
 pub mod pairs;
 pub mod reachability;
@@ -158,6 +159,60 @@ pub struct Finding {
     pub message: Cow<'static, str>,
     /// What to do about it (empty when passed).
     pub hint: String,
+    /// Whose move a failure is (`None` when passed): decided here, by [`owner`] and the
+    /// comparison of vantages, never by a view.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Owner>,
+}
+
+/// Whose move a failing check is: ours (our edge, our DNS, our certificate), the partner's
+/// (their records, their certificate, their edge), or the vantage's (what only one vantage
+/// sees: its network, its resolver, its route).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Owner {
+    Ours,
+    Partner,
+    Vantage,
+}
+
+impl Owner {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Owner::Ours => "ours",
+            Owner::Partner => "partner",
+            Owner::Vantage => "vantage",
+        }
+    }
+
+    /// The words a page shows for it.
+    pub fn words(self) -> &'static str {
+        match self {
+            Owner::Ours => "our move",
+            Owner::Partner => "the partner's move",
+            Owner::Vantage => "this vantage's network",
+        }
+    }
+}
+
+/// Whose move a failed `check` with `reason` is for a domain of `role`, from one vantage's
+/// facts alone ([`domain`] turns it into [`Owner::Vantage`] when another vantage saw the check
+/// pass). An own domain is ours throughout; for a partner it is theirs, except where the fault
+/// is in what we present or trust: our client certificate missing, their certificate not from
+/// a CA our edge trusts inbound. A silent resolver of the vantage is the vantage's.
+pub fn owner(check: CheckName, role: Role, reason: Reason) -> Owner {
+    if check == CheckName::ResolversAgree && reason != Reason::Disagree {
+        // A resolver of the vantage that does not answer: the vantage's, whoever the domain's.
+        return Owner::Vantage;
+    }
+    match role {
+        Role::Own => Owner::Ours,
+        Role::Peer => match (check, reason) {
+            (CheckName::ClientCertAccepted, Reason::ClientCertMissing)
+            | (CheckName::InboundCertAccepted, Reason::Untrusted) => Owner::Ours,
+            _ => Owner::Partner,
+        },
+    }
 }
 
 /// What a check function says before role and severity are attached.
@@ -283,6 +338,24 @@ pub const CHECKS: &[Check] = &[
     Check { name: N::TeamsLyncdiscover,    own: Some(W),  peer: Some(W),  run: teams::teams_lyncdiscover },
     Check { name: N::TeamsConflict,        own: Some(W),  peer: None,     run: teams::teams_conflict },
 ];
+
+/// Pairs of checks that report one fact twice: `(check, while)`: `check` is absent while
+/// `while` fails, so one fault is one finding on every view and in the metrics (an expired
+/// leaf is `cert_valid_now`'s critical finding, not also `cert_expiry`'s warning).
+/// `inbound_cert_accepted` stays beside `cert_valid_now`: it is the inbound direction's
+/// verdict of the pair (see [`pairs`]), not a second word on the leaf's dates.
+pub const SUBSUMED: &[(CheckName, CheckName)] = &[(N::CertExpiry, N::CertValidNow)];
+
+/// Drops the findings [`SUBSUMED`] leaves out: the judge decides, the views show what is left.
+fn one_finding_per_fault(findings: &mut Vec<Finding>) {
+    let failed = |c: CheckName, fs: &[Finding]| fs.iter().any(|f| f.check == c && !f.passed);
+    let drop: Vec<CheckName> = SUBSUMED
+        .iter()
+        .filter(|(_, by)| failed(*by, findings))
+        .map(|(c, _)| *c)
+        .collect();
+    findings.retain(|f| !drop.contains(&f.check));
+}
 
 /// The state of a probe or a domain, worst first: what the pages and `check` show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -479,14 +552,18 @@ impl DomainReport {
     }
 
     /// The judge's word on certificate expiry, worst over the vantages: a failed `cert_expiry`
-    /// (expired before expiring) before a passed one; `None` when no vantage judged it. Views
-    /// colour expiry from this, never from a threshold of their own (the threshold is
+    /// (expired before expiring) before a passed one; `None` when no vantage judged it. An
+    /// expired leaf is `cert_valid_now`'s finding (`cert_expiry` is then absent, [`SUBSUMED`]).
+    /// Views colour expiry from this, never from a threshold of their own (the threshold is
     /// min(cert_warning_days, lifetime/4), which only the judge knows).
     pub fn cert_expiry(&self) -> Option<&Finding> {
         self.vantages
             .iter()
             .flat_map(|v| v.findings.iter())
-            .filter(|f| f.check == CheckName::CertExpiry)
+            .filter(|f| {
+                f.check == CheckName::CertExpiry
+                    || (f.check == CheckName::CertValidNow && f.reason == Some(Reason::Expired))
+            })
             .max_by_key(|f| match (f.passed, f.reason) {
                 (true, _) => 0,
                 (false, Some(Reason::Expired)) => 2,
@@ -591,6 +668,7 @@ pub fn domain(domain: &Domain, env: &Env<'_>, facts: &[VantageFacts]) -> DomainR
         })
         .collect();
     vantages::explain(domain, &mut vantages);
+    vantages::blame(&mut vantages);
     let split_horizon = vantages::split_horizon(&vantages);
     let state = vantages.iter().map(|v| v.state).min().unwrap_or(State::Ok);
     DomainReport {
@@ -628,6 +706,7 @@ pub fn probe(ctx: &Context<'_>) -> Vec<Finding> {
                 reason: None,
                 message,
                 hint: String::new(),
+                owner: None,
             },
             Verdict::Fail {
                 reason,
@@ -638,11 +717,13 @@ pub fn probe(ctx: &Context<'_>) -> Vec<Finding> {
                 severity,
                 passed: false,
                 reason: Some(reason),
+                hint: hints::for_role(check.name, ctx.domain.role, &message, &hint),
                 message: message.into(),
-                hint,
+                owner: Some(owner(check.name, ctx.domain.role, reason)),
             },
         });
     }
+    one_finding_per_fault(&mut out);
     out
 }
 
@@ -698,6 +779,7 @@ mod tests {
             reason: (!passed).then_some(Reason::Nxdomain),
             message: "".into(),
             hint: String::new(),
+            owner: None,
         }
     }
 
@@ -840,6 +922,74 @@ mod tests {
         assert_eq!(v.details.endpoints[0].len(), 1);
         let json = serde_json::to_string(&v.facts).unwrap();
         assert!(!json.contains("127.14.0.99"), "{json}");
+    }
+
+    /// An expired partner certificate is one critical finding (`cert_valid_now`), not also
+    /// `cert_expiry`'s warning; the expiry colour still says expired.
+    #[test]
+    fn an_expired_certificate_is_one_finding() {
+        let pki = TestPki::generate();
+        let judge = Judge::peer().trusting(pki.trust()).inbound(pki.trust());
+        let expired = pki.chain(SIP, (NOW - 90 * DAY, NOW - DAY), (true, true), false);
+        let facts = Facts::test()
+            .srv(&[(SIP, 5061)])
+            .target(SIP, 5061, &["193.99.144.80"])
+            .endpoint(E::serving("193.99.144.80:5061", expired).sip(Ok(200)));
+        let report = judge.report(vec![("inside", false, facts)]);
+        let leaf_checks: Vec<(CheckName, Severity)> = report
+            .failing()
+            .map(|(_, f)| (f.check, f.severity))
+            .filter(|(c, _)| matches!(c, CheckName::CertValidNow | CheckName::CertExpiry))
+            .collect();
+        assert_eq!(leaf_checks, vec![(CheckName::CertValidNow, C)]);
+        assert!(
+            report.vantages[0]
+                .findings
+                .iter()
+                .all(|f| f.check != CheckName::CertExpiry)
+        );
+        let x = report.cert_expiry().expect("the expiry verdict");
+        assert_eq!(
+            (x.check, x.reason),
+            (CheckName::CertValidNow, Some(Reason::Expired))
+        );
+    }
+
+    /// Whose move: an own domain's failures are ours; a partner's are theirs except where we
+    /// present or trust; a failure one vantage sees and another does not is the vantage's.
+    #[test]
+    #[rustfmt::skip]
+    fn the_judge_says_whose_move_a_failure_is() {
+        use crate::config::Role::{Own, Peer};
+        let cases = [
+            (CheckName::CertValidNow, Own, Reason::Expired, Owner::Ours),
+            (CheckName::CertValidNow, Peer, Reason::Expired, Owner::Partner),
+            (CheckName::SrvPresent, Peer, Reason::Nxdomain, Owner::Partner),
+            (CheckName::ClientCertAccepted, Peer, Reason::ClientCertMissing, Owner::Ours),
+            (CheckName::ClientCertAccepted, Peer, Reason::ClientCertRejected, Owner::Partner),
+            (CheckName::InboundCertAccepted, Peer, Reason::Untrusted, Owner::Ours),
+            (CheckName::InboundCertAccepted, Peer, Reason::Expired, Owner::Partner),
+            (CheckName::TcpConnect, Own, Reason::Timeout, Owner::Ours),
+            (CheckName::ResolversAgree, Peer, Reason::Disagree, Owner::Partner),
+            (CheckName::ResolversAgree, Peer, Reason::Timeout, Owner::Vantage),
+            (CheckName::ResolversAgree, Own, Reason::Servfail, Owner::Vantage),
+        ];
+        for (check, role, reason, want) in cases {
+            assert_eq!(owner(check, role, reason), want, "{check} {role:?} {reason:?}");
+        }
+        // Refused from one vantage, answered from the other: the failing vantage's network.
+        let pki = TestPki::generate();
+        let judge = Judge::peer().trusting(pki.trust()).inbound(pki.trust());
+        let down = Facts::test().srv(&[(SIP, 5061)]).target(SIP, 5061, &["193.99.144.80"]).endpoint(E::refused("193.99.144.80:5061", Reason::ConnectionRefused));
+        let report = judge.report(vec![("inside", false, down.clone()), ("outside", true, federation(&pki, SIP, 5061))]);
+        let tcp = report.failing().find(|(_, f)| f.check == CheckName::TcpConnect).expect("tcp_connect fails inside");
+        assert_eq!((tcp.0, tcp.1.owner), ("inside", Some(Owner::Vantage)));
+        // From every vantage: the partner's.
+        let report = judge.report(vec![("inside", false, down)]);
+        let tcp = report.failing().find(|(_, f)| f.check == CheckName::TcpConnect).expect("tcp_connect fails");
+        assert_eq!(tcp.1.owner, Some(Owner::Partner));
+        // A passed finding has no owner.
+        assert!(report.vantages[0].findings.iter().filter(|f| f.passed).all(|f| f.owner.is_none()));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! points at port forwarding or hairpin NAT, and the findings should say so; vantages that see
 //! different SRV or address sets show split-horizon DNS.
 
-use super::{CheckName, VantageReport};
+use super::{CheckName, Owner, VantageReport};
 use crate::config::{Domain, Role};
 use crate::facts::Facts;
 
@@ -39,12 +39,32 @@ pub fn explain(domain: &Domain, vantages: &mut [VantageReport]) {
             if !passed.contains(&(!public, f.check)) {
                 continue;
             }
+            if !public {
+                // Hairpin NAT: the inside network's, not the edge's.
+                f.owner = Some(Owner::Vantage);
+            }
             if public {
                 f.message.to_mut().push_str(" — reachable inside, not from outside: check port forwarding of TCP 5061 and the firewall");
             } else {
                 f.message.to_mut().push_str(" — reachable from outside, not inside: the inside network cannot reach the public address (hairpin NAT); use split DNS with the internal address or enable NAT loopback");
             }
         }
+    }
+}
+
+/// A partner's check that failed from one vantage and passed from another is the failing
+/// vantage's (its network, resolver or route), not the partner's.
+pub fn blame(vantages: &mut [VantageReport]) {
+    let passed: Vec<CheckName> = vantages
+        .iter()
+        .flat_map(|v| v.findings.iter().filter(|f| f.passed).map(|f| f.check))
+        .collect();
+    for f in vantages
+        .iter_mut()
+        .flat_map(|v| v.findings.iter_mut())
+        .filter(|f| f.owner == Some(Owner::Partner) && passed.contains(&f.check))
+    {
+        f.owner = Some(Owner::Vantage);
     }
 }
 
