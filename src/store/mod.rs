@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::facts::{Facts, unix};
 use crate::gather::probe::Prober;
 pub use crate::gather::probe::Scope;
+use crate::judge::pairs::{self, OwnSide, Pair};
 use crate::judge::{self, DomainReport, Env, Tenant, Tenants, TrustStore, VantageFacts};
 
 pub mod check;
@@ -62,6 +63,9 @@ pub struct Setup {
     pub slots: Arc<Semaphore>,
     /// Position of each domain in `config.domains`.
     index: HashMap<DomainKey, usize>,
+    /// Positions in `config.domains` of each tenant's domains: whose verdicts a change of the
+    /// tenant's own side renews.
+    by_tenant: HashMap<String, Vec<usize>>,
     /// (domain, vantage) pairs the configuration probes.
     pairs: usize,
 }
@@ -79,6 +83,10 @@ impl Setup {
             .enumerate()
             .map(|(i, d)| (DomainKey::of(d), i))
             .collect();
+        let mut by_tenant: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, d) in config.domains.iter().enumerate() {
+            by_tenant.entry(d.tenant.clone()).or_default().push(i);
+        }
         let pairs = config.domains.iter().map(|d| d.vantages.len()).sum();
         Ok(Setup {
             config,
@@ -88,6 +96,7 @@ impl Setup {
             tenants,
             slots,
             index,
+            by_tenant,
             pairs,
         })
     }
@@ -198,18 +207,92 @@ fn tenants(config: &Config, prober: &Prober, trust: &Arc<TrustStore>) -> Result<
     Ok(out)
 }
 
-/// The latest facts of one domain's vantages and the report judged from them.
+/// The latest facts of one domain's vantages, the report judged from them and, for a
+/// partner, its pair verdicts.
 struct Entry {
     facts: HashMap<String, Arc<Facts>>,
     /// Bumped on every new fact, so a report judged from an older set never replaces a newer.
     generation: u64,
     report: Option<Arc<DomainReport>>,
+    /// The partner's pair verdicts, its report completed with its tenant's own side as the
+    /// store holds it: the one place they are decided (empty for own domains).
+    verdicts: Arc<[Pair]>,
+}
+
+impl Entry {
+    fn empty() -> Entry {
+        Entry {
+            facts: HashMap::new(),
+            generation: 0,
+            report: None,
+            verdicts: Arc::from(Vec::new()),
+        }
+    }
+}
+
+/// Every domain's entry and every tenant's own side, under one lock, so a verdict always
+/// matches the own side beside it.
+#[derive(Default)]
+struct Entries {
+    map: HashMap<DomainKey, Entry>,
+    /// Each tenant's own side of inbound federation, from its own domains' latest reports.
+    own: HashMap<String, OwnSide>,
+}
+
+impl Entries {
+    fn get(&self, key: &DomainKey) -> Option<&Entry> {
+        self.map.get(key)
+    }
+
+    /// The partner's verdicts from its report and its tenant's own side.
+    fn judge_pairs(&mut self, key: &DomainKey) {
+        let own = self.own.get(&key.tenant);
+        if let Some(entry) = self.map.get_mut(key) {
+            entry.verdicts = match &entry.report {
+                Some(r) => Arc::from(pairs::ready(r, own)),
+                None => Arc::from(Vec::new()),
+            };
+        }
+    }
+
+    /// The tenant's own side again from its own domains, and, when it changed, every verdict
+    /// of its partners: O(domains of the tenant).
+    fn renew_tenant(&mut self, setup: &Setup, tenant: &str) {
+        let Some(positions) = setup.by_tenant.get(tenant) else {
+            self.own.remove(tenant);
+            return;
+        };
+        let domains = || {
+            positions
+                .iter()
+                .filter_map(|&i| setup.config.domains.get(i))
+        };
+        let side = {
+            let own_reports = domains()
+                .filter(|d| d.role == crate::config::Role::Own)
+                .filter_map(|d| self.map.get(&DomainKey::of(d))?.report.as_deref());
+            pairs::own_sides(own_reports)
+                .remove(tenant)
+                .unwrap_or_default()
+        };
+        if self.own.get(tenant).is_some_and(|o| o.same_as(&side)) {
+            return;
+        }
+        self.own.insert(tenant.to_string(), side);
+        let partners: Vec<DomainKey> = domains()
+            .filter(|d| d.role == crate::config::Role::Peer)
+            .map(DomainKey::of)
+            .collect();
+        for k in &partners {
+            self.judge_pairs(k);
+        }
+    }
 }
 
 /// The running exporter's state: the setup in force, latest facts and reports, own counters.
 pub struct Store {
     setup: RwLock<Arc<Setup>>,
-    entries: RwLock<HashMap<DomainKey, Entry>>,
+    entries: RwLock<Entries>,
     /// (domain, vantage) pairs of the setup in force with facts; changed under the entries
     /// lock (readiness is polled often: counting would cost a pass over every domain).
     covered: AtomicUsize,
@@ -229,7 +312,7 @@ impl Store {
         stats.reloaded(true);
         Arc::new(Store {
             setup: RwLock::new(Arc::new(setup)),
-            entries: RwLock::new(HashMap::new()),
+            entries: RwLock::new(Entries::default()),
             covered: AtomicUsize::new(0),
             stats,
             config_file,
@@ -291,6 +374,34 @@ impl Store {
             .collect()
     }
 
+    /// [`Store::reports`] with each one's pair verdicts as the store decided them, under one
+    /// read lock (`/metrics`, the status page).
+    pub fn judged(&self, config: &Config) -> Vec<(Arc<DomainReport>, Arc<[Pair]>)> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        config
+            .domains
+            .iter()
+            .filter_map(|d| {
+                let e = entries.get(&DomainKey::of(d))?;
+                Some((e.report.clone()?, e.verdicts.clone()))
+            })
+            .collect()
+    }
+
+    /// The latest report of a domain with its pair verdicts (empty for own domains).
+    pub fn report_judged(&self, key: &DomainKey) -> Option<(Arc<DomainReport>, Arc<[Pair]>)> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        let e = entries.get(key)?;
+        Some((e.report.clone()?, e.verdicts.clone()))
+    }
+
+    /// A tenant's own side as the store holds it: what a fresh report of one of its partners
+    /// (`/probe`) is completed with.
+    pub fn own_side(&self, tenant: &str) -> Option<OwnSide> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        entries.own.get(tenant).cloned()
+    }
+
     /// Whether the (domain, vantage) has facts yet.
     pub fn has_facts(&self, key: &ProbeKey) -> bool {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
@@ -324,11 +435,7 @@ impl Store {
             if setup.domain(&key) != Some(domain) || !domain.vantages.iter().any(|v| v == vantage) {
                 return None;
             }
-            let entry = entries.entry(key.clone()).or_insert_with(|| Entry {
-                facts: HashMap::new(),
-                generation: 0,
-                report: None,
-            });
+            let entry = entries.map.entry(key.clone()).or_insert_with(Entry::empty);
             if entry.facts.insert(vantage.to_string(), facts).is_none() {
                 self.covered.fetch_add(1, Ordering::Relaxed);
             }
@@ -343,10 +450,16 @@ impl Store {
             .find(|v| v.vantage == vantage)
             .is_some_and(|v| v.success);
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(entry) = entries.get_mut(&key)
+        if let Some(entry) = entries.map.get_mut(&key)
             && entry.generation == generation
         {
             entry.report = Some(report);
+            // The verdicts are decided here, once: a partner's from its tenant's own side; an
+            // own domain's report may change that side, and with it its partners' verdicts.
+            match domain.role {
+                crate::config::Role::Peer => entries.judge_pairs(&key),
+                crate::config::Role::Own => entries.renew_tenant(&setup, &key.tenant),
+            }
         }
         Some(success)
     }
@@ -387,12 +500,13 @@ impl Store {
     /// Drops what the configuration no longer asks for and judges every domain again under
     /// it (a changed role changes severities at once).
     fn rejudge(&self, setup: &Setup) {
-        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        let entries = &mut *guard;
         let wanted: HashSet<DomainKey> = setup.config.domains.iter().map(DomainKey::of).collect();
-        entries.retain(|k, _| wanted.contains(k));
+        entries.map.retain(|k, _| wanted.contains(k));
         let env = setup.env();
         for d in &setup.config.domains {
-            let Some(entry) = entries.get_mut(&DomainKey::of(d)) else {
+            let Some(entry) = entries.map.get_mut(&DomainKey::of(d)) else {
                 continue;
             };
             entry.facts.retain(|v, _| d.vantages.contains(v));
@@ -401,7 +515,12 @@ impl Store {
             entry.report =
                 (!snapshot.is_empty()).then(|| Arc::new(judge::domain(d, &env, &snapshot)));
         }
-        let covered = entries.values().map(|e| e.facts.len()).sum();
+        // Every tenant's own side and every verdict again, under the new configuration.
+        entries.own.clear();
+        for tenant in setup.by_tenant.keys() {
+            entries.renew_tenant(setup, tenant);
+        }
+        let covered = entries.map.values().map(|e| e.facts.len()).sum();
         self.covered.store(covered, Ordering::Relaxed);
     }
 }
