@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use tokio::sync::{Notify, Semaphore};
 
-use crate::config::{Config, Domain, Selection};
+use crate::config::{Config, Domain, Role, Selection};
 use crate::error::Error;
 use crate::facts::{Facts, unix};
 use crate::gather::probe::Prober;
@@ -63,9 +63,11 @@ pub struct Setup {
     pub slots: Arc<Semaphore>,
     /// Position of each domain in `config.domains`.
     index: HashMap<DomainKey, usize>,
-    /// Positions in `config.domains` of each tenant's domains: whose verdicts a change of the
-    /// tenant's own side renews.
-    by_tenant: HashMap<String, Vec<usize>>,
+    /// Position of each shadow domain in `config.shadow` (probed, not exposed).
+    shadow_index: HashMap<DomainKey, usize>,
+    /// Each tenant's probed domains with their roles: whose verdicts a change of the tenant's
+    /// own side renews, and which decide it.
+    by_tenant: HashMap<String, Vec<(DomainKey, Role)>>,
     /// (domain, vantage) pairs the configuration probes.
     pairs: usize,
 }
@@ -83,11 +85,23 @@ impl Setup {
             .enumerate()
             .map(|(i, d)| (DomainKey::of(d), i))
             .collect();
-        let mut by_tenant: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, d) in config.domains.iter().enumerate() {
-            by_tenant.entry(d.tenant.clone()).or_default().push(i);
+        let shadow_index = config
+            .shadow
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (DomainKey::of(d), i))
+            .collect();
+        let mut by_tenant: HashMap<String, Vec<(DomainKey, Role)>> = HashMap::new();
+        for d in config.domains.iter().chain(&config.shadow) {
+            let entry = by_tenant.entry(d.tenant.clone()).or_default();
+            entry.push((DomainKey::of(d), d.role));
         }
-        let pairs = config.domains.iter().map(|d| d.vantages.len()).sum();
+        let pairs = config
+            .domains
+            .iter()
+            .chain(&config.shadow)
+            .map(|d| d.vantages.len())
+            .sum();
         Ok(Setup {
             config,
             prober,
@@ -96,14 +110,26 @@ impl Setup {
             tenants,
             slots,
             index,
+            shadow_index,
             by_tenant,
             pairs,
         })
     }
 
-    /// The configured domain with this key.
+    /// The configured domain with this key (exposed by this instance).
     pub fn domain(&self, key: &DomainKey) -> Option<&Domain> {
         self.config.domains.get(*self.index.get(key)?)
+    }
+
+    /// The domain with this key that this instance probes: exposed, or a shadow.
+    pub fn probed_domain(&self, key: &DomainKey) -> Option<&Domain> {
+        self.domain(key)
+            .or_else(|| self.config.shadow.get(*self.shadow_index.get(key)?))
+    }
+
+    /// Every domain this instance probes: the exposed ones, then the shadows.
+    pub fn probed(&self) -> impl Iterator<Item = &Domain> {
+        self.config.domains.iter().chain(&self.config.shadow)
     }
 
     /// What judging needs, at the current time.
@@ -258,19 +284,15 @@ impl Entries {
     /// The tenant's own side again from its own domains, and, when it changed, every verdict
     /// of its partners: O(domains of the tenant).
     fn renew_tenant(&mut self, setup: &Setup, tenant: &str) {
-        let Some(positions) = setup.by_tenant.get(tenant) else {
+        let Some(domains) = setup.by_tenant.get(tenant) else {
             self.own.remove(tenant);
             return;
         };
-        let domains = || {
-            positions
-                .iter()
-                .filter_map(|&i| setup.config.domains.get(i))
-        };
         let side = {
-            let own_reports = domains()
-                .filter(|d| d.role == crate::config::Role::Own)
-                .filter_map(|d| self.map.get(&DomainKey::of(d))?.report.as_deref());
+            let own_reports = domains
+                .iter()
+                .filter(|(_, role)| *role == Role::Own)
+                .filter_map(|(k, _)| self.map.get(k)?.report.as_deref());
             pairs::own_sides(own_reports)
                 .remove(tenant)
                 .unwrap_or_default()
@@ -279,11 +301,7 @@ impl Entries {
             return;
         }
         self.own.insert(tenant.to_string(), side);
-        let partners: Vec<DomainKey> = domains()
-            .filter(|d| d.role == crate::config::Role::Peer)
-            .map(DomainKey::of)
-            .collect();
-        for k in &partners {
+        for (k, _) in domains.iter().filter(|(_, role)| *role == Role::Peer) {
             self.judge_pairs(k);
         }
     }
@@ -432,7 +450,9 @@ impl Store {
             // Under the entries lock: a reload swaps the setup before it re-judges under this
             // lock, so a result of the old configuration either lands before or not at all.
             let setup = self.setup();
-            if setup.domain(&key) != Some(domain) || !domain.vantages.iter().any(|v| v == vantage) {
+            if setup.probed_domain(&key) != Some(domain)
+                || !domain.vantages.iter().any(|v| v == vantage)
+            {
                 return None;
             }
             let entry = entries.map.entry(key.clone()).or_insert_with(Entry::empty);
@@ -457,8 +477,8 @@ impl Store {
             // The verdicts are decided here, once: a partner's from its tenant's own side; an
             // own domain's report may change that side, and with it its partners' verdicts.
             match domain.role {
-                crate::config::Role::Peer => entries.judge_pairs(&key),
-                crate::config::Role::Own => entries.renew_tenant(&setup, &key.tenant),
+                Role::Peer => entries.judge_pairs(&key),
+                Role::Own => entries.renew_tenant(&setup, &key.tenant),
             }
         }
         Some(success)
@@ -502,10 +522,10 @@ impl Store {
     fn rejudge(&self, setup: &Setup) {
         let mut guard = self.entries.write().unwrap_or_else(|p| p.into_inner());
         let entries = &mut *guard;
-        let wanted: HashSet<DomainKey> = setup.config.domains.iter().map(DomainKey::of).collect();
+        let wanted: HashSet<DomainKey> = setup.probed().map(DomainKey::of).collect();
         entries.map.retain(|k, _| wanted.contains(k));
         let env = setup.env();
-        for d in &setup.config.domains {
+        for d in setup.probed() {
             let Some(entry) = entries.map.get_mut(&DomainKey::of(d)) else {
                 continue;
             };
@@ -585,6 +605,100 @@ mod tests {
                 vec!["inside".to_string(), "outside".to_string()],
                 Scope::AdHoc
             )
+        );
+    }
+
+    /// A reload moves only the domains whose entries changed their tenant or name: the shards'
+    /// sets before and after differ by exactly those (here: one whose tenant changed, one
+    /// added, one removed), whatever else changed in the entries.
+    #[test]
+    fn a_reload_moves_only_the_domains_whose_entries_changed() {
+        use crate::config::Shard;
+        let dir = std::env::temp_dir().join(format!("sipfed-shard-reload-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("c.yml");
+        let head = "vantages:\n  inside:\n    resolvers: [\"127.0.0.1:9\"]\ndomains:\n";
+        let entry = |i: usize, tenant: &str, port: u16| {
+            format!(
+                "  - {{domain: d{i}.example, tenant: {tenant}, port: {port}, fqdn: sip.d{i}.example, federation: direct}}\n"
+            )
+        };
+        // d3 moves to a tenant that puts it on another shard.
+        let before_tenant = "t3";
+        let moved_tenant = (0..)
+            .map(|k| format!("m{k}"))
+            .find(|t| {
+                crate::shard::shard_of(t, "d3.example", 3)
+                    != crate::shard::shard_of(before_tenant, "d3.example", 3)
+            })
+            .expect("some tenant moves it");
+        let mut before = String::from(head);
+        let mut after = String::from(head);
+        for i in 0..30 {
+            let tenant = format!("t{}", i % 5);
+            before.push_str(&entry(
+                i,
+                if i == 3 { before_tenant } else { &tenant },
+                5061,
+            ));
+            match i {
+                0 => {}
+                3 => after.push_str(&entry(i, &moved_tenant, 5061)),
+                // Changed entries that keep tenant and name stay where they are.
+                5 | 6 => after.push_str(&entry(i, &tenant, 5062)),
+                _ => after.push_str(&entry(i, &tenant, 5061)),
+            }
+        }
+        after.push_str(&entry(30, "t0", 5061));
+        let owned = |store: &Store| -> HashSet<String> {
+            store
+                .setup()
+                .config
+                .domains
+                .iter()
+                .map(|d| format!("{}/{}", d.tenant, d.name))
+                .collect()
+        };
+        std::fs::write(&path, &before).expect("write config");
+        let stores: Vec<Arc<Store>> = (0..3)
+            .map(|i| {
+                let selection = Selection {
+                    vantages: Vec::new(),
+                    shard: Some(Shard { index: i, count: 3 }),
+                };
+                let mut config = Config::load(&path).expect("config");
+                config.select(&selection).expect("select");
+                Store::new(
+                    Setup::new(config).expect("setup"),
+                    Some(path.clone()),
+                    selection,
+                )
+            })
+            .collect();
+        let before_sets: Vec<HashSet<String>> = stores.iter().map(|s| owned(s)).collect();
+        std::fs::write(&path, &after).expect("write config");
+        for s in &stores {
+            s.reload().expect("reload");
+        }
+        let mut moved: Vec<String> = Vec::new();
+        for (i, s) in stores.iter().enumerate() {
+            let now = owned(s);
+            moved.extend(
+                before_sets[i]
+                    .symmetric_difference(&now)
+                    .map(|d| format!("{d} {}", if now.contains(d) { "in" } else { "out" })),
+            );
+        }
+        moved.sort();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            moved,
+            vec![
+                format!("{moved_tenant}/d3.example in"),
+                "t0/d0.example out".to_string(),
+                "t0/d30.example in".to_string(),
+                "t3/d3.example out".to_string(),
+            ]
         );
     }
 }
