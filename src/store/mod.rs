@@ -18,6 +18,8 @@ pub use crate::gather::probe::Scope;
 use crate::judge::pairs::{self, OwnSide, Pair};
 use crate::judge::{self, DomainReport, Env, Tenant, Tenants, TrustStore, VantageFacts};
 
+#[cfg(test)]
+mod bench_verdicts;
 pub mod check;
 pub mod scheduler;
 pub mod stats;
@@ -700,5 +702,57 @@ mod tests {
                 "t3/d3.example out".to_string(),
             ]
         );
+    }
+
+    /// The store decides a partner's verdicts when its report is recorded and again when its
+    /// tenant's own side changes, and only then: a new report of the own domain that changes
+    /// the own side renews the partner's verdicts without the partner being probed again; one
+    /// that leaves it as it was, or another tenant's, leaves them be.
+    #[test]
+    fn an_own_domains_new_report_renews_its_partners_verdicts() {
+        use crate::facts::{CertFacts, EndpointFacts};
+        let yaml = "vantages:\n  inside:\n    resolvers: [\"127.0.0.1:9\"]\ndomains:\n  - {domain: partner.example, tenant: acme}\n  - {domain: example.com, tenant: acme, role: own, fqdn: sip.example.com}\n  - {domain: other.example, tenant: beta}\n";
+        let config = Config::parse(std::path::Path::new("t.yml"), yaml).expect("config");
+        let store = Store::new(
+            Setup::new(config).expect("setup"),
+            None,
+            Selection::default(),
+        );
+        let setup = store.setup();
+        let [partner, ours, other] = [0, 1, 2].map(|i| setup.config.domains[i].clone());
+        let verdicts = |d: &Domain| store.report_judged(&DomainKey::of(d)).expect("judged").1;
+        let failing = || {
+            store
+                .own_side("acme")
+                .and_then(|o| o.failing)
+                .map(|(d, _, f)| (d, f.check.as_str()))
+        };
+        store.record(&partner, "inside", Arc::new(Facts::two_endpoints()));
+        store.record(&other, "inside", Arc::new(Facts::two_endpoints()));
+        let (first, theirs) = (verdicts(&partner), verdicts(&other));
+        assert!(!first.is_empty());
+        // Our own domain's second address refuses TCP: a new own side, new verdicts.
+        store.record(&ours, "inside", Arc::new(Facts::two_endpoints()));
+        assert_eq!(failing(), Some(("example.com".into(), "tcp_connect")));
+        let second = verdicts(&partner);
+        assert!(!Arc::ptr_eq(&first, &second), "renewed");
+        assert!(Arc::ptr_eq(&theirs, &verdicts(&other)), "beta's untouched");
+        // The same own side again: nothing to renew.
+        store.record(&ours, "inside", Arc::new(Facts::two_endpoints()));
+        assert!(Arc::ptr_eq(&second, &verdicts(&partner)));
+        // Fixed reachability (one address, serving): the own side changes, so do the verdicts.
+        let fixed = Facts::test()
+            .srv(&[("sip.example.com", 5061)])
+            .target("sip.example.com", 5061, &["192.0.2.1"])
+            .endpoint(
+                EndpointFacts::serving(
+                    "192.0.2.1:5061",
+                    vec![CertFacts::valid(&["sip.example.com"])],
+                )
+                .sip(Ok(200)),
+            );
+        store.record(&ours, "inside", Arc::new(fixed));
+        assert_ne!(failing().map(|f| f.1), Some("tcp_connect"));
+        assert!(!Arc::ptr_eq(&second, &verdicts(&partner)), "renewed again");
     }
 }
