@@ -119,4 +119,38 @@ mod tests {
         assert!("x/2".parse::<Shard>().is_err());
         assert_eq!("1/2".parse::<Shard>(), Ok(Shard { index: 1, count: 2 }));
     }
+
+    /// A tenant's own domains are shadows (probed, not exposed) on every other shard holding
+    /// one of its partners, and nowhere else.
+    #[test]
+    fn own_domains_are_shadows_where_their_partners_are() {
+        let mut text = String::from(
+            "domains:\n  - {domain: ours.example, tenant: acme, role: own, fqdn: sip.ours.example}\n  - {domain: lonely.example, tenant: solo, role: own, fqdn: sip.lonely.example}\n",
+        );
+        for i in 0..12 {
+            text.push_str(&format!("  - {{domain: p{i}.example, tenant: acme}}\n"));
+        }
+        let owner = crate::shard::shard_of("acme", "ours.example", 3);
+        let mut shadows = 0;
+        for i in 0..3 {
+            let mut c = parse(&text).unwrap();
+            c.shard(Shard { index: i, count: 3 });
+            let exposed = c.domains.iter().any(|d| d.name == "ours.example");
+            let shadow: Vec<&str> = c.shadow.iter().map(|d| d.name.as_str()).collect();
+            let partners_here = c
+                .domains
+                .iter()
+                .any(|d| d.tenant == "acme" && d.role == Role::Peer);
+            assert_eq!(exposed, i == owner, "shard {i}");
+            let want: Vec<&str> = if i != owner && partners_here {
+                vec!["ours.example"]
+            } else {
+                vec![]
+            };
+            assert_eq!(shadow, want, "shard {i}");
+            shadows += shadow.len();
+        }
+        // The partners are spread: both other shards hold one, so both probe ours.example.
+        assert_eq!(shadows, 2);
+    }
 }
