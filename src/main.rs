@@ -221,14 +221,15 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 .map(|r| config::parse_resolver(r))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(anyhow::Error::msg)?;
-            let reports = store::check::run(store::check::Request {
+            let checked = store::check::run(store::check::Request {
                 config,
                 domains,
                 role,
                 resolvers,
             })
             .await?;
-            let status = checklist::exit_status(&reports);
+            let (reports, verdicts) = (&checked.reports, &checked.verdicts);
+            let status = checklist::exit_status(reports);
             match output {
                 Output::Text => {
                     use std::io::IsTerminal;
@@ -238,11 +239,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                         std::env::var_os("NO_COLOR").as_deref(),
                     );
                     let now = sipfed_exporter::facts::unix(std::time::SystemTime::now()) as i64;
-                    print!("{}", checklist::styled(&reports, style, now))
+                    print!("{}", checklist::styled(reports, verdicts, style, now))
                 }
                 Output::Json => println!(
                     "{}",
-                    serde_json::to_string_pretty(&checklist::json(&reports))?
+                    serde_json::to_string_pretty(&checklist::json(reports, verdicts))?
                 ),
             }
             Ok(status as u8)

@@ -324,3 +324,83 @@ async fn an_unknown_log_level_is_refused() {
         .unwrap();
     assert_ne!(out.status.code(), Some(64));
 }
+
+/// The inbound verdict of (tenant, direction) in a report's JSON `federation_ready`.
+fn inbound(report: &serde_json::Value) -> Option<(bool, String)> {
+    let pairs = report["federation_ready"].as_array()?;
+    let p = pairs.iter().find(|p| p["direction"] == "inbound")?;
+    Some((p["ready"].as_bool()?, p["reason"].as_str()?.to_string()))
+}
+
+/// `check` of a partner includes its tenant's configured own domains, as the status page and
+/// the API do: a tenant whose own edge is down is not reachable by the partner, in the CLI and
+/// on the API alike (before, `check` judged the partner alone and said inbound ready).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_of_a_partner_judges_inbound_with_the_tenants_own_domains() {
+    use sipfed_exporter::lab::{Behavior, SipMode};
+    use sipfed_exporter::store::DomainKey;
+    let lab = Lab::start().await.unwrap();
+    let partner = lab
+        .peer(Behavior::Tls {
+            leaf: lab
+                .pki
+                .leaf(&LeafSpec::good("sip.partner.example"))
+                .unwrap(),
+            request_client_cert: false,
+            sip: SipMode::Answer(200),
+        })
+        .await
+        .unwrap();
+    lab.publish("partner.example", "sip.partner.example", partner.address);
+    // Our own edge: published, nothing listening.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_addr = dead.local_addr().unwrap();
+    drop(dead);
+    lab.publish("ours.example", "sip.ours.example", dead_addr);
+    let path = lab
+        .write_config(
+            "pair.yml",
+            "",
+            "  - {domain: partner.example, tenant: acme}\n  - {domain: ours.example, tenant: acme, role: own, fqdn: sip.ours.example}\n",
+        )
+        .unwrap();
+    let out = Command::new(BIN)
+        .arg("check")
+        .arg(format!("--config.file={}", path.display()))
+        .args(["partner.example", "--output", "json"])
+        .output()
+        .await
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Only the requested domain is shown; the own domain was judged, not printed.
+    assert_eq!(json.as_array().map(|a| a.len()), Some(1), "{json}");
+    let cli = inbound(&json[0]);
+    assert_eq!(
+        cli,
+        Some((false, "connection_refused".to_string())),
+        "{json}"
+    );
+
+    let (addr, _shutdown, store) = common::start_exporter(&path).await;
+    let key = |d: &str| DomainKey {
+        tenant: "acme".into(),
+        domain: d.into(),
+    };
+    for _ in 0..100 {
+        if store.report(&key("partner.example")).is_some()
+            && store.report(&key("ours.example")).is_some()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (status, body) = common::http(addr, "GET", "/api/v1/domains/acme/partner.example").await;
+    assert_eq!(status, 200, "{body}");
+    let api: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(inbound(&api), cli, "{api}");
+    let (_, page) = common::http(addr, "GET", "/domain/acme/partner.example").await;
+    assert!(
+        page.contains("our own domain ours.example fails tcp_connect"),
+        "{page}"
+    );
+}

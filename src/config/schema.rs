@@ -20,6 +20,10 @@ pub struct Config {
     pub vantages: Vec<Vantage>,
     /// Every domain from the main file and from `domain_files`; `(tenant, domain)` is unique.
     pub domains: Vec<Domain>,
+    /// Own domains another shard exposes, probed here too because partners of their tenant
+    /// are this shard's (`--shard`): they decide those partners' inbound verdicts and give no
+    /// series, page or API entry here. Empty unsharded.
+    pub shadow: Vec<Domain>,
     /// `tenants:`: the federation identities configured apart from the globals, by name.
     /// A tenant named by domains but not listed here inherits the globals.
     pub tenants: BTreeMap<String, TenantIdentity>,

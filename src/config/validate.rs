@@ -52,6 +52,7 @@ impl Config {
             global,
             vantages,
             domains,
+            shadow: Vec::new(),
             tenants,
             sip_from,
         })

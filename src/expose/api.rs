@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::overview::{self, Counts, Filter, Row, Standing};
 use crate::facts::Reason;
-use crate::judge::pairs::{self, Judged, Pair};
+use crate::judge::pairs::{Judged, Pair};
 use crate::judge::{CheckName, Owner, Severity};
 use crate::store::{DomainKey, Store};
 
@@ -140,7 +140,7 @@ pub fn entry(row: &Row<'_>) -> DomainEntry {
         state: row.standing().as_str(),
         soonest_expiry: report.and_then(|r| r.soonest_expiry()),
         vantages,
-        federation_ready: row.pairs.clone(),
+        federation_ready: row.pairs.to_vec(),
     }
 }
 
@@ -199,12 +199,12 @@ pub async fn domain(
             format!("domain {domain} of tenant {tenant} is not configured"),
         );
     }
-    match store.report(&key) {
-        Some(r) => {
-            let stored = store.reports(&setup.config);
-            let own = pairs::own_sides(stored.iter().map(|r| r.as_ref()));
-            Json(Judged::new(&r, &own)).into_response()
-        }
+    match store.report_judged(&key) {
+        Some((r, verdicts)) => Json(Judged {
+            report: &r,
+            federation_ready: &verdicts,
+        })
+        .into_response(),
         None => error(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("domain {domain} of tenant {tenant} has not been probed yet"),
@@ -227,17 +227,17 @@ mod tests {
             Row {
                 domain: &ds[0],
                 report: Some(report(&ds[0], State::Ok)),
-                pairs: Vec::new(),
+                pairs: Arc::from(Vec::new()),
             },
             Row {
                 domain: &ds[1],
                 report: Some(report(&ds[1], State::Failing)),
-                pairs: Vec::new(),
+                pairs: Arc::from(Vec::new()),
             },
             Row {
                 domain: &ds[2],
                 report: None,
-                pairs: Vec::new(),
+                pairs: Arc::from(Vec::new()),
             },
         ];
         let l = list(&rows, &Filter::default());

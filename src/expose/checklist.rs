@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use super::evidence;
-use crate::judge::pairs;
+use crate::judge::pairs::{Judged, Pair};
 use crate::judge::{DomainReport, Severity, State};
 
 /// 0 when every domain is ok, 1 when the worst is a warning, 2 with a failed critical check,
@@ -73,13 +73,7 @@ pub fn escape_control(s: &str) -> std::borrow::Cow<'_, str> {
 
 /// "Federation with <tenant>:" and both directions per vantage, each with its reason and
 /// what to do: how a partner's checklist opens.
-fn federation_text(
-    out: &mut String,
-    r: &DomainReport,
-    own: &std::collections::HashMap<String, pairs::OwnSide>,
-    style: TextStyle,
-) {
-    let verdicts = pairs::ready(r, own.get(&r.tenant));
+fn federation_text(out: &mut String, r: &DomainReport, verdicts: &[Pair], style: TextStyle) {
     if verdicts.is_empty() {
         return;
     }
@@ -95,7 +89,7 @@ fn federation_text(
             )
         )
     );
-    for p in &verdicts {
+    for p in verdicts {
         let x = &p.readiness;
         let word = if x.ready {
             style.paint("32", "ready")
@@ -119,18 +113,22 @@ fn federation_text(
     out.push('\n');
 }
 
-/// The reports with their pair verdicts, as `check --output=json` prints them.
-pub fn json(reports: &[DomainReport]) -> Vec<pairs::Judged<'_>> {
-    let own = pairs::own_sides(reports);
+/// The reports with their pair verdicts (`verdicts[i]` of `reports[i]`, as `store::check`
+/// decided them), as `check --output=json` prints them.
+pub fn json<'a>(reports: &'a [DomainReport], verdicts: &'a [Vec<Pair>]) -> Vec<Judged<'a>> {
     reports
         .iter()
-        .map(|r| pairs::Judged::new(r, &own))
+        .enumerate()
+        .map(|(i, r)| Judged {
+            report: r,
+            federation_ready: verdicts.get(i).map(|v| v.as_slice()).unwrap_or_default(),
+        })
         .collect()
 }
 
 /// The human-readable checklist, plain.
-pub fn text(reports: &[DomainReport]) -> String {
-    styled(reports, TextStyle::default(), now())
+pub fn text(reports: &[DomainReport], verdicts: &[Vec<Pair>]) -> String {
+    styled(reports, verdicts, TextStyle::default(), now())
 }
 
 fn now() -> i64 {
@@ -139,11 +137,16 @@ fn now() -> i64 {
 
 /// The human-readable checklist, with the facts when `style.verbose`, coloured when
 /// `style.colour`; `now` (Unix seconds) for days left and probe ages.
-pub fn styled(reports: &[DomainReport], style: TextStyle, now: i64) -> String {
+pub fn styled(
+    reports: &[DomainReport],
+    verdicts: &[Vec<Pair>],
+    style: TextStyle,
+    now: i64,
+) -> String {
     let mut out = String::new();
-    let own = pairs::own_sides(reports);
-    for r in reports {
-        federation_text(&mut out, r, &own, style);
+    for (i, r) in reports.iter().enumerate() {
+        let pairs = verdicts.get(i).map(|v| v.as_slice()).unwrap_or_default();
+        federation_text(&mut out, r, pairs, style);
         for v in &r.vantages {
             let _ = writeln!(
                 out,
@@ -244,6 +247,7 @@ mod tests {
         r.vantages[0].findings[0].message = "bad \x1b]0;title\x07".into();
         let out = styled(
             &[r],
+            &[],
             TextStyle {
                 verbose: true,
                 colour: false,
@@ -260,6 +264,7 @@ mod tests {
         let r = (*report(&d, crate::judge::State::Failing)).clone();
         let plain = styled(
             std::slice::from_ref(&r),
+            &[],
             TextStyle {
                 verbose: false,
                 colour: false,
@@ -275,6 +280,7 @@ mod tests {
         );
         let verbose = styled(
             std::slice::from_ref(&r),
+            &[],
             TextStyle {
                 verbose: true,
                 colour: false,
@@ -287,6 +293,7 @@ mod tests {
         );
         let coloured = styled(
             &[r],
+            &[],
             TextStyle {
                 verbose: false,
                 colour: true,

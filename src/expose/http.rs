@@ -212,11 +212,10 @@ async fn probe(
     // /probe shares the scheduler's concurrency limit, so it cannot be used to amplify load.
     let report = setup.probe_scoped(&domain, &vantages, scope).await;
     let mut out = String::new();
-    // A partner's inbound verdict needs its tenant's own domains, as the store judged them.
-    let stored = ex.reports(&setup.config);
-    let mut own = crate::judge::pairs::own_sides(stored.iter().map(|r| r.as_ref()));
-    own.extend(crate::judge::pairs::own_sides([&report]));
-    metrics::render_reports_with(&mut out, &[&report], &own);
+    // A partner's inbound verdict needs its tenant's own side, as the store holds it.
+    let own = ex.own_side(&report.tenant);
+    let verdicts = crate::judge::pairs::ready(&report, own.as_ref());
+    metrics::render_reports_with(&mut out, &[&report], &[&verdicts]);
     ([(header::CONTENT_TYPE, TEXT_FORMAT)], out).into_response()
 }
 

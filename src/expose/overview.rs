@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::config::{Config, Domain};
-use crate::judge::pairs::{self, Pair};
+use crate::judge::pairs::Pair;
 use crate::judge::{DomainReport, State};
 use crate::store::{DomainKey, Store};
 
@@ -65,7 +65,8 @@ pub struct Row<'a> {
     pub domain: &'a Domain,
     pub report: Option<Arc<DomainReport>>,
     /// A partner's pair verdicts (both directions per vantage); empty for own domains.
-    pub pairs: Vec<Pair>,
+    /// The partner's verdicts as the store decided them.
+    pub pairs: Arc<[Pair]>,
 }
 
 impl Row<'_> {
@@ -81,23 +82,19 @@ impl Row<'_> {
 
 /// Every configured domain with its latest report, in configuration order.
 pub fn rows<'a>(config: &'a Config, store: &Store) -> Vec<Row<'a>> {
-    let reports: Vec<Option<Arc<DomainReport>>> = config
-        .domains
-        .iter()
-        .map(|d| store.report(&DomainKey::of(d)))
-        .collect();
-    let own = pairs::own_sides(reports.iter().flatten().map(|r| r.as_ref()));
     config
         .domains
         .iter()
-        .zip(reports)
-        .map(|(d, report)| Row {
-            domain: d,
-            pairs: report
-                .as_deref()
-                .map(|r| pairs::ready(r, own.get(&d.tenant)))
-                .unwrap_or_default(),
-            report,
+        .map(|d| {
+            let (report, pairs) = match store.report_judged(&DomainKey::of(d)) {
+                Some((r, v)) => (Some(r), v),
+                None => (None, Arc::from(Vec::new())),
+            };
+            Row {
+                domain: d,
+                pairs,
+                report,
+            }
         })
         .collect()
 }
@@ -353,7 +350,7 @@ pub(crate) mod tests {
             .map(|(d, s)| Row {
                 domain: d,
                 report: s.map(|s| report(d, s)),
-                pairs: Vec::new(),
+                pairs: Arc::from(Vec::new()),
             })
             .collect()
     }
@@ -483,14 +480,14 @@ pub(crate) mod tests {
                 hint: String::new(),
             },
         };
-        rows[0].pairs = vec![
+        rows[0].pairs = Arc::from(vec![
             verdict(Direction::Outbound, true),
             verdict(Direction::Inbound, false),
-        ];
-        rows[5].pairs = vec![
+        ]);
+        rows[5].pairs = Arc::from(vec![
             verdict(Direction::Outbound, true),
             verdict(Direction::Inbound, true),
-        ];
+        ]);
         let filter = Filter::from_query(&query(&[("federation", "not_ready")])).unwrap();
         assert_eq!(names(&select(&rows, &filter)), ["a.example"]);
         assert_eq!(filter.query(&[]), "federation=not_ready");

@@ -14,7 +14,7 @@ use super::evidence::{self, Line};
 use super::overview::{self, Filter, Page, Row, Standing, Summary};
 use crate::config::Domain;
 use crate::facts::{Reason, unix};
-use crate::judge::pairs::{self, Pair};
+use crate::judge::pairs::Pair;
 use crate::judge::{CheckName, DomainReport, Finding, State as Verdict};
 use crate::store::{DomainKey, Store};
 
@@ -434,14 +434,9 @@ pub async fn domain_page(
     let Some(d) = setup.domain(&key) else {
         return (StatusCode::NOT_FOUND, "no such domain\n").into_response();
     };
-    let report = store.report(&key);
-    let pairs = match &report {
-        Some(r) if r.role == crate::config::Role::Peer => {
-            let stored = store.reports(&setup.config);
-            let own = pairs::own_sides(stored.iter().map(|r| r.as_ref()));
-            pairs::ready(r, own.get(&r.tenant))
-        }
-        _ => Vec::new(),
+    let (report, pairs) = match store.report_judged(&key) {
+        Some((r, v)) => (Some(r), v),
+        None => (None, Arc::from(Vec::new())),
     };
     Html(render_domain(d, report.as_deref(), &pairs, now())).into_response()
 }
@@ -698,7 +693,7 @@ mod tests {
         let rows = vec![Row {
             domain: &d,
             report: None,
-            pairs: Vec::new(),
+            pairs: Arc::from(Vec::new()),
         }];
         let filter = Filter {
             q: Some("\"><script>".into()),
@@ -738,7 +733,7 @@ mod tests {
                         State::Ok
                     },
                 )),
-                pairs: Vec::new(),
+                pairs: Arc::from(Vec::new()),
             })
             .collect();
         let html = render_status(&rows, &Filter::default(), Page::Number(1), 0);
@@ -779,7 +774,7 @@ mod tests {
         let rows = [Row {
             domain: &d,
             report: Some(report(&d, State::Failing)),
-            pairs: Vec::new(),
+            pairs: Vec::new().into(),
         }];
         let html = render_status(&rows, &Filter::default(), Page::Number(1), 0);
         assert!(

@@ -123,6 +123,25 @@ pub struct OwnSide {
     pub failing: Option<(String, String, Finding)>,
 }
 
+impl OwnSide {
+    /// Whether `other` decides its partners' inbound verdicts in the same words: then a new
+    /// report of an own domain leaves them as they are.
+    pub fn same_as(&self, other: &OwnSide) -> bool {
+        match (&self.failing, &other.failing) {
+            (None, None) => true,
+            (Some((d, v, f)), Some((d2, v2, f2))) => {
+                d == d2
+                    && v == v2
+                    && f.check == f2.check
+                    && f.reason == f2.reason
+                    && f.message == f2.message
+                    && f.hint == f2.hint
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Every tenant's own side, from the reports of its own domains.
 pub fn own_sides<'a>(
     reports: impl IntoIterator<Item = &'a DomainReport>,
@@ -205,47 +224,28 @@ pub fn ready(report: &DomainReport, own: Option<&OwnSide>) -> Vec<Pair> {
     out
 }
 
-/// [`ready`] without the words: (vantage, direction, ready) of every verdict, for `/metrics`
-/// (no message is copied per partner and scrape).
-pub fn ready_flags<'a>(
-    report: &'a DomainReport,
-    own: Option<&OwnSide>,
-) -> impl Iterator<Item = (&'a str, Direction, bool)> {
-    let own_ok = own.is_none_or(|o| o.failing.is_none());
-    let peer = report.role == Role::Peer;
-    report
-        .vantages
-        .iter()
-        .filter(move |_| peer)
-        .flat_map(move |v| {
-            let s = side(v);
-            let outbound = s
-                .outbound
-                .map(|o| (v.vantage.as_str(), Direction::Outbound, o.is_ok()));
-            let inbound = s
-                .inbound
-                .map(|i| (v.vantage.as_str(), Direction::Inbound, i.is_ok() && own_ok));
-            outbound.into_iter().chain(inbound)
-        })
-}
-
 /// A report with its pair verdicts: what the JSON API and `check --output=json` give.
 #[derive(Debug, Serialize)]
 pub struct Judged<'a> {
     #[serde(flatten)]
     pub report: &'a DomainReport,
-    /// Both directions per vantage of a partner (empty for own domains).
-    pub federation_ready: Vec<Pair>,
+    /// Both directions per vantage of a partner (empty for own domains), as decided where the
+    /// report lives (the store; `check`'s run).
+    pub federation_ready: &'a [Pair],
 }
 
-impl<'a> Judged<'a> {
-    /// `report` with its verdicts completed by the tenants' own sides.
-    pub fn new(report: &'a DomainReport, own: &HashMap<String, OwnSide>) -> Judged<'a> {
-        Judged {
-            report,
-            federation_ready: ready(report, own.get(&report.tenant)),
-        }
-    }
+/// Every report's verdicts, completed with the own sides of `own_reports` (the tenants' own
+/// domains, which may or may not be among `reports`): for sets of reports outside the store
+/// (`check`, tests).
+pub fn verdicts_of<'a>(
+    reports: impl IntoIterator<Item = &'a DomainReport>,
+    own_reports: impl IntoIterator<Item = &'a DomainReport>,
+) -> Vec<Vec<Pair>> {
+    let own = own_sides(own_reports);
+    reports
+        .into_iter()
+        .map(|r| ready(r, own.get(&r.tenant)))
+        .collect()
 }
 
 /// Whether every verdict of the pairs is ready (`None` without any).
@@ -314,10 +314,6 @@ mod tests {
         for (case, report, want) in cases {
             let pairs = ready(&report, None);
             assert_eq!(verdicts(&pairs), want, "{case}");
-            // /metrics' flags are the same verdicts.
-            let flags: Vec<(&str, &str, bool)> = ready_flags(&report, None).map(|(v, d, r)| (v, d.as_str(), r)).collect();
-            let words: Vec<(&str, &str, bool)> = want.iter().map(|(v, d, r, _)| (*v, *d, *r)).collect();
-            assert_eq!(flags, words, "{case}");
         }
     }
 
@@ -357,10 +353,6 @@ mod tests {
             ));
         let sides = own_sides([&down]);
         let pairs = ready(&partner, sides.get("default"));
-        let flags: Vec<bool> = ready_flags(&partner, sides.get("default"))
-            .map(|f| f.2)
-            .collect();
-        assert_eq!(flags, vec![true, false]);
         assert_eq!(
             verdicts(&pairs),
             vec![

@@ -5,6 +5,7 @@
 use crate::config::{Config, Domain, ResolverAddr, Role, Vantage};
 use crate::error::Error;
 use crate::judge::DomainReport;
+use crate::judge::pairs::{self, Pair};
 
 use super::{Setup, lookup};
 
@@ -18,8 +19,17 @@ pub struct Request {
     pub resolvers: Vec<ResolverAddr>,
 }
 
-/// Probes and judges every requested domain; reports in request order.
-pub async fn run(mut req: Request) -> Result<Vec<DomainReport>, Error> {
+/// What `check` found: the requested domains' reports, in request order, and each one's pair
+/// verdicts (`verdicts[i]` of `reports[i]`).
+pub struct Checked {
+    pub reports: Vec<DomainReport>,
+    pub verdicts: Vec<Vec<Pair>>,
+}
+
+/// Probes and judges every requested domain; reports in request order. A partner's inbound
+/// verdict includes its tenant's configured own domains, probed too when not requested, as
+/// the store completes it for the status page.
+pub async fn run(mut req: Request) -> Result<Checked, Error> {
     if !req.resolvers.is_empty() {
         if req.config.vantages.is_empty() {
             req.config.vantages.push(Vantage::inside());
@@ -44,6 +54,26 @@ pub async fn run(mut req: Request) -> Result<Vec<DomainReport>, Error> {
         }
         domains.push(d);
     }
+    // The own domains of the partners' tenants that were not asked for: judged, not shown.
+    let tenants: std::collections::HashSet<&str> = domains
+        .iter()
+        .filter(|d| d.role == Role::Peer)
+        .map(|d| d.tenant.as_str())
+        .collect();
+    let own: Vec<Domain> = req
+        .config
+        .domains
+        .iter()
+        .filter(|o| o.role == Role::Own && tenants.contains(o.tenant.as_str()))
+        .filter(|o| {
+            !domains
+                .iter()
+                .any(|d| d.name == o.name && d.tenant == o.tenant)
+        })
+        .cloned()
+        .collect();
     let setup = Setup::new(req.config)?;
-    Ok(setup.probe_each(&domains).await)
+    let (reports, own_reports) = futures::join!(setup.probe_each(&domains), setup.probe_each(&own));
+    let verdicts = pairs::verdicts_of(&reports, reports.iter().chain(&own_reports));
+    Ok(Checked { reports, verdicts })
 }

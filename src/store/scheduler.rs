@@ -56,7 +56,8 @@ pub async fn run(store: Arc<Store>, shutdown: CancellationToken) {
         reloaded.as_mut().enable();
         let setup = store.setup();
         let mut wanted: HashSet<ProbeKey> = HashSet::new();
-        for domain in &setup.config.domains {
+        // The shadows too: own domains another shard exposes, for this shard's pair verdicts.
+        for domain in setup.probed() {
             for vantage in &domain.vantages {
                 let key = ProbeKey {
                     tenant: domain.tenant.clone(),

@@ -2,14 +2,14 @@
 //! DNS counts, checks, SRV records, reachability, TLS, revocation, certificates, SIP, the
 //! domain's own families, and federation pairs.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use super::out::Out;
 use super::text::{
     cut, domain_labels, endpoint_labels, family, label, sample, tenant_domain_labels,
 };
 use crate::facts::{CertDetails, EndpointFacts};
-use crate::judge::pairs::{self, OwnSide};
+use crate::judge::pairs::Pair;
 use crate::judge::{DomainReport, VantageReport};
 
 /// `sipfed_srv_target_info` series per (domain, vantage) at most: a partner publishing
@@ -55,11 +55,7 @@ fn probes<'a>(reports: &'a [&'a DomainReport]) -> (Vec<Probe<'a>>, Vec<Endpoint<
 
 /// Every per-domain family of `reports`, group by group; `own` completes the inbound
 /// verdicts of partners.
-pub(super) fn write_reports(
-    out: &mut Out<'_>,
-    reports: &[&DomainReport],
-    own: &HashMap<String, OwnSide>,
-) {
+pub(super) fn write_reports(out: &mut Out<'_>, reports: &[&DomainReport], verdicts: &[&[Pair]]) {
     let (probes, endpoints) = probes(reports);
     write_per_probe(out, &probes, &[&PROBE, &DNS_COUNTS]);
     write_checks(out, &probes);
@@ -68,7 +64,7 @@ pub(super) fn write_reports(
         write_per_endpoint(out, &endpoints, group);
     }
     write_domains(out, reports);
-    write_pairs(out, reports, own);
+    write_pairs(out, reports, verdicts);
 }
 
 /// A per-probe family: name, help, and its value for a probe (none: no sample).
@@ -489,17 +485,19 @@ fn write_domains(out: &mut Out<'_>, reports: &[&DomainReport]) {
     }
 }
 
-/// Per (tenant, partner domain, vantage, direction): `sipfed_federation_ready`.
-fn write_pairs(out: &mut Out<'_>, reports: &[&DomainReport], own: &HashMap<String, OwnSide>) {
+/// Per (tenant, partner domain, vantage, direction): `sipfed_federation_ready`, the verdicts
+/// as decided beside the reports (`verdicts[i]` of `reports[i]`).
+fn write_pairs(out: &mut Out<'_>, reports: &[&DomainReport], verdicts: &[&[Pair]]) {
     family(
         out,
         "sipfed_federation_ready",
         "gauge",
         "1 when that direction of federation with the partner works (outbound: we reach them, inbound: they reach us).",
     );
-    for d in reports {
+    for (d, pairs) in reports.iter().zip(verdicts) {
         out.flush_if_full();
-        for (vantage, direction, ready) in pairs::ready_flags(d, own.get(&d.tenant)) {
+        for p in pairs.iter() {
+            let (vantage, direction, ready) = (&p.vantage, p.direction, p.readiness.ready);
             sample(
                 out,
                 "sipfed_federation_ready",

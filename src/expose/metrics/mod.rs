@@ -25,10 +25,8 @@ mod exporter;
 mod out;
 mod text;
 
-use std::collections::HashMap;
-
 use crate::judge::DomainReport;
-use crate::judge::pairs::{self, OwnSide};
+use crate::judge::pairs::{self, Pair};
 use crate::store::Store;
 
 pub use domains::MAX_SRV_SERIES;
@@ -40,11 +38,11 @@ pub use text::MAX_CERT_LABEL_CHARS;
 /// Renders the whole `/metrics` page into `sink`, chunk by chunk.
 pub fn render_into(store: &Store, sink: &mut dyn FnMut(Vec<u8>) -> bool) {
     let setup = store.setup();
-    let reports = store.reports(&setup.config);
-    let refs: Vec<&DomainReport> = reports.iter().map(|r| r.as_ref()).collect();
-    let own = pairs::own_sides(refs.iter().copied());
+    let judged = store.judged(&setup.config);
+    let refs: Vec<&DomainReport> = judged.iter().map(|(r, _)| r.as_ref()).collect();
+    let verdicts: Vec<&[Pair]> = judged.iter().map(|(_, v)| v.as_ref()).collect();
     let mut out = Out::chunked(sink);
-    write_reports(&mut out, &refs, &own);
+    write_reports(&mut out, &refs, &verdicts);
     render_identities(&mut out, &setup);
     render_vantages(&mut out, store, &setup.config);
     render_self(&mut out, &store.stats, &setup.config);
@@ -74,22 +72,20 @@ pub fn render_report(out: &mut String, report: &DomainReport) {
     render_reports(out, &[report]);
 }
 
-/// Renders the per-domain, per-probe and per-endpoint families of `reports`; the inbound
-/// verdicts of partners are completed with the own domains among `reports`.
+/// Renders the per-domain, per-probe and per-endpoint families of a set of reports outside
+/// the store (tests); the inbound verdicts of partners are completed with the own domains
+/// among `reports`.
 pub fn render_reports(out: &mut String, reports: &[&DomainReport]) {
-    let own = pairs::own_sides(reports.iter().copied());
-    render_reports_with(out, reports, &own);
+    let verdicts = pairs::verdicts_of(reports.iter().copied(), reports.iter().copied());
+    let refs: Vec<&[Pair]> = verdicts.iter().map(|v| v.as_slice()).collect();
+    render_reports_with(out, reports, &refs);
 }
 
-/// [`render_reports`] with the tenants' own sides given (`/probe` of a partner: its tenant's
-/// own domains as the store judged them).
-pub fn render_reports_with(
-    out: &mut String,
-    reports: &[&DomainReport],
-    own: &HashMap<String, OwnSide>,
-) {
+/// [`render_reports`] with each report's verdicts given (`verdicts[i]` of `reports[i]`;
+/// `/probe` of a partner: completed with its tenant's own side as the store holds it).
+pub fn render_reports_with(out: &mut String, reports: &[&DomainReport], verdicts: &[&[Pair]]) {
     let mut o = Out::whole(std::mem::take(out));
-    write_reports(&mut o, reports, own);
+    write_reports(&mut o, reports, verdicts);
     *out = o.buf;
 }
 
@@ -123,8 +119,10 @@ mod tests {
             chunks.push(c);
             true
         };
+        let verdicts = pairs::verdicts_of(reports.iter().copied(), reports.iter().copied());
+        let verdicts: Vec<&[Pair]> = verdicts.iter().map(|v| v.as_slice()).collect();
         let mut out = Out::chunked(&mut sink);
-        write_reports(&mut out, &reports, &HashMap::new());
+        write_reports(&mut out, &reports, &verdicts);
         out.flush();
         drop(out);
         assert!(chunks.len() >= 3, "{} chunks", chunks.len());
@@ -140,7 +138,7 @@ mod tests {
             false
         };
         let mut out = Out::chunked(&mut refusing);
-        write_reports(&mut out, &reports, &HashMap::new());
+        write_reports(&mut out, &reports, &[]);
         out.flush();
         assert!(out.closed());
         assert!(out.len() < CHUNK);
