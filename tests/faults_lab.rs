@@ -342,6 +342,43 @@ async fn dns_servfail() {
 }
 
 #[tokio::test]
+async fn dns_bogus_is_told_from_servfail_by_asking_with_cd() {
+    // A validating resolver: SERVFAIL with EDE 7 (signature expired), the records with CD.
+    fault(
+        "bogus.example",
+        World::Dns(Fault::Bogus(7)),
+        &[("srv_present", Some(0.0), Some("dnssec_bogus"))],
+    )
+    .await;
+    let lab = Lab::start().await.unwrap();
+    dns_fault(&lab, "bogus.example", Fault::Bogus(7)).await;
+    let (_, results) = probe_lab(&lab, "", &common::peer("bogus.example")).await;
+    let srv = results[0].vantages[0]
+        .findings
+        .iter()
+        .find(|f| f.check.as_str() == "srv_present")
+        .unwrap();
+    assert!(
+        srv.message
+            .ends_with("; resolver said EDE 7 (Signature Expired): lab resolver"),
+        "{}",
+        srv.message
+    );
+}
+
+#[tokio::test]
+async fn dns_no_reachable_authority_from_a_healthy_resolver_is_the_partners_servfail() {
+    // EDE 22 may be the resolver's own lost upstream: judged with the vantage's health, which
+    // is up here (the lab answers its health query), so the failure stands.
+    fault(
+        "unreachable.example",
+        World::Dns(Fault::NoAuthority),
+        &[("srv_present", Some(0.0), Some("servfail"))],
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn dns_refused() {
     fault(
         "refused.example",

@@ -715,11 +715,13 @@ mod tests {
                 name: "_sipfederationtls._tcp.a.example.".into(),
                 answers: vec![
                     ResolverAnswer {
+                        ede: None,
                         total: None,
                         resolver: "10.0.0.1:53".into(),
                         answer: Ok(vec![record.clone()]),
                     },
                     ResolverAnswer {
+                        ede: None,
                         total: None,
                         resolver: "10.0.0.2:53".into(),
                         answer: Err(DnsFailure::Servfail),
@@ -731,6 +733,7 @@ mod tests {
                 port: 5061,
                 cname: None,
                 address_answers: vec![ResolverAnswer {
+                    ede: None,
                     total: None,
                     resolver: "10.0.0.1:53".into(),
                     answer: Ok(vec!["192.0.2.7".parse().unwrap()]),
@@ -899,6 +902,7 @@ mod tests {
         };
         for ns in ["ns1", "ns2"] {
             auth.servers.push(crate::facts::ResolverAnswer {
+                ede: None,
                 total: None,
                 resolver: format!("{ns}.a.example (192.0.2.53)"),
                 answer: Err(crate::facts::DnsFailure::Timeout),

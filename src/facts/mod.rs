@@ -7,6 +7,7 @@ use serde::{Serialize, Serializer};
 
 mod address;
 mod cert;
+mod dnssec;
 mod m365;
 mod revocation;
 
@@ -14,6 +15,7 @@ pub use address::{is_forbidden, is_global, may_connect};
 pub use cert::{
     CertDetails, CertFacts, Eku, NameCoverage, coverage, is_acme_issuer, is_lets_encrypt,
 };
+pub use dnssec::{EDE_OPTION, Ede, MAX_EDE_TEXT, ede_name};
 pub use m365::{
     M365Facts, Platform, classify_target, exchange_online_cloud, is_microsoft_host, sip_cloud,
     tenant_cloud,
@@ -122,6 +124,9 @@ pub struct ResolverAnswer<T> {
     /// ([`MAX_RECORDS`](crate::gather::dns::MAX_RECORDS)): the list holds the first of them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total: Option<usize>,
+    /// The Extended DNS Error (RFC 8914) the resolver sent with its answer, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ede: Option<Ede>,
 }
 
 /// Whether two resolvers' answers are the same: record lists compared as sets, failures by
@@ -194,6 +199,12 @@ pub enum DnsFailure {
     Error,
     /// The exporter could not ask (no socket: file descriptors exhausted): its own trouble.
     Local,
+    /// SERVFAIL, and the records exist when asked again with checking disabled (CD): the
+    /// zone's DNSSEC does not validate at the resolver.
+    DnssecBogus,
+    /// SERVFAIL with EDE 22 or 23: the resolver could not reach the zone's name servers —
+    /// perhaps its own lost upstream, judged with the vantage's health.
+    NoAuthority,
 }
 
 impl DnsFailure {
@@ -203,7 +214,11 @@ impl DnsFailure {
     pub fn maybe_ours(self) -> bool {
         matches!(
             self,
-            DnsFailure::Timeout | DnsFailure::Error | DnsFailure::Refused | DnsFailure::Local
+            DnsFailure::Timeout
+                | DnsFailure::Error
+                | DnsFailure::Refused
+                | DnsFailure::Local
+                | DnsFailure::NoAuthority
         )
     }
 }
@@ -213,7 +228,8 @@ impl DnsFailure {
         match self {
             DnsFailure::Nxdomain => Reason::Nxdomain,
             DnsFailure::Nodata => Reason::Nodata,
-            DnsFailure::Servfail => Reason::Servfail,
+            DnsFailure::Servfail | DnsFailure::NoAuthority => Reason::Servfail,
+            DnsFailure::DnssecBogus => Reason::DnssecBogus,
             DnsFailure::Refused => Reason::Refused,
             DnsFailure::Timeout => Reason::Timeout,
             DnsFailure::Error | DnsFailure::Local => Reason::DnsError,
@@ -535,6 +551,7 @@ pub enum Reason {
     ClientCertRejected,
     ClientAuthEnding,
     MixedPlatforms,
+    DnssecBogus,
 }
 
 impl Reason {
@@ -588,6 +605,7 @@ impl Reason {
             Reason::ClientCertRejected => "client_cert_rejected",
             Reason::ClientAuthEnding => "client_auth_ending",
             Reason::MixedPlatforms => "mixed_platforms",
+            Reason::DnssecBogus => "dnssec_bogus",
         }
     }
 }

@@ -267,6 +267,7 @@ impl Prober {
             Ok(a) => a,
             Err(_) => {
                 vec![ResolverAnswer {
+                    ede: None,
                     total: None,
                     resolver: String::new(),
                     answer: Err(DnsFailure::Timeout),
@@ -328,6 +329,7 @@ impl Prober {
             Ok(found) => found,
             Err(_) => (
                 vec![ResolverAnswer {
+                    ede: None,
                     total: None,
                     resolver: String::new(),
                     answer: Err(DnsFailure::Timeout),

@@ -6,7 +6,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, ResponseCode};
+use hickory_proto::op::{Edns, Header, HeaderCounts, MessageType, Metadata, ResponseCode};
+use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, SRV, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_server::Server;
@@ -27,6 +28,13 @@ pub enum Fault {
     /// Over UDP an empty answer with the TC bit set; over TCP the full answer (the client
     /// must fall back to TCP).
     Truncate,
+    /// A validating resolver's view of a zone whose DNSSEC fails: SERVFAIL with this
+    /// Extended DNS Error (RFC 8914: 7 signature expired, 9 DNSKEY missing, ...), the
+    /// records when asked with checking disabled (CD).
+    Bogus(u16),
+    /// A resolver that reached none of the zone's servers: SERVFAIL with EDE 22 (No
+    /// Reachable Authority), with or without CD.
+    NoAuthority,
 }
 
 /// Records by (lower-case name without trailing dot, type).
@@ -231,7 +239,23 @@ impl RequestHandler for Handler {
         let mut metadata = Metadata::response_from_request(&request.metadata);
         metadata.authoritative = true;
         metadata.recursion_available = true;
-        let builder = MessageResponseBuilder::from_message_request(request);
+        let ede = match fault {
+            Some(Fault::Bogus(code)) if !request.metadata.checking_disabled => Some(code),
+            Some(Fault::NoAuthority) => Some(22),
+            _ => None,
+        };
+        let ede = ede.map(|code| {
+            let mut edns = Edns::new();
+            edns.set_max_payload(1232);
+            let mut data = code.to_be_bytes().to_vec();
+            data.extend_from_slice(b"lab resolver");
+            edns.options_mut().insert(EdnsOption::Unknown(15, data));
+            edns
+        });
+        let mut builder = MessageResponseBuilder::from_message_request(request);
+        if let Some(edns) = &ede {
+            builder.edns(edns);
+        }
         let answers = match fault {
             Some(Fault::Silence) => {
                 tokio::time::sleep(Duration::from_secs(30)).await;
@@ -244,6 +268,10 @@ impl RequestHandler for Handler {
             Some(Fault::Truncate) => self.zone.answer(&qname, qtype),
             Some(Fault::Servfail) => Err(ResponseCode::ServFail),
             Some(Fault::Refused) => Err(ResponseCode::Refused),
+            Some(Fault::Bogus(_)) if request.metadata.checking_disabled => {
+                self.zone.answer(&qname, qtype)
+            }
+            Some(Fault::Bogus(_) | Fault::NoAuthority) => Err(ResponseCode::ServFail),
             None => self.zone.answer(&qname, qtype),
         };
         let result = match answers {

@@ -15,12 +15,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hickory_proto::op::{Message, Query};
+use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 
 use crate::config::{ResolverAddr, Vantage};
 use crate::error::Error;
-use crate::facts::{DnsFailure, ResolverAnswer, SrvRecord};
+use crate::facts::{DnsFailure, EDE_OPTION, Ede, ResolverAnswer, SrvRecord};
 
 mod answer;
 mod transport;
@@ -38,7 +38,99 @@ pub struct Resolvers {
 }
 
 /// What one resolver answered to one question.
-type Answer = Arc<tokio::sync::OnceCell<Result<Message, DnsFailure>>>;
+type Answer = Arc<tokio::sync::OnceCell<Reply>>;
+
+/// One resolver's response to one question, as a validator reads it: after a SERVFAIL
+/// (without an EDE saying the zone's servers were unreachable) the question is asked again
+/// with CD, and whether that response has the records (NOERROR or NXDOMAIN) tells a zone
+/// whose DNSSEC does not validate from one that cannot be resolved at all.
+struct Reply {
+    response: Result<Message, DnsFailure>,
+    /// The SERVFAIL was answered with CD set.
+    bogus: bool,
+}
+
+/// What one lookup found: the records of the asked type (the first [`MAX_RECORDS`]), the
+/// target of the CNAME owned by the name, how many records there were when there were more,
+/// and the resolver's Extended DNS Error.
+struct Lookup<T> {
+    records: Result<Vec<T>, DnsFailure>,
+    alias: Option<String>,
+    total: Option<usize>,
+    ede: Option<Ede>,
+}
+
+impl<T> Lookup<T> {
+    fn failed(e: DnsFailure) -> Lookup<T> {
+        Lookup {
+            records: Err(e),
+            alias: None,
+            total: None,
+            ede: None,
+        }
+    }
+}
+
+/// The first Extended DNS Error of a response (RFC 8914), bounded and escaped.
+fn ede(m: &Message) -> Option<Ede> {
+    let opt = m.edns.as_ref()?;
+    opt.options().options.iter().find_map(|(_, o)| match o {
+        hickory_proto::rr::rdata::opt::EdnsOption::Unknown(EDE_OPTION, data) => {
+            Ede::from_option(data)
+        }
+        _ => None,
+    })
+}
+
+/// Asks `client` `query` as a validator would (DO, and CD after a SERVFAIL).
+async fn ask(client: &Client, query: &Query) -> Reply {
+    let response = client.resolve(query, false).await;
+    let bogus = match &response {
+        Ok(m)
+            if client.recursive()
+                && m.metadata.response_code == ResponseCode::ServFail
+                && !ede(m).is_some_and(|e| e.unreachable()) =>
+        {
+            matches!(
+                client.resolve(query, true).await,
+                Ok(cd) if matches!(
+                    cd.metadata.response_code,
+                    ResponseCode::NoError | ResponseCode::NXDomain
+                )
+            )
+        }
+        _ => false,
+    };
+    Reply { response, bogus }
+}
+
+/// What `reply` says about `rtype` at `fqdn`.
+fn read<T>(
+    reply: &Reply,
+    fqdn: &Name,
+    rtype: RecordType,
+    pick: impl Fn(&RData) -> Option<T>,
+) -> Lookup<T> {
+    let m = match &reply.response {
+        Ok(m) => m,
+        Err(e) => return Lookup::failed(*e),
+    };
+    let ede = ede(m);
+    let (records, alias, total) = records(m, fqdn, rtype, pick);
+    let records = match records {
+        Err(DnsFailure::Servfail) if reply.bogus => Err(DnsFailure::DnssecBogus),
+        Err(DnsFailure::Servfail) if ede.as_ref().is_some_and(Ede::unreachable) => {
+            Err(DnsFailure::NoAuthority)
+        }
+        other => other,
+    };
+    Lookup {
+        records,
+        alias,
+        total,
+        ede,
+    }
+}
 
 /// The questions one probe asked, by resolver: a question asked twice in one probe is asked
 /// of the network once (an SRV target `sip.<domain>` is also a Microsoft 365 evidence name),
@@ -180,6 +272,11 @@ impl Resolvers {
                         Some(len(&a) + len(&b))
                     }
                 };
+                // The failed family's EDE tells why; either one's when both or neither failed.
+                let ede = match (&a.answer, &b.answer) {
+                    (Ok(_), Err(_)) => b.ede.or(a.ede),
+                    _ => a.ede.or(b.ede),
+                };
                 let answer = match (a.answer, b.answer) {
                     (Ok(mut x), Ok(y)) => {
                         x.extend(y);
@@ -191,6 +288,7 @@ impl Resolvers {
                 };
                 ResolverAnswer {
                     total,
+                    ede,
                     resolver: a.resolver,
                     answer: answer.and_then(|v| {
                         if v.is_empty() {
@@ -237,6 +335,7 @@ impl Resolvers {
                 };
                 ResolverAnswer {
                     total: None,
+                    ede: None,
                     resolver: label.clone(),
                     answer: match answer {
                         Ok(_) | Err(DnsFailure::Nodata | DnsFailure::Nxdomain) => Ok(()),
@@ -271,7 +370,8 @@ impl Resolvers {
         if self.resolvers.is_empty() {
             return (Err(DnsFailure::Error), None, None);
         }
-        self.lookup_seen(0, name, rtype, pick).await
+        let found = self.lookup_seen(0, name, rtype, pick).await;
+        (found.records, found.alias, found.total)
     }
 
     /// [`Resolvers::each`], with the CNAME at `name` each answer showed.
@@ -286,14 +386,15 @@ impl Resolvers {
             .iter()
             .enumerate()
             .map(|(i, (label, _))| async move {
-                let (answer, alias, total) = self.lookup_seen(i, name, rtype, pick).await;
+                let found = self.lookup_seen(i, name, rtype, pick).await;
                 (
                     ResolverAnswer {
-                        total,
+                        total: found.total,
+                        ede: found.ede,
                         resolver: label.clone(),
-                        answer,
+                        answer: found.records,
                     },
-                    alias,
+                    found.alias,
                 )
             });
         futures::future::join_all(lookups).await
@@ -308,19 +409,18 @@ impl Resolvers {
         rtype: RecordType,
         pick: impl Fn(&RData) -> Option<T>,
     ) -> (Result<Vec<T>, DnsFailure>, Option<usize>) {
-        let (records, _, total) = self.lookup_seen(i, name, rtype, pick).await;
-        (records, total)
+        let found = self.lookup_seen(i, name, rtype, pick).await;
+        (found.records, found.total)
     }
 
-    /// [`Resolvers::lookup`], with the target of the CNAME owned by `name` among the answers,
-    /// if any, as the second value.
+    /// What resolver `i` gives for `rtype` at `name`, the alias and EDE with the records.
     async fn lookup_seen<T>(
         &self,
         i: usize,
         name: &str,
         rtype: RecordType,
         pick: impl Fn(&RData) -> Option<T>,
-    ) -> (Result<Vec<T>, DnsFailure>, Option<String>, Option<usize>) {
+    ) -> Lookup<T> {
         let memo = self.asked.as_ref().map(|asked| (asked, i));
         lookup_seen(&self.resolvers[i].1, memo, name, rtype, pick).await
     }
@@ -336,11 +436,12 @@ impl Resolvers {
             .iter()
             .enumerate()
             .map(|(i, (label, _))| async move {
-                let (answer, total) = self.lookup(i, name, rtype, pick).await;
+                let found = self.lookup_seen(i, name, rtype, pick).await;
                 ResolverAnswer {
-                    total,
+                    total: found.total,
+                    ede: found.ede,
                     resolver: label.clone(),
-                    answer,
+                    answer: found.records,
                 }
             });
         futures::future::join_all(lookups).await
@@ -385,32 +486,29 @@ async fn lookup<T>(
     rtype: RecordType,
     pick: impl Fn(&RData) -> Option<T>,
 ) -> (Result<Vec<T>, DnsFailure>, Option<usize>) {
-    let (records, _, total) = lookup_seen(client, None, name, rtype, pick).await;
-    (records, total)
+    let found = lookup_seen(client, None, name, rtype, pick).await;
+    (found.records, found.total)
 }
 
-/// The records of `rtype` at `name` that `client` gives, the target of the CNAME owned by
-/// `name` among the answers, and how many records there were when there were more. With a
-/// memo (a probe's questions and the resolver's index), a question the probe already asked
-/// is read from its answer.
+/// What `client` gives for `rtype` at `name`: the records, the target of the CNAME owned by
+/// `name` among the answers, how many records there were when there were more, and the EDE.
+/// With a memo (a probe's questions and the resolver's index), a question the probe already
+/// asked is read from its answer.
 async fn lookup_seen<T>(
     client: &Client,
     memo: Option<(&Asked, usize)>,
     name: &str,
     rtype: RecordType,
     pick: impl Fn(&RData) -> Option<T>,
-) -> (Result<Vec<T>, DnsFailure>, Option<String>, Option<usize>) {
+) -> Lookup<T> {
     let fqdn = match Name::from_ascii(absolute(name)) {
         Ok(n) => n,
-        Err(_) => return (Err(DnsFailure::Error), None, None),
+        Err(_) => return Lookup::failed(DnsFailure::Error),
     };
     let query = Query::query(fqdn.clone(), rtype);
-    let read = |response: &Result<Message, DnsFailure>| match response {
-        Ok(m) => records(m, &fqdn, rtype, &pick),
-        Err(e) => (Err(*e), None, None),
-    };
+    let read = |reply: &Reply| read(reply, &fqdn, rtype, &pick);
     match memo {
-        None => read(&client.resolve(&query).await),
+        None => read(&ask(client, &query).await),
         Some((Asked(answers), i)) => {
             let answer = answers
                 .lock()
@@ -418,7 +516,7 @@ async fn lookup_seen<T>(
                 .entry((i, query.clone()))
                 .or_default()
                 .clone();
-            read(answer.get_or_init(|| client.resolve(&query)).await)
+            read(answer.get_or_init(|| ask(client, &query)).await)
         }
     }
 }
