@@ -1,4 +1,5 @@
-//! DNSSEC facts: the Extended DNS Error (RFC 8914) a resolver attached to its answer.
+//! DNSSEC facts: the Extended DNS Error (RFC 8914) a resolver attached to its answer, and
+//! what the exporter's own validation found per zone.
 
 use serde::Serialize;
 
@@ -107,6 +108,111 @@ pub fn ede_name(code: u16) -> Option<&'static str> {
         30 => "Invalid Query Type",
         _ => return None,
     })
+}
+
+/// What the exporter's own validation found for the zones a probe read federation records
+/// from (SRV, targets' addresses), from each zone's DS at its parent down.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct DnssecFacts {
+    /// One entry per zone whose answers carried signatures (or that a validating resolver
+    /// failed), the zone holding the SRV record first.
+    pub zones: Vec<ZoneDnssec>,
+    /// Names whose answers carried no RRSIG and that no resolver failed: taken as unsigned
+    /// (not asked further, so an unsigned fleet costs no extra query).
+    pub unsigned: Vec<String>,
+}
+
+impl DnssecFacts {
+    /// The zone holding the SRV record, when it was looked at.
+    pub fn srv_zone(&self) -> Option<&ZoneDnssec> {
+        self.zones.iter().find(|z| z.holds_srv)
+    }
+}
+
+/// One zone's DNSSEC as the exporter validated it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ZoneDnssec {
+    /// Lower-case, no trailing dot.
+    pub zone: String,
+    /// The record sets validated in it (`_sipfederationtls._tcp.example.com SRV`, ...).
+    pub sets: Vec<String>,
+    /// Whether it holds the federation SRV record.
+    pub holds_srv: bool,
+    /// Key tags of the DS records at the parent (the first few).
+    pub ds_tags: Vec<u16>,
+    /// Key tags of the zone's DNSKEY records (the first few).
+    pub key_tags: Vec<u16>,
+    pub state: DnssecState,
+    /// Why it does not validate, when it does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<BogusCause>,
+    /// What failed, for people (never a label).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+    /// Unix time of the earliest RRSIG expiration over the SRV, address and DNSKEY sets
+    /// (of the signatures that validate them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub earliest_expiry: Option<i64>,
+    /// That signature's validity (expiration minus inception), in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validity_seconds: Option<i64>,
+}
+
+/// A zone's DNSSEC state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DnssecState {
+    /// The parent publishes no DS: validators treat the zone as unsigned.
+    Insecure,
+    /// Every set validates from the DS down.
+    Secure,
+    /// The parent publishes DS and a set does not validate: validators answer SERVFAIL.
+    Bogus,
+    /// The exporter could not fetch the DS or DNSKEY set (no verdict).
+    Indeterminate,
+}
+
+impl DnssecState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DnssecState::Insecure => "insecure",
+            DnssecState::Secure => "secure",
+            DnssecState::Bogus => "bogus",
+            DnssecState::Indeterminate => "indeterminate",
+        }
+    }
+}
+
+/// Why a signed zone does not validate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BogusCause {
+    /// Every signature over a set has expired.
+    SignatureExpired,
+    /// The signatures over a set are not valid yet.
+    SignatureNotYetValid,
+    /// No DNSKEY of the zone matches a DS at the parent.
+    NoKeyMatchesDs,
+    /// A set has no RRSIG although the parent publishes DS.
+    AnswerUnsigned,
+    /// The DS or the signatures use only algorithms or digests we do not implement.
+    UnsupportedAlgorithm,
+    /// No signature over a set verifies with the zone's keys.
+    BadSignature,
+}
+
+impl BogusCause {
+    /// In words, as a message says it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BogusCause::SignatureExpired => "signature expired",
+            BogusCause::SignatureNotYetValid => "signature not yet valid",
+            BogusCause::NoKeyMatchesDs => "no DNSKEY matches the DS",
+            BogusCause::AnswerUnsigned => "answer unsigned",
+            BogusCause::UnsupportedAlgorithm => "unsupported algorithm",
+            BogusCause::BadSignature => "signature does not verify",
+        }
+    }
 }
 
 #[cfg(test)]

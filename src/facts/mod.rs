@@ -15,7 +15,9 @@ pub use address::{is_forbidden, is_global, may_connect};
 pub use cert::{
     CertDetails, CertFacts, Eku, NameCoverage, coverage, is_acme_issuer, is_lets_encrypt,
 };
-pub use dnssec::{EDE_OPTION, Ede, MAX_EDE_TEXT, ede_name};
+pub use dnssec::{
+    BogusCause, DnssecFacts, DnssecState, EDE_OPTION, Ede, MAX_EDE_TEXT, ZoneDnssec, ede_name,
+};
 pub use m365::{
     M365Facts, Platform, classify_target, exchange_online_cloud, is_microsoft_host, sip_cloud,
     tenant_cloud,
@@ -48,6 +50,10 @@ pub struct Facts {
     /// The exporter could not look at all from this vantage (its resolvers do not answer):
     /// every check is absent for this probe.
     pub blind: Option<Blind>,
+    /// The exporter's own DNSSEC validation of the zones the records came from; `None` when
+    /// `global.dnssec` is off or the deadline passed first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dnssec: Option<DnssecFacts>,
 }
 
 /// Why the exporter could not look: its own trouble, never evidence against the partner

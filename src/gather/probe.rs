@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::{Instant, timeout_at};
 
@@ -58,6 +58,8 @@ pub struct Prober {
     vantages: HashMap<String, Arc<VantageClient>>,
     timeout: Duration,
     sip_options: bool,
+    /// Validate DNSSEC (`global.dnssec`).
+    dnssec: bool,
     /// The looks of shared edges (one connect + handshake per edge and round).
     pub edges: Arc<Edges>,
     /// Microsoft 365 evidence of configured domains by (vantage, domain).
@@ -90,6 +92,7 @@ impl Prober {
             vantages,
             timeout: config.global.timeout,
             sip_options: config.global.sip_options,
+            dnssec: config.global.dnssec,
             // Shorter than the half interval between two probes of one domain: no domain is
             // judged twice on the same look.
             edges: Arc::new(Edges::new(
@@ -238,6 +241,20 @@ impl Prober {
         let authoritative = async { timeout_at(deadline, authoritative).await.ok().flatten() };
         let (targets, m365, authoritative) = tokio::join!(targets, m365, authoritative);
         facts.blind = self.address_blind(client, &targets, deadline).await;
+        if self.dnssec && facts.blind.is_none() {
+            // Read from the answers the probe has (no question asked again); the DS and
+            // DNSKEY sets come from the vantage's cache, fetched once per zone and TTL.
+            let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+            let srv_name = facts.srv.as_ref().map(|s| s.name.clone());
+            let now = u32::try_from(
+                started
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+            )
+            .unwrap_or(u32::MAX);
+            let validation = resolvers.dnssec(srv_name.as_deref(), &names, now);
+            facts.dnssec = timeout_at(deadline, validation).await.ok();
+        }
         facts.targets = targets;
         facts.m365 = m365;
         facts.authoritative = authoritative;

@@ -23,16 +23,20 @@ use crate::error::Error;
 use crate::facts::{DnsFailure, EDE_OPTION, Ede, ResolverAnswer, SrvRecord};
 
 mod answer;
+mod dnssec;
 mod transport;
 
 pub use answer::MAX_RECORDS;
 use answer::{records, worse};
+pub use dnssec::ZoneCache;
 use transport::{Client, Options};
 
 /// The resolvers of one vantage, built once and shared by every probe from it; a probe asks
 /// through its own view ([`Resolvers::for_probe`]).
 pub struct Resolvers {
     resolvers: Arc<[(String, Client)]>,
+    /// DS and DNSKEY sets of the zones validated through the first resolver, by their TTL.
+    zones: Arc<ZoneCache>,
     /// One probe's answers, in its view only.
     asked: Option<Asked>,
 }
@@ -46,8 +50,8 @@ type Answer = Arc<tokio::sync::OnceCell<Reply>>;
 /// whose DNSSEC does not validate from one that cannot be resolved at all.
 struct Reply {
     response: Result<Message, DnsFailure>,
-    /// The SERVFAIL was answered with CD set.
-    bogus: bool,
+    /// The answer with CD set to a SERVFAIL, when it had the records (NOERROR or NXDOMAIN).
+    cd: Option<Message>,
 }
 
 /// What one lookup found: the records of the asked type (the first [`MAX_RECORDS`]), the
@@ -85,23 +89,22 @@ fn ede(m: &Message) -> Option<Ede> {
 /// Asks `client` `query` as a validator would (DO, and CD after a SERVFAIL).
 async fn ask(client: &Client, query: &Query) -> Reply {
     let response = client.resolve(query, false).await;
-    let bogus = match &response {
+    let cd = match &response {
         Ok(m)
             if client.recursive()
                 && m.metadata.response_code == ResponseCode::ServFail
                 && !ede(m).is_some_and(|e| e.unreachable()) =>
         {
-            matches!(
-                client.resolve(query, true).await,
-                Ok(cd) if matches!(
+            client.resolve(query, true).await.ok().filter(|cd| {
+                matches!(
                     cd.metadata.response_code,
                     ResponseCode::NoError | ResponseCode::NXDomain
                 )
-            )
+            })
         }
-        _ => false,
+        _ => None,
     };
-    Reply { response, bogus }
+    Reply { response, cd }
 }
 
 /// What `reply` says about `rtype` at `fqdn`.
@@ -118,7 +121,7 @@ fn read<T>(
     let ede = ede(m);
     let (records, alias, total) = records(m, fqdn, rtype, pick);
     let records = match records {
-        Err(DnsFailure::Servfail) if reply.bogus => Err(DnsFailure::DnssecBogus),
+        Err(DnsFailure::Servfail) if reply.cd.is_some() => Err(DnsFailure::DnssecBogus),
         Err(DnsFailure::Servfail) if ede.as_ref().is_some_and(Ede::unreachable) => {
             Err(DnsFailure::NoAuthority)
         }
@@ -187,6 +190,7 @@ impl Resolvers {
         }
         Ok(Resolvers {
             resolvers: resolvers.into(),
+            zones: Arc::default(),
             asked: None,
         })
     }
@@ -196,8 +200,50 @@ impl Resolvers {
     pub fn for_probe(&self) -> Resolvers {
         Resolvers {
             resolvers: self.resolvers.clone(),
+            zones: self.zones.clone(),
             asked: Some(Asked::default()),
         }
+    }
+
+    /// The exporter's own DNSSEC validation, through the first resolver, of the SRV set at
+    /// `srv_name` and the A and AAAA sets of `targets`, as this view's answers had them (no
+    /// question asked again); DS and DNSKEY sets from the vantage's cache.
+    pub async fn dnssec(
+        &self,
+        srv_name: Option<&str>,
+        targets: &[String],
+        now: u32,
+    ) -> crate::facts::DnssecFacts {
+        let Some((_, client)) = self.resolvers.first() else {
+            return crate::facts::DnssecFacts::default();
+        };
+        let mut wanted: Vec<(&str, RecordType, bool)> = Vec::new();
+        if let Some(n) = srv_name {
+            wanted.push((n, RecordType::SRV, true));
+        }
+        for t in targets {
+            wanted.push((t, RecordType::A, false));
+            wanted.push((t, RecordType::AAAA, false));
+        }
+        let mut sets = Vec::new();
+        for (name, rtype, is_srv) in wanted {
+            let Ok(fqdn) = Name::from_ascii(absolute(name)) else {
+                continue;
+            };
+            let query = Query::query(fqdn.clone(), rtype);
+            let answer = asked(client, self.asked.as_ref().map(|a| (a, 0)), &query).await;
+            if let Some(reply) = answer.get()
+                && let Some((set, bogus)) = dnssec::from_reply(reply, &fqdn, rtype)
+            {
+                sets.push((set, bogus, is_srv));
+            }
+        }
+        dnssec::gather(client, &self.zones, sets, now).await
+    }
+
+    /// The DS and DNSKEY sets this vantage keeps.
+    pub fn zone_cache(&self) -> &ZoneCache {
+        &self.zones
     }
 
     /// The SRV records at `name` from every resolver, in configuration order.
@@ -506,19 +552,26 @@ async fn lookup_seen<T>(
         Err(_) => return Lookup::failed(DnsFailure::Error),
     };
     let query = Query::query(fqdn.clone(), rtype);
-    let read = |reply: &Reply| read(reply, &fqdn, rtype, &pick);
-    match memo {
-        None => read(&ask(client, &query).await),
-        Some((Asked(answers), i)) => {
-            let answer = answers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry((i, query.clone()))
-                .or_default()
-                .clone();
-            read(answer.get_or_init(|| ask(client, &query)).await)
-        }
+    let answer = asked(client, memo, &query).await;
+    match answer.get() {
+        Some(reply) => read(reply, &fqdn, rtype, &pick),
+        None => Lookup::failed(DnsFailure::Error),
     }
+}
+
+/// The reply of `client` to `query`: the probe's (memo) when it asked already, else asked now.
+async fn asked(client: &Client, memo: Option<(&Asked, usize)>, query: &Query) -> Answer {
+    let answer = match memo {
+        None => Answer::default(),
+        Some((Asked(answers), i)) => answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((i, query.clone()))
+            .or_default()
+            .clone(),
+    };
+    answer.get_or_init(|| ask(client, query)).await;
+    answer
 }
 
 /// What one UDP datagram yields for a query of `rtype` at `name` sent with `id`, as the
