@@ -566,3 +566,70 @@ async fn a_health_query_answered_with_nxdomain_counts_as_an_answer() {
         "{page}"
     );
 }
+
+/// Probes `domain` (not in the lab's zone: NXDOMAIN from a working resolver) from the lab's
+/// vantage with the resolver broken by `broken`, and the vantage's health after it.
+async fn probe_through_broken_resolver(
+    broken: fn(&sipfed_exporter::lab::Zone),
+) -> (String, Vec<sipfed_exporter::judge::DomainReport>, String) {
+    let lab = Lab::start().await.unwrap();
+    broken(&lab.zone);
+    let path = lab
+        .write_config("broken.yml", "", &common::peer("missing.example"))
+        .unwrap();
+    let (m, reports) = common::probe_all(&path).await;
+    let config = sipfed_exporter::config::Config::load(&path).unwrap();
+    let store = sipfed_exporter::store::Store::new(
+        sipfed_exporter::store::Setup::new(config).unwrap(),
+        None,
+        Default::default(),
+    );
+    store.setup().prober.check_vantages().await;
+    let page = String::from_utf8(sipfed_exporter::expose::metrics::render(&store)).unwrap();
+    (m, reports, page)
+}
+
+#[tokio::test]
+async fn a_resolver_that_lost_its_upstream_is_the_vantage_down_not_a_servfail_per_partner() {
+    use std::sync::atomic::Ordering::Relaxed;
+    // It answers `. NS` from its cache, SERVFAIL (EDE 22) for anything it would have to ask.
+    let (m, reports, page) =
+        probe_through_broken_resolver(|z| z.lost_upstream.store(true, Relaxed)).await;
+    assert_eq!(check(&m, "missing.example", "srv_present"), None, "{m}");
+    assert_eq!(
+        reports[0].vantages[0].facts.blind,
+        Some(sipfed_exporter::facts::Blind::ResolversDown)
+    );
+    assert!(
+        page.contains("sipfed_vantage_up{vantage=\"inside\"} 0\n"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn a_resolver_answering_nxdomain_for_the_root_is_down_not_every_partners_missing_srv() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (m, reports, page) =
+        probe_through_broken_resolver(|z| z.nxdomain_everything.store(true, Relaxed)).await;
+    assert_eq!(check(&m, "missing.example", "srv_present"), None, "{m}");
+    assert_eq!(
+        reports[0].vantages[0].facts.blind,
+        Some(sipfed_exporter::facts::Blind::ResolversDown)
+    );
+    assert!(
+        page.contains("sipfed_vantage_up{vantage=\"inside\"} 0\n"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn a_healthy_resolvers_nxdomain_is_the_partners_missing_srv() {
+    // The control: the same domain through the working lab resolver fails srv_present.
+    let (m, reports, page) = probe_through_broken_resolver(|_| {}).await;
+    assert_fails(&m, "missing.example", "srv_present", "nxdomain");
+    assert_eq!(reports[0].vantages[0].facts.blind, None);
+    assert!(
+        page.contains("sipfed_vantage_up{vantage=\"inside\"} 1\n"),
+        "{page}"
+    );
+}

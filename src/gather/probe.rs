@@ -144,22 +144,39 @@ impl Prober {
 
     /// Why the probe's DNS look is no evidence, if it is none: every answer it got failed in
     /// a way that may be ours (`answers`), and we could not ask or the vantage's resolvers
-    /// do not answer even the health query.
+    /// do not answer even the health query; or every answer was NXDOMAIN and the vantage's
+    /// resolvers fail the health check (NXDOMAIN for the root: a captive resolver).
     async fn dns_blind<'a>(
         &self,
         client: &VantageClient,
-        mut answers: impl Iterator<Item = &'a Result<(), DnsFailure>>,
+        answers: impl Iterator<Item = &'a Result<(), DnsFailure>>,
         deadline: Instant,
     ) -> Option<Blind> {
         let mut any = false;
         let mut local = false;
-        let all_ours = answers.all(|a| {
+        let (mut all_ours, mut all_nxdomain) = (true, true);
+        for a in answers {
             any = true;
             local |= *a == Err(DnsFailure::Local);
-            a.as_ref().is_err_and(|e| e.maybe_ours())
-        });
-        if !any || !all_ours {
+            all_nxdomain &= *a == Err(DnsFailure::Nxdomain);
+            all_ours &= a.as_ref().is_err_and(|e| e.maybe_ours());
+            if !all_ours && !all_nxdomain {
+                return None;
+            }
+        }
+        if !any {
             return None;
+        }
+        if all_nxdomain {
+            // NXDOMAIN is the partner's answer unless the resolver says it for everything (a
+            // captive or broken resolver: NXDOMAIN for the root itself). The scheduled
+            // checker's fresh result decides, so a fleet of domains without SRV costs no
+            // health query per probe; without one, checked now.
+            let h = match self.health.fresh(&client.name) {
+                Some(h) => h,
+                None => self.health_of(client, deadline).await,
+            };
+            return (!h.resolvers_up).then_some(Blind::ResolversDown);
         }
         if local {
             return Some(Blind::LocalResources);

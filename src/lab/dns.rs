@@ -35,6 +35,8 @@ pub enum Fault {
     /// A resolver that reached none of the zone's servers: SERVFAIL with EDE 22 (No
     /// Reachable Authority), with or without CD.
     NoAuthority,
+    /// NXDOMAIN, whatever the name.
+    Nxdomain,
 }
 
 /// Records by (lower-case name without trailing dot, type).
@@ -44,6 +46,11 @@ pub struct Zone {
     /// Every owner name and every name above it (empty non-terminals exist: NODATA).
     names: RwLock<HashSet<String>>,
     faults: RwLock<HashMap<String, Fault>>,
+    /// A resolver that lost its upstream: what the zone holds it answers as from its cache,
+    /// any other name SERVFAIL with EDE 22 (No Reachable Authority).
+    pub lost_upstream: std::sync::atomic::AtomicBool,
+    /// A captive or broken resolver: NXDOMAIN for every name, the root included.
+    pub nxdomain_everything: std::sync::atomic::AtomicBool,
     /// Queries answered (or refused) so far: what a probe costs the DNS.
     pub queries: std::sync::atomic::AtomicU64,
 }
@@ -239,6 +246,16 @@ impl RequestHandler for Handler {
         let mut metadata = Metadata::response_from_request(&request.metadata);
         metadata.authoritative = true;
         metadata.recursion_available = true;
+        use std::sync::atomic::Ordering::Relaxed;
+        let fault = match fault {
+            None if self.zone.nxdomain_everything.load(Relaxed) => Some(Fault::Nxdomain),
+            None if self.zone.lost_upstream.load(Relaxed)
+                && self.zone.answer(&qname, qtype) == Err(ResponseCode::NXDomain) =>
+            {
+                Some(Fault::NoAuthority)
+            }
+            f => f,
+        };
         let ede = match fault {
             Some(Fault::Bogus(code)) if !request.metadata.checking_disabled => Some(code),
             Some(Fault::NoAuthority) => Some(22),
@@ -272,6 +289,7 @@ impl RequestHandler for Handler {
                 self.zone.answer(&qname, qtype)
             }
             Some(Fault::Bogus(_) | Fault::NoAuthority) => Err(ResponseCode::ServFail),
+            Some(Fault::Nxdomain) => Err(ResponseCode::NXDomain),
             None => self.zone.answer(&qname, qtype),
         };
         let result = match answers {

@@ -363,30 +363,58 @@ impl Resolvers {
         answer.ok().and_then(|v| v.into_iter().next())
     }
 
-    /// Whether each resolver answers a query for `name`'s NS records (vantage health): any
-    /// response counts — data, NODATA or NXDOMAIN — but SERVFAIL, REFUSED, silence and network
-    /// errors do not. The servers of `system` are alternatives, asked at once: one that
-    /// answers is enough.
+    /// Whether each resolver answers a query for `name`'s NS records and can still recurse
+    /// (vantage health). The NS query: any response counts — data, NODATA or NXDOMAIN, but
+    /// NXDOMAIN for the root itself (a captive or broken resolver saying that for everything)
+    /// does not, nor do SERVFAIL, REFUSED, silence and network errors. A resolver that lost
+    /// its upstream still answers that from its cache, so a second query asks for a random
+    /// label under `name` (`sipfed-<16 hex>.`), which no cache holds: it must be answered
+    /// (NXDOMAIN, NODATA or data), not SERVFAIL, and not with EDE 22/23 (no reachable
+    /// authority, network error). The servers of `system` are alternatives, asked at once:
+    /// one that answers is enough. The error says which question failed (`what`).
     pub async fn health(&self, name: &str) -> Vec<ResolverAnswer<()>> {
         let Ok(fqdn) = Name::from_ascii(absolute(name)) else {
             return Vec::new();
         };
         let query = Query::query(fqdn.clone(), RecordType::NS);
+        let fresh = random_label()
+            .and_then(|l| {
+                Name::from_ascii(format!("{l}.{}", absolute(name).trim_start_matches('.'))).ok()
+            })
+            .map(|n| Query::query(n, RecordType::A));
         let asks = self.resolvers.iter().map(|(label, r)| {
-            let (query, fqdn) = (&query, &fqdn);
+            let (query, fqdn, fresh) = (&query, &fqdn, &fresh);
             async move {
-                let answer = match r.resolve_any(query).await {
-                    Ok(m) => records(&m, fqdn, RecordType::NS, |_| Some(())).0,
-                    Err(e) => Err(e),
+                let ns = async {
+                    match r.resolve_any(query).await {
+                        Ok(m) => match records(&m, fqdn, RecordType::NS, |_| Some(())).0 {
+                            Err(DnsFailure::Nxdomain) if fqdn.is_root() => {
+                                Err(DnsFailure::Nxdomain)
+                            }
+                            Ok(_) | Err(DnsFailure::Nodata | DnsFailure::Nxdomain) => Ok(()),
+                            Err(e) => Err(e),
+                        },
+                        Err(e) => Err(e),
+                    }
                 };
+                let recursion = async {
+                    let Some(fresh) = fresh else {
+                        return Ok(());
+                    };
+                    match r.resolve_any(fresh).await {
+                        Ok(m) if ede(&m).is_some_and(|e| e.unreachable()) => {
+                            Err(DnsFailure::NoAuthority)
+                        }
+                        Ok(_) => Ok(()),
+                        Err(e) => Err(e),
+                    }
+                };
+                let (ns, recursion) = tokio::join!(ns, recursion);
                 ResolverAnswer {
                     total: None,
                     ede: None,
                     resolver: label.clone(),
-                    answer: match answer {
-                        Ok(_) | Err(DnsFailure::Nodata | DnsFailure::Nxdomain) => Ok(()),
-                        Err(e) => Err(e),
-                    },
+                    answer: ns.and(recursion),
                 }
             }
         });
@@ -492,6 +520,14 @@ impl Resolvers {
             });
         futures::future::join_all(lookups).await
     }
+}
+
+/// A random label no resolver has cached (`sipfed-<16 hex digits>`).
+fn random_label() -> Option<String> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 8];
+    ring::rand::SystemRandom::new().fill(&mut bytes).ok()?;
+    Some(format!("sipfed-{}", crate::facts::hex(&bytes)))
 }
 
 /// The resolv.conf `system` stands for: `SIPFED_RESOLV_CONF` if set, else /etc/resolv.conf.
