@@ -60,6 +60,9 @@ local fold(text) = std.join(' ', std.split(std.rstripChars(text, '\n'), '\n'));
                 cert_client_auth_kept                       -> SipFedClientAuthCliff
                 cert_renewal_activated                      -> SipFedCertificateRenewalNotActivated
                 cert_not_revoked                            -> SipFedCertificateRevoked
+                dnssec_valid                                -> SipFedDnssecBogus
+                dnssec_signatures_fresh                     -> SipFedDnssecSignaturesExpiring
+                                                               (own zones; a peer's is info)
                 teams_federation_srv, and srv_present where teams_federation_srv fails too
                                                             -> SipFedTeamsFederationRecordMissing
                 tcp_connect, tls_handshake (where an endpoint alert applies)
@@ -69,7 +72,7 @@ local fold(text) = std.join(' ', std.split(std.rstripChars(text, '\n'), '\n'));
             |||,
             expr: |||
               (
-                sipfed_check_success{check!~"cert_expiry|cert_valid_now|cert_renewal_activated|cert_not_revoked|teams_federation_srv|srv_present|tcp_connect|tls_handshake|edge_redundancy|client_cert_accepted|inbound_cert_accepted|client_cert_valid|cert_client_auth_kept"} == 0
+                sipfed_check_success{check!~"cert_expiry|cert_valid_now|cert_renewal_activated|cert_not_revoked|dnssec_valid|dnssec_signatures_fresh|teams_federation_srv|srv_present|tcp_connect|tls_handshake|edge_redundancy|client_cert_accepted|inbound_cert_accepted|client_cert_valid|cert_client_auth_kept"} == 0
               )
               or
               (
@@ -352,6 +355,50 @@ local fold(text) = std.join(' ', std.split(std.rstripChars(text, '\n'), '\n'));
                 Domain {{ $labels.domain }} (tenant {{ $labels.tenant }}, vantage {{ $labels.vantage }})
                 presents a certificate its CA has revoked (by its CRL, its OCSP responder or the
                 stapled OCSP response). Partners that check revocation refuse the TLS connection.
+              |||,
+            },
+          }),
+
+          alert('SipFedDnssecBogus', {
+            comment:: |||
+              The exporter's own DNSSEC validation of a zone the federation records come from
+              failed (expired signatures, a DS matching no key, stripped signatures): every
+              partner behind a validating resolver gets SERVFAIL for the domain. The finding's
+              message names the zone and the cause.
+            |||,
+            expr: 'sipfed_check_success{check="dnssec_valid"} == 0',
+            'for': '10m',
+            labels: { severity: 'critical' },
+            annotations: {
+              summary: 'DNSSEC of {{ $labels.domain }} does not validate',
+              description: |||
+                The DNSSEC of a zone holding the federation records of {{ $labels.domain }} (tenant
+                {{ $labels.tenant }}, vantage {{ $labels.vantage }}) does not validate from the DS at
+                its parent: validating resolvers (1.1.1.1, 8.8.8.8, Exchange Online) answer SERVFAIL
+                and federation with the domain stops for their users.
+              |||,
+            },
+          }),
+
+          alert('SipFedDnssecSignaturesExpiring', {
+            comment:: |||
+              An own zone's earliest RRSIG (over the SRV, address or DNSKEY set) expires within
+              min(3 days, a quarter of its validity): its re-signing has stopped. A peer's zone
+              is an info finding, not paged.
+            |||,
+            expr: |||
+              sipfed_check_success{check="dnssec_signatures_fresh"} == 0
+              and on (job, instance, tenant, domain) sipfed_domain_info{role="own"}
+            |||,
+            'for': '10m',
+            labels: { severity: 'warning' },
+            annotations: {
+              summary: 'DNSSEC signatures of {{ $labels.domain }} expire soon',
+              description: |||
+                The earliest DNSSEC signature over the federation records of own domain
+                {{ $labels.domain }} (tenant {{ $labels.tenant }}, vantage {{ $labels.vantage }})
+                expires in less than min(3 days, a quarter of its validity): the zone is no longer
+                re-signed, and validating resolvers answer SERVFAIL once it runs out.
               |||,
             },
           }),

@@ -430,6 +430,43 @@ async fn dns_servfail() {
 }
 
 #[tokio::test]
+async fn dns_bogus_is_told_from_servfail_by_asking_with_cd() {
+    // A validating resolver: SERVFAIL with EDE 7 (signature expired), the records with CD.
+    fault(
+        "bogus.example",
+        World::Dns(Fault::Bogus(7)),
+        &[("srv_present", Some(0.0), Some("dnssec_bogus"))],
+    )
+    .await;
+    let lab = Lab::start().await.unwrap();
+    dns_fault(&lab, "bogus.example", Fault::Bogus(7)).await;
+    let (_, results) = probe_lab(&lab, "", &common::peer("bogus.example")).await;
+    let srv = results[0].vantages[0]
+        .findings
+        .iter()
+        .find(|f| f.check.as_str() == "srv_present")
+        .unwrap();
+    assert!(
+        srv.message
+            .ends_with("; resolver said EDE 7 (Signature Expired): lab resolver"),
+        "{}",
+        srv.message
+    );
+}
+
+#[tokio::test]
+async fn dns_no_reachable_authority_from_a_healthy_resolver_is_the_partners_servfail() {
+    // EDE 22 may be the resolver's own lost upstream: judged with the vantage's health, which
+    // is up here (the lab answers its health query), so the failure stands.
+    fault(
+        "unreachable.example",
+        World::Dns(Fault::NoAuthority),
+        &[("srv_present", Some(0.0), Some("servfail"))],
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn dns_refused() {
     fault(
         "refused.example",
@@ -846,4 +883,71 @@ fn no_route_for_ipv6_is_the_vantages_blindness_not_the_partners() {
                 "{page}"
             );
         });
+}
+
+/// Probes `domain` (not in the lab's zone: NXDOMAIN from a working resolver) from the lab's
+/// vantage with the resolver broken by `broken`, and the vantage's health after it.
+async fn probe_through_broken_resolver(
+    broken: fn(&sipfed_exporter::lab::Zone),
+) -> (String, Vec<sipfed_exporter::judge::DomainReport>, String) {
+    let lab = Lab::start().await.unwrap();
+    broken(&lab.zone);
+    let path = lab
+        .write_config("broken.yml", "", &common::peer("missing.example"))
+        .unwrap();
+    let (m, reports) = common::probe_all(&path).await;
+    let config = sipfed_exporter::config::Config::load(&path).unwrap();
+    let store = sipfed_exporter::store::Store::new(
+        sipfed_exporter::store::Setup::new(config).unwrap(),
+        None,
+        Default::default(),
+    );
+    store.setup().prober.check_vantages().await;
+    let page = String::from_utf8(sipfed_exporter::expose::metrics::render(&store)).unwrap();
+    (m, reports, page)
+}
+
+#[tokio::test]
+async fn a_resolver_that_lost_its_upstream_is_the_vantage_down_not_a_servfail_per_partner() {
+    use std::sync::atomic::Ordering::Relaxed;
+    // It answers `. NS` from its cache, SERVFAIL (EDE 22) for anything it would have to ask.
+    let (m, reports, page) =
+        probe_through_broken_resolver(|z| z.lost_upstream.store(true, Relaxed)).await;
+    assert_eq!(check(&m, "missing.example", "srv_present"), None, "{m}");
+    assert_eq!(
+        reports[0].vantages[0].facts.blind,
+        Some(sipfed_exporter::facts::Blind::ResolversDown)
+    );
+    assert!(
+        page.contains("sipfed_vantage_up{vantage=\"inside\"} 0\n"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn a_resolver_answering_nxdomain_for_the_root_is_down_not_every_partners_missing_srv() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (m, reports, page) =
+        probe_through_broken_resolver(|z| z.nxdomain_everything.store(true, Relaxed)).await;
+    assert_eq!(check(&m, "missing.example", "srv_present"), None, "{m}");
+    assert_eq!(
+        reports[0].vantages[0].facts.blind,
+        Some(sipfed_exporter::facts::Blind::ResolversDown)
+    );
+    assert!(
+        page.contains("sipfed_vantage_up{vantage=\"inside\"} 0\n"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn a_healthy_resolvers_nxdomain_is_the_partners_missing_srv() {
+    // The control: the same domain through the working lab resolver fails srv_present.
+    let (m, reports, page) = probe_through_broken_resolver(|_| {}).await;
+    assert_fails(&m, "missing.example", "srv_present", "nxdomain");
+    assert_eq!(reports[0].vantages[0].facts.blind, None);
+    assert!(
+        page.contains("sipfed_vantage_up{vantage=\"inside\"} 1\n"),
+        "{page}"
+    );
 }

@@ -722,8 +722,9 @@ async fn evidence_asks_one_query_for_an_alias_or_an_address() {
         ("v6.test", Some(""), 4 + 2),
         ("alias.test", Some("sipdir.online.lync.com"), 4 + 1),
         ("dangling.test", Some("gone.dangling.test"), 4 + 2),
-        // A (SERVFAIL), CNAME, and the next hop's CNAME (SERVFAIL).
-        ("broken.test", Some("sip.failing.test"), 4 + 3),
+        // A (SERVFAIL, asked again with CD: SERVFAIL), CNAME, and the next hop's CNAME
+        // (SERVFAIL, again with CD).
+        ("broken.test", Some("sip.failing.test"), 4 + 5),
         ("none.test", None, 4 + 1),
     ];
     for (domain, sip, queries) in cases {

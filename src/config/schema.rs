@@ -115,6 +115,9 @@ pub struct Global {
     pub sip_options: bool,
     pub client_cert: Option<ClientCert>,
     pub probe_any_domain: bool,
+    /// Validate the DNSSEC of the zones the federation records come from (docs/metrics.md
+    /// "DNSSEC").
+    pub dnssec: bool,
 }
 
 impl Default for Global {
@@ -128,6 +131,7 @@ impl Default for Global {
             sip_options: true,
             client_cert: None,
             probe_any_domain: false,
+            dnssec: true,
         }
     }
 }

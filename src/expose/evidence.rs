@@ -177,7 +177,14 @@ fn answers<T>(
                 depth,
                 key,
                 label,
-                format!("{} (from {resolvers})", dns_failure(e)),
+                format!(
+                    "{} (from {resolvers}){}",
+                    dns_failure(e),
+                    a.ede
+                        .as_ref()
+                        .map(|x| format!("; resolver said {x}"))
+                        .unwrap_or_default()
+                ),
             )),
         }
     }
@@ -224,8 +231,78 @@ fn facts_lines(f: &Facts, judged: &FactVerdicts, now: i64) -> Vec<Line> {
     if let Some(auth) = &f.authoritative {
         authoritative_lines(&mut out, auth);
     }
+    if let Some(d) = &f.dnssec {
+        dnssec_lines(&mut out, d, now);
+    }
     m365_lines(&mut out, f.m365.as_ref());
     out
+}
+
+/// The exporter's own DNSSEC validation: per zone signed or not, the DS and key tags, the
+/// earliest signature expiry, what failed.
+fn dnssec_lines(out: &mut Vec<Line>, d: &crate::facts::DnssecFacts, now: i64) {
+    use crate::facts::DnssecState;
+    let tags = |t: &[u16]| {
+        let t: Vec<String> = t.iter().map(u16::to_string).collect();
+        t.join(", ")
+    };
+    for z in &d.zones {
+        let head = format!("zone {}", z.zone);
+        out.push(match z.state {
+            DnssecState::Secure => {
+                line(0, "dnssec", "DNSSEC", format!("{head}: signed, validates"))
+            }
+            DnssecState::Insecure => line(
+                0,
+                "dnssec",
+                "DNSSEC",
+                format!("{head}: signatures, but no DS at the parent (insecure)"),
+            ),
+            DnssecState::Bogus => failed(
+                0,
+                "dnssec",
+                "DNSSEC",
+                format!(
+                    "{head}: bogus, {}{}",
+                    z.cause.map_or("does not validate", |c| c.as_str()),
+                    if z.detail.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", z.detail)
+                    }
+                ),
+            ),
+            DnssecState::Indeterminate => line(
+                0,
+                "dnssec",
+                "DNSSEC",
+                format!("{head}: not validated ({})", z.detail),
+            ),
+        });
+        if !z.ds_tags.is_empty() {
+            out.push(line(1, "dnssec_ds", "DS key tags", tags(&z.ds_tags)));
+        }
+        if !z.key_tags.is_empty() {
+            out.push(line(1, "dnssec_keys", "DNSKEY key tags", tags(&z.key_tags)));
+        }
+        out.push(line(1, "dnssec_sets", "Sets", z.sets.join(", ")));
+        if let Some(e) = z.earliest_expiry {
+            out.push(line(
+                1,
+                "dnssec_expiry",
+                "Earliest signature expiry",
+                format!("{} (in {})", datetime(e as f64), age((e - now) as f64)),
+            ));
+        }
+    }
+    if !d.unsigned.is_empty() {
+        out.push(line(
+            0,
+            "dnssec_unsigned",
+            "DNSSEC",
+            format!("unsigned answers: {}", d.unsigned.join(", ")),
+        ));
+    }
 }
 
 /// The federation SRV lookup: each resolver's answer, and whose edge it points at.
@@ -732,11 +809,13 @@ mod tests {
                 name: "_sipfederationtls._tcp.a.example.".into(),
                 answers: vec![
                     ResolverAnswer {
+                        ede: None,
                         total: None,
                         resolver: "10.0.0.1:53".into(),
                         answer: Ok(vec![record.clone()]),
                     },
                     ResolverAnswer {
+                        ede: None,
                         total: None,
                         resolver: "10.0.0.2:53".into(),
                         answer: Err(DnsFailure::Servfail),
@@ -748,6 +827,7 @@ mod tests {
                 port: 5061,
                 cname: None,
                 address_answers: vec![ResolverAnswer {
+                    ede: None,
                     total: None,
                     resolver: "10.0.0.1:53".into(),
                     answer: Ok(vec!["192.0.2.7".parse().unwrap()]),
@@ -886,6 +966,68 @@ mod tests {
     }
 
     #[test]
+    fn dnssec_shows_each_zone_its_tags_expiry_and_what_failed() {
+        use crate::facts::{BogusCause, DnssecFacts, DnssecState, Ede, ZoneDnssec};
+        let mut f = healthy();
+        let zone = |name: &str, state, cause, detail: &str| ZoneDnssec {
+            zone: name.into(),
+            sets: vec![format!("_sipfederationtls._tcp.{name} SRV")],
+            holds_srv: true,
+            ds_tags: vec![4711],
+            key_tags: vec![4711, 815],
+            state,
+            cause,
+            detail: detail.into(),
+            earliest_expiry: (state == DnssecState::Secure).then_some(NOW + 86_400 * 3),
+            validity_seconds: None,
+        };
+        f.dnssec = Some(DnssecFacts {
+            zones: vec![
+                zone("a.example", DnssecState::Secure, None, ""),
+                zone(
+                    "b.example",
+                    DnssecState::Bogus,
+                    Some(BogusCause::NoKeyMatchesDs),
+                    "DS key tag 4711 at the parent, DNSKEY key tags [815] in the zone",
+                ),
+            ],
+            unsigned: vec!["sip.c.example".into()],
+        });
+        let lines = facts_lines(&f, NOW);
+        let zones = find(&lines, "dnssec");
+        assert_eq!(zones.len(), 2);
+        assert_eq!(zones[0].text, "zone a.example: signed, validates");
+        assert!(!zones[0].failed);
+        assert_eq!(
+            zones[1].text,
+            "zone b.example: bogus, no DNSKEY matches the DS (DS key tag 4711 at the parent, DNSKEY key tags [815] in the zone)"
+        );
+        assert!(zones[1].failed);
+        assert_eq!(find(&lines, "dnssec_ds")[0].text, "4711");
+        assert_eq!(find(&lines, "dnssec_keys")[0].text, "4711, 815");
+        let expiry = find(&lines, "dnssec_expiry");
+        assert_eq!(expiry.len(), 1);
+        assert!(expiry[0].text.ends_with("(in 3 d)"), "{}", expiry[0].text);
+        assert_eq!(
+            find(&lines, "dnssec_unsigned")[0].text,
+            "unsigned answers: sip.c.example"
+        );
+        // A failed lookup's line ends with the resolver's EDE.
+        f.srv.as_mut().unwrap().answers[1].ede = Some(Ede {
+            code: 7,
+            text: "expired".into(),
+        });
+        let lines = facts_lines(&f, NOW);
+        assert!(
+            find(&lines, "srv_error")[0]
+                .text
+                .ends_with("; resolver said EDE 7 (Signature Expired): expired"),
+            "{:?}",
+            find(&lines, "srv_error")
+        );
+    }
+
+    #[test]
     fn a_list_cut_short_says_first_n_of_m() {
         let mut f = healthy();
         let ips: Vec<std::net::IpAddr> = (0..32u8)
@@ -919,6 +1061,7 @@ mod tests {
         };
         for ns in ["ns1", "ns2"] {
             auth.servers.push(crate::facts::ResolverAnswer {
+                ede: None,
                 total: None,
                 resolver: format!("{ns}.a.example (192.0.2.53)"),
                 answer: Err(crate::facts::DnsFailure::Timeout),

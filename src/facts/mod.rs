@@ -7,6 +7,7 @@ use serde::{Serialize, Serializer};
 
 mod address;
 mod cert;
+mod dnssec;
 mod m365;
 mod revocation;
 mod sip;
@@ -14,6 +15,9 @@ mod sip;
 pub use address::{is_forbidden, is_global, may_connect};
 pub use cert::{
     CertDetails, CertFacts, Eku, NameCoverage, Validity, coverage, is_acme_issuer, is_lets_encrypt,
+};
+pub use dnssec::{
+    BogusCause, DnssecFacts, DnssecState, EDE_OPTION, Ede, MAX_EDE_TEXT, ZoneDnssec, ede_name,
 };
 pub use m365::{
     M365Facts, Platform, classify_target, exchange_online_cloud, is_microsoft_host, sip_cloud,
@@ -48,6 +52,10 @@ pub struct Facts {
     /// The exporter could not look at all from this vantage (its resolvers do not answer):
     /// every check is absent for this probe.
     pub blind: Option<Blind>,
+    /// The exporter's own DNSSEC validation of the zones the records came from; `None` when
+    /// `global.dnssec` is off or the deadline passed first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dnssec: Option<DnssecFacts>,
 }
 
 /// Why the exporter could not look: its own trouble, never evidence against the partner
@@ -131,6 +139,9 @@ pub struct ResolverAnswer<T> {
     /// ([`MAX_RECORDS`](crate::gather::dns::MAX_RECORDS)): the list holds the first of them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total: Option<usize>,
+    /// The Extended DNS Error (RFC 8914) the resolver sent with its answer, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ede: Option<Ede>,
 }
 
 /// Whether a resolver's answer is one at all: a timeout, a network error, REFUSED or a query
@@ -221,6 +232,12 @@ pub enum DnsFailure {
     Error,
     /// The exporter could not ask (no socket: file descriptors exhausted): its own trouble.
     Local,
+    /// SERVFAIL, and the records exist when asked again with checking disabled (CD): the
+    /// zone's DNSSEC does not validate at the resolver.
+    DnssecBogus,
+    /// SERVFAIL with EDE 22 or 23: the resolver could not reach the zone's name servers —
+    /// perhaps its own lost upstream, judged with the vantage's health.
+    NoAuthority,
 }
 
 impl DnsFailure {
@@ -230,7 +247,11 @@ impl DnsFailure {
     pub fn maybe_ours(self) -> bool {
         matches!(
             self,
-            DnsFailure::Timeout | DnsFailure::Error | DnsFailure::Refused | DnsFailure::Local
+            DnsFailure::Timeout
+                | DnsFailure::Error
+                | DnsFailure::Refused
+                | DnsFailure::Local
+                | DnsFailure::NoAuthority
         )
     }
 }
@@ -240,7 +261,8 @@ impl DnsFailure {
         match self {
             DnsFailure::Nxdomain => Reason::Nxdomain,
             DnsFailure::Nodata => Reason::Nodata,
-            DnsFailure::Servfail => Reason::Servfail,
+            DnsFailure::Servfail | DnsFailure::NoAuthority => Reason::Servfail,
+            DnsFailure::DnssecBogus => Reason::DnssecBogus,
             DnsFailure::Refused => Reason::Refused,
             DnsFailure::Timeout => Reason::Timeout,
             DnsFailure::Error | DnsFailure::Local => Reason::DnsError,
@@ -576,6 +598,7 @@ pub enum Reason {
     MixedPlatforms,
     SipRefused,
     SipError,
+    DnssecBogus,
 }
 
 impl Reason {
@@ -633,6 +656,7 @@ impl Reason {
             Reason::MixedPlatforms => "mixed_platforms",
             Reason::SipRefused => "sip_refused",
             Reason::SipError => "sip_error",
+            Reason::DnssecBogus => "dnssec_bogus",
         }
     }
 }

@@ -47,6 +47,7 @@ pub async fn gather(resolvers: &Resolvers, domain: &str, timeout: Duration) -> A
         async move {
             let ips = dns::first_answer(resolvers.addresses(&dns::absolute(ns)).await);
             let mut last = ResolverAnswer {
+                ede: None,
                 total: None,
                 resolver: ns.clone(),
                 answer: Err(DnsFailure::Nxdomain),
@@ -65,6 +66,7 @@ pub async fn gather(resolvers: &Resolvers, domain: &str, timeout: Duration) -> A
                 };
                 let ok = answer.is_ok();
                 last = ResolverAnswer {
+                    ede: None,
                     total: None,
                     resolver: format!("{ns} ({ip})"),
                     answer,

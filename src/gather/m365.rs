@@ -74,9 +74,16 @@ async fn alias_or_address(
         (_, Some(alias)) => Some(alias),
         // A failed answer shows no chain, yet the alias may be what exists (a CNAME into a
         // zone whose servers fail): ask for it as such.
-        (Err(DnsFailure::Servfail | DnsFailure::Refused | DnsFailure::Timeout), None) => {
-            resolvers.cname(&name).await
-        }
+        (
+            Err(
+                DnsFailure::Servfail
+                | DnsFailure::Refused
+                | DnsFailure::Timeout
+                | DnsFailure::DnssecBogus
+                | DnsFailure::NoAuthority,
+            ),
+            None,
+        ) => resolvers.cname(&name).await,
         _ => None,
     };
     if let Some(first) = alias {

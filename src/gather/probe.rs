@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::{Instant, timeout_at};
 
@@ -60,6 +60,8 @@ pub struct Prober {
     vantages: HashMap<String, Arc<VantageClient>>,
     timeout: Duration,
     sip_options: bool,
+    /// Validate DNSSEC (`global.dnssec`).
+    dnssec: bool,
     /// The looks of shared edges (one connect + handshake per edge and round).
     pub edges: Arc<Edges>,
     /// Microsoft 365 evidence of configured domains by (vantage, domain).
@@ -95,6 +97,7 @@ impl Prober {
             vantages,
             timeout: config.global.timeout,
             sip_options: config.global.sip_options,
+            dnssec: config.global.dnssec,
             // Shorter than the half interval between two probes of one domain: no domain is
             // judged twice on the same look.
             edges: Arc::new(Edges::new(
@@ -160,22 +163,39 @@ impl Prober {
 
     /// Why the probe's DNS look is no evidence, if it is none: every answer it got failed in
     /// a way that may be ours (`answers`), and we could not ask or the vantage's resolvers
-    /// do not answer even the health query.
+    /// do not answer even the health query; or every answer was NXDOMAIN and the vantage's
+    /// resolvers fail the health check (NXDOMAIN for the root: a captive resolver).
     async fn dns_blind<'a>(
         &self,
         client: &VantageClient,
-        mut answers: impl Iterator<Item = &'a Result<(), DnsFailure>>,
+        answers: impl Iterator<Item = &'a Result<(), DnsFailure>>,
         deadline: Instant,
     ) -> Option<Blind> {
         let mut any = false;
         let mut local = false;
-        let all_ours = answers.all(|a| {
+        let (mut all_ours, mut all_nxdomain) = (true, true);
+        for a in answers {
             any = true;
             local |= *a == Err(DnsFailure::Local);
-            a.as_ref().is_err_and(|e| e.maybe_ours())
-        });
-        if !any || !all_ours {
+            all_nxdomain &= *a == Err(DnsFailure::Nxdomain);
+            all_ours &= a.as_ref().is_err_and(|e| e.maybe_ours());
+            if !all_ours && !all_nxdomain {
+                return None;
+            }
+        }
+        if !any {
             return None;
+        }
+        if all_nxdomain {
+            // NXDOMAIN is the partner's answer unless the resolver says it for everything (a
+            // captive or broken resolver: NXDOMAIN for the root itself). The scheduled
+            // checker's fresh result decides, so a fleet of domains without SRV costs no
+            // health query per probe; without one, checked now.
+            let h = match self.health.fresh(&client.name) {
+                Some(h) => h,
+                None => self.health_of(client, deadline).await,
+            };
+            return (!h.resolvers_up).then_some(Blind::ResolversDown);
         }
         if local {
             return Some(Blind::LocalResources);
@@ -263,6 +283,20 @@ impl Prober {
         let authoritative = async { timeout_at(deadline, authoritative).await.ok().flatten() };
         let (targets, m365, authoritative) = tokio::join!(targets, m365, authoritative);
         facts.blind = self.address_blind(client, &targets, deadline).await;
+        if self.dnssec && facts.blind.is_none() {
+            // Read from the answers the probe has (no question asked again); the DS and
+            // DNSKEY sets come from the vantage's cache, fetched once per zone and TTL.
+            let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+            let srv_name = facts.srv.as_ref().map(|s| s.name.clone());
+            let now = u32::try_from(
+                started
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+            )
+            .unwrap_or(u32::MAX);
+            let validation = resolvers.dnssec(srv_name.as_deref(), &names, now);
+            facts.dnssec = timeout_at(deadline, validation).await.ok();
+        }
         facts.targets = targets;
         facts.m365 = m365;
         facts.authoritative = authoritative;
@@ -292,6 +326,7 @@ impl Prober {
             Ok(a) => a,
             Err(_) => {
                 vec![ResolverAnswer {
+                    ede: None,
                     total: None,
                     resolver: String::new(),
                     answer: Err(DnsFailure::Timeout),
@@ -353,6 +388,7 @@ impl Prober {
             Ok(found) => found,
             Err(_) => (
                 vec![ResolverAnswer {
+                    ede: None,
                     total: None,
                     resolver: String::new(),
                     answer: Err(DnsFailure::Timeout),

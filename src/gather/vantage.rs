@@ -1,5 +1,6 @@
 //! Vantage health: whether a vantage's own means work — every resolver answers a query it can
-//! always ask (`health_query`, the root's NS by default) and its proxy, if any, accepts a
+//! always ask (`health_query`, the root's NS by default) and a random name under it that no
+//! cache holds (it can still reach authorities), and its proxy, if any, accepts a
 //! connection. A probe whose look failed in a way that may be ours consults it: while the
 //! vantage is down, the checks that needed the broken means are absent, not failed (SPEC §5).
 
@@ -15,6 +16,7 @@ use super::dns::Resolvers;
 use super::proxy;
 use super::tls::TlsClient;
 use crate::config::Proxy;
+use crate::facts::DnsFailure;
 
 /// The network side of one vantage: its resolvers and its TLS client, shared by all probes.
 pub struct VantageClient {
@@ -171,11 +173,16 @@ pub async fn check(client: &VantageClient, bound: Duration) -> Health {
         Ok(answers) => {
             for a in &answers {
                 if let Err(e) = a.answer {
+                    let why = match e {
+                        DnsFailure::Nxdomain => "NXDOMAIN for the root",
+                        DnsFailure::NoAuthority => {
+                            "no reachable authority (EDE 22/23): it lost its upstream"
+                        }
+                        _ => e.reason().as_str(),
+                    };
                     problems.push(format!(
-                        "resolver {} did not answer {} NS: {}",
-                        a.resolver,
-                        client.health_query,
-                        e.reason().as_str()
+                        "resolver {} did not answer {} NS and a fresh name under it: {why}",
+                        a.resolver, client.health_query,
                     ));
                 }
             }

@@ -31,11 +31,37 @@ pub(super) fn srv_present(ctx: &Context<'_>) -> Option<Verdict> {
                 Reason::Servfail => "could not be resolved (SERVFAIL)",
                 Reason::Refused => "was refused by the resolver",
                 Reason::Timeout => "got no answer in time",
+                Reason::DnssecBogus => BOGUS,
                 _ => "could not be resolved",
             };
-            fail(e.reason(), format!("{name} {what}"), hint)
+            let hint = if e.reason() == Reason::DnssecBogus {
+                bogus_hint(ctx)
+            } else {
+                hint
+            };
+            let ede = resolver_said(srv.answers.first().and_then(|a| a.ede.as_ref()));
+            fail(e.reason(), format!("{name} {what}{ede}"), hint)
         }
     }
+}
+
+/// What a DNSSEC failure at the resolver looks like in a message.
+const BOGUS: &str = "does not validate (DNSSEC): the resolver answers SERVFAIL, and has the records when asked with checking disabled";
+
+/// What to do about a zone that does not validate.
+fn bogus_hint(ctx: &Context<'_>) -> String {
+    if ctx.is_own() {
+        "partners behind validating resolvers (1.1.1.1, 8.8.8.8, Exchange Online) cannot resolve this name: re-sign the zone (expired or missing signatures) or correct the DS at the parent to match a published DNSKEY (after a key rollover or a move of DNS providers)".into()
+    } else {
+        "every edge behind a validating resolver gets SERVFAIL for this name: ask the partner to re-sign its zone or correct the DS at its parent".into()
+    }
+}
+
+/// `; resolver said EDE 7 (Signature Expired): text` when the resolver sent an Extended DNS
+/// Error, else nothing.
+pub(super) fn resolver_said(ede: Option<&facts::Ede>) -> String {
+    ede.map(|e| format!("; resolver said {e}"))
+        .unwrap_or_default()
 }
 
 pub(super) fn srv_port_5061(ctx: &Context<'_>) -> Option<Verdict> {
@@ -140,9 +166,21 @@ pub(super) fn target_resolves(ctx: &Context<'_>) -> Option<Verdict> {
     }
     for t in &ctx.facts.targets {
         if let Err(e) = t.addresses() {
+            let ede = resolver_said(t.address_answers.first().and_then(|a| a.ede.as_ref()));
+            if e.reason() == Reason::DnssecBogus {
+                return fail(
+                    e.reason(),
+                    format!("{} {BOGUS}{ede}", t.name),
+                    bogus_hint(ctx),
+                );
+            }
             return fail(
                 e.reason(),
-                format!("{} has no A/AAAA record ({})", t.name, e.reason().as_str()),
+                format!(
+                    "{} has no A/AAAA record ({}){ede}",
+                    t.name,
+                    e.reason().as_str()
+                ),
                 format!(
                     "publish an A record for {} with the federation server's public address",
                     t.name
@@ -352,7 +390,47 @@ mod tests {
                 ("empty answer", peer(), Facts::test().srv(&[]), fails(C, Reason::Nodata)),
                 ("target \".\" (RFC 2782: no service)", peer(), srv(""), fails(C, Reason::Nodata)),
                 ("no SRV lookup (direct federation)", peer(), Facts::test(), None),
+                ("bogus (SERVFAIL, answered with CD)", peer(), Facts::test().srv_failure(D::DnssecBogus), fails(C, Reason::DnssecBogus)),
+                ("bogus, own", own(), Facts::test().srv_failure(D::DnssecBogus), fails(C, Reason::DnssecBogus)),
+                ("no reachable authority, vantage up", peer(), Facts::test().srv_failure(D::NoAuthority), fails(C, Reason::Servfail)),
             ],
+        );
+    }
+
+    #[test]
+    fn a_failed_lookup_says_what_the_resolver_said() {
+        let ede = |code: u16, text: &str| crate::facts::Ede {
+            code,
+            text: text.into(),
+        };
+        let mut facts = Facts::test().srv_failure(D::DnssecBogus);
+        facts.srv.as_mut().unwrap().answers[0].ede = Some(ede(7, "RRSIG expired"));
+        let f = own().check(&facts, N::SrvPresent).unwrap();
+        assert_eq!(
+            f.message,
+            format!(
+                "_sipfederationtls._tcp.kanzlei.de. {BOGUS}; resolver said EDE 7 (Signature Expired): RRSIG expired"
+            )
+        );
+        assert!(f.hint.contains("re-sign the zone"), "{}", f.hint);
+        let mut facts = srv(SIP).target_failure(SIP, D::DnssecBogus);
+        facts.targets[0].address_answers[0].ede = Some(ede(9, ""));
+        let f = peer().check(&facts, N::TargetResolves).unwrap();
+        assert_eq!(f.reason, Some(Reason::DnssecBogus));
+        assert_eq!(
+            f.message,
+            format!("{SIP} {BOGUS}; resolver said EDE 9 (DNSKEY Missing)")
+        );
+        assert!(f.hint.contains("ask the partner"), "{}", f.hint);
+        // A plain SERVFAIL with an EDE keeps its reason and shows the EDE.
+        let mut facts = srv(SIP).target_failure(SIP, D::Servfail);
+        facts.targets[0].address_answers[0].ede = Some(ede(23, "upstream down"));
+        let f = peer().check(&facts, N::TargetResolves).unwrap();
+        assert_eq!(
+            f.message,
+            format!(
+                "{SIP} has no A/AAAA record (servfail); resolver said EDE 23 (Network Error): upstream down"
+            )
         );
     }
 
@@ -451,6 +529,7 @@ mod tests {
                     fails(C, Reason::Servfail),
                 ),
                 ("no target", peer(), srv(SIP), None),
+                ("bogus", peer(), srv(SIP).target_failure(SIP, D::DnssecBogus), fails(C, Reason::DnssecBogus)),
             ],
         );
     }

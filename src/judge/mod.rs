@@ -21,6 +21,7 @@ use crate::facts::{Blind, CertFacts, EndpointFacts, Facts, Reason, SrvRecord, Ta
 pub mod acceptance;
 pub mod certificate;
 pub mod dns;
+pub mod dnssec;
 pub mod hints;
 pub mod mutual;
 pub mod pairs;
@@ -66,6 +67,8 @@ pub enum CheckName {
     TargetPublicAddress,
     AuthoritativeAgree,
     ResolversAgree,
+    DnssecValid,
+    DnssecSignaturesFresh,
     TcpConnect,
     TlsHandshake,
     EdgeRedundancy,
@@ -105,6 +108,8 @@ impl CheckName {
             CheckName::TargetPublicAddress => "target_public_address",
             CheckName::AuthoritativeAgree => "authoritative_agree",
             CheckName::ResolversAgree => "resolvers_agree",
+            CheckName::DnssecValid => "dnssec_valid",
+            CheckName::DnssecSignaturesFresh => "dnssec_signatures_fresh",
             CheckName::TcpConnect => "tcp_connect",
             CheckName::TlsHandshake => "tls_handshake",
             CheckName::EdgeRedundancy => "edge_redundancy",
@@ -312,6 +317,8 @@ pub const CHECKS: &[Check] = &[
     Check { name: N::TargetPublicAddress,  own: Some(C),  peer: Some(W),  run: dns::target_public_address },
     Check { name: N::AuthoritativeAgree,   own: Some(W),  peer: None,     run: dns::authoritative_agree },
     Check { name: N::ResolversAgree,       own: Some(W),  peer: Some(W),  run: dns::resolvers_agree },
+    Check { name: N::DnssecValid,          own: Some(C),  peer: Some(C),  run: dnssec::dnssec_valid },
+    Check { name: N::DnssecSignaturesFresh, own: Some(W), peer: Some(I),  run: dnssec::dnssec_signatures_fresh },
     Check { name: N::TcpConnect,           own: Some(C),  peer: Some(C),  run: reachability::tcp_connect },
     Check { name: N::TlsHandshake,         own: Some(C),  peer: Some(C),  run: reachability::tls_handshake },
     Check { name: N::EdgeRedundancy,       own: Some(W),  peer: Some(W),  run: reachability::edge_redundancy },

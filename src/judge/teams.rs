@@ -187,6 +187,7 @@ mod tests {
         SrvFacts {
             name: "_sipfederationtls._tcp.kanzlei.de.".into(),
             answers: vec![ResolverAnswer {
+                ede: None,
                 total: None,
                 resolver: "lab".into(),
                 answer: answer.map(|targets| {

@@ -89,6 +89,7 @@ impl Facts {
             answers: Vec::new(),
         });
         srv.answers.push(ResolverAnswer {
+            ede: None,
             total: None,
             resolver: resolver.into(),
             answer,
@@ -103,6 +104,7 @@ impl Facts {
             port,
             cname: None,
             address_answers: vec![ResolverAnswer {
+                ede: None,
                 total: None,
                 resolver: PRIMARY.into(),
                 answer: Ok(addresses.iter().map(|a| ip(a)).collect()),
@@ -119,6 +121,7 @@ impl Facts {
             port: 5061,
             cname: None,
             address_answers: vec![ResolverAnswer {
+                ede: None,
                 total: None,
                 resolver: PRIMARY.into(),
                 answer: Err(failure),
@@ -158,6 +161,7 @@ impl Facts {
     pub fn addresses_also(mut self, resolver: &str, addresses: &[&str]) -> Facts {
         if let Some(t) = self.targets.last_mut() {
             t.address_answers.push(ResolverAnswer {
+                ede: None,
                 total: None,
                 resolver: resolver.into(),
                 answer: Ok(addresses.iter().map(|a| ip(a)).collect()),
@@ -174,6 +178,7 @@ impl Facts {
             servers: servers
                 .iter()
                 .map(|(name, srv)| ResolverAnswer {
+                    ede: None,
                     total: None,
                     resolver: name.to_string(),
                     answer: srv.ok_or(DnsFailure::Timeout).map(|targets| ZoneView {

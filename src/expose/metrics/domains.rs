@@ -8,7 +8,7 @@ use super::out::Out;
 use super::text::{
     cut, domain_labels, endpoint_labels, family, label, sample, tenant_domain_labels,
 };
-use crate::facts::{CertDetails, EndpointFacts};
+use crate::facts::{CertDetails, DnssecState, EndpointFacts};
 use crate::judge::pairs::Pair;
 use crate::judge::{DomainReport, VantageReport};
 
@@ -57,7 +57,7 @@ fn probes<'a>(reports: &'a [&'a DomainReport]) -> (Vec<Probe<'a>>, Vec<Endpoint<
 /// verdicts of partners.
 pub(super) fn write_reports(out: &mut Out<'_>, reports: &[&DomainReport], verdicts: &[&[Pair]]) {
     let (probes, endpoints) = probes(reports);
-    write_per_probe(out, &probes, &[&PROBE, &DNS_COUNTS]);
+    write_per_probe(out, &probes, &[&PROBE, &DNS_COUNTS, &DNSSEC]);
     write_checks(out, &probes);
     write_srv(out, &probes);
     for group in [&REACHABILITY[..], &TLS, &REVOCATION, &CERTIFICATES, &SIP] {
@@ -128,6 +128,36 @@ const DNS_COUNTS: [PerProbe; 3] = [
                 .as_ref()
                 .and_then(|a| a.agree())
                 .map(|a| f64::from(u8::from(a)))
+        },
+    ),
+];
+
+/// The exporter's own DNSSEC validation, for probes whose zones are signed.
+const DNSSEC: [PerProbe; 2] = [
+    (
+        "sipfed_dnssec_signed",
+        "1 when the parent publishes DS for the zone holding the SRV record, 0 when its signed answers have none.",
+        |r| {
+            let zone = r.facts.dnssec.as_ref()?.srv_zone()?;
+            match zone.state {
+                DnssecState::Secure | DnssecState::Bogus => Some(1.0),
+                DnssecState::Insecure => Some(0.0),
+                DnssecState::Indeterminate => None,
+            }
+        },
+    ),
+    (
+        "sipfed_dnssec_rrsig_expiry_timestamp_seconds",
+        "Unix time of the earliest RRSIG expiration over the SRV, address and DNSKEY sets of the validated zones.",
+        |r| {
+            r.facts
+                .dnssec
+                .as_ref()?
+                .zones
+                .iter()
+                .filter_map(|z| z.earliest_expiry)
+                .min()
+                .map(|e| e as f64)
         },
     ),
 ];

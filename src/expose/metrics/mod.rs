@@ -105,6 +105,59 @@ mod tests {
     }
 
     #[test]
+    fn dnssec_series_are_there_for_signed_zones_only() {
+        use crate::facts::{DnssecFacts, DnssecState, ZoneDnssec};
+        let zone = |name: &str, state, expiry, holds_srv| ZoneDnssec {
+            zone: name.into(),
+            sets: Vec::new(),
+            holds_srv,
+            ds_tags: vec![1],
+            key_tags: vec![1],
+            state,
+            cause: None,
+            detail: String::new(),
+            earliest_expiry: expiry,
+            validity_seconds: expiry.map(|_| 1_209_600),
+        };
+        let with = |zones| {
+            let mut f = Facts::two_endpoints();
+            f.dnssec = Some(DnssecFacts {
+                zones,
+                unsigned: Vec::new(),
+            });
+            let mut out = String::new();
+            render_report(&mut out, &Judge::peer().report(vec![("inside", false, f)]));
+            out
+        };
+        let labels = "{tenant=\"default\",domain=\"kanzlei.de\",vantage=\"inside\"}";
+        let page = with(vec![
+            zone("kanzlei.de", DnssecState::Secure, Some(1_800_500_000), true),
+            zone(
+                "provider.net",
+                DnssecState::Secure,
+                Some(1_800_300_000),
+                false,
+            ),
+        ]);
+        assert!(
+            page.contains(&format!("sipfed_dnssec_signed{labels} 1\n")),
+            "{page}"
+        );
+        // The earliest over every validated zone.
+        assert!(page.contains(&format!(
+            "sipfed_dnssec_rrsig_expiry_timestamp_seconds{labels} 1800300000\n"
+        )));
+        let page = with(vec![zone("kanzlei.de", DnssecState::Insecure, None, true)]);
+        assert!(
+            page.contains(&format!("sipfed_dnssec_signed{labels} 0\n")),
+            "{page}"
+        );
+        assert!(!page.contains("sipfed_dnssec_rrsig_expiry_timestamp_seconds{"));
+        let page = with(Vec::new());
+        assert!(!page.contains("sipfed_dnssec_signed{"), "{page}");
+    }
+
+    #[test]
     fn chunked_output_is_the_whole_page_cut_between_samples() {
         let one = report();
         let reports: Vec<&DomainReport> = std::iter::repeat_n(&one, 300).collect();

@@ -15,25 +15,29 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hickory_proto::op::{Message, Query};
+use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 
 use crate::config::{ResolverAddr, Vantage};
 use crate::error::Error;
-use crate::facts::{DnsFailure, ResolverAnswer, SrvRecord};
+use crate::facts::{DnsFailure, EDE_OPTION, Ede, ResolverAnswer, SrvRecord};
 
 mod answer;
+mod dnssec;
 mod resolv;
 mod transport;
 
 pub use answer::MAX_RECORDS;
 use answer::{records, worse};
+pub use dnssec::ZoneCache;
 use transport::{Client, Options};
 
 /// The resolvers of one vantage, built once and shared by every probe from it; a probe asks
 /// through its own view ([`Resolvers::for_probe`]).
 pub struct Resolvers {
     resolvers: Arc<[(String, Resolver)]>,
+    /// DS and DNSKEY sets of the zones validated through the first resolver, by their TTL.
+    zones: Arc<ZoneCache>,
     /// One probe's answers, in its view only.
     asked: Option<Asked>,
 }
@@ -56,7 +60,98 @@ impl Resolver {
 }
 
 /// What one resolver answered to one question.
-type Answer = Arc<tokio::sync::OnceCell<Result<Message, DnsFailure>>>;
+type Answer = Arc<tokio::sync::OnceCell<Reply>>;
+
+/// One resolver's response to one question, as a validator reads it: after a SERVFAIL
+/// (without an EDE saying the zone's servers were unreachable) the question is asked again
+/// with CD, and whether that response has the records (NOERROR or NXDOMAIN) tells a zone
+/// whose DNSSEC does not validate from one that cannot be resolved at all.
+struct Reply {
+    response: Result<Message, DnsFailure>,
+    /// The answer with CD set to a SERVFAIL, when it had the records (NOERROR or NXDOMAIN).
+    cd: Option<Message>,
+}
+
+/// What one lookup found: the records of the asked type (the first [`MAX_RECORDS`]), the
+/// target of the CNAME owned by the name, how many records there were when there were more,
+/// and the resolver's Extended DNS Error.
+struct Lookup<T> {
+    records: Result<Vec<T>, DnsFailure>,
+    alias: Option<String>,
+    total: Option<usize>,
+    ede: Option<Ede>,
+}
+
+impl<T> Lookup<T> {
+    fn failed(e: DnsFailure) -> Lookup<T> {
+        Lookup {
+            records: Err(e),
+            alias: None,
+            total: None,
+            ede: None,
+        }
+    }
+}
+
+/// The first Extended DNS Error of a response (RFC 8914), bounded and escaped.
+fn ede(m: &Message) -> Option<Ede> {
+    let opt = m.edns.as_ref()?;
+    opt.options().options.iter().find_map(|(_, o)| match o {
+        hickory_proto::rr::rdata::opt::EdnsOption::Unknown(EDE_OPTION, data) => {
+            Ede::from_option(data)
+        }
+        _ => None,
+    })
+}
+
+/// Asks `client` `query` as a validator would (DO, and CD after a SERVFAIL).
+async fn ask(client: &Client, query: &Query) -> Reply {
+    let response = client.resolve(query, false).await;
+    let cd = match &response {
+        Ok(m)
+            if client.recursive()
+                && m.metadata.response_code == ResponseCode::ServFail
+                && !ede(m).is_some_and(|e| e.unreachable()) =>
+        {
+            client.resolve(query, true).await.ok().filter(|cd| {
+                matches!(
+                    cd.metadata.response_code,
+                    ResponseCode::NoError | ResponseCode::NXDomain
+                )
+            })
+        }
+        _ => None,
+    };
+    Reply { response, cd }
+}
+
+/// What `reply` says about `rtype` at `fqdn`.
+fn read<T>(
+    reply: &Reply,
+    fqdn: &Name,
+    rtype: RecordType,
+    pick: impl Fn(&RData) -> Option<T>,
+) -> Lookup<T> {
+    let m = match &reply.response {
+        Ok(m) => m,
+        Err(e) => return Lookup::failed(*e),
+    };
+    let ede = ede(m);
+    let (records, alias, total) = records(m, fqdn, rtype, pick);
+    let records = match records {
+        Err(DnsFailure::Servfail) if reply.cd.is_some() => Err(DnsFailure::DnssecBogus),
+        Err(DnsFailure::Servfail) if ede.as_ref().is_some_and(Ede::unreachable) => {
+            Err(DnsFailure::NoAuthority)
+        }
+        other => other,
+    };
+    Lookup {
+        records,
+        alias,
+        total,
+        ede,
+    }
+}
 
 /// The questions one probe asked, by resolver: a question asked twice in one probe is asked
 /// of the network once (an SRV target `sip.<domain>` is also a Microsoft 365 evidence name),
@@ -113,6 +208,7 @@ impl Resolvers {
         }
         Ok(Resolvers {
             resolvers: resolvers.into(),
+            zones: Arc::default(),
             asked: None,
         })
     }
@@ -122,8 +218,56 @@ impl Resolvers {
     pub fn for_probe(&self) -> Resolvers {
         Resolvers {
             resolvers: self.resolvers.clone(),
+            zones: self.zones.clone(),
             asked: Some(Asked::default()),
         }
+    }
+
+    /// The exporter's own DNSSEC validation, through the first resolver, of the SRV set at
+    /// `srv_name` and the A and AAAA sets of `targets`, as this view's answers had them (no
+    /// question asked again); DS and DNSKEY sets from the vantage's cache.
+    pub async fn dnssec(
+        &self,
+        srv_name: Option<&str>,
+        targets: &[String],
+        now: u32,
+    ) -> crate::facts::DnssecFacts {
+        // Through the first resolver that answered this probe (a silent first one is the
+        // vantage's trouble, not a reason to validate nothing).
+        let i = (0..self.resolvers.len())
+            .find(|i| !self.known_silent(*i))
+            .unwrap_or(0);
+        let Some((_, resolver)) = self.resolvers.get(i) else {
+            return crate::facts::DnssecFacts::default();
+        };
+        let client = &*resolver.client();
+        let mut wanted: Vec<(&str, RecordType, bool)> = Vec::new();
+        if let Some(n) = srv_name {
+            wanted.push((n, RecordType::SRV, true));
+        }
+        for t in targets {
+            wanted.push((t, RecordType::A, false));
+            wanted.push((t, RecordType::AAAA, false));
+        }
+        let mut sets = Vec::new();
+        for (name, rtype, is_srv) in wanted {
+            let Ok(fqdn) = Name::from_ascii(absolute(name)) else {
+                continue;
+            };
+            let query = Query::query(fqdn.clone(), rtype);
+            let answer = asked(client, self.asked.as_ref().map(|a| (a, i)), &query).await;
+            if let Some(reply) = answer.get()
+                && let Some((set, bogus)) = dnssec::from_reply(reply, &fqdn, rtype)
+            {
+                sets.push((set, bogus, is_srv));
+            }
+        }
+        dnssec::gather(client, &self.zones, sets, now).await
+    }
+
+    /// The DS and DNSKEY sets this vantage keeps.
+    pub fn zone_cache(&self) -> &ZoneCache {
+        &self.zones
     }
 
     /// The SRV records at `name` from every resolver, in configuration order.
@@ -201,6 +345,11 @@ impl Resolvers {
                         Some(len(&a) + len(&b))
                     }
                 };
+                // The failed family's EDE tells why; either one's when both or neither failed.
+                let ede = match (&a.answer, &b.answer) {
+                    (Ok(_), Err(_)) => b.ede.or(a.ede),
+                    _ => a.ede.or(b.ede),
+                };
                 let answer = match (a.answer, b.answer) {
                     (Ok(mut x), Ok(y)) => {
                         x.extend(y);
@@ -212,6 +361,7 @@ impl Resolvers {
                 };
                 ResolverAnswer {
                     total,
+                    ede,
                     resolver: a.resolver,
                     answer: answer.and_then(|v| {
                         if v.is_empty() {
@@ -237,29 +387,58 @@ impl Resolvers {
         answer.ok().and_then(|v| v.into_iter().next())
     }
 
-    /// Whether each resolver answers a query for `name`'s NS records (vantage health): any
-    /// response counts — data, NODATA or NXDOMAIN — but SERVFAIL, REFUSED, silence and network
-    /// errors do not. The servers of `system` are alternatives, asked at once: one that
-    /// answers is enough.
+    /// Whether each resolver answers a query for `name`'s NS records and can still recurse
+    /// (vantage health). The NS query: any response counts — data, NODATA or NXDOMAIN, but
+    /// NXDOMAIN for the root itself (a captive or broken resolver saying that for everything)
+    /// does not, nor do SERVFAIL, REFUSED, silence and network errors. A resolver that lost
+    /// its upstream still answers that from its cache, so a second query asks for a random
+    /// label under `name` (`sipfed-<16 hex>.`), which no cache holds: it must be answered
+    /// (NXDOMAIN, NODATA or data), not SERVFAIL, and not with EDE 22/23 (no reachable
+    /// authority, network error). The servers of `system` are alternatives, asked at once:
+    /// one that answers is enough. The error says which question failed (`what`).
     pub async fn health(&self, name: &str) -> Vec<ResolverAnswer<()>> {
         let Ok(fqdn) = Name::from_ascii(absolute(name)) else {
             return Vec::new();
         };
         let query = Query::query(fqdn.clone(), RecordType::NS);
+        let fresh = random_label()
+            .and_then(|l| {
+                Name::from_ascii(format!("{l}.{}", absolute(name).trim_start_matches('.'))).ok()
+            })
+            .map(|n| Query::query(n, RecordType::A));
         let asks = self.resolvers.iter().map(|(label, r)| {
-            let (query, fqdn) = (&query, &fqdn);
+            let (query, fqdn, fresh) = (&query, &fqdn, &fresh);
             async move {
-                let answer = match r.client().resolve_any(query).await {
-                    Ok(m) => records(&m, fqdn, RecordType::NS, |_| Some(())).0,
-                    Err(e) => Err(e),
+                let ns = async {
+                    match r.client().resolve_any(query).await {
+                        Ok(m) => match records(&m, fqdn, RecordType::NS, |_| Some(())).0 {
+                            Err(DnsFailure::Nxdomain) if fqdn.is_root() => {
+                                Err(DnsFailure::Nxdomain)
+                            }
+                            Ok(_) | Err(DnsFailure::Nodata | DnsFailure::Nxdomain) => Ok(()),
+                            Err(e) => Err(e),
+                        },
+                        Err(e) => Err(e),
+                    }
                 };
+                let recursion = async {
+                    let Some(fresh) = fresh else {
+                        return Ok(());
+                    };
+                    match r.client().resolve_any(fresh).await {
+                        Ok(m) if ede(&m).is_some_and(|e| e.unreachable()) => {
+                            Err(DnsFailure::NoAuthority)
+                        }
+                        Ok(_) => Ok(()),
+                        Err(e) => Err(e),
+                    }
+                };
+                let (ns, recursion) = tokio::join!(ns, recursion);
                 ResolverAnswer {
                     total: None,
+                    ede: None,
                     resolver: label.clone(),
-                    answer: match answer {
-                        Ok(_) | Err(DnsFailure::Nodata | DnsFailure::Nxdomain) => Ok(()),
-                        Err(e) => Err(e),
-                    },
+                    answer: ns.and(recursion),
                 }
             }
         });
@@ -307,14 +486,16 @@ impl Resolvers {
                 continue;
             }
             let seen = self.lookup_seen(i, name, rtype, &pick).await;
-            match &seen.0 {
+            match &seen.records {
                 Err(e) if e.maybe_ours() => {
                     first_failure.get_or_insert(seen);
                 }
-                _ => return seen,
+                _ => return (seen.records, seen.alias, seen.total),
             }
         }
-        first_failure.unwrap_or((Err(DnsFailure::Error), None, None))
+        first_failure.map_or((Err(DnsFailure::Error), None, None), |f| {
+            (f.records, f.alias, f.total)
+        })
     }
 
     /// Whether resolver `i` left a question of this probe unanswered (timeout, network error).
@@ -328,7 +509,7 @@ impl Resolvers {
         let asked = asked.lock().unwrap_or_else(|e| e.into_inner());
         asked
             .iter()
-            .find_map(|((j, _), answer)| match answer.get() {
+            .find_map(|((j, _), answer)| match answer.get().map(|r| &r.response) {
                 Some(Err(e)) if *j == i && e.maybe_ours() => Some(*e),
                 _ => None,
             })
@@ -356,45 +537,32 @@ impl Resolvers {
         let skips = self.skips();
         let lookups = self.resolvers.iter().enumerate().zip(skips).map(
             |((i, (label, _)), skip)| async move {
-                let (answer, alias, total) = match skip {
-                    Some(e) => (Err(e), None, None),
+                let found = match skip {
+                    Some(e) => Lookup::failed(e),
                     None => self.lookup_seen(i, name, rtype, pick).await,
                 };
                 (
                     ResolverAnswer {
-                        total,
+                        total: found.total,
+                        ede: found.ede,
                         resolver: label.clone(),
-                        answer,
+                        answer: found.records,
                     },
-                    alias,
+                    found.alias,
                 )
             },
         );
         futures::future::join_all(lookups).await
     }
 
-    /// The records of `rtype` at `name` that resolver `i` gives (the first [`MAX_RECORDS`]),
-    /// and how many there were when there were more.
-    async fn lookup<T>(
-        &self,
-        i: usize,
-        name: &str,
-        rtype: RecordType,
-        pick: impl Fn(&RData) -> Option<T>,
-    ) -> (Result<Vec<T>, DnsFailure>, Option<usize>) {
-        let (records, _, total) = self.lookup_seen(i, name, rtype, pick).await;
-        (records, total)
-    }
-
-    /// [`Resolvers::lookup`], with the target of the CNAME owned by `name` among the answers,
-    /// if any, as the second value.
+    /// What resolver `i` gives for `rtype` at `name`, the alias and EDE with the records.
     async fn lookup_seen<T>(
         &self,
         i: usize,
         name: &str,
         rtype: RecordType,
         pick: impl Fn(&RData) -> Option<T>,
-    ) -> (Result<Vec<T>, DnsFailure>, Option<String>, Option<usize>) {
+    ) -> Lookup<T> {
         let memo = self.asked.as_ref().map(|asked| (asked, i));
         let client = self.resolvers[i].1.client();
         lookup_seen(&client, memo, name, rtype, pick).await
@@ -409,19 +577,28 @@ impl Resolvers {
         let skips = self.skips();
         let lookups = self.resolvers.iter().enumerate().zip(skips).map(
             |((i, (label, _)), skip)| async move {
-                let (answer, total) = match skip {
-                    Some(e) => (Err(e), None),
-                    None => self.lookup(i, name, rtype, pick).await,
+                let found = match skip {
+                    Some(e) => Lookup::failed(e),
+                    None => self.lookup_seen(i, name, rtype, pick).await,
                 };
                 ResolverAnswer {
-                    total,
+                    total: found.total,
+                    ede: found.ede,
                     resolver: label.clone(),
-                    answer,
+                    answer: found.records,
                 }
             },
         );
         futures::future::join_all(lookups).await
     }
+}
+
+/// A random label no resolver has cached (`sipfed-<16 hex digits>`).
+fn random_label() -> Option<String> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 8];
+    ring::rand::SystemRandom::new().fill(&mut bytes).ok()?;
+    Some(format!("sipfed-{}", crate::facts::hex(&bytes)))
 }
 
 /// The records one client gives, asked outside any probe (the transport's tests).
@@ -432,42 +609,46 @@ async fn lookup<T>(
     rtype: RecordType,
     pick: impl Fn(&RData) -> Option<T>,
 ) -> (Result<Vec<T>, DnsFailure>, Option<usize>) {
-    let (records, _, total) = lookup_seen(client, None, name, rtype, pick).await;
-    (records, total)
+    let found = lookup_seen(client, None, name, rtype, pick).await;
+    (found.records, found.total)
 }
 
-/// The records of `rtype` at `name` that `client` gives, the target of the CNAME owned by
-/// `name` among the answers, and how many records there were when there were more. With a
-/// memo (a probe's questions and the resolver's index), a question the probe already asked
-/// is read from its answer.
+/// What `client` gives for `rtype` at `name`: the records, the target of the CNAME owned by
+/// `name` among the answers, how many records there were when there were more, and the EDE.
+/// With a memo (a probe's questions and the resolver's index), a question the probe already
+/// asked is read from its answer.
 async fn lookup_seen<T>(
     client: &Client,
     memo: Option<(&Asked, usize)>,
     name: &str,
     rtype: RecordType,
     pick: impl Fn(&RData) -> Option<T>,
-) -> (Result<Vec<T>, DnsFailure>, Option<String>, Option<usize>) {
+) -> Lookup<T> {
     let fqdn = match Name::from_ascii(absolute(name)) {
         Ok(n) => n,
-        Err(_) => return (Err(DnsFailure::Error), None, None),
+        Err(_) => return Lookup::failed(DnsFailure::Error),
     };
     let query = Query::query(fqdn.clone(), rtype);
-    let read = |response: &Result<Message, DnsFailure>| match response {
-        Ok(m) => records(m, &fqdn, rtype, &pick),
-        Err(e) => (Err(*e), None, None),
-    };
-    match memo {
-        None => read(&client.resolve(&query).await),
-        Some((Asked(answers), i)) => {
-            let answer = answers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry((i, query.clone()))
-                .or_default()
-                .clone();
-            read(answer.get_or_init(|| client.resolve(&query)).await)
-        }
+    let answer = asked(client, memo, &query).await;
+    match answer.get() {
+        Some(reply) => read(reply, &fqdn, rtype, &pick),
+        None => Lookup::failed(DnsFailure::Error),
     }
+}
+
+/// The reply of `client` to `query`: the probe's (memo) when it asked already, else asked now.
+async fn asked(client: &Client, memo: Option<(&Asked, usize)>, query: &Query) -> Answer {
+    let answer = match memo {
+        None => Answer::default(),
+        Some((Asked(answers), i)) => answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((i, query.clone()))
+            .or_default()
+            .clone(),
+    };
+    answer.get_or_init(|| ask(client, query)).await;
+    answer
 }
 
 /// What one UDP datagram yields for a query of `rtype` at `name` sent with `id`, as the

@@ -75,7 +75,13 @@ impl Client {
     /// REFUSED, else the last response or failure. Servers are asked one after another in
     /// `attempts` rounds; a server that responded is not asked again, and servers that
     /// recently let an attempt time out are asked last.
-    pub(super) async fn resolve(&self, query: &Query) -> Result<Message, DnsFailure> {
+    /// With `checking_disabled` the CD bit is set: a validating resolver answers without
+    /// validating (what a bogus zone holds).
+    pub(super) async fn resolve(
+        &self,
+        query: &Query,
+        checking_disabled: bool,
+    ) -> Result<Message, DnsFailure> {
         let order = self.order();
         let mut responded = vec![false; self.servers.len()];
         let mut last = Err(DnsFailure::Timeout);
@@ -85,7 +91,7 @@ impl Client {
                     continue;
                 }
                 let server = &self.servers[i];
-                last = self.exchange(server, query).await;
+                last = self.exchange(server, query, checking_disabled).await;
                 match &last {
                     Ok(m)
                         if !matches!(
@@ -111,11 +117,11 @@ impl Client {
     /// (whether the resolver can answer at all: vantage health).
     pub(super) async fn resolve_any(&self, query: &Query) -> Result<Message, DnsFailure> {
         if self.servers.len() < 2 {
-            return self.resolve(query).await;
+            return self.resolve(query, false).await;
         }
         let asks = self.servers.iter().map(|server| {
             Box::pin(async move {
-                match self.exchange(server, query).await {
+                match self.exchange(server, query, false).await {
                     Ok(m) => match m.metadata.response_code {
                         ResponseCode::ServFail => Err(DnsFailure::Servfail),
                         ResponseCode::Refused => Err(DnsFailure::Refused),
@@ -146,12 +152,22 @@ impl Client {
 
     /// One exchange with one server: UDP, a truncated answer asked again once over TCP (that
     /// answer is final), a FORMERR asked again without EDNS (RFC 6891 §7).
-    async fn exchange(&self, server: &Server, query: &Query) -> Result<Message, DnsFailure> {
+    async fn exchange(
+        &self,
+        server: &Server,
+        query: &Query,
+        checking_disabled: bool,
+    ) -> Result<Message, DnsFailure> {
         let timeout = self.options.timeout;
         let mut edns = true;
         loop {
             let id = self.id()?;
-            let wire = encode(query, self.recursion, edns, id)?;
+            let flags = Flags {
+                recursion: self.recursion,
+                edns,
+                checking_disabled,
+            };
+            let wire = encode(query, flags, id)?;
             let mut m = server.udp(query, &wire, id, timeout).await?;
             if m.metadata.truncation {
                 let tcp = tcp_exchange(server.addr, query, &wire, id);
@@ -165,6 +181,11 @@ impl Client {
             }
             return Ok(m);
         }
+    }
+
+    /// Whether the client asks a recursive resolver (RD, DO).
+    pub(super) fn recursive(&self) -> bool {
+        self.recursion
     }
 
     /// A fresh random query id.
@@ -183,14 +204,30 @@ impl Client {
     }
 }
 
-/// The query message for `query` with `id`, with or without an EDNS0 OPT record.
-fn encode(query: &Query, recursion: bool, edns: bool, id: u16) -> Result<Vec<u8>, DnsFailure> {
+/// How one query is sent.
+#[derive(Debug, Clone, Copy)]
+struct Flags {
+    /// RD: asking a recursive resolver (an authoritative server is asked without it).
+    recursion: bool,
+    /// With an EDNS0 OPT record; a recursive query's also sets the DO bit, so that a
+    /// validating resolver validates and returns the RRSIGs, as a validator asks (the
+    /// signatures are not read unless DNSSEC validation asks for them).
+    edns: bool,
+    /// CD: the resolver answers without validating (asked after a SERVFAIL).
+    checking_disabled: bool,
+}
+
+/// The query message for `query` with `id`.
+fn encode(query: &Query, flags: Flags, id: u16) -> Result<Vec<u8>, DnsFailure> {
     let mut message = Message::new(id, MessageType::Query, OpCode::Query);
-    message.metadata.recursion_desired = recursion;
+    message.metadata.recursion_desired = flags.recursion;
+    message.metadata.checking_disabled = flags.checking_disabled;
     message.add_query(query.clone());
-    if edns {
+    if flags.edns {
         let mut opt = Edns::new();
-        opt.set_max_payload(EDNS_PAYLOAD).set_version(0);
+        opt.set_max_payload(EDNS_PAYLOAD)
+            .set_version(0)
+            .set_dnssec_ok(flags.recursion);
         message.set_edns(opt);
     }
     message.to_vec().map_err(|_| DnsFailure::Error)
@@ -930,17 +967,118 @@ mod tests {
         );
     }
 
+    /// `m` with an EDE option (RFC 8914) of `code` and `text`.
+    fn with_ede(mut m: Message, code: u16, text: &str) -> Message {
+        let mut data = code.to_be_bytes().to_vec();
+        data.extend_from_slice(text.as_bytes());
+        let mut edns = Edns::new();
+        edns.options_mut()
+            .insert(hickory_proto::rr::rdata::opt::EdnsOption::Unknown(15, data));
+        m.set_edns(edns);
+        m
+    }
+
+    /// A validating resolver's view of a zone: SERVFAIL with `ede` (no records) unless the
+    /// query has CD set, then NOERROR with the address, `bogus` being whether the zone
+    /// answers with CD (else SERVFAIL again). Counts queries and CD queries.
+    async fn validating(ede: Option<u16>, bogus: bool) -> (SocketAddr, Arc<Mutex<(usize, usize)>>) {
+        let asked = Arc::new(Mutex::new((0, 0)));
+        let count = asked.clone();
+        let (addr, _server) = udp_server(move |q| {
+            let mut c = count.lock().unwrap();
+            c.0 += 1;
+            let ok = q.metadata.checking_disabled && bogus;
+            c.1 += usize::from(q.metadata.checking_disabled);
+            let m = if ok {
+                response(
+                    q,
+                    ResponseCode::NoError,
+                    vec![a("x.test", Ipv4Addr::new(192, 0, 2, 1))],
+                )
+            } else {
+                let m = response(q, ResponseCode::ServFail, vec![]);
+                match ede {
+                    Some(code) => with_ede(m, code, "sig expired"),
+                    None => m,
+                }
+            };
+            vec![m.to_vec().unwrap()]
+        })
+        .await;
+        (addr, asked)
+    }
+
+    #[tokio::test]
+    async fn a_servfail_answered_with_cd_is_dnssec_bogus_with_the_resolvers_ede() {
+        async fn read(c: &Client) -> (Result<Vec<Ipv4Addr>, DnsFailure>, Option<(u16, String)>) {
+            let found =
+                crate::gather::dns::lookup_seen(c, None, "x.test", RecordType::A, pick_a).await;
+            (found.records, found.ede.map(|e| (e.code, e.text)))
+        }
+        let ede = |code| Some((code, "sig expired".to_string()));
+        // Bogus: SERVFAIL (EDE 7), the records with CD: asked twice, once with CD.
+        let (addr, asked) = validating(Some(7), true).await;
+        assert_eq!(
+            read(&client(&[addr])).await,
+            (Err(DnsFailure::DnssecBogus), ede(7))
+        );
+        assert_eq!(*asked.lock().unwrap(), (2, 1));
+        // Without an EDE the same.
+        let (addr, _) = validating(None, true).await;
+        assert_eq!(
+            read(&client(&[addr])).await,
+            (Err(DnsFailure::DnssecBogus), None)
+        );
+        // SERVFAIL with CD too: the zone cannot be resolved at all.
+        let (addr, asked) = validating(Some(0), false).await;
+        assert_eq!(
+            read(&client(&[addr])).await,
+            (Err(DnsFailure::Servfail), ede(0))
+        );
+        assert_eq!(*asked.lock().unwrap(), (2, 1));
+        // EDE 22/23: the resolver reached no authority; not asked again with CD.
+        for code in [22, 23] {
+            let (addr, asked) = validating(Some(code), true).await;
+            assert_eq!(
+                read(&client(&[addr])).await,
+                (Err(DnsFailure::NoAuthority), ede(code))
+            );
+            assert_eq!(*asked.lock().unwrap(), (1, 0));
+        }
+        // An authoritative server (no RD) is not asked with CD: SERVFAIL is what it says.
+        let (addr, asked) = validating(Some(7), true).await;
+        let options = Options {
+            timeout: T,
+            attempts: ATTEMPTS,
+            rotate: false,
+        };
+        let authoritative = Client::new(vec![addr], options, false);
+        assert_eq!(read(&authoritative).await.0, Err(DnsFailure::Servfail));
+        assert_eq!(*asked.lock().unwrap(), (1, 0));
+    }
+
     #[test]
-    fn queries_carry_edns_and_the_recursion_bit() {
+    fn queries_carry_edns_the_recursion_do_and_cd_bits() {
         let q = Query::query(name("x.test"), RecordType::SRV);
         for rd in [true, false] {
-            let m = Message::from_vec(&encode(&q, rd, true, 0xbeef).unwrap()).unwrap();
-            assert_eq!(m.metadata.id, 0xbeef);
-            assert_eq!(m.metadata.recursion_desired, rd);
-            assert_eq!(m.queries, vec![q.clone()]);
-            assert_eq!(m.edns.map(|e| e.max_payload()), Some(EDNS_PAYLOAD));
-            let plain = Message::from_vec(&encode(&q, rd, false, 1).unwrap()).unwrap();
-            assert!(plain.edns.is_none());
+            for cd in [true, false] {
+                let flags = |edns| Flags {
+                    recursion: rd,
+                    edns,
+                    checking_disabled: cd,
+                };
+                let m = Message::from_vec(&encode(&q, flags(true), 0xbeef).unwrap()).unwrap();
+                assert_eq!(m.metadata.id, 0xbeef);
+                assert_eq!(m.metadata.recursion_desired, rd);
+                assert_eq!(m.metadata.checking_disabled, cd);
+                assert_eq!(m.queries, vec![q.clone()]);
+                let edns = m.edns.unwrap();
+                assert_eq!(edns.max_payload(), EDNS_PAYLOAD);
+                // DO on what a resolver is asked, as a validator asks.
+                assert_eq!(edns.flags().dnssec_ok, rd);
+                let plain = Message::from_vec(&encode(&q, flags(false), 1).unwrap()).unwrap();
+                assert!(plain.edns.is_none());
+            }
         }
     }
 }
