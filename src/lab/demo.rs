@@ -36,15 +36,45 @@ pub async fn run(listen: &str, fleet: usize, shutdown: CancellationToken) -> any
     );
     for d in world::DEMO_DOMAINS {
         println!(
-            "  {:<10} {:<18} {:<5} {}",
-            d.tenant, d.domain, d.role, d.problem
+            "  {:<10} {:<18} {:<5} {:<8} {}",
+            d.tenant, d.domain, d.role, d.shows, d.problem
         );
     }
     if fleet > 0 {
         println!("  and {fleet} healthy fleet domains (customerN.example) on shared edges");
     }
+    println!("Try, while the demo runs (its config and its DNS, never the system resolver):");
+    for line in check_commands(&path, lab.dns) {
+        println!("  {line}");
+    }
     println!("Status page: http://{local}/   Metrics: http://{local}/metrics   (Ctrl-C stops)");
     let result = server::run(Arc::clone(&store), listener, shutdown).await;
     drop(lab);
     result.map_err(Into::into)
+}
+
+/// The `check` commands the banner prints, each with the exit status it gives: this very
+/// binary (as it was started), the demo's config and its DNS server as the only resolver.
+/// `tests/cli.rs` runs them as printed.
+pub fn check_commands(config: &std::path::Path, dns: std::net::SocketAddr) -> Vec<String> {
+    let bin = std::env::args()
+        .next()
+        .unwrap_or_else(|| "sipfed_exporter".to_string());
+    let mut lines = Vec::new();
+    for (domain, extra) in [("toothfairy.uk", " --verbose"), ("kfo-sued.de", "")] {
+        let Some(d) = world::DEMO_DOMAINS.iter().find(|d| d.domain == domain) else {
+            continue;
+        };
+        let exit = match d.shows {
+            "ok" => 0,
+            "warning" => 1,
+            _ => 2,
+        };
+        lines.push(format!(
+            "{bin} check --config.file={} --resolver={dns}{extra} {domain}   # {}: exit {exit}",
+            config.display(),
+            d.shows
+        ));
+    }
+    lines
 }
