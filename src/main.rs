@@ -120,6 +120,10 @@ enum Command {
         /// service for the whole network).
         #[arg(long = "web.listen-address", default_value = "127.0.0.1:9861")]
         listen: String,
+        /// Also write the demo's configuration to this path and serve from it (a path of your
+        /// choosing for `check --config.file=`; valid while the demo runs).
+        #[arg(long = "write-config")]
+        write_config: Option<PathBuf>,
     },
     /// Configuration tools.
     Config {
@@ -186,9 +190,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(64)
         }
         #[cfg(feature = "lab")]
-        Some(Command::Demo { fleet, ref listen }) => {
+        Some(Command::Demo {
+            fleet,
+            ref listen,
+            ref write_config,
+        }) => {
             let shutdown = CancellationToken::new();
-            sipfed_exporter::lab::demo::run(listen, fleet, shutdown).await?;
+            let config = write_config.as_deref();
+            sipfed_exporter::lab::demo::run(listen, fleet, config, shutdown).await?;
             Ok(0)
         }
         Some(Command::Config {

@@ -353,8 +353,12 @@ async fn an_unknown_log_level_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_prints_check_commands_that_work_as_printed() {
     use tokio::io::{AsyncBufReadExt, BufReader};
+    let dir = std::env::temp_dir().join(format!("sipfed-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("demo.yml");
     let mut demo = Command::new(BIN)
         .args(["demo", "--web.listen-address=127.0.0.1:0"])
+        .arg(format!("--write-config={}", config.display()))
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -392,6 +396,8 @@ async fn the_demo_prints_check_commands_that_work_as_printed() {
         commands[0].0.contains(" --resolver=127.0.0.1:"),
         "{banner:#?}"
     );
+    let at = format!(" --config.file={} ", config.display());
+    assert!(commands.iter().all(|(c, _)| c.contains(&at)), "{banner:#?}");
     for (cmd, exit) in commands {
         let out = Command::new(BIN)
             .args(cmd.split_whitespace())
@@ -403,6 +409,7 @@ async fn the_demo_prints_check_commands_that_work_as_printed() {
         assert!(!text.contains("nxdomain"), "{cmd}\n{text}");
     }
     demo.kill().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// README's fuzz command is the one scripts/test.sh runs (it said `fuzz.sh 10` beside a 5 s

@@ -11,10 +11,16 @@ use crate::lab::{Lab, world};
 use crate::store::{Setup, Store};
 
 /// Starts the demo world, with `fleet` more healthy domains on shared edges, and serves the
-/// exporter on `listen` until `shutdown`.
-pub async fn run(listen: &str, fleet: usize, shutdown: CancellationToken) -> anyhow::Result<()> {
+/// exporter on `listen` until `shutdown`. With `write_config`, the configuration is written
+/// there too and served from there (the path the printed `check` commands use).
+pub async fn run(
+    listen: &str,
+    fleet: usize,
+    write_config: Option<&std::path::Path>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let lab = Lab::start().await?;
-    let path = world::build(&lab).await?;
+    let mut path = world::build(&lab).await?;
     if fleet > 0 {
         use std::io::Write;
         let more = world::fleet(&lab, fleet).await?;
@@ -22,6 +28,12 @@ pub async fn run(listen: &str, fleet: usize, shutdown: CancellationToken) -> any
             .append(true)
             .open(&path)?
             .write_all(more.as_bytes())?;
+    }
+    if let Some(to) = write_config {
+        // The lab's files are named by absolute paths: the copy works from anywhere.
+        std::fs::copy(&path, to)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", to.display()))?;
+        path = to.to_path_buf();
     }
     let config = Config::load(&path)?;
     let store = Store::new(Setup::new(config)?, Some(path.clone()), Default::default());
