@@ -11,7 +11,9 @@
     // matcher.
     sipfedSelector: 'job=~".*sipfed.*"',
 
-    // Where the runbooks live; an alert's anchor is its name in lower case.
+    // Where the runbooks live; an alert's anchor is its name in lower case. The exporter serves
+    // the same runbooks with the same anchors at its own /runbooks: point this at
+    // 'http://<exporter>:9861/runbooks' for links that work without the code host.
     runbookBaseURL: 'https://github.com/sipfed/sipfed_exporter/blob/main/docs/runbooks.md',
 
     // The conventional vantage names of the SPEC: `inside` (your network, outbound to peers)

@@ -21,7 +21,8 @@ struct Cli {
     #[arg(long = "config.file", default_value = "sipfed.yml", global = true)]
     config_file: PathBuf,
     /// Address to listen on (repeatable: serve on all).
-    #[arg(long = "web.listen-address", default_value = ":9861", global = true)]
+    /// Not global: `check` and `config check` serve nothing, their help does not offer it.
+    #[arg(long = "web.listen-address", default_value = ":9861")]
     listen: Vec<String>,
     /// Exporter-toolkit web configuration (TLS, basic auth, headers); re-read when it changes.
     #[arg(long = "web.config.file")]
@@ -124,6 +125,14 @@ enum Command {
         /// Add N healthy domains on a few shared edges (a fleet, for the pages at scale).
         #[arg(long, default_value_t = 0)]
         fleet: usize,
+        /// Address to serve the demo on; loopback unless told otherwise (it is a lab, not a
+        /// service for the whole network).
+        #[arg(long = "web.listen-address", default_value = "127.0.0.1:9861")]
+        listen: String,
+        /// Also write the demo's configuration to this path and serve from it (a path of your
+        /// choosing for `check --config.file=`; valid while the demo runs).
+        #[arg(long = "write-config")]
+        write_config: Option<PathBuf>,
     },
     /// Configuration tools.
     Config {
@@ -190,10 +199,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(64)
         }
         #[cfg(feature = "lab")]
-        Some(Command::Demo { fleet }) => {
+        Some(Command::Demo {
+            fleet,
+            ref listen,
+            ref write_config,
+        }) => {
             let shutdown = CancellationToken::new();
-            let listen = cli.listen.first().map_or(":9861", String::as_str);
-            sipfed_exporter::lab::demo::run(listen, fleet, shutdown).await?;
+            let config = write_config.as_deref();
+            sipfed_exporter::lab::demo::run(listen, fleet, config, shutdown).await?;
             Ok(0)
         }
         Some(Command::Config {
@@ -261,11 +274,15 @@ fn check_config(cli: &Cli) -> u8 {
             for w in sipfed_exporter::gather::identity::sip_from_warnings(&c, identities) {
                 eprintln!("{}: warning: {w}", cli.config_file.display());
             }
+            let n = |count: usize, one: &str| match count {
+                1 => format!("1 {one}"),
+                n => format!("{n} {one}s"),
+            };
             println!(
-                "{}: ok ({} domains, {} vantages)",
+                "{}: ok ({}, {})",
                 cli.config_file.display(),
-                c.domains.len(),
-                c.vantages.len()
+                n(c.domains.len(), "domain"),
+                n(c.vantages.len(), "vantage")
             );
             0
         }

@@ -141,6 +141,28 @@ async fn check_exits_3_when_nothing_could_be_looked_at() {
     );
 }
 
+/// `check` serves nothing: its help offers no web flag; the demo listens on loopback unless
+/// told otherwise.
+#[tokio::test]
+async fn help_offers_web_flags_only_where_something_is_served() {
+    let help = |args: &'static [&'static str]| async move {
+        let out = Command::new(BIN).args(args).output().await.unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let check = help(&["check", "--help"]).await;
+    assert!(check.contains("--resolver"), "{check}");
+    assert!(!check.contains("--web."), "{check}");
+    let demo = help(&["demo", "--help"]).await;
+    assert!(
+        demo.contains("--web.listen-address <LISTEN>")
+            && demo.contains("[default: 127.0.0.1:9861]"),
+        "{demo}"
+    );
+    let serve = help(&["--help"]).await;
+    assert!(serve.contains("[default: :9861]"), "{serve}");
+}
+
 #[tokio::test]
 async fn config_check_names_file_line_and_key() {
     let dir = std::env::temp_dir().join(format!("sipfed-cli-{}", std::process::id()));
@@ -181,7 +203,7 @@ async fn config_check_names_file_line_and_key() {
         .await
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (1 domains, 1 vantages)"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (1 domain, 1 vantage)"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -403,4 +425,84 @@ async fn check_of_a_partner_judges_inbound_with_the_tenants_own_domains() {
         page.contains("our own domain ours.example fails tcp_connect"),
         "{page}"
     );
+}
+
+/// The demo listens on loopback by default, and the `check` commands its banner prints work
+/// as printed against it (its config, its DNS: never the system resolver), with the exit
+/// status the banner says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_prints_check_commands_that_work_as_printed() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let dir = std::env::temp_dir().join(format!("sipfed-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("demo.yml");
+    let mut demo = Command::new(BIN)
+        .args(["demo", "--web.listen-address=127.0.0.1:0"])
+        .arg(format!("--write-config={}", config.display()))
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(demo.stdout.take().unwrap()).lines();
+    let mut banner = Vec::new();
+    let read = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let done = line.starts_with("Status page:");
+            banner.push(line);
+            if done {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), read)
+        .await
+        .expect("the demo prints its banner");
+    let status = banner.last().unwrap();
+    assert!(
+        status.starts_with("Status page: http://127.0.0.1:"),
+        "{banner:#?}"
+    );
+    let commands: Vec<(&str, i32)> = banner
+        .iter()
+        .filter_map(|l| l.trim().strip_prefix(BIN))
+        .map(|l| {
+            let (cmd, note) = l.split_once("   # ").expect("a note");
+            let exit = note.rsplit_once("exit ").expect("an exit").1;
+            (cmd, exit.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(commands.len(), 2, "{banner:#?}");
+    assert!(
+        commands[0].0.contains(" --resolver=127.0.0.1:"),
+        "{banner:#?}"
+    );
+    let at = format!(" --config.file={} ", config.display());
+    assert!(commands.iter().all(|(c, _)| c.contains(&at)), "{banner:#?}");
+    for (cmd, exit) in commands {
+        let out = Command::new(BIN)
+            .args(cmd.split_whitespace())
+            .output()
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(exit), "{cmd}\n{text}");
+        assert!(!text.contains("nxdomain"), "{cmd}\n{text}");
+    }
+    demo.kill().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// README's fuzz command is the one scripts/test.sh runs (it said `fuzz.sh 10` beside a 5 s
+/// smoke).
+#[test]
+fn readme_names_the_fuzz_smoke_test_sh_runs() {
+    let smoke = |text: &str| {
+        text.split("scripts/fuzz.sh ")
+            .nth(1)
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .map(str::to_string)
+    };
+    let ran = smoke(include_str!("../scripts/test.sh")).expect("test.sh runs fuzz.sh");
+    let said = smoke(include_str!("../README.md")).expect("README names fuzz.sh");
+    assert_eq!(said, ran);
 }

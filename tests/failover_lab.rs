@@ -179,3 +179,56 @@ async fn the_demo_world_shows_refusal_degraded_pool_and_dead_preferred_target() 
         (Some(0.0), Some(1.0), Some(0.0))
     );
 }
+
+/// The demo's banner says what each domain shows: every entry's `shows` is the state its
+/// verdicts give (a banner calling a case "wildcard certificate" while it shows ok misleads).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_banner_says_the_state_each_domain_shows() {
+    let lab = Lab::start().await.unwrap();
+    let path = sipfed_exporter::lab::world::build(&lab).await.unwrap();
+    let (_, results) = common::probe_all(&path).await;
+    let mut wrong = Vec::new();
+    for d in sipfed_exporter::lab::world::DEMO_DOMAINS {
+        let report = results.iter().find(|r| r.domain == d.domain);
+        let shows = report.map(|r| r.state.as_str()).unwrap_or("absent");
+        if shows != d.shows {
+            let failing: Vec<String> = report
+                .into_iter()
+                .flat_map(|r| r.vantages.iter())
+                .flat_map(|v| v.findings.iter())
+                .filter(|f| !f.passed)
+                .map(|f| f.check.to_string())
+                .collect();
+            wrong.push(format!(
+                "{}: banner says {}, verdicts show {shows} ({failing:?})",
+                d.domain, d.shows
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    let n = sipfed_exporter::lab::world::DEMO_DOMAINS.len();
+    assert_eq!(results.len(), n);
+    // The docs' numbers of the demo are the demo's (they went stale at "eleven domains").
+    let count = |s: &str| results.iter().filter(|r| r.state.as_str() == s).count();
+    let summary = format!(
+        "\"summary\": {{\"domains\": {n}, \"failing\": {}, \"warning\": {}, \"unknown\": 0, \"pending\": 0, \"ok\": {}}}",
+        count("failing"),
+        count("warning"),
+        count("ok")
+    );
+    let api = include_str!("../docs/api.md");
+    assert!(
+        api.contains(&summary),
+        "docs/api.md's sample lacks {summary}"
+    );
+    for (doc, text) in [
+        ("configuration.md", include_str!("../docs/configuration.md")),
+        ("architecture.md", include_str!("../docs/architecture.md")),
+    ] {
+        assert!(
+            text.contains(&format!("with {n} domains"))
+                || text.contains(&format!("`DEMO_DOMAINS`, {n} domains")),
+            "docs/{doc} does not say the demo's {n} domains"
+        );
+    }
+}

@@ -110,10 +110,30 @@ pub(crate) fn decode<T: for<'de> Deserialize<'de>>(path: &Path, text: &str) -> R
         };
         let msg = e.to_string();
         // The library appends " at line L column C"; the location already says it.
-        let message = match msg.rfind(" at line ") {
+        let mut message = match msg.rfind(" at line ") {
             Some(i) => msg[..i].to_string(),
             None => msg,
         };
+        // The library prefixes the key path only below the top level; name the top level too,
+        // so every decoding error says where in the document it is.
+        const SERDE: [&str; 6] = [
+            "unknown field",
+            "missing field",
+            "duplicate field",
+            "unknown variant",
+            "invalid type",
+            "invalid value",
+        ];
+        if SERDE.iter().any(|p| message.starts_with(p)) {
+            message = format!("top level: {message}");
+        }
+        // A tab is the usual cause of this scanner error, which does not say so.
+        let line = e
+            .location()
+            .and_then(|l| text.lines().nth(l.line().saturating_sub(1)));
+        if message.contains("cannot start any token") && line.is_some_and(|l| l.contains('\t')) {
+            message = format!("{message}: a tab character (YAML indents with spaces only)");
+        }
         Error::Config { location, message }
     })
 }

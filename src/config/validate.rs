@@ -454,6 +454,14 @@ mod tests {
                 "sipfed.yml:2:3: global: unknown field `intervall`, expected one of",
             ),
             (
+                "glbal:\n  interval: 5m\n",
+                "sipfed.yml:1:1: top level: unknown field `glbal`, expected one of",
+            ),
+            (
+                "global:\n\tinterval: 5m\n",
+                "sipfed.yml:2:1: found character that cannot start any token: a tab character (YAML indents with spaces only)",
+            ),
+            (
                 "domains:\n  - domain: zahnfee.de\n    fqdnn: x.zahnfee.de\n",
                 "sipfed.yml:3:5: domains[0]: unknown field `fqdnn`",
             ),

@@ -126,6 +126,7 @@ fn endpoints(store: Arc<Store>, routes: &Routes) -> Router {
         .route("/domain/{tenant}/{domain}", get(pages::domain_page))
         .route("/api/v1/domains", get(api::domains))
         .route("/api/v1/domains/{tenant}/{domain}", get(api::domain))
+        .route("/runbooks", get(super::runbooks::page))
         .route("/-/healthy", get(|| async { "Healthy.\n" }))
         .route("/-/ready", get(ready))
         .route(
@@ -301,6 +302,56 @@ mod tests {
             store.record(d, "inside", Arc::new(facts));
         }
         store
+    }
+
+    async fn get_text(store: &Arc<Store>, uri: &str) -> (StatusCode, String, String) {
+        let resp = router(store.clone())
+            .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
+            .await
+            .expect("response");
+        let status = resp.status();
+        let ctype = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = to_bytes(resp.into_body(), usize::MAX).await.expect("body");
+        (
+            status,
+            ctype,
+            String::from_utf8(body.to_vec()).expect("utf-8"),
+        )
+    }
+
+    #[tokio::test]
+    async fn runbooks_are_served_and_the_pages_links_resolve() {
+        let store = store(1);
+        let (status, ctype, runbooks) = get_text(&store, "/runbooks").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(ctype, "text/html; charset=utf-8");
+        for c in crate::judge::CHECKS {
+            let anchor = pages::runbook_anchor(c.name);
+            assert!(
+                runbooks.contains(&format!(" id=\"{anchor}\"")),
+                "no section for {}",
+                c.name
+            );
+        }
+        let (status, _, page) = get_text(&store, "/domain/t0/customer0.example").await;
+        assert_eq!(status, StatusCode::OK);
+        let links: Vec<&str> = page
+            .split("href=\"/runbooks#")
+            .skip(1)
+            .filter_map(|s| s.split('"').next())
+            .collect();
+        assert!(!links.is_empty(), "the page links no runbook: {page}");
+        for anchor in links {
+            assert!(
+                runbooks.contains(&format!(" id=\"{anchor}\"")),
+                "the page links /runbooks#{anchor}, which the served page lacks"
+            );
+        }
     }
 
     /// The page without the process_* families (their values move between two scrapes).

@@ -18,10 +18,10 @@ use crate::judge::pairs::Pair;
 use crate::judge::{CheckName, DomainReport, Finding, State as Verdict};
 use crate::store::{DomainKey, Store};
 
-/// Where the runbooks live; a check's section is `RUNBOOK_URL#<anchor>` (see
-/// [`runbook_anchor`]). The same base as the alerts' `runbook_url`.
-pub const RUNBOOK_URL: &str =
-    "https://github.com/sipfed/sipfed_exporter/blob/main/docs/runbooks.md";
+/// Where the runbooks live: served by the exporter itself ([`super::runbooks`]), so the links
+/// work offline; a check's section is `RUNBOOK_URL#<anchor>` (see [`runbook_anchor`]). The
+/// alerts' `runbook_url` has its own base (the mixin's `runbookBaseURL`), same anchors.
+pub const RUNBOOK_URL: &str = "/runbooks";
 
 /// The heading of docs/runbooks.md that explains a failing check: its own `### check`
 /// section, or the alert that covers it.

@@ -11,10 +11,16 @@ use crate::lab::{Lab, world};
 use crate::store::{Setup, Store};
 
 /// Starts the demo world, with `fleet` more healthy domains on shared edges, and serves the
-/// exporter on `listen` until `shutdown`.
-pub async fn run(listen: &str, fleet: usize, shutdown: CancellationToken) -> anyhow::Result<()> {
+/// exporter on `listen` until `shutdown`. With `write_config`, the configuration is written
+/// there too and served from there (the path the printed `check` commands use).
+pub async fn run(
+    listen: &str,
+    fleet: usize,
+    write_config: Option<&std::path::Path>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let lab = Lab::start().await?;
-    let path = world::build(&lab).await?;
+    let mut path = world::build(&lab).await?;
     if fleet > 0 {
         use std::io::Write;
         let more = world::fleet(&lab, fleet).await?;
@@ -22,6 +28,12 @@ pub async fn run(listen: &str, fleet: usize, shutdown: CancellationToken) -> any
             .append(true)
             .open(&path)?
             .write_all(more.as_bytes())?;
+    }
+    if let Some(to) = write_config {
+        // The lab's files are named by absolute paths: the copy works from anywhere.
+        std::fs::copy(&path, to)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", to.display()))?;
+        path = to.to_path_buf();
     }
     let config = Config::load(&path)?;
     let store = Store::new(Setup::new(config)?, Some(path.clone()), Default::default());
@@ -36,15 +48,45 @@ pub async fn run(listen: &str, fleet: usize, shutdown: CancellationToken) -> any
     );
     for d in world::DEMO_DOMAINS {
         println!(
-            "  {:<10} {:<18} {:<5} {}",
-            d.tenant, d.domain, d.role, d.problem
+            "  {:<10} {:<18} {:<5} {:<8} {}",
+            d.tenant, d.domain, d.role, d.shows, d.problem
         );
     }
     if fleet > 0 {
         println!("  and {fleet} healthy fleet domains (customerN.example) on shared edges");
     }
+    println!("Try, while the demo runs (its config and its DNS, never the system resolver):");
+    for line in check_commands(&path, lab.dns) {
+        println!("  {line}");
+    }
     println!("Status page: http://{local}/   Metrics: http://{local}/metrics   (Ctrl-C stops)");
     let result = server::run(Arc::clone(&store), listener, shutdown).await;
     drop(lab);
     result.map_err(Into::into)
+}
+
+/// The `check` commands the banner prints, each with the exit status it gives: this very
+/// binary (as it was started), the demo's config and its DNS server as the only resolver.
+/// `tests/cli.rs` runs them as printed.
+pub fn check_commands(config: &std::path::Path, dns: std::net::SocketAddr) -> Vec<String> {
+    let bin = std::env::args()
+        .next()
+        .unwrap_or_else(|| "sipfed_exporter".to_string());
+    let mut lines = Vec::new();
+    for (domain, extra) in [("toothfairy.uk", " --verbose"), ("kfo-sued.de", "")] {
+        let Some(d) = world::DEMO_DOMAINS.iter().find(|d| d.domain == domain) else {
+            continue;
+        };
+        let exit = match d.shows {
+            "ok" => 0,
+            "warning" => 1,
+            _ => 2,
+        };
+        lines.push(format!(
+            "{bin} check --config.file={} --resolver={dns}{extra} {domain}   # {}: exit {exit}",
+            config.display(),
+            d.shows
+        ));
+    }
+    lines
 }

@@ -257,3 +257,31 @@ pub(super) fn render_process(out: &mut Vec<u8>) {
     #[cfg(not(target_os = "linux"))]
     let _ = (out, TextEncoder::new());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `revision` is the source tree's commit (build.rs), `unknown` only outside a checkout.
+    #[test]
+    fn build_info_names_the_commit_it_was_built_from() {
+        let mut out = String::new();
+        render_build(&mut out);
+        let head = std::process::Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+        let want = std::env::var("SIPFED_REVISION")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or(head)
+            .unwrap_or_else(|| "unknown".to_string());
+        assert!(
+            out.contains(&format!("revision=\"{want}\"}} 1")),
+            "{out}\nwant revision {want}"
+        );
+    }
+}
