@@ -6,14 +6,18 @@
 # identity (accepted; unknown issuer; no clientAuth; none). The exporter's `check`
 # must judge them as an admin would, and the running exporter's /metrics and /probe must give
 # the same verdict as `check --output=json`, check by check, for every domain (one report,
-# every view). Usage: scripts/test-interop.sh [BIN]
+# every view). Real peers (scripts/lib/interop_peers.py): a Kamailio that answers OPTIONS by the
+# From domain (200, 404, 403 with ms-diagnostics) behind stunnel verifying client certificates,
+# a pool with a dead address and a dead preferred target with a live backup (SRV priorities).
+# Usage: scripts/test-interop.sh [BIN]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$PWD
 # shellcheck source=lib/checks.sh
 source scripts/lib/checks.sh
 BIN=$(realpath "${1:-target/release/sipfed_exporter}")
-for tool in dnsmasq kamailio openssl python3 cc; do
-  command -v "$tool" >/dev/null || { echo "$tool not found (apt-get install dnsmasq-base kamailio kamailio-tls-modules openssl gcc)" >&2; exit 2; }
+for tool in dnsmasq kamailio stunnel4 openssl python3 cc; do
+  command -v "$tool" >/dev/null || { echo "$tool not found (apt-get install dnsmasq-base kamailio kamailio-tls-modules stunnel4 openssl gcc)" >&2; exit 2; }
 done
 
 dir=$(mktemp -d)
@@ -25,6 +29,9 @@ cd "$dir"
 # Addresses of this run: 127.A.B.1 and .2, A/B from the process id, so runs do not collide.
 net="127.$((60 + $$ % 100)).$(($$ / 100 % 250))"
 good_ip="$net.1"; bad_ip="$net.2"; mtls_ip="$net.4"; mtls12_ip="$net.5"
+# The policy edge (stunnel), and two addresses where nothing listens (a pool's dead member, a
+# dead preferred target).
+edge_ip="$net.10"; pool_dead_ip="$net.13"; primary_dead_ip="$net.14"
 
 # --- certificates (openssl) ---------------------------------------------------------------
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
@@ -38,6 +45,7 @@ leaf() { # name san eku
 leaf good "DNS:sip.good.test" "serverAuth,clientAuth"
 leaf wild "DNS:*.wild.test" "serverAuth"
 leaf mtls "DNS:sip.mtls.test,DNS:sip.mtls12.test" "serverAuth,clientAuth"
+leaf edges "DNS:sip.accept.test,DNS:sip.nouser.test,DNS:sip.refuse.test,DNS:sip.stranger.test,DNS:sip.pool.test,DNS:sip.backup.test,DNS:sip2.backup.test" "serverAuth,clientAuth"
 # Our tenants' client certificates: from the CA the edges trust (with and without clientAuth),
 # and from a CA they do not know.
 leaf id-good "DNS:edge.interop.test" "serverAuth,clientAuth"
@@ -240,6 +248,63 @@ kamailio -DD -E -f kamailio-mtls.cfg -w "$dir" >kamailio-mtls.log 2>&1 &
 pids+=($!)
 unset LD_PRELOAD
 
+# --- The policy edge: Kamailio (plain TCP) answering by the From domain, stunnel in front ----
+# Kamailio 5.6's own TLS is unreliable with OpenSSL 3 (above); stunnel terminates TLS, demands
+# a client certificate from the CA the edges trust (verifyChain, requireCert) and forwards
+# plain TCP. Kamailio answers OPTIONS as a federation edge with an allow list would: 200 for
+# the allowed From domain, 404 (no such user) for a request URI it has no user for, 403 with
+# ms-diagnostics for any other sender. Every request's From and request URI go to its log.
+policy_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > kamailio-policy.cfg <<KAM
+#!KAMAILIO
+debug=1
+log_stderror=yes
+children=1
+tcp_children=2
+disable_tls=yes
+listen=tcp:127.0.0.1:$policy_port
+auto_aliases=no
+loadmodule "sl.so"
+loadmodule "textops.so"
+loadmodule "pv.so"
+loadmodule "xlog.so"
+request_route {
+    xlog("L_ERR", "policy: OPTIONS from \$fU@\$fd to \$rd\n");
+    if (method!="OPTIONS") {
+        sl_send_reply("405", "Method Not Allowed");
+        exit;
+    }
+    if (\$fd=="allowed.interop.test") {
+        if (\$rd=="nouser.test") {
+            sl_send_reply("404", "Not Found");
+            exit;
+        }
+        sl_send_reply("200", "OK");
+        exit;
+    }
+    append_to_reply("ms-diagnostics: 1034;reason=\"Previous hop federation peer did not report diagnostic information\";source=\"sip.policy.test\"\r\n");
+    sl_send_reply("403", "Forbidden");
+    exit;
+}
+KAM
+kamailio -DD -E -f kamailio-policy.cfg -w "$dir" >kamailio-policy.log 2>&1 &
+pids+=($!)
+cat > stunnel.conf <<STN
+foreground = yes
+pid =
+debug = notice
+[edge]
+accept = $edge_ip:5061
+connect = 127.0.0.1:$policy_port
+cert = $dir/edges.pem
+key = $dir/edges.key
+CAfile = $dir/ca.pem
+verifyChain = yes
+requireCert = yes
+STN
+stunnel4 stunnel.conf >stunnel.log 2>&1 &
+pids+=($!)
+
 # --- dnsmasq: authoritative for .test -------------------------------------------------------
 # The port is free when picked, but anything on this busy machine may take it before dnsmasq
 # binds it: pick another when dnsmasq cannot listen ("Address already in use").
@@ -265,6 +330,14 @@ for _ in 1 2 3 4 5; do
     --srv-host=_sipfederationtls._tcp.deadptr.test,sip.deadptr.test,5061,0,0 \
     --host-record=sip.deadptr.test,"$net.9" \
     --host-record=sip.mtls.test,"$mtls_ip" --host-record=sip.mtls12.test,"$mtls12_ip" \
+    $(for d in accept nouser refuse stranger; do
+        printf -- "--srv-host=_sipfederationtls._tcp.%s.test,sip.%s.test,5061,0,0 --host-record=sip.%s.test,%s " "$d" "$d" "$d" "$edge_ip"
+      done) \
+    --srv-host=_sipfederationtls._tcp.pool.test,sip.pool.test,5061,0,0 \
+    --host-record=sip.pool.test,"$edge_ip" --host-record=sip.pool.test,"$pool_dead_ip" \
+    --srv-host=_sipfederationtls._tcp.backup.test,sip.backup.test,5061,10,0 \
+    --srv-host=_sipfederationtls._tcp.backup.test,sip2.backup.test,5061,20,0 \
+    --host-record=sip.backup.test,"$primary_dead_ip" --host-record=sip2.backup.test,"$edge_ip" \
     $(for id in ok foreign noeku none; do
         printf -- "--srv-host=_sipfederationtls._tcp.mtls-%s.test,sip.mtls.test,5061,0,0 " "$id"
         printf -- "--srv-host=_sipfederationtls._tcp.mtls12-%s.test,sip.mtls12.test,5061,0,0 " "$id"
@@ -277,7 +350,7 @@ for _ in 1 2 3 4 5; do
 done
 [ -n "$dns_up" ] || { echo "dnsmasq did not start" >&2; exit 1; }
 
-for ip in "$good_ip" "$mtls_ip"; do
+for ip in "$good_ip" "$mtls_ip" "$edge_ip"; do
   for _ in $(seq 50); do
     (exec 3<>"/dev/tcp/$ip/5061") 2>/dev/null && break
     sleep 0.2
@@ -288,20 +361,35 @@ done
 tenants="tenants:
   id-ok: {client_cert: {cert_file: id-good.pem, key_file: id-good.key}}
   id-foreign: {client_cert: {cert_file: id-foreign.pem, key_file: id-foreign.key}}
-  id-noeku: {client_cert: {cert_file: id-noeku.pem, key_file: id-noeku.key}}"
+  id-noeku: {client_cert: {cert_file: id-noeku.pem, key_file: id-noeku.key}}
+  t-allowed: {client_cert: {cert_file: id-good.pem, key_file: id-good.key}, sip_from: sipfed-monitor@allowed.interop.test}
+  t-blocked: {client_cert: {cert_file: id-good.pem, key_file: id-good.key}, sip_from: sipfed-monitor@blocked.interop.test}"
 mtls_domains=$(for id in ok foreign noeku none; do
   for v in mtls mtls12; do printf "  - {domain: %s-%s.test, tenant: id-%s}\n" "$v" "$id" "$id"; done; done)
 mtls_names=$(for id in ok foreign noeku none; do printf "mtls-%s.test mtls12-%s.test " "$id" "$id"; done)
+# The policy edge's partners, each probed as a tenant: by From domain, and failover.
+peer_domains="  - {domain: accept.test, tenant: t-allowed}
+  - {domain: nouser.test, tenant: t-allowed}
+  - {domain: refuse.test, tenant: t-blocked}
+  - {domain: stranger.test, tenant: id-foreign}
+  - {domain: pool.test, tenant: t-allowed}
+  - {domain: backup.test, tenant: t-allowed}"
+peer_names="accept.test nouser.test refuse.test stranger.test pool.test backup.test"
 # One probe at a time (check and the served exporter alike): Kamailio 5.6.3's TLS module still
 # refuses an accepted identity now and then when refused handshakes of other identities run in
 # the same worker at the same moment (seen after the error-queue shim above, in about 1 run of
 # 10); the edges are Kamailio's to judge, not a load test of it.
-printf "global:\n  ca_file: ca.pem\n  timeout: 5s\n  concurrency: 1\n%s\ndomains:\n%s\n" "$tenants" "$mtls_domains" > sipfed.yml
+printf "global:\n  ca_file: ca.pem\n  timeout: 5s\n  concurrency: 1\n%s\ndomains:\n%s\n%s\n" "$tenants" "$mtls_domains" "$peer_domains" > sipfed.yml
 set +e
 # shellcheck disable=SC2086 # one word per domain
 "$BIN" check --config.file=sipfed.yml --resolver "127.0.0.1:$dns_port" --output json \
-  good.test wild.test moved.test teams.test down.test $mtls_names revoked.test fine.test deadptr.test > report.json
+  good.test wild.test moved.test teams.test down.test $mtls_names revoked.test fine.test deadptr.test $peer_names > report.json
 status=$?
+# The real peers once more, one `check` (text) each: its exit status and checklist lines.
+for d in $peer_names; do
+  "$BIN" check --config.file=sipfed.yml --resolver "127.0.0.1:$dns_port" "$d" > "check-$d.txt" 2>&1
+  echo $? > "check-$d.rc"
+done
 set -e
 
 # The same world served: /metrics after the first round, and a fresh /probe?target= per domain.
@@ -325,6 +413,7 @@ domains:
   - domain: fine.test
   - domain: deadptr.test
 $mtls_domains
+$peer_domains
 $tenants
 YML
 "$BIN" --config.file=served.yml --web.listen-address="127.0.0.1:$http_port" >exporter.log 2>&1 &
@@ -334,7 +423,7 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 curl -sf "http://127.0.0.1:$http_port/metrics" > metrics.txt
-for d in good.test wild.test moved.test teams.test down.test $mtls_names revoked.test fine.test deadptr.test; do
+for d in good.test wild.test moved.test teams.test down.test $mtls_names revoked.test fine.test deadptr.test $peer_names; do
   curl -sf "http://127.0.0.1:$http_port/probe?target=$d" > "probe-$d.txt"
 done
 
@@ -460,4 +549,8 @@ print(("ok   " if good else "FAIL ") + f"exit status {status}, want {want_status
 PY
 tally results.txt
 ((py_status == 0)) || fail "result checks ended early (python exit status $py_status)"
+peers_status=0
+python3 "$repo/scripts/lib/interop_peers.py" "$dir" >peers.txt || peers_status=$?
+tally peers.txt
+((peers_status == 0)) || fail "real-peer checks ended early (python exit status $peers_status)"
 summary

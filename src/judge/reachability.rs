@@ -143,12 +143,13 @@ pub(super) fn tls_handshake(ctx: &Context<'_>) -> Option<Verdict> {
 }
 
 pub(super) fn edge_redundancy(ctx: &Context<'_>) -> Option<Verdict> {
-    let mut any = false;
+    let (mut any, mut dead_preferred) = (false, None);
     for t in &ctx.facts.targets {
         let preferred = preferred(ctx, t);
         // A preferred target without a working address is `tcp_connect`'s or
         // `tls_handshake`'s finding: one fault, one finding.
         if preferred && !looked(t).any(works) {
+            dead_preferred.get_or_insert(t.name.as_str());
             continue;
         }
         for e in looked(t) {
@@ -181,7 +182,14 @@ pub(super) fn edge_redundancy(ctx: &Context<'_>) -> Option<Verdict> {
             return fail(reason, message, hint);
         }
     }
-    any.then(|| Verdict::Pass("every address of every target accepts TCP and completes TLS".into()))
+    // The pass must not claim what the skipped target disproves.
+    any.then(|| match dead_preferred {
+        None => Verdict::Pass("every address of every target accepts TCP and completes TLS".into()),
+        Some(dead) => Verdict::Pass(
+            format!("every address of the other targets accepts TCP and completes TLS (the preferred target {dead} works at none of its addresses: see tcp_connect and tls_handshake)")
+                .into(),
+        ),
+    })
 }
 
 pub(super) fn tls_min_version(ctx: &Context<'_>) -> Option<Verdict> {
@@ -345,6 +353,23 @@ mod tests {
                 ("the preferred target dead, backup fine: tcp_connect's", peer(), backup(E::refused(A, Reason::ConnectionRefused), up_at(B)), passes(W)),
                 ("no endpoint", peer(), Facts::test().srv(&[(SIP, 5061)]).target(SIP, 5061, &[]), None),
             ],
+        );
+    }
+
+    /// A dead preferred target is `tcp_connect`'s finding, and the pass beside it does not
+    /// claim that every address works (the interop test's backup.test said so).
+    #[test]
+    fn redundancy_pass_beside_a_dead_preferred_target_names_it() {
+        let f = peer()
+            .check(
+                &backup(E::refused(A, Reason::ConnectionRefused), up_at(B)),
+                N::EdgeRedundancy,
+            )
+            .unwrap();
+        assert!(f.passed);
+        assert_eq!(
+            f.message,
+            "every address of the other targets accepts TCP and completes TLS (the preferred target sip.kanzlei.de works at none of its addresses: see tcp_connect and tls_handshake)"
         );
     }
 
