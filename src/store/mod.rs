@@ -731,14 +731,23 @@ mod tests {
         store.record(&other, "inside", Arc::new(Facts::two_endpoints()));
         let (first, theirs) = (verdicts(&partner), verdicts(&other));
         assert!(!first.is_empty());
-        // Our own domain's second address refuses TCP: a new own side, new verdicts.
-        store.record(&ours, "inside", Arc::new(Facts::two_endpoints()));
+        // Our own domain's only address refuses TCP: a new own side, new verdicts.
+        let down = || {
+            Facts::test()
+                .srv(&[("sip.example.com", 5061)])
+                .target("sip.example.com", 5061, &["192.0.2.1"])
+                .endpoint(EndpointFacts::refused(
+                    "192.0.2.1:5061",
+                    crate::facts::Reason::ConnectionRefused,
+                ))
+        };
+        store.record(&ours, "inside", Arc::new(down()));
         assert_eq!(failing(), Some(("example.com".into(), "tcp_connect")));
         let second = verdicts(&partner);
         assert!(!Arc::ptr_eq(&first, &second), "renewed");
         assert!(Arc::ptr_eq(&theirs, &verdicts(&other)), "beta's untouched");
         // The same own side again: nothing to renew.
-        store.record(&ours, "inside", Arc::new(Facts::two_endpoints()));
+        store.record(&ours, "inside", Arc::new(down()));
         assert!(Arc::ptr_eq(&second, &verdicts(&partner)));
         // Fixed reachability (one address, serving): the own side changes, so do the verdicts.
         let fixed = Facts::test()
