@@ -32,6 +32,12 @@ fn works(e: &EndpointFacts) -> bool {
     e.tcp.is_ok() && (e.up() || e.client_cert_refusal().is_some())
 }
 
+/// A handshake that failed because the edge refused our client certificate (a TLS 1.2
+/// alert during it): `client_cert_accepted`'s verdict, no evidence about TLS itself.
+fn refused_handshake(e: &EndpointFacts) -> bool {
+    matches!(e.tls, Some(Err(_))) && e.client_cert_refusal().is_some()
+}
+
 /// `address: reason` for each address of `t` that failed, for messages.
 fn failures(t: &TargetFacts, reason: impl Fn(&EndpointFacts) -> Option<String>) -> String {
     looked(t)
@@ -97,8 +103,10 @@ pub(super) fn tcp_connect(ctx: &Context<'_>) -> Option<Verdict> {
 pub(super) fn tls_handshake(ctx: &Context<'_>) -> Option<Verdict> {
     let mut any = false;
     for t in ctx.facts.targets.iter().filter(|t| preferred(ctx, t)) {
-        // Addresses where TLS was tried, but not those refused over our client certificate.
-        let tried = || looked(t).filter(|e| e.tls.is_some() && e.client_cert_refusal().is_none());
+        // Addresses where TLS was tried, but not a handshake refused over our client
+        // certificate (TLS 1.2: `client_cert_accepted`'s verdict). A TLS 1.3 refusal comes
+        // after the handshake completed: that handshake counts.
+        let tried = || looked(t).filter(|e| e.tls.is_some() && !refused_handshake(e));
         let Some(first) = tried().find(|e| !e.up()) else {
             any |= tried().next().is_some();
             continue;

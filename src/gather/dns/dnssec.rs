@@ -555,5 +555,41 @@ pub(super) fn from_reply(
     Some((SignedSet::read(m, owner, rtype), bogus))
 }
 
+/// One datagram read as the validator reads answers (the DNS fuzz target's way in): the
+/// resolver's Extended DNS Error, the set of `rtype` at `owner` with its RRSIGs, and that
+/// set validated at `now` against the DS and DNSKEY records the same datagram carries (the
+/// parsing and signature paths a hostile server reaches). `None` when it is no response to
+/// the question with id `id`.
+pub fn read_datagram(
+    datagram: &[u8],
+    owner: &str,
+    rtype: RecordType,
+    id: u16,
+    now: u32,
+) -> Option<(Option<crate::facts::Ede>, DnssecState)> {
+    let owner = Name::from_ascii(super::absolute(owner)).ok()?;
+    let m = super::transport::response(datagram, &Query::query(owner.clone(), rtype), id)?;
+    let ede = super::ede(&m);
+    let set = SignedSet::read(&m, &owner, rtype);
+    let ds = m
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::DNSSEC(DNSSECRData::DS(d)) => Some(d.clone()),
+            _ => None,
+        })
+        .take(MAX_KEYS)
+        .collect();
+    let dnskey = SignedSet::read(&m, &owner, RecordType::DNSKEY);
+    let keys = ZoneKeys {
+        ds,
+        dnskey: KeySet {
+            records: dnskey.records,
+            sigs: dnskey.sigs,
+        },
+    };
+    Some((ede, validate(&owner, &keys, &[set], now).state))
+}
+
 #[cfg(test)]
 mod tests;

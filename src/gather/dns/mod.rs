@@ -29,7 +29,7 @@ mod transport;
 
 pub use answer::MAX_RECORDS;
 use answer::{records, worse};
-pub use dnssec::ZoneCache;
+pub use dnssec::{ZoneCache, read_datagram as read_dnssec_datagram};
 use transport::{Client, Options};
 
 /// The resolvers of one vantage, built once and shared by every probe from it; a probe asks

@@ -967,6 +967,39 @@ mod tests {
         );
     }
 
+    /// The fuzz target's way into the validator reads a datagram's EDE (bounded, escaped)
+    /// and judges an unsigned answer without DS insecure; another question's answer is none.
+    #[test]
+    fn a_datagram_read_as_the_validator_reads_it() {
+        let mut q = Message::new(0x4242, MessageType::Query, OpCode::Query);
+        q.add_query(Query::query(name("x.test"), RecordType::A));
+        let m = with_ede(
+            response(
+                &q,
+                ResponseCode::NoError,
+                vec![a("x.test", Ipv4Addr::new(192, 0, 2, 1))],
+            ),
+            7,
+            "sig\u{7}expired",
+        );
+        let bytes = m.to_vec().unwrap();
+        let read = |owner, id| {
+            crate::gather::dns::read_dnssec_datagram(
+                &bytes,
+                owner,
+                RecordType::A,
+                id,
+                1_800_000_000,
+            )
+        };
+        let (ede, state) = read("x.test", 0x4242).expect("a response to the question");
+        let ede = ede.expect("the EDE option is read");
+        assert_eq!((ede.code, ede.text.as_str()), (7, "sig\\u{7}expired"));
+        assert_eq!(state, crate::facts::DnssecState::Insecure);
+        assert!(read("y.test", 0x4242).is_none(), "another question");
+        assert!(read("x.test", 0x4243).is_none(), "another id");
+    }
+
     /// `m` with an EDE option (RFC 8914) of `code` and `text`.
     fn with_ede(mut m: Message, code: u16, text: &str) -> Message {
         let mut data = code.to_be_bytes().to_vec();
