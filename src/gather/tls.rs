@@ -241,7 +241,13 @@ impl TlsClient {
             return chain.clone();
         }
         let chain: Arc<[CertFacts]> = presented.iter().map(|c| cert::parse(c)).collect();
-        lock().insert(presented, chain.clone());
+        let mut chains = lock();
+        // Looks run as tasks of their own, on several threads: one that parsed the same
+        // chain meanwhile has put it in first, and every look shares that one.
+        if let Some(first) = chains.get(&presented) {
+            return first;
+        }
+        chains.insert(presented, chain.clone());
         chain
     }
 }
