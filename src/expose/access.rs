@@ -95,3 +95,44 @@ pub async fn guard(State(store): State<Arc<Store>>, mut request: Request, next: 
             .into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn user(names: &[&str]) -> WebUser {
+        WebUser {
+            names: names.iter().map(|n| n.to_string()).collect(),
+        }
+    }
+
+    /// A viewer of two tenants sees both, a certificate's SAN counts like a user name,
+    /// see_all sees everything, a stranger and an anonymous request nothing; without viewers
+    /// everyone sees everything.
+    #[test]
+    fn sight_follows_viewers_and_see_all() {
+        let config = Config::parse(
+            Path::new("sipfed.yml"),
+            "global:\n  see_all: [prom]\ntenants:\n  a:\n    viewers: [alice, noc]\n  b:\n    viewers: [bob, noc]\n  c: {}\n",
+        )
+        .unwrap();
+        let seen = |names: &[&str]| Sight::of(&config, Some(&user(names)));
+        let set = |t: &[&str]| {
+            Some(Sight::Tenants(Arc::new(
+                t.iter().map(|s| s.to_string()).collect(),
+            )))
+        };
+        assert_eq!(seen(&["alice"]), set(&["a"]));
+        assert_eq!(seen(&["noc"]), set(&["a", "b"]));
+        assert_eq!(seen(&["eve", "bob"]), set(&["b"]));
+        assert_eq!(seen(&["alice", "prom"]), Some(Sight::All));
+        assert_eq!(seen(&["eve"]), None);
+        assert_eq!(seen(&["Alice"]), None);
+        assert_eq!(Sight::of(&config, None), None);
+        assert!(set(&["a"]).unwrap().sees("a") && !set(&["a"]).unwrap().sees("c"));
+        let open = Config::parse(Path::new("sipfed.yml"), "tenants:\n  a: {}\n").unwrap();
+        assert_eq!(Sight::of(&open, None), Some(Sight::All));
+    }
+}
