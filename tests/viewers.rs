@@ -272,6 +272,14 @@ async fn a_client_certificate_san_is_a_viewer() {
     assert_eq!(get_tls(addr, &root, &stranger, "/metrics").await.0, 403);
     assert_eq!(get_tls(addr, &root, &stranger, "/-/healthy").await.0, 200);
     shutdown.cancel();
+
+    // A certificate only required, its chain not verified (RequireAnyClientCert), proves no
+    // name: the same viewer certificate is refused. Fails if unverified SANs counted.
+    let web = "tls_server_config:\n  cert_file: web.pem\n  key_file: web.key\n  client_auth_type: RequireAnyClientCert\n";
+    let (addr, shutdown) = start(&lab, web, "").await;
+    assert_eq!(get_tls(addr, &root, &viewer, "/").await.0, 403);
+    assert_eq!(get_tls(addr, &root, &viewer, "/-/healthy").await.0, 200);
+    shutdown.cancel();
 }
 
 /// GET `path` over TLS trusting `root`, presenting `client`: status and body.
