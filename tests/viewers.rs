@@ -23,12 +23,17 @@ const DOMAINS: &str = "  - domain: alpha-one.example\n    tenant: alpha\n  - dom
 
 /// The exporter over the two-tenant lab configuration with the web config `web` (written to
 /// the lab's directory).
-async fn start(lab: &Lab, web: &str, global: &str) -> (SocketAddr, CancellationToken) {
+async fn start(
+    lab: &Lab,
+    web: &str,
+    global: &str,
+    tenants: &str,
+) -> (SocketAddr, CancellationToken) {
     let web_path = lab.dir.join("web.yml");
     std::fs::write(&web_path, web).unwrap();
     let web = WebConfig::load(&web_path).unwrap();
     let path = lab
-        .write_config_with_tenants("c.yml", global, TENANTS, DOMAINS)
+        .write_config_with_tenants("c.yml", global, tenants, DOMAINS)
         .unwrap();
     let store = Store::new(
         Setup::new(Config::load(&path).unwrap()).unwrap(),
@@ -102,7 +107,7 @@ async fn viewers_see_only_their_tenants_see_all_everything_strangers_nothing() {
     let web = format!(
         "basic_auth_users:\n  alice: '{hash}'\n  bob: '{hash}'\n  prom: '{hash}'\n  eve: '{hash}'\n"
     );
-    let (addr, shutdown) = start(&lab, &web, "  see_all: [prom]\n").await;
+    let (addr, shutdown) = start(&lab, &web, "  see_all: [prom]\n", TENANTS).await;
     ready(addr, Some("prom")).await;
 
     // The see_all user sees both tenants everywhere.
@@ -222,10 +227,22 @@ async fn viewers_see_only_their_tenants_see_all_everything_strangers_nothing() {
     assert_eq!(get(addr, Some("eve"), "/-/ready").await.0, 200);
     shutdown.cancel();
 
-    // Without any viewers, nothing changes: every authenticated user sees both tenants.
-    let path = lab.write_config("plain.yml", "", DOMAINS).unwrap();
-    let config = Config::load(&path).unwrap();
-    assert!(!config.names_viewers());
+    // Without any viewers, nothing changes: the stranger sees both tenants, anonymous is 401.
+    let (addr, shutdown) = start(&lab, &web, "  see_all: [prom]\n", "  alpha: {}\n").await;
+    ready(addr, Some("eve")).await;
+    for path in ["/", "/api/v1/domains", "/metrics"] {
+        let (status, body) = get(addr, Some("eve"), path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(body.contains("beta-secret.example"), "{path}: {body}");
+    }
+    assert_eq!(
+        get(addr, Some("eve"), "/domain/beta/beta-secret.example")
+            .await
+            .0,
+        200
+    );
+    assert_eq!(get(addr, None, "/").await.0, 401);
+    shutdown.cancel();
 }
 
 /// A verified client certificate's SAN is a viewer's name too (no basic auth): the viewer's
@@ -241,7 +258,7 @@ async fn a_client_certificate_san_is_a_viewer() {
         "tls_server_config:\n  cert_file: web.pem\n  key_file: web.key\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {}\n",
         lab.ca_file().display()
     );
-    let (addr, shutdown) = start(&lab, &web, "").await;
+    let (addr, shutdown) = start(&lab, &web, "", TENANTS).await;
     let root = lab.pki.root_der().clone();
     let viewer = lab
         .pki
@@ -276,7 +293,7 @@ async fn a_client_certificate_san_is_a_viewer() {
     // A certificate only required, its chain not verified (RequireAnyClientCert), proves no
     // name: the same viewer certificate is refused. Fails if unverified SANs counted.
     let web = "tls_server_config:\n  cert_file: web.pem\n  key_file: web.key\n  client_auth_type: RequireAnyClientCert\n";
-    let (addr, shutdown) = start(&lab, web, "").await;
+    let (addr, shutdown) = start(&lab, web, "", TENANTS).await;
     assert_eq!(get_tls(addr, &root, &viewer, "/").await.0, 403);
     assert_eq!(get_tls(addr, &root, &viewer, "/-/healthy").await.0, 200);
     shutdown.cancel();
