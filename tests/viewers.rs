@@ -53,6 +53,11 @@ async fn start(
 
 /// GET `path` as `user` (password `pw`), HTTP/1.0: status and body.
 async fn get(addr: SocketAddr, user: Option<&str>, path: &str) -> (u16, String) {
+    request(addr, "GET", user, path).await
+}
+
+/// `method path` as `user` (password `pw`), HTTP/1.0: status and body.
+async fn request(addr: SocketAddr, method: &str, user: Option<&str>, path: &str) -> (u16, String) {
     use base64::Engine;
     let auth = user
         .map(|u| {
@@ -61,9 +66,12 @@ async fn get(addr: SocketAddr, user: Option<&str>, path: &str) -> (u16, String) 
         })
         .unwrap_or_default();
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: t\r\n{auth}\r\n").as_bytes())
-        .await
-        .unwrap();
+    s.write_all(
+        format!("{method} {path} HTTP/1.0\r\nHost: t\r\nContent-Length: 0\r\n{auth}\r\n")
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf).await;
     split(&buf)
@@ -127,6 +135,10 @@ async fn viewers_see_only_their_tenants_see_all_everything_strangers_nothing() {
             assert_eq!(get(addr, Some("prom"), &path).await.0, 200, "prom {path}");
         }
     }
+    // The see_all user reaches reload (refused here only because lifecycle is off).
+    let (status, body) = request(addr, "POST", Some("prom"), "/-/reload").await;
+    assert_eq!(status, 403);
+    assert!(body.contains("Lifecycle API is not enabled"), "{body}");
     // The exporter's own series are the see_all user's.
     assert!(
         get(addr, Some("prom"), "/metrics")
@@ -207,6 +219,10 @@ async fn viewers_see_only_their_tenants_see_all_everything_strangers_nothing() {
             );
         }
         assert_eq!(get(addr, Some(user), "/runbooks").await.0, 200);
+        // Reloading acts on every tenant: not a viewer's.
+        let (status, body) = request(addr, "POST", Some(user), "/-/reload").await;
+        assert_eq!(status, 403);
+        assert!(body.contains("see_all"), "{body}");
     }
 
     // A stranger (authenticated, named by no tenant) is refused everywhere but health and
