@@ -33,6 +33,13 @@ pub struct Config {
     pub sip_from: BTreeMap<String, SipAddress>,
 }
 
+impl Config {
+    /// Whether any tenant names viewers: then each web user sees only its tenants.
+    pub fn names_viewers(&self) -> bool {
+        self.tenants.values().any(|t| !t.viewers.is_empty())
+    }
+}
+
 /// One tenant's federation identity (`tenants.<name>`), paths resolved.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -46,6 +53,9 @@ pub struct TenantIdentity {
     /// Who the tenant's OPTIONS to its partners come from (default: `sipfed-monitor@` its
     /// first own domain).
     pub sip_from: Option<SipAddress>,
+    /// Web users who see this tenant (docs/configuration.md "Who sees which tenants"):
+    /// basic-auth user names of the web config, or client-certificate SANs.
+    pub viewers: Vec<String>,
 }
 
 /// A SIP address `user@domain` (no `sip:` scheme, no parameters): the user of RFC 3261's
@@ -118,6 +128,8 @@ pub struct Global {
     /// Validate the DNSSEC of the zones the federation records come from (docs/metrics.md
     /// "DNSSEC").
     pub dnssec: bool,
+    /// Web users who see every tenant once any tenant names viewers.
+    pub see_all: Vec<String>,
 }
 
 impl Default for Global {
@@ -132,6 +144,7 @@ impl Default for Global {
             client_cert: None,
             probe_any_domain: false,
             dnssec: true,
+            see_all: Vec::new(),
         }
     }
 }

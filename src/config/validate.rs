@@ -403,6 +403,35 @@ mod tests {
         assert_eq!(d.vantages, vec!["inside".to_string()]);
     }
 
+    /// `tenants.*.viewers` and `global.see_all` decode strictly (a misspelt key or a scalar
+    /// is refused at its line); no viewers means every user sees every tenant.
+    #[test]
+    fn viewers_and_see_all_decode_strictly() {
+        let c = parse(
+            "global:\n  see_all: [prometheus, noc]\ntenants:\n  zahnfee:\n    viewers: [zahnfee-noc, scraper.zahnfee.de]\n  tf: {}\n",
+        )
+        .unwrap();
+        assert_eq!(c.global.see_all, ["prometheus", "noc"]);
+        assert_eq!(
+            c.tenants["zahnfee"].viewers,
+            ["zahnfee-noc", "scraper.zahnfee.de"]
+        );
+        assert!(c.tenants["tf"].viewers.is_empty());
+        assert!(c.names_viewers());
+        let c = parse("global:\n  see_all: [prometheus]\ntenants:\n  tf: {}\n").unwrap();
+        assert!(!c.names_viewers());
+        let err = parse("tenants:\n  zahnfee:\n    viewer: [noc]\n").unwrap_err();
+        assert!(
+            err.contains("sipfed.yml:3:5") && err.contains("unknown field `viewer`"),
+            "{err}"
+        );
+        let err = parse("global:\n  see_all: noc\n").unwrap_err();
+        assert!(
+            err.contains("sipfed.yml:2:") && err.contains("see_all"),
+            "{err}"
+        );
+    }
+
     /// `sip_from` is a strict `user@domain`; without it a tenant sends as `sipfed-monitor@`
     /// its first own domain, and a tenant without own domains has no address at all.
     #[test]

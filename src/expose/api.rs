@@ -6,12 +6,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde::Serialize;
 
+use super::access::Sight;
 use super::overview::{self, Counts, Filter, Row, Standing};
 use crate::facts::Reason;
 use crate::judge::pairs::{Judged, Pair};
@@ -166,6 +167,7 @@ fn error(status: StatusCode, message: String) -> Response {
 /// `/api/v1/domains?state=&tenant=&q=`.
 pub async fn domains(
     State(store): State<Arc<Store>>,
+    Extension(sight): Extension<Sight>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let filter = match Filter::from_query(&q) {
@@ -174,7 +176,7 @@ pub async fn domains(
     };
     let body = tokio::task::spawn_blocking(move || {
         let setup = store.setup();
-        let rows = overview::rows(&setup.config, &store);
+        let rows = overview::rows_seen(&setup.config, &store, &sight);
         list(&rows, &filter)
     })
     .await;
@@ -188,12 +190,14 @@ pub async fn domains(
 /// domain is not configured, 503 before its first probe.
 pub async fn domain(
     State(store): State<Arc<Store>>,
+    Extension(sight): Extension<Sight>,
     Path((tenant, domain)): Path<(String, String)>,
 ) -> Response {
     let setup = store.setup();
     let key = DomainKey { tenant, domain };
     let (tenant, domain) = (&key.tenant, &key.domain);
-    if setup.domain(&key).is_none() {
+    // Another tenant's domain is answered as one that is not configured.
+    if setup.domain(&key).is_none() || !sight.sees(tenant) {
         return error(
             StatusCode::NOT_FOUND,
             format!("domain {domain} of tenant {tenant} is not configured"),

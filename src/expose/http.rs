@@ -12,6 +12,7 @@ use axum::{Extension, Router};
 use tokio::sync::Semaphore;
 use tower_http::compression::CompressionLayer;
 
+use super::access::{self, Sight};
 use super::{api, metrics, pages};
 use crate::config::{Config, Domain, normalize_domain};
 use crate::store::{Scope, Store};
@@ -127,22 +128,32 @@ fn endpoints(store: Arc<Store>, routes: &Routes) -> Router {
         .route("/api/v1/domains", get(api::domains))
         .route("/api/v1/domains/{tenant}/{domain}", get(api::domain))
         .route("/runbooks", get(super::runbooks::page))
-        .route("/-/healthy", get(|| async { "Healthy.\n" }))
-        .route("/-/ready", get(ready))
         .route(
             "/-/reload",
             post(reload).layer(Extension(Lifecycle(routes.enable_lifecycle))),
         )
+        // Every route above shows only the tenants the web user sees, or refuses a user who
+        // sees none (docs/configuration.md "Who sees which tenants"); health and readiness
+        // below reveal no tenant and stay open to whoever passes the web config.
+        .route_layer(axum::middleware::from_fn_with_state(
+            store.clone(),
+            access::guard,
+        ))
+        .route("/-/healthy", get(|| async { "Healthy.\n" }))
+        .route("/-/ready", get(ready))
         .with_state(store)
 }
 
-async fn metrics_page(State(ex): State<Arc<Store>>) -> Response {
+async fn metrics_page(
+    State(ex): State<Arc<Store>>,
+    Extension(sight): Extension<Sight>,
+) -> Response {
     // Rendering 10,000 domains takes tens of milliseconds of CPU: keep it off the I/O
     // threads. The page streams out chunk by chunk as it is rendered (at most a few chunks in
     // flight), so it is never held whole; gzip (CompressionLayer) compresses the stream.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(2);
     tokio::task::spawn_blocking(move || {
-        metrics::render_into(&ex, &mut |chunk| tx.blocking_send(chunk).is_ok());
+        metrics::render_seen(&ex, &sight, &mut |chunk| tx.blocking_send(chunk).is_ok());
     });
     // poll_fn, not unfold: the gzip layer may poll again after the end.
     let chunks = futures::stream::poll_fn(move |cx| {
@@ -172,7 +183,16 @@ async fn ready(State(ex): State<Arc<Store>>) -> Response {
 async fn reload(
     State(ex): State<Arc<Store>>,
     Extension(Lifecycle(enabled)): Extension<Lifecycle>,
+    Extension(sight): Extension<Sight>,
 ) -> Response {
+    // Reloading acts on every tenant: a viewer of some may not.
+    if !sight.all() {
+        return (
+            StatusCode::FORBIDDEN,
+            "Forbidden: reload needs a see_all user\n",
+        )
+            .into_response();
+    }
     if !enabled {
         return (
             StatusCode::FORBIDDEN,
@@ -193,6 +213,7 @@ async fn reload(
 async fn probe(
     State(ex): State<Arc<Store>>,
     Extension(ProbeSlots(slots)): Extension<ProbeSlots>,
+    Extension(sight): Extension<Sight>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     // Own small limit, answered at once when full: /probe never queues behind (or delays)
@@ -206,7 +227,7 @@ async fn probe(
             .into_response();
     };
     let setup = ex.setup();
-    let (domain, scope, vantages) = match probe_request(&setup.config, &q) {
+    let (domain, scope, vantages) = match probe_request(&setup.config, &sight, &q) {
         Ok(r) => r,
         Err(refused) => return *refused,
     };
@@ -223,6 +244,7 @@ async fn probe(
 /// What a `/probe` request asks for (domain, scope and vantages), or the answer refusing it.
 fn probe_request(
     config: &Config,
+    sight: &Sight,
     q: &HashMap<String, String>,
 ) -> Result<(Domain, Scope, Vec<String>), Box<Response>> {
     // `target=` as in Prometheus' multi-target pattern (blackbox_exporter, the Probe resource).
@@ -237,8 +259,23 @@ fn probe_request(
     };
     let name = normalize_domain(name)
         .map_err(|e| Box::new((StatusCode::BAD_REQUEST, format!("{e}\n")).into_response()))?;
-    let (domain, scope) = crate::store::lookup(config, &name, q.get("tenant").map(|t| t.as_str()));
-    if scope == Scope::AdHoc && !config.global.probe_any_domain {
+    // A viewer without `tenant=` means its own tenant's domain of that name.
+    let tenant = q.get("tenant").map(|t| t.as_str()).or_else(|| {
+        (!sight.all())
+            .then(|| {
+                config
+                    .domains
+                    .iter()
+                    .find(|d| d.name == name && sight.sees(&d.tenant))
+                    .map(|d| d.tenant.as_str())
+            })
+            .flatten()
+    });
+    let (domain, scope) = crate::store::lookup(config, &name, tenant);
+    // A viewer probes only its tenants' configured domains; another tenant's domain is
+    // answered as one that is not configured.
+    let unseen = !sight.all() && (scope == Scope::AdHoc || !sight.sees(&domain.tenant));
+    if unseen || (scope == Scope::AdHoc && !config.global.probe_any_domain) {
         return Err(Box::new(
             (
                 StatusCode::NOT_FOUND,

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::access::Sight;
 use crate::config::{Config, Domain};
 use crate::judge::pairs::Pair;
 use crate::judge::{DomainReport, State};
@@ -80,23 +81,34 @@ impl Row<'_> {
     }
 }
 
-/// Every configured domain with its latest report, in configuration order.
-pub fn rows<'a>(config: &'a Config, store: &Store) -> Vec<Row<'a>> {
+/// The configured domains of the tenants `sight` sees, with their latest reports.
+pub fn rows_seen<'a>(config: &'a Config, store: &Store, sight: &Sight) -> Vec<Row<'a>> {
+    if sight.all() {
+        return rows(config, store);
+    }
     config
         .domains
         .iter()
-        .map(|d| {
-            let (report, pairs) = match store.report_judged(&DomainKey::of(d)) {
-                Some((r, v)) => (Some(r), v),
-                None => (None, Arc::from(Vec::new())),
-            };
-            Row {
-                domain: d,
-                pairs,
-                report,
-            }
-        })
+        .filter(|d| sight.sees(&d.tenant))
+        .map(|d| row(d, store))
         .collect()
+}
+
+/// Every configured domain with its latest report, in configuration order.
+pub fn rows<'a>(config: &'a Config, store: &Store) -> Vec<Row<'a>> {
+    config.domains.iter().map(|d| row(d, store)).collect()
+}
+
+fn row<'a>(d: &'a Domain, store: &Store) -> Row<'a> {
+    let (report, pairs) = match store.report_judged(&DomainKey::of(d)) {
+        Some((r, v)) => (Some(r), v),
+        None => (None, Arc::from(Vec::new())),
+    };
+    Row {
+        domain: d,
+        pairs,
+        report,
+    }
 }
 
 /// Which rows to show, from the query string.

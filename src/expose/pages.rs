@@ -6,10 +6,12 @@ use std::fmt::Write;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
+use super::access::Sight;
 use super::evidence::{self, Line};
 use super::overview::{self, Filter, Page, Row, Standing, Summary};
 use crate::config::Domain;
@@ -88,6 +90,7 @@ fn now() -> i64 {
 /// [`overview::PAGE_SIZE`] rows at a time (`page=N`, `page=all`).
 pub async fn status_page(
     State(store): State<Arc<Store>>,
+    Extension(sight): Extension<Sight>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let filter = match Filter::from_query(&q) {
@@ -98,7 +101,8 @@ pub async fn status_page(
     // Ten thousand domains take milliseconds: keep them off the I/O threads all the same.
     let body = tokio::task::spawn_blocking(move || {
         let setup = store.setup();
-        let rows = overview::rows(&setup.config, &store);
+        // Only the tenants this user sees: the counts and summaries too.
+        let rows = overview::rows_seen(&setup.config, &store, &sight);
         render_status(&rows, &filter, page, now())
     })
     .await;
@@ -427,11 +431,13 @@ pub fn render_status(rows: &[Row<'_>], filter: &Filter, page: Page, now: i64) ->
 /// the facts behind it.
 pub async fn domain_page(
     State(store): State<Arc<Store>>,
+    Extension(sight): Extension<Sight>,
     Path((tenant, domain)): Path<(String, String)>,
 ) -> Response {
     let setup = store.setup();
     let key = DomainKey { tenant, domain };
-    let Some(d) = setup.domain(&key) else {
+    // Another tenant's domain is answered as one that does not exist.
+    let Some(d) = setup.domain(&key).filter(|_| sight.sees(&key.tenant)) else {
         return (StatusCode::NOT_FOUND, "no such domain\n").into_response();
     };
     let (report, pairs) = match store.report_judged(&key) {

@@ -288,8 +288,13 @@ impl Server {
         };
         let web = self.web.as_ref().map(|w| w.current());
         let http2 = web.as_ref().is_none_or(|w| w.http_server_config.http2);
+        let client_auth_type = web
+            .as_ref()
+            .and_then(|w| w.tls_server_config.as_ref())
+            .map(|t| t.client_auth_type.clone())
+            .unwrap_or_default();
         match web.and_then(|w| w.tls.clone()) {
-            None => self.http(io, http2, activity, shutdown).await,
+            None => self.http(io, http2, Vec::new(), activity, shutdown).await,
             Some(tls) => {
                 let handshake = tokio::time::timeout(
                     self.limits.tls_handshake_timeout,
@@ -302,7 +307,12 @@ impl Server {
                         _ => return,
                     },
                 };
-                self.http(stream, http2, activity, shutdown).await
+                // Who the verified client certificate names, for every request on it.
+                let sans = webconfig::verified_sans(
+                    &client_auth_type,
+                    stream.get_ref().1.peer_certificates(),
+                );
+                self.http(stream, http2, sans, activity, shutdown).await
             }
         }
     }
@@ -311,6 +321,7 @@ impl Server {
         &self,
         io: I,
         http2: bool,
+        sans: Vec<String>,
         activity: Arc<Activity>,
         shutdown: CancellationToken,
     ) where
@@ -321,8 +332,12 @@ impl Server {
         let service = tower::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
             let request = busy.request();
             let app = app.clone();
+            let mut req = req.map(axum::body::Body::new);
+            if !sans.is_empty() {
+                crate::expose::access::WebUser::add(&mut req, sans.iter().cloned());
+            }
             async move {
-                let response = app.oneshot(req.map(axum::body::Body::new)).await;
+                let response = app.oneshot(req).await;
                 drop(request);
                 response
             }

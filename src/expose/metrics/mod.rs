@@ -25,6 +25,7 @@ mod exporter;
 mod out;
 mod text;
 
+use super::access::Sight;
 use crate::judge::DomainReport;
 use crate::judge::pairs::{self, Pair};
 use crate::store::Store;
@@ -55,6 +56,27 @@ pub fn render_into(store: &Store, sink: &mut dyn FnMut(Vec<u8>) -> bool) {
     {
         sink(process);
     }
+}
+
+/// Renders `/metrics` as `sight` may see it: everything, or for a viewer of some tenants only
+/// the series of their domains (docs/configuration.md "Who sees which tenants"): the
+/// exporter's own series (vantages, identities, self, process) describe every tenant's
+/// probing and are left to see_all users.
+pub fn render_seen(store: &Store, sight: &Sight, sink: &mut dyn FnMut(Vec<u8>) -> bool) {
+    if sight.all() {
+        return render_into(store, sink);
+    }
+    let setup = store.setup();
+    let judged = store.judged(&setup.config);
+    let seen: Vec<_> = judged
+        .iter()
+        .filter(|(r, _)| sight.sees(&r.tenant))
+        .collect();
+    let refs: Vec<&DomainReport> = seen.iter().map(|(r, _)| r.as_ref()).collect();
+    let verdicts: Vec<&[Pair]> = seen.iter().map(|(_, v)| v.as_ref()).collect();
+    let mut out = Out::chunked(sink);
+    write_reports(&mut out, &refs, &verdicts);
+    out.flush();
 }
 
 /// Renders the whole `/metrics` page into one buffer (tests, the benchmark).

@@ -150,7 +150,7 @@ impl Drop for Queued<'_> {
 
 /// Middleware: the configured headers on every response, and 401 unless the request carries
 /// valid basic-auth credentials when users are configured.
-pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: Next) -> Response {
     let config = guard.web.current();
     // Before auth and headers, as the toolkit's handler does.
     if config.limiter().is_some_and(|l| !l.allow()) {
@@ -161,8 +161,13 @@ pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
+        let user = value.and_then(parse_basic).map(|(u, _)| u);
         match guard.check(&config, value).await {
-            Auth::Allowed => next.run(request).await,
+            Auth::Allowed => {
+                // The verified user is who the handlers show tenants to (viewers, see_all).
+                crate::expose::access::WebUser::add(&mut request, user);
+                next.run(request).await
+            }
             Auth::Denied => (
                 StatusCode::UNAUTHORIZED,
                 [(header::WWW_AUTHENTICATE, "Basic")],

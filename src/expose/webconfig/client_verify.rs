@@ -198,6 +198,24 @@ fn san_values(cert: &[u8]) -> Vec<String> {
     values
 }
 
+/// The SANs of the client certificate `config` verified on a connection (its chain checked
+/// against the client CAs: `VerifyClientCertIfGiven`, `RequireAndVerifyClientCert`), the
+/// values `client_allowed_sans` compares; none when the chain was not checked
+/// (`RequestClientCert`, `RequireAnyClientCert` prove only key possession) or no certificate
+/// was presented.
+pub fn verified_sans(
+    client_auth_type: &str,
+    presented: Option<&[CertificateDer<'_>]>,
+) -> Vec<String> {
+    let verified = client_auth_type
+        .parse::<ClientAuth>()
+        .is_ok_and(|a| a.policy().1 == Some(true));
+    match presented.and_then(|c| c.first()) {
+        Some(cert) if verified => san_values(cert),
+        _ => Vec::new(),
+    }
+}
+
 impl ClientVerifier {
     /// `client_allowed_sans` against the presented certificate.
     fn check_sans(&self, end_entity: &CertificateDer<'_>) -> Result<(), rustls::Error> {

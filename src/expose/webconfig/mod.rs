@@ -23,7 +23,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use basic_auth::{AUTH_BUSY, Auth, Guard, guard};
-pub use client_verify::ClientAuth;
+pub use client_verify::{ClientAuth, verified_sans};
 pub use decode::{HttpServerConfig, RateLimitConfig, RateLimiter, TlsServerConfig, WebConfig};
 pub use live::LiveWebConfig;
 
