@@ -430,6 +430,8 @@ ldns-keygen -a ECDSAP256SHA256 -k dsbad.sec.test > stray.keyname
   cat "$(cat expired.keyname).ds" "$(cat expiring.keyname).ds"
   cat "$(cat stray.keyname).ds"
 } > knot/sec.test.zone
+# The DS of the key dsbad.sec.test really has (published nowhere): the check names its tag.
+keymgr -c knot/knot.conf dsbad.sec.test. ds | grep ' 2 ' > dsbad-own-ds.txt
 knotd -c knot/knot.conf >knot.log 2>&1 &
 pids+=($!)
 anchor=$(keymgr -c knot/knot.conf sec.test. ds | grep ' 2 ' | head -1)
@@ -495,7 +497,9 @@ peer_names="accept.test nouser.test refuse.test stranger.test pool.test backup.t
 # refuses an accepted identity now and then when refused handshakes of other identities run in
 # the same worker at the same moment (seen after the error-queue shim above, in about 1 run of
 # 10); the edges are Kamailio's to judge, not a load test of it.
-printf "global:\n  ca_file: ca.pem\n  timeout: 5s\n  concurrency: 1\n%s\ndomains:\n%s\n%s\n" "$tenants" "$mtls_domains" "$peer_domains" > sipfed.yml
+# dnsmasq answers .test only (it refuses `. NS`, which the default health query asks to prove
+# recursion): the vantage's health query is a name it is authoritative for.
+printf "global:\n  ca_file: ca.pem\n  timeout: 5s\n  concurrency: 1\nvantages:\n  inside:\n    resolvers: [\"127.0.0.1:%s\"]\n    health_query: health.test\n%s\ndomains:\n%s\n%s\n" "$dns_port" "$tenants" "$mtls_domains" "$peer_domains" > sipfed.yml
 set +e
 # shellcheck disable=SC2086 # one word per domain
 "$BIN" check --config.file=sipfed.yml --resolver "127.0.0.1:$dns_port" --output json \
@@ -519,6 +523,7 @@ global:
 vantages:
   inside:
     resolvers: ["127.0.0.1:$dns_port"]
+    health_query: health.test
 domains:
   - domain: good.test
   - domain: wild.test
@@ -555,6 +560,11 @@ for d in $sec_names; do
     echo $? > "dnssec-${via%% *}-$d.rc"
   done
 done
+# global.dnssec off: no validation of ours, so through Knot the expired zone looks fine.
+printf "global:\n  ca_file: ca.pem\n  timeout: 5s\n  dnssec: false\n" > dnssec-off.yml
+"$BIN" check --config.file=dnssec-off.yml --resolver "$knot_ip:$knot_port" --output json expired.sec.test \
+  > dnssec-off-expired.sec.test.json 2> dnssec-off-expired.sec.test.err
+echo $? > dnssec-off-expired.sec.test.rc
 set -e
 sec_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat > dnssec-served.yml <<YML

@@ -9,10 +9,11 @@ anchor for sec.test with Extended DNS Errors on:
 
 Judges `check --output=json` through Unbound (validating) and through Knot itself (not
 validating: our own validation must still fail the bogus zones), and a served exporter with
-both as vantages (`validating`, `plain`): /metrics and /probe. Prints "ok   ..." / "FAIL ..."
+both as vantages (`validating`, `plain`): /metrics and /probe; and `check` with
+`global.dnssec: false` through Knot (off: the DNSSEC checks absent). Prints "ok   ..." / "FAIL ..."
 lines for scripts/lib/checks.sh's tally; counts nothing itself.
 
-Usage: interop_dnssec.py DIR   (DIR holds dnssec-{unbound,knot}-<domain>.{json,rc},
+Usage: interop_dnssec.py DIR   (DIR holds dnssec-{unbound,knot,off}-<domain>.{json,rc},
 dnssec-metrics.txt, dnssec-probe-<domain>.txt, expiring-at.txt, unbound.log)
 """
 import json
@@ -115,6 +116,30 @@ def within(lo, hi, doc):
     return test
 
 
+def ds_tags():
+    """{zone: [key tag]} of the DS records the parent's zone file publishes."""
+    tags = {}
+    for line in read("knot/sec.test.zone").splitlines():
+        f = line.split()
+        if "DS" in f and f.index("DS") + 1 < len(f):
+            tags.setdefault(f[0].rstrip("."), []).append(f[f.index("DS") + 1])
+    return tags
+
+
+DS = ds_tags()
+DSBAD_OWN = read("dsbad-own-ds.txt").split()[2]
+
+
+def vantage_up(vantage):
+    for view, text in views("good.sec.test")[:1]:
+        got = [v for l, v in samples(text, "sipfed_vantage_up") if l.get("vantage") == vantage]
+        say(got == [1.0], f"{view} sipfed_vantage_up{{vantage=\"{vantage}\"}} = 1 (its health "
+            f"query proves recursion through Knot's root), got {got}")
+
+
+vantage_up("validating")
+vantage_up("plain")
+
 # Knot signs with a 14-day RRSIG lifetime (its default) from the moment it loaded the zone.
 knot_expiry = within(NOW + 13 * DAY, NOW + 14 * DAY + 600, "within 13-14 days of now")
 expiring_at = float(read("expiring-at.txt"))
@@ -122,7 +147,8 @@ expiring_at = float(read("expiring-at.txt"))
 # --- good.sec.test: signed by Knot, validates through Unbound and ourselves ---------------
 for via in ["unbound", "knot"]:
     expect(via, "good.sec.test", "srv_present", True)
-    expect(via, "good.sec.test", "dnssec_valid", True, says=["good.sec.test (DS key tag"])
+    expect(via, "good.sec.test", "dnssec_valid", True,
+           says=[f"good.sec.test (DS key tag {DS['good.sec.test'][0]})"])
     expect(via, "good.sec.test", "dnssec_signatures_fresh", True, says=["good.sec.test"])
     expect(via, "good.sec.test", "sip_options", True)
     exit_status(via, "good.sec.test", 0)
@@ -156,7 +182,8 @@ metric("expired.sec.test", "plain", "sipfed_check_success", 1.0, check="srv_pres
 expect("unbound", "dsbad.sec.test", "srv_present", False, "dnssec_bogus",
        says=["does not validate (DNSSEC)", "EDE 9 (DNSKEY Missing)"])
 expect("unbound", "dsbad.sec.test", "dnssec_valid", False, "dnssec_bogus",
-       says=["dsbad.sec.test is bogus: no DNSKEY matches the DS", "DS key tag"])
+       says=["dsbad.sec.test is bogus: no DNSKEY matches the DS",
+             f"DS key tag {DS['dsbad.sec.test'][0]} at the parent, DNSKEY key tags [{DSBAD_OWN}]"])
 exit_status("unbound", "dsbad.sec.test", 2)
 expect("knot", "dsbad.sec.test", "srv_present", True)
 expect("knot", "dsbad.sec.test", "dnssec_valid", False, "dnssec_bogus",
@@ -178,6 +205,12 @@ for vantage in ["validating", "plain"]:
     metric("expiring.sec.test", vantage, "sipfed_check_success", 1.0, check="dnssec_valid")
     metric("expiring.sec.test", vantage, "sipfed_check_success", 0.0, check="dnssec_signatures_fresh")
     metric("expiring.sec.test", vantage, "sipfed_dnssec_rrsig_expiry_timestamp_seconds", expiring_at)
+
+# global.dnssec: false: the checks are absent, nothing else changes (Knot does not validate).
+absent("off", "expired.sec.test", "dnssec_valid")
+absent("off", "expired.sec.test", "dnssec_signatures_fresh")
+expect("off", "expired.sec.test", "srv_present", True)
+exit_status("off", "expired.sec.test", 0)
 
 # Unbound itself logged why (val-log-level 2): the two bogus zones, nothing about the others.
 log = read("unbound.log")
