@@ -206,6 +206,15 @@ for vantage in ["validating", "plain"]:
     metric("expiring.sec.test", vantage, "sipfed_check_success", 0.0, check="dnssec_signatures_fresh")
     metric("expiring.sec.test", vantage, "sipfed_dnssec_rrsig_expiry_timestamp_seconds", expiring_at)
 
+# A bogus partner zone is evidence against the partner, never the vantage's trouble: both
+# vantages looked (not blind), and a critical check failed exactly for the bogus zones; the
+# own zone about to expire is a warning, so its probe still succeeds.
+for vantage in ["validating", "plain"]:
+    for domain, success in [("good.sec.test", 1.0), ("expired.sec.test", 0.0),
+                            ("dsbad.sec.test", 0.0), ("expiring.sec.test", 1.0)]:
+        metric(domain, vantage, "sipfed_probe_blind", 0.0)
+        metric(domain, vantage, "sipfed_probe_success", success)
+
 # global.dnssec: false: the checks are absent, nothing else changes (Knot does not validate).
 absent("off", "expired.sec.test", "dnssec_valid")
 absent("off", "expired.sec.test", "dnssec_signatures_fresh")
