@@ -12,7 +12,8 @@
 # DNSSEC (scripts/lib/interop_dnssec.py): Knot serves signed zones (automatic signing, a zone
 # pre-signed by ldns-signzone with expired signatures, a DS mismatch, an own zone about to
 # expire) under a signed lab parent, Unbound validates them with EDE; `check`, /metrics and
-# /probe through Unbound and through Knot directly (not validating).
+# /probe through Unbound, through Knot directly and through dnsmasq forwarding to Knot (neither
+# validates).
 # Usage: scripts/test-interop.sh [BIN]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -463,6 +464,12 @@ stub-zone:
 UNB
 unbound -d -c unbound.conf >unbound.out 2>&1 &
 pids+=($!)
+# A forwarder that does not validate (dnsmasq, plain forwarding to Knot): what most office
+# resolvers are. It passes RRSIGs through when asked with DO.
+fwd_ip="$net.22"; fwd_port=$(free_port)
+dnsmasq --keep-in-foreground --no-resolv --no-hosts --server="$knot_ip#$knot_port" --port="$fwd_port" \
+  --listen-address="$fwd_ip" --bind-interfaces --pid-file= --log-facility=- 2>dnsmasq-fwd.log &
+pids+=($!)
 for _ in $(seq 50); do
   drill -p "$unbound_port" @"$unbound_ip" _sipfederationtls._tcp.good.sec.test SRV 2>/dev/null | grep -q 'rcode: NOERROR' && break
   sleep 0.2
@@ -554,7 +561,7 @@ sec_names="good.sec.test expired.sec.test dsbad.sec.test expiring.sec.test"
 printf "global:\n  ca_file: ca.pem\n  timeout: 5s\ndomains:\n  - domain: expiring.sec.test\n    role: own\n" > dnssec.yml
 set +e
 for d in $sec_names; do
-  for via in "unbound $unbound_ip:$unbound_port" "knot $knot_ip:$knot_port"; do
+  for via in "unbound $unbound_ip:$unbound_port" "knot $knot_ip:$knot_port" "fwd $fwd_ip:$fwd_port"; do
     "$BIN" check --config.file=dnssec.yml --resolver "${via#* }" --output json "$d" \
       > "dnssec-${via%% *}-$d.json" 2> "dnssec-${via%% *}-$d.err"
     echo $? > "dnssec-${via%% *}-$d.rc"

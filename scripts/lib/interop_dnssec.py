@@ -7,13 +7,14 @@ anchor for sec.test with Extended DNS Errors on:
   dsbad.sec.test     signed by Knot, the parent's DS names a key the zone does not have
   expiring.sec.test  our own zone (role own), pre-signed 20 days ago, expiring in 20 hours
 
-Judges `check --output=json` through Unbound (validating) and through Knot itself (not
-validating: our own validation must still fail the bogus zones), and a served exporter with
+Judges `check --output=json` through Unbound (validating), through Knot itself and through
+dnsmasq forwarding to Knot (neither validates: our own validation must still fail the bogus
+zones), and a served exporter with
 both as vantages (`validating`, `plain`): /metrics and /probe; and `check` with
 `global.dnssec: false` through Knot (off: the DNSSEC checks absent). Prints "ok   ..." / "FAIL ..."
 lines for scripts/lib/checks.sh's tally; counts nothing itself.
 
-Usage: interop_dnssec.py DIR   (DIR holds dnssec-{unbound,knot,off}-<domain>.{json,rc},
+Usage: interop_dnssec.py DIR   (DIR holds dnssec-{unbound,knot,fwd,off}-<domain>.{json,rc},
 dnssec-metrics.txt, dnssec-probe-<domain>.txt, expiring-at.txt, unbound.log)
 """
 import json
@@ -145,7 +146,7 @@ knot_expiry = within(NOW + 13 * DAY, NOW + 14 * DAY + 600, "within 13-14 days of
 expiring_at = float(read("expiring-at.txt"))
 
 # --- good.sec.test: signed by Knot, validates through Unbound and ourselves ---------------
-for via in ["unbound", "knot"]:
+for via in ["unbound", "knot", "fwd"]:
     expect(via, "good.sec.test", "srv_present", True)
     expect(via, "good.sec.test", "dnssec_valid", True,
            says=[f"good.sec.test (DS key tag {DS['good.sec.test'][0]})"])
@@ -171,6 +172,11 @@ expect("knot", "expired.sec.test", "dnssec_valid", False, "dnssec_bogus",
        says=["expired.sec.test is bogus: signature expired", "2020-01-01"])
 absent("knot", "expired.sec.test", "dnssec_signatures_fresh")
 exit_status("knot", "expired.sec.test", 2)
+# dnsmasq forwarding to Knot does not validate either: the same verdict as Knot itself.
+expect("fwd", "expired.sec.test", "srv_present", True)
+expect("fwd", "expired.sec.test", "dnssec_valid", False, "dnssec_bogus",
+       says=["expired.sec.test is bogus: signature expired", "2020-01-01"])
+exit_status("fwd", "expired.sec.test", 2)
 for vantage in ["validating", "plain"]:
     metric("expired.sec.test", vantage, "sipfed_check_success", 0.0, check="dnssec_valid")
     metric("expired.sec.test", vantage, "sipfed_dnssec_signed", 1.0)
@@ -189,6 +195,10 @@ expect("knot", "dsbad.sec.test", "srv_present", True)
 expect("knot", "dsbad.sec.test", "dnssec_valid", False, "dnssec_bogus",
        says=["dsbad.sec.test is bogus: no DNSKEY matches the DS"])
 exit_status("knot", "dsbad.sec.test", 2)
+expect("fwd", "dsbad.sec.test", "srv_present", True)
+expect("fwd", "dsbad.sec.test", "dnssec_valid", False, "dnssec_bogus",
+       says=["dsbad.sec.test is bogus: no DNSKEY matches the DS"])
+exit_status("fwd", "dsbad.sec.test", 2)
 for vantage in ["validating", "plain"]:
     metric("dsbad.sec.test", vantage, "sipfed_check_success", 0.0, check="dnssec_valid")
     metric("dsbad.sec.test", vantage, "sipfed_dnssec_signed", 1.0)
