@@ -9,6 +9,11 @@
 # every view). Real peers (scripts/lib/interop_peers.py): a Kamailio that answers OPTIONS by the
 # From domain (200, 404, 403 with ms-diagnostics) behind stunnel verifying client certificates,
 # a pool with a dead address and a dead preferred target with a live backup (SRV priorities).
+# DNSSEC (scripts/lib/interop_dnssec.py): Knot serves signed zones (automatic signing, a zone
+# pre-signed by ldns-signzone with expired signatures, a DS mismatch, an own zone about to
+# expire) under a signed lab parent, Unbound validates them with EDE; `check`, /metrics and
+# /probe through Unbound, through Knot directly and through dnsmasq forwarding to Knot (neither
+# validates).
 # Usage: scripts/test-interop.sh [BIN]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,8 +21,8 @@ repo=$PWD
 # shellcheck source=lib/checks.sh
 source scripts/lib/checks.sh
 BIN=$(realpath "${1:-target/release/sipfed_exporter}")
-for tool in dnsmasq kamailio stunnel4 openssl python3 cc; do
-  command -v "$tool" >/dev/null || { echo "$tool not found (apt-get install dnsmasq-base kamailio kamailio-tls-modules stunnel4 openssl gcc)" >&2; exit 2; }
+for tool in dnsmasq kamailio stunnel4 openssl python3 cc knotd keymgr unbound ldns-keygen ldns-signzone drill; do
+  command -v "$tool" >/dev/null || { echo "$tool not found (apt-get install dnsmasq-base kamailio kamailio-tls-modules stunnel4 openssl gcc knot unbound ldnsutils)" >&2; exit 2; }
 done
 
 dir=$(mktemp -d)
@@ -42,7 +47,7 @@ leaf() { # name san eku
   printf "subjectAltName=%s\nextendedKeyUsage=%s\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n" "$2" "$3" > "$1.ext"
   openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$1.pem" -days 90 -extfile "$1.ext" 2>/dev/null
 }
-leaf good "DNS:sip.good.test" "serverAuth,clientAuth"
+leaf good "DNS:sip.good.test,DNS:sip.good.sec.test,DNS:sip.expired.sec.test,DNS:sip.dsbad.sec.test,DNS:sip.expiring.sec.test" "serverAuth,clientAuth"
 leaf wild "DNS:*.wild.test" "serverAuth"
 leaf mtls "DNS:sip.mtls.test,DNS:sip.mtls12.test" "serverAuth,clientAuth"
 leaf edges "DNS:sip.accept.test,DNS:sip.nouser.test,DNS:sip.refuse.test,DNS:sip.stranger.test,DNS:sip.pool.test,DNS:sip.backup.test,DNS:sip2.backup.test" "serverAuth,clientAuth"
@@ -350,6 +355,126 @@ for _ in 1 2 3 4 5; do
 done
 [ -n "$dns_up" ] || { echo "dnsmasq did not start" >&2; exit 1; }
 
+# --- Knot: signed zones; Unbound validating them ------------------------------------------
+# Knot (authoritative) serves an unsigned root (so Unbound never leaves loopback), the lab
+# parent sec.test (signed, publishing the children's DS) and three children: good.sec.test
+# (signed by Knot), expired.sec.test (pre-signed by ldns-signzone, signatures expired in 2020),
+# dsbad.sec.test (signed by Knot, the parent's DS names a key the zone does not have). Unbound
+# validates from a trust anchor for sec.test, with RFC 8914 EDE on.
+knot_ip="$net.20"; unbound_ip="$net.21"
+mkdir -p knot
+free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+knot_port=$(free_port); unbound_port=$(free_port)
+cat > knot/knot.conf <<KNOT
+server:
+  rundir: $dir/knot
+  listen: $knot_ip@$knot_port
+database:
+  storage: $dir/knot
+log:
+  - target: stderr
+    any: info
+policy:
+  - id: lab
+    algorithm: ecdsap256sha256
+    manual: on
+template:
+  - id: default
+    storage: $dir/knot
+    file: "%s.zone"
+    zonefile-sync: -1
+    journal-content: none
+zone:
+  - domain: .
+    file: root.zone
+  - domain: sec.test.
+    dnssec-signing: on
+    dnssec-policy: lab
+  - domain: good.sec.test.
+    dnssec-signing: on
+    dnssec-policy: lab
+  - domain: dsbad.sec.test.
+    dnssec-signing: on
+    dnssec-policy: lab
+  - domain: expired.sec.test.
+  - domain: expiring.sec.test.
+KNOT
+soa() { printf '$TTL 300\n@ SOA ns.sec.test. hostmaster.sec.test. 1 3600 600 86400 300\n@ NS ns.sec.test.\n'; }
+for z in sec.test good.sec.test dsbad.sec.test; do
+  keymgr -c knot/knot.conf "$z." generate algorithm=ecdsap256sha256 ksk=yes zsk=yes >/dev/null
+done
+# The root delegates sec.test (unsigned: the trust anchor is sec.test's own key).
+{ soa | sed 's/^@ SOA/. SOA/; s/^@ NS/. NS/'; printf 'sec.test. NS ns.sec.test.\nns.sec.test. A %s\n' "$knot_ip"; } > knot/root.zone
+# The child zones: SRV and target inside the zone, at the good edge (Kamailio).
+child() { soa; printf '_sipfederationtls._tcp SRV 0 0 5061 sip\nsip A %s\n' "$good_ip"; }
+child > knot/good.sec.test.zone
+child > knot/dsbad.sec.test.zone
+child > knot/expired.sec.test.unsigned
+ldns-keygen -a ECDSAP256SHA256 -k expired.sec.test > expired.keyname
+# Signatures valid from 2019-12-01 to 2020-01-01: long expired.
+ldns-signzone -o expired.sec.test. -i 20191201000000 -e 20200101000000 -f knot/expired.sec.test.zone \
+  knot/expired.sec.test.unsigned "$(cat expired.keyname)"
+# Our own zone whose re-signing stopped: signed 20 days ago, the signatures expire in 20 hours.
+child > knot/expiring.sec.test.unsigned
+ldns-keygen -a ECDSAP256SHA256 -k expiring.sec.test > expiring.keyname
+expiring_at=$(date -u -d '+20 hours' +%Y%m%d%H%M%S)
+ldns-signzone -o expiring.sec.test. -i "$(date -u -d '-20 days' +%Y%m%d%H%M%S)" -e "$expiring_at" \
+  -f knot/expiring.sec.test.zone knot/expiring.sec.test.unsigned "$(cat expiring.keyname)"
+date -u -d "$(sed -E 's/(....)(..)(..)(..)(..)(..)/\1-\2-\3 \4:\5:\6/' <<<"$expiring_at")" +%s > expiring-at.txt
+# A key dsbad.sec.test does not have: its DS is what the parent publishes.
+ldns-keygen -a ECDSAP256SHA256 -k dsbad.sec.test > stray.keyname
+{
+  soa
+  printf 'ns A %s\n' "$knot_ip"
+  for c in good dsbad expired expiring; do printf '%s NS ns.sec.test.\n' "$c"; done
+  keymgr -c knot/knot.conf good.sec.test. ds | grep ' 2 '
+  cat "$(cat expired.keyname).ds" "$(cat expiring.keyname).ds"
+  cat "$(cat stray.keyname).ds"
+} > knot/sec.test.zone
+# The DS of the key dsbad.sec.test really has (published nowhere): the check names its tag.
+keymgr -c knot/knot.conf dsbad.sec.test. ds | grep ' 2 ' > dsbad-own-ds.txt
+knotd -c knot/knot.conf >knot.log 2>&1 &
+pids+=($!)
+anchor=$(keymgr -c knot/knot.conf sec.test. ds | grep ' 2 ' | head -1)
+cat > unbound.conf <<UNB
+server:
+  interface: $unbound_ip@$unbound_port
+  port: $unbound_port
+  do-not-query-localhost: no
+  access-control: 127.0.0.0/8 allow
+  username: ""
+  chroot: ""
+  directory: "$dir"
+  pidfile: "$dir/unbound.pid"
+  use-syslog: no
+  logfile: "$dir/unbound.log"
+  verbosity: 1
+  val-log-level: 2
+  ede: yes
+  module-config: "validator iterator"
+  trust-anchor: "$anchor"
+  qname-minimisation: no
+  # Unbound answers test. itself (RFC 6761 default local zone): ask Knot instead.
+  local-zone: "test." nodefault
+  cache-max-ttl: 5
+  cache-max-negative-ttl: 5
+stub-zone:
+  name: "."
+  stub-addr: $knot_ip@$knot_port
+UNB
+unbound -d -c unbound.conf >unbound.out 2>&1 &
+pids+=($!)
+# A forwarder that does not validate (dnsmasq, plain forwarding to Knot): what most office
+# resolvers are. It passes RRSIGs through when asked with DO.
+fwd_ip="$net.22"; fwd_port=$(free_port)
+dnsmasq --keep-in-foreground --no-resolv --no-hosts --server="$knot_ip#$knot_port" --port="$fwd_port" \
+  --listen-address="$fwd_ip" --bind-interfaces --pid-file= --log-facility=- 2>dnsmasq-fwd.log &
+pids+=($!)
+for _ in $(seq 50); do
+  drill -p "$unbound_port" @"$unbound_ip" _sipfederationtls._tcp.good.sec.test SRV 2>/dev/null | grep -q 'rcode: NOERROR' && break
+  sleep 0.2
+done
+
 for ip in "$good_ip" "$mtls_ip" "$edge_ip"; do
   for _ in $(seq 50); do
     (exec 3<>"/dev/tcp/$ip/5061") 2>/dev/null && break
@@ -379,7 +504,9 @@ peer_names="accept.test nouser.test refuse.test stranger.test pool.test backup.t
 # refuses an accepted identity now and then when refused handshakes of other identities run in
 # the same worker at the same moment (seen after the error-queue shim above, in about 1 run of
 # 10); the edges are Kamailio's to judge, not a load test of it.
-printf "global:\n  ca_file: ca.pem\n  timeout: 5s\n  concurrency: 1\n%s\ndomains:\n%s\n%s\n" "$tenants" "$mtls_domains" "$peer_domains" > sipfed.yml
+# dnsmasq answers .test only (it refuses `. NS`, which the default health query asks to prove
+# recursion): the vantage's health query is a name it is authoritative for.
+printf "global:\n  ca_file: ca.pem\n  timeout: 5s\n  concurrency: 1\nvantages:\n  inside:\n    resolvers: [\"127.0.0.1:%s\"]\n    health_query: health.test\n%s\ndomains:\n%s\n%s\n" "$dns_port" "$tenants" "$mtls_domains" "$peer_domains" > sipfed.yml
 set +e
 # shellcheck disable=SC2086 # one word per domain
 "$BIN" check --config.file=sipfed.yml --resolver "127.0.0.1:$dns_port" --output json \
@@ -403,6 +530,7 @@ global:
 vantages:
   inside:
     resolvers: ["127.0.0.1:$dns_port"]
+    health_query: health.test
 domains:
   - domain: good.test
   - domain: wild.test
@@ -425,6 +553,53 @@ done
 curl -sf "http://127.0.0.1:$http_port/metrics" > metrics.txt
 for d in good.test wild.test moved.test teams.test down.test $mtls_names revoked.test fine.test deadptr.test $peer_names; do
   curl -sf "http://127.0.0.1:$http_port/probe?target=$d" > "probe-$d.txt"
+done
+
+# --- DNSSEC judged: through Unbound (validating) and through Knot itself (not validating) ---
+# `check` JSON per zone and resolver, then one served exporter with both as vantages.
+sec_names="good.sec.test expired.sec.test dsbad.sec.test expiring.sec.test"
+printf "global:\n  ca_file: ca.pem\n  timeout: 5s\ndomains:\n  - domain: expiring.sec.test\n    role: own\n" > dnssec.yml
+set +e
+for d in $sec_names; do
+  for via in "unbound $unbound_ip:$unbound_port" "knot $knot_ip:$knot_port" "fwd $fwd_ip:$fwd_port"; do
+    "$BIN" check --config.file=dnssec.yml --resolver "${via#* }" --output json "$d" \
+      > "dnssec-${via%% *}-$d.json" 2> "dnssec-${via%% *}-$d.err"
+    echo $? > "dnssec-${via%% *}-$d.rc"
+  done
+done
+# global.dnssec off: no validation of ours, so through Knot the expired zone looks fine.
+printf "global:\n  ca_file: ca.pem\n  timeout: 5s\n  dnssec: false\n" > dnssec-off.yml
+"$BIN" check --config.file=dnssec-off.yml --resolver "$knot_ip:$knot_port" --output json expired.sec.test \
+  > dnssec-off-expired.sec.test.json 2> dnssec-off-expired.sec.test.err
+echo $? > dnssec-off-expired.sec.test.rc
+set -e
+sec_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > dnssec-served.yml <<YML
+global:
+  ca_file: ca.pem
+  timeout: 5s
+  interval: 10m
+vantages:
+  validating:
+    resolvers: ["$unbound_ip:$unbound_port"]
+  plain:
+    resolvers: ["$knot_ip:$knot_port"]
+domains:
+  - domain: good.sec.test
+  - domain: expired.sec.test
+  - domain: dsbad.sec.test
+  - domain: expiring.sec.test
+    role: own
+YML
+"$BIN" --config.file=dnssec-served.yml --web.listen-address="127.0.0.1:$sec_port" >exporter-dnssec.log 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$sec_port/-/ready")" = 200 ] && break
+  sleep 0.2
+done
+curl -sf "http://127.0.0.1:$sec_port/metrics" > dnssec-metrics.txt
+for d in $sec_names; do
+  curl -sf "http://127.0.0.1:$sec_port/probe?target=$d" > "dnssec-probe-$d.txt"
 done
 
 py_status=0
@@ -553,4 +728,8 @@ peers_status=0
 python3 "$repo/scripts/lib/interop_peers.py" "$dir" >peers.txt || peers_status=$?
 tally peers.txt
 ((peers_status == 0)) || fail "real-peer checks ended early (python exit status $peers_status)"
+dnssec_status=0
+python3 "$repo/scripts/lib/interop_dnssec.py" "$dir" >dnssec.txt || dnssec_status=$?
+tally dnssec.txt
+((dnssec_status == 0)) || fail "DNSSEC checks ended early (python exit status $dnssec_status)"
 summary
