@@ -172,7 +172,7 @@ expect("dentalbuero.de lists teams_federation_srv as critical", bool(f) and "cri
 expect("the remediation names the exact record",
        bool(f) and any("_sipfederationtls._tcp.dentalbuero.de. 3600 IN SRV 100 1 5061 sipfed.online.lync.com." in c for c in f["cells"]))
 html = open(os.path.join(d, "dentalbuero.html")).read()
-expect("failing checks link their runbook section", "runbooks.md#sipfedteamsfederationrecordmissing" in html)
+expect("failing checks link their runbook section", "/runbooks#sipfedteamsfederationrecordmissing" in html)
 
 lst = json.load(open(os.path.join(d, "list.json")))
 states = {x["domain"]: x["state"] for x in lst["domains"]}
