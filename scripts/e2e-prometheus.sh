@@ -118,11 +118,22 @@ else
   fail "probe results in /metrics within 30s"
 fi
 
-if out=$("$PROMTOOL" check metrics <"$tmp/metrics" 2>&1); then
+# promtool's lint, but for the one finding a contract name gives: `sipfed_sip_ms_diagnostics_code`
+# is the SPEC's name (ms = Microsoft's ms-diagnostics header, not milliseconds), which the lint
+# reads as an abbreviated unit. Any other finding, or a parse error, fails.
+lint_metrics() {
+  local out rest
+  out=$("$PROMTOOL" check metrics <"$1" 2>&1) && return 0
+  rest=$(grep -v '^sipfed_sip_ms_diagnostics_code metric names should not contain abbreviated units$' <<<"$out" || true)
+  if [ -z "$rest" ]; then return 0; fi
+  sed 's/^/     /' <<<"$rest"
+  return 1
+}
+
+if lint_metrics "$tmp/metrics"; then
   pass "promtool check metrics"
 else
   fail "promtool check metrics"
-  sed 's/^/     /' <<<"$out"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -174,11 +185,10 @@ for v in inside outside; do
     fail "vantage $v up while its resolver answers: $(grep '^sipfed_vantage_up' "$tmp/metrics-two" | tr '\n' ' ')"
   fi
 done
-if out=$("$PROMTOOL" check metrics <"$tmp/metrics-two" 2>&1); then
+if lint_metrics "$tmp/metrics-two"; then
   pass "promtool check metrics (two vantages)"
 else
   fail "promtool check metrics (two vantages)"
-  sed 's/^/     /' <<<"$out"
 fi
 
 # Every metric of SPEC §6 and every sipfed_* metric the rules and dashboards use must be in the
