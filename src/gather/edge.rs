@@ -647,19 +647,21 @@ mod tests {
         address
     }
 
-    #[tokio::test]
-    async fn an_ad_hoc_look_is_not_kept_but_may_use_a_kept_one() {
-        let edges = Arc::new(Edges::new(
-            Duration::from_secs(60),
-            Duration::from_secs(5),
-            false,
-        ));
-        let client = Arc::new(VantageClient::test("v"));
+    /// Shared edges with look `timeout`, a test vantage and the global identity (no client
+    /// certificate).
+    fn prober(timeout: Duration) -> (Arc<Edges>, Arc<VantageClient>, Identity) {
+        let edges = Arc::new(Edges::new(Duration::from_secs(60), timeout, false));
         let identity = Identity {
             id: "global".into(),
             key: None,
             chain: None,
         };
+        (edges, Arc::new(VantageClient::test("v")), identity)
+    }
+
+    #[tokio::test]
+    async fn an_ad_hoc_look_is_not_kept_but_may_use_a_kept_one() {
+        let (edges, client, identity) = prober(Duration::from_secs(5));
         let address = closing_edge().await;
         let look = |keep| edges.get(&client, &identity, address, "edge.test", keep);
 
@@ -686,17 +688,7 @@ mod tests {
     /// deadline and closes the connection, which the edge sees.
     #[tokio::test]
     async fn a_cancelled_kept_look_runs_to_its_own_end() {
-        let edges = Arc::new(Edges::new(
-            Duration::from_secs(60),
-            Duration::from_millis(300),
-            false,
-        ));
-        let client = Arc::new(VantageClient::test("v"));
-        let identity = Identity {
-            id: "global".into(),
-            key: None,
-            chain: None,
-        };
+        let (edges, client, identity) = prober(Duration::from_millis(300));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (closed_tx, closed_rx) = tokio::sync::oneshot::channel();

@@ -587,7 +587,7 @@ impl DomainReport {
             .min_by(f64::total_cmp)
     }
 
-    /// The report as an ad-hoc answer may show it (SPEC "Ad-hoc probes"): no address that is
+    /// The report as an ad-hoc answer may show it (docs/architecture.md, "Ad-hoc probes"): no address that is
     /// not globally routable is read out to the caller. Such endpoints (never connected to:
     /// `forbidden_address`) and such addresses in the resolvers' answers are dropped from the
     /// facts (with their verdicts); the findings stand as judged, their reasons say what was
